@@ -1,0 +1,51 @@
+"""cl_utils: the shared helpers of the book *Pruning to Remember*.
+
+One module per concern; the names chapters use are re-exported here:
+
+* :mod:`cl_utils.data`: datasets as uint8 tensors (cache, torchvision, synthetic for tests).
+* :mod:`cl_utils.transforms`: normalisation, grey→RGB, 28↔32 px, subsets, validation splits.
+* :mod:`cl_utils.streams`: task streams (permuted, split, flipped, dataset sequences).
+* :mod:`cl_utils.batches`: minibatches as index slices of device-resident tensors.
+* :mod:`cl_utils.models`: MLPs, the papers' small conv nets, VGG-16 for 32 px; one head per task.
+* :mod:`cl_utils.masks`: magnitude pruning, masked forward passes, bit-exact freezing, parameter counts.
+* :mod:`cl_utils.train`: the training loop, evaluation, seeding, devices.
+* :mod:`cl_utils.baselines`: fine-tuning in sequence and joint training, the reference points.
+* :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m.
+* :mod:`cl_utils.runs`: the run cache under ``data/results/<chapter>/``.
+* :mod:`cl_utils.plots`: the book's figure style, heat maps, "paper vs. this book" tables.
+* :mod:`cl_utils.validate`: checks of papermill parameters.
+"""
+from .baselines import finetune_sequence, train_jointly
+from .data import DATASETS, DataUnavailableError, RawDataset, load_dataset
+from .masks import (
+    FrozenEntries,
+    count_parameters,
+    global_keep_masks,
+    layerwise_keep_masks,
+    magnitude_keep_mask,
+    masked_forward,
+    prunable_weights,
+)
+from .metrics import average_accuracy, backward_transfer, mean_sem
+from .models import MultiHeadNet, ball_cnn, mlp, vgg16, zenke_cnn
+from .paths import data_dir, project_root, results_root
+from .runs import RunCache, config_key
+from .streams import Task, dataset_sequence, flipped_task, make_task, permuted_tasks, split_tasks
+from .train import TrainSettings, evaluate, evaluate_tasks, fit, make_optimizer, resolve_device, set_seed
+from .validate import ParameterError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "finetune_sequence", "train_jointly",
+    "DATASETS", "DataUnavailableError", "RawDataset", "load_dataset",
+    "FrozenEntries", "count_parameters", "global_keep_masks", "layerwise_keep_masks",
+    "magnitude_keep_mask", "masked_forward", "prunable_weights",
+    "average_accuracy", "backward_transfer", "mean_sem",
+    "MultiHeadNet", "ball_cnn", "mlp", "vgg16", "zenke_cnn",
+    "data_dir", "project_root", "results_root",
+    "RunCache", "config_key",
+    "Task", "dataset_sequence", "flipped_task", "make_task", "permuted_tasks", "split_tasks",
+    "TrainSettings", "evaluate", "evaluate_tasks", "fit", "make_optimizer", "resolve_device", "set_seed",
+    "ParameterError",
+]  # fmt: skip

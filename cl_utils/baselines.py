@@ -1,0 +1,115 @@
+"""Fine-tuning and joint training: the two reference points of every comparison.
+
+* :func:`finetune_sequence` trains one network on the tasks in order with no
+  protection at all, and records the accuracy matrix: the catastrophic
+  forgetting that every method in this book is built to prevent
+  (McCloskey & Cohen 1989; Goodfellow et al. 2013).
+* :func:`train_jointly` trains on all tasks' data at once (multitask learning,
+  Ball et al.'s "Multinet"): the usual upper bound, which needs all data at the same time.
+
+Both work single-head (one shared output layer, labels kept as they are) and
+multi-head (one head per task, ``model.heads[t]``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .models import MultiHeadNet
+from .streams import Task
+from .train import EpochStats, TrainSettings, evaluate_tasks, fit
+
+__all__ = ["finetune_sequence", "train_jointly"]
+
+
+def _head(task: int, multi_head: bool) -> int:
+    return task if multi_head else 0
+
+
+def _check_heads(model: MultiHeadNet, tasks: Sequence[Task], multi_head: bool) -> None:
+    needed = len(tasks) if multi_head else 1
+    if len(model.heads) < needed:
+        raise ValueError(f"model has {len(model.heads)} head(s); {needed} needed for {len(tasks)} tasks")
+
+
+def finetune_sequence(
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    settings: TrainSettings,
+    *,
+    multi_head: bool,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Train on each task in turn (fresh optimiser per task); evaluate every task after each.
+
+    :returns: ``{"acc": matrix, "history": per-task epoch stats}`` where
+        ``acc[i][j]`` is the test accuracy (fraction) on task ``j`` after training task ``i``.
+    """
+    _check_heads(model, tasks, multi_head)
+    acc: list[list[float]] = []
+    history: list[list[dict]] = []
+    for t, task in enumerate(tasks):
+        head = _head(t, multi_head)
+        stats: list[EpochStats] = fit(
+            model,
+            task.x_train,
+            task.y_train,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            optimizer=settings.make_optimizer(model.parameters()),
+            forward=lambda xb, head=head: model(xb, head),
+            val=task.split("val"),
+            generator=generator,
+            show_progress=show_progress,
+            desc=f"task {t + 1}/{len(tasks)}",
+        )
+        history.append([s.as_dict() for s in stats])
+        acc.append(
+            evaluate_tasks(model, tasks, forward_for=lambda j: (lambda xb: model(xb, _head(j, multi_head))))
+        )
+    return {"acc": acc, "history": history}
+
+
+def train_jointly(
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    settings: TrainSettings,
+    *,
+    multi_head: bool,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Train on the union of all tasks' training data; each sample uses its task's head.
+
+    :returns: ``{"acc": per-task test accuracy (fraction), "history": epoch stats}``.
+    """
+    _check_heads(model, tasks, multi_head)
+
+    def union(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        xs, ys = zip(*(task.split(split) for task in tasks))
+        ids = torch.cat([torch.full((len(y),), t, device=y.device) for t, y in enumerate(ys)])
+        return torch.cat(xs), torch.cat(ys), ids
+
+    x, y, ids = union("train")
+    x_val, y_val, ids_val = union("val")
+    if multi_head:
+        inputs, val_inputs, forward = (x, ids), (x_val, ids_val), model.forward_tasks
+    else:
+        inputs, val_inputs, forward = x, x_val, (lambda xb: model(xb, 0))
+    stats = fit(
+        model,
+        inputs,
+        y,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        optimizer=settings.make_optimizer(model.parameters()),
+        forward=forward,
+        val=(val_inputs, y_val),
+        generator=generator,
+        show_progress=show_progress,
+        desc="joint",
+    )
+    acc = evaluate_tasks(model, tasks, forward_for=lambda j: (lambda xb: model(xb, _head(j, multi_head))))
+    return {"acc": acc, "history": [s.as_dict() for s in stats]}

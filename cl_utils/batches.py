@@ -1,0 +1,55 @@
+"""Minibatches as index slices of device-resident tensors.
+
+The whole dataset already lives on the device, so a batch is ``x[idx]`` for a
+slice ``idx`` of one random permutation per epoch: no DataLoader, no worker
+processes, no per-sample Python. ``benchmarks/train_loop.py`` measures the gain.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+
+__all__ = ["batch_indices", "iterate_batches"]
+
+
+def batch_indices(
+    n: int,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    drop_last: bool = False,
+) -> Iterator[torch.Tensor]:
+    """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(device, non_blocking=True)
+    stop = n - (n % batch_size) if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+def iterate_batches(
+    tensors: Sequence[torch.Tensor],
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Yield ``tuple(t[idx] for t in tensors)`` batches; unshuffled batches are plain views.
+
+    All tensors share their first dimension and device (e.g. images, labels, task ids).
+    """
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError("all tensors must have the same length")
+    if not shuffle:
+        for start in range(0, n, batch_size):
+            yield tuple(t[start : start + batch_size] for t in tensors)
+        return
+    for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last):
+        yield tuple(t[idx] for t in tensors)

@@ -1,0 +1,193 @@
+"""Weight-magnitude pruning masks, masked forward passes, and bit-exact freezing.
+
+These are the primitives the pruning papers share:
+
+* :func:`magnitude_keep_mask`, :func:`layerwise_keep_masks` and
+  :func:`global_keep_masks` prune *exactly* ``round(fraction × n)`` of the
+  eligible weights with the smallest magnitude (ties broken by position), per
+  layer (PackNet, Mallya & Lazebnik 2018) or with one threshold over all layers
+  (See et al. 2016, as in the pytorch-weights_pruning code Nicholls & Dasgupta used).
+* :func:`masked_forward` evaluates a model with masked weights through
+  ``torch.func.functional_call``: the stored weights are never modified, so
+  evaluating task 1 does not destroy task 2's weights.
+* :class:`FrozenEntries` keeps chosen entries of parameters bit-identical
+  through any optimizer: gradients are masked after ``backward`` and frozen
+  entries are restored after ``step``, so momentum, weight decay and Adam's
+  moment estimates cannot move them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+__all__ = [
+    "prunable_weights",
+    "magnitude_keep_mask",
+    "layerwise_keep_masks",
+    "global_keep_masks",
+    "masked_forward",
+    "FrozenEntries",
+    "ParameterCount",
+    "count_parameters",
+]
+
+
+def prunable_weights(model: nn.Module, include_heads: bool = False) -> dict[str, nn.Parameter]:
+    """Weights of every ``nn.Linear`` and ``nn.Conv*`` (biases excluded), by parameter name.
+
+    Task heads (names starting with ``heads.``) are left out unless ``include_heads``.
+    """
+    out = {}
+    for module_name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            if not include_heads and module_name.startswith("heads."):
+                continue
+            out[f"{module_name}.weight" if module_name else "weight"] = module.weight
+    return out
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"prune fraction must be in [0, 1], got {fraction}")
+
+
+def _smallest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Positions of the ``k`` smallest scores; ties go to the earlier position."""
+    return torch.sort(scores, stable=True).indices[:k]
+
+
+def magnitude_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tensor | None = None) -> torch.Tensor:
+    """Boolean mask that drops ``round(fraction × #eligible)`` smallest-|w| eligible entries.
+
+    Entries outside ``eligible`` are always kept (True). Returns a new tensor.
+    """
+    _check_fraction(fraction)
+    eligible = torch.ones_like(weight, dtype=torch.bool) if eligible is None else eligible.bool()
+    candidates = eligible.flatten().nonzero().squeeze(1)
+    k = int(round(fraction * len(candidates)))
+    keep = torch.ones(weight.numel(), dtype=torch.bool, device=weight.device)
+    drop = candidates[_smallest(weight.detach().flatten()[candidates].abs(), k)]
+    keep[drop] = False
+    return keep.view_as(weight)
+
+
+def layerwise_keep_masks(
+    weights: Mapping[str, torch.Tensor], fraction: float, eligible: Mapping[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """Prune ``fraction`` of each layer's eligible weights separately."""
+    return {n: magnitude_keep_mask(w, fraction, None if eligible is None else eligible[n]) for n, w in weights.items()}
+
+
+def global_keep_masks(
+    weights: Mapping[str, torch.Tensor], fraction: float, eligible: Mapping[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """Prune ``fraction`` of all eligible weights pooled across layers (one global threshold)."""
+    _check_fraction(fraction)
+    names = list(weights)
+    flat_w = torch.cat([weights[n].detach().flatten() for n in names])
+    flat_e = (
+        torch.ones_like(flat_w, dtype=torch.bool)
+        if eligible is None
+        else torch.cat([eligible[n].bool().flatten() for n in names])
+    )
+    candidates = flat_e.nonzero().squeeze(1)
+    k = int(round(fraction * len(candidates)))
+    keep = torch.ones_like(flat_w, dtype=torch.bool)
+    keep[candidates[_smallest(flat_w[candidates].abs(), k)]] = False
+    out, start = {}, 0
+    for n in names:
+        size = weights[n].numel()
+        out[n] = keep[start : start + size].view_as(weights[n])
+        start += size
+    return out
+
+
+def masked_forward(model: nn.Module, masks: Mapping[str, torch.Tensor], *args, **kwargs):
+    """Run ``model(*args, **kwargs)`` with ``param * mask`` for each masked parameter.
+
+    The stored parameters are untouched and gradients flow to them through the
+    product, so the same call serves training and evaluation.
+    """
+    params = dict(model.named_parameters())
+    replaced = {n: params[n] * m.to(params[n].dtype) for n, m in masks.items()}
+    return functional_call(model, replaced, args, kwargs, strict=False)
+
+
+class FrozenEntries:
+    """Keep the entries where ``trainable`` is False bit-identical through optimizer steps.
+
+    Usage inside a training step::
+
+        loss.backward(); guard.mask_gradients(); optimizer.step(); guard.restore()
+
+    ``restore`` writes the values recorded at construction (or at the last
+    :meth:`snapshot`) back into the frozen entries, which undoes whatever
+    momentum, weight decay or Adam did to them. Masking gradients as well keeps
+    the optimizer's statistics for frozen entries at zero.
+    """
+
+    def __init__(self, params: Mapping[str, nn.Parameter], trainable: Mapping[str, torch.Tensor]):
+        missing = set(params) - set(trainable)
+        if missing:
+            raise KeyError(f"no trainable mask for {sorted(missing)}")
+        self.params = dict(params)
+        self.trainable = {n: trainable[n].bool().to(p.device) for n, p in self.params.items()}
+        for n, p in self.params.items():
+            if self.trainable[n].shape != p.shape:
+                raise ValueError(f"mask for {n} has shape {tuple(self.trainable[n].shape)}, weight {tuple(p.shape)}")
+        self.reference: dict[str, torch.Tensor] = {}
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        """Record the current values as the ones to keep."""
+        self.reference = {n: p.detach().clone() for n, p in self.params.items()}
+
+    @torch.no_grad()
+    def mask_gradients(self) -> None:
+        """Zero the gradients of frozen entries (call after ``backward``)."""
+        for n, p in self.params.items():
+            if p.grad is not None:
+                p.grad.mul_(self.trainable[n])
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Write the recorded values back into frozen entries (call after ``step``)."""
+        for n, p in self.params.items():
+            p.copy_(torch.where(self.trainable[n], p, self.reference[n]))
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """Total and non-zero number of parameters."""
+
+    total: int
+    nonzero: int
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.nonzero / self.total if self.total else 0.0
+
+
+def count_parameters(
+    params: nn.Module | Iterable[torch.Tensor] | Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor] | None = None,
+) -> ParameterCount:
+    """Count all entries and the non-zero ones (after applying ``masks``, if given, by name)."""
+    if isinstance(params, nn.Module):
+        named = dict(params.named_parameters())
+    elif isinstance(params, Mapping):
+        named = dict(params)
+    else:
+        named = {str(i): p for i, p in enumerate(params)}
+    total = nonzero = 0
+    for n, p in named.items():
+        values = p.detach()
+        if masks is not None and n in masks:
+            values = values * masks[n].to(values.dtype)
+        total += values.numel()
+        nonzero += int(torch.count_nonzero(values))
+    return ParameterCount(total, nonzero)

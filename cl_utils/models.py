@@ -1,0 +1,151 @@
+"""The networks the papers use, all as a shared body plus one head per task.
+
+:class:`MultiHeadNet` is the common shape: ``body`` maps inputs to features,
+``heads[t]`` maps features to task ``t``'s logits, and ``forward(x, task)``
+picks the head. A single-head network is the same class with one head.
+
+Bodies provided:
+
+* :func:`mlp`: fully connected ReLU layers of any widths (Zenke et al. 2017;
+  Golkar et al. 2019; Ball et al. 2020; Nicholls & Dasgupta).
+* :func:`zenke_cnn`: the split-CIFAR conv net of Zenke et al. (2017), used by CLNP.
+* :func:`ball_cnn`: the CIFAR-10 conv net of Ball et al. (2020, App. A).
+* :func:`vgg16`: torchvision's VGG-16 layout ("D") for 32 px inputs: 13 conv
+  layers with 4,224 filters at width 1, optional batch-norm, a width multiplier.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MultiHeadNet", "mlp", "zenke_cnn", "ball_cnn", "vgg16", "VGG16_LAYOUT"]
+
+VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+class MultiHeadNet(nn.Module):
+    """A body shared by all tasks and a list of task heads (``nn.Linear``).
+
+    :param body: maps a batch of inputs to ``feature_dim`` features.
+    :param feature_dim: width of the body's output.
+    :param head_sizes: number of classes of each task's head; one entry = single head.
+    """
+
+    def __init__(self, body: nn.Module, feature_dim: int, head_sizes: Sequence[int]):
+        super().__init__()
+        if not head_sizes:
+            raise ValueError("need at least one head")
+        self.body = body
+        self.feature_dim = feature_dim
+        self.heads = nn.ModuleList(nn.Linear(feature_dim, n) for n in head_sizes)
+
+    def add_head(self, num_classes: int) -> int:
+        """Append a head for a new task; return its index."""
+        ref = next(self.parameters())
+        self.heads.append(nn.Linear(self.feature_dim, num_classes).to(ref.device, ref.dtype))
+        return len(self.heads) - 1
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward_tasks(self, x: torch.Tensor, task_ids: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch that mixes tasks: row ``i`` comes from head ``task_ids[i]``.
+
+        Heads narrower than the widest are padded with ``-inf`` (zero probability),
+        so cross-entropy and argmax only see the sample's own head. Used for
+        joint (multitask) training.
+        """
+        features = self.body(x)
+        sizes = {h.out_features for h in self.heads}
+        rows = torch.arange(len(x), device=x.device)
+        if len(sizes) == 1:  # one batched gather, no host synchronisation
+            return torch.stack([h(features) for h in self.heads], 1)[rows, task_ids]
+        out = features.new_full((len(x), max(sizes)), float("-inf"))
+        for t, head in enumerate(self.heads):
+            sel = task_ids == t
+            out[sel, : head.out_features] = head(features[sel])
+        return out
+
+    def forward(self, x: torch.Tensor, task: int = 0) -> torch.Tensor:
+        if not 0 <= task < len(self.heads):
+            raise IndexError(f"task {task} has no head (the model has {len(self.heads)})")
+        return self.heads[task](self.body(x))
+
+
+def mlp(
+    in_features: int,
+    hidden: Sequence[int],
+    head_sizes: Sequence[int],
+    dropout: float = 0.0,
+) -> MultiHeadNet:
+    """Flatten, then ``Linear → ReLU (→ Dropout)`` per hidden width, then the heads."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    return MultiHeadNet(nn.Sequential(*layers), width, head_sizes)
+
+
+def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
+    """conv32-conv32(valid)-pool-drop.25-conv64-conv64(valid)-pool-drop.25-fc512-drop.5 (32 px input)."""
+    body = nn.Sequential(
+        nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5),
+    )  # fmt: skip
+    return MultiHeadNet(body, 512, head_sizes)
+
+
+def ball_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
+    """conv32-conv64-pool-conv128-conv128-pool-drop.1-fc(8192→1024)-drop.1 (32 px input)."""
+    body = nn.Sequential(
+        nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
+        nn.Flatten(), nn.Linear(128 * 8 * 8, 1024), nn.ReLU(), nn.Dropout(0.1),
+    )  # fmt: skip
+    return MultiHeadNet(body, 1024, head_sizes)
+
+
+def vgg16(
+    head_sizes: Sequence[int],
+    *,
+    width: float = 1.0,
+    batch_norm: bool = False,
+    fc_widths: Sequence[int] = (4096, 4096),
+    dropout: float = 0.5,
+    in_channels: int = 3,
+    image_size: int = 32,
+) -> MultiHeadNet:
+    """VGG-16 layout for small images: the 13 convs of torchvision's cfg "D", then fc layers.
+
+    At ``width=1`` the convs have 4,224 filters, as torchvision's VGG-16. After
+    five 2×2 pools a 32 px image is 1×1×512, so fc6 reads 512 features (not
+    torchvision's 7×7×512 = 25,088, which only repeats the same value 49 times).
+    """
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for item in VGG16_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        out = max(1, int(round(int(item) * width)))
+        layers.append(nn.Conv2d(channels, out, 3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU())
+        channels = out
+    layers.append(nn.Flatten())
+    features = channels * (image_size // 32) ** 2
+    for w in fc_widths:
+        layers += [nn.Linear(features, w), nn.ReLU(), nn.Dropout(dropout)]
+        features = w
+    return MultiHeadNet(nn.Sequential(*layers), features, head_sizes)

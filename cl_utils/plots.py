@@ -1,0 +1,91 @@
+"""The book's one figure style and the few figure helpers chapters share.
+
+:func:`set_style` fixes seaborn's colour-blind-safe palette, fonts and line
+widths for every chapter; :func:`savefig` saves a figure under a predictable
+name; :func:`accuracy_heatmap` draws the continual-learning accuracy matrix;
+:func:`paper_vs_book` renders the "paper vs. this book" table every chapter ends with.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = ["PALETTE", "set_style", "savefig", "accuracy_heatmap", "paper_vs_book"]
+
+PALETTE = sns.color_palette("colorblind")
+
+
+def set_style() -> None:
+    """Apply the book's style (call once per chapter, in the setup cell)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "lines.linewidth": 1.8,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 11,
+            "figure.figsize": (6.4, 4.0),
+        }
+    )
+
+
+def savefig(fig: plt.Figure, name: str, directory: str | os.PathLike) -> Path:
+    """Save ``fig`` as ``<directory>/<name>.svg`` (vector) and return the path."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.svg"
+    fig.savefig(path)
+    return path
+
+
+def accuracy_heatmap(
+    ax: plt.Axes,
+    acc: Sequence[Sequence[float]],
+    task_names: Sequence[str],
+    *,
+    title: str = "",
+    vmin: float = 0.0,
+    vmax: float = 100.0,
+) -> plt.Axes:
+    """Heat map of ``acc[i][j]`` (%, task ``j`` after training task ``i``), annotated in each cell."""
+    matrix = np.asarray(acc, dtype=float)
+    sns.heatmap(
+        matrix,
+        ax=ax,
+        vmin=vmin,
+        vmax=vmax,
+        cmap="viridis",
+        annot=True,
+        fmt=".1f",
+        cbar_kws={"label": "test accuracy (%)"},
+        xticklabels=task_names,
+        yticklabels=[f"after {n}" for n in task_names[: len(matrix)]],
+    )
+    ax.set_xlabel("evaluated on task")
+    ax.set_ylabel("trained through task")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def paper_vs_book(rows: Sequence[dict], *, unit: str = "%") -> pd.DataFrame:
+    """A table of headline numbers: each row needs ``quantity``, ``paper``, ``this book``.
+
+    Extra keys (e.g. ``setting``, ``note``) become extra columns. Numbers are
+    shown as given (strings such as ``"98.42 ± 0.04"`` are kept), ``None`` as "n/a".
+    """
+    frame = pd.DataFrame(list(rows))
+    for col in ("quantity", "paper", "this book"):
+        if col not in frame:
+            raise KeyError(f"paper_vs_book rows need a {col!r} entry")
+    frame = frame.fillna("n/a").set_index("quantity")
+    frame.columns = [f"{c} ({unit})" if c in ("paper", "this book") and unit else c for c in frame.columns]
+    return frame

@@ -1,0 +1,150 @@
+"""The run cache: every finished run is a small JSON record, keyed by its configuration.
+
+A record lives at ``<results root>/<chapter>/<key>.json`` where ``key`` is a
+hash of the run's configuration. Keys that do not change the result (the
+device, progress bars, the results folder) are left out of the hash, so a run
+made on a GPU machine is reused when the notebook is executed on a CPU.
+
+Records are written atomically (temporary file, then ``os.replace``) and only
+after the run returns, so an interrupted or crashed run leaves nothing behind
+and every finished run survives the interruption. Re-running a chapter reuses
+every finished run; a change to a plot never retrains.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from .paths import project_root, results_root
+
+__all__ = ["IGNORED_KEYS", "config_key", "environment_record", "RunCache"]
+
+IGNORED_KEYS = frozenset({"device", "show_progress", "results_dir"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.tolist()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")
+
+
+def _dumps(obj: Any, **kwargs) -> str:
+    return json.dumps(obj, default=_jsonable, **kwargs)
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """16-hex-digit hash of the configuration, ignoring :data:`IGNORED_KEYS`."""
+    kept = {k: v for k, v in config.items() if k not in IGNORED_KEYS}
+    canonical = _dumps(kept, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment_record(device: torch.device | str | None = None) -> dict[str, Any]:
+    """Versions, device and git commit stored beside each result (not part of its key)."""
+    dev = torch.device(device) if device is not None else None
+    name = torch.cuda.get_device_name(dev) if dev is not None and dev.type == "cuda" else platform.processor() or "cpu"
+    return {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "device": str(dev) if dev is not None else None,
+        "device_name": name,
+        "git_commit": _git_commit(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+class RunCache:
+    """Load-or-run for one chapter's runs.
+
+    >>> cache = RunCache("00_forgetting")                      # doctest: +SKIP
+    >>> record = cache.run({"method": "finetune", "seed": 0}, train_fn)  # doctest: +SKIP
+    >>> record["metrics"]                                       # doctest: +SKIP
+    """
+
+    def __init__(self, chapter: str, root: str | os.PathLike | None = None, device: torch.device | str | None = None):
+        self.chapter = chapter
+        self.directory = results_root(root) / chapter
+        self.device = device
+
+    def path(self, config: Mapping[str, Any]) -> Path:
+        return self.directory / f"{config_key(config)}.json"
+
+    def load(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored record of this configuration, or None."""
+        path = self.path(config)
+        if not path.is_file():
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def run(self, config: Mapping[str, Any], fn: Callable[[dict[str, Any]], Mapping[str, Any]]) -> dict[str, Any]:
+        """Return the cached record of ``config``, or call ``fn(config)``, store and return its record.
+
+        ``fn`` returns JSON-serialisable metrics. If it raises, nothing is stored.
+        """
+        cached = self.load(config)
+        if cached is not None:
+            return cached
+        start = time.perf_counter()
+        metrics = fn(dict(config))
+        record = {
+            "chapter": self.chapter,
+            "key": config_key(config),
+            "config": {k: v for k, v in config.items() if k not in IGNORED_KEYS},
+            "metrics": dict(metrics),
+            "wall_seconds": time.perf_counter() - start,
+            "environment": environment_record(self.device),
+        }
+        self._write(self.path(config), record)
+        return json.loads(_dumps(record))
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record stored for this chapter (any configuration)."""
+        out = []
+        for path in sorted(self.directory.glob("*.json")):
+            with open(path) as f:
+                out.append(json.load(f))
+        return out
+
+    @staticmethod
+    def _write(path: Path, record: Mapping[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = _dumps(record, indent=1, sort_keys=True) + "\n"  # fails before any file is touched
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)

@@ -1,0 +1,216 @@
+"""One training loop for the whole book: device-resident batches, optional penalty, guards.
+
+:func:`fit` trains for a fixed number of epochs (the epoch budget) and returns
+one :class:`EpochStats` per epoch with its wall time, so chapters can report
+time as well as accuracy. :func:`evaluate` and :func:`evaluate_tasks` measure
+without changing the model's mode for the caller.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .batches import iterate_batches
+from .masks import FrozenEntries
+from .streams import Task
+
+__all__ = [
+    "EpochStats",
+    "TrainSettings",
+    "set_seed",
+    "resolve_device",
+    "make_optimizer",
+    "fit",
+    "evaluate",
+    "evaluate_tasks",
+]
+
+Forward = Callable[..., torch.Tensor]
+Inputs = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _as_tuple(x: Inputs) -> tuple[torch.Tensor, ...]:
+    return x if isinstance(x, tuple) else (x,)
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """Metrics of one epoch; ``val_*`` are None when no validation data was given."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimiser and schedule of one training phase (the knobs every chapter shares)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        return make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay)
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA); return a CPU generator for shuffling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; an explicit CUDA request fails loudly without one."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'")
+    return dev
+
+
+def make_optimizer(
+    params: Iterable[nn.Parameter],
+    name: str,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """``"sgd"`` (with ``momentum``), ``"adam"`` or ``"adamw"``, with the given weight decay."""
+    params = [p for p in params if p.requires_grad]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: Inputs,
+    y: torch.Tensor,
+    *,
+    forward: Forward | None = None,
+    loss_fn: Callable = F.cross_entropy,
+    batch_size: int = 2048,
+) -> tuple[float, float]:
+    """Mean loss and accuracy (in [0, 1]) of ``forward`` (default ``model``) on ``(x, y)``, in eval mode.
+
+    ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
+    """
+    forward = forward or model
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
+            logits = forward(*xb)
+            total_loss += float(loss_fn(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
+    finally:
+        model.train(was_training)
+    n = max(len(y), 1)
+    return total_loss / n, correct / n
+
+
+def fit(
+    model: nn.Module,
+    x: Inputs,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    forward: Forward | None = None,
+    loss_fn: Callable = F.cross_entropy,
+    penalty: Callable[[], torch.Tensor] | None = None,
+    guards: Sequence[FrozenEntries] = (),
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+    desc: str = "train",
+) -> list[EpochStats]:
+    """Train ``model`` for ``epochs`` epochs over ``(x, y)`` in shuffled minibatches.
+
+    ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
+
+    :param forward: maps a batch to logits (default ``model``); e.g. a task's head
+        or a masked forward pass.
+    :param penalty: extra loss term added to each batch's loss (e.g. an L1 weight penalty).
+    :param guards: :class:`~cl_utils.masks.FrozenEntries` kept bit-exact around every step.
+    :param scheduler: stepped once per epoch.
+    :param val: validation data evaluated after every epoch (never the test split).
+    :returns: one :class:`EpochStats` per epoch.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    forward = forward or model
+    history: list[EpochStats] = []
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=y.device)
+        correct = torch.zeros((), device=y.device, dtype=torch.long)
+        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator):
+            logits = forward(*xb)
+            loss = loss_fn(logits, yb)
+            if penalty is not None:
+                loss = loss + penalty()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for g in guards:
+                g.mask_gradients()
+            optimizer.step()
+            for g in guards:
+                g.restore()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+        if scheduler is not None:
+            scheduler.step()
+        n = max(len(y), 1)
+        val_loss, val_acc = evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None else (None, None)
+        stats = EpochStats(epoch, float(loss_sum) / n, int(correct) / n, val_loss, val_acc, time.perf_counter() - start)
+        history.append(stats)
+        bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
+    return history
+
+
+def evaluate_tasks(
+    model: nn.Module,
+    tasks: Sequence[Task],
+    *,
+    forward_for: Callable[[int], Forward] | None = None,
+    split: str = "test",
+) -> list[float]:
+    """Accuracy on each task's ``split``; ``forward_for(t)`` gives task ``t``'s forward (default: head ``t``)."""
+    accs = []
+    for t, task in enumerate(tasks):
+        fwd = forward_for(t) if forward_for is not None else (lambda xb, t=t: model(xb, t))
+        accs.append(evaluate(model, *task.split(split), forward=fwd)[1])
+    return accs
