@@ -96,7 +96,7 @@ def make_task(
         raise ValueError(f"resize_mode must be 'pad_or_crop' or 'bilinear', got {resize_mode!r}")
     x_pool, y_pool, x_test, y_test = raw.x_train, raw.y_train, raw.x_test, raw.y_test
     if train_from_test > 0:
-        test_idx, train_idx = train_val_split(y_test, 1.0 - train_from_test, seed)
+        train_idx, test_idx = train_val_split(y_test, 1.0 - train_from_test, seed)
         x_pool, y_pool, x_test, y_test = x_test[train_idx], y_test[train_idx], x_test[test_idx], y_test[test_idx]
     if len(y_pool) == 0:
         raise ValueError(

@@ -1,0 +1,51 @@
+"""cl_utils.models: layouts, heads and mixed-task forward passes."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import cl_utils as cl
+
+
+def _conv_filters(model: nn.Module) -> int:
+    return sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def test_vgg16_layout_has_4224_filters_and_scales():
+    model = cl.vgg16([10])
+    assert _conv_filters(model) == 4224
+    assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 13
+    conv_weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert conv_weights == 14_710_464  # torchvision VGG-16's conv weights (REFERENCE_NOTES §7)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    half = cl.vgg16([10], width=0.5, batch_norm=True, fc_widths=(64,))
+    assert _conv_filters(half) == 2112
+    assert half(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_small_conv_nets():
+    assert cl.zenke_cnn([10, 10])(torch.zeros(2, 3, 32, 32), task=1).shape == (2, 10)
+    ball = cl.ball_cnn([2])
+    assert ball.body[-3].in_features == 8192 and ball(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+
+
+def test_mlp_heads_and_add_head():
+    model = cl.mlp(784, [50, 40], [2, 3])
+    x = torch.rand(4, 1, 28, 28)
+    assert model(x, 0).shape == (4, 2) and model(x, 1).shape == (4, 3)
+    assert model.add_head(5) == 2 and model(x, 2).shape == (4, 5)
+    with pytest.raises(IndexError):
+        model(x, 3)
+
+
+@pytest.mark.parametrize("heads", [[2, 2, 2], [2, 5, 3]])
+def test_forward_tasks_matches_per_task_heads(heads):
+    torch.manual_seed(0)
+    model = cl.mlp(20, [16], heads)
+    x, ids = torch.rand(9, 20), torch.tensor([0, 1, 2, 2, 1, 0, 0, 1, 2])
+    out = model.forward_tasks(x, ids)
+    for i in range(9):
+        own = model(x[i : i + 1], int(ids[i]))[0]
+        assert torch.allclose(out[i, : len(own)], own)
+        assert torch.isinf(out[i, len(own) :]).all()

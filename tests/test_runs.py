@@ -1,0 +1,83 @@
+"""cl_utils.runs: keys, reuse, atomic writes, interrupted and crashed runs."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from cl_utils import RunCache, config_key
+from cl_utils import runs
+
+
+def test_key_ignores_device_and_progress_but_not_settings():
+    base = {"method": "finetune", "seed": 0, "lr": 1e-3}
+    assert config_key(base) == config_key({**base, "device": "cuda", "show_progress": False})
+    assert config_key(base) == config_key(dict(reversed(list(base.items()))))  # order-free
+    assert config_key(base) != config_key({**base, "seed": 1})
+    assert config_key(base) != config_key({**base, "lr": 1e-4})
+
+
+def test_finished_run_is_reused(tmp_path):
+    cache = RunCache("chap", tmp_path, device="cpu")
+    calls = []
+
+    def fn(config):
+        calls.append(config)
+        return {"acc": np.float32(0.5), "matrix": np.eye(2)}
+
+    first = cache.run({"seed": 0, "device": "cpu"}, fn)
+    second = RunCache("chap", tmp_path, device="cuda").run({"seed": 0, "device": "cuda"}, fn)
+    assert len(calls) == 1 and first == second
+    assert first["metrics"] == {"acc": 0.5, "matrix": [[1.0, 0.0], [0.0, 1.0]]}
+    env = first["environment"]
+    assert env["device"] == "cpu" and "torch" in env and "git_commit" in env
+    assert "device" not in first["config"]
+    assert len(cache.records()) == 1
+
+
+def test_crashed_run_records_nothing(tmp_path):
+    cache = RunCache("chap", tmp_path)
+
+    def crash(config):
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError):
+        cache.run({"seed": 0}, crash)
+    assert cache.load({"seed": 0}) is None
+    assert not any(cache.directory.glob("*")) if cache.directory.exists() else True
+
+
+def test_unserialisable_result_records_nothing(tmp_path):
+    cache = RunCache("chap", tmp_path)
+    with pytest.raises(TypeError):
+        cache.run({"seed": 0}, lambda c: {"model": object()})
+    assert cache.load({"seed": 0}) is None
+
+
+def test_interrupted_write_keeps_finished_runs_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    cache = RunCache("chap", tmp_path)
+    cache.run({"seed": 0}, lambda c: {"acc": 1.0})
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt  # the user stops the kernel mid-write
+
+    monkeypatch.setattr(runs.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.run({"seed": 1}, lambda c: {"acc": 0.0})
+    monkeypatch.undo()
+    assert cache.load({"seed": 1}) is None
+    assert cache.load({"seed": 0})["metrics"] == {"acc": 1.0}
+    assert sorted(p.name for p in cache.directory.iterdir()) == [f"{config_key({'seed': 0})}.json"]
+    # and the interrupted run is simply run again next time
+    assert cache.run({"seed": 1}, lambda c: {"acc": 0.25})["metrics"] == {"acc": 0.25}
+
+
+def test_record_on_disk_is_plain_json(tmp_path):
+    cache = RunCache("chap", tmp_path)
+    cache.run({"seed": 3, "widths": (4, 5)}, lambda c: {"ok": True})
+    with open(cache.path({"seed": 3, "widths": [4, 5]})) as f:
+        record = json.load(f)
+    assert record["config"] == {"seed": 3, "widths": [4, 5]} and record["wall_seconds"] >= 0
+    assert os.path.basename(cache.path({"seed": 3, "widths": [4, 5]})) == f"{record['key']}.json"
