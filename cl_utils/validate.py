@@ -22,6 +22,7 @@ __all__ = [
     "check_int_list",
     "check_float_list",
     "check_device",
+    "check_class_groups",
 ]
 
 
@@ -135,3 +136,22 @@ def check_device(name: str, value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
         raise _fail(name, "'auto', 'cpu', 'cuda' or 'cuda:N'", value)
     return value
+
+
+def check_class_groups(name: str, value: Any, num_classes: int) -> list[list[int]]:
+    """A list of disjoint, non-empty lists of class labels in ``[0, num_classes)``."""
+    expected = f"a list of disjoint non-empty lists of class labels in [0, {num_classes - 1}]"
+    groups = _as_list(name, value, expected)
+    if not groups:
+        raise _fail(name, expected, value)
+    out: list[list[int]] = []
+    for group in groups:
+        if not isinstance(group, (list, tuple)) or not group:
+            raise _fail(name, expected, value)
+        if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < num_classes for c in group):
+            raise _fail(name, expected, value)
+        out.append([int(c) for c in group])
+    flat = [c for g in out for c in g]
+    if len(set(flat)) != len(flat):
+        raise _fail(name, expected + " (a class appears twice)", value)
+    return out

@@ -32,6 +32,10 @@ BAD = [
     (v.check_float_list, "prune_fractions", 0.5, {}),
     (v.check_device, "device", "gpu", {}),
     (v.check_device, "device", "cuda:x", {}),
+    (v.check_class_groups, "class_groups", [[0, 1], [1, 2]], {"num_classes": 10}),
+    (v.check_class_groups, "class_groups", [[0, 10]], {"num_classes": 10}),
+    (v.check_class_groups, "class_groups", [[]], {"num_classes": 10}),
+    (v.check_class_groups, "class_groups", [0, 1], {"num_classes": 10}),
 ]
 
 
@@ -52,3 +56,4 @@ def test_good_values_come_back_canonical():
     assert v.check_int_list("seeds", (3,)) == [3]
     assert v.check_float_list("p", [0.5, 1]) == [0.5, 1.0]
     assert v.check_device("device", "cuda:1") == "cuda:1"
+    assert v.check_class_groups("g", "[[0, 1], [2, 3]]", 10) == [[0, 1], [2, 3]]

@@ -1,0 +1,75 @@
+"""Every chapter in _toc.yml, executed end to end at smoke scale with nbval.
+
+For each chapter the source notebook is parameterised in memory with its entry
+in ``smoke_params.yaml`` (plus a temporary ``results_dir``) by papermill, written
+to a temporary folder, and executed there by ``pytest --nbval-lax`` in a
+subprocess. The source notebook is never modified and the copy runs from another
+directory, which also checks that chapters do not depend on the current directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+import yaml
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = yaml.safe_load((Path(__file__).parent / "smoke_params.yaml").read_text())
+
+
+def toc_chapters() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for c in toc.get("chapters", [])]
+    return [f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+
+
+def smoke_copy(chapter: str, folder: Path, **overrides) -> Path:
+    nb = load_notebook_node(str(ROOT / chapter))  # adds the empty tag lists papermill expects
+    params = {**SMOKE[chapter], "results_dir": str(folder / "results"), **overrides}
+    nb = parameterize_notebook(nb, params)
+    path = folder / Path(chapter).name
+    nbformat.write(nb, path)
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_chapter_has_smoke_parameters():
+    chapters = toc_chapters()
+    assert chapters, "no chapter notebooks found through _toc.yml"
+    assert sorted(chapters) == sorted(SMOKE), "smoke_params.yaml must list exactly the chapters in _toc.yml"
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_chapter_runs_at_smoke_scale(chapter, tmp_path):
+    before = _digest(ROOT / chapter)
+    path = smoke_copy(chapter, tmp_path)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env.pop("CL_DATA_DIR", None)  # smoke runs must not need real data
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", "--nbval-cell-timeout=900",
+         path.name],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert _digest(ROOT / chapter) == before, "the source notebook was modified"
+    assert list((tmp_path / "results").rglob("*.json")), "the chapter stored no run record"
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_bad_parameter_stops_before_training(chapter, tmp_path):
+    path = smoke_copy(chapter, tmp_path, seeds="[0, -1]")
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(path, tmp_path / "out.ipynb", cwd=tmp_path, progress_bar=False, kernel_name="python3")
+    assert err.value.ename == "ParameterError" and "'seeds'" in err.value.evalue
+    assert not (tmp_path / "results").exists(), "something ran before the parameters were checked"
