@@ -1,0 +1,46 @@
+# Pruning to Remember
+#   make book                     build the HTML book from stored outputs into _build/html
+#   make test                     unit tests + every chapter at smoke scale + a book build
+#   make run NB=... ARGS=...      run one chapter with papermill (output in _build/runs/)
+#   make reproduce [NB=...]       re-execute chapters in place at their default (paper) scale
+# Each target creates the virtual environment in $(VENV) first if it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NB ?=
+ARGS ?=
+OUT ?= _build/runs/$(notdir $(NB))
+
+.PHONY: env book test run reproduce benchmark clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	@touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+run: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make run NB=book/00_forgetting.ipynb ARGS=\"-p num_epochs 2 -p seeds '[0, 1]'\""; exit 2; }
+	@mkdir -p $(dir $(OUT))
+	$(BIN)/papermill $(NB) $(OUT) -k python3 $(ARGS)
+	@echo "executed notebook: $(OUT)"
+
+reproduce: $(STAMP)
+	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters']))")}; do \
+		echo "== $$nb"; $(BIN)/papermill $$nb $$nb -k python3 $(ARGS) || exit 1; done
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/train_loop.py
+
+clean:
+	rm -rf _build

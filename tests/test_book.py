@@ -1,0 +1,118 @@
+"""The book: configuration, chapter skeleton, stored outputs, and the HTML build itself."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from check_notebooks import notebook_problems  # noqa: E402
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"]
+CHAPTERS = [f"{c['file']}.ipynb" for c in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def _cells(chapter: str) -> list:
+    return nbformat.read(ROOT / chapter, as_version=4).cells
+
+
+def test_config_shows_stored_outputs_and_fails_on_errors():
+    assert CONFIG["execute"]["execute_notebooks"] == "off"
+    assert CONFIG["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+    assert CONFIG["launch_buttons"]["colab_url"].startswith("https://colab")
+    assert REPO_URL.startswith("https://github.com/")
+
+
+def test_bibliography_has_the_five_papers():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    for key in ("mallya2018packnet", "golkar2019clnp", "nicholls_progressiveprune", "ball2020efficiency",
+                "salcedo_iterative"):  # fmt: skip
+        assert f"{{{key}," in bib
+
+
+def test_toc_files_exist():
+    assert (ROOT / "book" / "intro.md").is_file()
+    for chapter in CHAPTERS:
+        assert (ROOT / chapter).is_file(), chapter
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_skeleton(chapter):
+    cells = _cells(chapter)
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
+    colab = f"{REPO_URL.replace('https://github.com', 'https://colab.research.google.com/github')}/blob/main/{chapter}"
+    assert colab in cells[0].source, "the Colab badge must point at this chapter in the repository of _config.yml"
+    install = next(c for c in cells if c.cell_type == "code")
+    assert "except ModuleNotFoundError" in install.source and "%pip install" in install.source
+    urls = re.findall(r"git\+(\S+?)[\"']", install.source)
+    assert urls == [REPO_URL], f"install cell must install from {REPO_URL}, found {urls}"
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    after = cells[tagged[0] + 1]
+    assert after.cell_type == "code" and "validate." in after.source, "parameters are validated right after"
+    assert any("footbibliography" in c.source or "bibliography" in c.source for c in cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_committed_chapter_was_executed_without_errors(chapter):
+    assert notebook_problems(ROOT / chapter) == []
+    sources = " ".join(str(o) for c in _cells(chapter) if c.cell_type == "code" for o in c.outputs)
+    assert "SYNTHETIC" not in sources, "committed outputs must come from real data, not the smoke stand-in"
+
+
+def test_notebook_check_finds_broken_notebooks(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0", execution_count=1)])
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
+    nbformat.write(nb, tmp_path / "error.ipynb")
+    assert "ZeroDivisionError" in notebook_problems(tmp_path / "error.ipynb")[0]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / "fresh.ipynb")
+    assert "never executed" in notebook_problems(tmp_path / "fresh.ipynb")[0]
+    (tmp_path / "bad.ipynb").write_text("{not json")
+    assert "not a valid notebook" in notebook_problems(tmp_path / "bad.ipynb")[0]
+
+
+def _copy_book(dest: Path) -> None:
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
+
+
+def _build(src: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "--builder", "html", "-W", "--keep-going"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_book_builds(tmp_path):
+    result = _build(ROOT, tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "index.html").is_file()
+    for chapter in CHAPTERS:
+        page = (html / chapter).with_suffix(".html").read_text()
+        assert "<img" in page, f"{chapter}: no stored figure rendered"
+
+
+def test_build_with_a_broken_notebook_fails(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _copy_book(src)
+    path = src / CHAPTERS[0]
+    nb = json.loads(path.read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"].append({"output_type": "error", "ename": "RuntimeError", "evalue": "boom", "traceback": []})
+    path.write_text(json.dumps(nb))
+    result = _build(src, tmp_path / "out")
+    assert result.returncode != 0
+    assert "RuntimeError: boom" in result.stdout + result.stderr
