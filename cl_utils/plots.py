@@ -54,12 +54,17 @@ def accuracy_heatmap(
     title: str = "",
     vmin: float = 0.0,
     vmax: float = 100.0,
+    hide_future: bool = True,
 ) -> plt.Axes:
-    """Heat map of ``acc[i][j]`` (%, task ``j`` after training task ``i``), annotated in each cell."""
+    """Heat map of ``acc[i][j]`` (%, task ``j`` after training task ``i``), annotated in each cell.
+
+    With ``hide_future`` the cells right of the diagonal (tasks not trained yet) are left blank.
+    """
     matrix = np.asarray(acc, dtype=float)
     sns.heatmap(
         matrix,
         ax=ax,
+        mask=np.triu(np.ones_like(matrix, dtype=bool), k=1) if hide_future else None,
         vmin=vmin,
         vmax=vmax,
         cmap="viridis",
@@ -69,6 +74,8 @@ def accuracy_heatmap(
         xticklabels=task_names,
         yticklabels=[f"after {n}" for n in task_names[: len(matrix)]],
     )
+    ax.grid(False)
+    ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("evaluated on task")
     ax.set_ylabel("trained through task")
     if title:
