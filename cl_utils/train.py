@@ -154,6 +154,7 @@ def fit(
     generator: torch.Generator | None = None,
     show_progress: bool = True,
     desc: str = "train",
+    set_train_mode: Callable[[], None] | None = None,
 ) -> list[EpochStats]:
     """Train ``model`` for ``epochs`` epochs over ``(x, y)`` in shuffled minibatches.
 
@@ -165,6 +166,8 @@ def fit(
     :param guards: :class:`~cl_utils.masks.FrozenEntries` kept bit-exact around every step.
     :param scheduler: stepped once per epoch.
     :param val: validation data evaluated after every epoch (never the test split).
+    :param set_train_mode: called instead of ``model.train()`` at the start of every epoch
+        (e.g. to keep frozen batch-norm layers in eval mode).
     :returns: one :class:`EpochStats` per epoch.
     """
     if epochs < 0:
@@ -174,7 +177,10 @@ def fit(
     bar = tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False)
     for epoch in bar:
         start = time.perf_counter()
-        model.train()
+        if set_train_mode is None:
+            model.train()
+        else:
+            set_train_mode()
         loss_sum = torch.zeros((), device=y.device)
         correct = torch.zeros((), device=y.device, dtype=torch.long)
         for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator):

@@ -1,0 +1,326 @@
+"""PackNet: adding tasks to one network by iterative weight pruning (Mallya & Lazebnik, CVPR 2018).
+
+Every weight of every conv and linear layer of the shared body has an *owner*:
+0 = free, ``k`` = task ``k`` (1-based). The owners live in a ``uint8`` buffer
+named ``packnet_owner`` on each layer, so they travel with ``state_dict()``.
+
+One task goes through three steps, each a method of :class:`PackNet`:
+
+1. :meth:`PackNet.train_task` hands every free weight to the new task ``k`` and
+   trains; weights of tasks ``< k`` are kept bit-exact by gradient masking plus
+   restoring after every optimiser step (:class:`~cl_utils.masks.FrozenEntries`),
+   so momentum, weight decay and Adam cannot move them. Biases and batch-norm
+   (parameters and running statistics) are trained with task 1 only and frozen
+   afterwards, the paper's default; ``separate_biases=True`` instead learns and
+   stores conv/linear biases per task (the paper's Table 5).
+2. :meth:`PackNet.prune` removes, in every layer, exactly the given fraction of
+   the weights task ``k`` owns, by magnitude (§3 "Pruning procedure"): they become
+   free and zero. Calling it several times, with retraining in between
+   (:meth:`PackNet.retrain`), is iterative pruning; the efficiency chapter uses that.
+3. :meth:`PackNet.retrain` trains task ``k``'s surviving weights again, with the
+   pruned ones held at zero.
+
+Inference for task ``t`` (:meth:`PackNet.forward_for`) multiplies each weight by
+the mask ``0 < owner <= t`` inside ``torch.func.functional_call``: the stored
+weights are never modified (the official code masks in place, which destroys the
+weights of later tasks when several tasks are evaluated on one model).
+
+Each task has its own head (``model.heads[k - 1]``); heads are never pruned.
+:func:`pack_owners` stores the ownership map with ``ceil(log2 N)`` bits per weight,
+the paper's storage argument (§3), made real.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights
+from .models import MultiHeadNet
+from .train import EpochStats, TrainSettings, fit
+
+__all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask"]
+
+OWNER = "packnet_owner"
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+class PackNet:
+    """PackNet's ownership map and schedule for a :class:`~cl_utils.models.MultiHeadNet`.
+
+    :param model: the network; task ``k`` uses ``model.heads[k - 1]``.
+    :param separate_biases: learn conv/linear biases for every task and store them
+        per task (Table 5), instead of freezing them after task 1.
+    :param max_tasks: room for per-task biases in ``state_dict`` (separate biases only).
+
+    To restore a saved model, build the same architecture, wrap it in a new
+    ``PackNet`` (which registers the buffers) and call :meth:`load_state_dict`.
+    """
+
+    def __init__(self, model: MultiHeadNet, *, separate_biases: bool = False, max_tasks: int = 8):
+        if max_tasks > 255:
+            raise ValueError("ownership is stored as uint8: at most 255 tasks")
+        self.model = model
+        self.separate_biases = separate_biases
+        self.weights: dict[str, nn.Parameter] = prunable_weights(model)
+        modules = dict(model.named_modules())
+        self.layers: dict[str, nn.Module] = {n: modules[n.rsplit(".", 1)[0]] for n in self.weights}
+        for layer in self.layers.values():
+            if not hasattr(layer, OWNER):
+                layer.register_buffer(OWNER, torch.zeros_like(layer.weight, dtype=torch.uint8))
+        if not hasattr(model, "packnet_num_tasks"):
+            model.register_buffer("packnet_num_tasks", torch.zeros((), dtype=torch.long))
+        self.bias_names = [n for n, layer in self.layers.items() if layer.bias is not None]
+        if separate_biases and not hasattr(model, "packnet_biases"):
+            width = sum(self.layers[n].bias.numel() for n in self.bias_names)
+            ref = next(model.parameters())
+            model.register_buffer("packnet_biases", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
+        self._mask_cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ state
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks trained so far (the current one included)."""
+        return int(self.model.packnet_num_tasks)
+
+    def owners(self) -> dict[str, torch.Tensor]:
+        """The ownership map, one uint8 tensor per prunable weight (views, not copies)."""
+        return {n: getattr(self.layers[n], OWNER) for n in self.weights}
+
+    def masks_for(self, task: int) -> dict[str, torch.Tensor]:
+        """Boolean masks of the weights task ``task`` uses: owned by tasks ``1..task``."""
+        if task not in self._mask_cache:
+            self._mask_cache[task] = {n: (o > 0) & (o <= task) for n, o in self.owners().items()}
+        return self._mask_cache[task]
+
+    def _changed(self) -> None:
+        self._mask_cache.clear()
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load weights, heads and ownership into the wrapped model."""
+        self.model.load_state_dict(state_dict)
+        self._changed()
+
+    def usage(self) -> dict[str, dict[int, float]]:
+        """Per layer, the fraction of weights owned by each task (0 = free)."""
+        out = {}
+        for n, o in self.owners().items():
+            counts = torch.bincount(o.flatten().long(), minlength=self.num_tasks + 1)
+            out[n] = {k: float(c) / o.numel() for k, c in enumerate(counts.tolist())}
+        return out
+
+    # -------------------------------------------------------------- inference
+    def _bias_overrides(self, task: int) -> dict[str, torch.Tensor]:
+        if not self.separate_biases or task == self.num_tasks:
+            return {}
+        row, out, start = self.model.packnet_biases[task - 1], {}, 0
+        for n in self.bias_names:
+            bias = self.layers[n].bias
+            out[n.rsplit(".", 1)[0] + ".bias"] = row[start : start + bias.numel()].view_as(bias)
+            start += bias.numel()
+        return out
+
+    def forward_for(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The forward pass of task ``task`` (1-based): masked weights, its biases, its head."""
+        if not 1 <= task <= self.num_tasks:
+            raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
+        model = self.model
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            params = dict(model.named_parameters())
+            replaced = {n: params[n] * m.to(params[n].dtype) for n, m in self.masks_for(task).items()}
+            replaced.update(self._bias_overrides(task))
+            return functional_call(model, replaced, (x, task - 1), strict=False)
+
+        return forward
+
+    # --------------------------------------------------------------- training
+    def start_task(self, trainable_layers: str = "all") -> int:
+        """Hand the free weights to a new task; return its number (1-based).
+
+        :param trainable_layers: whose free weights the task may train: ``"all"``
+            prunable layers (default), ``"fc"`` (the body's linear layers only) or
+            ``"none"`` (its head only, i.e. classifier only): the paper's Figure 5.
+            Task 1 always takes every weight.
+
+        Free weights start from their current value, which is 0 for pruned weights
+        (as in the official code).
+        """
+        if trainable_layers not in ("all", "fc", "none"):
+            raise ValueError(f"trainable_layers must be 'all', 'fc' or 'none', got {trainable_layers!r}")
+        task = self.num_tasks + 1
+        if task > len(self.model.heads):
+            raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)} head(s)")
+        for n, o in self.owners().items():
+            takes = trainable_layers == "all" or (trainable_layers == "fc" and isinstance(self.layers[n], nn.Linear))
+            if takes or task == 1:
+                o[o == 0] = task
+        self.model.packnet_num_tasks.fill_(task)
+        self._changed()
+        return task
+
+    def _guards(self, task: int) -> list[FrozenEntries]:
+        """Freeze everything task ``task`` may not change, bit-exactly."""
+        params = dict(self.model.named_parameters())
+        trainable: dict[str, torch.Tensor] = {n: o == task for n, o in self.owners().items()}
+        own_biases = {n.rsplit(".", 1)[0] + ".bias" for n in self.bias_names} if self.separate_biases else set()
+        for n, p in params.items():
+            if n in trainable or n.startswith("heads."):
+                continue
+            # biases and batch-norm parameters: trained with task 1, then frozen,
+            # except conv/linear biases when each task keeps its own
+            trainable[n] = torch.full_like(p, task == 1 or n in own_biases, dtype=torch.bool)
+        guarded = {n: params[n] for n in trainable}
+        return [FrozenEntries(guarded, trainable)]
+
+    def _set_train_mode(self, task: int) -> Callable[[], None]:
+        def set_mode() -> None:
+            self.model.train()
+            if task > 1:  # batch-norm statistics are frozen after task 1
+                for m in self.model.modules():
+                    if isinstance(m, BN_TYPES):
+                        m.eval()
+
+        return set_mode
+
+    def _optimizer_params(self, task: int) -> list[nn.Parameter]:
+        return list(self.model.body.parameters()) + list(self.model.heads[task - 1].parameters())
+
+    def train_task(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        settings: TrainSettings,
+        *,
+        val: tuple[torch.Tensor, torch.Tensor] | None = None,
+        scheduler_fn: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None,
+        generator: torch.Generator | None = None,
+        show_progress: bool = True,
+        desc: str = "train",
+    ) -> list[EpochStats]:
+        """Train the current task's weights (call :meth:`start_task` first)."""
+        task = self.num_tasks
+        if task < 1:
+            raise RuntimeError("call start_task() before train_task()")
+        optimizer = settings.make_optimizer(self._optimizer_params(task))
+        history = fit(
+            self.model,
+            x,
+            y,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            optimizer=optimizer,
+            forward=self.forward_for(task),
+            guards=self._guards(task),
+            scheduler=scheduler_fn(optimizer) if scheduler_fn else None,
+            val=val,
+            generator=generator,
+            show_progress=show_progress,
+            desc=desc,
+            set_train_mode=self._set_train_mode(task),
+        )
+        self._store_biases(task)
+        return history
+
+    retrain = train_task  # retraining after pruning is training the same task's surviving weights
+
+    @torch.no_grad()
+    def _store_biases(self, task: int) -> None:
+        if self.separate_biases:
+            flat = torch.cat([self.layers[n].bias.detach().flatten() for n in self.bias_names])
+            self.model.packnet_biases[task - 1].copy_(flat)
+
+    @torch.no_grad()
+    def prune(self, fraction: float, keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:
+        """Free exactly ``round(fraction × n)`` of the current task's ``n`` weights in every layer.
+
+        The smallest-magnitude weights go (``keep_fn`` may replace the rule, e.g.
+        :func:`filter_keep_mask`); they become free (owner 0) and zero. Returns the
+        number of weights freed per layer.
+        """
+        task = self.num_tasks
+        keep_fn = keep_fn or magnitude_keep_mask
+        freed = {}
+        for n, w in self.weights.items():
+            owner = getattr(self.layers[n], OWNER)
+            keep = keep_fn(w, fraction, owner == task)
+            drop = ~keep
+            owner[drop] = 0
+            w[drop] = 0.0
+            freed[n] = int(drop.sum())
+        self._changed()
+        return freed
+
+
+def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tensor) -> torch.Tensor:
+    """Structured alternative to magnitude pruning: drop whole output units (filters or neurons).
+
+    Ranks the output units whose weights are all ``eligible`` by the L2 norm of
+    their eligible weights and drops ``round(fraction × units)`` of the weakest, all
+    their weights at once (the paper's Table 6 compares such filter pruning with
+    weight pruning; its ranking is Molchanov et al.'s Taylor criterion, ours the
+    weight norm: see the chapter).
+    """
+    rows = weight.detach().flatten(1)
+    elig = eligible.flatten(1)
+    units = elig.all(1).nonzero().squeeze(1)
+    norms = (rows[units] * elig[units]).norm(dim=1)
+    k = int(round(fraction * len(units)))
+    drop_units = units[torch.sort(norms, stable=True).indices[:k]]
+    keep = torch.ones_like(elig)
+    keep[drop_units] = False
+    return keep.view_as(weight)
+
+
+# ---------------------------------------------------------------- mask storage
+@dataclass(frozen=True)
+class PackedOwners:
+    """An ownership map packed at ``bits`` bits per weight."""
+
+    data: np.ndarray  # uint8 bytes
+    bits: int
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
+
+def _bits_needed(num_values: int) -> int:
+    return max(1, math.ceil(math.log2(num_values)))
+
+
+def pack_owners(owners: dict[str, torch.Tensor], num_tasks: int) -> PackedOwners:
+    """Pack the ownership map at ``ceil(log2 N)`` bits per weight for ``N`` tasks.
+
+    A weight that no task owns (pruned after the last task) is zero, so it can
+    be assigned to the last task without changing any task's function; that
+    leaves ``N`` values (1..N), stored as ``owner - 1``.
+    """
+    flat = torch.cat([o.detach().flatten().cpu() for o in owners.values()]).numpy().astype(np.int64)
+    if flat.size and flat.max() > num_tasks:
+        raise ValueError(f"owner {flat.max()} exceeds num_tasks={num_tasks}")
+    values = np.where(flat == 0, num_tasks, flat) - 1
+    bits = _bits_needed(num_tasks)
+    bit_planes = ((values[:, None] >> np.arange(bits)) & 1).astype(np.uint8)
+    shapes = tuple((n, tuple(o.shape)) for n, o in owners.items())
+    return PackedOwners(np.packbits(bit_planes.reshape(-1)), bits, shapes)
+
+
+def unpack_owners(packed: PackedOwners) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`pack_owners` (pruned-after-last-task weights come back as the last task's)."""
+    count = sum(math.prod(shape) for _, shape in packed.shapes)
+    bit_planes = np.unpackbits(packed.data)[: count * packed.bits].reshape(count, packed.bits).astype(np.int64)
+    values = (bit_planes << np.arange(packed.bits)).sum(1) + 1
+    out, start = {}, 0
+    for name, shape in packed.shapes:
+        size = math.prod(shape)
+        out[name] = torch.from_numpy(values[start : start + size].astype(np.uint8)).view(shape)
+        start += size
+    return out
+

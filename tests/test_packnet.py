@@ -1,0 +1,209 @@
+"""cl_utils.packnet: zero forgetting, exact pruning, ownership, state_dict, packed masks."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import cl_utils as cl
+from cl_utils.packnet import PackNet, filter_keep_mask, pack_owners, unpack_owners
+
+NAMES = ["cifar10", "mnist", "fashion_mnist", "kmnist"]
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[cl.Task]:
+    return cl.dataset_sequence(NAMES, data_source="synthetic", val_fraction=0.1)
+
+
+def _model(batch_norm: bool = True) -> cl.MultiHeadNet:
+    torch.manual_seed(0)
+    return cl.vgg16([10] * len(NAMES), width=1 / 16, batch_norm=batch_norm, fc_widths=(32,), dropout=0.0)
+
+
+def _train_sequence(model, tasks, *, fractions=(0.5, 0.75, 0.75, None), separate_biases=False, optimizer="sgd"):
+    """PackNet over the tasks; return the PackNet, fixed probe inputs and each task's logits right after it."""
+    pn = PackNet(model, separate_biases=separate_biases)
+    probe = torch.cat([t.x_test[:16] for t in tasks])
+    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer=optimizer, lr=1e-2, momentum=0.9, weight_decay=1e-3)
+    recorded = []
+    for task, fraction in zip(tasks, fractions):
+        k = pn.start_task()
+        pn.train_task(task.x_train, task.y_train, settings, show_progress=False)
+        if fraction is not None:
+            pn.prune(fraction)
+            pn.retrain(task.x_train, task.y_train, settings, show_progress=False)
+        model.eval()
+        with torch.no_grad():
+            recorded.append(pn.forward_for(k)(probe).clone())
+    return pn, probe, recorded
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_earlier_tasks_are_bit_identical_after_later_tasks(tasks, optimizer):
+    model = _model()
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    pn, probe, recorded = _train_sequence(model, tasks, optimizer=optimizer)
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(pn.forward_for(k)(probe), before), f"task {k} changed"
+    assert bn.num_batches_tracked.item() > 0
+
+
+def test_separate_biases_keep_old_tasks_and_differ(tasks):
+    model = _model(batch_norm=False)
+    pn, probe, recorded = _train_sequence(model, tasks[:3], fractions=(0.5, 0.5, None), separate_biases=True)
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(pn.forward_for(k)(probe), before)
+    rows = model.packnet_biases[:3]
+    assert not torch.equal(rows[0], rows[1]) and not torch.equal(rows[1], rows[2])
+
+
+def test_ownership_is_a_partition_and_free_weights_are_zero(tasks):
+    model = _model()
+    pn, _, _ = _train_sequence(model, tasks, fractions=(0.5, 0.75, 0.75, 0.5))
+    total_owned = 0
+    for name, owner in pn.owners().items():
+        weight = pn.weights[name]
+        assert owner.dtype == torch.uint8 and int(owner.max()) <= 4
+        assert torch.all(weight[owner == 0] == 0)
+        per_task = [(owner == k) for k in range(5)]
+        assert int(sum(m.sum() for m in per_task)) == owner.numel()  # every weight has exactly one owner
+        total_owned += int((owner > 0).sum())
+    assert total_owned > 0
+    usage = pn.usage()
+    assert all(abs(sum(fracs.values()) - 1) < 1e-9 for fracs in usage.values())
+
+
+def test_pruning_removes_the_exact_fraction_of_the_current_task_per_layer(tasks):
+    model = _model()
+    pn = PackNet(model)
+    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
+    pn.start_task()
+    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    freed = pn.prune(0.5)
+    for name, w in pn.weights.items():
+        assert freed[name] == round(0.5 * w.numel())
+    pn.start_task()
+    owned = {n: int((o == 2).sum()) for n, o in pn.owners().items()}
+    pn.train_task(tasks[1].x_train, tasks[1].y_train, settings, show_progress=False)
+    freed = pn.prune(0.75)
+    for name, owner in pn.owners().items():
+        assert freed[name] == round(0.75 * owned[name])
+        assert int((owner == 1).sum()) == pn.weights[name].numel() - round(0.5 * pn.weights[name].numel())
+
+
+def test_inference_does_not_modify_stored_weights(tasks):
+    model = _model()
+    pn, probe, _ = _train_sequence(model, tasks[:2], fractions=(0.5, None))
+    before = {n: p.detach().clone() for n, p in model.state_dict().items()}
+    with torch.no_grad():
+        pn.forward_for(1)(probe), pn.forward_for(2)(probe), pn.forward_for(1)(probe)
+    assert all(torch.equal(before[n], p) for n, p in model.state_dict().items())
+
+
+def test_batch_norm_statistics_frozen_after_task_one(tasks):
+    model = _model()
+    pn = PackNet(model)
+    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
+    pn.start_task()
+    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    bn = {n: b.clone() for n, b in model.state_dict().items() if "running" in n}
+    pn.start_task()
+    pn.train_task(tasks[1].x_train, tasks[1].y_train, settings, show_progress=False)
+    assert all(torch.equal(model.state_dict()[n], b) for n, b in bn.items())
+
+
+def test_state_dict_round_trip_reproduces_every_task(tasks):
+    model = _model()
+    pn, probe, recorded = _train_sequence(model, tasks)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert any(k.endswith("packnet_owner") for k in state)
+    fresh = _model()
+    torch.manual_seed(123)
+    for p in fresh.parameters():
+        nn.init.normal_(p)
+    restored = PackNet(fresh)
+    restored.load_state_dict(state)
+    fresh.eval()
+    assert restored.num_tasks == 4
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(restored.forward_for(k)(probe), before)
+
+
+def test_classifier_only_layers_leave_the_body_untouched(tasks):
+    model = _model()
+    pn = PackNet(model)
+    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
+    pn.start_task()
+    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    pn.prune(0.5)
+    body = {n: p.detach().clone() for n, p in model.body.named_parameters()}
+    head = model.heads[1].weight.detach().clone()
+    pn.start_task(trainable_layers="none")
+    pn.train_task(tasks[1].x_train, tasks[1].y_train, settings, show_progress=False)
+    assert all(torch.equal(body[n], p) for n, p in model.body.named_parameters())
+    assert not torch.equal(head, model.heads[1].weight)
+    pn2 = PackNet(_model())
+    pn2.start_task()
+    pn2.prune(0.5)
+    pn2.start_task(trainable_layers="fc")
+    conv_owner = next(o for n, o in pn2.owners().items() if isinstance(pn2.layers[n], nn.Conv2d))
+    fc_owner = next(o for n, o in pn2.owners().items() if isinstance(pn2.layers[n], nn.Linear))
+    assert int((conv_owner == 2).sum()) == 0 and int((fc_owner == 2).sum()) > 0
+
+
+def test_errors_on_misuse():
+    pn = PackNet(_model())
+    with pytest.raises(RuntimeError, match="start_task"):
+        pn.train_task(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), cl.TrainSettings(1, 2))
+    with pytest.raises(ValueError, match="not been trained"):
+        pn.forward_for(1)
+    with pytest.raises(ValueError, match="trainable_layers"):
+        pn.start_task("conv")
+
+
+def test_filter_pruning_drops_whole_units():
+    torch.manual_seed(0)
+    w = torch.randn(20, 8, 3, 3)
+    keep = filter_keep_mask(w, 0.3, torch.ones_like(w, dtype=torch.bool))
+    rows = keep.flatten(1)
+    assert int((~rows.all(1)).sum()) == 6 and bool(((rows.all(1)) | (~rows.any(1))).all())
+    dropped_norms = w.flatten(1).norm(dim=1)[~rows.all(1)]
+    assert dropped_norms.max() <= w.flatten(1).norm(dim=1)[rows.all(1)].min()
+
+
+@pytest.mark.parametrize("num_tasks", [1, 2, 3, 4, 5, 9])
+def test_packed_owners_round_trip_at_log2_bits(num_tasks):
+    g = torch.Generator().manual_seed(num_tasks)
+    owners = {
+        "a": torch.randint(1, num_tasks + 1, (7, 5, 3, 3), generator=g, dtype=torch.uint8),
+        "b": torch.randint(0, num_tasks + 1, (11, 13), generator=g, dtype=torch.uint8),
+    }
+    packed = pack_owners(owners, num_tasks)
+    bits = max(1, math.ceil(math.log2(num_tasks)))
+    assert packed.bits == bits
+    assert packed.nbytes == math.ceil((7 * 5 * 9 + 11 * 13) * bits / 8)
+    back = unpack_owners(packed)
+    assert torch.equal(back["a"], owners["a"])
+    expected_b = torch.where(owners["b"] == 0, torch.tensor(num_tasks, dtype=torch.uint8), owners["b"])
+    assert torch.equal(back["b"], expected_b)  # unowned (zero) weights go to the last task
+
+
+def test_packed_owners_preserve_every_tasks_function(tasks):
+    model = _model()
+    pn, probe, recorded = _train_sequence(model, tasks, fractions=(0.5, 0.75, 0.75, 0.75))
+    unpacked = unpack_owners(pack_owners(pn.owners(), pn.num_tasks))
+    for name, owner in pn.owners().items():
+        owner.copy_(unpacked[name])
+    pn.load_state_dict(model.state_dict())  # clears cached masks
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(pn.forward_for(k)(probe), before)
