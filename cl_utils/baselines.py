@@ -7,7 +7,8 @@
 * :func:`train_jointly` trains on all tasks' data at once (multitask learning,
   Ball et al.'s "Multinet"): the usual upper bound, which needs all data at the same time.
 
-Both work single-head (one shared output layer, labels kept as they are) and
+:func:`train_head_only` trains one task's head on frozen features (PackNet's
+"Classifier Only" baseline). The first two work single-head (one shared output layer, labels kept as they are) and
 multi-head (one head per task, ``model.heads[t]``).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .models import MultiHeadNet
 from .streams import Task
 from .train import EpochStats, TrainSettings, evaluate_tasks, fit
 
-__all__ = ["finetune_sequence", "train_jointly"]
+__all__ = ["finetune_sequence", "train_jointly", "train_head_only"]
 
 
 def _head(task: int, multi_head: bool) -> int:
@@ -113,3 +114,28 @@ def train_jointly(
     )
     acc = evaluate_tasks(model, tasks, forward_for=lambda j: (lambda xb: model(xb, _head(j, multi_head))))
     return {"acc": acc, "history": [s.as_dict() for s in stats]}
+
+
+def train_head_only(
+    model: MultiHeadNet,
+    head: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    *,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> list[EpochStats]:
+    """Train only ``model.heads[head]`` on the body's frozen features (body in eval mode throughout)."""
+
+    def heads_train_body_eval() -> None:
+        model.eval()
+        model.heads[head].train()
+
+    return fit(
+        model, x, y, epochs=settings.epochs, batch_size=settings.batch_size,
+        optimizer=settings.make_optimizer(model.heads[head].parameters()),
+        forward=lambda xb: model(xb, head), val=val, generator=generator, show_progress=show_progress,
+        desc="classifier only", set_train_mode=heads_train_body_eval,
+    )  # fmt: skip

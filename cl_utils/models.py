@@ -148,4 +148,24 @@ def vgg16(
     for w in fc_widths:
         layers += [nn.Linear(features, w), nn.ReLU(), nn.Dropout(dropout)]
         features = w
-    return MultiHeadNet(nn.Sequential(*layers), features, head_sizes)
+    model = MultiHeadNet(nn.Sequential(*layers), features, head_sizes)
+    _init_like_torchvision_vgg(model)
+    return model
+
+
+def _init_like_torchvision_vgg(model: nn.Module) -> None:
+    """torchvision's VGG initialisation: Kaiming-normal convs, N(0, 0.01) linears, zero biases.
+
+    PyTorch's default initialisation leaves a 16-layer net without batch-norm
+    nearly untrainable from scratch; this one trains.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+        else:
+            continue
+        nn.init.zeros_(m.bias)

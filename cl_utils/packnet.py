@@ -42,9 +42,10 @@ from torch.func import functional_call
 
 from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights
 from .models import MultiHeadNet
-from .train import EpochStats, TrainSettings, fit
+from .streams import Task
+from .train import EpochStats, TrainSettings, evaluate, fit
 
-__all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask"]
+__all__ = ["PackNet", "PackedOwners", "add_task", "pack_owners", "unpack_owners", "filter_keep_mask"]
 
 OWNER = "packnet_owner"
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -224,13 +225,14 @@ class PackNet:
             desc=desc,
             set_train_mode=self._set_train_mode(task),
         )
-        self._store_biases(task)
+        self.store_biases(task)
         return history
 
     retrain = train_task  # retraining after pruning is training the same task's surviving weights
 
     @torch.no_grad()
-    def _store_biases(self, task: int) -> None:
+    def store_biases(self, task: int) -> None:
+        """Record the live conv/linear biases as task ``task``'s own (separate biases only)."""
         if self.separate_biases:
             flat = torch.cat([self.layers[n].bias.detach().flatten() for n in self.bias_names])
             self.model.packnet_biases[task - 1].copy_(flat)
@@ -324,3 +326,51 @@ def unpack_owners(packed: PackedOwners) -> dict[str, torch.Tensor]:
         start += size
     return out
 
+
+
+def add_task(
+    packnet: PackNet,
+    task: Task,
+    *,
+    finetune: TrainSettings,
+    retrain: TrainSettings,
+    prune_fraction: float | None,
+    lr_decay_epoch: int | None = None,
+    trainable_layers: str = "all",
+    earlier: Sequence[Task] = (),
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """One PackNet step: train a new task, prune it, retrain it (§3 and §4 of the paper).
+
+    :param finetune: training of the new task (the paper: 20 epochs at lr 1e-3).
+    :param retrain: retraining after pruning (the paper: 10 epochs at a constant lr 1e-4).
+    :param prune_fraction: fraction of the task's weights to free per layer; ``None``
+        leaves the task unpruned (the last task need not be pruned).
+    :param lr_decay_epoch: multiply the fine-tuning lr by 0.1 after this many epochs.
+    :param earlier: the tasks trained before, evaluated afterwards (for forgetting curves).
+    :returns: test accuracies (fractions) of the new task before pruning, right after
+        pruning and after retraining (``None`` when unpruned), of all tasks so far
+        (``accuracies``, earlier tasks first), and the epoch histories.
+    """
+    k = packnet.start_task(trainable_layers)
+    decay = (lambda opt: torch.optim.lr_scheduler.StepLR(opt, lr_decay_epoch, 0.1)) if lr_decay_epoch else None
+    val = task.split("val")
+    history = packnet.train_task(task.x_train, task.y_train, finetune, val=val, scheduler_fn=decay,
+                                 generator=generator, show_progress=show_progress, desc=f"task {k}")  # fmt: skip
+    test = lambda: evaluate(packnet.model, *task.split("test"), forward=packnet.forward_for(k))[1]  # noqa: E731
+    out: dict = {"before_prune": test(), "after_prune": None, "after_retrain": None}
+    retrain_history: list[EpochStats] = []
+    if prune_fraction is not None:
+        packnet.prune(prune_fraction)
+        out["after_prune"] = test()
+        retrain_history = packnet.retrain(task.x_train, task.y_train, retrain, val=val, generator=generator,
+                                          show_progress=show_progress, desc=f"retrain {k}")  # fmt: skip
+        out["after_retrain"] = test()
+    out["accuracies"] = [
+        evaluate(packnet.model, *t.split("test"), forward=packnet.forward_for(i + 1))[1]
+        for i, t in enumerate([*earlier, task])
+    ]
+    out["history"] = [s.as_dict() for s in history]
+    out["retrain_history"] = [s.as_dict() for s in retrain_history]
+    return out

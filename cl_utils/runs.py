@@ -126,6 +126,30 @@ class RunCache:
         self._write(self.path(config), record)
         return json.loads(_dumps(record))
 
+    def checkpoint(
+        self, config: Mapping[str, Any], build: Callable[[dict[str, Any]], Mapping[str, torch.Tensor]]
+    ) -> dict[str, torch.Tensor]:
+        """Load-or-build a model state shared by several runs (e.g. a network trained on task 1).
+
+        Stored as ``<chapter>/checkpoints/<key>.pt`` (git-ignored: only the JSON
+        records are committed, and a chapter whose records are all cached never
+        needs its checkpoints). Written atomically, like records.
+        """
+        path = self.directory / "checkpoints" / f"{config_key(config)}.pt"
+        if path.is_file():
+            return torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: v.detach().cpu().clone() for k, v in build(dict(config)).items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return state
+
     def records(self) -> list[dict[str, Any]]:
         """Every record stored for this chapter (any configuration)."""
         out = []

@@ -80,6 +80,7 @@ def make_task(
     size: int | None = None,
     resize_mode: str = "pad_or_crop",
     train_from_test: float = 0.0,
+    standardize: bool = False,
     device: torch.device | str = "cpu",
 ) -> Task:
     """Turn a raw dataset into a :class:`Task` with a held-out validation split.
@@ -91,6 +92,8 @@ def make_task(
         ``resize_mode="bilinear"``.
     :param train_from_test: if > 0, carve the training split out of the test split,
         keeping this fraction of it for training (for datasets we only have a test split of).
+    :param standardize: shift and scale each channel to zero mean and unit variance,
+        with statistics of the training part only (applied to every split).
     """
     if resize_mode not in ("pad_or_crop", "bilinear"):
         raise ValueError(f"resize_mode must be 'pad_or_crop' or 'bilinear', got {resize_mode!r}")
@@ -113,7 +116,7 @@ def make_task(
             out = _fit_size(out, size, resize_mode)
         return out.to(device)
 
-    return Task(
+    task = Task(
         name=raw.name,
         x_train=prep(x_pool[train_idx]),
         y_train=y_pool[train_idx].to(device),
@@ -124,6 +127,11 @@ def make_task(
         classes=raw.classes,
         source=raw.source,
     )
+    if standardize:
+        mean = task.x_train.mean((0, 2, 3), keepdim=True)
+        std = task.x_train.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
+        task = task.map_images(lambda x: (x - mean) / std)
+    return task
 
 
 def permuted_tasks(task: Task, num_tasks: int, seed: int, first_identity: bool = True) -> list[Task]:

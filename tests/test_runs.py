@@ -81,3 +81,20 @@ def test_record_on_disk_is_plain_json(tmp_path):
         record = json.load(f)
     assert record["config"] == {"seed": 3, "widths": [4, 5]} and record["wall_seconds"] >= 0
     assert os.path.basename(cache.path({"seed": 3, "widths": [4, 5]})) == f"{record['key']}.json"
+
+
+def test_checkpoint_is_built_once_and_reloaded(tmp_path):
+    import torch
+
+    cache = RunCache("chap", tmp_path)
+    calls = []
+
+    def build(config):
+        calls.append(1)
+        return {"w": torch.arange(3.0)}
+
+    first = cache.checkpoint({"stage": "initial"}, build)
+    second = cache.checkpoint({"stage": "initial", "device": "cuda"}, build)
+    assert len(calls) == 1 and torch.equal(first["w"], second["w"])
+    assert list((cache.directory / "checkpoints").glob("*.pt"))
+    assert cache.records() == []  # checkpoints are not run records

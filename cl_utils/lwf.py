@@ -1,0 +1,110 @@
+"""Learning without Forgetting (Li & Hoiem, ECCV 2016), as PackNet's baseline.
+
+Before a new task is trained, the network's responses on the new task's
+training images are recorded for every old head. Training then minimises the
+new task's cross-entropy plus, for each old head, the KL divergence between the
+recorded and the current responses softened by a temperature ``T`` (2) with unit
+weight, as in PackNet's re-implementation (Mallya & Lazebnik 2018, §4; no T²
+factor). The first ``warmup_epochs`` train only the new head, as Li & Hoiem
+recommend. Nothing is frozen, so old tasks drift: that is what the comparison shows.
+
+Recording the responses once equals recomputing them per batch here, because
+the book uses no data augmentation and records them with dropout off.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .models import MultiHeadNet
+from .train import EpochStats, TrainSettings, fit
+
+__all__ = ["record_soft_targets", "lwf_train_task"]
+
+
+@torch.no_grad()
+def record_soft_targets(
+    model: MultiHeadNet, x: torch.Tensor, heads: Sequence[int], temperature: float, batch_size: int = 1024
+) -> torch.Tensor:
+    """Softened responses ``softmax(logits / T)`` of each head in ``heads``, concatenated along dim 1."""
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = []
+        for start in range(0, len(x), batch_size):
+            feats = model.features(x[start : start + batch_size])
+            chunks.append(torch.cat([F.softmax(model.heads[h](feats) / temperature, 1) for h in heads], 1))
+        return torch.cat(chunks) if chunks else x.new_zeros(0, 0)
+    finally:
+        model.train(was_training)
+
+
+class _Distillation:
+    """Forward pass that returns the new head's logits and keeps the distillation loss for ``penalty``."""
+
+    def __init__(self, model: MultiHeadNet, task: int, old_heads: Sequence[int], temperature: float, weight: float):
+        self.model, self.task, self.old_heads = model, task, list(old_heads)
+        self.sizes = [model.heads[h].out_features for h in self.old_heads]
+        self.temperature, self.weight = temperature, weight
+        self._loss = torch.zeros(())
+
+    def forward(self, x: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
+        feats = self.model.features(x)
+        loss, start = 0.0, 0
+        for h, size in zip(self.old_heads, self.sizes):
+            log_p = F.log_softmax(self.model.heads[h](feats) / self.temperature, 1)
+            loss = loss + F.kl_div(log_p, soft_targets[:, start : start + size], reduction="batchmean")
+            start += size
+        self._loss = self.weight * loss
+        return self.model.heads[self.task](feats)
+
+    def penalty(self) -> torch.Tensor:
+        return self._loss
+
+
+def lwf_train_task(
+    model: MultiHeadNet,
+    task: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    *,
+    old_heads: Sequence[int],
+    warmup_epochs: int = 5,
+    temperature: float = 2.0,
+    distill_weight: float = 1.0,
+    scheduler_fn: Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler] | None = None,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> list[EpochStats]:
+    """Add task ``task`` (0-based head index) with LwF; ``settings.epochs`` counts the warm-up too.
+
+    :param scheduler_fn: ``scheduler_fn(optimizer, first_epoch)`` builds the learning-rate
+        schedule of each phase, knowing at which overall epoch the phase starts.
+    """
+    if not 0 <= warmup_epochs <= settings.epochs:
+        raise ValueError(f"warmup_epochs must be in [0, {settings.epochs}], got {warmup_epochs}")
+    targets = record_soft_targets(model, x, old_heads, temperature)
+    head_params = list(model.heads[task].parameters())
+    history: list[EpochStats] = []
+    if warmup_epochs:
+        opt = settings.make_optimizer(head_params)
+        history += fit(
+            model, x, y, epochs=warmup_epochs, batch_size=settings.batch_size, optimizer=opt,
+            forward=lambda xb: model(xb, task), val=val, generator=generator, show_progress=show_progress,
+            scheduler=scheduler_fn(opt, 0) if scheduler_fn else None, desc="LwF warm-up",
+        )  # fmt: skip
+    distill = _Distillation(model, task, old_heads, temperature, distill_weight)
+    params = list(model.body.parameters()) + [p for h in [*old_heads, task] for p in model.heads[h].parameters()]
+    opt = settings.make_optimizer(params)
+    history += fit(
+        model, (x, targets), y, epochs=settings.epochs - warmup_epochs, batch_size=settings.batch_size,
+        optimizer=opt, forward=distill.forward, penalty=distill.penalty, generator=generator,
+        val=((val[0], record_soft_targets(model, val[0], old_heads, temperature)), val[1]) if val else None,
+        scheduler=scheduler_fn(opt, warmup_epochs) if scheduler_fn else None,
+        show_progress=show_progress, desc="LwF",
+    )  # fmt: skip
+    return history
