@@ -10,12 +10,14 @@ One module per concern; the names chapters use are re-exported here:
 * :mod:`cl_utils.masks`: magnitude pruning, masked forward passes, bit-exact freezing, parameter counts.
 * :mod:`cl_utils.train`: the training loop, evaluation, seeding, devices.
 * :mod:`cl_utils.baselines`: fine-tuning in sequence and joint training, the reference points.
+* :mod:`cl_utils.packnet`: PackNet (Mallya & Lazebnik 2018): ownership, pruning, masked inference.
+* :mod:`cl_utils.lwf`: Learning without Forgetting, PackNet's baseline.
 * :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m.
 * :mod:`cl_utils.runs`: the run cache under ``data/results/<chapter>/``.
 * :mod:`cl_utils.plots`: the book's figure style, heat maps, "paper vs. this book" tables.
 * :mod:`cl_utils.validate`: checks of papermill parameters.
 """
-from .baselines import finetune_sequence, train_jointly
+from .baselines import finetune_sequence, train_head_only, train_jointly
 from .data import DATASETS, DataUnavailableError, RawDataset, load_dataset
 from .masks import (
     FrozenEntries,
@@ -37,7 +39,7 @@ from .validate import ParameterError
 __version__ = "0.1.0"
 
 __all__ = [
-    "finetune_sequence", "train_jointly",
+    "finetune_sequence", "train_head_only", "train_jointly",
     "DATASETS", "DataUnavailableError", "RawDataset", "load_dataset",
     "FrozenEntries", "count_parameters", "global_keep_masks", "layerwise_keep_masks",
     "magnitude_keep_mask", "masked_forward", "prunable_weights",

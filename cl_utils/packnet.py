@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -102,9 +102,10 @@ class PackNet:
     def _changed(self) -> None:
         self._mask_cache.clear()
 
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        """Load weights, heads and ownership into the wrapped model."""
-        self.model.load_state_dict(state_dict)
+    def load_state_dict(self, state_dict: Mapping[str, torch.Tensor], strict: bool = True) -> None:
+        """Load weights, heads and ownership into the wrapped model (``strict=False`` to
+        load a state saved without per-task biases into a model that keeps them)."""
+        self.model.load_state_dict(state_dict, strict=strict)
         self._changed()
 
     def usage(self) -> dict[str, dict[int, float]]:

@@ -150,6 +150,31 @@ class RunCache:
                 os.remove(tmp)
         return state
 
+    def run_stage(
+        self,
+        config: Mapping[str, Any],
+        build: Callable[[dict[str, Any]], tuple[Mapping[str, torch.Tensor], Mapping[str, Any]]],
+    ) -> dict[str, Any]:
+        """:meth:`run` for a stage that later runs start from: ``build`` returns (state, metrics).
+
+        The metrics become the record and the state a checkpoint; see :meth:`stage_state`.
+        """
+
+        def fn(c: dict[str, Any]) -> Mapping[str, Any]:
+            state, metrics = build(c)
+            self.checkpoint(c, lambda _: state)
+            return metrics
+
+        return self.run(config, fn)
+
+    def stage_state(
+        self,
+        config: Mapping[str, Any],
+        build: Callable[[dict[str, Any]], tuple[Mapping[str, torch.Tensor], Mapping[str, Any]]],
+    ) -> dict[str, torch.Tensor]:
+        """The model state of a stage: its checkpoint, or ``build`` run again (deterministic) if missing."""
+        return self.checkpoint(config, lambda c: build(c)[0])
+
     def records(self) -> list[dict[str, Any]]:
         """Every record stored for this chapter (any configuration)."""
         out = []

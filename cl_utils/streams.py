@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 
 from .data import RawDataset, load_dataset
-from .transforms import center_crop, grey_to_rgb, pad_to, resize, to_float, train_val_split
+from .transforms import center_crop, class_balanced_subset, grey_to_rgb, pad_to, resize, to_float, train_val_split
 
 __all__ = ["Task", "make_task", "permuted_tasks", "split_tasks", "flipped_task", "dataset_sequence"]
 
@@ -81,6 +81,8 @@ def make_task(
     resize_mode: str = "pad_or_crop",
     train_from_test: float = 0.0,
     standardize: bool = False,
+    train_per_class: int = 0,
+    test_per_class: int = 0,
     device: torch.device | str = "cpu",
 ) -> Task:
     """Turn a raw dataset into a :class:`Task` with a held-out validation split.
@@ -92,6 +94,9 @@ def make_task(
         ``resize_mode="bilinear"``.
     :param train_from_test: if > 0, carve the training split out of the test split,
         keeping this fraction of it for training (for datasets we only have a test split of).
+    :param train_per_class: if > 0, a class-balanced subset of the training pool
+        (before the validation split) with this many images per class.
+    :param test_per_class: if > 0, a class-balanced subset of the test split.
     :param standardize: shift and scale each channel to zero mean and unit variance,
         with statistics of the training part only (applied to every split).
     """
@@ -106,6 +111,12 @@ def make_task(
             f"dataset {raw.name!r} has no training split here; pass train_from_test (e.g. 0.8) "
             "to carve one out of its test split, and say so where results are shown"
         )
+    if train_per_class > 0:
+        keep = class_balanced_subset(y_pool, train_per_class, seed)
+        x_pool, y_pool = x_pool[keep], y_pool[keep]
+    if test_per_class > 0:
+        keep = class_balanced_subset(y_test, test_per_class, seed)
+        x_test, y_test = x_test[keep], y_test[keep]
     train_idx, val_idx = train_val_split(y_pool, val_fraction, seed)
 
     def prep(x: torch.Tensor) -> torch.Tensor:

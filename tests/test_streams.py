@@ -13,6 +13,8 @@ def test_make_task_shapes_and_validation_split(synthetic_mnist_task):
     assert len(t.y_train) == 1800 and len(t.y_val) == 200 and len(t.y_test) == 500
     rgb32 = cl.make_task(cl.load_dataset("mnist", "synthetic"), rgb=True, size=32, value_range="symmetric")
     assert rgb32.input_shape == (3, 32, 32) and rgb32.x_train.min() >= -1
+    small = cl.make_task(cl.load_dataset("mnist", "synthetic"), train_per_class=20, test_per_class=5, val_fraction=0.1)
+    assert torch.bincount(small.y_train).tolist() == [18] * 10 and torch.bincount(small.y_test).tolist() == [5] * 10
     std = cl.make_task(cl.load_dataset("cifar10", "synthetic"), standardize=True)
     assert torch.allclose(std.x_train.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.allclose(std.x_train.std((0, 2, 3)), torch.ones(3), atol=1e-4)
