@@ -91,16 +91,20 @@ def mlp(
     return MultiHeadNet(nn.Sequential(*layers), width, head_sizes)
 
 
-def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
-    """conv32-conv32(valid)-pool-drop.25-conv64-conv64(valid)-pool-drop.25-fc512-drop.5 (32 px input)."""
+def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.0) -> MultiHeadNet:
+    """conv32-conv32(valid)-pool-drop.25-conv64-conv64(valid)-pool-drop.25-fc512-drop.5 (32 px input).
+
+    ``width`` multiplies every layer's width (CLNP's Fig. 3b uses a wider net).
+    """
+    a, b, f = (max(1, int(round(c * width))) for c in (32, 64, 512))
     body = nn.Sequential(
-        nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5),
+        nn.Conv2d(in_channels, a, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(a, a, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(a, b, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(b, b, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(b * 6 * 6, f), nn.ReLU(), nn.Dropout(0.5),
     )  # fmt: skip
-    return MultiHeadNet(body, 512, head_sizes)
+    return MultiHeadNet(body, f, head_sizes)
 
 
 def ball_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:

@@ -1,0 +1,612 @@
+"""Continual Learning via Neural Pruning (Golkar, Kagan & Cho, 2019).
+
+CLNP works on *units*: the neurons of fully connected layers and the channels
+of conv layers, each followed by a ReLU. After a task is trained (with an L1
+weight penalty that makes many units go quiet), every unit whose mean
+post-ReLU activity on the task's data is at most a threshold θ is *inactive*;
+the rest are *active* and now belong to the task. The weights of each layer
+then split three ways (§3.1):
+
+* **active** weights (active → active): the task's function; frozen for good;
+* **free** weights (anything → inactive unit): re-initialised and trained by the next task;
+* **interference** weights (inactive → active unit): set to zero and kept at zero,
+  so whatever later tasks do to the free part cannot reach an old task's output.
+
+That gives zero forgetting by construction, which :class:`CLNP` enforces
+bit-exactly with :class:`~cl_utils.masks.FrozenEntries`.
+
+*Graceful forgetting* (§3.2) picks θ: the largest threshold whose pruned network
+stays within a margin ``m`` (accuracy points) of the best validation accuracy.
+:func:`select_by_graceful_forgetting` implements the paper's hyperparameter
+selection over a grid of (α, learning rate): keep the models within ``m`` of the
+best, sparsify each with its largest admissible θ, and pick the sparsest.
+
+Outputs: *multi-head* (one head per task, reading every unit of the last hidden
+layer that is active when the task is trained) or *single-head* (one shared
+output layer; task ``t`` reads only the last-layer units it owns, through a
+task-dependent mask).
+
+No public code exists for this paper; unstated details are decided here and
+named in the docstrings (and in the chapter).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .masks import FrozenEntries
+from .models import MultiHeadNet
+from .train import EpochStats, TrainSettings, evaluate, fit
+
+__all__ = [
+    "CLNP",
+    "UnitLayer",
+    "ThetaChoice",
+    "learn_task",
+    "learn_task_with_grid",
+    "sparsify_task",
+    "run_sequence",
+    "select_theta",
+    "select_by_graceful_forgetting",
+]
+
+
+@dataclass
+class UnitLayer:
+    """One hidden layer of units: its weight layer, its ReLU, and how its inputs map to the previous units."""
+
+    name: str
+    layer: nn.Module  # nn.Linear or nn.Conv2d
+    relu: nn.ReLU
+    input_repeat: int  # how many input columns each unit of the previous layer feeds (>1 after a flatten)
+
+    @property
+    def num_units(self) -> int:
+        return self.layer.out_features if isinstance(self.layer, nn.Linear) else self.layer.out_channels
+
+
+def _unit_layers(body: nn.Sequential) -> list[UnitLayer]:
+    """Find the (weight layer, ReLU) pairs of a body, in order, and the flatten expansion factors."""
+    mods = list(body.named_children())
+    out: list[UnitLayer] = []
+    prev_units: int | None = None
+    for i, (name, m) in enumerate(mods):
+        if not isinstance(m, (nn.Linear, nn.Conv2d)):
+            continue
+        relu = next((r for _, r in mods[i + 1 : i + 2] if isinstance(r, nn.ReLU)), None)
+        if relu is None:
+            raise ValueError(f"layer {name} must be followed directly by nn.ReLU for CLNP")
+        in_features = m.in_features if isinstance(m, nn.Linear) else m.in_channels
+        repeat = 1 if prev_units is None else in_features // prev_units
+        if prev_units is not None and repeat * prev_units != in_features:
+            raise ValueError(f"layer {name}: {in_features} inputs is not a multiple of {prev_units} units")
+        out.append(UnitLayer(name, m, relu, repeat))
+        prev_units = m.out_features if isinstance(m, nn.Linear) else m.out_channels
+    if not out:
+        raise ValueError("the body has no Linear/Conv2d + ReLU layers")
+    return out
+
+
+def _expand_rows(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Broadcast a per-output-unit boolean vector to the weight's shape."""
+    return rows.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight)
+
+
+def _expand_cols(cols: torch.Tensor, weight: torch.Tensor, repeat: int) -> torch.Tensor:
+    """Broadcast a per-input-unit boolean vector to the weight's shape (flatten-aware)."""
+    cols = cols.repeat_interleave(repeat)
+    shape = [1, -1] + [1] * (weight.dim() - 2)
+    return cols.view(shape).expand_as(weight)
+
+
+@dataclass(frozen=True)
+class ThetaChoice:
+    """Result of graceful forgetting for one trained model."""
+
+    theta: float
+    val_acc: float  # validation accuracy after pruning at theta
+    active_units: list[int]  # newly active units per hidden layer
+
+
+class CLNP:
+    """CLNP state for a :class:`~cl_utils.models.MultiHeadNet` whose body is Linear/Conv2d + ReLU layers.
+
+    :param model: the network. Multi-head: task ``t`` (1-based) uses ``heads[t - 1]``.
+        Single-head: every task uses ``heads[0]``.
+    :param single_head: share one output layer, masking the last hidden layer per task.
+
+    ``unit_owner[l]`` (a buffer ``clnp_owner_<l>`` on the model, so it is in
+    ``state_dict``) holds, per unit of hidden layer ``l``, the task that made it
+    active (0 = free).
+    """
+
+    def __init__(self, model: MultiHeadNet, *, single_head: bool = False):
+        if not isinstance(model.body, nn.Sequential):
+            raise TypeError("CLNP needs the body to be an nn.Sequential")
+        self.model = model
+        self.single_head = single_head
+        self.units = _unit_layers(model.body)
+        for i, u in enumerate(self.units):
+            name = f"clnp_owner_{i}"
+            if not hasattr(model, name):
+                model.register_buffer(name, torch.zeros(u.num_units, dtype=torch.uint8, device=u.layer.weight.device))
+        if not hasattr(model, "clnp_num_tasks"):
+            model.register_buffer("clnp_num_tasks", torch.zeros((), dtype=torch.long))
+        self._unit_masks: list[torch.Tensor] | None = None
+        for u in self.units:
+            u.relu.register_forward_hook(self._mask_hook(u))
+
+    # ----------------------------------------------------------------- state
+    @property
+    def num_tasks(self) -> int:
+        return int(self.model.clnp_num_tasks)
+
+    def owner(self, layer: int) -> torch.Tensor:
+        return getattr(self.model, f"clnp_owner_{layer}")
+
+    def free_units(self) -> list[int]:
+        """Free units left per hidden layer."""
+        return [int((self.owner(i) == 0).sum()) for i in range(len(self.units))]
+
+    def units_of(self, task: int) -> list[int]:
+        """Units made active by ``task`` per hidden layer (the paper's new neurons per task)."""
+        return [int((self.owner(i) == task).sum()) for i in range(len(self.units))]
+
+    def head_index(self, task: int) -> int:
+        return 0 if self.single_head else task - 1
+
+    # ---------------------------------------------------------------- forward
+    def _mask_hook(self, unit: UnitLayer):
+        index = self.units.index(unit)
+
+        def hook(module, inputs, output):
+            if self._unit_masks is None:
+                return output
+            mask = self._unit_masks[index]
+            return output * mask.view(1, -1, *([1] * (output.dim() - 2))).to(output.dtype)
+
+        return hook
+
+    def _task_unit_masks(self, task: int) -> list[torch.Tensor]:
+        """Units task ``task`` reads: owned by tasks ≤ task; single-head: last layer only its own."""
+        masks = [(self.owner(i) > 0) & (self.owner(i) <= task) for i in range(len(self.units))]
+        if self.single_head:
+            masks[-1] = self.owner(len(self.units) - 1) == task
+        return masks
+
+    def forward_with_units(self, masks: Sequence[torch.Tensor] | None, head: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Forward pass with hidden units multiplied by ``masks`` (None: all units)."""
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            self._unit_masks = list(masks) if masks is not None else None
+            try:
+                return self.model(x, head)
+            finally:
+                self._unit_masks = None
+
+        return forward
+
+    def forward_for(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Task ``task``'s forward pass (1-based): its units and its head."""
+        if not 1 <= task <= self.num_tasks:
+            raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
+        return self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
+
+    def training_forward(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """During training of ``task``: old units are read, free ones are trained; single-head: last layer free only."""
+        masks = [torch.ones_like(self.owner(i), dtype=torch.bool) for i in range(len(self.units))]
+        if self.single_head:
+            masks[-1] = self.owner(len(self.units) - 1) == 0
+        return self.forward_with_units(masks, self.head_index(task))
+
+    # --------------------------------------------------------------- training
+    @torch.no_grad()
+    def start_task(self) -> int:
+        """Begin a new task: re-initialise the free weights (incoming weights of free units)."""
+        task = self.num_tasks + 1
+        if not self.single_head and task > len(self.model.heads):
+            raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)}")
+        if task > 1:
+            for i, u in enumerate(self.units):
+                free = self.owner(i) == 0
+                fresh = copy.deepcopy(u.layer)
+                fresh.reset_parameters()  # PyTorch's default initialisation for the layer type
+                w = u.layer.weight
+                w.copy_(torch.where(_expand_rows(free, w), fresh.weight.to(w.device), w))
+                if u.layer.bias is not None:
+                    u.layer.bias.copy_(torch.where(free, fresh.bias.to(w.device), u.layer.bias))
+        self.model.clnp_num_tasks.fill_(task)
+        return task
+
+    def _trainable(self, task: int) -> dict[str, torch.Tensor]:
+        """Which entries task ``task`` may change (everything else is frozen bit-exactly)."""
+        params = dict(self.model.named_parameters())
+        out: dict[str, torch.Tensor] = {}
+        prefix = "body."
+        for i, u in enumerate(self.units):
+            free = self.owner(i) == 0
+            out[f"{prefix}{u.name}.weight"] = _expand_rows(free, u.layer.weight).clone()
+            if u.layer.bias is not None:
+                out[f"{prefix}{u.name}.bias"] = free.clone()
+        last_free = self.owner(len(self.units) - 1) == 0
+        for h, head in enumerate(self.model.heads):
+            if self.single_head:  # shared head: only the columns of free last-layer units; bias with task 1
+                out[f"heads.{h}.weight"] = _expand_cols(last_free, head.weight, 1).clone()
+                out[f"heads.{h}.bias"] = torch.full_like(head.bias, task == 1, dtype=torch.bool)
+            else:
+                mine = h == task - 1
+                out[f"heads.{h}.weight"] = torch.full_like(head.weight, mine, dtype=torch.bool)
+                out[f"heads.{h}.bias"] = torch.full_like(head.bias, mine, dtype=torch.bool)
+        missing = set(params) - set(out)
+        if missing:
+            raise ValueError(f"CLNP cannot handle parameters {sorted(missing)} (only Linear/Conv2d + ReLU bodies)")
+        return out
+
+    def l1_penalty(self, alphas: Sequence[float]) -> Callable[[], torch.Tensor]:
+        """``Σ_l α_l Σ|W_l|`` over the hidden layers then the output layer (len(alphas) = layers + 1)."""
+        if len(alphas) != len(self.units) + 1:
+            raise ValueError(f"need {len(self.units) + 1} alphas (hidden layers + output), got {len(alphas)}")
+        layers = [u.layer.weight for u in self.units]
+
+        def penalty() -> torch.Tensor:
+            heads = self.model.heads[self.head_index(self.num_tasks)].weight
+            total = sum(a * w.abs().sum() for a, w in zip(alphas[:-1], layers) if a)
+            return total + alphas[-1] * heads.abs().sum() if alphas[-1] else total
+
+        return penalty
+
+    def train_task(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        settings: TrainSettings,
+        *,
+        alphas: Sequence[float],
+        trainable_units: Sequence[torch.Tensor] | None = None,
+        val: tuple[torch.Tensor, torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+        show_progress: bool = True,
+        desc: str = "train",
+    ) -> list[EpochStats]:
+        """Train the free part on the current task with the L1 penalty ``alphas``.
+
+        ``trainable_units`` (fine-tuning after pruning) narrows training to the
+        listed units' incoming weights, with the forward restricted to the task's units.
+        """
+        task = self.num_tasks
+        if task < 1:
+            raise RuntimeError("call start_task() before train_task()")
+        trainable = self._trainable(task)
+        forward = self.training_forward(task)
+        if trainable_units is not None:
+            for i, u in enumerate(self.units):
+                keep = trainable_units[i]
+                key = f"body.{u.name}.weight"
+                trainable[key] &= _expand_rows(keep, u.layer.weight)
+                if u.layer.bias is not None:
+                    trainable[f"body.{u.name}.bias"] &= keep
+            forward = self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
+        params = dict(self.model.named_parameters())
+        guard = FrozenEntries(params, trainable)
+        movable = [p for n, p in params.items() if bool(trainable[n].any())]
+        if not movable:  # capacity exhausted: nothing left to train
+            return []
+        optimizer = settings.make_optimizer(movable)
+        return fit(
+            self.model, x, y, epochs=settings.epochs, batch_size=settings.batch_size, optimizer=optimizer,
+            forward=forward, penalty=self.l1_penalty(alphas), guards=[guard], val=val, generator=generator,
+            show_progress=show_progress, desc=desc,
+        )  # fmt: skip
+
+    # ---------------------------------------------------------------- pruning
+    @torch.no_grad()
+    def activity(self, x: torch.Tensor, batch_size: int = 1024) -> list[torch.Tensor]:
+        """Mean post-ReLU activation of every unit (channels: over positions too) on ``x``, current task's view."""
+        sums = [torch.zeros(u.num_units, device=x.device) for u in self.units]
+        handles = []
+        for i, u in enumerate(self.units):
+
+            def hook(module, inputs, output, i=i):
+                dims = [0] + list(range(2, output.dim()))
+                sums[i] += output.sum(dims) / (output[0, 0].numel() if output.dim() > 2 else 1)
+
+            handles.append(u.relu.register_forward_hook(hook))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            forward = self.training_forward(self.num_tasks)
+            for start in range(0, len(x), batch_size):
+                forward(x[start : start + batch_size])
+        finally:
+            for h in handles:
+                h.remove()
+            self.model.train(was_training)
+        return [s / max(len(x), 1) for s in sums]
+
+    def candidate_masks(self, activity: Sequence[torch.Tensor], theta: float, scales: Sequence[float] | None = None) -> list[torch.Tensor]:
+        """Units the current task would read if free units with activity ≤ θ·scale_l were pruned."""
+        task = self.num_tasks
+        scales = scales or [1.0] * len(self.units)
+        masks = []
+        for i, (act, s) in enumerate(zip(activity, scales)):
+            owner = self.owner(i)
+            new = (owner == 0) & (act > theta * s)
+            masks.append(((owner > 0) & (owner < task)) | new if not (self.single_head and i == len(self.units) - 1) else new)
+        return masks
+
+    @torch.no_grad()
+    def prune(self, activity: Sequence[torch.Tensor], theta: float, scales: Sequence[float] | None = None) -> list[int]:
+        """Make free units with activity > θ·scale_l active for the current task; zero interference weights.
+
+        Interference weights are those from units that stay free into any active unit
+        (of any task, including the output of this task's head). Returns the number of
+        new units per layer.
+        """
+        task = self.num_tasks
+        scales = scales or [1.0] * len(self.units)
+        grown = []
+        for i, (act, s) in enumerate(zip(activity, scales)):
+            owner = self.owner(i)
+            new = (owner == 0) & (act > theta * s)
+            owner[new] = task
+            grown.append(int(new.sum()))
+        for i, u in enumerate(self.units[1:], start=1):
+            inactive_in = self.owner(i - 1) == 0
+            active_out = self.owner(i) > 0
+            w = u.layer.weight
+            w[_expand_rows(active_out, w) & _expand_cols(inactive_in, w, u.input_repeat)] = 0.0
+        # the task's output nodes are active too: zero what reaches them from units that stay free
+        # (a shared single head keeps other tasks' columns: the task mask already hides them)
+        head = self.model.heads[self.head_index(task)]
+        last_free = self.owner(len(self.units) - 1) == 0
+        head.weight[_expand_cols(last_free, head.weight, 1)] = 0.0
+        return grown
+
+    def sparsify(
+        self,
+        x_activity: torch.Tensor,
+        val: tuple[torch.Tensor, torch.Tensor],
+        *,
+        reference_acc: float,
+        margin: float,
+        scales: Sequence[float] | None = None,
+        num_candidates: int = 40,
+    ) -> ThetaChoice:
+        """Graceful forgetting: prune at the largest θ whose validation accuracy ≥ reference − margin."""
+        activity = self.activity(x_activity)
+        choice = select_theta(self, activity, val, reference_acc=reference_acc, margin=margin, scales=scales,
+                              num_candidates=num_candidates)  # fmt: skip
+        grown = self.prune(activity, choice.theta, scales)
+        return ThetaChoice(choice.theta, choice.val_acc, grown)
+
+    @torch.no_grad()
+    def release_current_task(self) -> None:
+        """Return the current task's units to the free pool (before re-sparsifying after fine-tuning)."""
+        for i in range(len(self.units)):
+            owner = self.owner(i)
+            owner[owner == self.num_tasks] = 0
+
+
+def learn_task(
+    clnp: CLNP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor],
+    settings: TrainSettings,
+    *,
+    alphas: Sequence[float],
+    margin: float,
+    finetune_iterations: int = 0,
+    finetune: TrainSettings | None = None,
+    reference_acc: float | None = None,
+    scales: Sequence[float] | None = None,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """One CLNP task: train with L1, sparsify by graceful forgetting, optionally fine-tune and re-sparsify.
+
+    :param margin: graceful-forgetting margin as a fraction (0.0005 = 0.05 accuracy points).
+    :param reference_acc: the accuracy the margin is measured from; default the
+        trained model's own validation accuracy.
+    :param finetune_iterations: rounds of (retrain the task's surviving weights with
+        ``finetune`` settings, then sparsify again against the same reference).
+    :returns: validation accuracies, θ, new units per layer, free units per layer, histories.
+    """
+    task = clnp.start_task()
+    history = clnp.train_task(x, y, settings, alphas=alphas, val=val, generator=generator,
+                              show_progress=show_progress, desc=f"task {task}")  # fmt: skip
+    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, scales=scales,
+                           finetune_iterations=finetune_iterations,
+                           finetune=(lambda: clnp.train_task(
+                               x, y, finetune, alphas=alphas, generator=generator, show_progress=show_progress,
+                               trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))],
+                               desc=f"fine-tune {task}")) if finetune is not None else None)  # fmt: skip
+    record["history"] = [h.as_dict() for h in history]
+    return record
+
+
+def sparsify_task(
+    clnp: CLNP,
+    x: torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    margin: float,
+    reference_acc: float | None = None,
+    scales: Sequence[float] | None = None,
+    finetune_iterations: int = 0,
+    finetune: Callable[[], object] | None = None,
+) -> dict:
+    """Graceful forgetting for the just-trained current task, with optional fine-tuning rounds."""
+    task = clnp.num_tasks
+    unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
+    reference = unpruned if reference_acc is None else reference_acc
+    choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, scales=scales)
+    rounds = [{"theta": choice.theta, "val_acc": choice.val_acc, "grown": choice.active_units}]
+    for _ in range(finetune_iterations):
+        if finetune is None:
+            raise ValueError("fine-tuning iterations need fine-tuning settings")
+        finetune()
+        clnp.release_current_task()
+        choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, scales=scales)
+        rounds.append({"theta": choice.theta, "val_acc": choice.val_acc, "grown": choice.active_units})
+    return {
+        "task": task,
+        "unpruned_val_acc": unpruned,
+        "reference_val_acc": reference,
+        "val_acc": evaluate(clnp.model, *val, forward=clnp.forward_for(task))[1],
+        "rounds": rounds,
+        "new_units": clnp.units_of(task),
+        "free_units": clnp.free_units(),
+    }
+
+
+def _theta_candidates(activity: Sequence[torch.Tensor], free: Sequence[torch.Tensor], scales: Sequence[float], n: int) -> list[float]:
+    """θ values at which some free unit changes side, thinned to at most ``n`` (plus θ = 0)."""
+    values = torch.cat([(a[f] / s) for a, f, s in zip(activity, free, scales)]).unique().sort().values
+    values = values[values >= 0].cpu().numpy()
+    if len(values) > n:
+        values = values[np.unique(np.linspace(0, len(values) - 1, n).round().astype(int))]
+    return [0.0] + [float(v) for v in values if v > 0]
+
+
+@torch.no_grad()
+def select_theta(
+    clnp: CLNP,
+    activity: Sequence[torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    reference_acc: float,
+    margin: float,
+    scales: Sequence[float] | None = None,
+    num_candidates: int = 40,
+) -> ThetaChoice:
+    """The largest θ (among the activity values) whose pruned validation accuracy ≥ ``reference_acc − margin``.
+
+    ``margin`` and accuracies are fractions (0.0005 = 0.05 points). θ = 0 (prune only
+    dead units) is always a candidate; if even that misses the margin, θ = 0 is returned.
+    Pruning is simulated with unit masks, so nothing is changed here.
+    """
+    task = clnp.num_tasks
+    scales = list(scales or [1.0] * len(clnp.units))
+    free = [clnp.owner(i) == 0 for i in range(len(clnp.units))]
+    best: ThetaChoice | None = None
+    for theta in _theta_candidates(activity, free, scales, num_candidates):  # ascending
+        masks = clnp.candidate_masks(activity, theta, scales)
+        acc = evaluate(clnp.model, *val, forward=clnp.forward_with_units(masks, clnp.head_index(task)))[1]
+        within = acc >= reference_acc - margin
+        if within or best is None:  # θ = 0 is the fallback; any admissible larger θ replaces it
+            best = ThetaChoice(theta, acc, [int((f & m).sum()) for f, m in zip(free, masks)])
+    assert best is not None
+    return best
+
+
+def select_by_graceful_forgetting(
+    candidates: Sequence[dict], *, margin: float
+) -> int:
+    """§3.2's hyperparameter choice: among trained candidates, the index of the one to keep.
+
+    Each candidate is ``{"val_acc": unpruned validation accuracy, "pruned_acc": ..., "active": total active units}``
+    after sparsifying with its largest admissible θ. Candidates whose unpruned
+    accuracy is within ``margin`` of the best are eligible; the sparsest (fewest
+    active units, then higher pruned accuracy) wins.
+    """
+    if not candidates:
+        raise ValueError("no candidates")
+    best = max(c["val_acc"] for c in candidates)
+    eligible = [i for i, c in enumerate(candidates) if c["val_acc"] >= best - margin]
+    return min(eligible, key=lambda i: (candidates[i]["active"], -candidates[i]["pruned_acc"]))
+
+
+def learn_task_with_grid(
+    clnp: CLNP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor],
+    grid: Sequence[tuple[TrainSettings, Sequence[float]]],
+    *,
+    margin: float,
+    finetune_iterations: int = 0,
+    finetune: TrainSettings | None = None,
+    generator_seed: int = 0,
+    show_progress: bool = True,
+) -> dict:
+    """§3.2's selection for one task over a grid of (training settings, α per layer).
+
+    Every grid point is trained from the same starting state. The best unpruned
+    validation accuracy over the grid is the reference; points within ``margin`` of
+    it are sparsified with their largest admissible θ, and the sparsest is kept
+    (:func:`select_by_graceful_forgetting`). Returns :func:`learn_task`'s record of the
+    kept point plus the whole grid's summary.
+    """
+    start = {k: v.clone() for k, v in clnp.model.state_dict().items()}
+    trained, summary = [], []
+    for settings, alphas in grid:
+        clnp.model.load_state_dict(start)
+        task = clnp.start_task()
+        clnp.train_task(x, y, settings, alphas=alphas, generator=torch.Generator().manual_seed(generator_seed),
+                        show_progress=show_progress, desc=f"grid lr={settings.lr:g}")  # fmt: skip
+        acc = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
+        trained.append({k: v.clone() for k, v in clnp.model.state_dict().items()})
+        summary.append({"lr": settings.lr, "alphas": list(alphas), "val_acc": acc})
+    best = max(s["val_acc"] for s in summary)
+    for state, s in zip(trained, summary):
+        if s["val_acc"] < best - margin:
+            s.update(pruned_acc=float("nan"), active=math.inf)
+            continue
+        clnp.model.load_state_dict(state)
+        choice = select_theta(clnp, clnp.activity(x), val, reference_acc=best, margin=margin)
+        s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta)
+    chosen = select_by_graceful_forgetting(summary, margin=margin)
+    clnp.model.load_state_dict(trained[chosen])
+    _, alphas = grid[chosen]
+    task = clnp.num_tasks
+    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
+                           finetune=(lambda: clnp.train_task(
+                               x, y, finetune, alphas=alphas, show_progress=show_progress,
+                               generator=torch.Generator().manual_seed(generator_seed),
+                               trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))],
+                               desc=f"fine-tune {task}")) if finetune is not None else None)  # fmt: skip
+    record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
+    record["chosen"] = chosen
+    return record
+
+
+def run_sequence(
+    clnp: CLNP,
+    tasks: Sequence,
+    settings: TrainSettings,
+    *,
+    alphas: Sequence[float],
+    margin: float,
+    finetune_iterations: int = 0,
+    finetune: TrainSettings | None = None,
+    first_task_grid: Sequence[tuple[TrainSettings, Sequence[float]]] | None = None,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> dict:
+    """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
+
+    :returns: ``acc[i][j]`` (test accuracy of task ``j`` after task ``i``, fractions),
+        the per-task :func:`learn_task` records (θ, new and free units), and the
+        final free units per layer.
+    """
+    acc, steps = [], []
+    for i, task in enumerate(tasks):
+        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, show_progress=show_progress)
+        if i == 0 and first_task_grid:
+            step = learn_task_with_grid(clnp, task.x_train, task.y_train, task.split("val"), first_task_grid,
+                                        generator_seed=seed, **kwargs)  # fmt: skip
+        else:
+            step = learn_task(clnp, task.x_train, task.y_train, task.split("val"), settings, alphas=alphas,
+                              generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip
+        step.pop("history", None)
+        steps.append(step)
+        acc.append([evaluate(clnp.model, *t.split("test"), forward=clnp.forward_for(j + 1))[1]
+                    for j, t in enumerate(tasks[: i + 1])])  # fmt: skip
+    return {"acc": acc, "steps": steps, "free_units": clnp.free_units()}

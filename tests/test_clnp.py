@@ -1,0 +1,125 @@
+"""cl_utils.clnp: zero forgetting (multi- and single-head, MLP and conv), interference, θ, capacity."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import cl_utils as cl
+from cl_utils.clnp import CLNP, learn_task, learn_task_with_grid, select_by_graceful_forgetting, select_theta
+
+SETTINGS = cl.TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)
+
+
+@pytest.fixture(scope="module")
+def permuted() -> list[cl.Task]:
+    base = cl.make_task(cl.load_dataset("mnist", "synthetic"), val_fraction=0.1, seed=0)
+    return cl.permuted_tasks(base, 10, seed=1)
+
+
+def _run(clnp: CLNP, tasks, margin=0.05, alphas=(1e-5, 1e-4, 1e-5), finetune_iterations=0):
+    probe = torch.cat([t.x_test[:20] for t in tasks])
+    recorded, results = [], []
+    for t in tasks:
+        results.append(learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=alphas, margin=margin,
+                                  finetune_iterations=finetune_iterations, finetune=SETTINGS, show_progress=False))  # fmt: skip
+        clnp.model.eval()
+        with torch.no_grad():
+            recorded.append(clnp.forward_for(clnp.num_tasks)(probe).clone())
+    return probe, recorded, results
+
+
+@pytest.mark.parametrize("single_head", [False, True], ids=["multi-head", "single-head"])
+def test_ten_tasks_leave_every_earlier_task_bit_identical(permuted, single_head):
+    torch.manual_seed(0)
+    model = cl.mlp(784, [64, 64], [10] if single_head else [10] * 10)
+    clnp = CLNP(model, single_head=single_head)
+    probe, recorded, results = _run(clnp, permuted)
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(clnp.forward_for(k)(probe), before), f"task {k} changed"
+    assert results[0]["val_acc"] > 0.5  # the method learns
+    # interference weights are exactly zero: inactive (free) inputs into active units
+    for i, unit in enumerate(clnp.units[1:], start=1):
+        w = unit.layer.weight
+        rows, cols = clnp.owner(i) > 0, clnp.owner(i - 1) == 0
+        assert torch.all(w[rows][:, cols] == 0)
+    # capacity accounting adds up, layer by layer
+    for i, unit in enumerate(clnp.units):
+        grown = sum(r["new_units"][i] for r in results)
+        assert grown + results[-1]["free_units"][i] == unit.num_units
+
+
+def test_fine_tuning_iterations_keep_zero_forgetting(permuted):
+    torch.manual_seed(1)
+    model = cl.mlp(784, [48, 48], [10] * 3)
+    clnp = CLNP(model)
+    probe, recorded, results = _run(clnp, permuted[:3], margin=0.1, finetune_iterations=2)
+    assert all(len(r["rounds"]) == 3 for r in results)
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(clnp.forward_for(k)(probe), before)
+
+
+def test_conv_net_tasks_are_bit_identical():
+    tasks = cl.split_tasks(cl.make_task(cl.load_dataset("cifar10", "synthetic"), val_fraction=0.1),
+                           [(0, 1), (2, 3), (4, 5)])  # fmt: skip
+    torch.manual_seed(0)
+    model = cl.zenke_cnn([2, 2, 2])
+    clnp = CLNP(model)
+    assert [u.input_repeat for u in clnp.units] == [1, 1, 1, 1, 36]
+    probe, recorded, results = _run(clnp, tasks, margin=0.1, alphas=(1e-5,) * 6)
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(clnp.forward_for(k)(probe), before)
+    fc = clnp.units[-1].layer.weight
+    inactive_channels = (clnp.owner(3) == 0).repeat_interleave(36)
+    assert torch.all(fc[clnp.owner(4) > 0][:, inactive_channels] == 0)
+
+
+def test_theta_is_the_largest_within_the_margin(permuted):
+    torch.manual_seed(0)
+    model = cl.mlp(784, [64, 64], [10])
+    clnp = CLNP(model)
+    clnp.start_task()
+    task = permuted[0]
+    clnp.train_task(task.x_train, task.y_train, SETTINGS, alphas=(1e-5, 1e-4, 1e-5), show_progress=False)
+    val = task.split("val")
+    reference = cl.evaluate(model, *val, forward=clnp.training_forward(1))[1]
+    activity = clnp.activity(task.x_train)
+    margin = 0.02
+    choice = select_theta(clnp, activity, val, reference_acc=reference, margin=margin)
+    assert choice.val_acc >= reference - margin
+    larger = sorted({float(v) for a in activity for v in a.tolist() if v > choice.theta})
+    for theta in larger[:: max(1, len(larger) // 25)]:  # every larger candidate breaks the margin
+        masks = clnp.candidate_masks(activity, theta)
+        acc = cl.evaluate(model, *val, forward=clnp.forward_with_units(masks, 0))[1]
+        assert acc < reference - margin, theta
+    assert sum(choice.active_units) < 128  # something was pruned
+
+
+def test_hyperparameter_choice_picks_the_sparsest_within_margin():
+    cands = [
+        {"val_acc": 0.980, "pruned_acc": 0.978, "active": 300},
+        {"val_acc": 0.979, "pruned_acc": 0.977, "active": 120},  # within 0.2 points: eligible, sparsest
+        {"val_acc": 0.950, "pruned_acc": 0.949, "active": 50},  # too far from the best
+    ]
+    assert select_by_graceful_forgetting(cands, margin=0.002) == 1
+    assert select_by_graceful_forgetting(cands, margin=0.0005) == 0
+
+
+def test_grid_selection_keeps_the_chosen_point_and_its_pruning(permuted):
+    torch.manual_seed(0)
+    model = cl.mlp(784, [48, 48], [10])
+    clnp = CLNP(model, single_head=True)
+    task = permuted[0]
+    grid = [(cl.TrainSettings(1, 64, "adam", lr), [1e-5, 1e-4, 1e-5]) for lr in (1e-3, 5e-3)]
+    record = learn_task_with_grid(clnp, task.x_train, task.y_train, task.split("val"), grid, margin=0.05,
+                                  show_progress=False)  # fmt: skip
+    assert clnp.num_tasks == 1 and len(record["grid"]) == 2 and record["chosen"] in (0, 1)
+    best = max(g["val_acc"] for g in record["grid"])
+    assert record["reference_val_acc"] == best
+    assert record["val_acc"] >= best - 0.05 or record["rounds"][0]["theta"] == 0.0
+    assert sum(record["new_units"]) == record["grid"][record["chosen"]]["active"]
