@@ -45,7 +45,7 @@ from .models import MultiHeadNet
 from .streams import Task
 from .train import EpochStats, TrainSettings, evaluate, fit
 
-__all__ = ["PackNet", "PackedOwners", "add_task", "pack_owners", "unpack_owners", "filter_keep_mask"]
+__all__ = ["PackNet", "PackedOwners", "add_task", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
 
 OWNER = "packnet_owner"
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -278,6 +278,70 @@ def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tens
     keep = torch.ones_like(elig)
     keep[drop_units] = False
     return keep.view_as(weight)
+
+
+@torch.no_grad()
+def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
+    """Filter-based pruning of the current task (the paper's §5.5 / Table 6).
+
+    In every prunable layer, ``round(fraction × units)`` whole output units (conv
+    filters, fc neurons) with the smallest weight norm are freed (:func:`filter_keep_mask`),
+    and so are the next layer's weights that read them, so that the task's surviving
+    units never see what later tasks build there (the paper sets those incoming
+    weights to zero). Call :func:`reset_unread_batchnorm` after retraining. Returns the
+    number of freed units per layer.
+    """
+    task = packnet.num_tasks
+    freed_units: dict[str, int] = {}
+    dropped_prev: torch.Tensor | None = None
+    for name, w in packnet.weights.items():
+        owner = getattr(packnet.layers[name], OWNER)
+        if dropped_prev is not None:  # free the columns that read units freed in the previous layer
+            sel = _columns(dropped_prev, w) & (owner == task)
+            owner[sel] = 0
+            w[sel] = 0.0
+        keep = filter_keep_mask(w, fraction, owner == task)
+        dropped = ~keep.flatten(1).any(1)
+        owner[~keep] = 0
+        w[~keep] = 0.0
+        freed_units[name] = int(dropped.sum())
+        dropped_prev = dropped
+    packnet._changed()
+    return freed_units
+
+
+def _columns(units: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Broadcast a per-input-unit mask to ``weight`` (each unit may feed several columns after a flatten)."""
+    repeat = weight.shape[1] // len(units)
+    return units.repeat_interleave(repeat).view(1, -1, *([1] * (weight.dim() - 2))).expand_as(weight)
+
+
+@torch.no_grad()
+def reset_unread_batchnorm(packnet: PackNet) -> int:
+    """Reset batch-norm channels that no task uses any more to the identity; return how many.
+
+    A channel is unused when its filter is entirely free and every weight of the
+    next layer that reads it is free too (what :func:`filter_prune` leaves). The
+    statistics a dead channel gathered (variance near 0) would otherwise multiply
+    the next task's new filter by about 1/sqrt(eps) and make its training diverge.
+    """
+    body = list(packnet.model.body.children())
+    names = list(packnet.weights)
+    count = 0
+    for i, name in enumerate(names[:-1]):
+        layer = packnet.layers[name]
+        pos = next((k for k, m in enumerate(body) if m is layer), None)
+        if pos is None or pos + 1 >= len(body) or not isinstance(body[pos + 1], BN_TYPES):
+            continue
+        bn = body[pos + 1]
+        own = getattr(layer, OWNER).flatten(1)
+        nxt = getattr(packnet.layers[names[i + 1]], OWNER)
+        reads = (nxt != 0).transpose(0, 1).reshape(own.shape[0], -1).any(1)
+        unused = (own == 0).all(1) & ~reads
+        bn.running_mean[unused], bn.running_var[unused] = 0.0, 1.0
+        bn.weight[unused], bn.bias[unused] = 1.0, 0.0
+        count += int(unused.sum())
+    return count
 
 
 # ---------------------------------------------------------------- mask storage

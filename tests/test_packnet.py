@@ -207,3 +207,30 @@ def test_packed_owners_preserve_every_tasks_function(tasks):
     with torch.no_grad():
         for k, before in enumerate(recorded, start=1):
             assert torch.equal(pn.forward_for(k)(probe), before)
+
+
+def test_filter_pruning_frees_units_and_their_readers_and_keeps_task_one(tasks):
+    from cl_utils.packnet import filter_prune, reset_unread_batchnorm
+
+    model = _model()
+    pn = PackNet(model)
+    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
+    pn.start_task()
+    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    freed = filter_prune(pn, 0.3)
+    conv = next(n for n in pn.weights if isinstance(pn.layers[n], nn.Conv2d))
+    assert freed[conv] == round(0.3 * pn.weights[conv].shape[0])
+    pn.retrain(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    probe = tasks[0].x_test[:16]
+    model.eval()
+    with torch.no_grad():
+        before = pn.forward_for(1)(probe).clone()
+    assert reset_unread_batchnorm(pn) > 0
+    with torch.no_grad():
+        assert torch.equal(pn.forward_for(1)(probe), before)  # nobody read the reset channels
+    pn.start_task()
+    pn.train_task(tasks[1].x_train, tasks[1].y_train, settings, show_progress=False)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(pn.forward_for(1)(probe), before)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
