@@ -423,12 +423,28 @@ def learn_task(
                               show_progress=show_progress, desc=f"task {task}")  # fmt: skip
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, scales=scales,
                            finetune_iterations=finetune_iterations,
-                           finetune=(lambda: clnp.train_task(
-                               x, y, finetune, alphas=alphas, generator=generator, show_progress=show_progress,
-                               trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))],
-                               desc=f"fine-tune {task}")) if finetune is not None else None)  # fmt: skip
+                           finetune=_finetune_round(clnp, x, y, finetune, alphas, generator, show_progress))  # fmt: skip
     record["history"] = [h.as_dict() for h in history]
     return record
+
+
+def _finetune_round(
+    clnp: CLNP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings | None,
+    alphas: Sequence[float],
+    generator: torch.Generator | None,
+    show_progress: bool,
+) -> Callable[[], object] | None:
+    """One fine-tuning round: retrain the current task's surviving units (None without settings)."""
+    if settings is None:
+        return None
+    task = clnp.num_tasks
+    return lambda: clnp.train_task(
+        x, y, settings, alphas=alphas, generator=generator, show_progress=show_progress,
+        trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))], desc=f"fine-tune {task}",
+    )  # fmt: skip
 
 
 def sparsify_task(
@@ -565,13 +581,9 @@ def learn_task_with_grid(
     chosen = select_by_graceful_forgetting(summary, margin=margin)
     clnp.model.load_state_dict(trained[chosen])
     _, alphas = grid[chosen]
-    task = clnp.num_tasks
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
-                           finetune=(lambda: clnp.train_task(
-                               x, y, finetune, alphas=alphas, show_progress=show_progress,
-                               generator=torch.Generator().manual_seed(generator_seed),
-                               trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))],
-                               desc=f"fine-tune {task}")) if finetune is not None else None)  # fmt: skip
+                           finetune=_finetune_round(clnp, x, y, finetune, alphas,
+                                                    torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
     record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
     record["chosen"] = chosen
     return record

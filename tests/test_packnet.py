@@ -23,6 +23,17 @@ def _model(batch_norm: bool = True) -> cl.MultiHeadNet:
     return cl.vgg16([10] * len(NAMES), width=1 / 16, batch_norm=batch_norm, fc_widths=(32,), dropout=0.0)
 
 
+def _first_task(tasks, batch_norm: bool = True) -> PackNet:
+    """A PackNet whose task 1 (the first synthetic dataset) has been trained, unpruned."""
+    pn = PackNet(_model(batch_norm))
+    pn.start_task()
+    pn.train_task(tasks[0].x_train, tasks[0].y_train, SGD, show_progress=False)
+    return pn
+
+
+SGD = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
+
+
 def _train_sequence(model, tasks, *, fractions=(0.5, 0.75, 0.75, None), separate_biases=False, optimizer="sgd"):
     """PackNet over the tasks; return the PackNet, fixed probe inputs and each task's logits right after it."""
     pn = PackNet(model, separate_biases=separate_biases)
@@ -81,11 +92,8 @@ def test_ownership_is_a_partition_and_free_weights_are_zero(tasks):
 
 
 def test_pruning_removes_the_exact_fraction_of_the_current_task_per_layer(tasks):
-    model = _model()
-    pn = PackNet(model)
-    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
-    pn.start_task()
-    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    pn = _first_task(tasks)
+    model, settings = pn.model, SGD
     freed = pn.prune(0.5)
     for name, w in pn.weights.items():
         assert freed[name] == round(0.5 * w.numel())
@@ -108,11 +116,8 @@ def test_inference_does_not_modify_stored_weights(tasks):
 
 
 def test_batch_norm_statistics_frozen_after_task_one(tasks):
-    model = _model()
-    pn = PackNet(model)
-    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
-    pn.start_task()
-    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    pn = _first_task(tasks)
+    model, settings = pn.model, SGD
     bn = {n: b.clone() for n, b in model.state_dict().items() if "running" in n}
     pn.start_task()
     pn.train_task(tasks[1].x_train, tasks[1].y_train, settings, show_progress=False)
@@ -138,11 +143,8 @@ def test_state_dict_round_trip_reproduces_every_task(tasks):
 
 
 def test_classifier_only_layers_leave_the_body_untouched(tasks):
-    model = _model()
-    pn = PackNet(model)
-    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
-    pn.start_task()
-    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    pn = _first_task(tasks)
+    model, settings = pn.model, SGD
     pn.prune(0.5)
     body = {n: p.detach().clone() for n, p in model.body.named_parameters()}
     head = model.heads[1].weight.detach().clone()
@@ -212,11 +214,8 @@ def test_packed_owners_preserve_every_tasks_function(tasks):
 def test_filter_pruning_frees_units_and_their_readers_and_keeps_task_one(tasks):
     from cl_utils.packnet import filter_prune, reset_unread_batchnorm
 
-    model = _model()
-    pn = PackNet(model)
-    settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
-    pn.start_task()
-    pn.train_task(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
+    pn = _first_task(tasks)
+    model, settings = pn.model, SGD
     freed = filter_prune(pn, 0.3)
     conv = next(n for n in pn.weights if isinstance(pn.layers[n], nn.Conv2d))
     assert freed[conv] == round(0.3 * pn.weights[conv].shape[0])
