@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .masks import FrozenEntries
+from .masks import FrozenEntries, unit_columns, unit_rows
 from .models import MultiHeadNet
 from .train import EpochStats, TrainSettings, evaluate, fit
 
@@ -91,18 +91,6 @@ def _unit_layers(body: nn.Sequential) -> list[UnitLayer]:
     if not out:
         raise ValueError("the body has no Linear/Conv2d + ReLU layers")
     return out
-
-
-def _expand_rows(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Broadcast a per-output-unit boolean vector to the weight's shape."""
-    return rows.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight)
-
-
-def _expand_cols(cols: torch.Tensor, weight: torch.Tensor, repeat: int) -> torch.Tensor:
-    """Broadcast a per-input-unit boolean vector to the weight's shape (flatten-aware)."""
-    cols = cols.repeat_interleave(repeat)
-    shape = [1, -1] + [1] * (weight.dim() - 2)
-    return cols.view(shape).expand_as(weight)
 
 
 @dataclass(frozen=True)
@@ -218,7 +206,7 @@ class CLNP:
                 fresh = copy.deepcopy(u.layer)
                 fresh.reset_parameters()  # PyTorch's default initialisation for the layer type
                 w = u.layer.weight
-                w.copy_(torch.where(_expand_rows(free, w), fresh.weight.to(w.device), w))
+                w.copy_(torch.where(unit_rows(free, w), fresh.weight.to(w.device), w))
                 if u.layer.bias is not None:
                     u.layer.bias.copy_(torch.where(free, fresh.bias.to(w.device), u.layer.bias))
         self.model.clnp_num_tasks.fill_(task)
@@ -231,13 +219,13 @@ class CLNP:
         prefix = "body."
         for i, u in enumerate(self.units):
             free = self.owner(i) == 0
-            out[f"{prefix}{u.name}.weight"] = _expand_rows(free, u.layer.weight).clone()
+            out[f"{prefix}{u.name}.weight"] = unit_rows(free, u.layer.weight).clone()
             if u.layer.bias is not None:
                 out[f"{prefix}{u.name}.bias"] = free.clone()
         last_free = self.owner(len(self.units) - 1) == 0
         for h, head in enumerate(self.model.heads):
             if self.single_head:  # shared head: only the columns of free last-layer units; bias with task 1
-                out[f"heads.{h}.weight"] = _expand_cols(last_free, head.weight, 1).clone()
+                out[f"heads.{h}.weight"] = unit_columns(last_free, head.weight).clone()
                 out[f"heads.{h}.bias"] = torch.full_like(head.bias, task == 1, dtype=torch.bool)
             else:
                 mine = h == task - 1
@@ -288,7 +276,7 @@ class CLNP:
             for i, u in enumerate(self.units):
                 keep = trainable_units[i]
                 key = f"body.{u.name}.weight"
-                trainable[key] &= _expand_rows(keep, u.layer.weight)
+                trainable[key] &= unit_rows(keep, u.layer.weight)
                 if u.layer.bias is not None:
                     trainable[f"body.{u.name}.bias"] &= keep
             forward = self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
@@ -360,12 +348,12 @@ class CLNP:
             inactive_in = self.owner(i - 1) == 0
             active_out = self.owner(i) > 0
             w = u.layer.weight
-            w[_expand_rows(active_out, w) & _expand_cols(inactive_in, w, u.input_repeat)] = 0.0
+            w[unit_rows(active_out, w) & unit_columns(inactive_in, w)] = 0.0
         # the task's output nodes are active too: zero what reaches them from units that stay free
         # (a shared single head keeps other tasks' columns: the task mask already hides them)
         head = self.model.heads[self.head_index(task)]
         last_free = self.owner(len(self.units) - 1) == 0
-        head.weight[_expand_cols(last_free, head.weight, 1)] = 0.0
+        head.weight[unit_columns(last_free, head.weight)] = 0.0
         return grown
 
     def sparsify(

@@ -30,6 +30,8 @@ __all__ = [
     "layerwise_keep_masks",
     "global_keep_masks",
     "masked_forward",
+    "unit_rows",
+    "unit_columns",
     "FrozenEntries",
     "ParameterCount",
     "count_parameters",
@@ -106,15 +108,38 @@ def global_keep_masks(
     return out
 
 
-def masked_forward(model: nn.Module, masks: Mapping[str, torch.Tensor], *args, **kwargs):
+def masked_forward(
+    model: nn.Module,
+    masks: Mapping[str, torch.Tensor],
+    *args,
+    overrides: Mapping[str, torch.Tensor] | None = None,
+    **kwargs,
+):
     """Run ``model(*args, **kwargs)`` with ``param * mask`` for each masked parameter.
 
+    ``overrides`` replaces further parameters outright (e.g. a task's own biases).
     The stored parameters are untouched and gradients flow to them through the
     product, so the same call serves training and evaluation.
     """
     params = dict(model.named_parameters())
     replaced = {n: params[n] * m.to(params[n].dtype) for n, m in masks.items()}
+    replaced.update(overrides or {})
     return functional_call(model, replaced, args, kwargs, strict=False)
+
+
+def unit_rows(units: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Broadcast a per-output-unit boolean vector (neurons, filters) to ``weight``'s shape."""
+    return units.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight)
+
+
+def unit_columns(units: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Broadcast a per-input-unit boolean vector to ``weight``'s shape.
+
+    After a flatten, each unit (a channel) feeds several consecutive columns; the
+    count is derived from the shapes.
+    """
+    repeat = weight.shape[1] // len(units)
+    return units.repeat_interleave(repeat).view(1, -1, *([1] * (weight.dim() - 2))).expand_as(weight)
 
 
 class FrozenEntries:

@@ -38,9 +38,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call
 
-from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights
+from .masks import FrozenEntries, magnitude_keep_mask, masked_forward, prunable_weights, unit_columns
 from .models import MultiHeadNet
 from .streams import Task
 from .train import EpochStats, TrainSettings, evaluate, fit
@@ -131,13 +130,9 @@ class PackNet:
         """The forward pass of task ``task`` (1-based): masked weights, its biases, its head."""
         if not 1 <= task <= self.num_tasks:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
-        model = self.model
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            params = dict(model.named_parameters())
-            replaced = {n: params[n] * m.to(params[n].dtype) for n, m in self.masks_for(task).items()}
-            replaced.update(self._bias_overrides(task))
-            return functional_call(model, replaced, (x, task - 1), strict=False)
+            return masked_forward(self.model, self.masks_for(task), x, task - 1, overrides=self._bias_overrides(task))
 
         return forward
 
@@ -297,7 +292,7 @@ def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
     for name, w in packnet.weights.items():
         owner = getattr(packnet.layers[name], OWNER)
         if dropped_prev is not None:  # free the columns that read units freed in the previous layer
-            sel = _columns(dropped_prev, w) & (owner == task)
+            sel = unit_columns(dropped_prev, w) & (owner == task)
             owner[sel] = 0
             w[sel] = 0.0
         keep = filter_keep_mask(w, fraction, owner == task)
@@ -308,12 +303,6 @@ def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
         dropped_prev = dropped
     packnet._changed()
     return freed_units
-
-
-def _columns(units: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Broadcast a per-input-unit mask to ``weight`` (each unit may feed several columns after a flatten)."""
-    repeat = weight.shape[1] // len(units)
-    return units.repeat_interleave(repeat).view(1, -1, *([1] * (weight.dim() - 2))).expand_as(weight)
 
 
 @torch.no_grad()

@@ -38,11 +38,16 @@ def set_style() -> None:
 
 
 def savefig(fig: plt.Figure, name: str, directory: str | os.PathLike) -> Path:
-    """Save ``fig`` as ``<directory>/<name>.svg`` (vector) and return the path."""
+    """Save ``fig`` as ``<directory>/<name>.svg`` (vector) and return the path.
+
+    The file is byte-stable: no date and a fixed id salt, so redrawing an
+    unchanged figure leaves no diff in git.
+    """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.svg"
-    fig.savefig(path)
+    with plt.rc_context({"svg.hashsalt": "cl_utils"}):
+        fig.savefig(path, metadata={"Date": None})
     return path
 
 

@@ -123,8 +123,7 @@ class RunCache:
             "wall_seconds": time.perf_counter() - start,
             "environment": environment_record(self.device),
         }
-        self._write(self.path(config), record)
-        return json.loads(_dumps(record))
+        return json.loads(self._write(self.path(config), record))
 
     def checkpoint(
         self, config: Mapping[str, Any], build: Callable[[dict[str, Any]], Mapping[str, torch.Tensor]]
@@ -184,7 +183,8 @@ class RunCache:
         return out
 
     @staticmethod
-    def _write(path: Path, record: Mapping[str, Any]) -> None:
+    def _write(path: Path, record: Mapping[str, Any]) -> str:
+        """Write ``record`` atomically; return the JSON text written."""
         path.parent.mkdir(parents=True, exist_ok=True)
         text = _dumps(record, indent=1, sort_keys=True) + "\n"  # fails before any file is touched
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -197,3 +197,4 @@ class RunCache:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        return text
