@@ -19,8 +19,10 @@ __all__ = [
     "check_float",
     "check_bool",
     "check_choice",
+    "check_choice_list",
     "check_int_list",
     "check_float_list",
+    "check_int_lists",
     "check_device",
     "check_class_groups",
 ]
@@ -78,6 +80,15 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def check_choice_list(name: str, value: Any, choices: Sequence[str]) -> list[str]:
+    """A non-empty list of distinct entries of ``choices``."""
+    expected = f"a non-empty list of distinct entries of {list(choices)}"
+    items = _as_list(name, value, expected)
+    if not items or len(set(map(str, items))) != len(items) or not all(isinstance(v, str) and v in choices for v in items):
+        raise _fail(name, expected, value)
+    return list(items)
+
+
 def _as_list(name: str, value: Any, expected: str) -> list:
     if isinstance(value, str):
         try:
@@ -129,6 +140,31 @@ def check_float_list(
     if not ok:
         raise _fail(name, expected, value)
     return [float(v) for v in items]
+
+
+def check_int_lists(
+    name: str, value: Any, *, min_value: int | None = None, length: int | None = None, same_length: bool = True
+) -> list[list[int]]:
+    """A list of non-empty integer lists (e.g. hidden widths per column); ``length`` outer entries if given.
+
+    With ``same_length`` every inner list has the same length (e.g. columns of equal depth).
+    """
+    count = "a list" if length is None else f"a list of {length}"
+    expected = f"{count} non-empty lists of integers" + (f" {_bounds(min_value, None)}" if min_value is not None else "")
+    expected += " of equal length" if same_length else ""
+    outer = _as_list(name, value, expected)
+    if not outer or (length is not None and len(outer) != length):
+        raise _fail(name, expected, value)
+    out = []
+    for inner in outer:
+        if not isinstance(inner, (list, tuple)) or not inner:
+            raise _fail(name, expected, value)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and _in_range(v, min_value, None) for v in inner):
+            raise _fail(name, expected, value)
+        out.append([int(v) for v in inner])
+    if same_length and len({len(inner) for inner in out}) != 1:
+        raise _fail(name, expected, value)
+    return out
 
 
 def check_device(name: str, value: Any) -> str:

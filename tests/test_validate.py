@@ -30,6 +30,12 @@ BAD = [
     (v.check_int_list, "hidden_sizes", "not a list", {}),
     (v.check_float_list, "prune_fractions", [0.5, 2.0], {"min_value": 0, "max_value": 1}),
     (v.check_float_list, "prune_fractions", 0.5, {}),
+    (v.check_int_lists, "hidden_sizes", [[128, 64], [32]], {"min_value": 1}),
+    (v.check_int_lists, "hidden_sizes", [[128, 0]], {"min_value": 1}),
+    (v.check_int_lists, "hidden_sizes", [[128, 64]], {"length": 3}),
+    (v.check_int_lists, "hidden_sizes", [128, 64], {}),
+    (v.check_choice_list, "adapters", ["learned", "lateral"], {"choices": ["none", "learned"]}),
+    (v.check_choice_list, "adapters", [], {"choices": ["none", "learned"]}),
     (v.check_device, "device", "gpu", {}),
     (v.check_device, "device", "cuda:x", {}),
     (v.check_class_groups, "class_groups", [[0, 1], [1, 2]], {"num_classes": 10}),
@@ -57,3 +63,5 @@ def test_good_values_come_back_canonical():
     assert v.check_float_list("p", [0.5, 1]) == [0.5, 1.0]
     assert v.check_device("device", "cuda:1") == "cuda:1"
     assert v.check_class_groups("g", "[[0, 1], [2, 3]]", 10) == [[0, 1], [2, 3]]
+    assert v.check_choice_list("a", "['none', 'learned']", ["none", "learned"]) == ["none", "learned"]
+    assert v.check_int_lists("h", "[[128, 64], [32, 16]]", min_value=1, length=2) == [[128, 64], [32, 16]]

@@ -1,0 +1,424 @@
+"""Progressive networks with lateral adapters (Rusu et al. 2016) and their pruning (Nicholls & Dasgupta).
+
+A :class:`ProgressiveNet` is a list of fully connected *columns*, one per task.
+Column ``k``'s hidden layer ``i`` (and its output layer) also reads the
+previous layer's activations of every earlier column ``j < k`` through a
+lateral adapter ``a_{j,k}`` (Rusu et al. 2016, Eq. 2)::
+
+    z_i^(k) = W_i^(k) h_{i-1}^(k) + b_i^(k) + Σ_{j<k} a_{j,k}( h_{i-1}^(j) )
+
+The first layer has no laterals: its input, the image, is the same for every
+column. Earlier columns and their adapters are frozen while a new column trains
+(they are simply left out of the optimiser), so old tasks' outputs stay
+bit-identical.
+
+Adapter kinds (``adapter=``), the comparisons of Nicholls & Dasgupta's Fig. 2:
+
+* ``"none"``: unlinked columns (independent networks).
+* ``"unlearned"``: zero learnable parameters; the earlier column's activations
+  are average-pooled to the width of the layer they feed (:class:`PooledAdapter`).
+* ``"learned"``: Rusu et al.'s dense adapter: a learned scalar ``α``, then an MLP
+  with one hidden layer, ``U·relu(V·αh)`` (:class:`LearnedAdapter`). One adapter
+  per earlier column, as in the pseudo-code's ``a_{k,i} (∀k < i)``.
+* ``"random"``: the same learned adapters, fed white noise ``N(0, 1)`` instead of
+  the earlier columns' activations (fresh noise at every call).
+
+Progressive pruning (Nicholls & Dasgupta, Algorithm 1): train column ``k`` for
+E epochs, prune the column's weights *together with the adapters that feed it*
+by magnitude, then retrain E epochs with the pruned weights held at zero.
+The pytorch-weights_pruning code the paper builds on uses one global threshold
+over every weight matrix (biases excluded); we do the same over the column and
+its adapters (``scope="global"``; ``"layer"`` prunes each matrix separately).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masks import FrozenEntries, ParameterCount, count_parameters, global_keep_masks, layerwise_keep_masks
+from .streams import Task
+from .train import TrainSettings, evaluate, fit, set_seed
+
+__all__ = [
+    "ADAPTER_KINDS",
+    "PRUNING_SCOPES",
+    "LearnedAdapter",
+    "PooledAdapter",
+    "Column",
+    "ProgressiveNet",
+    "prune_column",
+    "train_column",
+    "run_progressive",
+    "train_first_column",
+    "matched_unlinked_fractions",
+]
+
+ADAPTER_KINDS = ("none", "unlearned", "learned", "random")
+PRUNING_SCOPES = ("global", "layer")
+
+
+class LearnedAdapter(nn.Module):
+    """``up(relu(down(α·h)))``: Rusu et al.'s dense lateral adapter (their Eq. 2, with biases).
+
+    :param width: width of the hidden projection (Rusu et al.: a projection onto
+        a subspace of the width of the layer it feeds).
+    :param alpha_init: initial value of the learned scalar ``α`` (Rusu et al. draw it
+        from {1, 0.1, 0.01}).
+    """
+
+    def __init__(self, in_features: int, out_features: int, width: int, alpha_init: float = 0.1):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.down = nn.Linear(in_features, width)
+        self.up = nn.Linear(width, out_features)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.up(F.relu(self.down(self.alpha * h)))
+
+
+class PooledAdapter(nn.Module):
+    """A lateral connection with no parameters: the activations, average-pooled to ``out_features``.
+
+    Nicholls & Dasgupta's "unlearned Conn" injects the previous column's
+    activations without learning anything, but does not say how widths are
+    matched. Adaptive average pooling is the identity when the widths agree and
+    otherwise keeps the activations' mean scale.
+    """
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.in_features == self.out_features:
+            return h
+        return F.adaptive_avg_pool1d(h.unsqueeze(1), self.out_features).squeeze(1)
+
+
+class Column(nn.Module):
+    """One task's fully connected network: ``Linear → ReLU`` per hidden width, then the output layer."""
+
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int):
+        super().__init__()
+        widths = [in_features, *hidden, num_classes]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.hidden = tuple(int(h) for h in hidden)
+        self.num_classes = num_classes
+
+
+class ProgressiveNet(nn.Module):
+    """Columns added one task at a time, linked by lateral adapters (see the module docstring).
+
+    :param in_features: size of a flattened input image.
+    :param adapter: one of :data:`ADAPTER_KINDS`.
+    :param alpha_init: initial ``α`` of learned adapters.
+    :param adapter_width: hidden width of learned adapters; ``None`` = the width of the layer fed.
+    """
+
+    def __init__(
+        self, in_features: int, adapter: str = "learned", *, alpha_init: float = 0.1, adapter_width: int | None = None
+    ):
+        super().__init__()
+        if adapter not in ADAPTER_KINDS:
+            raise ValueError(f"adapter must be one of {ADAPTER_KINDS}, got {adapter!r}")
+        self.in_features = in_features
+        self.adapter = adapter
+        self.alpha_init = alpha_init
+        self.adapter_width = adapter_width
+        self.columns = nn.ModuleList()
+        # laterals[k][i - 1][j]: the adapter from column j's layer i-1 into column k's layer i
+        self.laterals = nn.ModuleList()
+
+    def _make_adapter(self, in_features: int, out_features: int) -> nn.Module:
+        if self.adapter == "unlearned":
+            return PooledAdapter(in_features, out_features)
+        width = self.adapter_width or out_features
+        return LearnedAdapter(in_features, out_features, width, self.alpha_init)
+
+    def add_column(self, hidden: Sequence[int], num_classes: int) -> int:
+        """Append a column (and the adapters that feed it); return its index."""
+        if self.columns and len(hidden) != len(self.columns[0].hidden):
+            raise ValueError(f"every column needs {len(self.columns[0].hidden)} hidden layers, got {list(hidden)}")
+        if not hidden or any(h < 1 for h in hidden):
+            raise ValueError(f"hidden widths must be positive, got {list(hidden)}")
+        column = Column(self.in_features, hidden, num_classes)
+        links = nn.ModuleList()
+        if self.adapter != "none":
+            fed = [*column.hidden, num_classes]  # widths of layers 1..L (layer 0 reads the image)
+            for i in range(1, len(fed)):
+                links.append(nn.ModuleList(self._make_adapter(prev.hidden[i - 1], fed[i]) for prev in self.columns))
+        ref = next(self.parameters(), None)
+        if ref is not None:
+            column.to(ref.device)
+            links.to(ref.device)
+        self.columns.append(column)
+        self.laterals.append(links)
+        return len(self.columns) - 1
+
+    def column_parameters(self, k: int) -> dict[str, nn.Parameter]:
+        """Column ``k``'s own parameters and those of the adapters feeding it, by full name."""
+        return {
+            n: p for n, p in self.named_parameters() if n.startswith((f"columns.{k}.", f"laterals.{k}."))
+        }
+
+    def column_weights(self, k: int) -> dict[str, nn.Parameter]:
+        """The prunable part of :meth:`column_parameters`: every weight matrix (no biases, no ``α``)."""
+        return {n: p for n, p in self.column_parameters(k).items() if p.dim() > 1}
+
+    def column_count(self, k: int) -> ParameterCount:
+        """Dense and non-zero parameter counts of column ``k`` plus the adapters that feed it."""
+        return count_parameters(self.column_parameters(k))
+
+    def _column(self, k: int, x: torch.Tensor, earlier: Sequence[Sequence[torch.Tensor]] | None):
+        """Column ``k``'s logits and hidden activations, given earlier columns' hidden activations."""
+        column = self.columns[k]
+        h = x.flatten(1)
+        hidden: list[torch.Tensor] = []
+        last = len(column.layers) - 1
+        for i, layer in enumerate(column.layers):
+            z = layer(h)
+            if i > 0 and k > 0 and self.adapter != "none":
+                for j, adapter in enumerate(self.laterals[k][i - 1]):
+                    if self.adapter == "random":
+                        source = torch.randn(len(x), self.columns[j].hidden[i - 1], device=x.device, dtype=x.dtype)
+                    else:
+                        source = earlier[j][i - 1]
+                    z = z + adapter(source)
+            if i < last:
+                h = F.relu(z)
+                hidden.append(h)
+        return z, hidden
+
+    def needs_laterals(self, k: int) -> bool:
+        """Whether column ``k``'s forward pass reads earlier columns' activations."""
+        return k > 0 and self.adapter in ("unlearned", "learned")
+
+    def earlier_activations(self, x: torch.Tensor, k: int) -> list[list[torch.Tensor]]:
+        """Hidden activations of columns ``0..k-1`` on ``x`` (what column ``k``'s adapters read)."""
+        acts: list[list[torch.Tensor]] = []
+        for j in range(k):
+            acts.append(self._column(j, x, acts if self.needs_laterals(j) else None)[1])
+        return acts
+
+    def column_logits(
+        self, x: torch.Tensor, k: int, earlier: Sequence[Sequence[torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """Column ``k``'s logits; ``earlier`` = precomputed :meth:`earlier_activations` (else computed)."""
+        if earlier is None and self.needs_laterals(k):
+            earlier = self.earlier_activations(x, k)
+        return self._column(k, x, earlier)[0]
+
+    def forward(self, x: torch.Tensor, task: int = -1) -> torch.Tensor:
+        """Logits of column ``task`` (default: the newest)."""
+        if not -len(self.columns) <= task < len(self.columns):
+            raise IndexError(f"task {task} has no column (the network has {len(self.columns)})")
+        return self.column_logits(x, task % len(self.columns))
+
+
+def prune_column(net: ProgressiveNet, k: int, fraction: float, scope: str = "global") -> dict[str, torch.Tensor]:
+    """Zero the ``fraction`` smallest-magnitude weights of column ``k`` and its adapters; return keep masks.
+
+    Exactly ``round(fraction × n)`` of the ``n`` weights go with ``scope="global"``
+    (one threshold over the column); ``"layer"`` prunes each matrix by ``fraction``.
+    """
+    if scope not in PRUNING_SCOPES:
+        raise ValueError(f"scope must be one of {PRUNING_SCOPES}, got {scope!r}")
+    weights = net.column_weights(k)
+    masks = global_keep_masks(weights, fraction) if scope == "global" else layerwise_keep_masks(weights, fraction)
+    with torch.no_grad():
+        for name, w in weights.items():
+            w.mul_(masks[name].to(w.dtype))
+    return masks
+
+
+def _lateral_inputs(net: ProgressiveNet, k: int, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(x, *flattened earlier activations)``: the frozen columns run once per split, not once per batch."""
+    if not net.needs_laterals(k):
+        return (x,)
+    with torch.no_grad():
+        acts = net.earlier_activations(x, k)
+    return (x, *[a for column in acts for a in column])
+
+
+def _column_forward(net: ProgressiveNet, k: int):
+    """A forward over ``(x, *flat activations)`` batches, for :func:`~cl_utils.train.fit`."""
+    depth = len(net.columns[0].hidden)
+
+    def forward(x: torch.Tensor, *flat: torch.Tensor) -> torch.Tensor:
+        earlier = [list(flat[j * depth : (j + 1) * depth]) for j in range(k)] if flat else None
+        return net.column_logits(x, k, earlier)
+
+    return forward
+
+
+def train_column(
+    net: ProgressiveNet,
+    k: int,
+    task: Task,
+    settings: TrainSettings,
+    *,
+    initial_epochs: bool = True,
+    prune_fraction: float = 0.0,
+    retrain_epochs: int = 0,
+    scope: str = "global",
+    seed: int = 0,
+    show_progress: bool = True,
+) -> dict:
+    """Train column ``k`` on ``task`` (earlier columns frozen); optionally prune and retrain it.
+
+    :param initial_epochs: False when the column already holds its trained weights
+        (e.g. a checkpoint shared by several runs): only pruning and retraining run.
+    :param prune_fraction: fraction of the column's and its adapters' weights to prune (0 = none).
+    :param retrain_epochs: epochs after pruning, pruned weights held at exactly zero (with
+        ``prune_fraction=0`` they simply continue training: the paper's unpruned baseline
+        trains 2E epochs).
+    :param seed: the initial phase is seeded with ``(seed, k)``, retraining separately,
+        so a run that loads the initial phase from a checkpoint continues identically.
+    :returns: epoch histories, validation and test accuracy, dense and non-zero counts.
+    """
+    for j in range(len(net.columns)):
+        net.columns[j].requires_grad_(j == k)
+        net.laterals[j].requires_grad_(j == k)
+    params = net.column_parameters(k)
+    forward = _column_forward(net, k)
+    inputs = {s: _lateral_inputs(net, k, task.split(s)[0]) for s in ("train", "val", "test")}
+    val = (inputs["val"], task.y_val)
+
+    def phase(epochs: int, phase_seed: int, guards: Sequence[FrozenEntries], desc: str) -> list[dict]:
+        generator = set_seed(phase_seed)
+        stats = fit(
+            net, inputs["train"], task.y_train, epochs=epochs, batch_size=settings.batch_size,
+            optimizer=settings.make_optimizer(params.values()), forward=forward, guards=guards, val=val,
+            generator=generator, show_progress=show_progress, desc=desc,
+        )  # fmt: skip
+        return [s.as_dict() for s in stats]
+
+    history = phase(settings.epochs, 1000 * seed + 2 * k, (), f"column {k + 1}") if initial_epochs else []
+    retrain: list[dict] = []
+    if prune_fraction > 0 or retrain_epochs > 0:
+        masks = prune_column(net, k, prune_fraction, scope)
+        guard = FrozenEntries(net.column_weights(k), masks)  # pruned entries were zeroed: they stay zero
+        retrain = phase(retrain_epochs, 1000 * seed + 2 * k + 1, (guard,), f"column {k + 1} retrain")
+    count = net.column_count(k)
+    return {
+        "history": history,
+        "retrain_history": retrain,
+        "val_acc": evaluate(net, *val, forward=forward)[1],
+        "test_acc": evaluate(net, inputs["test"], task.y_test, forward=forward)[1],
+        "params_total": count.total,
+        "params_nonzero": count.nonzero,
+    }
+
+
+def run_progressive(
+    tasks: Sequence[Task],
+    hidden_sizes: Sequence[Sequence[int]],
+    settings: TrainSettings,
+    *,
+    adapter: str,
+    prune_fractions: Sequence[float] | None = None,
+    retrain_epochs: int = 0,
+    scope: str = "global",
+    seed: int = 0,
+    alpha_init: float = 0.1,
+    adapter_width: int | None = None,
+    first_column_state: dict[str, torch.Tensor] | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Train one column per task in order (Algorithm 1 when ``prune_fractions`` is given).
+
+    :param hidden_sizes: hidden widths of each column.
+    :param prune_fractions: one fraction per column (0 = that column is not pruned).
+    :param first_column_state: column 1's ``state_dict`` after its initial epochs, shared by
+        runs that differ only from there on (its initial training is then skipped).
+    :returns: a JSON-able record: per-column results of :func:`train_column`, each column's
+        test accuracy re-measured after the last column (``final_test_acc``), and totals.
+    """
+    if len(hidden_sizes) != len(tasks):
+        raise ValueError(f"need one hidden-size list per task: {len(hidden_sizes)} for {len(tasks)} tasks")
+    fractions = list(prune_fractions) if prune_fractions is not None else [0.0] * len(tasks)
+    if len(fractions) != len(tasks) or not all(0.0 <= f < 1.0 for f in fractions):
+        raise ValueError(f"prune_fractions must be one value in [0, 1) per task, got {fractions}")
+    device = tasks[0].x_train.device
+    in_features = math.prod(tasks[0].input_shape)
+    net = ProgressiveNet(in_features, adapter, alpha_init=alpha_init, adapter_width=adapter_width)
+    columns = []
+    for k, (task, hidden, fraction) in enumerate(zip(tasks, hidden_sizes, fractions)):
+        set_seed(1000 * seed + 2 * k)
+        net.add_column(hidden, task.num_classes)
+        net.to(device)
+        loaded = k == 0 and first_column_state is not None
+        if loaded:
+            net.columns[0].load_state_dict(first_column_state)
+        columns.append(
+            train_column(
+                net, k, task, settings, initial_epochs=not loaded, prune_fraction=fraction,
+                retrain_epochs=retrain_epochs, scope=scope, seed=seed,
+                show_progress=show_progress,
+            )
+        )  # fmt: skip
+    final = [evaluate(net, *task.split("test"), forward=lambda xb, k=k: net(xb, k))[1] for k, task in enumerate(tasks)]
+    total = count_parameters(net)
+    return {
+        "columns": columns,
+        "final_test_acc": final,
+        "mean_test_error": 1.0 - sum(final) / len(final),
+        "params_total": total.total,
+        "params_nonzero": total.nonzero,
+    }
+
+
+def train_first_column(
+    task: Task, hidden: Sequence[int], settings: TrainSettings, *, seed: int = 0, show_progress: bool = True
+) -> dict[str, torch.Tensor]:
+    """Column 1 after its initial epochs, as a ``state_dict``: identical for every adapter kind.
+
+    Column 1 has no laterals, so runs that differ only in later columns (or in
+    how column 1 is pruned afterwards) can share it: pass it to
+    :func:`run_progressive` as ``first_column_state``.
+    """
+    set_seed(1000 * seed)
+    net = ProgressiveNet(math.prod(task.input_shape), "none")
+    net.add_column(hidden, task.num_classes)
+    net.to(task.x_train.device)
+    train_column(net, 0, task, settings, seed=seed, show_progress=show_progress)
+    return {n: p.detach().clone() for n, p in net.columns[0].state_dict().items()}
+
+
+def matched_unlinked_fractions(
+    in_features: int,
+    hidden_sizes: Sequence[Sequence[int]],
+    num_classes: Sequence[int],
+    fraction: float,
+    *,
+    adapter: str = "learned",
+    adapter_width: int | None = None,
+) -> list[float]:
+    """Per-column pruning fractions of an unlinked network that match a progressive one's size.
+
+    The progressive network prunes ``fraction`` of each column's weights together
+    with its adapters' (one global threshold per column). The unlinked column ``k``
+    is given the fraction that leaves it with exactly as many non-zero parameters
+    (weights, biases, ``α``) as progressive column ``k`` plus its adapters, so that
+    the two networks have the same total (Nicholls & Dasgupta: "prune to an equal
+    number of final parameters"). Returns 0 for a column the unlinked network
+    cannot match without growing (only at small fractions).
+    """
+    progressive = ProgressiveNet(in_features, adapter, adapter_width=adapter_width)
+    unlinked = ProgressiveNet(in_features, "none")
+    out = []
+    for k, (hidden, classes) in enumerate(zip(hidden_sizes, num_classes)):
+        progressive.add_column(hidden, classes)
+        unlinked.add_column(hidden, classes)
+        p_weights = sum(w.numel() for w in progressive.column_weights(k).values())
+        p_other = sum(p.numel() for p in progressive.column_parameters(k).values()) - p_weights
+        target = p_weights - round(fraction * p_weights) + p_other
+        u_weights = sum(w.numel() for w in unlinked.column_weights(k).values())
+        u_other = sum(p.numel() for p in unlinked.column_parameters(k).values()) - u_weights
+        keep = target - u_other
+        out.append(max(0.0, (u_weights - keep) / u_weights))
+    return out
