@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 
 from .models import MultiHeadNet
-from .streams import Task
+from .streams import Task, concat_tasks
 from .train import EpochStats, TrainSettings, evaluate_tasks, fit
 
 __all__ = ["finetune_sequence", "train_jointly", "train_head_only"]
@@ -88,13 +88,8 @@ def train_jointly(
     """
     _check_heads(model, tasks, multi_head)
 
-    def union(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        xs, ys = zip(*(task.split(split) for task in tasks))
-        ids = torch.cat([torch.full((len(y),), t, device=y.device) for t, y in enumerate(ys)])
-        return torch.cat(xs), torch.cat(ys), ids
-
-    x, y, ids = union("train")
-    x_val, y_val, ids_val = union("val")
+    x, y, ids = concat_tasks(tasks, "train")
+    x_val, y_val, ids_val = concat_tasks(tasks, "val")
     if multi_head:
         inputs, val_inputs, forward = (x, ids), (x_val, ids_val), model.forward_tasks
     else:

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from .models import StackedLinear
+
 __all__ = [
     "prunable_weights",
     "magnitude_keep_mask",
@@ -39,13 +41,14 @@ __all__ = [
 
 
 def prunable_weights(model: nn.Module, include_heads: bool = False) -> dict[str, nn.Parameter]:
-    """Weights of every ``nn.Linear`` and ``nn.Conv*`` (biases excluded), by parameter name.
+    """Weights of every ``nn.Linear``, ``nn.Conv*`` and :class:`~cl_utils.models.StackedLinear`
+    (biases excluded), by parameter name.
 
     Task heads (names starting with ``heads.``) are left out unless ``include_heads``.
     """
     out = {}
     for module_name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, StackedLinear)):
             if not include_heads and module_name.startswith("heads."):
                 continue
             out[f"{module_name}.weight" if module_name else "weight"] = module.weight

@@ -12,39 +12,81 @@ Bodies provided:
 * :func:`ball_cnn`: the CIFAR-10 conv net of Ball et al. (2020, App. A).
 * :func:`vgg16`: torchvision's VGG-16 layout ("D") for 32 px inputs: 13 conv
   layers with 4,224 filters at width 1, optional batch-norm, a width multiplier.
+* :func:`stacked_mlp`: ``S`` independent MLPs (e.g. one per seed) evaluated as one
+  network with batched matrix products (:class:`StackedLinear`), so that many
+  small runs share each kernel launch and each Python step.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from functools import partial
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["MultiHeadNet", "mlp", "zenke_cnn", "ball_cnn", "vgg16", "VGG16_LAYOUT"]
+__all__ = ["MultiHeadNet", "StackedLinear", "mlp", "stacked_mlp", "zenke_cnn", "ball_cnn", "vgg16", "VGG16_LAYOUT"]
 
 VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
+class StackedLinear(nn.Module):
+    """``num_models`` independent ``nn.Linear`` layers applied with one batched matrix product.
+
+    ``weight`` is ``(S, out, in)`` and ``bias`` ``(S, out)``; each slice is
+    initialised like ``nn.Linear``. Input ``(B, in)`` (shared by every model) or
+    ``(S, B, in)``; output ``(S, B, out)``, or ``(B, out, S)`` with
+    ``models_last=True`` (the layout :func:`~cl_utils.train.cross_entropy` and the
+    accuracy of :func:`~cl_utils.train.fit` read: class dimension second).
+    """
+
+    def __init__(self, num_models: int, in_features: int, out_features: int, *, models_last: bool = False):
+        super().__init__()
+        if num_models < 1:
+            raise ValueError(f"num_models must be >= 1, got {num_models}")
+        self.in_features, self.out_features, self.models_last = in_features, out_features, models_last
+        self.weight = nn.Parameter(torch.empty(num_models, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(num_models, out_features))
+        bound = 1.0 / in_features**0.5  # nn.Linear's default: U(-1/sqrt(in), 1/sqrt(in)) for both
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def num_models(self) -> int:
+        return self.weight.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.matmul(x, self.weight.transpose(1, 2)) + self.bias.unsqueeze(1)  # (S, B, out)
+        return out.permute(1, 2, 0) if self.models_last else out
+
+
 class MultiHeadNet(nn.Module):
-    """A body shared by all tasks and a list of task heads (``nn.Linear``).
+    """A body shared by all tasks and a list of task heads (``nn.Linear`` by default).
 
     :param body: maps a batch of inputs to ``feature_dim`` features.
     :param feature_dim: width of the body's output.
     :param head_sizes: number of classes of each task's head; one entry = single head.
+    :param make_head: builds a head from ``(feature_dim, num_classes)``.
     """
 
-    def __init__(self, body: nn.Module, feature_dim: int, head_sizes: Sequence[int]):
+    def __init__(
+        self,
+        body: nn.Module,
+        feature_dim: int,
+        head_sizes: Sequence[int],
+        make_head: Callable[[int, int], nn.Module] = nn.Linear,
+    ):
         super().__init__()
         if not head_sizes:
             raise ValueError("need at least one head")
         self.body = body
         self.feature_dim = feature_dim
-        self.heads = nn.ModuleList(nn.Linear(feature_dim, n) for n in head_sizes)
+        self.make_head = make_head
+        self.heads = nn.ModuleList(make_head(feature_dim, n) for n in head_sizes)
 
     def add_head(self, num_classes: int) -> int:
         """Append a head for a new task; return its index."""
         ref = next(self.parameters())
-        self.heads.append(nn.Linear(self.feature_dim, num_classes).to(ref.device, ref.dtype))
+        self.heads.append(self.make_head(self.feature_dim, num_classes).to(ref.device, ref.dtype))
         return len(self.heads) - 1
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +97,7 @@ class MultiHeadNet(nn.Module):
 
         Heads narrower than the widest are padded with ``-inf`` (zero probability),
         so cross-entropy and argmax only see the sample's own head. Used for
-        joint (multitask) training.
+        joint (multitask) training and rehearsal; ``forward(x, task_ids)`` calls it.
         """
         features = self.body(x)
         sizes = {h.out_features for h in self.heads}
@@ -68,7 +110,10 @@ class MultiHeadNet(nn.Module):
             out[sel, : head.out_features] = head(features[sel])
         return out
 
-    def forward(self, x: torch.Tensor, task: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, task: int | torch.Tensor = 0) -> torch.Tensor:
+        """Logits of head ``task``, or, given a tensor of per-sample task ids, of each sample's head."""
+        if isinstance(task, torch.Tensor):
+            return self.forward_tasks(x, task)
         if not 0 <= task < len(self.heads):
             raise IndexError(f"task {task} has no head (the model has {len(self.heads)})")
         return self.heads[task](self.body(x))
@@ -89,6 +134,21 @@ def mlp(
             layers.append(nn.Dropout(dropout))
         width = h
     return MultiHeadNet(nn.Sequential(*layers), width, head_sizes)
+
+
+def stacked_mlp(num_models: int, in_features: int, hidden: Sequence[int], head_sizes: Sequence[int]) -> MultiHeadNet:
+    """``num_models`` independent copies of :func:`mlp` (ReLU, no dropout) in one network.
+
+    Every layer is a :class:`StackedLinear`; inputs are shared, and the logits come out as
+    ``(B, classes, num_models)``. PackNet prunes each model separately.
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [StackedLinear(num_models, width, h), nn.ReLU()]
+        width = h
+    head = partial(StackedLinear, num_models, models_last=True)
+    return MultiHeadNet(nn.Sequential(*layers), width, head_sizes, make_head=head)
 
 
 def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.0) -> MultiHeadNet:

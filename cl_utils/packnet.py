@@ -26,6 +26,12 @@ weights are never modified (the official code masks in place, which destroys the
 weights of later tasks when several tasks are evaluated on one model).
 
 Each task has its own head (``model.heads[k - 1]``); heads are never pruned.
+
+Two extensions serve the efficiency chapter (Ball et al. 2020): ``freeze_earlier=False``
+keeps every used weight trainable (their "Memory" baseline: full rehearsal, masks
+only expanded), and ``train_task(..., task_ids=...)`` trains on data that mixes
+tasks, each sample through its own head. A :func:`~cl_utils.models.stacked_mlp`
+(several seeds in one network) is pruned model by model.
 :func:`pack_owners` stores the ownership map with ``ceil(log2 N)`` bits per weight,
 the paper's storage argument (§3), made real.
 """
@@ -40,7 +46,7 @@ import torch
 from torch import nn
 
 from .masks import FrozenEntries, magnitude_keep_mask, masked_forward, prunable_weights, unit_columns
-from .models import MultiHeadNet
+from .models import MultiHeadNet, StackedLinear
 from .streams import Task
 from .train import EpochStats, TrainSettings, evaluate, fit
 
@@ -57,16 +63,24 @@ class PackNet:
     :param separate_biases: learn conv/linear biases for every task and store them
         per task (Table 5), instead of freezing them after task 1.
     :param max_tasks: room for per-task biases in ``state_dict`` (separate biases only).
+    :param freeze_earlier: PackNet's weight freezing. ``False`` lets task ``k`` train
+        every weight any task uses (and biases, batch-norm and all heads so far):
+        the "Memory" baseline of Ball et al., which rehearses all earlier data.
 
     To restore a saved model, build the same architecture, wrap it in a new
     ``PackNet`` (which registers the buffers) and call :meth:`load_state_dict`.
     """
 
-    def __init__(self, model: MultiHeadNet, *, separate_biases: bool = False, max_tasks: int = 8):
+    def __init__(
+        self, model: MultiHeadNet, *, separate_biases: bool = False, max_tasks: int = 8, freeze_earlier: bool = True
+    ):
         if max_tasks > 255:
             raise ValueError("ownership is stored as uint8: at most 255 tasks")
+        if separate_biases and not freeze_earlier:
+            raise ValueError("separate_biases needs freeze_earlier=True (per-task biases of shared, changing weights)")
         self.model = model
         self.separate_biases = separate_biases
+        self.freeze_earlier = freeze_earlier
         self.weights: dict[str, nn.Parameter] = prunable_weights(model)
         modules = dict(model.named_modules())
         self.layers: dict[str, nn.Module] = {n: modules[n.rsplit(".", 1)[0]] for n in self.weights}
@@ -164,6 +178,9 @@ class PackNet:
     def _guards(self, task: int) -> list[FrozenEntries]:
         """Freeze everything task ``task`` may not change, bit-exactly."""
         params = dict(self.model.named_parameters())
+        if not self.freeze_earlier:  # only pruned weights stay (at zero) where they are
+            trainable = {n: o > 0 for n, o in self.owners().items()}
+            return [FrozenEntries({n: params[n] for n in trainable}, trainable)]
         trainable: dict[str, torch.Tensor] = {n: o == task for n, o in self.owners().items()}
         own_biases = {n.rsplit(".", 1)[0] + ".bias" for n in self.bias_names} if self.separate_biases else set()
         for n, p in params.items():
@@ -178,7 +195,7 @@ class PackNet:
     def _set_train_mode(self, task: int) -> Callable[[], None]:
         def set_mode() -> None:
             self.model.train()
-            if task > 1:  # batch-norm statistics are frozen after task 1
+            if task > 1 and self.freeze_earlier:  # batch-norm statistics are frozen after task 1
                 for m in self.model.modules():
                     if isinstance(m, BN_TYPES):
                         m.eval()
@@ -186,7 +203,8 @@ class PackNet:
         return set_mode
 
     def _optimizer_params(self, task: int) -> list[nn.Parameter]:
-        return list(self.model.body.parameters()) + list(self.model.heads[task - 1].parameters())
+        heads = self.model.heads if not self.freeze_earlier else [self.model.heads[task - 1]]
+        return list(self.model.body.parameters()) + [p for h in heads for p in h.parameters()]
 
     def train_task(
         self,
@@ -199,20 +217,31 @@ class PackNet:
         generator: torch.Generator | None = None,
         show_progress: bool = True,
         desc: str = "train",
+        task_ids: torch.Tensor | None = None,
     ) -> list[EpochStats]:
-        """Train the current task's weights (call :meth:`start_task` first)."""
+        """Train the current task's weights (call :meth:`start_task` first).
+
+        :param task_ids: 0-based head of each sample of ``x``, for data that mixes
+            tasks (multitask training, rehearsal); ``val`` is then ``((x, ids), y)``.
+            By default every sample goes through the current task's head.
+        """
         task = self.num_tasks
         if task < 1:
             raise RuntimeError("call start_task() before train_task()")
         optimizer = settings.make_optimizer(self._optimizer_params(task))
+        if task_ids is None:
+            inputs, forward = x, self.forward_for(task)
+        else:
+            inputs = (x, task_ids)
+            forward = lambda xb, ids: masked_forward(self.model, self.masks_for(task), xb, ids)  # noqa: E731
         history = fit(
             self.model,
-            x,
+            inputs,
             y,
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             optimizer=optimizer,
-            forward=self.forward_for(task),
+            forward=forward,
             guards=self._guards(task),
             scheduler=scheduler_fn(optimizer) if scheduler_fn else None,
             val=val,
@@ -235,7 +264,8 @@ class PackNet:
 
     @torch.no_grad()
     def prune(self, fraction: float, keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:
-        """Free exactly ``round(fraction × n)`` of the current task's ``n`` weights in every layer.
+        """Free exactly ``round(fraction × n)`` of the current task's ``n`` weights in every layer
+        (of every stacked model).
 
         The smallest-magnitude weights go (``keep_fn`` may replace the rule, e.g.
         :func:`filter_keep_mask`); they become free (owner 0) and zero. Returns the
@@ -246,7 +276,10 @@ class PackNet:
         freed = {}
         for n, w in self.weights.items():
             owner = getattr(self.layers[n], OWNER)
-            keep = keep_fn(w, fraction, owner == task)
+            if isinstance(self.layers[n], StackedLinear):  # each stacked model on its own
+                keep = torch.stack([keep_fn(w[s], fraction, owner[s] == task) for s in range(len(w))])
+            else:
+                keep = keep_fn(w, fraction, owner == task)
             drop = ~keep
             owner[drop] = 0
             w[drop] = 0.0

@@ -19,7 +19,7 @@ import torch
 from .data import RawDataset, load_dataset
 from .transforms import center_crop, class_balanced_subset, grey_to_rgb, pad_to, resize, to_float, train_val_split
 
-__all__ = ["Task", "make_task", "permuted_tasks", "split_tasks", "flipped_task", "dataset_sequence"]
+__all__ = ["Task", "make_task", "permuted_tasks", "split_tasks", "flipped_task", "dataset_sequence", "concat_tasks"]
 
 _SPLITS = ("train", "val", "test")
 
@@ -228,3 +228,14 @@ def dataset_sequence(
     return [
         make_task(load_dataset(n, data_source), rgb=rgb, size=size, device=device, **task_kwargs) for n in names
     ]
+
+
+def concat_tasks(tasks: Sequence[Task], split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x, y, task_ids)``: one split of several tasks stacked, with each sample's 0-based task index.
+
+    The data of multitask training and of full rehearsal; pass ``task_ids`` to
+    :meth:`~cl_utils.models.MultiHeadNet.forward` so that each sample uses its task's head.
+    """
+    xs, ys = zip(*(task.split(split) for task in tasks))
+    ids = torch.cat([torch.full((len(y),), t, device=y.device, dtype=torch.long) for t, y in enumerate(ys)])
+    return torch.cat(xs), torch.cat(ys), ids

@@ -4,6 +4,11 @@
 one :class:`EpochStats` per epoch with its wall time, so chapters can report
 time as well as accuracy. :func:`evaluate` and :func:`evaluate_tasks` measure
 without changing the model's mode for the caller.
+
+Logits are ``(B, classes)``, or ``(B, classes, S)`` for a stack of ``S``
+independent models trained together (:func:`~cl_utils.models.stacked_mlp`):
+:func:`cross_entropy` and the accuracies then average over the models, and
+:func:`accuracy_per_model` gives each model's own accuracy.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ __all__ = [
     "fit",
     "evaluate",
     "evaluate_tasks",
+    "cross_entropy",
+    "accuracy_per_model",
 ]
 
 Forward = Callable[..., torch.Tensor]
@@ -40,6 +47,51 @@ Inputs = torch.Tensor | tuple[torch.Tensor, ...]
 def _as_tuple(x: Inputs) -> tuple[torch.Tensor, ...]:
     return x if isinstance(x, tuple) else (x,)
 OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def _labels_like(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Labels broadcast to the trailing model dimensions of ``(B, C, *S)`` logits."""
+    return y.view(len(y), *([1] * (logits.dim() - 2))).expand(len(y), *logits.shape[2:])
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``F.cross_entropy`` that also takes ``(B, C, S)`` logits of ``S`` stacked models with shared labels.
+
+    Per sample, the loss is averaged over the models, so ``"sum"`` and ``"mean"``
+    mean the same as for one model. Each model's parameters get only their own
+    loss's gradient, scaled by ``1/S``: Adam's update does not change (up to its
+    ε); for SGD multiply the learning rate by ``S``.
+    """
+    if logits.dim() == 2:
+        return F.cross_entropy(logits, y, reduction=reduction)
+    per_sample = F.cross_entropy(logits, _labels_like(logits, y), reduction="none").flatten(1).mean(1)
+    return per_sample.sum() if reduction == "sum" else per_sample.mean()
+
+
+def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Number of correct predictions in the batch, averaged over stacked models (a float tensor)."""
+    hits = logits.argmax(1) == _labels_like(logits, y)
+    return hits.flatten(1).float().mean(1).sum() if hits.dim() > 1 else hits.sum().float()
+
+
+@torch.no_grad()
+def accuracy_per_model(
+    model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None = None, batch_size: int = 2048
+) -> list[float]:
+    """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model)."""
+    forward = forward or model
+    was_training = model.training
+    model.eval()
+    correct: torch.Tensor | None = None
+    try:
+        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
+            logits = forward(*xb)
+            hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
+            batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
+            correct = batch if correct is None else correct + batch
+    finally:
+        model.train(was_training)
+    return [] if correct is None else (correct.double() / max(len(y), 1)).tolist()
 
 
 @dataclass(frozen=True)
@@ -115,7 +167,7 @@ def evaluate(
     y: torch.Tensor,
     *,
     forward: Forward | None = None,
-    loss_fn: Callable = F.cross_entropy,
+    loss_fn: Callable = cross_entropy,
     batch_size: int = 2048,
 ) -> tuple[float, float]:
     """Mean loss and accuracy (in [0, 1]) of ``forward`` (default ``model``) on ``(x, y)``, in eval mode.
@@ -125,12 +177,12 @@ def evaluate(
     forward = forward or model
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0
+    total_loss, correct = 0.0, 0.0
     try:
         for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
             logits = forward(*xb)
             total_loss += float(loss_fn(logits, yb, reduction="sum"))
-            correct += int((logits.argmax(1) == yb).sum())
+            correct += float(_correct(logits, yb))
     finally:
         model.train(was_training)
     n = max(len(y), 1)
@@ -146,7 +198,7 @@ def fit(
     batch_size: int,
     optimizer: torch.optim.Optimizer,
     forward: Forward | None = None,
-    loss_fn: Callable = F.cross_entropy,
+    loss_fn: Callable = cross_entropy,
     penalty: Callable[[], torch.Tensor] | None = None,
     guards: Sequence[FrozenEntries] = (),
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
@@ -182,7 +234,7 @@ def fit(
         else:
             set_train_mode()
         loss_sum = torch.zeros((), device=y.device)
-        correct = torch.zeros((), device=y.device, dtype=torch.long)
+        correct = torch.zeros((), device=y.device)
         for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator):
             logits = forward(*xb)
             loss = loss_fn(logits, yb)
@@ -196,12 +248,12 @@ def fit(
             for g in guards:
                 g.restore()
             loss_sum += loss.detach() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum()
+            correct += _correct(logits.detach(), yb)
         if scheduler is not None:
             scheduler.step()
         n = max(len(y), 1)
         val_loss, val_acc = evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None else (None, None)
-        stats = EpochStats(epoch, float(loss_sum) / n, int(correct) / n, val_loss, val_acc, time.perf_counter() - start)
+        stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc, time.perf_counter() - start)
         history.append(stats)
         bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
     return history

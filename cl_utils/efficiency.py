@@ -1,0 +1,234 @@
+"""Efficiency in continual learning (Ball et al. 2020): PackNet's memory cost and iterative pruning on a budget.
+
+Three ways to fill one network with a sequence of tasks, all ending with a
+fraction ``p`` of the weights *free* (zero, available to future tasks):
+
+* :func:`packnet_iterative`: PackNet (Mallya & Lazebnik 2018) with iterative
+  pruning, Ball et al.'s Algorithm 1. Each task is trained for ``E`` epochs, then
+  ``N`` rounds of *prune z % of the task's weights, retrain* share a retraining
+  budget of ``B`` epochs (``R = B / N`` per round). ``z`` comes from their
+  Algorithm 2 (:func:`prune_per_round`). ``N = 1`` is the original PackNet.
+* :func:`memory_rehearsal`: "Memory": at task ``i`` train on the data of tasks
+  ``1..i`` (full rehearsal), nothing frozen; the set of used weights only grows,
+  on the same schedule as PackNet's.
+* :func:`multinet`: "Multinet": all tasks' data at once (multitask), pruned to ``p``.
+
+All three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with
+the same epochs per phase (the time budget), and return each task's test
+accuracy for every stacked model (:func:`~cl_utils.models.stacked_mlp` runs
+several seeds as one network). :func:`match_free_fraction` is Appendix B: the
+free fraction ``p̄`` at which another method matches PackNet's accuracy, found
+with ``scipy.optimize.minimize_scalar``; :func:`compression_ratio` turns it into
+Section 2's memory efficiency ``(1 − p) / (1 − p̄)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Callable, Sequence
+
+import torch
+from scipy.optimize import minimize_scalar
+
+from .masks import masked_forward
+from .models import MultiHeadNet, StackedLinear
+from .packnet import PackNet
+from .streams import Task, concat_tasks
+from .train import TrainSettings, accuracy_per_model
+
+__all__ = [
+    "METHODS",
+    "prune_per_round",
+    "free_fraction_per_model",
+    "packnet_iterative",
+    "memory_rehearsal",
+    "multinet",
+    "run_method",
+    "compression_ratio",
+    "match_free_fraction",
+]
+
+METHODS = ("packnet", "memory", "multinet")
+
+
+def prune_per_round(rounds: int, num_tasks: int, final_free: float) -> float:
+    """Ball et al.'s Algorithm 2: the fraction ``z`` of a task's weights to prune in each round.
+
+    Each task frees a fraction ``r = p^(1/|T|)`` of the weights it was given, so
+    that ``p`` is free after ``|T|`` tasks; ``N`` rounds of pruning ``z`` of what is
+    left free ``1 − (1 − z)^N = r`` of them.
+    """
+    if rounds < 1 or num_tasks < 1:
+        raise ValueError(f"rounds and num_tasks must be >= 1, got {rounds} and {num_tasks}")
+    if not 0.0 < final_free < 1.0:
+        raise ValueError(f"final_free must be in (0, 1), got {final_free}")
+    r = math.exp(math.log(final_free) / num_tasks)
+    return 1.0 - math.exp(math.log(1.0 - r) / rounds)
+
+
+def free_fraction_per_model(packnet: PackNet) -> list[float]:
+    """Fraction of the prunable weights that no task owns, for each stacked model (one value otherwise)."""
+    owners = packnet.owners()
+    stacked = [isinstance(packnet.layers[n], StackedLinear) for n in owners]
+    if all(stacked):
+        free = sum((o == 0).flatten(1).sum(1) for o in owners.values())
+        total = sum(o[0].numel() for o in owners.values())
+        return (free.double() / total).tolist()
+    if any(stacked):
+        raise ValueError("a model mixes stacked and plain prunable layers")
+    free = sum(int((o == 0).sum()) for o in owners.values())
+    return [free / sum(o.numel() for o in owners.values())]
+
+
+def _schedule(train: TrainSettings, retrain_budget: int, rounds: int) -> TrainSettings:
+    if rounds < 1 or retrain_budget % rounds:
+        raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
+    return replace(train, epochs=retrain_budget // rounds)
+
+
+def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[list[float]]:
+    """Test accuracy of every task (rows) for every stacked model (columns).
+
+    With frozen weights (PackNet) task ``t`` uses the weights of tasks ``1..t``; when
+    nothing is frozen (Memory, Multinet) every task uses the whole final network.
+    """
+    masks = packnet.masks_for(packnet.num_tasks)
+    out = []
+    for t, task in enumerate(tasks):
+        if shared:
+            forward = lambda x, t=t: masked_forward(packnet.model, masks, x, t)  # noqa: E731
+        else:
+            forward = packnet.forward_for(t + 1)
+        out.append(accuracy_per_model(packnet.model, *task.split("test"), forward=forward))
+    return out
+
+
+def _phases(packnet, x, y, train, retrain, rounds, z, *, val, task_ids=None, generator=None, show_progress=True):
+    """Train, then ``rounds`` times prune ``z`` and retrain (one task of Algorithm 1)."""
+    kw = dict(val=val, task_ids=task_ids, generator=generator, show_progress=show_progress)
+    packnet.train_task(x, y, train, desc=f"task {packnet.num_tasks}", **kw)
+    for n in range(rounds):
+        packnet.prune(z)
+        packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
+
+
+def packnet_iterative(
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    train: TrainSettings,
+    *,
+    retrain_budget: int,
+    rounds: int,
+    final_free: float,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """PackNet with ``rounds`` rounds of iterative pruning per task within ``retrain_budget`` epochs.
+
+    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model, "z": per-round fraction}``.
+    """
+    z = prune_per_round(rounds, len(tasks), final_free)
+    retrain = _schedule(train, retrain_budget, rounds)
+    packnet = PackNet(model, max_tasks=len(tasks))
+    for task in tasks:
+        packnet.start_task()
+        _phases(packnet, task.x_train, task.y_train, train, retrain, rounds, z, val=task.split("val"),
+                generator=generator, show_progress=show_progress)  # fmt: skip
+    return {"acc": _accuracies(packnet, tasks, shared=False), "free": free_fraction_per_model(packnet), "z": z}
+
+
+def memory_rehearsal(
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    train: TrainSettings,
+    *,
+    retrain_budget: int,
+    rounds: int,
+    final_free: float,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Ball et al.'s "Memory": full rehearsal of all earlier data, no freezing, masks expanded per task."""
+    z = prune_per_round(rounds, len(tasks), final_free)
+    retrain = _schedule(train, retrain_budget, rounds)
+    packnet = PackNet(model, max_tasks=len(tasks), freeze_earlier=False)
+    for i in range(len(tasks)):
+        packnet.start_task()
+        x, y, ids = concat_tasks(tasks[: i + 1], "train")
+        x_val, y_val, ids_val = concat_tasks(tasks[: i + 1], "val")
+        _phases(packnet, x, y, train, retrain, rounds, z, val=((x_val, ids_val), y_val), task_ids=ids,
+                generator=generator, show_progress=show_progress)  # fmt: skip
+    return {"acc": _accuracies(packnet, tasks, shared=True), "free": free_fraction_per_model(packnet), "z": z}
+
+
+def multinet(
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    train: TrainSettings,
+    *,
+    retrain_budget: int,
+    rounds: int,
+    final_free: float,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Ball et al.'s "Multinet": every task's data at once, then pruned to ``final_free`` (one head per task)."""
+    z = prune_per_round(rounds, 1, final_free)
+    retrain = _schedule(train, retrain_budget, rounds)
+    packnet = PackNet(model, max_tasks=1, freeze_earlier=False)
+    packnet.start_task()
+    x, y, ids = concat_tasks(tasks, "train")
+    x_val, y_val, ids_val = concat_tasks(tasks, "val")
+    _phases(packnet, x, y, train, retrain, rounds, z, val=((x_val, ids_val), y_val), task_ids=ids,
+            generator=generator, show_progress=show_progress)  # fmt: skip
+    return {"acc": _accuracies(packnet, tasks, shared=True), "free": free_fraction_per_model(packnet), "z": z}
+
+
+def run_method(method: str, model: MultiHeadNet, tasks: Sequence[Task], train: TrainSettings, **kwargs) -> dict:
+    """Dispatch to :func:`packnet_iterative`, :func:`memory_rehearsal` or :func:`multinet` by name."""
+    functions = {"packnet": packnet_iterative, "memory": memory_rehearsal, "multinet": multinet}
+    if method not in functions:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return functions[method](model, tasks, train, **kwargs)
+
+
+def compression_ratio(free: float, matched_free: float) -> float:
+    """Section 2's memory efficiency: ``(1 − p) / (1 − p̄)`` for free fractions ``p`` and ``p̄``."""
+    return (1.0 - free) / (1.0 - matched_free)
+
+
+def match_free_fraction(
+    target: float,
+    performance: Callable[[float], float],
+    *,
+    bounds: tuple[float, float] = (0.5, 0.9999),
+    xatol: float = 0.01,
+    maxiter: int = 20,
+) -> dict:
+    """Appendix B: the free fraction ``p̄`` whose ``performance(p̄)`` matches ``target``.
+
+    Minimises ``(target − performance(p̄))²`` with ``scipy.optimize.minimize_scalar``
+    (bounded Brent), searching over ``u = −log10(1 − p̄)`` so that steps are even in
+    compression rather than in ``p̄`` (0.99 and 0.999 are far apart in memory).
+    ``performance`` is called once per point (cache it: each call trains models).
+
+    :returns: ``{"free": p̄, "performance": ..., "evaluations": [(p̄, performance), ...]}``.
+    """
+    lo, hi = bounds
+    if not 0.0 <= lo < hi < 1.0:
+        raise ValueError(f"bounds must satisfy 0 <= lo < hi < 1, got {bounds}")
+    seen: dict[float, float] = {}
+
+    def objective(u: float) -> float:
+        free = 1.0 - 10.0 ** (-u)
+        if free not in seen:
+            seen[free] = float(performance(free))
+        return (target - seen[free]) ** 2
+
+    result = minimize_scalar(
+        objective, bounds=(-math.log10(1.0 - lo), -math.log10(1.0 - hi)), method="bounded",
+        options={"xatol": xatol, "maxiter": maxiter},
+    )  # fmt: skip
+    best = 1.0 - 10.0 ** (-float(result.x))
+    objective(float(result.x))
+    return {"free": best, "performance": seen[best], "evaluations": sorted(seen.items())}

@@ -1,0 +1,176 @@
+"""cl_utils.efficiency (Ball et al. 2020) and the stacked-seed machinery it runs on."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import cl_utils as cl
+from cl_utils.efficiency import (
+    compression_ratio,
+    free_fraction_per_model,
+    match_free_fraction,
+    memory_rehearsal,
+    multinet,
+    packnet_iterative,
+    prune_per_round,
+)
+from cl_utils.masks import magnitude_keep_mask
+from cl_utils.models import stacked_mlp
+from cl_utils.packnet import PackNet
+
+ADAM = cl.TrainSettings(epochs=2, batch_size=64, optimizer="adam", lr=5e-3)
+
+
+@pytest.fixture(scope="module")
+def pairs() -> list[cl.Task]:
+    """Three binary tasks from class pairs of synthetic MNIST (multi-head, labels 0/1)."""
+    base = cl.make_task(cl.load_dataset("mnist", "synthetic"), seed=0)
+    return cl.split_tasks(base, [(0, 1), (2, 3), (4, 5)])
+
+
+@pytest.mark.parametrize("rounds,num_tasks,free", [(1, 5, 0.95), (3, 5, 0.99), (8, 5, 0.995), (2, 3, 0.8), (6, 1, 0.9)])
+def test_algorithm_2_leaves_exactly_the_final_free_fraction(rounds, num_tasks, free):
+    z = prune_per_round(rounds, num_tasks, free)
+    assert math.isclose((1 - (1 - z) ** rounds) ** num_tasks, free, rel_tol=1e-12)
+    # and a real network pruned on that schedule ends with that fraction free (no training needed)
+    torch.manual_seed(0)
+    model = cl.mlp(784, [256, 256], [2] * num_tasks)
+    packnet = PackNet(model, max_tasks=num_tasks)
+    for _ in range(num_tasks):
+        packnet.start_task()
+        for _ in range(rounds):
+            packnet.prune(z)
+    assert free_fraction_per_model(packnet)[0] == pytest.approx(free, abs=2e-4)
+
+
+def test_algorithm_2_rejects_bad_inputs():
+    for args in [(0, 5, 0.9), (2, 0, 0.9), (2, 5, 1.0), (2, 5, 0.0)]:
+        with pytest.raises(ValueError):
+            prune_per_round(*args)
+
+
+def test_stacked_mlp_equals_independent_mlps():
+    torch.manual_seed(0)
+    stack = stacked_mlp(3, 784, [32, 16], [2, 2])
+    x = torch.randn(7, 1, 28, 28)
+    out = stack(x, 1)
+    assert out.shape == (7, 2, 3)
+    for s in range(3):
+        plain = cl.mlp(784, [32, 16], [2, 2])
+        with torch.no_grad():
+            for (name, p), (_, q) in zip(plain.named_parameters(), stack.named_parameters()):
+                p.copy_(q[s])
+            torch.testing.assert_close(plain(x, 1), out[..., s], rtol=0, atol=1e-5)
+
+
+def test_stacked_models_get_only_their_own_gradient(pairs):
+    torch.manual_seed(0)
+    stack = stacked_mlp(2, 784, [16], [2])
+    x, y = pairs[0].x_train[:64], pairs[0].y_train[:64]
+
+    def grads():
+        stack.zero_grad()
+        cl.train.cross_entropy(stack(x, 0), y).backward()
+        return [p.grad[0].clone() for p in stack.parameters()]
+
+    before = grads()
+    with torch.no_grad():
+        for p in stack.parameters():
+            p[1].mul_(-2.0)  # change model 2 only
+    assert all(torch.equal(a, b) for a, b in zip(before, grads()))
+
+
+def test_fit_and_accuracy_average_over_stacked_models(pairs):
+    torch.manual_seed(0)
+    stack = stacked_mlp(3, 784, [16], [2])
+    history = cl.fit(stack, pairs[0].x_train, pairs[0].y_train, epochs=2, batch_size=64,
+                     optimizer=torch.optim.Adam(stack.parameters(), 1e-3), val=pairs[0].split("val"),
+                     show_progress=False)  # fmt: skip
+    assert 0.5 < history[-1].train_acc <= 1.0 and 0.5 < history[-1].val_acc <= 1.0
+    per_model = cl.train.accuracy_per_model(stack, *pairs[0].split("val"), forward=lambda x: stack(x, 0))
+    assert len(per_model) == 3
+    assert sum(per_model) / 3 == pytest.approx(history[-1].val_acc)
+
+
+def test_stacked_packnet_prunes_each_model_separately_and_forgets_nothing(pairs):
+    torch.manual_seed(0)
+    stack = stacked_mlp(3, 784, [32, 32], [2] * 3)
+    with torch.no_grad():
+        stack.body[1].weight[2].mul_(100.0)  # model 3's weights are much larger: a pooled threshold would spare them
+    packnet = PackNet(stack, max_tasks=3)
+    probe = torch.cat([t.x_test[:16] for t in pairs])
+    recorded = []
+    for k, task in enumerate(pairs, start=1):
+        packnet.start_task()
+        packnet.train_task(task.x_train, task.y_train, ADAM, show_progress=False)
+        w = stack.body[1].weight.detach().clone()
+        eligible = stack.body[1].packnet_owner == k
+        packnet.prune(0.5)
+        for s in range(3):
+            expected = magnitude_keep_mask(w[s], 0.5, eligible[s])
+            assert torch.equal((stack.body[1].packnet_owner[s] == k), expected & eligible[s])
+        packnet.retrain(task.x_train, task.y_train, ADAM, show_progress=False)
+        with torch.no_grad():
+            recorded.append(packnet.forward_for(k)(probe).clone())
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(packnet.forward_for(k)(probe), before)
+    free = free_fraction_per_model(packnet)
+    assert len(free) == 3 and all(f == pytest.approx(0.125, abs=0.01) for f in free)
+
+
+def test_packnet_iterative_reports_every_task_and_model(pairs):
+    torch.manual_seed(0)
+    out = packnet_iterative(stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=2, rounds=2,
+                            final_free=0.5, show_progress=False)  # fmt: skip
+    assert len(out["acc"]) == 3 and all(len(row) == 2 for row in out["acc"])
+    assert all(a > 0.6 for row in out["acc"] for a in row)
+    assert out["free"] == pytest.approx([0.5, 0.5], abs=0.01)
+    with pytest.raises(ValueError, match="divide"):
+        packnet_iterative(cl.mlp(784, [8], [2] * 3), pairs, ADAM, retrain_budget=3, rounds=2, final_free=0.5)
+
+
+def test_memory_trains_old_weights_but_keeps_pruned_ones_at_zero_and_only_expands(pairs):
+    torch.manual_seed(0)
+    model = cl.mlp(784, [32, 32], [2] * 3)
+    packnet = PackNet(model, max_tasks=3, freeze_earlier=False)
+    packnet.start_task()
+    packnet.train_task(pairs[0].x_train, pairs[0].y_train, ADAM, show_progress=False)
+    packnet.prune(0.5)
+    task1_weights = model.body[1].weight.detach().clone()
+    used_after_1 = model.body[1].packnet_owner > 0
+    packnet.start_task()
+    x, y, ids = cl.streams.concat_tasks(pairs[:2], "train")
+    packnet.train_task(x, y, ADAM, task_ids=ids, show_progress=False)
+    owner = model.body[1].packnet_owner
+    assert (owner[used_after_1] == 1).all(), "the used set only grows"
+    assert not torch.equal(model.body[1].weight[used_after_1], task1_weights[used_after_1]), "nothing is frozen"
+    packnet.prune(0.5)
+    zeros = model.body[1].weight[owner == 0]
+    packnet.train_task(x, y, ADAM, task_ids=ids, show_progress=False)
+    assert torch.equal(model.body[1].weight[owner == 0], torch.zeros_like(zeros)), "pruned weights stay zero"
+
+
+def test_memory_and_multinet_end_at_the_free_fraction_and_learn(pairs):
+    for fn in (memory_rehearsal, multinet):
+        torch.manual_seed(0)
+        out = fn(stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1, final_free=0.8,
+                 show_progress=False)  # fmt: skip
+        assert out["free"] == pytest.approx([0.8, 0.8], abs=0.01), fn.__name__
+        assert all(a > 0.6 for row in out["acc"] for a in row), fn.__name__
+
+
+def test_matching_finds_the_free_fraction_of_equal_performance():
+    calls = []
+
+    def performance(free: float) -> float:  # accuracy falls as more of the network is free
+        calls.append(free)
+        return 1.0 - 0.01 / (1.0 - free) ** 0.5
+
+    target = performance(0.99)
+    found = match_free_fraction(target, performance, bounds=(0.5, 0.9999), xatol=1e-4)
+    assert found["free"] == pytest.approx(0.99, abs=1e-3)
+    assert len(set(calls)) == len(calls), "each point is evaluated once"
+    assert compression_ratio(0.6, 0.9) == pytest.approx(4.0)  # the paper's worked example
