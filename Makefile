@@ -41,6 +41,7 @@ reproduce: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py
+	$(BIN)/python benchmarks/stacked_seeds.py
 
 clean:
 	rm -rf _build

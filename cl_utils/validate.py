@@ -80,11 +80,11 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
-def check_choice_list(name: str, value: Any, choices: Sequence[str]) -> list[str]:
-    """A non-empty list of distinct entries of ``choices``."""
-    expected = f"a non-empty list of distinct entries of {list(choices)}"
+def check_choice_list(name: str, value: Any, choices: Sequence[str], *, min_length: int = 1) -> list[str]:
+    """A list of at least ``min_length`` distinct entries of ``choices``."""
+    expected = f"a list of at least {min_length} distinct entries of {list(choices)}"
     items = _as_list(name, value, expected)
-    if not items or len(set(map(str, items))) != len(items) or not all(isinstance(v, str) and v in choices for v in items):
+    if len(items) < min_length or len(set(map(str, items))) != len(items) or not all(isinstance(v, str) and v in choices for v in items):
         raise _fail(name, expected, value)
     return list(items)
 

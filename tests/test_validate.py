@@ -64,4 +64,5 @@ def test_good_values_come_back_canonical():
     assert v.check_device("device", "cuda:1") == "cuda:1"
     assert v.check_class_groups("g", "[[0, 1], [2, 3]]", 10) == [[0, 1], [2, 3]]
     assert v.check_choice_list("a", "['none', 'learned']", ["none", "learned"]) == ["none", "learned"]
+    assert v.check_choice_list("a", "[]", ["none"], min_length=0) == []
     assert v.check_int_lists("h", "[[128, 64], [32, 16]]", min_value=1, length=2) == [[128, 64], [32, 16]]
