@@ -11,23 +11,13 @@ Not a test: timings depend on the machine. Run it with
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 import cl_utils as cl
-from cl_utils.efficiency import packnet_iterative
+from cl_utils.efficiency import run_method
 from cl_utils.models import stacked_mlp
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from train_loop import timed  # this folder is on sys.path when the script runs
 
 
 def main() -> None:
@@ -48,7 +38,7 @@ def main() -> None:
     def one(num_models: int) -> None:
         model = (stacked_mlp(num_models, 784, [256, 256], [2] * 5) if num_models > 1
                  else cl.mlp(784, [256, 256], [2] * 5))  # fmt: skip
-        packnet_iterative(model.to(device), tasks, train, generator=torch.Generator().manual_seed(0), **kw)
+        run_method("packnet", model.to(device), tasks, train, generator=torch.Generator().manual_seed(0), **kw)
 
     one(1)  # warm-up
     single = timed(lambda: one(1), device)

@@ -3,17 +3,17 @@
 Three ways to fill one network with a sequence of tasks, all ending with a
 fraction ``p`` of the weights *free* (zero, available to future tasks):
 
-* :func:`packnet_iterative`: PackNet (Mallya & Lazebnik 2018) with iterative
+* ``"packnet"``: PackNet (Mallya & Lazebnik 2018) with iterative
   pruning, Ball et al.'s Algorithm 1. Each task is trained for ``E`` epochs, then
   ``N`` rounds of *prune z % of the task's weights, retrain* share a retraining
   budget of ``B`` epochs (``R = B / N`` per round). ``z`` comes from their
   Algorithm 2 (:func:`prune_per_round`). ``N = 1`` is the original PackNet.
-* :func:`memory_rehearsal`: "Memory": at task ``i`` train on the data of tasks
+* ``"memory"``: at task ``i`` train on the data of tasks
   ``1..i`` (full rehearsal), nothing frozen; the set of used weights only grows,
   on the same schedule as PackNet's.
-* :func:`multinet`: "Multinet": all tasks' data at once (multitask), pruned to ``p``.
+* ``"multinet"``: all tasks' data at once (multitask), pruned to ``p``.
 
-All three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with
+:func:`run_method` runs each of them; all three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with
 the same epochs per phase (the time budget), and return each task's test
 accuracy for every stacked model (:func:`~cl_utils.models.stacked_mlp` runs
 several seeds as one network). :func:`match_free_fraction` is Appendix B: the
@@ -40,9 +40,6 @@ __all__ = [
     "METHODS",
     "prune_per_round",
     "free_fraction_per_model",
-    "packnet_iterative",
-    "memory_rehearsal",
-    "multinet",
     "run_method",
     "compression_ratio",
     "match_free_fraction",
@@ -103,7 +100,7 @@ def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[l
     return out
 
 
-def _phases(packnet, x, y, train, retrain, rounds, z, *, val, task_ids=None, generator=None, show_progress=True):
+def _phases(packnet, x, y, train, retrain, rounds, z, *, val, task_ids, generator, show_progress) -> None:
     """Train, then ``rounds`` times prune ``z`` and retrain (one task of Algorithm 1)."""
     kw = dict(val=val, task_ids=task_ids, generator=generator, show_progress=show_progress)
     packnet.train_task(x, y, train, desc=f"task {packnet.num_tasks}", **kw)
@@ -112,7 +109,8 @@ def _phases(packnet, x, y, train, retrain, rounds, z, *, val, task_ids=None, gen
         packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
 
 
-def packnet_iterative(
+def run_method(
+    method: str,
     model: MultiHeadNet,
     tasks: Sequence[Task],
     train: TrainSettings,
@@ -123,73 +121,38 @@ def packnet_iterative(
     generator: torch.Generator | None = None,
     show_progress: bool = True,
 ) -> dict:
-    """PackNet with ``rounds`` rounds of iterative pruning per task within ``retrain_budget`` epochs.
+    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free.
 
-    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model, "z": per-round fraction}``.
+    * ``"packnet"``: PackNet with ``rounds`` rounds of iterative pruning per task
+      (Algorithm 1); earlier tasks' weights frozen.
+    * ``"memory"``: at task ``i``, train on tasks ``1..i`` (full rehearsal); nothing
+      frozen; the used weights grow on PackNet's schedule.
+    * ``"multinet"``: one training phase on every task's data, pruned to ``final_free``.
+
+    Each training phase is ``train.epochs`` epochs, then the ``retrain_budget`` epochs are
+    split over the ``rounds`` prune-retrain rounds (``R = B / N``).
+
+    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
+        "z": the per-round pruning fraction}``.
     """
-    z = prune_per_round(rounds, len(tasks), final_free)
-    retrain = _schedule(train, retrain_budget, rounds)
-    packnet = PackNet(model, max_tasks=len(tasks))
-    for task in tasks:
-        packnet.start_task()
-        _phases(packnet, task.x_train, task.y_train, train, retrain, rounds, z, val=task.split("val"),
-                generator=generator, show_progress=show_progress)  # fmt: skip
-    return {"acc": _accuracies(packnet, tasks, shared=False), "free": free_fraction_per_model(packnet), "z": z}
-
-
-def memory_rehearsal(
-    model: MultiHeadNet,
-    tasks: Sequence[Task],
-    train: TrainSettings,
-    *,
-    retrain_budget: int,
-    rounds: int,
-    final_free: float,
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-) -> dict:
-    """Ball et al.'s "Memory": full rehearsal of all earlier data, no freezing, masks expanded per task."""
-    z = prune_per_round(rounds, len(tasks), final_free)
-    retrain = _schedule(train, retrain_budget, rounds)
-    packnet = PackNet(model, max_tasks=len(tasks), freeze_earlier=False)
-    for i in range(len(tasks)):
-        packnet.start_task()
-        x, y, ids = concat_tasks(tasks[: i + 1], "train")
-        x_val, y_val, ids_val = concat_tasks(tasks[: i + 1], "val")
-        _phases(packnet, x, y, train, retrain, rounds, z, val=((x_val, ids_val), y_val), task_ids=ids,
-                generator=generator, show_progress=show_progress)  # fmt: skip
-    return {"acc": _accuracies(packnet, tasks, shared=True), "free": free_fraction_per_model(packnet), "z": z}
-
-
-def multinet(
-    model: MultiHeadNet,
-    tasks: Sequence[Task],
-    train: TrainSettings,
-    *,
-    retrain_budget: int,
-    rounds: int,
-    final_free: float,
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-) -> dict:
-    """Ball et al.'s "Multinet": every task's data at once, then pruned to ``final_free`` (one head per task)."""
-    z = prune_per_round(rounds, 1, final_free)
-    retrain = _schedule(train, retrain_budget, rounds)
-    packnet = PackNet(model, max_tasks=1, freeze_earlier=False)
-    packnet.start_task()
-    x, y, ids = concat_tasks(tasks, "train")
-    x_val, y_val, ids_val = concat_tasks(tasks, "val")
-    _phases(packnet, x, y, train, retrain, rounds, z, val=((x_val, ids_val), y_val), task_ids=ids,
-            generator=generator, show_progress=show_progress)  # fmt: skip
-    return {"acc": _accuracies(packnet, tasks, shared=True), "free": free_fraction_per_model(packnet), "z": z}
-
-
-def run_method(method: str, model: MultiHeadNet, tasks: Sequence[Task], train: TrainSettings, **kwargs) -> dict:
-    """Dispatch to :func:`packnet_iterative`, :func:`memory_rehearsal` or :func:`multinet` by name."""
-    functions = {"packnet": packnet_iterative, "memory": memory_rehearsal, "multinet": multinet}
-    if method not in functions:
+    if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return functions[method](model, tasks, train, **kwargs)
+    retrain = _schedule(train, retrain_budget, rounds)
+    frozen = method == "packnet"
+    phases = [tasks] if method == "multinet" else [tasks[: i + 1] for i in range(len(tasks))]
+    z = prune_per_round(rounds, len(phases), final_free)
+    packnet = PackNet(model, max_tasks=len(phases), freeze_earlier=frozen)
+    for seen in phases:
+        packnet.start_task()
+        if frozen:  # the new task's data only, through its own head
+            x, y, ids, val = seen[-1].x_train, seen[-1].y_train, None, seen[-1].split("val")
+        else:  # every task seen so far, each sample through its task's head
+            x, y, ids = concat_tasks(seen, "train")
+            x_val, y_val, ids_val = concat_tasks(seen, "val")
+            val = ((x_val, ids_val), y_val)
+        _phases(packnet, x, y, train, retrain, rounds, z, val=val, task_ids=ids, generator=generator,
+                show_progress=show_progress)  # fmt: skip
+    return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
 
 
 def compression_ratio(free: float, matched_free: float) -> float:

@@ -11,10 +11,8 @@ from cl_utils.efficiency import (
     compression_ratio,
     free_fraction_per_model,
     match_free_fraction,
-    memory_rehearsal,
-    multinet,
-    packnet_iterative,
     prune_per_round,
+    run_method,
 )
 from cl_utils.masks import magnitude_keep_mask
 from cl_utils.models import stacked_mlp
@@ -123,13 +121,15 @@ def test_stacked_packnet_prunes_each_model_separately_and_forgets_nothing(pairs)
 
 def test_packnet_iterative_reports_every_task_and_model(pairs):
     torch.manual_seed(0)
-    out = packnet_iterative(stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=2, rounds=2,
-                            final_free=0.5, show_progress=False)  # fmt: skip
+    out = run_method("packnet", stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=2, rounds=2,
+                     final_free=0.5, show_progress=False)  # fmt: skip
     assert len(out["acc"]) == 3 and all(len(row) == 2 for row in out["acc"])
     assert all(a > 0.6 for row in out["acc"] for a in row)
     assert out["free"] == pytest.approx([0.5, 0.5], abs=0.01)
     with pytest.raises(ValueError, match="divide"):
-        packnet_iterative(cl.mlp(784, [8], [2] * 3), pairs, ADAM, retrain_budget=3, rounds=2, final_free=0.5)
+        run_method("packnet", cl.mlp(784, [8], [2] * 3), pairs, ADAM, retrain_budget=3, rounds=2, final_free=0.5)
+    with pytest.raises(ValueError, match="method"):
+        run_method("ewc", cl.mlp(784, [8], [2] * 3), pairs, ADAM, retrain_budget=2, rounds=2, final_free=0.5)
 
 
 def test_memory_trains_old_weights_but_keeps_pruned_ones_at_zero_and_only_expands(pairs):
@@ -154,12 +154,12 @@ def test_memory_trains_old_weights_but_keeps_pruned_ones_at_zero_and_only_expand
 
 
 def test_memory_and_multinet_end_at_the_free_fraction_and_learn(pairs):
-    for fn in (memory_rehearsal, multinet):
+    for method in ("memory", "multinet"):
         torch.manual_seed(0)
-        out = fn(stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1, final_free=0.8,
-                 show_progress=False)  # fmt: skip
-        assert out["free"] == pytest.approx([0.8, 0.8], abs=0.01), fn.__name__
-        assert all(a > 0.6 for row in out["acc"] for a in row), fn.__name__
+        out = run_method(method, stacked_mlp(2, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1,
+                         final_free=0.8, show_progress=False)  # fmt: skip
+        assert out["free"] == pytest.approx([0.8, 0.8], abs=0.01), method
+        assert all(a > 0.6 for row in out["acc"] for a in row), method
 
 
 def test_matching_finds_the_free_fraction_of_equal_performance():
