@@ -26,14 +26,14 @@ weights are never modified (the official code masks in place, which destroys the
 weights of later tasks when several tasks are evaluated on one model).
 
 Each task has its own head (``model.heads[k - 1]``); heads are never pruned.
+:func:`pack_owners` stores the ownership map with ``ceil(log2 N)`` bits per weight,
+the paper's storage argument (§3), made real.
 
 Two extensions serve the efficiency chapter (Ball et al. 2020): ``freeze_earlier=False``
 keeps every used weight trainable (their "Memory" baseline: full rehearsal, masks
 only expanded), and ``train_task(..., task_ids=...)`` trains on data that mixes
 tasks, each sample through its own head. A :func:`~cl_utils.models.stacked_mlp`
 (several seeds in one network) is pruned model by model.
-:func:`pack_owners` stores the ownership map with ``ceil(log2 N)`` bits per weight,
-the paper's storage argument (§3), made real.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class PackNet:
         per task (Table 5), instead of freezing them after task 1.
     :param max_tasks: room for per-task biases in ``state_dict`` (separate biases only).
     :param freeze_earlier: PackNet's weight freezing. ``False`` lets task ``k`` train
-        every weight any task uses (and biases, batch-norm and all heads so far):
+        every weight any task uses (and biases, batch-norm and every head):
         the "Memory" baseline of Ball et al., which rehearses all earlier data.
 
     To restore a saved model, build the same architecture, wrap it in a new
