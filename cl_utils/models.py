@@ -50,10 +50,6 @@ class StackedLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
-    @property
-    def num_models(self) -> int:
-        return self.weight.shape[0]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.matmul(x, self.weight.transpose(1, 2)) + self.bias.unsqueeze(1)  # (S, B, out)
         return out.permute(1, 2, 0) if self.models_last else out

@@ -48,10 +48,15 @@ def _in_range(v: float, lo: float | None, hi: float | None) -> bool:
     return (lo is None or v >= lo) and (hi is None or v <= hi)
 
 
+def _is_int(v: Any, lo: int | None = None, hi: int | None = None) -> bool:
+    """An integer (not a bool) within the bounds."""
+    return isinstance(v, int) and not isinstance(v, bool) and _in_range(v, lo, hi)
+
+
 def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> int:
     """An integer (not a bool, not a float) within the bounds."""
     expected = " ".join(filter(None, ["an integer", _bounds(min_value, max_value)]))
-    if isinstance(value, bool) or not isinstance(value, int) or not _in_range(value, min_value, max_value):
+    if not _is_int(value, min_value, max_value):
         raise _fail(name, expected, value)
     return int(value)
 
@@ -115,7 +120,7 @@ def check_int_list(
     expected = f"a list of at least {min_length} integer(s)" + (f" {_bounds(min_value, max_value)}" if _bounds(min_value, max_value) else "")
     items = _as_list(name, value, expected)
     ok = len(items) >= min_length and all(
-        isinstance(v, int) and not isinstance(v, bool) and _in_range(v, min_value, max_value) for v in items
+        _is_int(v, min_value, max_value) for v in items
     )
     if not ok or (unique and len(set(items)) != len(items)):
         raise _fail(name, expected + (" without repeats" if unique else ""), value)
@@ -159,7 +164,7 @@ def check_int_lists(
     for inner in outer:
         if not isinstance(inner, (list, tuple)) or not inner:
             raise _fail(name, expected, value)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and _in_range(v, min_value, None) for v in inner):
+        if not all(_is_int(v, min_value) for v in inner):
             raise _fail(name, expected, value)
         out.append([int(v) for v in inner])
     if same_length and len({len(inner) for inner in out}) != 1:
@@ -184,7 +189,7 @@ def check_class_groups(name: str, value: Any, num_classes: int) -> list[list[int
     for group in groups:
         if not isinstance(group, (list, tuple)) or not group:
             raise _fail(name, expected, value)
-        if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < num_classes for c in group):
+        if not all(_is_int(c, 0, num_classes - 1) for c in group):
             raise _fail(name, expected, value)
         out.append([int(c) for c in group])
     flat = [c for g in out for c in g]
