@@ -1,0 +1,244 @@
+"""Filter pruning (Salcedo & Sharma): physical removal, scores, Eq. (1) counts, the driver."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import cl_utils as cl
+from cl_utils.filter_pruning import (
+    Block,
+    FilterNet,
+    FilterScores,
+    PruningSchedule,
+    filter_count_trajectory,
+    filters_to_prune,
+    prune_step,
+    remove_filters,
+    train_with_filter_pruning,
+    vgg16_filter_net,
+)
+
+VGG16_COUNTS = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+
+
+def small_net(batch_norm: bool, pool_size: int = 2, seed: int = 0) -> FilterNet:
+    """Three convs (8, 6, 5 filters) on 8 px inputs, then a linear classifier: cheap and float64."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    channels = 3
+    for i, out in enumerate((8, 6, 5)):
+        layers.append(nn.Conv2d(channels, out, 3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU())
+        if i == 1:
+            layers.append(nn.MaxPool2d(2))
+        channels = out
+    classifier = nn.Sequential(nn.Linear(channels * pool_size**2, 7), nn.ReLU(), nn.Linear(7, 4))
+    net = FilterNet(nn.Sequential(*layers), classifier, pool_size).double()
+    if batch_norm:  # non-trivial running statistics and affine parameters
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+def silence_filters(net: FilterNet, layer: int, filters: list[int]) -> None:
+    """Make the chosen filters output exactly zero after their ReLU (for every input)."""
+    conv = net.conv_layers()[layer]
+    with torch.no_grad():
+        conv.weight[filters] = 0.0
+        conv.bias[filters] = 0.0
+        bn = net._follower(conv, nn.BatchNorm2d)
+        if bn is not None:  # BN(0) = bias - mean * weight / sqrt(var + eps): make it 0
+            bn.running_mean[filters] = 0.0
+            bn.bias[filters] = 0.0
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_removing_silent_filters_preserves_the_output(batch_norm: bool, layer: int):
+    net = small_net(batch_norm)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float64)
+    drop = [1, 3]
+    silence_filters(net, layer, drop)
+    before = net(x)
+    remove_filters(net, layer, drop)
+    after = net(x)
+    assert net.conv_layers()[layer].out_channels == [8, 6, 5][layer] - 2
+    # exact up to the order of float64 summation (the removed terms were exact zeros)
+    torch.testing.assert_close(after, before, rtol=0, atol=1e-12)
+
+
+def test_removing_live_filters_changes_the_output():
+    """The control of the test above: the equality is not vacuous."""
+    net = small_net(batch_norm=False)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float64)
+    before = net(x)
+    remove_filters(net, 2, [0])
+    assert not torch.allclose(net(x), before)
+
+
+def test_removal_keeps_the_surviving_weights():
+    net = small_net(batch_norm=True)
+    conv0, conv1 = net.conv_layers()[:2]
+    w0, w1, bn_mean = conv0.weight.clone(), conv1.weight.clone(), net.features[1].running_mean.clone()
+    remove_filters(net, 0, torch.tensor([0, 5]))
+    keep = [1, 2, 3, 4, 6, 7]
+    assert torch.equal(conv0.weight, w0[keep])
+    assert torch.equal(conv1.weight, w1[:, keep])
+    assert torch.equal(net.features[1].running_mean, bn_mean[keep])
+    assert net.features[1].num_features == 6 and conv1.in_channels == 6
+
+
+def test_last_conv_removal_drops_pool_size_squared_columns_of_fc():
+    net = small_net(batch_norm=False, pool_size=2)
+    fc = net.classifier[0]
+    w = fc.weight.clone()  # (7, 5 * 4)
+    remove_filters(net, 2, [1])
+    keep_cols = [c for c in range(20) if c // 4 != 1]
+    assert fc.in_features == 16 and torch.equal(fc.weight, w[:, keep_cols])
+
+
+def test_removal_rejects_bad_indices():
+    net = small_net(batch_norm=False)
+    with pytest.raises(IndexError):
+        remove_filters(net, 0, [8])
+    with pytest.raises(ValueError, match="all 8 filters"):
+        remove_filters(net, 0, list(range(8)))
+
+
+def test_vgg16_has_4224_filters_and_shapes_stay_consistent_through_pruning():
+    net = vgg16_filter_net(10, batch_norm=True, pool_size=1, fc_widths=(32,))
+    assert net.filter_counts() == VGG16_COUNTS and sum(net.filter_counts()) == 4224
+    x = torch.randn(2, 3, 32, 32)
+    net.eval()
+    for step in range(3):
+        scores = [torch.rand(n) for n in net.filter_counts()]
+        counts = prune_step(net, scores, 5.0)
+        assert net(x).shape == (2, 10)
+    assert sum(counts) == filter_count_trajectory(VGG16_COUNTS, 5.0, 3)[-1]
+    assert net.classifier[0].in_features == counts[-1]
+
+
+def test_torchvision_layout_pool7_classifier_reads_49_values_per_filter():
+    net = vgg16_filter_net(10, pool_size=7, fc_widths=(16, 16))
+    assert net.classifier[0].in_features == 512 * 49
+    prune_step(net, [torch.rand(n) for n in net.filter_counts()], 5.0)
+    assert net.classifier[0].in_features == net.filter_counts()[-1] * 49
+    assert net(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_eq1_per_layer_counts_match_the_formula_and_the_paper():
+    assert [filters_to_prune(n, 5.0) for n in (64, 128, 256, 512)] == [3, 6, 12, 25]
+    assert filters_to_prune(1, 50.0) == 0  # never the last filter
+    totals = filter_count_trajectory(VGG16_COUNTS, 5.0, 6)
+    assert totals[0] == 4224 and totals[6] == 3136  # the paper: 4,224 filters, 3,136 after 49 epochs
+    counts = list(VGG16_COUNTS)
+    for k in range(1, 7):
+        counts = [n - (n * 5) // 100 for n in counts]
+        assert totals[k] == sum(counts)
+
+
+def test_prune_step_removes_the_lowest_scoring_filters():
+    net = small_net(batch_norm=False)
+    w = net.conv_layers()[0].weight.clone()
+    scores = [torch.arange(8.0).flip(0), torch.arange(6.0), torch.arange(5.0)]  # layer 0: filter 7 lowest
+    counts = prune_step(net, scores, 20.0)  # floor(0.2 * [8, 6, 5]) = [1, 1, 1]
+    assert counts == [7, 5, 4]
+    assert torch.equal(net.conv_layers()[0].weight, w[:7])
+
+
+@pytest.mark.parametrize("criterion", ["activation", "weight"])
+def test_scores_accumulate_in_training_only_and_reset(criterion: str):
+    net = small_net(batch_norm=False)
+    tracker = FilterScores(net, criterion)
+    x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
+    net.eval()
+    net(x)
+    assert tracker.iterations == 0
+    net.train()
+    net(x)
+    first = [s.clone() for s in tracker.scores()]
+    net(x)
+    second = tracker.scores()
+    assert tracker.iterations == 2
+    for a, b in zip(first, second):
+        torch.testing.assert_close(b, 2 * a)  # same input, same weights: twice the score
+    if criterion == "weight":
+        torch.testing.assert_close(first[1], net.conv_layers()[1].weight.flatten(1).norm(dim=1))
+    else:
+        relu_out = net.features[:2](x)
+        torch.testing.assert_close(first[0], relu_out.pow(2).sum((0, 2, 3)).sqrt())
+    tracker.reset()
+    with pytest.raises(RuntimeError):
+        tracker.scores()
+    tracker.close()
+    net(x)
+    assert tracker.iterations == 0
+
+
+def test_normalized_scores_have_maximum_one_per_iteration():
+    net = small_net(batch_norm=False).train()
+    tracker = FilterScores(net, "weight", normalize=True)
+    net(torch.randn(2, 3, 8, 8, dtype=torch.float64))
+    assert all(float(s.max()) == pytest.approx(1.0) for s in tracker.scores())
+
+
+def test_schedule_prunes_after_every_block_but_not_after_the_last_epoch():
+    schedule = PruningSchedule("weight", 5.0, 7)
+    assert [e for e in range(1, 51) if schedule.prunes_after(e, 50)] == [7, 14, 21, 28, 35, 42, 49]
+    assert not any(PruningSchedule("none").prunes_after(e, 50) for e in range(1, 51))
+    with pytest.raises(ValueError):
+        PruningSchedule("l1")
+
+
+@pytest.mark.parametrize("criterion", ["none", "activation", "weight"])
+def test_driver_prunes_on_schedule_and_switches_blocks(criterion: str):
+    net = small_net(batch_norm=True).float()
+    g = torch.Generator().manual_seed(0)
+    blocks = []
+
+    def block_data(b: int) -> Block:
+        blocks.append(b)
+        x = torch.randn(32, 3, 8, 8, generator=g)
+        y = torch.randint(0, 4, (32,), generator=g)
+        return Block(f"data{b}", x, y, x[:8], y[:8])
+
+    schedule = PruningSchedule(criterion, percent=20.0, every=2)
+    history = train_with_filter_pruning(
+        net, block_data, epochs=5, settings=cl.TrainSettings(5, 8, "sgd", 0.01, 0.9),
+        schedule=schedule, generator=torch.Generator().manual_seed(0), show_progress=False,
+    )  # fmt: skip
+    assert blocks == [0, 1, 2] and [h["data"] for h in history] == ["data0"] * 2 + ["data1"] * 2 + ["data2"]
+    filters = [h["filters"] for h in history]
+    expected = filter_count_trajectory([8, 6, 5], 20.0, 2)  # prunes after epochs 2 and 4
+    assert filters == ([19] * 5 if criterion == "none" else [expected[0]] * 2 + [expected[1]] * 2 + [expected[2]])
+    assert all(0.0 <= h["train_acc"] <= 1.0 and h["seconds"] > 0 for h in history)
+    # the hooks are gone: a training forward pass after the run accumulates nothing
+    assert all(not m._forward_hooks for m in net.modules())
+
+
+def test_blocks_fixed_resample_and_dataset_cycle():
+    from cl_utils.filter_experiments import load_pools, make_blocks
+
+    pools = load_pools(["cifar10", "mnist"], 20, data_source="synthetic", train_from_test=0.8, seed=0,
+                       device=torch.device("cpu"))
+    assert [len(p.y_val) for p in pools] == [20, 20] and pools[1].x_train.shape[1:] == (3, 32, 32)
+    fixed = make_blocks("fixed", pools[:1], 50, seed=0)
+    assert fixed(0) is fixed(3)
+    resample = make_blocks("resample", pools[:1], 3000, seed=0)
+    a, b = resample(0), resample(1)
+    assert len(a.y_train) == 3000 > len(pools[0].y_train)  # with replacement: more than the pool holds
+    assert not torch.equal(a.x_train, b.x_train) and torch.equal(a.x_val, b.x_val)
+    cycle = make_blocks("datasets", pools, 30, seed=0)
+    assert [cycle(i).name for i in range(4)] == ["cifar10", "mnist", "cifar10", "mnist"]
+    assert not torch.equal(cycle(0).x_train, cycle(2).x_train)  # a fresh sample at each visit
+    with pytest.raises(ValueError, match="train_images"):
+        make_blocks("fixed", pools[:1], 10**6, seed=0)
+    with pytest.raises(ValueError, match="one dataset"):
+        make_blocks("fixed", pools, 10, seed=0)
