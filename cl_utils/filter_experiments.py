@@ -20,14 +20,24 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .data import load_dataset
+from .data import RawDataset, load_dataset
 from .filter_pruning import Block, PruningSchedule, train_with_filter_pruning, vgg16_filter_net
 from .streams import Task, make_task
 from .train import TrainSettings, resolve_device, set_seed
 
-__all__ = ["MODES", "load_pools", "make_blocks", "run_filter_experiment"]
+__all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_experiment"]
 
 MODES = ("fixed", "resample", "datasets")
+
+
+def _carve_fraction(raw: RawDataset, train_from_test: float) -> float:
+    """``train_from_test`` for a dataset with no training split here (KMNIST offline), else 0."""
+    return train_from_test if len(raw.y_train) == 0 else 0.0
+
+
+def carved_datasets(names: list[str], data_source: str) -> list[str]:
+    """The datasets among ``names`` whose training images :func:`load_pools` carves out of the test split."""
+    return [n for n in names if _carve_fraction(load_dataset(n, data_source), 1.0) > 0]
 
 
 def load_pools(
@@ -41,7 +51,7 @@ def load_pools(
     tasks = []
     for name in names:
         raw = load_dataset(name, data_source)
-        carve = train_from_test if len(raw.y_train) == 0 else 0.0
+        carve = _carve_fraction(raw, train_from_test)
         pool_size = len(raw.y_test) * carve if carve else len(raw.y_train)
         if val_images >= pool_size:
             raise ValueError(f"val_images={val_images} leaves no training images of {name} ({pool_size:.0f} in all)")

@@ -28,7 +28,6 @@ filters); it is kept across data switches without a prune.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .models import VGG16_LAYOUT, _init_like_torchvision_vgg
+from .models import _init_like_torchvision_vgg, vgg16_conv_layers
 from .train import TrainSettings, fit
 
 __all__ = [
@@ -81,11 +80,13 @@ class FilterNet(nn.Module):
         return [c.out_channels for c in self.conv_layers()]
 
     def _follower(self, conv: nn.Conv2d, kind: type[nn.Module]) -> nn.Module | None:
-        """The first module of type ``kind`` after ``conv`` in ``features`` (None if none)."""
+        """The first module of type ``kind`` after ``conv`` and before the next conv (None if none)."""
         modules = list(self.features)
         for m in modules[modules.index(conv) + 1 :]:
             if isinstance(m, kind):
                 return m
+            if isinstance(m, nn.Conv2d):
+                return None
         return None
 
     def activation_after(self, conv: nn.Conv2d) -> nn.Module:
@@ -116,17 +117,7 @@ def vgg16_filter_net(
     """
     if pretrained:
         return _pretrained_vgg16(num_classes, batch_norm, pool_size, fc_widths)
-    layers: list[nn.Module] = []
-    channels = 3
-    for item in VGG16_LAYOUT:
-        if item == "M":
-            layers.append(nn.MaxPool2d(2))
-            continue
-        layers.append(nn.Conv2d(channels, int(item), 3, padding=1))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(int(item)))
-        layers.append(nn.ReLU(inplace=False))
-        channels = int(item)
+    layers, channels = vgg16_conv_layers(batch_norm=batch_norm)
     head: list[nn.Module] = []
     width = channels * pool_size**2
     for w in fc_widths:
@@ -205,13 +196,13 @@ def remove_filters(model: FilterNet, layer: int, drop: Sequence[int] | torch.Ten
         conv.bias = nn.Parameter(_keep_rows(conv.bias, keep))
     conv.out_channels = len(keep)
     bn = model._follower(conv, nn.BatchNorm2d)
-    nxt = convs[layer + 1] if layer + 1 < len(convs) else None
-    if bn is not None and (nxt is None or list(model.features).index(bn) < list(model.features).index(nxt)):
+    if bn is not None:
         bn.weight = nn.Parameter(_keep_rows(bn.weight, keep))
         bn.bias = nn.Parameter(_keep_rows(bn.bias, keep))
         bn.running_mean = _keep_rows(bn.running_mean, keep)
         bn.running_var = _keep_rows(bn.running_var, keep)
         bn.num_features = len(keep)
+    nxt = convs[layer + 1] if layer + 1 < len(convs) else None
     if nxt is not None:
         nxt.weight = nn.Parameter(_keep_rows(nxt.weight, keep, dim=1))
         nxt.in_channels = len(keep)
@@ -354,16 +345,14 @@ def train_with_filter_pruning(
             index = (epoch - 1) // schedule.every
             if (epoch - 1) % schedule.every == 0:
                 block = block_data(index)
-            start = time.perf_counter()
             stats = fit(
                 model, block.x_train, block.y_train, epochs=1, batch_size=settings.batch_size,
                 optimizer=optimizer, val=(block.x_val, block.y_val), generator=generator, show_progress=False,
             )[0]  # fmt: skip
-            seconds = time.perf_counter() - start
             history.append({
                 "epoch": epoch, "block": index, "data": block.name, "filters": sum(model.filter_counts()),
                 "train_loss": stats.train_loss, "train_acc": stats.train_acc,
-                "val_loss": stats.val_loss, "val_acc": stats.val_acc, "seconds": seconds,
+                "val_loss": stats.val_loss, "val_acc": stats.val_acc, "seconds": stats.seconds,
             })  # fmt: skip
             if scores is not None and schedule.prunes_after(epoch, epochs):
                 prune_step(model, scores.scores(), schedule.percent)

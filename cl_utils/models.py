@@ -24,7 +24,10 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["MultiHeadNet", "StackedLinear", "mlp", "stacked_mlp", "zenke_cnn", "ball_cnn", "vgg16", "VGG16_LAYOUT"]
+__all__ = [
+    "MultiHeadNet", "StackedLinear", "mlp", "stacked_mlp", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
+    "VGG16_LAYOUT",
+]  # fmt: skip
 
 VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
@@ -175,6 +178,28 @@ def ball_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
     return MultiHeadNet(body, 1024, head_sizes)
 
 
+def vgg16_conv_layers(
+    *, width: float = 1.0, batch_norm: bool = False, in_channels: int = 3
+) -> tuple[list[nn.Module], int]:
+    """The 13 convs and 5 max-pools of torchvision's cfg "D" (each conv → optional batch-norm → ReLU).
+
+    Returns the layers and the number of channels of the last conv.
+    """
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for item in VGG16_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        out = max(1, int(round(int(item) * width)))
+        layers.append(nn.Conv2d(channels, out, 3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU())
+        channels = out
+    return layers, channels
+
+
 def vgg16(
     head_sizes: Sequence[int],
     *,
@@ -191,18 +216,7 @@ def vgg16(
     five 2×2 pools a 32 px image is 1×1×512, so fc6 reads 512 features (not
     torchvision's 7×7×512 = 25,088, which only repeats the same value 49 times).
     """
-    layers: list[nn.Module] = []
-    channels = in_channels
-    for item in VGG16_LAYOUT:
-        if item == "M":
-            layers.append(nn.MaxPool2d(2))
-            continue
-        out = max(1, int(round(int(item) * width)))
-        layers.append(nn.Conv2d(channels, out, 3, padding=1))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(out))
-        layers.append(nn.ReLU())
-        channels = out
+    layers, channels = vgg16_conv_layers(width=width, batch_norm=batch_norm, in_channels=in_channels)
     layers.append(nn.Flatten())
     features = channels * (image_size // 32) ** 2
     for w in fc_widths:
