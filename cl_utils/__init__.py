@@ -17,7 +17,7 @@ One module per concern; the names chapters use are re-exported here:
 * :mod:`cl_utils.progressive`: progressive networks with lateral adapters, pruned (Nicholls & Dasgupta).
 * :mod:`cl_utils.filter_pruning`: iterative conv-filter pruning with physical removal (Salcedo & Sharma).
 * :mod:`cl_utils.filter_experiments`: their three experiments (fixed subset, resampling, dataset cycle).
-* :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m.
+* :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m. (and as text).
 * :mod:`cl_utils.runs`: the run cache under ``data/results/<chapter>/``.
 * :mod:`cl_utils.plots`: the book's figure style, heat maps, "paper vs. this book" tables.
 * :mod:`cl_utils.validate`: checks of papermill parameters.
@@ -33,7 +33,7 @@ from .masks import (
     masked_forward,
     prunable_weights,
 )
-from .metrics import average_accuracy, backward_transfer, mean_sem
+from .metrics import average_accuracy, backward_transfer, format_mean_spread, mean_sem
 from .models import MultiHeadNet, ball_cnn, mlp, vgg16, zenke_cnn
 from .paths import data_dir, project_root, results_root
 from .runs import RunCache, config_key
@@ -48,7 +48,7 @@ __all__ = [
     "DATASETS", "DataUnavailableError", "RawDataset", "load_dataset",
     "FrozenEntries", "count_parameters", "global_keep_masks", "layerwise_keep_masks",
     "magnitude_keep_mask", "masked_forward", "prunable_weights",
-    "average_accuracy", "backward_transfer", "mean_sem",
+    "average_accuracy", "backward_transfer", "format_mean_spread", "mean_sem",
     "MultiHeadNet", "ball_cnn", "mlp", "vgg16", "zenke_cnn",
     "data_dir", "project_root", "results_root",
     "RunCache", "config_key",

@@ -37,7 +37,7 @@ def _carve_fraction(raw: RawDataset, train_from_test: float) -> float:
 
 def carved_datasets(names: list[str], data_source: str) -> list[str]:
     """The datasets among ``names`` whose training images :func:`load_pools` carves out of the test split."""
-    return [n for n in names if _carve_fraction(load_dataset(n, data_source), 1.0) > 0]
+    return [n for n in names if len(load_dataset(n, data_source).y_train) == 0]
 
 
 def load_pools(

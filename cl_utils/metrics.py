@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["average_accuracy", "backward_transfer", "mean_sem"]
+__all__ = ["average_accuracy", "backward_transfer", "mean_sem", "format_mean_spread"]
 
 
 def average_accuracy(acc: Sequence[Sequence[float]]) -> float:
@@ -30,3 +30,18 @@ def mean_sem(values: Sequence[float]) -> tuple[float, float]:
     v = np.asarray(values, dtype=float)
     sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
     return float(v.mean()), sem
+
+
+def format_mean_spread(values: Sequence[float], spread: str = "sem") -> str:
+    """``"mean ± spread"`` of repeated runs (``spread``: ``"sem"`` or ``"std"``), two decimals.
+
+    A single run has no spread, so it reads ``"value (1 run)"`` rather than a
+    misleading ``± 0.00``.
+    """
+    if spread not in ("sem", "std"):
+        raise ValueError(f"spread must be 'sem' or 'std', got {spread!r}")
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return f"{v[0]:.2f} (1 run)"
+    width = mean_sem(v)[1] if spread == "sem" else float(v.std(ddof=1))
+    return f"{v.mean():.2f} ± {width:.2f}"

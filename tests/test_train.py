@@ -107,3 +107,11 @@ def test_metrics():
     mean, sem = cl.mean_sem([1.0, 2.0, 3.0])
     assert mean == 2.0 and sem == pytest.approx(1 / np.sqrt(3))
     assert cl.mean_sem([4.0]) == (4.0, 0.0)
+
+
+def test_format_mean_spread():
+    assert cl.format_mean_spread([1.0, 2.0, 3.0]) == f"2.00 ± {1 / np.sqrt(3):.2f}"
+    assert cl.format_mean_spread([1.0, 2.0, 3.0], spread="std") == "2.00 ± 1.00"
+    assert cl.format_mean_spread([97.777]) == "97.78 (1 run)"  # no "± 0.00" for a single run
+    with pytest.raises(ValueError, match="spread"):
+        cl.format_mean_spread([1.0, 2.0], spread="var")
