@@ -32,8 +32,9 @@ named in the docstrings (and in the chapter).
 from __future__ import annotations
 
 import copy
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -97,9 +98,14 @@ def _unit_layers(body: nn.Sequential) -> list[UnitLayer]:
 class ThetaChoice:
     """Result of graceful forgetting for one trained model."""
 
-    theta: float
-    val_acc: float  # validation accuracy after pruning at theta
+    thetas: list[float]  # activity threshold per hidden layer
+    val_acc: float  # validation accuracy after pruning at these thresholds
     active_units: list[int]  # newly active units per hidden layer
+
+    @property
+    def theta(self) -> float | None:
+        """The threshold shared by every layer (None when the layers have their own)."""
+        return self.thetas[0] if len(set(self.thetas)) == 1 else None
 
 
 class CLNP:
@@ -127,6 +133,7 @@ class CLNP:
         if not hasattr(model, "clnp_num_tasks"):
             model.register_buffer("clnp_num_tasks", torch.zeros((), dtype=torch.long))
         self._unit_masks: list[torch.Tensor] | None = None
+        self._released: list[torch.Tensor] | None = None  # see release_current_task
         for u in self.units:
             u.relu.register_forward_hook(self._mask_hook(u))
 
@@ -141,6 +148,16 @@ class CLNP:
     def free_units(self) -> list[int]:
         """Free units left per hidden layer."""
         return [int((self.owner(i) == 0).sum()) for i in range(len(self.units))]
+
+    def open_units(self, layer: int) -> torch.Tensor:
+        """Free units of ``layer`` that pruning may make active now.
+
+        Every free unit, except between :meth:`release_current_task` and the next
+        :meth:`start_task`: then only the released units, so that units pruned before
+        a fine-tuning round stay pruned.
+        """
+        free = self.owner(layer) == 0
+        return free if self._released is None else free & self._released[layer]
 
     def units_of(self, task: int) -> list[int]:
         """Units made active by ``task`` per hidden layer (the paper's new neurons per task)."""
@@ -200,6 +217,7 @@ class CLNP:
         task = self.num_tasks + 1
         if not self.single_head and task > len(self.model.heads):
             raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)}")
+        self._released = None
         if task > 1:
             for i, u in enumerate(self.units):
                 free = self.owner(i) == 0
@@ -236,6 +254,32 @@ class CLNP:
             raise ValueError(f"CLNP cannot handle parameters {sorted(missing)} (only Linear/Conv2d + ReLU bodies)")
         return out
 
+    def _finetune_trainable(self, task: int, units: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What a fine-tuning round of ``task`` may change: the surviving weights into ``units``.
+
+        ``units[l]`` are units the task owns (normally all of them). Their incoming
+        weights from units the task reads (its own and earlier tasks'; the input
+        for the first layer) and their biases are trained, and so is the task's
+        head on the last-layer units it reads (the shared head: only its own units'
+        columns, its bias with task 1 alone). Frozen: every weight into an earlier
+        task's unit, every interference weight (from a free unit, which stays
+        zero), and every free unit.
+        """
+        reads = self._task_unit_masks(task)
+        out: dict[str, torch.Tensor] = {}
+        for i, u in enumerate(self.units):
+            mine = units[i] & (self.owner(i) == task)
+            w = u.layer.weight
+            inputs = unit_columns(reads[i - 1], w) if i > 0 else torch.ones_like(w, dtype=torch.bool)
+            out[f"body.{u.name}.weight"] = unit_rows(mine, w) & inputs
+            if u.layer.bias is not None:
+                out[f"body.{u.name}.bias"] = mine.clone()
+        for h, head in enumerate(self.model.heads):
+            own = h == self.head_index(task)
+            out[f"heads.{h}.weight"] = unit_columns(reads[-1], head.weight) & own
+            out[f"heads.{h}.bias"] = torch.full_like(head.bias, own and (task == 1 or not self.single_head), dtype=torch.bool)
+        return out
+
     def l1_penalty(self, alphas: Sequence[float]) -> Callable[[], torch.Tensor]:
         """``Σ_l α_l Σ|W_l|`` over the hidden layers then the output layer (len(alphas) = layers + 1)."""
         if len(alphas) != len(self.units) + 1:
@@ -264,21 +308,17 @@ class CLNP:
     ) -> list[EpochStats]:
         """Train the free part on the current task with the L1 penalty ``alphas``.
 
-        ``trainable_units`` (fine-tuning after pruning) narrows training to the
-        listed units' incoming weights, with the forward restricted to the task's units.
+        ``trainable_units`` (fine-tuning after pruning): train only the listed units'
+        incoming weights from the units the task reads, with the forward restricted
+        to the task's units (:meth:`_finetune_trainable`).
         """
         task = self.num_tasks
         if task < 1:
             raise RuntimeError("call start_task() before train_task()")
-        trainable = self._trainable(task)
-        forward = self.training_forward(task)
-        if trainable_units is not None:
-            for i, u in enumerate(self.units):
-                keep = trainable_units[i]
-                key = f"body.{u.name}.weight"
-                trainable[key] &= unit_rows(keep, u.layer.weight)
-                if u.layer.bias is not None:
-                    trainable[f"body.{u.name}.bias"] &= keep
+        if trainable_units is None:
+            trainable, forward = self._trainable(task), self.training_forward(task)
+        else:
+            trainable = self._finetune_trainable(task, trainable_units)
             forward = self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
         params = dict(self.model.named_parameters())
         guard = FrozenEntries(params, trainable)
@@ -317,32 +357,29 @@ class CLNP:
             self.model.train(was_training)
         return [s / max(len(x), 1) for s in sums]
 
-    def candidate_masks(self, activity: Sequence[torch.Tensor], theta: float, scales: Sequence[float] | None = None) -> list[torch.Tensor]:
-        """Units the current task would read if free units with activity ≤ θ·scale_l were pruned."""
-        task = self.num_tasks
-        scales = scales or [1.0] * len(self.units)
+    def candidate_masks(self, activity: Sequence[torch.Tensor], thetas: Sequence[float]) -> list[torch.Tensor]:
+        """Units the current task would read if open units with activity ≤ ``thetas[l]`` were pruned."""
+        task, last = self.num_tasks, len(self.units) - 1
         masks = []
-        for i, (act, s) in enumerate(zip(activity, scales)):
+        for i, (act, theta) in enumerate(zip(activity, thetas)):
+            new = self.open_units(i) & (act > theta)
             owner = self.owner(i)
-            new = (owner == 0) & (act > theta * s)
-            masks.append(((owner > 0) & (owner < task)) | new if not (self.single_head and i == len(self.units) - 1) else new)
+            masks.append(new if self.single_head and i == last else ((owner > 0) & (owner < task)) | new)
         return masks
 
     @torch.no_grad()
-    def prune(self, activity: Sequence[torch.Tensor], theta: float, scales: Sequence[float] | None = None) -> list[int]:
-        """Make free units with activity > θ·scale_l active for the current task; zero interference weights.
+    def prune(self, activity: Sequence[torch.Tensor], thetas: Sequence[float]) -> list[int]:
+        """Make open units with activity > ``thetas[l]`` active for the current task; zero interference weights.
 
         Interference weights are those from units that stay free into any active unit
         (of any task, including the output of this task's head). Returns the number of
         new units per layer.
         """
         task = self.num_tasks
-        scales = scales or [1.0] * len(self.units)
         grown = []
-        for i, (act, s) in enumerate(zip(activity, scales)):
-            owner = self.owner(i)
-            new = (owner == 0) & (act > theta * s)
-            owner[new] = task
+        for i, (act, theta) in enumerate(zip(activity, thetas)):
+            new = self.open_units(i) & (act > theta)
+            self.owner(i)[new] = task
             grown.append(int(new.sum()))
         for i, u in enumerate(self.units[1:], start=1):
             inactive_in = self.owner(i - 1) == 0
@@ -363,22 +400,29 @@ class CLNP:
         *,
         reference_acc: float,
         margin: float,
-        scales: Sequence[float] | None = None,
+        per_layer: bool = False,
         num_candidates: int = 40,
     ) -> ThetaChoice:
-        """Graceful forgetting: prune at the largest θ whose validation accuracy ≥ reference − margin."""
+        """Graceful forgetting: prune at the threshold(s) :func:`select_theta` picks."""
         activity = self.activity(x_activity)
-        choice = select_theta(self, activity, val, reference_acc=reference_acc, margin=margin, scales=scales,
+        choice = select_theta(self, activity, val, reference_acc=reference_acc, margin=margin, per_layer=per_layer,
                               num_candidates=num_candidates)  # fmt: skip
-        grown = self.prune(activity, choice.theta, scales)
-        return ThetaChoice(choice.theta, choice.val_acc, grown)
+        grown = self.prune(activity, choice.thetas)
+        return ThetaChoice(choice.thetas, choice.val_acc, grown)
 
     @torch.no_grad()
     def release_current_task(self) -> None:
-        """Return the current task's units to the free pool (before re-sparsifying after fine-tuning)."""
+        """Return the current task's units to the free pool (before re-sparsifying after fine-tuning).
+
+        Until the next task starts, only these released units can become active
+        again: units pruned earlier stay pruned (:meth:`open_units`).
+        """
+        released = []
         for i in range(len(self.units)):
             owner = self.owner(i)
-            owner[owner == self.num_tasks] = 0
+            released.append(owner == self.num_tasks)
+            owner[released[-1]] = 0
+        self._released = released
 
 
 def learn_task(
@@ -393,7 +437,7 @@ def learn_task(
     finetune_iterations: int = 0,
     finetune: TrainSettings | None = None,
     reference_acc: float | None = None,
-    scales: Sequence[float] | None = None,
+    per_layer: bool = False,
     generator: torch.Generator | None = None,
     show_progress: bool = True,
 ) -> dict:
@@ -409,7 +453,7 @@ def learn_task(
     task = clnp.start_task()
     history = clnp.train_task(x, y, settings, alphas=alphas, val=val, generator=generator,
                               show_progress=show_progress, desc=f"task {task}")  # fmt: skip
-    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, scales=scales,
+    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, per_layer=per_layer,
                            finetune_iterations=finetune_iterations,
                            finetune=_finetune_round(clnp, x, y, finetune, alphas, generator, show_progress))  # fmt: skip
     record["history"] = [h.as_dict() for h in history]
@@ -435,6 +479,10 @@ def _finetune_round(
     )  # fmt: skip
 
 
+def _round_record(choice: ThetaChoice) -> dict:
+    return {"theta": choice.theta, "thetas": choice.thetas, "val_acc": choice.val_acc, "grown": choice.active_units}
+
+
 def sparsify_task(
     clnp: CLNP,
     x: torch.Tensor,
@@ -442,7 +490,7 @@ def sparsify_task(
     *,
     margin: float,
     reference_acc: float | None = None,
-    scales: Sequence[float] | None = None,
+    per_layer: bool = False,
     finetune_iterations: int = 0,
     finetune: Callable[[], object] | None = None,
 ) -> dict:
@@ -450,15 +498,15 @@ def sparsify_task(
     task = clnp.num_tasks
     unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
     reference = unpruned if reference_acc is None else reference_acc
-    choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, scales=scales)
-    rounds = [{"theta": choice.theta, "val_acc": choice.val_acc, "grown": choice.active_units}]
+    choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
+    rounds = [_round_record(choice)]
     for _ in range(finetune_iterations):
         if finetune is None:
             raise ValueError("fine-tuning iterations need fine-tuning settings")
         finetune()
         clnp.release_current_task()
-        choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, scales=scales)
-        rounds.append({"theta": choice.theta, "val_acc": choice.val_acc, "grown": choice.active_units})
+        choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
+        rounds.append(_round_record(choice))
     return {
         "task": task,
         "unpruned_val_acc": unpruned,
@@ -470,13 +518,24 @@ def sparsify_task(
     }
 
 
-def _theta_candidates(activity: Sequence[torch.Tensor], free: Sequence[torch.Tensor], scales: Sequence[float], n: int) -> list[float]:
-    """θ values at which some free unit changes side, thinned to at most ``n`` (plus θ = 0)."""
-    values = torch.cat([(a[f] / s) for a, f, s in zip(activity, free, scales)]).unique().sort().values
+def _theta_candidates(activity: Sequence[torch.Tensor], open_units: Sequence[torch.Tensor], n: int) -> list[float]:
+    """θ values at which some open unit changes side, thinned to at most ``n`` (plus θ = 0)."""
+    values = torch.cat([a[o] for a, o in zip(activity, open_units)]).unique().sort().values
     values = values[values >= 0].cpu().numpy()
     if len(values) > n:
         values = values[np.unique(np.linspace(0, len(values) - 1, n).round().astype(int))]
     return [0.0] + [float(v) for v in values if v > 0]
+
+
+def _threshold_grid(activity: Sequence[torch.Tensor], open_units: Sequence[torch.Tensor], per_layer: bool, n: int) -> list[list[float]]:
+    """Candidate thresholds, one list per candidate: ``[θ] * layers`` (shared), or every combination
+    of per-layer candidates, about ``(8n)^(1/L)`` per layer (``8n`` combinations in all)."""
+    layers = len(activity)
+    if not per_layer:
+        return [[theta] * layers for theta in _theta_candidates(activity, open_units, n)]
+    per = max(2, int(round((8 * n) ** (1 / layers))))
+    lists = [_theta_candidates([a], [o], per) for a, o in zip(activity, open_units)]
+    return [list(t) for t in itertools.product(*lists)]
 
 
 @torch.no_grad()
@@ -487,25 +546,33 @@ def select_theta(
     *,
     reference_acc: float,
     margin: float,
-    scales: Sequence[float] | None = None,
+    per_layer: bool = False,
     num_candidates: int = 40,
 ) -> ThetaChoice:
-    """The largest θ (among the activity values) whose pruned validation accuracy ≥ ``reference_acc − margin``.
+    """The activity thresholds whose pruned validation accuracy stays ≥ ``reference_acc − margin``.
 
-    ``margin`` and accuracies are fractions (0.0005 = 0.05 points). θ = 0 (prune only
-    dead units) is always a candidate; if even that misses the margin, θ = 0 is returned.
-    Pruning is simulated with unit masks, so nothing is changed here.
+    Shared θ (the paper's default): the largest θ, among the open units' activity
+    values, that stays within the margin. ``per_layer`` (the paper allows one θ per
+    layer): among all combinations of per-layer candidates within the margin, the
+    one that keeps the fewest units (then the more accurate). ``margin`` and
+    accuracies are fractions (0.0005 = 0.05 points). Zero thresholds (prune only
+    dead units) are the fallback when nothing meets the margin. Pruning is
+    simulated with unit masks, so nothing is changed here.
     """
     task = clnp.num_tasks
-    scales = list(scales or [1.0] * len(clnp.units))
-    free = [clnp.owner(i) == 0 for i in range(len(clnp.units))]
+    opened = [clnp.open_units(i) for i in range(len(clnp.units))]
     best: ThetaChoice | None = None
-    for theta in _theta_candidates(activity, free, scales, num_candidates):  # ascending
-        masks = clnp.candidate_masks(activity, theta, scales)
+    for thetas in _threshold_grid(activity, opened, per_layer, num_candidates):  # the zero thresholds come first
+        masks = clnp.candidate_masks(activity, thetas)
         acc = evaluate(clnp.model, *val, forward=clnp.forward_with_units(masks, clnp.head_index(task)))[1]
-        within = acc >= reference_acc - margin
-        if within or best is None:  # θ = 0 is the fallback; any admissible larger θ replaces it
-            best = ThetaChoice(theta, acc, [int((f & m).sum()) for f, m in zip(free, masks)])
+        choice = ThetaChoice(thetas, acc, [int((o & m).sum()) for o, m in zip(opened, masks)])
+        if best is None:
+            best = choice
+        elif acc >= reference_acc - margin:
+            if not per_layer:  # ascending θ: a larger admissible θ replaces the last one
+                best = choice
+            elif (sum(choice.active_units), -acc) < (sum(best.active_units), -best.val_acc) or best.val_acc < reference_acc - margin:
+                best = choice
     assert best is not None
     return best
 
@@ -537,6 +604,7 @@ def learn_task_with_grid(
     margin: float,
     finetune_iterations: int = 0,
     finetune: TrainSettings | None = None,
+    per_layer: bool = False,
     generator_seed: int = 0,
     show_progress: bool = True,
 ) -> dict:
@@ -544,9 +612,10 @@ def learn_task_with_grid(
 
     Every grid point is trained from the same starting state. The best unpruned
     validation accuracy over the grid is the reference; points within ``margin`` of
-    it are sparsified with their largest admissible θ, and the sparsest is kept
-    (:func:`select_by_graceful_forgetting`). Returns :func:`learn_task`'s record of the
-    kept point plus the whole grid's summary.
+    it are sparsified with their admissible threshold(s) (:func:`select_theta`), and
+    the sparsest is kept (:func:`select_by_graceful_forgetting`). Fine-tuning rounds
+    use the kept point's learning rate and α. Returns :func:`learn_task`'s record of
+    the kept point plus the whole grid's summary.
     """
     start = {k: v.clone() for k, v in clnp.model.state_dict().items()}
     trained, summary = [], []
@@ -564,12 +633,14 @@ def learn_task_with_grid(
             s.update(pruned_acc=float("nan"), active=math.inf)
             continue
         clnp.model.load_state_dict(state)
-        choice = select_theta(clnp, clnp.activity(x), val, reference_acc=best, margin=margin)
-        s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta)
+        choice = select_theta(clnp, clnp.activity(x), val, reference_acc=best, margin=margin, per_layer=per_layer)
+        s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta, thetas=choice.thetas)
     chosen = select_by_graceful_forgetting(summary, margin=margin)
     clnp.model.load_state_dict(trained[chosen])
-    _, alphas = grid[chosen]
+    settings, alphas = grid[chosen]
+    finetune = None if finetune is None else replace(finetune, lr=settings.lr)
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
+                           per_layer=per_layer,
                            finetune=_finetune_round(clnp, x, y, finetune, alphas,
                                                     torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
     record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
@@ -587,10 +658,16 @@ def run_sequence(
     finetune_iterations: int = 0,
     finetune: TrainSettings | None = None,
     first_task_grid: Sequence[tuple[TrainSettings, Sequence[float]]] | None = None,
+    per_layer: bool = False,
     seed: int = 0,
     show_progress: bool = True,
 ) -> dict:
     """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
+
+    With ``first_task_grid``, task 1 is learned by :func:`learn_task_with_grid` and
+    the later tasks with the grid point it kept (its settings and α replace
+    ``settings`` and ``alphas``, as the paper settles on task 1's choice);
+    ``per_layer`` gives each hidden layer its own θ (:func:`select_theta`).
 
     :returns: ``acc[i][j]`` (test accuracy of task ``j`` after task ``i``, fractions),
         the per-task :func:`learn_task` records (θ, new and free units), and the
@@ -598,10 +675,13 @@ def run_sequence(
     """
     acc, steps = [], []
     for i, task in enumerate(tasks):
-        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, show_progress=show_progress)
+        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
+                      show_progress=show_progress)  # fmt: skip
         if i == 0 and first_task_grid:
             step = learn_task_with_grid(clnp, task.x_train, task.y_train, task.split("val"), first_task_grid,
                                         generator_seed=seed, **kwargs)  # fmt: skip
+            settings, alphas = first_task_grid[step["chosen"]]
+            finetune = None if finetune is None else replace(finetune, lr=settings.lr)
         else:
             step = learn_task(clnp, task.x_train, task.y_train, task.split("val"), settings, alphas=alphas,
                               generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip

@@ -20,6 +20,12 @@ several seeds as one network). :func:`match_free_fraction` is Appendix B: the
 free fraction ``p̄`` at which another method matches PackNet's accuracy, found
 with ``scipy.optimize.minimize_scalar``; :func:`compression_ratio` turns it into
 Section 2's memory efficiency ``(1 − p) / (1 − p̄)``.
+
+Here ``p`` counts the prunable body weights only (the paper does not say). Heads, biases and
+batch-norm are kept whole by all three methods (:func:`dense_fraction` measures
+them; ``compression_ratio(..., dense=...)`` counts them in). Biases are trained
+differently: PackNet trains them with task 1 and freezes them (its default),
+while Memory and Multinet train them in every phase, like every used weight.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ from typing import Callable, Sequence
 import torch
 from scipy.optimize import minimize_scalar
 
-from .masks import masked_forward
+from .masks import masked_forward, prunable_weights
 from .models import MultiHeadNet, StackedLinear
 from .packnet import PackNet
 from .streams import Task, concat_tasks
@@ -42,6 +48,7 @@ __all__ = [
     "free_fraction_per_model",
     "run_method",
     "compression_ratio",
+    "dense_fraction",
     "match_free_fraction",
 ]
 
@@ -155,9 +162,26 @@ def run_method(
     return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
 
 
-def compression_ratio(free: float, matched_free: float) -> float:
-    """Section 2's memory efficiency: ``(1 − p) / (1 − p̄)`` for free fractions ``p`` and ``p̄``."""
-    return (1.0 - free) / (1.0 - matched_free)
+def compression_ratio(free: float, matched_free: float, dense: float = 0.0) -> float:
+    """Section 2's memory efficiency: ``(1 − p) / (1 − p̄)`` for free fractions ``p`` and ``p̄``.
+
+    ``p`` and ``p̄`` count only the prunable body weights. ``dense`` adds what every
+    method keeps whole (biases, batch-norm, the task heads), as a fraction of the
+    prunable weights (:func:`dense_fraction`): ``(1 − p + dense) / (1 − p̄ + dense)``,
+    the ratio of all parameters kept. At high ``p`` the heads outweigh the body.
+    """
+    return (1.0 - free + dense) / (1.0 - matched_free + dense)
+
+
+def dense_fraction(model: MultiHeadNet) -> float:
+    """Parameters never pruned (biases, batch-norm, heads) per prunable body weight, for one model.
+
+    ``p`` in this module counts prunable body weights only; this is what the three
+    methods keep beside them. A stacked network counts one of its models.
+    """
+    weights = sum(p.numel() for p in prunable_weights(model).values())
+    total = sum(p.numel() for p in model.parameters())
+    return (total - weights) / weights  # a stack of S models scales both counts by S
 
 
 def match_free_fraction(

@@ -6,7 +6,15 @@ new task's cross-entropy plus, for each old head, the KL divergence between the
 recorded and the current responses softened by a temperature ``T`` (2) with unit
 weight, as in PackNet's re-implementation (Mallya & Lazebnik 2018, §4; no T²
 factor). The first ``warmup_epochs`` train only the new head, as Li & Hoiem
-recommend. Nothing is frozen, so old tasks drift: that is what the comparison shows.
+recommend. No weight is frozen, so old tasks drift: that is what the comparison shows.
+
+Batch-norm running statistics are a different matter: in training mode every
+batch of the new task overwrites the statistics the old heads were trained
+with, a change no distillation term can undo. ``freeze_batchnorm_stats=True``
+(the book's default, as PackNet freezes them after task 1) keeps batch-norm
+layers in evaluation mode while LwF trains; their affine parameters still train
+like every other shared weight. The paper's VGG-16 has no batch-norm, so the
+question does not arise there.
 
 Recording the responses once equals recomputing them per batch here, because
 the book uses no data augmentation and records them with dropout off.
@@ -17,6 +25,7 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .models import MultiHeadNet
 from .train import EpochStats, TrainSettings, fit
@@ -64,6 +73,19 @@ class _Distillation:
         return self._loss
 
 
+def _train_mode(model: MultiHeadNet, freeze_batchnorm_stats: bool) -> Callable[[], None]:
+    """``model.train()``, with batch-norm layers back in eval mode when their statistics are frozen."""
+
+    def set_mode() -> None:
+        model.train()
+        if freeze_batchnorm_stats:
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+    return set_mode
+
+
 def lwf_train_task(
     model: MultiHeadNet,
     task: int,
@@ -76,18 +98,22 @@ def lwf_train_task(
     temperature: float = 2.0,
     distill_weight: float = 1.0,
     scheduler_fn: Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler] | None = None,
+    freeze_batchnorm_stats: bool = True,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
     show_progress: bool = True,
 ) -> list[EpochStats]:
     """Add task ``task`` (0-based head index) with LwF; ``settings.epochs`` counts the warm-up too.
 
+    :param freeze_batchnorm_stats: keep batch-norm running statistics as they are
+        (see the module docstring); ``False`` lets the new task's batches update them.
     :param scheduler_fn: ``scheduler_fn(optimizer, first_epoch)`` builds the learning-rate
         schedule of each phase, knowing at which overall epoch the phase starts.
     """
     if not 0 <= warmup_epochs <= settings.epochs:
         raise ValueError(f"warmup_epochs must be in [0, {settings.epochs}], got {warmup_epochs}")
     targets = record_soft_targets(model, x, old_heads, temperature)
+    set_mode = _train_mode(model, freeze_batchnorm_stats)
     head_params = list(model.heads[task].parameters())
     history: list[EpochStats] = []
     if warmup_epochs:
@@ -95,7 +121,7 @@ def lwf_train_task(
         history += fit(
             model, x, y, epochs=warmup_epochs, batch_size=settings.batch_size, optimizer=opt,
             forward=lambda xb: model(xb, task), val=val, generator=generator, show_progress=show_progress,
-            scheduler=scheduler_fn(opt, 0) if scheduler_fn else None, desc="LwF warm-up",
+            scheduler=scheduler_fn(opt, 0) if scheduler_fn else None, desc="LwF warm-up", set_train_mode=set_mode,
         )  # fmt: skip
     distill = _Distillation(model, task, old_heads, temperature, distill_weight)
     params = list(model.body.parameters()) + [p for h in [*old_heads, task] for p in model.heads[h].parameters()]
@@ -105,6 +131,6 @@ def lwf_train_task(
         optimizer=opt, forward=distill.forward, penalty=distill.penalty, generator=generator,
         val=((val[0], record_soft_targets(model, val[0], old_heads, temperature)), val[1]) if val else None,
         scheduler=scheduler_fn(opt, warmup_epochs) if scheduler_fn else None,
-        show_progress=show_progress, desc="LwF",
+        show_progress=show_progress, desc="LwF", set_train_mode=set_mode,
     )  # fmt: skip
     return history

@@ -37,6 +37,7 @@ tasks, each sample through its own head. A :func:`~cl_utils.models.stacked_mlp`
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -151,29 +152,49 @@ class PackNet:
         return forward
 
     # --------------------------------------------------------------- training
-    def start_task(self, trainable_layers: str = "all") -> int:
+    def start_task(self, trainable_layers: str = "all", *, reinit_free_units: bool = False) -> int:
         """Hand the free weights to a new task; return its number (1-based).
 
         :param trainable_layers: whose free weights the task may train: ``"all"``
             prunable layers (default), ``"fc"`` (the body's linear layers only) or
             ``"none"`` (its head only, i.e. classifier only): the paper's Figure 5.
             Task 1 always takes every weight.
+        :param reinit_free_units: draw fresh weights (the layer's default
+            initialisation) for units whose incoming weights are all free.
 
         Free weights start from their current value, which is 0 for pruned weights
-        (as in the official code).
+        (as in the official code). That is fine after weight pruning, where every
+        unit keeps some live weights, but not after :func:`filter_prune`: a freed
+        unit then has zero weights in and out, so both gradients are zero and it
+        can never learn. ``reinit_free_units=True`` breaks that symmetry.
         """
         if trainable_layers not in ("all", "fc", "none"):
             raise ValueError(f"trainable_layers must be 'all', 'fc' or 'none', got {trainable_layers!r}")
         task = self.num_tasks + 1
         if task > len(self.model.heads):
             raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)} head(s)")
+        if self.separate_biases and task > len(self.model.packnet_biases):
+            raise ValueError(f"task {task} needs a row of per-task biases; this PackNet keeps {len(self.model.packnet_biases)} "
+                             "(pass a larger max_tasks)")
         for n, o in self.owners().items():
             takes = trainable_layers == "all" or (trainable_layers == "fc" and isinstance(self.layers[n], nn.Linear))
+            if takes and reinit_free_units and task > 1:
+                self._reinit_free_rows(n)
             if takes or task == 1:
                 o[o == 0] = task
         self.model.packnet_num_tasks.fill_(task)
         self._changed()
         return task
+
+    @torch.no_grad()
+    def _reinit_free_rows(self, name: str) -> None:
+        """Fresh default-initialised incoming weights for the units of ``name`` that no task owns."""
+        owner, w = self.owners()[name], self.weights[name]
+        free_rows = (owner == 0).flatten(1).all(1)
+        if free_rows.any():
+            fresh = copy.deepcopy(self.layers[name])
+            fresh.reset_parameters()
+            w[free_rows] = fresh.weight.to(w.device)[free_rows]
 
     def _guards(self, task: int) -> list[FrozenEntries]:
         """Freeze everything task ``task`` may not change, bit-exactly."""
@@ -291,20 +312,21 @@ class PackNet:
 def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tensor) -> torch.Tensor:
     """Structured alternative to magnitude pruning: drop whole output units (filters or neurons).
 
-    Ranks the output units whose weights are all ``eligible`` by the L2 norm of
-    their eligible weights and drops ``round(fraction × units)`` of the weakest, all
-    their weights at once (the paper's Table 6 compares such filter pruning with
-    weight pruning; its ranking is Molchanov et al.'s Taylor criterion, ours the
-    weight norm: see the chapter).
+    Ranks every output unit that has ``eligible`` weights (the units the task
+    owns, even when some of their inputs were freed already) by the L2 norm of
+    those weights, and frees all eligible weights of the ``round(fraction × units)``
+    weakest (the paper's Table 6 compares such filter pruning with weight pruning;
+    its ranking is Molchanov et al.'s Taylor criterion, ours the weight norm: see
+    the chapter). Entries outside ``eligible`` are kept.
     """
     rows = weight.detach().flatten(1)
-    elig = eligible.flatten(1)
-    units = elig.all(1).nonzero().squeeze(1)
+    elig = eligible.flatten(1).bool()
+    units = elig.any(1).nonzero().squeeze(1)
     norms = (rows[units] * elig[units]).norm(dim=1)
     k = int(round(fraction * len(units)))
     drop_units = units[torch.sort(norms, stable=True).indices[:k]]
     keep = torch.ones_like(elig)
-    keep[drop_units] = False
+    keep[drop_units] = ~elig[drop_units]
     return keep.view_as(weight)
 
 
@@ -312,12 +334,12 @@ def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tens
 def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
     """Filter-based pruning of the current task (the paper's §5.5 / Table 6).
 
-    In every prunable layer, ``round(fraction × units)`` whole output units (conv
-    filters, fc neurons) with the smallest weight norm are freed (:func:`filter_keep_mask`),
-    and so are the next layer's weights that read them, so that the task's surviving
-    units never see what later tasks build there (the paper sets those incoming
-    weights to zero). Call :func:`reset_unread_batchnorm` after retraining. Returns the
-    number of freed units per layer.
+    In every prunable layer, ``round(fraction × units)`` of the output units (conv
+    filters, fc neurons) the task owns, those with the smallest weight norm, are
+    freed (:func:`filter_keep_mask`), and so are the next layer's weights that read
+    them, so that the task's surviving units never see what later tasks build there
+    (the paper sets those incoming weights to zero). Call :func:`reset_unread_batchnorm`
+    after retraining. Returns the number of freed units per layer.
     """
     task = packnet.num_tasks
     freed_units: dict[str, int] = {}
@@ -328,10 +350,11 @@ def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
             sel = unit_columns(dropped_prev, w) & (owner == task)
             owner[sel] = 0
             w[sel] = 0.0
+        owned = (owner == task).flatten(1).any(1)
         keep = filter_keep_mask(w, fraction, owner == task)
-        dropped = ~keep.flatten(1).any(1)
         owner[~keep] = 0
         w[~keep] = 0.0
+        dropped = owned & ~(owner == task).flatten(1).any(1)
         freed_units[name] = int(dropped.sum())
         dropped_prev = dropped
     packnet._changed()
@@ -424,6 +447,7 @@ def add_task(
     prune_fraction: float | None,
     lr_decay_epoch: int | None = None,
     trainable_layers: str = "all",
+    reinit_free_units: bool = False,
     earlier: Sequence[Task] = (),
     generator: torch.Generator | None = None,
     show_progress: bool = True,
@@ -435,12 +459,13 @@ def add_task(
     :param prune_fraction: fraction of the task's weights to free per layer; ``None``
         leaves the task unpruned (the last task need not be pruned).
     :param lr_decay_epoch: multiply the fine-tuning lr by 0.1 after this many epochs.
+    :param reinit_free_units: see :meth:`PackNet.start_task` (needed after :func:`filter_prune`).
     :param earlier: the tasks trained before, evaluated afterwards (for forgetting curves).
     :returns: test accuracies (fractions) of the new task before pruning, right after
         pruning and after retraining (``None`` when unpruned), of all tasks so far
         (``accuracies``, earlier tasks first), and the epoch histories.
     """
-    k = packnet.start_task(trainable_layers)
+    k = packnet.start_task(trainable_layers, reinit_free_units=reinit_free_units)
     decay = (lambda opt: torch.optim.lr_scheduler.StepLR(opt, lr_decay_epoch, 0.1)) if lr_decay_epoch else None
     val = task.split("val")
     history = packnet.train_task(task.x_train, task.y_train, finetune, val=val, scheduler_fn=decay,

@@ -94,7 +94,7 @@ def test_theta_is_the_largest_within_the_margin(permuted):
     assert choice.val_acc >= reference - margin
     larger = sorted({float(v) for a in activity for v in a.tolist() if v > choice.theta})
     for theta in larger[:: max(1, len(larger) // 25)]:  # every larger candidate breaks the margin
-        masks = clnp.candidate_masks(activity, theta)
+        masks = clnp.candidate_masks(activity, [theta] * 2)
         acc = cl.evaluate(model, *val, forward=clnp.forward_with_units(masks, 0))[1]
         assert acc < reference - margin, theta
     assert sum(choice.active_units) < 128  # something was pruned
@@ -123,3 +123,107 @@ def test_grid_selection_keeps_the_chosen_point_and_its_pruning(permuted):
     assert record["reference_val_acc"] == best
     assert record["val_acc"] >= best - 0.05 or record["rounds"][0]["theta"] == 0.0
     assert sum(record["new_units"]) == record["grid"][record["chosen"]]["active"]
+
+
+def _interference_blocks(clnp: CLNP) -> list[torch.Tensor]:
+    """Weights from free units into active units, per layer after the first (plus the current head)."""
+    blocks = []
+    for i, unit in enumerate(clnp.units[1:], start=1):
+        w = unit.layer.weight
+        blocks.append(w[clnp.owner(i) > 0][:, clnp.owner(i - 1) == 0])
+    head = clnp.model.heads[clnp.head_index(clnp.num_tasks)].weight
+    blocks.append(head[:, clnp.owner(len(clnp.units) - 1) == 0])
+    return blocks
+
+
+@pytest.mark.parametrize("single_head", [False, True], ids=["multi-head", "single-head"])
+def test_interference_weights_are_zero_after_every_task(permuted, single_head):
+    torch.manual_seed(2)
+    model = cl.mlp(784, [48, 48], [10] if single_head else [10] * 4)
+    clnp = CLNP(model, single_head=single_head)
+    for t in permuted[:4]:
+        learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.05,
+                   finetune_iterations=1, finetune=SETTINGS, show_progress=False)  # fmt: skip
+        blocks = _interference_blocks(clnp)
+        assert sum(b.numel() for b in blocks[:-1]) > 0, "the checked block is empty: the test would prove nothing"
+        for b in blocks:
+            assert torch.all(b == 0)
+
+
+def test_fine_tuning_retrains_the_task_units_and_nothing_else(permuted):
+    torch.manual_seed(3)
+    model = cl.mlp(784, [48, 48], [10] * 3)
+    clnp = CLNP(model)
+    for t in permuted[:2]:  # task 1, then task 2 pruned but not yet fine-tuned
+        learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.05,
+                   show_progress=False)  # fmt: skip
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    task = permuted[1]
+    mine = [clnp.owner(i) == 2 for i in range(len(clnp.units))]
+    assert all(m.any() for m in mine)
+    clnp.train_task(task.x_train, task.y_train, SETTINGS, alphas=(1e-5, 1e-4, 1e-5), trainable_units=mine,
+                    show_progress=False)  # fmt: skip
+    for i, unit in enumerate(clnp.units):
+        w, old = unit.layer.weight, before[f"body.{unit.name}.weight"]
+        reads = (clnp.owner(i - 1) > 0) if i else torch.ones(w.shape[1], dtype=torch.bool)
+        assert not torch.equal(w[mine[i]][:, reads], old[mine[i]][:, reads]), f"layer {i}: the task's weights did not train"
+        assert torch.equal(w[~mine[i]], old[~mine[i]]), f"layer {i}: weights into other units moved"
+        assert torch.equal(w[:, ~reads], old[:, ~reads]), f"layer {i}: weights from free units moved"
+    assert torch.equal(model.heads[0].weight, before["heads.0.weight"])
+    assert not torch.equal(model.heads[1].weight, before["heads.1.weight"])
+    for b in _interference_blocks(clnp):
+        assert torch.all(b == 0)
+
+
+def test_units_pruned_before_fine_tuning_stay_pruned(permuted):
+    torch.manual_seed(4)
+    model = cl.mlp(784, [48, 48], [10] * 2)
+    clnp = CLNP(model)
+    t = permuted[0]
+    learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.1,
+               show_progress=False)  # fmt: skip
+    kept = [clnp.owner(i) == 1 for i in range(len(clnp.units))]
+    assert any(not k.all() for k in kept)
+    clnp.release_current_task()
+    assert all(torch.equal(clnp.open_units(i), kept[i]) for i in range(len(kept)))
+    clnp.sparsify(t.x_train, t.split("val"), reference_acc=1.0, margin=1.0)  # any accuracy will do: prune maximally
+    assert all(not (clnp.owner(i) == 1)[~kept[i]].any() for i in range(len(kept)))
+    clnp.start_task()
+    assert all(torch.equal(clnp.open_units(i), clnp.owner(i) == 0) for i in range(len(kept)))
+
+
+def test_per_layer_thresholds_keep_fewer_units_than_a_shared_one(permuted):
+    torch.manual_seed(5)
+    model = cl.mlp(784, [48, 48], [10])
+    clnp = CLNP(model)
+    clnp.start_task()
+    task = permuted[0]
+    clnp.train_task(task.x_train, task.y_train, SETTINGS, alphas=(1e-5, 1e-4, 1e-5), show_progress=False)
+    val = task.split("val")
+    reference = cl.evaluate(model, *val, forward=clnp.training_forward(1))[1]
+    activity = clnp.activity(task.x_train)
+    shared = select_theta(clnp, activity, val, reference_acc=reference, margin=0.03)
+    per_layer = select_theta(clnp, activity, val, reference_acc=reference, margin=0.03, per_layer=True)
+    assert shared.theta is not None and len(per_layer.thetas) == 2
+    assert per_layer.val_acc >= reference - 0.03
+    assert sum(per_layer.active_units) <= sum(shared.active_units)
+    masks = clnp.candidate_masks(activity, per_layer.thetas)
+    assert [int(m.sum()) for m in masks] == per_layer.active_units
+
+
+def test_run_sequence_measures_every_task_after_every_task_without_forgetting(permuted):
+    from cl_utils.clnp import run_sequence
+
+    torch.manual_seed(6)
+    model = cl.mlp(784, [48, 48], [10] * 3)
+    grid = [(cl.TrainSettings(1, 64, "adam", lr), [1e-5, 1e-4, 1e-5]) for lr in (1e-3, 3e-3)]
+    out = run_sequence(CLNP(model), permuted[:3], SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.05,
+                       first_task_grid=grid, per_layer=True, finetune_iterations=1, finetune=SETTINGS,
+                       show_progress=False)  # fmt: skip
+    acc = out["acc"]
+    assert [len(row) for row in acc] == [1, 2, 3] and len(out["steps"]) == 3
+    for j in range(3):  # zero forgetting: each task's test accuracy is the same in every later row
+        assert len({row[j] for row in acc[j:]}) == 1
+    assert "grid" in out["steps"][0] and all(len(s["rounds"]) == 2 for s in out["steps"])
+    assert all(len(r["thetas"]) == 2 for s in out["steps"] for r in s["rounds"])
+    assert out["free_units"] == out["steps"][-1]["free_units"]

@@ -174,3 +174,16 @@ def test_matching_finds_the_free_fraction_of_equal_performance():
     assert found["free"] == pytest.approx(0.99, abs=1e-3)
     assert len(set(calls)) == len(calls), "each point is evaluated once"
     assert compression_ratio(0.6, 0.9) == pytest.approx(4.0)  # the paper's worked example
+
+
+def test_dense_parameters_count_in_the_ratio_and_are_measured_per_model():
+    from cl_utils.efficiency import dense_fraction
+    from cl_utils.models import stacked_mlp
+
+    body = 784 * 256 + 256 * 256
+    dense = 2 * 256 + 5 * (256 * 2 + 2)  # hidden biases, then five 2-way heads with their biases
+    assert dense_fraction(cl.mlp(784, [256, 256], [2] * 5)) == pytest.approx(dense / body)
+    assert dense_fraction(stacked_mlp(3, 784, [256, 256], [2] * 5)) == pytest.approx(dense / body)
+    d = dense / body
+    assert compression_ratio(0.995, 0.9993, dense=d) == pytest.approx((0.005 * body + dense) / (0.0007 * body + dense))
+    assert compression_ratio(0.995, 0.9993, dense=d) < 0.5 * compression_ratio(0.995, 0.9993)  # heads dominate at p = 0.995

@@ -37,6 +37,14 @@ def test_layerwise_pruning_only_touches_eligible_entries():
     assert keep[5:].all() and int((~keep[:5]).sum()) == 25
 
 
+@pytest.mark.parametrize("size, fraction, pruned", [(3, 0.5, 2), (7, 0.4, 3), (9, 0.85, 8)])
+def test_pruned_count_is_rounded_not_floored(size, fraction, pruned):
+    """round(fraction × n), where flooring would give one fewer: 3 weights at 0.5 lose 2."""
+    w = torch.arange(1.0, size + 1)
+    assert int((~cl.magnitude_keep_mask(w, fraction)).sum()) == pruned
+    assert int((~cl.global_keep_masks({"a": w}, fraction)["a"]).sum()) == pruned
+
+
 def test_pruning_breaks_ties_exactly():
     keep = cl.magnitude_keep_mask(torch.ones(4, 5), 0.35)
     assert int((~keep).sum()) == 7

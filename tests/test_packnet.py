@@ -171,6 +171,27 @@ def test_errors_on_misuse():
         pn.start_task("conv")
 
 
+def test_filter_pruning_ranks_units_whose_inputs_were_partly_freed():
+    torch.manual_seed(0)
+    w = torch.randn(10, 6)
+    eligible = torch.ones_like(w, dtype=torch.bool)
+    eligible[:, :2] = False  # two input columns already freed: no unit is wholly eligible any more
+    keep = filter_keep_mask(w, 0.3, eligible)
+    dropped = ~keep[:, 2:].any(1)
+    assert int(dropped.sum()) == 3 and bool(keep[:, :2].all())  # ineligible entries are never touched
+
+
+def test_separate_biases_refuse_a_task_beyond_max_tasks_before_training(tasks):
+    model = cl.vgg16([10] * 3, width=1 / 16, batch_norm=False, fc_widths=(32,), dropout=0.0)
+    pn = PackNet(model, separate_biases=True, max_tasks=2)
+    pn.start_task()
+    pn.start_task()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with pytest.raises(ValueError, match="max_tasks"):
+        pn.start_task()
+    assert pn.num_tasks == 2 and all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
 def test_filter_pruning_drops_whole_units():
     torch.manual_seed(0)
     w = torch.randn(20, 8, 3, 3)
@@ -217,8 +238,11 @@ def test_filter_pruning_frees_units_and_their_readers_and_keeps_task_one(tasks):
     pn = _first_task(tasks)
     model, settings = pn.model, SGD
     freed = filter_prune(pn, 0.3)
-    conv = next(n for n in pn.weights if isinstance(pn.layers[n], nn.Conv2d))
-    assert freed[conv] == round(0.3 * pn.weights[conv].shape[0])
+    assert len(freed) == len(pn.weights) > 2
+    for name, w in pn.weights.items():  # every conv and linear layer, not only those whose inputs are all kept
+        assert freed[name] == round(0.3 * w.shape[0]), name
+        dropped = (pn.owners()[name] == 0).flatten(1).all(1)
+        assert int(dropped.sum()) == freed[name] and torch.all(w[dropped] == 0), name
     pn.retrain(tasks[0].x_train, tasks[0].y_train, settings, show_progress=False)
     probe = tasks[0].x_test[:16]
     model.eval()
@@ -233,3 +257,49 @@ def test_filter_pruning_frees_units_and_their_readers_and_keeps_task_one(tasks):
     with torch.no_grad():
         assert torch.equal(pn.forward_for(1)(probe), before)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_add_task_trains_prunes_retrains_and_reports_every_task(tasks):
+    from cl_utils.packnet import add_task
+
+    pn = _first_task(tasks)
+    probe = tasks[0].x_test[:16]
+    pn.model.eval()
+    with torch.no_grad():
+        first = pn.forward_for(1)(probe).clone()
+    before = {n: int((o == 0).sum()) for n, o in pn.owners().items()}
+    out = add_task(pn, tasks[1], finetune=SGD, retrain=SGD, prune_fraction=0.5, earlier=[tasks[0]], show_progress=False)
+    assert pn.num_tasks == 2 and len(out["accuracies"]) == 2 and len(out["history"]) == len(out["retrain_history"]) == 1
+    assert all(0.0 <= out[k] <= 1.0 for k in ("before_prune", "after_prune", "after_retrain"))
+    assert out["accuracies"][1] == out["after_retrain"]
+    for n, o in pn.owners().items():  # task 2 got the free weights, then lost half of them
+        assert int((o == 2).sum()) == before[n] - round(0.5 * before[n]), n
+    pn.model.eval()
+    with torch.no_grad():
+        assert torch.equal(pn.forward_for(1)(probe), first)
+    unpruned = add_task(pn, tasks[2], finetune=SGD, retrain=SGD, prune_fraction=None, show_progress=False)
+    assert unpruned["after_prune"] is None and unpruned["retrain_history"] == [] and len(unpruned["accuracies"]) == 1
+
+
+@pytest.mark.parametrize("reinit", [False, True], ids=["zero-start", "reinit"])
+def test_units_freed_by_filter_pruning_learn_only_when_reinitialised(tasks, reinit):
+    """A freed unit has zero weights in and out: both gradients vanish unless its inputs are redrawn."""
+    from cl_utils.packnet import filter_prune, reset_unread_batchnorm
+
+    pn = _first_task(tasks)
+    filter_prune(pn, 0.3)
+    reset_unread_batchnorm(pn)
+    probe = tasks[0].x_test[:16]
+    pn.model.eval()
+    with torch.no_grad():
+        first = pn.forward_for(1)(probe).clone()
+    name = list(pn.weights)[1]  # a layer whose inputs were partly freed too
+    freed = (pn.owners()[name] == 0).flatten(1).all(1)
+    assert freed.any()
+    pn.start_task(reinit_free_units=reinit)
+    pn.train_task(tasks[1].x_train, tasks[1].y_train, SGD, show_progress=False)
+    rows = pn.weights[name][freed]
+    assert bool((rows != 0).any()) == reinit
+    pn.model.eval()
+    with torch.no_grad():
+        assert torch.equal(pn.forward_for(1)(probe), first)

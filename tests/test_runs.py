@@ -19,6 +19,19 @@ def test_key_ignores_device_and_progress_but_not_settings():
     assert config_key(base) != config_key({**base, "lr": 1e-4})
 
 
+def test_every_config_key_changes_the_run_key():
+    """A key the hash ignored (e.g. batch_size) would make two different runs share one record."""
+    base = {"method": "packnet", "seed": 0, "lr": 1e-3, "batch_size": 32, "epochs": 10, "order": ["a", "b"],
+            "prune": [0.5, 0.75], "flag": False, "name": "x"}
+    changed = {"method": "lwf", "seed": 1, "lr": 1e-2, "batch_size": 64, "epochs": 11, "order": ["b", "a"],
+               "prune": [0.5, 0.7], "flag": True, "name": "y"}
+    keys = {config_key(base)}
+    for name, value in changed.items():
+        keys.add(config_key({**base, name: value}))
+    assert len(keys) == 1 + len(changed)
+    assert config_key(base) != config_key({**base, "new_setting": 1})
+
+
 def test_finished_run_is_reused(tmp_path):
     cache = RunCache("chap", tmp_path, device="cpu")
     calls = []
@@ -98,3 +111,26 @@ def test_checkpoint_is_built_once_and_reloaded(tmp_path):
     assert len(calls) == 1 and torch.equal(first["w"], second["w"])
     assert list((cache.directory / "checkpoints").glob("*.pt"))
     assert cache.records() == []  # checkpoints are not run records
+
+
+def test_stage_state_rebuilds_a_missing_checkpoint_deterministically(tmp_path):
+    import torch
+
+    cache = RunCache("chap", tmp_path)
+    builds = []
+
+    def build(config):
+        builds.append(config["seed"])
+        torch.manual_seed(config["seed"])
+        state = {"w": torch.randn(4, 3)}
+        return state, {"norm": float(state["w"].norm())}
+
+    record = cache.run_stage({"stage": "initial", "seed": 3}, build)
+    stored = cache.stage_state({"stage": "initial", "seed": 3}, build)
+    assert builds == [3]  # the checkpoint written by run_stage is reused
+    for path in (tmp_path / "chap" / "checkpoints").glob("*.pt"):
+        path.unlink()  # checkpoints are not committed: a fresh clone has none
+    rebuilt = cache.stage_state({"stage": "initial", "seed": 3}, build)
+    assert builds == [3, 3] and torch.equal(rebuilt["w"], stored["w"])
+    assert record["metrics"]["norm"] == float(rebuilt["w"].norm())
+    assert cache.stage_state({"stage": "initial", "seed": 3}, build) is not None and builds == [3, 3]

@@ -115,3 +115,13 @@ def test_format_mean_spread():
     assert cl.format_mean_spread([97.777]) == "97.78 (1 run)"  # no "± 0.00" for a single run
     with pytest.raises(ValueError, match="spread"):
         cl.format_mean_spread([1.0, 2.0], spread="var")
+
+
+def test_fit_steps_the_scheduler_once_per_epoch(synthetic_mnist_task):
+    task = synthetic_mnist_task
+    model = cl.mlp(784, [16], [10])
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    cl.fit(model, task.x_train[:256], task.y_train[:256], epochs=3, batch_size=64, optimizer=opt, scheduler=scheduler,
+           show_progress=False)  # fmt: skip
+    assert opt.param_groups[0]["lr"] == 0.125 and scheduler.last_epoch == 3

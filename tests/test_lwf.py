@@ -1,0 +1,76 @@
+"""cl_utils.lwf and baselines.train_head_only: what trains, what stays, and that distillation acts."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cl_utils as cl
+from cl_utils.lwf import lwf_train_task, record_soft_targets
+
+SGD = cl.TrainSettings(epochs=2, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9)
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[cl.Task]:
+    return cl.dataset_sequence(["cifar10", "mnist"], data_source="synthetic", val_fraction=0.1)
+
+
+def _trained_first_task(tasks) -> cl.MultiHeadNet:
+    torch.manual_seed(0)
+    model = cl.vgg16([10, 10], width=1 / 16, batch_norm=True, fc_widths=(32,), dropout=0.0)
+    cl.fit(model, tasks[0].x_train, tasks[0].y_train, epochs=1, batch_size=64, forward=lambda x: model(x, 0),
+           optimizer=SGD.make_optimizer(model.parameters()), show_progress=False)  # fmt: skip
+    return model
+
+
+def _bn_stats(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: b.clone() for n, b in model.named_buffers() if "running" in n}
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["frozen", "updated"])
+def test_batchnorm_statistics_are_frozen_only_when_asked(tasks, freeze):
+    model = _trained_first_task(tasks)
+    before = _bn_stats(model)
+    assert before
+    lwf_train_task(model, 1, tasks[1].x_train, tasks[1].y_train, SGD, old_heads=[0], warmup_epochs=1,
+                   freeze_batchnorm_stats=freeze, show_progress=False)  # fmt: skip
+    same = [torch.equal(v, _bn_stats(model)[n]) for n, v in before.items()]
+    assert all(same) if freeze else not any(same)
+
+
+def test_warm_up_trains_the_new_head_only(tasks):
+    model = _trained_first_task(tasks)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    warm = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9)
+    lwf_train_task(model, 1, tasks[1].x_train, tasks[1].y_train, warm, old_heads=[0], warmup_epochs=1,
+                   show_progress=False)  # fmt: skip
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]) != n.startswith("heads.1."), n
+
+
+def _old_head_drift(model, tasks, weight: float) -> float:
+    x = tasks[1].x_train
+    targets = record_soft_targets(model, x, [0], 2.0)
+    torch.manual_seed(1)
+    lwf_train_task(model, 1, x, tasks[1].y_train, SGD, old_heads=[0], warmup_epochs=0, distill_weight=weight,
+                   generator=torch.Generator().manual_seed(0), show_progress=False)  # fmt: skip
+    now = record_soft_targets(model, x, [0], 2.0)
+    return float(F.kl_div(now.log(), targets, reduction="batchmean"))
+
+
+def test_distillation_keeps_the_old_head_closer_to_its_recorded_responses(tasks):
+    with_distillation = _old_head_drift(_trained_first_task(tasks), tasks, 1.0)
+    without = _old_head_drift(_trained_first_task(tasks), tasks, 0.0)
+    assert with_distillation < 0.5 * without
+
+
+def test_classifier_only_trains_one_head_and_nothing_else(tasks):
+    model = _trained_first_task(tasks)
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    stats = _bn_stats(model)
+    cl.train_head_only(model, 1, tasks[1].x_train, tasks[1].y_train, SGD, show_progress=False)
+    for n, p in model.named_parameters():
+        assert torch.equal(p, params[n]) != n.startswith("heads.1."), n
+    assert all(torch.equal(v, _bn_stats(model)[n]) for n, v in stats.items())
