@@ -79,16 +79,20 @@ def test_conv_net_tasks_are_bit_identical():
     assert torch.all(fc[clnp.owner(4) > 0][:, inactive_channels] == 0)
 
 
-def test_theta_is_the_largest_within_the_margin(permuted):
-    torch.manual_seed(0)
-    model = cl.mlp(784, [64, 64], [10])
+def _trained_first_task(task: cl.Task, width: int, seed: int):
+    """A single-head CLNP MLP with task 1 trained, not yet pruned: (model, clnp, val, reference acc, activity)."""
+    torch.manual_seed(seed)
+    model = cl.mlp(784, [width, width], [10])
     clnp = CLNP(model)
     clnp.start_task()
-    task = permuted[0]
     clnp.train_task(task.x_train, task.y_train, SETTINGS, alphas=(1e-5, 1e-4, 1e-5), show_progress=False)
     val = task.split("val")
     reference = cl.evaluate(model, *val, forward=clnp.training_forward(1))[1]
-    activity = clnp.activity(task.x_train)
+    return model, clnp, val, reference, clnp.activity(task.x_train)
+
+
+def test_theta_is_the_largest_within_the_margin(permuted):
+    model, clnp, val, reference, activity = _trained_first_task(permuted[0], 64, seed=0)
     margin = 0.02
     choice = select_theta(clnp, activity, val, reference_acc=reference, margin=margin)
     assert choice.val_acc >= reference - margin
@@ -193,15 +197,7 @@ def test_units_pruned_before_fine_tuning_stay_pruned(permuted):
 
 
 def test_per_layer_thresholds_keep_fewer_units_than_a_shared_one(permuted):
-    torch.manual_seed(5)
-    model = cl.mlp(784, [48, 48], [10])
-    clnp = CLNP(model)
-    clnp.start_task()
-    task = permuted[0]
-    clnp.train_task(task.x_train, task.y_train, SETTINGS, alphas=(1e-5, 1e-4, 1e-5), show_progress=False)
-    val = task.split("val")
-    reference = cl.evaluate(model, *val, forward=clnp.training_forward(1))[1]
-    activity = clnp.activity(task.x_train)
+    model, clnp, val, reference, activity = _trained_first_task(permuted[0], 48, seed=5)
     shared = select_theta(clnp, activity, val, reference_acc=reference, margin=0.03)
     per_layer = select_theta(clnp, activity, val, reference_acc=reference, margin=0.03, per_layer=True)
     assert shared.theta is not None and len(per_layer.thetas) == 2
