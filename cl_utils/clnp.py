@@ -566,15 +566,16 @@ def select_theta(
         masks = clnp.candidate_masks(activity, thetas)
         acc = evaluate(clnp.model, *val, forward=clnp.forward_with_units(masks, clnp.head_index(task)))[1]
         choice = ThetaChoice(thetas, acc, [int((o & m).sum()) for o, m in zip(opened, masks)])
-        if best is None:
-            best = choice
-        elif acc >= reference_acc - margin:
-            if not per_layer:  # ascending θ: a larger admissible θ replaces the last one
-                best = choice
-            elif (sum(choice.active_units), -acc) < (sum(best.active_units), -best.val_acc) or best.val_acc < reference_acc - margin:
-                best = choice
+        floor = reference_acc - margin
+        if best is None or (acc >= floor and (not per_layer or _sparser(choice, best, floor))):
+            best = choice  # shared θ ascends: a larger admissible θ replaces the last one
     assert best is not None
     return best
+
+
+def _sparser(choice: ThetaChoice, best: ThetaChoice, floor: float) -> bool:
+    """Per-layer search: does admissible ``choice`` beat ``best`` (a fallback below ``floor``, or more units)?"""
+    return best.val_acc < floor or (sum(choice.active_units), -choice.val_acc) < (sum(best.active_units), -best.val_acc)
 
 
 def select_by_graceful_forgetting(
