@@ -638,8 +638,7 @@ def learn_task_with_grid(
         s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta, thetas=choice.thetas)
     chosen = select_by_graceful_forgetting(summary, margin=margin)
     clnp.model.load_state_dict(trained[chosen])
-    settings, alphas = grid[chosen]
-    finetune = None if finetune is None else replace(finetune, lr=settings.lr)
+    _, alphas, finetune = _kept_point(grid, chosen, finetune)
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
                            per_layer=per_layer,
                            finetune=_finetune_round(clnp, x, y, finetune, alphas,
@@ -647,6 +646,14 @@ def learn_task_with_grid(
     record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
     record["chosen"] = chosen
     return record
+
+
+def _kept_point(
+    grid: Sequence[tuple[TrainSettings, Sequence[float]]], chosen: int, finetune: TrainSettings | None
+) -> tuple[TrainSettings, Sequence[float], TrainSettings | None]:
+    """The kept grid point's settings and α, and the fine-tuning settings at its learning rate."""
+    settings, alphas = grid[chosen]
+    return settings, alphas, None if finetune is None else replace(finetune, lr=settings.lr)
 
 
 def run_sequence(
@@ -681,8 +688,7 @@ def run_sequence(
         if i == 0 and first_task_grid:
             step = learn_task_with_grid(clnp, task.x_train, task.y_train, task.split("val"), first_task_grid,
                                         generator_seed=seed, **kwargs)  # fmt: skip
-            settings, alphas = first_task_grid[step["chosen"]]
-            finetune = None if finetune is None else replace(finetune, lr=settings.lr)
+            settings, alphas, finetune = _kept_point(first_task_grid, step["chosen"], finetune)
         else:
             step = learn_task(clnp, task.x_train, task.y_train, task.split("val"), settings, alphas=alphas,
                               generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip

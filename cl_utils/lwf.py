@@ -25,10 +25,9 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .models import MultiHeadNet
-from .train import EpochStats, TrainSettings, fit
+from .train import EpochStats, TrainSettings, fit, train_mode
 
 __all__ = ["record_soft_targets", "lwf_train_task"]
 
@@ -73,19 +72,6 @@ class _Distillation:
         return self._loss
 
 
-def _train_mode(model: MultiHeadNet, freeze_batchnorm_stats: bool) -> Callable[[], None]:
-    """``model.train()``, with batch-norm layers back in eval mode when their statistics are frozen."""
-
-    def set_mode() -> None:
-        model.train()
-        if freeze_batchnorm_stats:
-            for m in model.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-
-    return set_mode
-
-
 def lwf_train_task(
     model: MultiHeadNet,
     task: int,
@@ -113,7 +99,7 @@ def lwf_train_task(
     if not 0 <= warmup_epochs <= settings.epochs:
         raise ValueError(f"warmup_epochs must be in [0, {settings.epochs}], got {warmup_epochs}")
     targets = record_soft_targets(model, x, old_heads, temperature)
-    set_mode = _train_mode(model, freeze_batchnorm_stats)
+    set_mode = train_mode(model, freeze_batchnorm_stats=freeze_batchnorm_stats)
     head_params = list(model.heads[task].parameters())
     history: list[EpochStats] = []
     if warmup_epochs:

@@ -49,7 +49,7 @@ from torch import nn
 from .masks import FrozenEntries, magnitude_keep_mask, masked_forward, prunable_weights, unit_columns
 from .models import MultiHeadNet, StackedLinear
 from .streams import Task
-from .train import EpochStats, TrainSettings, evaluate, fit
+from .train import EpochStats, TrainSettings, evaluate, fit, train_mode
 
 __all__ = ["PackNet", "PackedOwners", "add_task", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
 
@@ -179,7 +179,7 @@ class PackNet:
         for n, o in self.owners().items():
             takes = trainable_layers == "all" or (trainable_layers == "fc" and isinstance(self.layers[n], nn.Linear))
             if takes and reinit_free_units and task > 1:
-                self._reinit_free_rows(n)
+                self._reinit_free_rows(n, o)
             if takes or task == 1:
                 o[o == 0] = task
         self.model.packnet_num_tasks.fill_(task)
@@ -187,9 +187,9 @@ class PackNet:
         return task
 
     @torch.no_grad()
-    def _reinit_free_rows(self, name: str) -> None:
+    def _reinit_free_rows(self, name: str, owner: torch.Tensor) -> None:
         """Fresh default-initialised incoming weights for the units of ``name`` that no task owns."""
-        owner, w = self.owners()[name], self.weights[name]
+        w = self.weights[name]
         free_rows = (owner == 0).flatten(1).all(1)
         if free_rows.any():
             fresh = copy.deepcopy(self.layers[name])
@@ -212,16 +212,6 @@ class PackNet:
             trainable[n] = torch.full_like(p, task == 1 or n in own_biases, dtype=torch.bool)
         guarded = {n: params[n] for n in trainable}
         return [FrozenEntries(guarded, trainable)]
-
-    def _set_train_mode(self, task: int) -> Callable[[], None]:
-        def set_mode() -> None:
-            self.model.train()
-            if task > 1 and self.freeze_earlier:  # batch-norm statistics are frozen after task 1
-                for m in self.model.modules():
-                    if isinstance(m, BN_TYPES):
-                        m.eval()
-
-        return set_mode
 
     def _optimizer_params(self, task: int) -> list[nn.Parameter]:
         heads = self.model.heads if not self.freeze_earlier else [self.model.heads[task - 1]]
@@ -269,7 +259,7 @@ class PackNet:
             generator=generator,
             show_progress=show_progress,
             desc=desc,
-            set_train_mode=self._set_train_mode(task),
+            set_train_mode=train_mode(self.model, freeze_batchnorm_stats=task > 1 and self.freeze_earlier),
         )
         self.store_biases(task)
         return history

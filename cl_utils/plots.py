@@ -35,6 +35,7 @@ def set_style() -> None:
             "figure.figsize": (6.4, 4.0),
         }
     )
+    pd.set_option("display.max_colwidth", None)  # tables show whole cells: a claim cut to "..." says nothing
 
 
 def savefig(fig: plt.Figure, name: str, directory: str | os.PathLike) -> Path:

@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_tasks",
     "cross_entropy",
     "accuracy_per_model",
+    "train_mode",
 ]
 
 Forward = Callable[..., torch.Tensor]
@@ -187,6 +188,20 @@ def evaluate(
         model.train(was_training)
     n = max(len(y), 1)
     return total_loss / n, correct / n
+
+
+def train_mode(model: nn.Module, *, freeze_batchnorm_stats: bool) -> Callable[[], None]:
+    """A ``set_train_mode`` for :func:`fit`: ``model.train()``, with batch-norm layers back in
+    eval mode when their running statistics must not change (an earlier task relies on them)."""
+
+    def set_mode() -> None:
+        model.train()
+        if freeze_batchnorm_stats:
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+    return set_mode
 
 
 def fit(
