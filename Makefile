@@ -2,7 +2,9 @@
 #   make book                     build the HTML book from stored outputs into _build/html
 #   make test                     unit tests + every chapter at smoke scale + a book build
 #   make run NB=... ARGS=...      run one chapter with papermill (output in _build/runs/)
-#   make reproduce [NB=...]       re-execute chapters in place at their default (paper) scale
+#   make reproduce [NB=...] [ARGS=...]  train each chapter's pending runs at its committed scale with
+#                                 python -m cl_utils.reproduce (ARGS: e.g. --budget 3600 --device cuda),
+#                                 then re-execute the notebook in place: it draws from the records
 # Each target creates the virtual environment in $(VENV) first if it is missing.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -37,7 +39,16 @@ run: $(STAMP)
 
 reproduce: $(STAMP)
 	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters']))")}; do \
-		echo "== $$nb"; $(BIN)/papermill $$nb $$nb -k python3 $(ARGS) || exit 1; done
+		ch=$$(basename $$nb .ipynb); \
+		if $(BIN)/python -c "import sys; from cl_utils.experiments import CHAPTERS; sys.exit('$$ch' not in CHAPTERS)"; then \
+			echo "== $$ch: runs at the committed preset (writes data/results/$$ch/)"; \
+			$(BIN)/python -m cl_utils.reproduce $$ch --preset committed $(ARGS) || exit 1; \
+			echo "== $$ch: the notebook, executed in place from those records"; \
+			CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
+		else \
+			echo "== $$ch (runs still inside the notebook): executed in place at book/params/$$ch/committed.yaml"; \
+			$(BIN)/papermill $$nb $$nb -k python3 -f book/params/$$ch/committed.yaml || exit 1; \
+		fi; done
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py

@@ -13,10 +13,12 @@ One module per concern; the names chapters use are re-exported here:
 * :mod:`cl_utils.packnet`: PackNet (Mallya & Lazebnik 2018): ownership, pruning, masked inference.
 * :mod:`cl_utils.lwf`: Learning without Forgetting, PackNet's baseline.
 * :mod:`cl_utils.efficiency`: Ball et al. (2020): iterative PackNet on a budget, Memory, Multinet, matching.
-* :mod:`cl_utils.clnp`: Continual Learning via Neural Pruning (Golkar et al. 2019).
+* :mod:`cl_utils.clnp`: Continual Learning via Neural Pruning (Golkar et al. 2019): units, ownership, the θ scan.
+* :mod:`cl_utils.clnp_schedule`: CLNP's per-task schedule and its grid selection by graceful forgetting.
 * :mod:`cl_utils.progressive`: progressive networks with lateral adapters, pruned (Nicholls & Dasgupta).
 * :mod:`cl_utils.filter_pruning`: iterative conv-filter pruning with physical removal (Salcedo & Sharma).
-* :mod:`cl_utils.filter_experiments`: their three experiments (fixed subset, resampling, dataset cycle).
+* :mod:`cl_utils.experiments`: every chapter's runs: typed parameters, plans, run functions, the run cache.
+* :mod:`cl_utils.reproduce`: ``python -m cl_utils.reproduce CHAPTER``, the chapters' runs without Jupyter.
 * :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m. (and as text).
 * :mod:`cl_utils.runs`: the run cache under ``data/results/<chapter>/``.
 * :mod:`cl_utils.plots`: the book's figure style, heat maps, "paper vs. this book" tables.

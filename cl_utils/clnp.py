@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -49,12 +48,7 @@ __all__ = [
     "CLNP",
     "UnitLayer",
     "ThetaChoice",
-    "learn_task",
-    "learn_task_with_grid",
-    "sparsify_task",
-    "run_sequence",
     "select_theta",
-    "select_by_graceful_forgetting",
 ]
 
 
@@ -425,99 +419,6 @@ class CLNP:
         self._released = released
 
 
-def learn_task(
-    clnp: CLNP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    val: tuple[torch.Tensor, torch.Tensor],
-    settings: TrainSettings,
-    *,
-    alphas: Sequence[float],
-    margin: float,
-    finetune_iterations: int = 0,
-    finetune: TrainSettings | None = None,
-    reference_acc: float | None = None,
-    per_layer: bool = False,
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-) -> dict:
-    """One CLNP task: train with L1, sparsify by graceful forgetting, optionally fine-tune and re-sparsify.
-
-    :param margin: graceful-forgetting margin as a fraction (0.0005 = 0.05 accuracy points).
-    :param reference_acc: the accuracy the margin is measured from; default the
-        trained model's own validation accuracy.
-    :param finetune_iterations: rounds of (retrain the task's surviving weights with
-        ``finetune`` settings, then sparsify again against the same reference).
-    :returns: validation accuracies, θ, new units per layer, free units per layer, histories.
-    """
-    task = clnp.start_task()
-    history = clnp.train_task(x, y, settings, alphas=alphas, val=val, generator=generator,
-                              show_progress=show_progress, desc=f"task {task}")  # fmt: skip
-    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, per_layer=per_layer,
-                           finetune_iterations=finetune_iterations,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas, generator, show_progress))  # fmt: skip
-    record["history"] = [h.as_dict() for h in history]
-    return record
-
-
-def _finetune_round(
-    clnp: CLNP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    settings: TrainSettings | None,
-    alphas: Sequence[float],
-    generator: torch.Generator | None,
-    show_progress: bool,
-) -> Callable[[], object] | None:
-    """One fine-tuning round: retrain the current task's surviving units (None without settings)."""
-    if settings is None:
-        return None
-    task = clnp.num_tasks
-    return lambda: clnp.train_task(
-        x, y, settings, alphas=alphas, generator=generator, show_progress=show_progress,
-        trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))], desc=f"fine-tune {task}",
-    )  # fmt: skip
-
-
-def _round_record(choice: ThetaChoice) -> dict:
-    return {"theta": choice.theta, "thetas": choice.thetas, "val_acc": choice.val_acc, "grown": choice.active_units}
-
-
-def sparsify_task(
-    clnp: CLNP,
-    x: torch.Tensor,
-    val: tuple[torch.Tensor, torch.Tensor],
-    *,
-    margin: float,
-    reference_acc: float | None = None,
-    per_layer: bool = False,
-    finetune_iterations: int = 0,
-    finetune: Callable[[], object] | None = None,
-) -> dict:
-    """Graceful forgetting for the just-trained current task, with optional fine-tuning rounds."""
-    task = clnp.num_tasks
-    unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
-    reference = unpruned if reference_acc is None else reference_acc
-    choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
-    rounds = [_round_record(choice)]
-    for _ in range(finetune_iterations):
-        if finetune is None:
-            raise ValueError("fine-tuning iterations need fine-tuning settings")
-        finetune()
-        clnp.release_current_task()
-        choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
-        rounds.append(_round_record(choice))
-    return {
-        "task": task,
-        "unpruned_val_acc": unpruned,
-        "reference_val_acc": reference,
-        "val_acc": evaluate(clnp.model, *val, forward=clnp.forward_for(task))[1],
-        "rounds": rounds,
-        "new_units": clnp.units_of(task),
-        "free_units": clnp.free_units(),
-    }
-
-
 def _theta_candidates(activity: Sequence[torch.Tensor], open_units: Sequence[torch.Tensor], n: int) -> list[float]:
     """θ values at which some open unit changes side, thinned to at most ``n`` (plus θ = 0)."""
     values = torch.cat([a[o] for a, o in zip(activity, open_units)]).unique().sort().values
@@ -576,124 +477,3 @@ def select_theta(
 def _sparser(choice: ThetaChoice, best: ThetaChoice, floor: float) -> bool:
     """Per-layer search: does admissible ``choice`` beat ``best`` (a fallback below ``floor``, or more units)?"""
     return best.val_acc < floor or (sum(choice.active_units), -choice.val_acc) < (sum(best.active_units), -best.val_acc)
-
-
-def select_by_graceful_forgetting(
-    candidates: Sequence[dict], *, margin: float
-) -> int:
-    """§3.2's hyperparameter choice: among trained candidates, the index of the one to keep.
-
-    Each candidate is ``{"val_acc": unpruned validation accuracy, "pruned_acc": ..., "active": total active units}``
-    after sparsifying with its largest admissible θ. Candidates whose unpruned
-    accuracy is within ``margin`` of the best are eligible; the sparsest (fewest
-    active units, then higher pruned accuracy) wins.
-    """
-    if not candidates:
-        raise ValueError("no candidates")
-    best = max(c["val_acc"] for c in candidates)
-    eligible = [i for i, c in enumerate(candidates) if c["val_acc"] >= best - margin]
-    return min(eligible, key=lambda i: (candidates[i]["active"], -candidates[i]["pruned_acc"]))
-
-
-def learn_task_with_grid(
-    clnp: CLNP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    val: tuple[torch.Tensor, torch.Tensor],
-    grid: Sequence[tuple[TrainSettings, Sequence[float]]],
-    *,
-    margin: float,
-    finetune_iterations: int = 0,
-    finetune: TrainSettings | None = None,
-    per_layer: bool = False,
-    generator_seed: int = 0,
-    show_progress: bool = True,
-) -> dict:
-    """§3.2's selection for one task over a grid of (training settings, α per layer).
-
-    Every grid point is trained from the same starting state. The best unpruned
-    validation accuracy over the grid is the reference; points within ``margin`` of
-    it are sparsified with their admissible threshold(s) (:func:`select_theta`), and
-    the sparsest is kept (:func:`select_by_graceful_forgetting`). Fine-tuning rounds
-    use the kept point's learning rate and α. Returns :func:`learn_task`'s record of
-    the kept point plus the whole grid's summary.
-    """
-    start = {k: v.clone() for k, v in clnp.model.state_dict().items()}
-    trained, summary = [], []
-    for settings, alphas in grid:
-        clnp.model.load_state_dict(start)
-        task = clnp.start_task()
-        clnp.train_task(x, y, settings, alphas=alphas, generator=torch.Generator().manual_seed(generator_seed),
-                        show_progress=show_progress, desc=f"grid lr={settings.lr:g}")  # fmt: skip
-        acc = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
-        trained.append({k: v.clone() for k, v in clnp.model.state_dict().items()})
-        summary.append({"lr": settings.lr, "alphas": list(alphas), "val_acc": acc})
-    best = max(s["val_acc"] for s in summary)
-    for state, s in zip(trained, summary):
-        if s["val_acc"] < best - margin:
-            s.update(pruned_acc=float("nan"), active=math.inf)
-            continue
-        clnp.model.load_state_dict(state)
-        choice = select_theta(clnp, clnp.activity(x), val, reference_acc=best, margin=margin, per_layer=per_layer)
-        s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta, thetas=choice.thetas)
-    chosen = select_by_graceful_forgetting(summary, margin=margin)
-    clnp.model.load_state_dict(trained[chosen])
-    _, alphas, finetune = _kept_point(grid, chosen, finetune)
-    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
-                           per_layer=per_layer,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas,
-                                                    torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
-    record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
-    record["chosen"] = chosen
-    return record
-
-
-def _kept_point(
-    grid: Sequence[tuple[TrainSettings, Sequence[float]]], chosen: int, finetune: TrainSettings | None
-) -> tuple[TrainSettings, Sequence[float], TrainSettings | None]:
-    """The kept grid point's settings and α, and the fine-tuning settings at its learning rate."""
-    settings, alphas = grid[chosen]
-    return settings, alphas, None if finetune is None else replace(finetune, lr=settings.lr)
-
-
-def run_sequence(
-    clnp: CLNP,
-    tasks: Sequence,
-    settings: TrainSettings,
-    *,
-    alphas: Sequence[float],
-    margin: float,
-    finetune_iterations: int = 0,
-    finetune: TrainSettings | None = None,
-    first_task_grid: Sequence[tuple[TrainSettings, Sequence[float]]] | None = None,
-    per_layer: bool = False,
-    seed: int = 0,
-    show_progress: bool = True,
-) -> dict:
-    """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
-
-    With ``first_task_grid``, task 1 is learned by :func:`learn_task_with_grid` and
-    the later tasks with the grid point it kept (its settings and α replace
-    ``settings`` and ``alphas``, as the paper settles on task 1's choice);
-    ``per_layer`` gives each hidden layer its own θ (:func:`select_theta`).
-
-    :returns: ``acc[i][j]`` (test accuracy of task ``j`` after task ``i``, fractions),
-        the per-task :func:`learn_task` records (θ, new and free units), and the
-        final free units per layer.
-    """
-    acc, steps = [], []
-    for i, task in enumerate(tasks):
-        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
-                      show_progress=show_progress)  # fmt: skip
-        if i == 0 and first_task_grid:
-            step = learn_task_with_grid(clnp, task.x_train, task.y_train, task.split("val"), first_task_grid,
-                                        generator_seed=seed, **kwargs)  # fmt: skip
-            settings, alphas, finetune = _kept_point(first_task_grid, step["chosen"], finetune)
-        else:
-            step = learn_task(clnp, task.x_train, task.y_train, task.split("val"), settings, alphas=alphas,
-                              generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip
-        step.pop("history", None)
-        steps.append(step)
-        acc.append([evaluate(clnp.model, *t.split("test"), forward=clnp.forward_for(j + 1))[1]
-                    for j, t in enumerate(tasks[: i + 1])])  # fmt: skip
-    return {"acc": acc, "steps": steps, "free_units": clnp.free_units()}

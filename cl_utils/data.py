@@ -18,6 +18,7 @@ and how to provide the data.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import zlib
@@ -33,6 +34,7 @@ from .paths import data_dir
 __all__ = [
     "DATASETS",
     "DATA_SOURCES",
+    "dataset_identity",
     "DataUnavailableError",
     "DatasetInfo",
     "RawDataset",
@@ -178,6 +180,9 @@ def _download_torchvision(name: str, root: Path) -> dict[str, np.ndarray]:
     return convert_torchvision(name, make(True), make(False))
 
 
+SYNTHETIC_VERSION = 1  # bump when synthetic_dataset changes what it draws
+
+
 def synthetic_dataset(name: str, n_train: int = 2000, n_test: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
     """A deterministic, learnable stand-in with the image shape and classes of ``name``.
 
@@ -244,3 +249,37 @@ def load_dataset(name: str, data_source: str = "auto", root: str | os.PathLike |
         classes=tuple(str(c) for c in arrays["classes"]),
         source=source,
     )
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 (16 hex digits) of a file, memoised by path, size and modification time."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _DIGESTS[memo] = h.hexdigest()[:16]
+    return _DIGESTS[memo]
+
+
+def dataset_identity(name: str, data_source: str = "auto", root: str | os.PathLike | None = None) -> dict[str, str]:
+    """What a run's key records of a dataset: its name, the kind of source, and a checksum of the data.
+
+    The cache file is hashed, so CIFAR-10 decoded from a JPEG copy and CIFAR-10 from torchvision get
+    different keys. A dataset not yet cached is loaded first (a torchvision download writes the cache
+    file); a missing one raises :class:`DataUnavailableError` before any training.
+    """
+    _check_name(name)
+    if data_source not in DATA_SOURCES:
+        raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
+    if data_source == "synthetic":
+        return {"dataset": name, "source": "synthetic", "sha256": f"synthetic-v{SYNTHETIC_VERSION}"}
+    path = data_dir(root) / f"{name}.npz"
+    if data_source == "torchvision" or not path.is_file():
+        load_dataset(name, data_source, root)  # raises if unavailable; writes the cache file
+    return {"dataset": name, "source": "file", "sha256": _file_digest(path)}

@@ -60,7 +60,8 @@ def test_chapter_skeleton(chapter):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     following = [c for c in cells[tagged[0] + 1 :] if "injected-parameters" not in c.metadata.get("tags", [])]
     after = following[0]  # papermill's injected parameters (stored runs) sit in between
-    assert after.cell_type == "code" and "validate." in after.source, "parameters are validated right after"
+    assert after.cell_type == "code" and ("validate." in after.source or "experiments.from_notebook(" in after.source), \
+        "parameters are validated right after"
     assert any("footbibliography" in c.source or "bibliography" in c.source for c in cells if c.cell_type == "markdown")
 
 
@@ -117,3 +118,21 @@ def test_build_with_a_broken_notebook_fails(tmp_path):
     result = _build(src, tmp_path / "out")
     assert result.returncode != 0
     assert "RuntimeError: boom" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_follows_the_experiments_pattern(chapter):
+    """Runs in the package: no injected parameters stored, a preset parameter, the committed preset named."""
+    from cl_utils.experiments import CHAPTERS as EXPERIMENTS
+
+    stem = Path(chapter).stem
+    if stem not in EXPERIMENTS:
+        pytest.skip(f"{stem} still defines its runs in the notebook")
+    cells = _cells(chapter)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in cells), "stored injected parameters"
+    params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+    assert re.search(r'^preset = ""', params.source, re.M)
+    prose = " ".join(c.source for c in cells if c.cell_type == "markdown")
+    assert f"book/params/{stem}/" in prose, "the chapter must name its committed preset"
+    code = [c.source for c in cells if c.cell_type == "code"]
+    assert any("experiments.execute(" in s for s in code) and not any("RunCache(" in s for s in code)

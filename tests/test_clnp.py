@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import cl_utils as cl
-from cl_utils.clnp import CLNP, learn_task, learn_task_with_grid, select_by_graceful_forgetting, select_theta
+from cl_utils.clnp import CLNP, select_theta
+from cl_utils.clnp_schedule import learn_task, learn_task_with_grid, select_by_graceful_forgetting
 
 SETTINGS = cl.TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)
 
@@ -208,7 +209,7 @@ def test_per_layer_thresholds_keep_fewer_units_than_a_shared_one(permuted):
 
 
 def test_run_sequence_measures_every_task_after_every_task_without_forgetting(permuted):
-    from cl_utils.clnp import run_sequence
+    from cl_utils.experiments.clnp import run_sequence
 
     torch.manual_seed(6)
     model = cl.mlp(784, [48, 48], [10] * 3)

@@ -1,7 +1,7 @@
 """Every chapter in _toc.yml, executed end to end at smoke scale with nbval.
 
-For each chapter the source notebook is parameterised in memory with its entry
-in ``smoke_params.yaml`` (plus a temporary ``results_dir``) by papermill, written
+For each chapter the source notebook is parameterised in memory with its smoke
+preset ``book/params/<chapter>/smoke.yaml`` (plus a temporary ``results_dir``) by papermill, written
 to a temporary folder, and executed there by ``pytest --nbval-lax`` in a
 subprocess. The source notebook is never modified and the copy runs from another
 directory, which also checks that chapters do not depend on the current directory.
@@ -21,8 +21,13 @@ import yaml
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from cl_utils import experiments
+
 ROOT = Path(__file__).resolve().parent.parent
-SMOKE = yaml.safe_load((Path(__file__).parent / "smoke_params.yaml").read_text())
+
+
+def smoke_values(chapter: str) -> dict:
+    return yaml.safe_load((ROOT / "book" / "params" / Path(chapter).stem / "smoke.yaml").read_text())
 
 
 def toc_chapters() -> list[str]:
@@ -33,7 +38,7 @@ def toc_chapters() -> list[str]:
 
 def smoke_copy(chapter: str, folder: Path, **overrides) -> Path:
     nb = load_notebook_node(str(ROOT / chapter))  # adds the empty tag lists papermill expects
-    params = {**SMOKE[chapter], "results_dir": str(folder / "results"), **overrides}
+    params = {**smoke_values(chapter), "results_dir": str(folder / "results"), **overrides}
     nb = parameterize_notebook(nb, params)
     path = folder / Path(chapter).name
     nbformat.write(nb, path)
@@ -47,7 +52,8 @@ def _digest(path: Path) -> str:
 def test_every_chapter_has_smoke_parameters():
     chapters = toc_chapters()
     assert chapters, "no chapter notebooks found through _toc.yml"
-    assert sorted(chapters) == sorted(SMOKE), "smoke_params.yaml must list exactly the chapters in _toc.yml"
+    presets = sorted(p.parent.name for p in (ROOT / "book" / "params").glob("*/smoke.yaml"))
+    assert presets == sorted(Path(c).stem for c in chapters), "one smoke preset per chapter in _toc.yml"
 
 
 @pytest.mark.parametrize("chapter", toc_chapters())
@@ -64,6 +70,22 @@ def test_chapter_runs_at_smoke_scale(chapter, tmp_path):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert _digest(ROOT / chapter) == before, "the source notebook was modified"
     assert list((tmp_path / "results").rglob("*.json")), "the chapter stored no run record"
+    if Path(chapter).stem in experiments.CHAPTERS:  # the command finds every record the notebook made
+        listed = subprocess.run([sys.executable, "-m", "cl_utils.reproduce", chapter, "--preset", "smoke", "--results",
+                                 str(tmp_path / "results"), "--list"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert listed.returncode == 0 and " cached, 0 pending" in listed.stdout.splitlines()[-1], listed.stdout[-2000:]
+
+
+def test_notebook_reuses_the_records_of_the_command(tmp_path):
+    chapter = "book/00_forgetting.ipynb"
+    env = {k: v for k, v in os.environ.items() if k != "CL_DATA_DIR"}
+    made = subprocess.run([sys.executable, "-m", "cl_utils.reproduce", "00", "--preset", "smoke", "--results",
+                           str(tmp_path / "results")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert made.returncode == 0 and made.stdout.splitlines()[-1] == "8 trained, 0 reused, 0 pending", made.stdout
+    path = smoke_copy(chapter, tmp_path)
+    out = pm.execute_notebook(path, tmp_path / "out.ipynb", cwd=tmp_path, progress_bar=False, kernel_name="python3")
+    text = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs)
+    assert "0 trained, 8 reused, 0 pending" in text
 
 
 @pytest.mark.parametrize("chapter", toc_chapters())

@@ -1,0 +1,200 @@
+"""The run cache: one JSON record per finished run, keyed by what determines its result.
+
+A run is identified by a *request*: the chapter, the run's kind (the name of its
+run function), the experiment's ``CODE_VERSION``, the run's config, and the
+identity of every dataset it reads (:func:`cl_utils.data.dataset_identity`: the
+source kind and a checksum of the file). The key is a hash of the request, and
+the record stores the request beside its metrics, so a load compares the two and
+refuses a record that does not match (a hash collision or a hand-edited file).
+
+Why a version constant and not a hash of the code: a hash of the source would
+retrain hours of runs after a comment or a rename, and would still miss changes
+in torch itself. ``CODE_VERSION`` is bumped on purpose, in the same commit as a
+change that alters what a run computes; each record also stores the hash of the
+experiment's source files (``code_hash``), so ``reproduce --list`` can flag
+records made by code that has changed since.
+
+Records are written atomically (a hidden temporary file, then ``os.replace``)
+only after the run returns, so an interrupted run leaves nothing behind and every
+finished run survives. Hidden files are never read as records. A truncated or
+unreadable record stops the load with a message naming the file.
+
+Checkpoints (model states that several runs start from) are stored beside the
+records, git-ignored, and each run records the SHA-256 of every checkpoint it
+read (``inputs``), so a record made from another checkpoint can be told apart.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from ..paths import project_root, results_root
+
+__all__ = ["CorruptRecordError", "StaleRecordError", "RunCache", "request_key", "environment_record"]
+
+
+class CorruptRecordError(RuntimeError):
+    """A stored record cannot be read (truncated, not JSON, missing fields)."""
+
+
+class StaleRecordError(RuntimeError):
+    """A stored record's request differs from the one asked for."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.tolist()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")
+
+
+def canonical(obj: Any) -> str:
+    """The JSON text a request is hashed and compared by (sorted keys, no spaces, tuples as lists)."""
+    return json.dumps(obj, default=_jsonable, sort_keys=True, separators=(",", ":"))
+
+
+def request_key(request: Mapping[str, Any]) -> str:
+    """16 hex digits of the SHA-256 of the canonical request."""
+    return hashlib.sha256(canonical(request).encode()).hexdigest()[:16]
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
+                             timeout=5, check=True)  # fmt: skip
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment_record(device: torch.device | str | None = None) -> dict[str, Any]:
+    """Versions, device and git commit stored beside each result (not part of its key)."""
+    dev = torch.device(device) if device is not None else None
+    name = torch.cuda.get_device_name(dev) if dev is not None and dev.type == "cuda" else platform.processor() or "cpu"
+    return {
+        "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+        "device": str(dev) if dev is not None else None, "device_name": name, "git_commit": _git_commit(),
+        "threads": torch.get_num_threads(),  # CPU results depend on it (reduction order)
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
+
+
+def state_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 (16 hex digits) of a model state's names, dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous().reshape(-1)  # 0-d tensors cannot be viewed as bytes
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class RunCache:
+    """Load-or-run for one chapter's records under ``<results root>/<chapter>/``."""
+
+    REQUEST_FIELDS = ("chapter", "kind", "code_version", "config", "data")
+
+    def __init__(self, chapter: str, root: str | os.PathLike | None = None, device: torch.device | str | None = None):
+        self.chapter = chapter
+        self.directory = results_root(root or None) / chapter
+        self.device = device
+        self._inputs: dict[str, str] | None = None  # checkpoints read by the run in flight
+
+    def path(self, request: Mapping[str, Any]) -> Path:
+        return self.directory / f"{request_key(request)}.json"
+
+    @staticmethod
+    def read(path: Path) -> dict[str, Any]:
+        """A record file's contents; :class:`CorruptRecordError` naming the file if it is damaged."""
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or "metrics" not in record or "config" not in record:
+                raise ValueError("no 'metrics' or 'config' field")
+        except (ValueError, UnicodeDecodeError) as err:
+            raise CorruptRecordError(
+                f"run record {path} is damaged ({err}). Delete that file; the run is trained again on the next call."
+            ) from None
+        return record
+
+    def load(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored record of ``request``, or None; refuses a record stored for another request."""
+        path = self.path(request)
+        if not path.is_file():
+            return None
+        record = self.read(path)
+        stored = {k: record.get(k) for k in self.REQUEST_FIELDS}
+        if canonical(stored) != canonical({k: request[k] for k in self.REQUEST_FIELDS}):
+            diff = [k for k in self.REQUEST_FIELDS if canonical(stored[k]) != canonical(request[k])]
+            raise StaleRecordError(f"run record {path} was stored for another request (differs in {diff}). "
+                                   "Delete it, or move it away if you need it; the run is trained again.")  # fmt: skip
+        return record
+
+    def run(
+        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
+    ) -> dict[str, Any]:
+        """The record of ``request``: loaded, or made by calling ``fn()`` and stored (only if it returns)."""
+        cached = self.load(request)
+        if cached is not None:
+            return cached
+        import time
+
+        self._inputs = {}
+        start = time.perf_counter()
+        try:
+            metrics = dict(fn())
+        finally:
+            inputs, self._inputs = self._inputs, None
+        record = {**{k: request[k] for k in self.REQUEST_FIELDS}, "key": request_key(request), "metrics": metrics,
+                  "wall_seconds": time.perf_counter() - start, "inputs": inputs, "code_hash": code_hash, "cost": cost,
+                  "environment": environment_record(self.device)}  # fmt: skip
+        text = json.dumps(record, default=_jsonable, indent=1, sort_keys=True) + "\n"  # fails before any write
+        _atomic_write(self.path(request), text.encode())
+        return json.loads(text)
+
+    def checkpoint(self, request: Mapping[str, Any], build: Callable[[], Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Load-or-build a model state several runs start from; the run in flight records its digest."""
+        path = self.directory / "checkpoints" / f"{request_key(request)}.pt"
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            state = {k: v.detach().cpu().clone() for k, v in build().items()}
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            _atomic_write(path, buffer.getvalue())
+        if self._inputs is not None:
+            self._inputs[request_key(request)] = state_digest(state)
+        return state
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record stored for this chapter (hidden temporary files are skipped)."""
+        return [self.read(p) for p in sorted(self.directory.glob("*.json")) if not p.name.startswith(".")]

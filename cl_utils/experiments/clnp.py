@@ -1,0 +1,209 @@
+"""Chapter 03: Continual Learning via Neural Pruning (Golkar et al. 2019).
+
+Runs (kinds): ``wide`` (the 2000-2000 single-head network on permuted MNIST, task-1 grid),
+``single_task`` (the same network trained on one task, no L1, no pruning), ``narrow`` (the
+100-100 multi-head network, its own task-1 grid, fine-tuning rounds), ``cifar`` (split CIFAR
+with the Zenke et al. conv net, one run per margin, plus a wider network for Fig. 3b).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import torch
+
+from ..clnp import CLNP
+from ..clnp_schedule import kept_point, learn_task, learn_task_with_grid
+from ..models import mlp, zenke_cnn
+from ..streams import Task, permuted_tasks, split_tasks
+from ..train import TrainSettings, evaluate, fit, make_optimizer, set_seed
+from .common import mlp_cost, task
+from .core import Run, RunContext
+from .params import ParameterError, knob
+from .params import Params as BaseParams
+
+CHAPTER = "03_clnp"
+CODE_VERSION = 1
+SOURCES = ("cl_utils.experiments.clnp", "cl_utils.clnp", "cl_utils.clnp_schedule", "cl_utils.train", "cl_utils.models", "cl_utils.streams",
+           "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
+
+
+@dataclasses.dataclass
+class Params(BaseParams):
+    # permuted MNIST (both networks)
+    num_tasks: int = knob(10, "permuted-MNIST tasks", min=2, max=50)
+    val_fraction: float = knob(0.1, "share of each class held out to choose theta", min=0.01, max=0.5)
+    batch_size: int = knob(256, "minibatch size", min=1, max=65536)
+    epochs_per_task: int = knob(20, "epochs per task", min=1, max=1000)
+    repetitions: int = knob(5, "repetitions of the wide experiment (paper: 5)", min=1, max=100)
+    narrow_repetitions: int = knob(5, "repetitions of the narrow experiment", min=1, max=100)
+    # wide single-head network (paper section 4)
+    wide_hidden: list[int] = knob([2000, 2000], "hidden widths of the wide network", min=1, min_length=1)
+    wide_lr: float = knob(0.002, "Adam learning rate (after the task-1 grid search)", min=1e-8, max=1.0)
+    wide_alphas: list[float] = knob([1e-7, 1e-5, 1e-6], "L1 strength: first, second, output layer", min=0.0,
+                                    min_length=1)  # fmt: skip
+    wide_margin: float = knob(0.05, "graceful-forgetting margin (accuracy points)", min=0.0, max=100.0)
+    grid_lrs: list[float] = knob([0.001, 0.002, 0.005], "task-1 grid: learning rates ...", min=1e-8, max=1.0,
+                                 min_length=1)  # fmt: skip
+    grid_alpha_scales: list[float] = knob([0.1, 1.0, 10.0], "... times wide_alphas", min=0.0, min_length=1)
+    # narrow multi-head network: its own task-1 grid (section 3.2)
+    narrow_hidden: list[int] = knob([100, 100], "hidden widths of the narrow network", min=1, min_length=1)
+    narrow_margin: float = knob(3.0, "its margin (accuracy points)", min=0.0, max=100.0)
+    narrow_finetune_iterations: int = knob(2, "fine-tuning rounds after pruning", min=0, max=10)
+    finetune_epochs: int = knob(5, "epochs per fine-tuning round", min=1, max=1000)
+    narrow_alphas: list[float] = knob([1e-5, 1e-5, 1e-5], "L1 strength: first, second, output layer ...", min=0.0,
+                                      min_length=1)  # fmt: skip
+    narrow_grid_alpha_scales: list[float] = knob([1.0, 10.0, 100.0], "... times these", min=0.0, min_length=1)
+    narrow_grid_lrs: list[float] = knob([0.001, 0.002, 0.005], "its task-1 grid of learning rates", min=1e-8,
+                                        max=1.0, min_length=1)  # fmt: skip
+    narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
+    # split CIFAR (Fig. 3)
+    cifar_stream: str = knob("cifar100", "'cifar100' = CIFAR-10 then CIFAR-100 in 10-class blocks (the paper); "
+                             "'cifar10_pairs' = stand-in: CIFAR-10 then its 5 class pairs",
+                             choices=("cifar100", "cifar10_pairs"))  # fmt: skip
+    cifar_tasks: int = knob(6, "tasks shown, the first being CIFAR-10", min=2, max=11)
+    cifar_train_per_class: int = knob(0, "training images per class; 0 = all", min=0)
+    cifar_val_fraction: float = knob(0.1, "share of each class held out to choose theta", min=0.01, max=0.5)
+    cifar_epochs: int = knob(60, "epochs per task (Zenke et al.'s split-CIFAR setting)", min=1, max=1000)
+    cifar_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    cifar_alphas: list[float] = knob([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1 strength: conv1-4, fc, output",
+                                     min=0.0, min_length=6)  # fmt: skip
+    cifar_margins: list[float] = knob([1.0, 2.0, 4.0], "margins, one run each (accuracy points)", min=0.0, max=100.0,
+                                      min_length=1)  # fmt: skip
+    cifar_finetune: list[bool] = knob([False, False, True], "fine-tuning round (1) for each margin", min_length=1)
+    cifar_wide_width: float = knob(2.0, "Fig. 3b: width multiplier of the wider network", min=0.1, max=8.0)
+    seed: int = knob(0, "seed of the data and of repetition 0 (repetition r uses seed + r)", min=0)
+
+    def check(self) -> None:
+        for name, hidden in (("wide_alphas", self.wide_hidden), ("narrow_alphas", self.narrow_hidden)):
+            if len(getattr(self, name)) < len(hidden) + 1:
+                raise ParameterError(f"parameter '{name}' needs {len(hidden) + 1} values (each hidden layer and "
+                                     f"the output); got {getattr(self, name)!r}")  # fmt: skip
+        if len(self.cifar_finetune) != len(self.cifar_margins):
+            raise ParameterError(f"parameter 'cifar_finetune' must be a list of {len(self.cifar_margins)} booleans "
+                                 f"(one per margin); got {self.cifar_finetune!r}")  # fmt: skip
+        if self.cifar_stream == "cifar10_pairs" and self.cifar_tasks > 6:
+            raise ParameterError(f"parameter 'cifar_tasks' must be <= 6 with cifar10_pairs; got {self.cifar_tasks}")
+
+
+def plan(p: Params) -> list[Run]:
+    common = dict(num_tasks=p.num_tasks, val_fraction=p.val_fraction, batch_size=p.batch_size,
+                  epochs_per_task=p.epochs_per_task)  # fmt: skip
+    examples = 60_000 * (1 - p.val_fraction) * p.num_tasks
+    wide_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.grid_lrs) * len(p.grid_alpha_scales) / p.num_tasks))
+    narrow_cost = mlp_cost(784, p.narrow_hidden, 10, examples, p.epochs_per_task * 3)
+    wide = dict(common, hidden=p.wide_hidden, lr=p.wide_lr, alphas=p.wide_alphas, margin=p.wide_margin,
+                grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)  # fmt: skip
+    narrow = dict(common, hidden=p.narrow_hidden, alphas=p.narrow_alphas, grid_lrs=p.narrow_grid_lrs,
+                  grid_alpha_scales=p.narrow_grid_alpha_scales, per_layer_theta=p.narrow_per_layer_theta,
+                  margin=p.narrow_margin, finetune_iterations=p.narrow_finetune_iterations,
+                  finetune_epochs=p.finetune_epochs)  # fmt: skip
+    cifar = dict(stream=p.cifar_stream, tasks=p.cifar_tasks, val_fraction=p.cifar_val_fraction,
+                 train_per_class=p.cifar_train_per_class, epochs=p.cifar_epochs, lr=p.cifar_lr, alphas=p.cifar_alphas,
+                 batch_size=p.batch_size, seed=p.seed)  # fmt: skip
+    cifar_sets = ("cifar10",) if p.cifar_stream == "cifar10_pairs" else ("cifar10", "cifar100")
+    cifar_cost = 3 * 1.5e8 * (p.cifar_train_per_class * 10 or 50_000) * p.cifar_epochs * p.cifar_tasks / 6
+    runs = [Run("wide", {**wide, "rep": r, "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), wide_cost)
+            for r in range(p.repetitions)]
+    runs += [Run("single_task", {**common, "hidden": p.wide_hidden, "lr": p.wide_lr, "rep": r, "task": 0,
+                                 "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), wide_cost / p.num_tasks / 2)
+             for r in range(p.repetitions)]  # fmt: skip
+    runs += [Run("narrow", {**narrow, "rep": r, "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), narrow_cost)
+             for r in range(p.narrow_repetitions)]
+    runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0}, cifar_sets, cifar_cost)
+             for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip
+    wide_margin = p.cifar_margins[1 if len(p.cifar_margins) > 1 else 0]
+    runs += [Run("cifar", {**cifar, "margin": wide_margin, "finetune": False, "width": p.cifar_wide_width}, cifar_sets,
+                 cifar_cost * p.cifar_wide_width ** 2)]  # fmt: skip
+    return runs
+
+
+def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, alphas: Sequence[float], margin: float,
+                 finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
+                 per_layer: bool = False, seed: int = 0, show_progress: bool = False) -> dict:  # fmt: skip
+    """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
+
+    With ``first_task_grid``, task 1 is learned by :func:`~cl_utils.clnp_schedule.learn_task_with_grid` and the later
+    tasks with the grid point it kept (the paper settles on task 1's choice); ``per_layer`` gives each hidden
+    layer its own theta. Returns ``acc[i][j]`` (task ``j`` after task ``i``), the per-task records (theta,
+    new and free units) and the final free units per layer.
+    """
+    acc, steps = [], []
+    for i, t in enumerate(tasks):
+        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
+                      show_progress=show_progress)  # fmt: skip
+        if i == 0 and first_task_grid:
+            step = learn_task_with_grid(clnp, t.x_train, t.y_train, t.split("val"), first_task_grid,
+                                        generator_seed=seed, **kwargs)  # fmt: skip
+            settings, alphas, finetune = kept_point(first_task_grid, step["chosen"], finetune)
+        else:
+            step = learn_task(clnp, t.x_train, t.y_train, t.split("val"), settings, alphas=alphas,
+                              generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip
+        step.pop("history", None)
+        steps.append(step)
+        acc.append([evaluate(clnp.model, *u.split("test"), forward=clnp.forward_for(j + 1))[1]
+                    for j, u in enumerate(tasks[: i + 1])])  # fmt: skip
+    return {"acc": acc, "steps": steps, "free_units": clnp.free_units()}
+
+
+def permuted_stream(c: dict, ctx: RunContext) -> list[Task]:
+    base = task("mnist", ctx.data_source, ctx.device, val_fraction=c["val_fraction"], seed=c["data_seed"])
+    return permuted_tasks(base, c["num_tasks"], seed=1000 + c["rep"])
+
+
+def cifar_tasks(c: dict, ctx: RunContext) -> list[Task]:
+    """CIFAR-10, then CIFAR-100 in 10-class blocks (the paper) or CIFAR-10's class pairs (the stand-in)."""
+    opts = dict(val_fraction=c["val_fraction"], seed=c["seed"], train_per_class=c["train_per_class"])
+    first = task("cifar10", ctx.data_source, ctx.device, **opts)
+    if c["stream"] == "cifar10_pairs":
+        return [first, *split_tasks(first, [(2 * i, 2 * i + 1) for i in range(5)][: c["tasks"] - 1], relabel=True)]
+    t100 = task("cifar100", ctx.data_source, ctx.device, **opts)
+    return [first, *split_tasks(t100, [list(range(10 * i, 10 * i + 10)) for i in range(c["tasks"] - 1)], relabel=True)]
+
+
+def run_wide(c: dict, ctx: RunContext) -> dict:
+    set_seed(c["seed"])
+    tasks = permuted_stream(c, ctx)
+    clnp = CLNP(mlp(784, c["hidden"], [10]).to(ctx.device), single_head=True)
+    settings = TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", c["lr"])
+    grid = [(TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", lr), [a * s for a in c["alphas"]])
+            for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]  # fmt: skip
+    return run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100, first_task_grid=grid,
+                        seed=c["seed"], show_progress=ctx.show_progress)  # fmt: skip
+
+
+def run_single_task(c: dict, ctx: RunContext) -> dict:
+    """Single-task training (no L1, no pruning) of the wide network on one task of the stream."""
+    generator = set_seed(c["seed"])
+    t = permuted_stream(c, ctx)[c["task"]]
+    model = mlp(784, c["hidden"], [10]).to(ctx.device)
+    fit(model, t.x_train, t.y_train, epochs=c["epochs_per_task"], batch_size=c["batch_size"],
+        optimizer=make_optimizer(model.parameters(), "adam", c["lr"]), generator=generator, show_progress=False)
+    return {"test_acc": evaluate(model, *t.split("test"))[1]}
+
+
+def run_narrow(c: dict, ctx: RunContext) -> dict:
+    set_seed(c["seed"])
+    tasks = permuted_stream(c, ctx)
+    clnp = CLNP(mlp(784, c["hidden"], [10] * c["num_tasks"]).to(ctx.device))
+    grid = [(TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", lr), [a * s for a in c["alphas"]])
+            for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]  # fmt: skip
+    settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
+    finetune = TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", settings.lr)
+    return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,
+                        per_layer=c["per_layer_theta"], finetune_iterations=c["finetune_iterations"],
+                        finetune=finetune, seed=c["seed"], show_progress=ctx.show_progress)  # fmt: skip
+
+
+def run_cifar(c: dict, ctx: RunContext) -> dict:
+    tasks = cifar_tasks(c, ctx)
+    set_seed(c["seed"])
+    clnp = CLNP(zenke_cnn([t.num_classes for t in tasks], width=c["width"]).to(ctx.device))
+    settings = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+    finetune = TrainSettings(max(1, c["epochs"] // 4), c["batch_size"], "adam", c["lr"])
+    return run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100,
+                        finetune_iterations=int(c["finetune"]), finetune=finetune, seed=c["seed"],
+                        show_progress=ctx.show_progress)  # fmt: skip
+
+
+RUNNERS = {"wide": run_wide, "single_task": run_single_task, "narrow": run_narrow, "cifar": run_cifar}

@@ -1,0 +1,49 @@
+"""Helpers the experiment modules share: cached data loading and rough run costs."""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from ..data import RawDataset, load_dataset
+from ..streams import Task, make_task
+
+__all__ = ["raw_dataset", "task", "mlp_cost", "data_label"]
+
+
+@lru_cache(maxsize=8)
+def raw_dataset(name: str, data_source: str) -> RawDataset:
+    """A dataset read once per process (runs of one chapter share it)."""
+    return load_dataset(name, data_source)
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
+
+
+@lru_cache(maxsize=16)
+def _task(name: str, data_source: str, device: str, options: tuple) -> Task:
+    return make_task(raw_dataset(name, data_source), device=device, **dict(options))
+
+
+def task(name: str, data_source: str, device: torch.device | str, **options: Any) -> Task:
+    """:func:`cl_utils.make_task` of a dataset, built once per process for the same arguments."""
+    return _task(name, data_source, str(device), tuple(sorted((k, _freeze(v)) for k, v in options.items())))
+
+
+def mlp_cost(in_features: int, hidden: list[int], out_features: int, examples: int, epochs: float) -> float:
+    """Multiply-accumulates of training an MLP (forward + backward ~ 3x forward)."""
+    widths = [in_features, *hidden, out_features]
+    per_example = sum(a * b for a, b in zip(widths, widths[1:]))
+    return 3.0 * per_example * examples * epochs
+
+
+def data_label(source: str, name: str) -> str:
+    """How a figure names its data: the dataset, and SYNTHETIC when it is the tests' stand-in."""
+    return f"{name} (SYNTHETIC stand-in, tests only)" if source == "synthetic" else f"{name} (real data)"
+
+
+def prod(shape) -> int:
+    return math.prod(shape)

@@ -1,0 +1,210 @@
+"""The one pattern every chapter follows: parameters -> plan of runs -> run cache -> records.
+
+An experiment module (one per chapter, see :mod:`cl_utils.experiments`) defines
+
+* ``CHAPTER`` (its folder under ``data/results/``) and ``CODE_VERSION`` (an int, bumped
+  in the commit that changes what any of its runs computes; see :mod:`.cache`);
+* ``Params``: a :class:`~.params.Params` dataclass of the chapter's parameters;
+* ``plan(params) -> list[Run]``: every run the chapter's figures need, in order;
+* ``RUNNERS``: ``{kind: fn(config, ctx) -> metrics}``; a run function reads nothing
+  but its config and the :class:`RunContext` (device, data source, checkpoints);
+* ``SOURCES``: the package modules its runs execute (hashed into ``code_hash``).
+
+:func:`execute` is shared by the notebooks and ``python -m cl_utils.reproduce``, so
+both find the same records.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+
+from ..data import dataset_identity
+from ..train import resolve_device
+from .cache import RunCache, request_key
+from .params import Params
+
+__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "execute", "code_hash"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of a chapter: what it is (kind + config), what data it reads, roughly what it costs."""
+
+    kind: str  # the name of its run function in the experiment's RUNNERS
+    config: Mapping[str, Any]  # JSON values; everything besides code and data that changes the result
+    datasets: tuple[str, ...]  # names whose identity enters the key
+    cost: float = 0.0  # estimated multiply-accumulates, for --list and time estimates
+
+    def describe(self) -> str:
+        short = {k: v for k, v in self.config.items() if not isinstance(v, (list, dict)) or len(str(v)) < 30}
+        return f"{self.kind}: " + ", ".join(f"{k}={v}" for k, v in list(short.items())[-4:])
+
+
+@dataclass
+class RunContext:
+    """What a run function may use besides its config: the device, the data source, checkpoints."""
+
+    device: torch.device
+    data_source: str
+    cache: RunCache
+    code_version: int
+    show_progress: bool = False
+    data_ids: dict[str, dict] = field(default_factory=dict)
+
+    def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
+        """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded)."""
+        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids)
+        return self.cache.checkpoint(request, build)
+
+
+@lru_cache(maxsize=None)
+def code_hash(modules: tuple[str, ...]) -> str:
+    """SHA-256 (12 hex digits) of the named modules' source: stored in records, never in keys."""
+    h = hashlib.sha256()
+    for name in modules:
+        h.update(inspect.getsource(importlib.import_module(name)).encode())
+    return h.hexdigest()[:12]
+
+
+def _request(chapter: str, code_version: int, run: Run, data_ids: Mapping[str, dict]) -> dict[str, Any]:
+    return {"chapter": chapter, "kind": run.kind, "code_version": code_version, "config": dict(run.config),
+            "data": [data_ids[d] for d in run.datasets]}  # fmt: skip
+
+
+def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = None) -> list[tuple[Run, dict]]:
+    """Each planned run with its full request (data identities resolved: a missing dataset stops here)."""
+    runs = experiment.plan(params) if runs is None else runs
+    names = sorted({d for r in runs for d in r.datasets})
+    data_ids = {d: dataset_identity(d, params.data_source) for d in names}
+    return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids)) for r in runs]
+
+
+class Records:
+    """The records of a chapter's plan, in plan order, with a small query helper."""
+
+    def __init__(self, items: list[dict]):
+        self.items = items
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def where(self, kind: str | None = None, **match: Any) -> list[dict]:
+        """Records of ``kind`` whose config has every ``match`` value."""
+        return [r for r in self.items if (kind is None or r["kind"] == kind)
+                and all(r["config"].get(k) == v for k, v in match.items())]  # fmt: skip
+
+    def one(self, kind: str | None = None, **match: Any) -> dict:
+        found = self.where(kind, **match)
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} records match {kind} {match}")
+        return found[0]
+
+
+@dataclass
+class Outcome:
+    """What :func:`execute` did: the records (finished runs), and how many were trained, reused, left."""
+
+    records: Records
+    trained: int
+    reused: int
+    pending: list[Run]
+    train_seconds: float
+    directory: Path  # the chapter's results folder (figures go to its figures/ subfolder)
+
+    @property
+    def figures(self) -> Path:
+        return self.directory / "figures"
+
+    @property
+    def synthetic(self) -> bool:
+        """True when any record was made from the tests' synthetic stand-in data."""
+        return any(d["source"] == "synthetic" for r in self.records for d in r["data"])
+
+    def environment(self) -> str:
+        """Where the records were trained: device names and torch versions, with counts."""
+        seen = Counter(f"{r['environment'].get('device_name') or 'cpu'}, torch {r['environment']['torch']}"
+                       for r in self.records)  # fmt: skip
+        return "; ".join(f"{n} on {where}" for where, n in seen.items())
+
+    def summary(self) -> str:
+        return f"{self.trained} trained, {self.reused} reused, {len(self.pending)} pending"
+
+    def report(self) -> str:
+        """The summary line, the total training time of the records and where they were made."""
+        return (f"{self.summary()}; the {len(self.records)} records took {self.train_seconds / 60:.1f} min of "
+                f"training ({self.environment()})")  # fmt: skip
+
+
+def seconds_per_cost(cache: RunCache) -> float | None:
+    """Median seconds per unit of cost over this chapter's stored records (None if none has a cost)."""
+    rates = [r["wall_seconds"] / r["cost"] for r in cache.records() if r.get("cost")]
+    return statistics.median(rates) if rates else None
+
+
+def execute(
+    experiment: ModuleType,
+    params: Params,
+    *,
+    budget_seconds: float | None = None,
+    require_all: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Reuse every stored record of the plan and train the rest, in plan order.
+
+    With ``budget_seconds`` no run starts once that much time has passed (a run in flight
+    finishes); with ``require_all`` a run left pending is an error (the notebooks draw
+    only when every record exists).
+    """
+    device = resolve_device(params.device)
+    cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
+    planned = requests(experiment, params)
+    data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
+    ctx = RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids)
+    source_hash = code_hash(tuple(experiment.SOURCES))
+    start, items, trained, reused, pending = time.monotonic(), [], 0, 0, []
+    train_seconds = 0.0
+    for i, (run, request) in enumerate(planned):
+        record = cache.load(request)
+        if record is not None:
+            reused += 1
+        elif budget_seconds is not None and time.monotonic() - start >= budget_seconds:
+            pending.append(run)
+            continue
+        else:
+            if log:
+                log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
+            fn = experiment.RUNNERS[run.kind]
+            record = cache.run(request, lambda: fn(dict(run.config), ctx), code_hash=source_hash, cost=run.cost)
+            trained += 1
+        train_seconds += record["wall_seconds"]
+        items.append(record)
+    if pending and require_all:
+        raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
+    return Outcome(Records(items), trained, reused, pending, train_seconds, cache.directory)
+
+
+def params_from(experiment: ModuleType, values: Mapping[str, Any], preset: Mapping[str, Any] | None = None) -> Params:
+    """The experiment's validated parameters from ``values`` over a preset's values."""
+    return experiment.Params.from_values(values, preset)
+
+
+def replace(params: Params, **changes: Any) -> Params:
+    """A validated copy of ``params`` with ``changes``."""
+    return type(params)(**{**params.as_dict(), **changes})
+
+
+__all__ += ["params_from", "replace", "seconds_per_cost", "request_key"]

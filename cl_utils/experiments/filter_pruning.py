@@ -1,0 +1,235 @@
+"""Chapter 05: the three experiments of Salcedo & Sharma, as one run function over a JSON config.
+
+* ``"fixed"`` (their Fig. 2): one random subset of a dataset's training split, the same
+  in every block.
+* ``"resample"`` (Fig. 3): a new sample *with replacement* of the training split at
+  every block of ``every`` epochs ("iterative subsampling").
+* ``"datasets"`` (Fig. 4, "intersection pruning"): block ``b`` trains on dataset
+  ``b mod len(datasets)``, a fresh sample of it at every visit. All datasets are 32 px
+  RGB (grey images padded 28 → 32 and repeated to three channels); the network keeps
+  one output layer as wide as the largest label set and re-learns it at every switch,
+  as the paper does (it is not reset).
+
+Each dataset keeps a fixed validation split held out of its training split (never the
+test split). Every run (kind ``train``) is one (figure, criterion, seed) of the chapter.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import torch
+
+from .. import data
+from ..data import RawDataset
+from ..filter_pruning import CRITERIA, Block, PruningSchedule, train_with_filter_pruning, vgg16_filter_net
+from ..streams import Task, make_task
+from ..train import TrainSettings, resolve_device, set_seed
+from .common import raw_dataset
+from .core import Run, RunContext
+from .params import ParameterError, knob
+from .params import Params as BaseParams
+
+__all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_experiment", "Params", "plan", "RUNNERS"]
+
+CHAPTER = "05_filter_pruning"
+CODE_VERSION = 1
+SOURCES = ("cl_utils.experiments.filter_pruning", "cl_utils.filter_pruning", "cl_utils.models", "cl_utils.train",
+           "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
+
+MODES = ("fixed", "resample", "datasets")
+
+
+def _carve_fraction(raw: RawDataset, train_from_test: float) -> float:
+    """``train_from_test`` for a dataset with no training split here (KMNIST offline), else 0."""
+    return train_from_test if len(raw.y_train) == 0 else 0.0
+
+
+def carved_datasets(names: list[str], data_source: str) -> list[str]:
+    """The datasets among ``names`` whose training images :func:`load_pools` carves out of the test split."""
+    return [n for n in names if len(raw_dataset(n, data_source).y_train) == 0]
+
+
+def load_pools(
+    names: list[str], val_images: int, *, data_source: str, train_from_test: float, seed: int, device: torch.device
+) -> list[Task]:
+    """Each dataset as a :class:`Task`: its whole training split as the pool, ``val_images`` held out.
+
+    A dataset with no training split here (KMNIST) has its training pool carved out of
+    ``train_from_test`` of its test split.
+    """
+    tasks = []
+    for name in names:
+        raw = raw_dataset(name, data_source)
+        carve = _carve_fraction(raw, train_from_test)
+        pool_size = len(raw.y_test) * carve if carve else len(raw.y_train)
+        if val_images >= pool_size:
+            raise ValueError(f"val_images={val_images} leaves no training images of {name} ({pool_size:.0f} in all)")
+        tasks.append(make_task(
+            raw, val_fraction=val_images / pool_size, seed=seed, rgb=True, size=32, standardize=True,
+            train_from_test=carve, device=device,
+        ))  # fmt: skip
+    return tasks
+
+
+def make_blocks(mode: str, pools: list[Task], train_images: int, seed: int) -> Callable[[int], Block]:
+    """``block_data(b)`` for :func:`~cl_utils.filter_pruning.train_with_filter_pruning` in ``mode``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode != "datasets" and len(pools) != 1:
+        raise ValueError(f"mode {mode!r} trains on one dataset, got {len(pools)}")
+    for task in pools:
+        if mode != "resample" and train_images > len(task.y_train):
+            raise ValueError(f"train_images={train_images} > the {len(task.y_train)} training images of {task.name}")
+
+    def sample(task: Task, b: int, replace: bool) -> Block:
+        g = torch.Generator().manual_seed(seed * 100_003 + b)
+        n = len(task.y_train)
+        idx = torch.randint(n, (train_images,), generator=g) if replace else torch.randperm(n, generator=g)[:train_images]
+        idx = idx.to(task.x_train.device)
+        return Block(task.name, task.x_train[idx], task.y_train[idx], task.x_val, task.y_val)
+
+    if mode == "fixed":
+        fixed = sample(pools[0], 0, replace=False)
+        return lambda b: fixed
+    if mode == "resample":
+        return lambda b: sample(pools[0], b, replace=True)
+    return lambda b: sample(pools[b % len(pools)], b, replace=False)
+
+
+def run_filter_experiment(
+    config: Mapping[str, Any], *, device: torch.device | str = "auto", show_progress: bool = True
+) -> dict[str, Any]:
+    """Train (and prune) one VGG-16 as ``config`` says; return its per-epoch history and filter counts.
+
+    ``config`` keys: ``mode``, ``datasets``, ``train_images``, ``val_images``, ``epochs``,
+    ``every``, ``percent``, ``criterion``, ``normalize``, ``pretrained``, ``batch_norm``,
+    ``pool_size``, ``fc_widths``, ``dropout``, ``optimizer``, ``lr``, ``momentum``,
+    ``weight_decay``, ``batch_size``, ``seed``, ``data_source``, ``train_from_test``.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    generator = set_seed(config["seed"])
+    pools = load_pools(
+        list(config["datasets"]), config["val_images"], data_source=config["data_source"],
+        train_from_test=config["train_from_test"], seed=config["seed"], device=device,
+    )  # fmt: skip
+    blocks = make_blocks(config["mode"], pools, config["train_images"], config["seed"])
+    set_seed(config["seed"])  # the same initial weights whatever the data loading consumed
+    model = vgg16_filter_net(
+        max(t.num_classes for t in pools), pretrained=config["pretrained"], batch_norm=config["batch_norm"],
+        pool_size=config["pool_size"], fc_widths=config["fc_widths"], dropout=config["dropout"],
+    ).to(device)  # fmt: skip
+    start_counts = model.filter_counts()
+    settings = TrainSettings(
+        config["epochs"], config["batch_size"], config["optimizer"], config["lr"], config["momentum"],
+        config["weight_decay"],
+    )  # fmt: skip
+    schedule = PruningSchedule(config["criterion"], config["percent"], config["every"], config["normalize"])
+    history = train_with_filter_pruning(
+        model, blocks, epochs=config["epochs"], settings=settings, schedule=schedule, generator=generator,
+        show_progress=show_progress, desc=f"{config['mode']}/{config['criterion']}/seed {config['seed']}",
+    )  # fmt: skip
+    return {
+        "history": history,
+        "start_filter_counts": start_counts,
+        "end_filter_counts": model.filter_counts(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "sources": sorted({t.source for t in pools}),
+    }
+
+
+NAMES = sorted(data.DATASETS)
+
+
+@dataclasses.dataclass
+class Params(BaseParams):
+    # network: torchvision's VGG-16 (13 convs, 4,224 filters)
+    pretrained: bool = knob(True, "ImageNet weights from torchvision (needs internet once)")
+    batch_norm: bool = knob(False, "True gives torchvision's vgg16_bn layout")
+    pool_size: int = knob(7, "adaptive average pool before the classifier (torchvision: 7; 1: a compact head)",
+                          min=1, max=7)  # fmt: skip
+    fc_widths: list[int] = knob([4096, 4096], "classifier hidden widths", min=1)
+    dropout: float = knob(0.5, "classifier dropout", min=0.0, max=0.95)
+    # fine-tuning (the report: "in accompanying code"; SGD as in Gildenblat's pruning code)
+    optimizer: str = knob("sgd", "optimiser", choices=("sgd", "adam", "adamw"))
+    lr: float = knob(0.001, "learning rate", min=1e-8, max=10.0)
+    momentum: float = knob(0.9, "momentum", min=0.0, max=0.999)
+    weight_decay: float = knob(0.0, "weight decay", min=0.0, max=1.0)
+    batch_size: int = knob(32, "minibatch size", min=1, max=65536)
+    # pruning (the report's Eq. 1 and Algorithm 3)
+    percent: float = knob(5.0, "share of each conv layer's filters removed at every pruning step", min=0.0, max=50.0)
+    normalize: bool = knob(False, "divide each iteration's scores by the layer's maximum (the report: False)")
+    criteria: list[str] = knob(["none", "activation", "weight"], "'none' is the unpruned baseline", choices=CRITERIA,
+                               min_length=1, unique=True)  # fmt: skip
+    # Figure 2: one fixed 5 % subset of CIFAR-10
+    fig2_dataset: str = knob("cifar10", "dataset of Fig. 2", choices=NAMES)
+    fig2_train_images: int = knob(2000, "training images (a fixed subset)", min=10, max=10**6)
+    fig2_val_images: int = knob(500, "validation images", min=10, max=10**6)
+    fig2_epochs: int = knob(50, "epochs", min=1, max=1000)
+    fig2_every: int = knob(7, "epochs per block (a pruning step after each)", min=1, max=1000)
+    # Figure 3: 10 % of CIFAR-10 resampled with replacement at every block
+    fig3_dataset: str = knob("cifar10", "dataset of Fig. 3", choices=NAMES)
+    fig3_train_images: int = knob(4000, "training images per block (resampled)", min=10, max=10**6)
+    fig3_val_images: int = knob(1000, "validation images", min=10, max=10**6)
+    fig3_epochs: int = knob(50, "epochs", min=1, max=1000)
+    fig3_every: int = knob(7, "epochs per block", min=1, max=1000)
+    # Figure 4: a different dataset every block, every dataset visited fig4_passes times
+    fig4_datasets: list[str] = knob(["cifar10", "cifar100", "mnist", "kmnist", "fashion_mnist", "emnist"],
+                                    "datasets, one per block", choices=NAMES, min_length=1, unique=True)  # fmt: skip
+    fig4_train_images: int = knob(3000, "training images per visit (about 5 % of each training split)", min=10,
+                                  max=10**6)  # fmt: skip
+    fig4_val_images: int = knob(500, "validation images per dataset", min=10, max=10**6)
+    fig4_every: int = knob(6, "epochs per block", min=1, max=1000)
+    fig4_passes: int = knob(2, "visits of every dataset", min=1, max=20)
+    fig4_criteria: list[str] = knob(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
+                                    unique=True)  # fmt: skip
+    seeds: list[int] = knob([0], "one run per figure, criterion and seed", min=0, min_length=1, unique=True)
+    train_from_test: float = knob(0.8, "for a dataset with no training split here (KMNIST): share of its test "
+                                  "split used for training", min=0.1, max=0.95)  # fmt: skip
+
+    def check(self) -> None:
+        if self.pretrained and (self.pool_size != 7 or self.fc_widths != [4096, 4096]):
+            raise ParameterError("pretrained=True needs torchvision's layout: set pool_size=7 and fc_widths=[4096, "
+                                 f"4096] (got pool_size={self.pool_size}, fc_widths={self.fc_widths}), or set "
+                                 "pretrained=False")  # fmt: skip
+
+    @property
+    def fig4_epochs(self) -> int:
+        return self.fig4_every * len(self.fig4_datasets) * self.fig4_passes
+
+    def figures(self) -> dict[str, dict]:
+        """Each figure's mode, datasets, images per block, epochs and block length."""
+        return {
+            "fig2": dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
+                         val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every),
+            "fig3": dict(mode="resample", datasets=[self.fig3_dataset], train_images=self.fig3_train_images,
+                         val_images=self.fig3_val_images, epochs=self.fig3_epochs, every=self.fig3_every),
+            "fig4": dict(mode="datasets", datasets=self.fig4_datasets, train_images=self.fig4_train_images,
+                         val_images=self.fig4_val_images, epochs=self.fig4_epochs, every=self.fig4_every),
+        }  # fmt: skip
+
+
+COMMON = ("percent", "normalize", "pretrained", "batch_norm", "pool_size", "fc_widths", "dropout", "optimizer", "lr",
+          "momentum", "weight_decay", "batch_size", "train_from_test")  # fmt: skip
+
+
+def plan(p: Params) -> list[Run]:
+    """One run per (figure, criterion, seed)."""
+    v = p.as_dict()
+    common = {k: v[k] for k in COMMON}
+    runs = []
+    for fig, e in p.figures().items():
+        cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
+        for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
+            runs += [Run("train", {**common, **e, "figure": fig, "criterion": criterion, "seed": s}, tuple(e["datasets"]),
+                         cost) for s in p.seeds]  # fmt: skip
+    return runs
+
+
+def train(c: dict, ctx: RunContext) -> dict:
+    config = {k: v for k, v in c.items() if k != "figure"}
+    return run_filter_experiment({**config, "data_source": ctx.data_source}, device=ctx.device,
+                                 show_progress=ctx.show_progress)  # fmt: skip
+
+
+RUNNERS = {"train": train}

@@ -1,0 +1,356 @@
+"""Chapter 01: PackNet (Mallya & Lazebnik 2018) on an initial task and three added tasks.
+
+Runs (kinds): ``initial`` (train the initial task; its state is a checkpoint),
+``initial_pruned`` (prune it by weights or filters and retrain; checkpoint),
+``packnet`` (add the three tasks in one order), ``lwf`` and ``single_task``
+(the baselines), ``fig4`` (prune one added task at several fractions), ``fig5``
+(which layers the freed weights of a new task are trained in) and ``filter_task``
+(Table 6: a task added after filter pruning).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+
+import torch
+
+from .. import data
+from ..baselines import train_head_only
+from ..lwf import lwf_train_task
+from ..models import MultiHeadNet, vgg16
+from ..packnet import PackNet, add_task, filter_prune, pack_owners, reset_unread_batchnorm
+from ..streams import Task
+from ..train import TrainSettings, evaluate, fit, set_seed
+from .common import raw_dataset, task
+from .core import Run, RunContext
+from .params import ParameterError, knob
+from .params import Params as BaseParams
+
+CHAPTER = "01_packnet"
+CODE_VERSION = 1
+SOURCES = ("cl_utils.experiments.packnet", "cl_utils.packnet", "cl_utils.lwf", "cl_utils.baselines", "cl_utils.masks",
+           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
+NAMES = sorted(data.DATASETS)
+
+
+@dataclasses.dataclass
+class Params(BaseParams):
+    # tasks: an initial task in ImageNet's role, then three added tasks (CUBS, Cars, Flowers' role)
+    initial_dataset: str = knob("cifar10", "the initial task (ImageNet's role)", choices=NAMES)
+    added_datasets: list[str] = knob(["fashion_mnist", "mnist", "kmnist"], "three different added tasks",
+                                     choices=NAMES, min_length=3, unique=True)  # fmt: skip
+    initial_train_per_class: int = knob(0, "images per class of the initial task; 0 = all", min=0)
+    train_per_class: int = knob(0, "training images per class of each added task; 0 = all", min=0)
+    test_per_class: int = knob(0, "test images per class; 0 = the whole test split", min=0)
+    train_from_test: float = knob(0.8, "share of the test split used for training when a dataset has no "
+                                  "training split here (KMNIST)", min=0.1, max=0.95)  # fmt: skip
+    val_fraction: float = knob(0.1, "share of each class held out to watch training (never the test split)",
+                               min=0.01, max=0.5)  # fmt: skip
+    # network: the VGG-16 layout for 32 px inputs
+    width: float = knob(1.0, "multiplier of the conv widths (1.0 = 4,224 filters)", min=1 / 64, max=4.0)
+    fc_widths: list[int] = knob([4096, 4096], "widths of fc6 and fc7", min=1, min_length=1)
+    batch_norm: bool = knob(False, "batch-norm after each conv (the paper's main network has none)")
+    # initial task, trained from scratch (the paper starts from ImageNet weights)
+    initial_epochs: int = knob(60, "epochs on the initial task", min=1, max=1000)
+    initial_lr: float = knob(0.01, "SGD learning rate on the initial task", min=1e-8, max=10.0)
+    initial_lr_decay_epoch: int = knob(40, "lr x 0.1 after this epoch (0 = never)", min=0, max=1000)
+    initial_retrain_epochs: int = knob(10, "retraining after the initial pruning (paper: 10)", min=1, max=1000)
+    initial_retrain_lr: float = knob(1e-3, "its learning rate (paper: 1e-3)", min=1e-8, max=10.0)
+    initial_retrain_decay_epoch: int = knob(5, "its lr x 0.1 after this epoch (paper: 5)", min=0, max=1000)
+    schedules: list[list[float]] = knob([[0.5, 0.75, 0.75], [0.75, 0.75, 0.75]], "prune fractions: initial task, "
+                                        "task 2, task 3 (task 4 unpruned)", min=0.0, max=0.99, min_length=1)  # fmt: skip
+    # added tasks (paper section 4)
+    finetune_epochs: int = knob(20, "epochs of each added task", min=1, max=1000)
+    finetune_lr: float = knob(1e-3, "their SGD learning rate", min=1e-8, max=10.0)
+    lr_decay_epoch: int = knob(10, "lr x 0.1 after this epoch (0 = never)", min=0, max=1000)
+    retrain_epochs: int = knob(10, "retraining after pruning an added task", min=1, max=1000)
+    retrain_lr: float = knob(1e-4, "its learning rate", min=1e-8, max=10.0)
+    batch_size: int = knob(32, "minibatch size", min=1, max=4096)
+    momentum: float = knob(0.9, "SGD momentum", min=0.0, max=0.999)
+    runs_per_order: int = knob(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
+    # baselines
+    classifier_epochs: int = knob(20, "Classifier Only: epochs at the constant lr finetune_lr", min=1, max=1000)
+    lwf_warmup_epochs: int = knob(5, "LwF trains only the new head for these first epochs", min=0, max=1000)
+    lwf_temperature: float = knob(2.0, "LwF distillation temperature", min=0.1, max=100.0)
+    lwf_weight_decay: float = knob(5e-4, "LwF weight decay", min=0.0, max=1.0)
+    # analyses
+    fig4_fractions: list[float] = knob([0.5, 0.75, 0.9], "Figure 4: prune fractions", min=0.0, max=0.99, min_length=1)
+    filter_prune_fraction: float = knob(0.3, "Table 6: share of filters (and fc neurons) pruned per layer",
+                                        min=0.0, max=0.9)  # fmt: skip
+    seed: int = knob(0, "seed of the data splits and the initial network", min=0)
+
+    def check(self) -> None:
+        if any(len(s) < 3 for s in self.schedules):
+            raise ParameterError(f"parameter 'schedules' must hold lists of 3 prune fractions "
+                                 f"[initial, task 2, task 3]; got {self.schedules!r}")  # fmt: skip
+        if len(self.added_datasets) != 3:
+            raise ParameterError(f"parameter 'added_datasets' must be a list of 3 different datasets; "
+                                 f"got {self.added_datasets!r}")  # fmt: skip
+        if self.lwf_warmup_epochs >= self.finetune_epochs:
+            raise ParameterError(f"parameter 'lwf_warmup_epochs' must be < finetune_epochs ({self.finetune_epochs}); "
+                                 f"got {self.lwf_warmup_epochs}")  # fmt: skip
+
+
+BASE = ("initial_dataset", "added_datasets", "initial_train_per_class", "train_per_class", "test_per_class",
+        "train_from_test", "val_fraction", "width", "fc_widths", "batch_norm", "seed", "initial_epochs",
+        "initial_lr", "initial_lr_decay_epoch", "batch_size", "momentum")  # fmt: skip
+RETRAIN = ("initial_retrain_epochs", "initial_retrain_lr", "initial_retrain_decay_epoch")
+TASK = ("finetune_epochs", "finetune_lr", "lr_decay_epoch", "retrain_epochs", "retrain_lr")
+LAYERS = {"none": "classifier only", "fc": "fc layers", "all": "all layers"}
+
+
+def _pick(c: dict, names: tuple[str, ...]) -> dict:
+    return {k: c[k] for k in names}
+
+
+def lwf_bn_stats(p: Params) -> list[str]:
+    """LwF keeps batch-norm statistics frozen, as PackNet does; with batch-norm also a run that updates them."""
+    return ["frozen", "updated"] if p.batch_norm else ["frozen"]
+
+
+def plan(p: Params) -> list[Run]:
+    """Every run of the chapter, stages first (later runs start from their checkpoints)."""
+    v = p.as_dict()
+    base, retrain, tsk = _pick(v, BASE), _pick(v, RETRAIN), _pick(v, TASK)
+    ds = (p.initial_dataset, *p.added_datasets)
+    cost = 4e9 * p.width ** 2 * (p.initial_train_per_class or 5000) * 10  # rough VGG MACs per epoch
+    orders = list(itertools.permutations(p.added_datasets))
+    fractions = sorted({s[0] for s in p.schedules} | set(p.fig4_fractions))
+    runs = [Run("initial", base, ds, cost * p.initial_epochs)]
+    runs += [Run("initial_pruned", {**base, **retrain, "fraction": f, "rule": "weights"}, ds, cost * 3) for f in fractions]
+    runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": s, "run": r, "separate_biases": False},
+                 ds, cost * 6) for s in p.schedules for o in orders for r in range(p.runs_per_order)]  # fmt: skip
+    runs += [Run("lwf", {**base, **tsk, "order": list(o), "warmup": p.lwf_warmup_epochs, "temperature": p.lwf_temperature,
+                         "weight_decay": p.lwf_weight_decay, "bn_stats": bn}, ds, cost * 6)
+             for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
+    runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs},
+                 ds, cost) for m in ("classifier_only", "individual") for d in p.added_datasets]  # fmt: skip
+    runs += [Run("fig4", {**base, **retrain, **tsk, "dataset": d, "fractions": p.fig4_fractions}, ds, cost * 3)
+             for d in p.added_datasets]  # fmt: skip
+    runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": p.schedules[0], "run": r,
+                             "separate_biases": True}, ds, cost * 6) for o in orders for r in range(p.runs_per_order)]
+    runs += [Run("fig5", {**base, **retrain, **tsk, "dataset": d, "layers": layers}, ds, cost)
+             for d in p.added_datasets for layers in LAYERS]  # fmt: skip
+    filters = {**base, **retrain, "fraction": p.filter_prune_fraction, "rule": "filters"}
+    runs += [Run("initial_pruned", filters, ds, cost * 3)]
+    runs += [Run("filter_task", {**base, **retrain, **tsk, "dataset": d, "filter_fraction": p.filter_prune_fraction,
+                                 "reinit_free_units": True}, ds, cost) for d in p.added_datasets]  # fmt: skip
+    return runs
+
+
+# -- data and model ------------------------------------------------------------------------------
+def carved(name: str, ctx: RunContext) -> bool:
+    """True for a dataset with no training split here (its training images are carved from its test split)."""
+    return len(raw_dataset(name, ctx.data_source).y_train) == 0
+
+
+def load_task(name: str, per_class: int, c: dict, ctx: RunContext) -> Task:
+    return task(name, ctx.data_source, ctx.device, val_fraction=c["val_fraction"], seed=c["seed"], rgb=True, size=32,
+                standardize=True, train_from_test=c["train_from_test"] if carved(name, ctx) else 0.0,
+                train_per_class=per_class, test_per_class=c["test_per_class"])  # fmt: skip
+
+
+def initial_task(c: dict, ctx: RunContext) -> Task:
+    return load_task(c["initial_dataset"], c["initial_train_per_class"], c, ctx)
+
+
+def added_task(name: str, c: dict, ctx: RunContext) -> Task:
+    return load_task(name, c["train_per_class"], c, ctx)
+
+
+def new_model(c: dict, ctx: RunContext) -> MultiHeadNet:
+    """VGG-16 layout with one 10-way head per task (head 0: the initial task)."""
+    heads = [initial_task(c, ctx).num_classes] + [added_task(n, c, ctx).num_classes for n in c["added_datasets"]]
+    return vgg16(heads, width=c["width"], batch_norm=c["batch_norm"], fc_widths=c["fc_widths"]).to(ctx.device)
+
+
+def step_decay(epoch: int):
+    return (lambda opt: torch.optim.lr_scheduler.StepLR(opt, epoch, 0.1)) if epoch else None
+
+
+def test_acc(model, t: Task, forward) -> float:
+    return evaluate(model, *t.split("test"), forward=forward)[1]
+
+
+def settings(c: dict, phase: str) -> TrainSettings:
+    lr = {"finetune": c["finetune_lr"], "retrain": c["retrain_lr"]}[phase]
+    return TrainSettings(c[f"{phase}_epochs"], c["batch_size"], "sgd", lr, c["momentum"])
+
+
+def packnet_from(state, c: dict, ctx: RunContext, **kwargs) -> PackNet:
+    pn = PackNet(new_model(c, ctx), **kwargs)
+    pn.load_state_dict(state)
+    return pn
+
+
+# -- stages (their states are checkpoints other runs start from) ------------------------------------
+def _datasets(c: dict) -> tuple[str, ...]:
+    return (c["initial_dataset"], *c["added_datasets"])
+
+
+def build_initial(c: dict, ctx: RunContext):
+    t = initial_task(c, ctx)
+    generator = set_seed(c["seed"])
+    pn = PackNet(new_model(c, ctx))
+    pn.start_task()
+    s = TrainSettings(c["initial_epochs"], c["batch_size"], "sgd", c["initial_lr"], c["momentum"], 5e-4)
+    history = pn.train_task(t.x_train, t.y_train, s, val=t.split("val"), scheduler_fn=step_decay(c["initial_lr_decay_epoch"]),
+                            generator=generator, show_progress=ctx.show_progress, desc="initial task")  # fmt: skip
+    return pn.model.state_dict(), {"test_acc": test_acc(pn.model, t, pn.forward_for(1)),
+                                   "history": [h.as_dict() for h in history]}  # fmt: skip
+
+
+def initial_state(c: dict, ctx: RunContext):
+    base = _pick(c, BASE)
+    return ctx.checkpoint("initial", base, _datasets(c), lambda: build_initial(base, ctx)[0])
+
+
+def build_pruned_initial(c: dict, ctx: RunContext):
+    t = initial_task(c, ctx)
+    generator = set_seed(c["seed"])
+    pn = packnet_from(initial_state(c, ctx), c, ctx)
+    filter_prune(pn, c["fraction"]) if c["rule"] == "filters" else pn.prune(c["fraction"])
+    after_prune = test_acc(pn.model, t, pn.forward_for(1))
+    s = TrainSettings(c["initial_retrain_epochs"], c["batch_size"], "sgd", c["initial_retrain_lr"], c["momentum"])
+    pn.retrain(t.x_train, t.y_train, s, val=t.split("val"), scheduler_fn=step_decay(c["initial_retrain_decay_epoch"]),
+               generator=generator, show_progress=ctx.show_progress, desc=f"retrain initial ({c['fraction']:g})")  # fmt: skip
+    if c["rule"] == "filters":
+        reset_unread_batchnorm(pn)  # dead channels' statistics would blow up the next task
+    return pn.model.state_dict(), {"after_prune": after_prune, "after_retrain": test_acc(pn.model, t, pn.forward_for(1))}
+
+
+def pruned_state(c: dict, ctx: RunContext, fraction: float, rule: str = "weights"):
+    stage = {**_pick(c, BASE + RETRAIN), "fraction": fraction, "rule": rule}
+    return ctx.checkpoint("initial_pruned", stage, _datasets(c), lambda: build_pruned_initial(stage, ctx)[0])
+
+
+def run_stage(build):
+    def run(c: dict, ctx: RunContext) -> dict:
+        state, metrics = build(c, ctx)
+        kind = "initial" if build is build_initial else "initial_pruned"
+        ctx.checkpoint(kind, c, _datasets(c), lambda: state)
+        return metrics
+
+    return run
+
+
+# -- runs -----------------------------------------------------------------------------------------
+def run_packnet(c: dict, ctx: RunContext) -> dict:
+    """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``."""
+    generator = set_seed(c["seed"] + 1000 * c["run"])
+    pn = PackNet(new_model(c, ctx), separate_biases=c["separate_biases"])
+    pn.load_state_dict(pruned_state(c, ctx, c["schedule"][0]), strict=False)
+    pn.store_biases(1)
+    earlier, steps = [initial_task(c, ctx)], []
+    for position, name in enumerate(c["order"]):
+        fraction = c["schedule"][position + 1] if position < 2 else None
+        out = add_task(pn, added_task(name, c, ctx), finetune=settings(c, "finetune"), retrain=settings(c, "retrain"),
+                       prune_fraction=fraction, lr_decay_epoch=c["lr_decay_epoch"], earlier=earlier,
+                       generator=generator, show_progress=False)  # fmt: skip
+        steps.append({k: v for k, v in out.items() if k not in ("history", "retrain_history")})
+        earlier.append(added_task(name, c, ctx))
+    packed = pack_owners(pn.owners(), pn.num_tasks)
+    return {"steps": steps, "mask_bytes_packed": packed.nbytes, "mask_bits": packed.bits,
+            "mask_bytes_uint8": sum(o.numel() for o in pn.owners().values()), "usage": dict(pn.usage())}  # fmt: skip
+
+
+def run_lwf(c: dict, ctx: RunContext) -> dict:
+    """Learning without Forgetting from the unpruned initial network, tasks in ``order``."""
+    generator = set_seed(c["seed"])
+    model = new_model(c, ctx)
+    model.load_state_dict(initial_state(c, ctx), strict=False)
+    s = TrainSettings(c["finetune_epochs"], c["batch_size"], "sgd", c["finetune_lr"], c["momentum"], c["weight_decay"])
+    decay = lambda opt, first: torch.optim.lr_scheduler.LambdaLR(  # noqa: E731
+        opt, lambda e: 0.1 if c["lr_decay_epoch"] and e + first >= c["lr_decay_epoch"] else 1.0)
+    seen, rows = [initial_task(c, ctx)], []
+    for position, name in enumerate(c["order"]):
+        t = added_task(name, c, ctx)
+        lwf_train_task(model, position + 1, t.x_train, t.y_train, s, old_heads=list(range(position + 1)),
+                       warmup_epochs=c["warmup"], temperature=c["temperature"],
+                       freeze_batchnorm_stats=c["bn_stats"] == "frozen", scheduler_fn=decay, generator=generator,
+                       show_progress=False)  # fmt: skip
+        seen.append(t)
+        rows.append([test_acc(model, t, lambda xb, h=h: model(xb, h)) for h, t in enumerate(seen)])
+    return {"accuracies": rows}
+
+
+def run_single_task(c: dict, ctx: RunContext) -> dict:
+    """Classifier Only or Individual Network for one added task, from the unpruned initial network."""
+    generator = set_seed(c["seed"])
+    model = new_model(c, ctx)
+    model.load_state_dict(initial_state(c, ctx), strict=False)
+    t = added_task(c["dataset"], c, ctx)
+    if c["method"] == "classifier_only":
+        s = TrainSettings(c["classifier_epochs"], c["batch_size"], "sgd", c["finetune_lr"], c["momentum"])
+        train_head_only(model, 1, t.x_train, t.y_train, s, generator=generator, show_progress=False)
+    else:
+        opt = settings(c, "finetune").make_optimizer(list(model.body.parameters()) + list(model.heads[1].parameters()))
+        fit(model, t.x_train, t.y_train, epochs=c["finetune_epochs"], batch_size=c["batch_size"], optimizer=opt,
+            forward=lambda xb: model(xb, 1), generator=generator, show_progress=False,
+            scheduler=step_decay(c["lr_decay_epoch"])(opt) if c["lr_decay_epoch"] else None)  # fmt: skip
+    return {"test_acc": test_acc(model, t, lambda xb: model(xb, 1))}
+
+
+def run_fig4(c: dict, ctx: RunContext) -> dict:
+    """Train one added task on the 50 %-pruned network, then prune it at each fraction and retrain."""
+    generator = set_seed(c["seed"])
+    pn = packnet_from(pruned_state(c, ctx, 0.5), c, ctx)
+    pn.start_task()
+    t = added_task(c["dataset"], c, ctx)
+    pn.train_task(t.x_train, t.y_train, settings(c, "finetune"), scheduler_fn=step_decay(c["lr_decay_epoch"]),
+                  generator=generator, show_progress=False)  # fmt: skip
+    out = {"before_prune": test_acc(pn.model, t, pn.forward_for(2)), "fractions": {}}
+    trained = copy.deepcopy(pn.model.state_dict())
+    for f in c["fractions"]:
+        pn.load_state_dict(trained)
+        pn.prune(f)
+        after_prune = test_acc(pn.model, t, pn.forward_for(2))
+        pn.retrain(t.x_train, t.y_train, settings(c, "retrain"), generator=generator, show_progress=False)
+        out["fractions"][str(f)] = {"after_prune": after_prune, "after_retrain": test_acc(pn.model, t, pn.forward_for(2))}
+    return out
+
+
+def run_fig5(c: dict, ctx: RunContext) -> dict:
+    """Add one task to the 50 %-pruned network, training its freed weights only in ``layers``."""
+    generator = set_seed(c["seed"])
+    pn = packnet_from(pruned_state(c, ctx, 0.5), c, ctx)
+    out = add_task(pn, added_task(c["dataset"], c, ctx), finetune=settings(c, "finetune"),
+                   retrain=settings(c, "retrain"), prune_fraction=None, lr_decay_epoch=c["lr_decay_epoch"],
+                   trainable_layers=c["layers"], generator=generator, show_progress=False)  # fmt: skip
+    return {"test_acc": out["before_prune"]}
+
+
+def run_filter_task(c: dict, ctx: RunContext) -> dict:
+    """Table 6: add one task to the filter-pruned network (freed units re-initialised)."""
+    generator = set_seed(c["seed"])
+    pn = packnet_from(pruned_state(c, ctx, c["filter_fraction"], "filters"), c, ctx)
+    out = add_task(pn, added_task(c["dataset"], c, ctx), finetune=settings(c, "finetune"),
+                   retrain=settings(c, "retrain"), prune_fraction=None, lr_decay_epoch=c["lr_decay_epoch"],
+                   reinit_free_units=c["reinit_free_units"], generator=generator, show_progress=False)  # fmt: skip
+    return {"test_acc": out["before_prune"]}
+
+
+RUNNERS = {"initial": run_stage(build_initial), "initial_pruned": run_stage(build_pruned_initial),
+           "packnet": run_packnet, "lwf": run_lwf, "single_task": run_single_task, "fig4": run_fig4,
+           "fig5": run_fig5, "filter_task": run_filter_task}  # fmt: skip
+
+
+def data_table(p: Params):
+    """Each task's role in the paper and its split sizes (tasks built on the CPU)."""
+    import pandas as pd
+
+    ctx = RunContext(torch.device("cpu"), p.data_source, None, CODE_VERSION)  # type: ignore[arg-type]
+    c = p.as_dict()
+    tasks = [initial_task(c, ctx)] + [added_task(n, c, ctx) for n in p.added_datasets]
+    names = [p.initial_dataset, *p.added_datasets]
+    return pd.DataFrame({"role in the paper": ["ImageNet (initial)", "CUBS / Cars / Flowers (added)", "", ""],
+                         "train": [len(t.y_train) for t in tasks], "validation": [len(t.y_val) for t in tasks],
+                         "test": [len(t.y_test) for t in tasks]},
+                        index=[f"{n}*" if carved(n, ctx) else n for n in names])  # fmt: skip
+
+
+def carved_names(p: Params) -> list[str]:
+    """The added datasets whose training images are carved from their test split (partial stand-ins)."""
+    ctx = RunContext(torch.device("cpu"), p.data_source, None, CODE_VERSION)  # type: ignore[arg-type]
+    return [n for n in [p.initial_dataset, *p.added_datasets] if carved(n, ctx)]

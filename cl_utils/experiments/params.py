@@ -1,0 +1,230 @@
+"""Typed chapter parameters: one dataclass per chapter is the single source of truth.
+
+Each field is declared with :func:`knob` (default, one-line help, and its range
+or choices). From that declaration come
+
+* validation (:meth:`Params.from_values`): every value is checked against its
+  type hint and range, and an unknown or misspelt name is an error that names
+  the closest known parameter, before any data is loaded;
+* the help text (:meth:`Params.help`) printed by ``python -m cl_utils.reproduce
+  CHAPTER --help-params``;
+* presets: ``book/params/<chapter>/<name>.yaml`` hold a subset of the fields.
+
+Values may also arrive as strings, the way ``papermill -p`` and the command line
+pass them (``-p seeds '[0, 1]'``); lists and numbers are parsed as YAML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+import typing
+from typing import Any, ClassVar, Mapping, Sequence
+
+import yaml
+
+from ..data import DATA_SOURCES
+from ..validate import ParameterError
+
+__all__ = ["knob", "Params", "ParameterError"]
+
+_MISSING = object()
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: Sequence[str] | None = None,
+    min_length: int = 0,
+    unique: bool = False,
+) -> Any:
+    """A parameter field: its default, help line and allowed values (bounds apply to list items too)."""
+    factory = (lambda d=default: [list(v) if isinstance(v, list) else v for v in d]) if isinstance(default, list) else None
+    meta = dict(help=help, min=min, max=max, choices=tuple(choices) if choices else None, min_length=min_length,
+                unique=unique)  # fmt: skip
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _describe(kind: Any) -> str:
+    origin = typing.get_origin(kind)
+    if origin is list:
+        return f"list of {_describe(typing.get_args(kind)[0])}"
+    return {int: "int", float: "float", bool: "bool", str: "str"}.get(kind, str(kind))
+
+
+def _fail(name: str, expected: str, value: Any) -> ParameterError:
+    base = name.split("[")[0]
+    return ParameterError(
+        f"parameter '{name}' must be {expected}; got {value!r} ({type(value).__name__}). "
+        f"Fix it in the parameters cell, with papermill -p {base} <value>, or with reproduce -p {base} <value>."
+    )
+
+
+def _parse_string(value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+    """``value`` converted to ``kind`` and checked against ``meta``; raises ParameterError."""
+    lo, hi, choices = meta["min"], meta["max"], meta["choices"]
+    bounds = " and ".join(p for p in (f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else "") if p)
+    origin = typing.get_origin(kind)
+    if origin is list:
+        inner = typing.get_args(kind)[0]
+        expected = f"a list of {_describe(inner)}" + (f" with at least {meta['min_length']} entries" if meta["min_length"] else "")
+        if isinstance(value, str):
+            value = _parse_string(value)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list) or len(value) < meta["min_length"]:
+            raise _fail(name, expected, value)
+        inner_meta = {**meta, "min_length": 0, "unique": False}
+        out = [_check(f"{name}[{i}]", inner, v, inner_meta) for i, v in enumerate(value)]
+        if meta["unique"] and len({repr(v) for v in out}) != len(out):
+            raise _fail(name, expected + " without repeats", value)
+        return out
+    if kind is str:
+        if not isinstance(value, str) or (choices and value not in choices):
+            raise _fail(name, f"one of {list(choices)}" if choices else "a string", value)
+        return value
+    if isinstance(value, str):
+        value = _parse_string(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _fail(name, "True or False", value)
+        return value
+    in_range = lambda v: (lo is None or v >= lo) and (hi is None or v <= hi)  # noqa: E731
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or not in_range(value):
+            raise _fail(name, " ".join(filter(None, ["an integer", bounds])), value)
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not in_range(value):
+            raise _fail(name, " ".join(filter(None, ["a finite number", bounds])), value)
+        return float(value)
+    raise TypeError(f"parameter {name!r}: unsupported type {kind!r}")
+
+
+@dataclasses.dataclass
+class Params:
+    """Fields every chapter has: where the data comes from and where runs go (none changes a result)."""
+
+    data_source: str = knob("auto", "'auto' (cache file, else torchvision download) | 'cache' | 'torchvision' | "
+                            "'synthetic' (tests only)", choices=DATA_SOURCES)  # fmt: skip
+    device: str = knob("auto", "'auto' | 'cpu' | 'cuda' | 'cuda:N'")
+    results_dir: str = knob("", "folder of the run records; '' = the book's data/results")
+    show_progress: bool = knob(True, "progress bars while training")
+    preset: str = knob("", "'' = the values given; else a file of book/params/<chapter>/ (e.g. 'committed') that "
+                       "sets every parameter left at its default")  # fmt: skip
+
+    #: names that never change a result, so they stay out of the run keys
+    RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "preset")
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _check(f.name, hints[f.name], getattr(self, f.name), f.metadata))
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise _fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields; a chapter overrides it (raise :class:`ParameterError`)."""
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def _fields(cls) -> list[dataclasses.Field]:
+        """The chapter's own fields first, then the running ones every chapter has."""
+        fields = dataclasses.fields(cls)
+        return [f for f in fields if f.name not in cls.RUNNING] + [f for f in fields if f.name in cls.RUNNING]
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in cls._fields()]
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return dataclasses.asdict(cls())
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], preset_values: Mapping[str, Any] | None = None) -> "Params":
+        """Validated parameters from ``values``; ``preset_values`` fill the names ``values`` leaves out.
+
+        An unknown name in either is an error naming the closest known parameter.
+        """
+        for source in (values, preset_values or {}):
+            unknown = [k for k in source if k not in cls.names()]
+            if unknown:
+                hints = {k: difflib.get_close_matches(k, cls.names(), n=1) for k in unknown}
+                said = ", ".join(f"'{k}'" + (f" (did you mean '{hints[k][0]}'?)" if hints[k] else "") for k in unknown)
+                raise ParameterError(
+                    f"unknown parameter {said} for {cls.__module__.rsplit('.', 1)[-1]}; known: {', '.join(cls.names())}"
+                )
+        return cls(**{**dict(preset_values or {}), **dict(values)})
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any], load_preset=None) -> "Params":
+        """Parameters from a notebook's globals right after its parameters cell.
+
+        Every plain value defined there (not a module, class, function, CONSTANT or IPython name) is taken as a
+        parameter, so a misspelt ``papermill -p`` name is reported instead of silently ignored. With
+        ``preset`` set (or ``$CL_PRESET``), ``load_preset(name)`` supplies every value still at its default.
+        """
+        skip = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+        values = {
+            k: v for k, v in namespace.items()
+            if not k.startswith("_") and k not in skip and not k.isupper()
+            and not isinstance(v, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType))
+            and not callable(v)
+        }  # fmt: skip
+        import os
+
+        preset = values.get("preset") or os.environ.get("CL_PRESET", "")
+        if not preset:
+            return cls.from_values(values)
+        if load_preset is None:
+            raise ParameterError("parameter 'preset' is set but this chapter has no presets")
+        defaults = cls.defaults()
+        explicit = {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+        return cls.from_values({**explicit, "preset": preset}, load_preset(preset))
+
+    # -- views -------------------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def science(self) -> dict[str, Any]:
+        """The values that can change a result (everything but :attr:`RUNNING`)."""
+        return {k: v for k, v in self.as_dict().items() if k not in self.RUNNING}
+
+    def changed(self) -> dict[str, Any]:
+        """The values that differ from the defaults (the paper's scale)."""
+        defaults = self.defaults()
+        return {k: v for k, v in self.as_dict().items() if v != defaults[k]}
+
+    @classmethod
+    def help(cls) -> str:
+        """One line per parameter: name, type, default, allowed values, help."""
+        hints = typing.get_type_hints(cls)
+        lines = []
+        for f in cls._fields():
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            allowed = []
+            if f.metadata["choices"]:
+                allowed.append("one of " + "/".join(f.metadata["choices"]))
+            if f.metadata["min"] is not None:
+                allowed.append(f">= {f.metadata['min']:g}")
+            if f.metadata["max"] is not None:
+                allowed.append(f"<= {f.metadata['max']:g}")
+            extra = f" [{', '.join(allowed)}]" if allowed else ""
+            lines.append(f"  {f.name}: {_describe(hints[f.name])} = {default!r}{extra}\n      {f.metadata['help']}")
+        return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Run a chapter's experiments without Jupyter: ``python -m cl_utils.reproduce CHAPTER [options]``.
+
+Examples::
+
+    python -m cl_utils.reproduce 00 --list                      # the runs at paper scale, cached or pending
+    python -m cl_utils.reproduce 00 --preset committed          # the scale of the book's stored outputs
+    python -m cl_utils.reproduce 01 --budget 3600 --device cuda # train for at most an hour on a GPU
+    python -m cl_utils.reproduce 00 -p seeds '[0, 1]' -p num_epochs 2 --results /tmp/runs
+
+Without ``--preset`` or ``--params`` the parameters are the paper's scale (each chapter's
+defaults). Values: preset or ``--params`` file, then each ``-p NAME VALUE`` (parsed as YAML).
+Runs are trained in plan order; with ``--budget`` no run starts once the budget is spent, and
+an interrupted command loses only the run in flight. It imports no Jupyter module.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from . import experiments
+from .experiments.cache import RunCache
+from .experiments.core import execute, requests, seconds_per_cost
+from .data import DataUnavailableError
+from .experiments.params import ParameterError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cl_utils.reproduce", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="chapters: " + ", ".join(experiments.CHAPTERS))  # fmt: skip
+    p.add_argument("chapter", help="chapter number or name, e.g. 00 or 00_forgetting")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--preset", help="a preset of book/params/<chapter>/, e.g. smoke or committed")
+    which.add_argument("--params", type=Path, help="a YAML file of parameter values")
+    p.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="one parameter")
+    p.add_argument("--list", action="store_true", help="print the runs, cached or pending, and stop")
+    p.add_argument("--budget", type=float, help="seconds after which no run starts")
+    p.add_argument("--results", help="results folder (default: the book's data/results)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--help-params", action="store_true", help="print the chapter's parameters and stop")
+    return p
+
+
+def _values(args: argparse.Namespace) -> tuple[dict, dict | None]:
+    preset = None
+    if args.preset:
+        preset = experiments.preset(args.chapter, args.preset)
+    elif args.params:
+        if not args.params.is_file():
+            raise ParameterError(f"--params: no file {args.params}")
+        preset = yaml.safe_load(args.params.read_text()) or {}
+    values = {name: value for name, value in args.p}  # strings: each Params field parses its own
+    if args.results is not None:
+        values["results_dir"] = args.results
+    if args.device is not None:
+        values["device"] = args.device
+    values.setdefault("show_progress", False)
+    return values, preset
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def list_runs(experiment, params) -> None:
+    cache = RunCache(experiment.CHAPTER, params.results_dir or None)
+    rate = seconds_per_cost(cache)
+    pending_cost, n_cached = 0.0, 0
+    for i, (run, request) in enumerate(requests(experiment, params)):
+        cached = cache.load(request) is not None
+        n_cached += cached
+        pending_cost += 0 if cached else run.cost
+        estimate = f"~{_fmt_seconds(rate * run.cost)}" if rate and run.cost else f"{run.cost:.2g} MAC"
+        print(f"{i + 1:4d}  {'cached ' if cached else 'pending'}  {estimate:>12}  {run.describe()}")
+    total = f"~{_fmt_seconds(rate * pending_cost)} at this machine's past rate" if rate else f"{pending_cost:.3g} MAC"
+    print(f"{n_cached} cached, {len(requests(experiment, params)) - n_cached} pending ({total})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        experiment = experiments.load(args.chapter)
+        if args.help_params:
+            print(f"parameters of {experiment.CHAPTER} (defaults = the paper's scale):\n{experiment.Params.help()}")
+            return 0
+        values, preset = _values(args)
+        params = experiment.Params.from_values(values, preset)
+        if args.list:
+            list_runs(experiment, params)
+            return 0
+        start = time.monotonic()
+        outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False,
+                          log=lambda line: print(f"{_fmt_seconds(time.monotonic() - start):>8}  {line}", flush=True))  # fmt: skip
+    except (ParameterError, DataUnavailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(outcome.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

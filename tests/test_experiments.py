@@ -1,0 +1,221 @@
+"""The experiments layer: typed parameters, plans, the honest run cache, and the reproduce command."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cl_utils import experiments as ex
+from cl_utils.data import dataset_identity
+from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, request_key
+from cl_utils.experiments.core import Run, execute, requests
+
+ROOT = Path(__file__).resolve().parent.parent
+JUPYTER = ("papermill", "nbformat", "nbclient", "IPython", "ipykernel", "ipywidgets", "jupyter", "jupyter_client",
+           "jupyter_core", "nbval")  # fmt: skip
+BLOCKED_RUN = (
+    "import sys\n"
+    f"for name in {JUPYTER!r}:\n"
+    "    sys.modules[name] = None  # any import of it now raises ImportError\n"
+    "from cl_utils.reproduce import main\n"
+    "code = main(sys.argv[1:])\n"
+    f"leaked = [m for m in sys.modules if m.split('.')[0] in {JUPYTER!r} and sys.modules[m] is not None]\n"
+    "assert not leaked, leaked\n"
+    "sys.exit(code)\n"
+)
+
+
+def reproduce(*args: str) -> subprocess.CompletedProcess:
+    """``python -m cl_utils.reproduce ARGS`` in a fresh interpreter where every Jupyter module fails to import."""
+    env = {k: v for k, v in os.environ.items() if k != "CL_DATA_DIR"}
+    return subprocess.run([sys.executable, "-c", BLOCKED_RUN, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=1200)  # fmt: skip
+
+
+# -- the command on every chapter --------------------------------------------------------------------
+@pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
+def test_command_runs_smoke_preset_without_jupyter(chapter, tmp_path):
+    first = reproduce(chapter, "--preset", "smoke", "--results", str(tmp_path))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    n = len(requests(ex.load(chapter), ex.load(chapter).Params.from_values({}, ex.preset(chapter, "smoke"))))
+    assert first.stdout.strip().splitlines()[-1] == f"{n} trained, 0 reused, 0 pending"
+    assert len(list((tmp_path / ex.load(chapter).CHAPTER).glob("*.json"))) == n
+    again = reproduce(chapter, "--preset", "smoke", "--results", str(tmp_path), "--list")
+    assert again.returncode == 0 and again.stdout.strip().splitlines()[-1].startswith(f"{n} cached, 0 pending")
+
+
+@pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
+def test_every_chapter_has_presets_and_paper_defaults(chapter):
+    experiment = ex.load(chapter)
+    for name in ("smoke", "committed"):
+        values = ex.preset(chapter, name)
+        experiment.Params.from_values({}, values)  # every name known, every value valid
+    assert ex.preset(chapter, "smoke")["data_source"] == "synthetic"
+    assert experiment.plan(experiment.Params()), "the paper-scale plan is empty"
+
+
+def test_command_rejects_bad_input_before_training(tmp_path):
+    typo = reproduce("00", "--preset", "smoke", "-p", "num_epoch", "2", "--results", str(tmp_path))
+    assert typo.returncode == 2 and "'num_epoch'" in typo.stderr and "num_epochs" in typo.stderr
+    bad = reproduce("00", "--preset", "smoke", "-p", "seeds", "[0, -1]", "--results", str(tmp_path))
+    assert bad.returncode == 2 and "'seeds[1]'" in bad.stderr
+    unknown = reproduce("99", "--list")
+    assert unknown.returncode == 2 and "unknown chapter" in unknown.stderr
+    assert not tmp_path.joinpath("00_forgetting").exists()
+
+
+def test_command_budget_zero_trains_nothing(tmp_path):
+    out = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--budget", "0")
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "0 trained, 0 reused, 8 pending"
+    assert not list(tmp_path.rglob("*.json"))
+
+
+# -- execute(): budget, interruption ------------------------------------------------------------------
+def fake_experiment(seconds: float, fail_at: int | None = None) -> types.ModuleType:
+    """A chapter whose five runs sleep, so budgets can be checked without training."""
+    module = types.ModuleType("fake")
+    module.CHAPTER, module.CODE_VERSION, module.SOURCES = "fake", 1, ("cl_utils.experiments.core",)
+    module.Params = ex.Params
+    module.plan = lambda p: [Run("sleep", {"i": i}, ("mnist",)) for i in range(5)]
+
+    def sleep(c, ctx):
+        if c["i"] == fail_at:
+            raise KeyboardInterrupt
+        time.sleep(seconds)
+        return {"i": c["i"]}
+
+    module.RUNNERS = {"sleep": sleep}
+    return module
+
+
+def test_budget_stops_new_runs_and_interruption_keeps_finished_ones(tmp_path):
+    params = ex.Params(data_source="synthetic", results_dir=str(tmp_path), show_progress=False)
+    out = execute(fake_experiment(0.3), params, budget_seconds=0.45, require_all=False)
+    assert (out.trained, out.reused, len(out.pending)) == (2, 0, 3)  # starts at 0 s and 0.3 s, none at 0.6 s
+    with pytest.raises(KeyboardInterrupt):
+        execute(fake_experiment(0.0, fail_at=3), params)
+    again = execute(fake_experiment(0.0), params)
+    assert (again.trained, again.reused) == (2, 3), "runs finished before the interruption were kept"
+    with pytest.raises(RuntimeError, match="not trained within the budget"):
+        execute(fake_experiment(0.0), ex.Params(data_source="synthetic", results_dir=str(tmp_path / "new")),
+                budget_seconds=0.0)  # fmt: skip
+
+
+# -- the cache ----------------------------------------------------------------------------------------
+def _request(**changes) -> dict:
+    return {"chapter": "c", "kind": "k", "code_version": 1, "config": {"seed": 0},
+            "data": [{"dataset": "mnist", "source": "file", "sha256": "abc"}], **changes}  # fmt: skip
+
+
+def test_key_changes_with_code_version_data_and_config():
+    keys = {request_key(_request()), request_key(_request(code_version=2)), request_key(_request(config={"seed": 1})),
+            request_key(_request(data=[{"dataset": "mnist", "source": "file", "sha256": "abd"}])),
+            request_key(_request(data=[{"dataset": "mnist", "source": "synthetic", "sha256": "abc"}]))}  # fmt: skip
+    assert len(keys) == 5
+
+
+def test_data_identity_is_a_checksum_of_the_file(tmp_path, monkeypatch):
+    from cl_utils.data import synthetic_dataset, write_cache
+
+    monkeypatch.setenv("CL_DATA_DIR", str(tmp_path))
+    arrays = synthetic_dataset("mnist", n_train=50, n_test=20)
+    write_cache(tmp_path / "mnist.npz", arrays)
+    first = dataset_identity("mnist", "cache")
+    arrays["x_train"][0, 0, 0, 0] ^= 1  # one pixel differs (e.g. JPEG-decoded vs original CIFAR-10)
+    write_cache(tmp_path / "mnist.npz", arrays)
+    second = dataset_identity("mnist", "cache")
+    assert first["source"] == "file" and first["sha256"] != second["sha256"]
+    assert dataset_identity("mnist", "synthetic")["source"] == "synthetic"
+    experiment = ex.load("00")
+    key = lambda source: requests(experiment, experiment.Params(data_source=source, seeds=[0]))[0][1]  # noqa: E731
+    assert request_key(key("cache")) != request_key(key("synthetic"))
+
+
+def test_key_changes_with_the_experiments_code_version(monkeypatch):
+    experiment = ex.load("00")
+    params = experiment.Params(data_source="synthetic", seeds=[0])
+    before = request_key(requests(experiment, params)[0][1])
+    monkeypatch.setattr(experiment, "CODE_VERSION", experiment.CODE_VERSION + 1)
+    assert request_key(requests(experiment, params)[0][1]) != before
+
+
+def test_corrupt_stale_and_temporary_records(tmp_path):
+    cache = RunCache("c", tmp_path)
+    record = cache.run(_request(), lambda: {"acc": 0.5})
+    path = cache.path(_request())
+    assert cache.load(_request())["metrics"] == record["metrics"] == {"acc": 0.5}
+    (cache.directory / ".tmp-abc.part").write_text("{")  # an interrupted write
+    (cache.directory / ".tmp-def.json").write_text("{")
+    assert len(cache.records()) == 1, "temporary files are never read as records"
+    stored = json.loads(path.read_text())
+    path.write_text(json.dumps({**stored, "config": {"seed": 1}}))  # a record that does not match its key
+    with pytest.raises(StaleRecordError, match=path.name):
+        cache.load(_request())
+    path.write_text(path.read_text()[:40])  # truncated
+    with pytest.raises(CorruptRecordError, match=f"{path.name}.*Delete that file"):
+        cache.load(_request())
+
+
+def test_failed_run_stores_nothing(tmp_path):
+    cache = RunCache("c", tmp_path)
+    with pytest.raises(ZeroDivisionError):
+        cache.run(_request(), lambda: {"x": 1 / 0})
+    assert not list(tmp_path.rglob("*")) or not list(tmp_path.rglob("*.json"))
+
+
+def test_runs_record_the_checkpoints_they_read(tmp_path):
+    cache = RunCache("c", tmp_path)
+    state = {"w": torch.arange(4.0)}
+    record = cache.run(_request(), lambda: {"sum": float(cache.checkpoint(_request(kind="stage"), lambda: state)["w"].sum())})
+    assert list(record["inputs"].values()) == [__import__("cl_utils.experiments.cache", fromlist=["x"]).state_digest(state)]
+
+
+def test_packnet_initial_checkpoint_is_rebuilt_bit_exactly(tmp_path):
+    experiment = ex.load("01")
+    params = experiment.Params.from_values({"results_dir": str(tmp_path)}, ex.preset("01", "smoke"))
+    run, request = requests(experiment, params)[0]
+    assert run.kind == "initial"
+    from cl_utils.experiments.core import RunContext
+
+    ctx = RunContext(torch.device("cpu"), "synthetic", RunCache(experiment.CHAPTER, tmp_path), 1)
+    first, _ = experiment.build_initial(dict(run.config), ctx)
+    second, _ = experiment.build_initial(dict(run.config), ctx)
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+# -- parameters -----------------------------------------------------------------------------------------
+def test_params_validate_names_types_and_ranges():
+    P = ex.load("00").Params
+    with pytest.raises(ex.ParameterError, match="did you mean 'num_epochs'"):
+        P.from_values({"num_epoch": 2})
+    with pytest.raises(ex.ParameterError, match="'lr'"):
+        P.from_values({"lr": -1.0})
+    with pytest.raises(ex.ParameterError, match="'num_epochs'"):
+        P.from_values({"num_epochs": 2.5})
+    with pytest.raises(ex.ParameterError, match="'device'"):
+        P.from_values({"device": "tpu"})
+    with pytest.raises(ex.ParameterError, match="'class_groups'"):
+        P.from_values({"class_groups": [[0, 1], [1, 2]]})
+    p = P.from_values({"seeds": "[3, 4]", "num_epochs": "2"})  # the strings papermill -p and the command pass
+    assert p.seeds == [3, 4] and p.num_epochs == 2
+    help_text = P.help()
+    assert all(f"  {name}: " in help_text for name in P.names())
+
+
+def test_params_from_a_notebook_namespace_with_a_preset():
+    P = ex.load("00").Params
+    namespace = {"np": np, "dataset": "mnist", "num_epochs": 3, "seeds": [0, 1, 2, 3, 4], "preset": "smoke",
+                 "_private": 1, "In": []}  # fmt: skip
+    p = P.from_namespace(namespace, lambda name: ex.preset("00", name))
+    assert p.num_epochs == 3, "a value set explicitly wins over the preset"
+    assert p.seeds == [0, 1] and p.data_source == "synthetic", "values left at their default come from the preset"
+    with pytest.raises(ex.ParameterError, match="'num_epoch'"):
+        P.from_namespace({"num_epoch": 3})
