@@ -40,7 +40,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -48,10 +48,9 @@ from torch import nn
 
 from .masks import FrozenEntries, magnitude_keep_mask, masked_forward, prunable_weights, unit_columns
 from .models import MultiHeadNet, StackedLinear
-from .streams import Task
-from .train import EpochStats, TrainSettings, evaluate, fit, train_mode
+from .train import EpochStats, TrainSettings, fit, train_mode
 
-__all__ = ["PackNet", "PackedOwners", "add_task", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
+__all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
 
 OWNER = "packnet_owner"
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -424,55 +423,4 @@ def unpack_owners(packed: PackedOwners) -> dict[str, torch.Tensor]:
         size = math.prod(shape)
         out[name] = torch.from_numpy(values[start : start + size].astype(np.uint8)).view(shape)
         start += size
-    return out
-
-
-
-def add_task(
-    packnet: PackNet,
-    task: Task,
-    *,
-    finetune: TrainSettings,
-    retrain: TrainSettings,
-    prune_fraction: float | None,
-    lr_decay_epoch: int | None = None,
-    trainable_layers: str = "all",
-    reinit_free_units: bool = False,
-    earlier: Sequence[Task] = (),
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-) -> dict:
-    """One PackNet step: train a new task, prune it, retrain it (§3 and §4 of the paper).
-
-    :param finetune: training of the new task (the paper: 20 epochs at lr 1e-3).
-    :param retrain: retraining after pruning (the paper: 10 epochs at a constant lr 1e-4).
-    :param prune_fraction: fraction of the task's weights to free per layer; ``None``
-        leaves the task unpruned (the last task need not be pruned).
-    :param lr_decay_epoch: multiply the fine-tuning lr by 0.1 after this many epochs.
-    :param reinit_free_units: see :meth:`PackNet.start_task` (needed after :func:`filter_prune`).
-    :param earlier: the tasks trained before, evaluated afterwards (for forgetting curves).
-    :returns: test accuracies (fractions) of the new task before pruning, right after
-        pruning and after retraining (``None`` when unpruned), of all tasks so far
-        (``accuracies``, earlier tasks first), and the epoch histories.
-    """
-    k = packnet.start_task(trainable_layers, reinit_free_units=reinit_free_units)
-    decay = (lambda opt: torch.optim.lr_scheduler.StepLR(opt, lr_decay_epoch, 0.1)) if lr_decay_epoch else None
-    val = task.split("val")
-    history = packnet.train_task(task.x_train, task.y_train, finetune, val=val, scheduler_fn=decay,
-                                 generator=generator, show_progress=show_progress, desc=f"task {k}")  # fmt: skip
-    test = lambda: evaluate(packnet.model, *task.split("test"), forward=packnet.forward_for(k))[1]  # noqa: E731
-    out: dict = {"before_prune": test(), "after_prune": None, "after_retrain": None}
-    retrain_history: list[EpochStats] = []
-    if prune_fraction is not None:
-        packnet.prune(prune_fraction)
-        out["after_prune"] = test()
-        retrain_history = packnet.retrain(task.x_train, task.y_train, retrain, val=val, generator=generator,
-                                          show_progress=show_progress, desc=f"retrain {k}")  # fmt: skip
-        out["after_retrain"] = test()
-    out["accuracies"] = [
-        evaluate(packnet.model, *t.split("test"), forward=packnet.forward_for(i + 1))[1]
-        for i, t in enumerate([*earlier, task])
-    ]
-    out["history"] = [s.as_dict() for s in history]
-    out["retrain_history"] = [s.as_dict() for s in retrain_history]
     return out

@@ -24,7 +24,7 @@ import yaml
 
 from . import experiments
 from .experiments.cache import RunCache
-from .experiments.core import execute, requests, seconds_per_cost
+from .experiments.core import code_hash, execute, requests, seconds_per_cost
 from .data import DataUnavailableError
 from .experiments.params import ParameterError
 
@@ -68,17 +68,30 @@ def _fmt_seconds(s: float) -> str:
 
 
 def list_runs(experiment, params) -> None:
+    """One line per planned run: cached or pending, its estimated cost, what it is; then the totals.
+
+    A cached record whose ``code_hash`` differs from the hash of the experiment's source now is
+    marked ``cached*``: the code changed since it was made (without a CODE_VERSION bump, which
+    would have changed its key), so check whether the change alters results.
+    """
     cache = RunCache(experiment.CHAPTER, params.results_dir or None)
     rate = seconds_per_cost(cache)
-    pending_cost, n_cached = 0.0, 0
-    for i, (run, request) in enumerate(requests(experiment, params)):
-        cached = cache.load(request) is not None
-        n_cached += cached
-        pending_cost += 0 if cached else run.cost
+    now = code_hash(tuple(experiment.SOURCES))
+    planned = requests(experiment, params)
+    pending_cost, n_cached, n_changed = 0.0, 0, 0
+    for i, (run, request) in enumerate(planned):
+        record = cache.load(request)
+        changed = record is not None and record.get("code_hash") not in (now, "", None)
+        n_cached += record is not None
+        n_changed += changed
+        pending_cost += 0 if record is not None else run.cost
+        state = "pending" if record is None else "cached*" if changed else "cached "
         estimate = f"~{_fmt_seconds(rate * run.cost)}" if rate and run.cost else f"{run.cost:.2g} MAC"
-        print(f"{i + 1:4d}  {'cached ' if cached else 'pending'}  {estimate:>12}  {run.describe()}")
+        print(f"{i + 1:4d}  {state}  {estimate:>12}  {run.describe()}")
     total = f"~{_fmt_seconds(rate * pending_cost)} at this machine's past rate" if rate else f"{pending_cost:.3g} MAC"
-    print(f"{n_cached} cached, {len(requests(experiment, params)) - n_cached} pending ({total})")
+    if n_changed:
+        print(f"cached*: {n_changed} record(s) made by an earlier version of {', '.join(experiment.SOURCES)}")
+    print(f"{n_cached} cached, {len(planned) - n_cached} pending ({total})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,7 @@
-"""The run cache: every finished run is a small JSON record, keyed by its configuration.
+"""The old run cache, keyed by configuration only: chapter 02 still uses it until its runs move to
+:mod:`cl_utils.experiments` (whose cache also keys code version and data identity).
+
+Every finished run is a small JSON record, keyed by its configuration.
 
 A record lives at ``<results root>/<chapter>/<key>.json`` where ``key`` is a
 hash of the run's configuration. Keys that do not change the result (the
@@ -15,34 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import torch
 
-from .paths import project_root, results_root
+from .experiments.cache import _atomic_write, _jsonable, environment_record
+from .paths import results_root
 
 __all__ = ["IGNORED_KEYS", "config_key", "environment_record", "RunCache"]
 
 IGNORED_KEYS = frozenset({"device", "show_progress", "results_dir"})
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return value.tolist()
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a run record")
 
 
 def _dumps(obj: Any, **kwargs) -> str:
@@ -54,31 +42,6 @@ def config_key(config: Mapping[str, Any]) -> str:
     kept = {k: v for k, v in config.items() if k not in IGNORED_KEYS}
     canonical = _dumps(kept, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True, timeout=5, check=True
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment_record(device: torch.device | str | None = None) -> dict[str, Any]:
-    """Versions, device and git commit stored beside each result (not part of its key)."""
-    dev = torch.device(device) if device is not None else None
-    name = torch.cuda.get_device_name(dev) if dev is not None and dev.type == "cuda" else platform.processor() or "cpu"
-    return {
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "python": platform.python_version(),
-        "device": str(dev) if dev is not None else None,
-        "device_name": name,
-        "git_commit": _git_commit(),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 class RunCache:
@@ -177,7 +140,7 @@ class RunCache:
     def records(self) -> list[dict[str, Any]]:
         """Every record stored for this chapter (any configuration)."""
         out = []
-        for path in sorted(self.directory.glob("*.json")):
+        for path in sorted(p for p in self.directory.glob("*.json") if not p.name.startswith(".")):
             with open(path) as f:
                 out.append(json.load(f))
         return out
@@ -185,16 +148,6 @@ class RunCache:
     @staticmethod
     def _write(path: Path, record: Mapping[str, Any]) -> str:
         """Write ``record`` atomically; return the JSON text written."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = _dumps(record, indent=1, sort_keys=True) + "\n"  # fails before any file is touched
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _atomic_write(path, text.encode())
         return text

@@ -124,6 +124,7 @@ def test_build_with_a_broken_notebook_fails(tmp_path):
 def test_chapter_follows_the_experiments_pattern(chapter):
     """Runs in the package: no injected parameters stored, a preset parameter, the committed preset named."""
     from cl_utils.experiments import CHAPTERS as EXPERIMENTS
+    from cl_utils.experiments import load
 
     stem = Path(chapter).stem
     if stem not in EXPERIMENTS:
@@ -131,7 +132,9 @@ def test_chapter_follows_the_experiments_pattern(chapter):
     cells = _cells(chapter)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in cells), "stored injected parameters"
     params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
-    assert re.search(r'^preset = ""', params.source, re.M)
+    assert params.source == load(stem).Params.parameters_cell(), (
+        f"the parameters cell must be generated from the dataclass: "
+        f"nb['cells'][i].source = cl_utils.experiments.load({stem!r}).Params.parameters_cell()")
     prose = " ".join(c.source for c in cells if c.cell_type == "markdown")
     assert f"book/params/{stem}/" in prose, "the chapter must name its committed preset"
     code = [c.source for c in cells if c.cell_type == "code"]

@@ -95,3 +95,15 @@ def test_bad_parameter_stops_before_training(chapter, tmp_path):
         pm.execute_notebook(path, tmp_path / "out.ipynb", cwd=tmp_path, progress_bar=False, kernel_name="python3")
     assert err.value.ename == "ParameterError" and "'device'" in err.value.evalue
     assert not (tmp_path / "results").exists(), "something ran before the parameters were checked"
+
+
+@pytest.mark.parametrize("chapter", [c for c in toc_chapters() if Path(c).stem in experiments.CHAPTERS])
+def test_papermill_help_shows_every_parameter_with_its_type(chapter):
+    """``papermill --help-notebook`` documents each field of the chapter's Params, typed, with its help."""
+    found = pm.inspect_notebook(str(ROOT / chapter))
+    params = experiments.load(chapter).Params
+    assert sorted(found) == sorted(params.names())
+    hints = {f: params.__dataclass_fields__[f] for f in params.names()}
+    for name, info in found.items():
+        assert info["inferred_type_name"] not in ("None", "Unknown type"), name
+        assert info["help"] and info["help"].split()[0] in hints[name].metadata["help"], name

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import math
 import re
 import types
@@ -57,6 +58,14 @@ def _describe(kind: Any) -> str:
     if origin is list:
         return f"list of {_describe(typing.get_args(kind)[0])}"
     return {int: "int", float: "float", bool: "bool", str: "str"}.get(kind, str(kind))
+
+
+def _describe_annotation(kind: Any) -> str:
+    """``list[list[int]]`` for the annotation of a parameters-cell line."""
+    origin = typing.get_origin(kind)
+    if origin is list:
+        return f"list[{_describe_annotation(typing.get_args(kind)[0])}]"
+    return kind.__name__
 
 
 def _fail(name: str, expected: str, value: Any) -> ParameterError:
@@ -210,6 +219,36 @@ class Params:
         """The values that differ from the defaults (the paper's scale)."""
         defaults = self.defaults()
         return {k: v for k, v in self.as_dict().items() if v != defaults[k]}
+
+    @classmethod
+    def parameters_cell(cls) -> str:
+        """The source of the notebook's ``parameters`` cell, generated from the fields (test-checked).
+
+        One annotated line per parameter, ``name: type = default  # help``, as papermill's
+        ``--help-notebook`` reads them, with the class's section comments in between.
+        """
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        module = cls.__module__.rsplit(".", 1)[-1]
+        lines = [f"# Defaults: the paper's scale. Declared in cl_utils.experiments.{module}.Params (types, ranges, help)."]
+        own = [line.strip() for line in inspect.getsource(cls).splitlines()[1:]]
+        names = []
+        for line in own:
+            if line.startswith("#") and not line.startswith("#:"):
+                lines += ["", line]
+            name = re.match(r"(\w+):", line)
+            if name and name.group(1) in fields and name.group(1) not in cls.RUNNING:
+                names.append(name.group(1))
+                lines.append(cls._cell_line(fields[name.group(1)], hints))
+        lines += ["", "# Running: where data comes from and where runs go (none of these changes a result)"]
+        lines += [cls._cell_line(fields[n], hints) for n in cls.RUNNING]
+        return "\n".join(lines)
+
+    @staticmethod
+    def _cell_line(f: dataclasses.Field, hints: dict) -> str:
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_text = f.metadata["help"].replace(" = ", " means ").replace("=", ":")  # papermill skips a second '='
+        return f"{f.name}: {_describe_annotation(hints[f.name])} = {default!r}  # {help_text}"
 
     @classmethod
     def help(cls) -> str:
