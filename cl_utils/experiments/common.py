@@ -1,7 +1,6 @@
 """Helpers the experiment modules share: cached data loading and rough run costs."""
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -10,7 +9,7 @@ import torch
 from ..data import RawDataset, load_dataset
 from ..streams import Task, make_task
 
-__all__ = ["raw_dataset", "task", "mlp_cost", "data_label"]
+__all__ = ["raw_dataset", "task", "mlp_cost"]
 
 
 @lru_cache(maxsize=8)
@@ -38,12 +37,3 @@ def mlp_cost(in_features: int, hidden: list[int], out_features: int, examples: i
     widths = [in_features, *hidden, out_features]
     per_example = sum(a * b for a, b in zip(widths, widths[1:]))
     return 3.0 * per_example * examples * epochs
-
-
-def data_label(source: str, name: str) -> str:
-    """How a figure names its data: the dataset, and SYNTHETIC when it is the tests' stand-in."""
-    return f"{name} (SYNTHETIC stand-in, tests only)" if source == "synthetic" else f"{name} (real data)"
-
-
-def prod(shape) -> int:
-    return math.prod(shape)

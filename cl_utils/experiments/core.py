@@ -31,10 +31,10 @@ import torch
 
 from ..data import dataset_identity
 from ..train import resolve_device
-from .cache import RunCache, request_key
+from .cache import RunCache
 from .params import Params
 
-__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "execute", "code_hash"]
+__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "execute", "code_hash", "seconds_per_cost"]
 
 
 @dataclass(frozen=True)
@@ -195,16 +195,3 @@ def execute(
     if pending and require_all:
         raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
     return Outcome(Records(items), trained, reused, pending, train_seconds, cache.directory)
-
-
-def params_from(experiment: ModuleType, values: Mapping[str, Any], preset: Mapping[str, Any] | None = None) -> Params:
-    """The experiment's validated parameters from ``values`` over a preset's values."""
-    return experiment.Params.from_values(values, preset)
-
-
-def replace(params: Params, **changes: Any) -> Params:
-    """A validated copy of ``params`` with ``changes``."""
-    return type(params)(**{**params.as_dict(), **changes})
-
-
-__all__ += ["params_from", "replace", "seconds_per_cost", "request_key"]
