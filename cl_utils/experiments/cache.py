@@ -32,6 +32,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -166,8 +167,6 @@ class RunCache:
         cached = self.load(request)
         if cached is not None:
             return cached
-        import time
-
         self._inputs = {}
         start = time.perf_counter()
         try:

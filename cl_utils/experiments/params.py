@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import inspect
 import math
+import os
 import re
 import types
 import typing
@@ -31,7 +32,6 @@ from ..validate import ParameterError
 
 __all__ = ["knob", "Params", "ParameterError"]
 
-_MISSING = object()
 
 
 def knob(
@@ -196,8 +196,6 @@ class Params:
             and not isinstance(v, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType))
             and not callable(v)
         }  # fmt: skip
-        import os
-
         preset = values.get("preset") or os.environ.get("CL_PRESET", "")
         if not preset:
             return cls.from_values(values)
