@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
 
-from .experiments.cache import _atomic_write, _jsonable, environment_record
+from .experiments.cache import _atomic_write, _jsonable, environment_record, save_state
 from .paths import results_root
 
 __all__ = ["IGNORED_KEYS", "config_key", "environment_record", "RunCache"]
@@ -101,15 +100,7 @@ class RunCache:
         if path.is_file():
             return torch.load(path, map_location="cpu", weights_only=True)
         state = {k: v.detach().cpu().clone() for k, v in build(dict(config)).items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_state(path, state)
         return state
 
     def run_stage(

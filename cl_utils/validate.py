@@ -32,11 +32,16 @@ class ParameterError(ValueError):
     """A chapter parameter has the wrong type or value."""
 
 
-def _fail(name: str, expected: str, value: Any) -> ParameterError:
+def parameter_error(name: str, expected: str, value: Any) -> ParameterError:
+    """The error for a bad value: names the parameter (``seeds[1]`` for a list item), what was expected and given."""
+    base = name.split("[")[0]
     return ParameterError(
         f"parameter '{name}' must be {expected}; got {value!r} ({type(value).__name__}). "
-        f"Fix it in the parameters cell or with papermill -p {name} <value>."
+        f"Fix it in the parameters cell, with papermill -p {base} <value>, or with reproduce -p {base} <value>."
     )
+
+
+_fail = parameter_error
 
 
 def _bounds(lo: float | None, hi: float | None) -> str:

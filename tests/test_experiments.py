@@ -219,3 +219,17 @@ def test_params_from_a_notebook_namespace_with_a_preset():
     assert p.seeds == [0, 1] and p.data_source == "synthetic", "values left at their default come from the preset"
     with pytest.raises(ex.ParameterError, match="'num_epoch'"):
         P.from_namespace({"num_epoch": 3})
+
+
+def test_a_checkpoint_build_leaves_the_callers_random_state_alone(tmp_path):
+    """A run continues identically whether its checkpoint was cached or had to be built (e.g. its dropout draws)."""
+    from cl_utils.experiments.core import RunContext
+
+    ctx = RunContext(torch.device("cpu"), "synthetic", RunCache("c", tmp_path), 1, data_ids={})
+    build = lambda: {"w": torch.randn(3)}  # noqa: E731  (a build draws random numbers, as training does)
+    draws = []
+    for _ in range(2):  # first: built; second: loaded from the cache
+        torch.manual_seed(0)
+        ctx.checkpoint("stage", {"a": 1}, (), build)
+        draws.append(torch.rand(4))
+    assert torch.equal(draws[0], draws[1])

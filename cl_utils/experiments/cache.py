@@ -120,6 +120,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.remove(tmp)
 
 
+def save_state(path: Path, state: Mapping[str, torch.Tensor]) -> None:
+    """``torch.save`` of a model state, written atomically like the records."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    _atomic_write(path, buffer.getvalue())
+
+
 class RunCache:
     """Load-or-run for one chapter's records under ``<results root>/<chapter>/``."""
 
@@ -165,8 +172,12 @@ class RunCache:
     ) -> dict[str, Any]:
         """The record of ``request``: loaded, or made by calling ``fn()`` and stored (only if it returns)."""
         cached = self.load(request)
-        if cached is not None:
-            return cached
+        return cached if cached is not None else self.make(request, fn, code_hash=code_hash, cost=cost)
+
+    def make(
+        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
+    ) -> dict[str, Any]:
+        """Call ``fn()`` and store its metrics as the record of ``request`` (nothing is stored if it raises)."""
         self._inputs = {}
         start = time.perf_counter()
         try:
@@ -187,9 +198,7 @@ class RunCache:
             state = torch.load(path, map_location="cpu", weights_only=True)
         else:
             state = {k: v.detach().cpu().clone() for k, v in build().items()}
-            buffer = io.BytesIO()
-            torch.save(state, buffer)
-            _atomic_write(path, buffer.getvalue())
+            save_state(path, state)
         if self._inputs is not None:
             self._inputs[request_key(request)] = state_digest(state)
         return state

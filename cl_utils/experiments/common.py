@@ -9,13 +9,23 @@ import torch
 from ..data import RawDataset, load_dataset
 from ..streams import Task, make_task
 
-__all__ = ["raw_dataset", "task", "mlp_cost"]
+__all__ = ["raw_dataset", "task", "mlp_cost", "is_carved", "carved_datasets"]
 
 
 @lru_cache(maxsize=8)
 def raw_dataset(name: str, data_source: str) -> RawDataset:
     """A dataset read once per process (runs of one chapter share it)."""
     return load_dataset(name, data_source)
+
+
+def is_carved(name: str, data_source: str) -> bool:
+    """True for a dataset with no training split here (KMNIST offline): chapters carve one from its test split."""
+    return len(raw_dataset(name, data_source).y_train) == 0
+
+
+def carved_datasets(names: list[str], data_source: str) -> list[str]:
+    """The datasets among ``names`` whose training images are carved out of their test split (partial stand-ins)."""
+    return [n for n in names if is_carved(n, data_source)]
 
 
 def _freeze(value: Any) -> Any:

@@ -63,9 +63,18 @@ class RunContext:
     data_ids: dict[str, dict] = field(default_factory=dict)
 
     def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
-        """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded)."""
+        """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
+
+        A build reseeds and trains; it runs on a forked random state, so the run that asked for the checkpoint
+        continues exactly as it would have had the checkpoint been cached (dropout draws, for instance).
+        """
         request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids)
-        return self.cache.checkpoint(request, build)
+
+        def isolated_build():
+            with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+                return build()
+
+        return self.cache.checkpoint(request, isolated_build)
 
 
 @lru_cache(maxsize=None)
@@ -122,8 +131,12 @@ class Outcome:
     trained: int
     reused: int
     pending: list[Run]
-    train_seconds: float
     directory: Path  # the chapter's results folder (figures go to its figures/ subfolder)
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time of all the records (however long ago they were made)."""
+        return sum(r["wall_seconds"] for r in self.records)
 
     @property
     def figures(self) -> Path:
@@ -176,7 +189,6 @@ def execute(
     ctx = RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids)
     source_hash = code_hash(tuple(experiment.SOURCES))
     start, items, trained, reused, pending = time.monotonic(), [], 0, 0, []
-    train_seconds = 0.0
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)
         if record is not None:
@@ -188,10 +200,9 @@ def execute(
             if log:
                 log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
             fn = experiment.RUNNERS[run.kind]
-            record = cache.run(request, lambda: fn(dict(run.config), ctx), code_hash=source_hash, cost=run.cost)
+            record = cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=source_hash, cost=run.cost)
             trained += 1
-        train_seconds += record["wall_seconds"]
         items.append(record)
     if pending and require_all:
         raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
-    return Outcome(Records(items), trained, reused, pending, train_seconds, cache.directory)
+    return Outcome(Records(items), trained, reused, pending, cache.directory)

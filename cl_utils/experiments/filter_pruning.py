@@ -25,7 +25,7 @@ from ..data import RawDataset
 from ..filter_pruning import CRITERIA, Block, PruningSchedule, train_with_filter_pruning, vgg16_filter_net
 from ..streams import Task, make_task
 from ..train import TrainSettings, resolve_device, set_seed
-from .common import raw_dataset
+from .common import carved_datasets, raw_dataset
 from .core import Run, RunContext
 from .params import ParameterError, knob
 from .params import Params as BaseParams
@@ -43,11 +43,6 @@ MODES = ("fixed", "resample", "datasets")
 def _carve_fraction(raw: RawDataset, train_from_test: float) -> float:
     """``train_from_test`` for a dataset with no training split here (KMNIST offline), else 0."""
     return train_from_test if len(raw.y_train) == 0 else 0.0
-
-
-def carved_datasets(names: list[str], data_source: str) -> list[str]:
-    """The datasets among ``names`` whose training images :func:`load_pools` carves out of the test split."""
-    return [n for n in names if len(raw_dataset(n, data_source).y_train) == 0]
 
 
 def load_pools(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -23,7 +23,7 @@ from ..models import MultiHeadNet, vgg16
 from ..packnet import PackNet, filter_prune, pack_owners, reset_unread_batchnorm
 from ..streams import Task
 from ..train import EpochStats, TrainSettings, evaluate, fit, set_seed
-from .common import raw_dataset, task
+from .common import carved_datasets, is_carved, task
 from .core import Run, RunContext
 from .params import ParameterError, knob
 from .params import Params as BaseParams
@@ -141,14 +141,9 @@ def plan(p: Params) -> list[Run]:
 
 
 # -- data and model ------------------------------------------------------------------------------
-def carved(name: str, ctx: RunContext) -> bool:
-    """True for a dataset with no training split here (its training images are carved from its test split)."""
-    return len(raw_dataset(name, ctx.data_source).y_train) == 0
-
-
 def load_task(name: str, per_class: int, c: dict, ctx: RunContext) -> Task:
     return task(name, ctx.data_source, ctx.device, val_fraction=c["val_fraction"], seed=c["seed"], rgb=True, size=32,
-                standardize=True, train_from_test=c["train_from_test"] if carved(name, ctx) else 0.0,
+                standardize=True, train_from_test=c["train_from_test"] if is_carved(name, ctx.data_source) else 0.0,
                 train_per_class=per_class, test_per_class=c["test_per_class"])  # fmt: skip
 
 
@@ -226,10 +221,11 @@ def pruned_state(c: dict, ctx: RunContext, fraction: float, rule: str = "weights
     return ctx.checkpoint("initial_pruned", stage, _datasets(c), lambda: build_pruned_initial(stage, ctx)[0])
 
 
-def run_stage(build):
+def run_stage(kind: str, build):
+    """The run function of a stage: its metrics are the record, its state the checkpoint of ``kind``."""
+
     def run(c: dict, ctx: RunContext) -> dict:
         state, metrics = build(c, ctx)
-        kind = "initial" if build is build_initial else "initial_pruned"
         ctx.checkpoint(kind, c, _datasets(c), lambda: state)
         return metrics
 
@@ -265,11 +261,10 @@ def add_task(
         (``accuracies``, earlier tasks first), and the epoch histories.
     """
     k = packnet.start_task(trainable_layers, reinit_free_units=reinit_free_units)
-    decay = (lambda opt: torch.optim.lr_scheduler.StepLR(opt, lr_decay_epoch, 0.1)) if lr_decay_epoch else None
     val = task.split("val")
-    history = packnet.train_task(task.x_train, task.y_train, finetune, val=val, scheduler_fn=decay,
+    history = packnet.train_task(task.x_train, task.y_train, finetune, val=val, scheduler_fn=step_decay(lr_decay_epoch),
                                  generator=generator, show_progress=show_progress, desc=f"task {k}")  # fmt: skip
-    test = lambda: evaluate(packnet.model, *task.split("test"), forward=packnet.forward_for(k))[1]  # noqa: E731
+    test = lambda: test_acc(packnet.model, task, packnet.forward_for(k))  # noqa: E731
     out: dict = {"before_prune": test(), "after_prune": None, "after_retrain": None}
     retrain_history: list[EpochStats] = []
     if prune_fraction is not None:
@@ -363,27 +358,28 @@ def run_fig4(c: dict, ctx: RunContext) -> dict:
     return out
 
 
-def run_fig5(c: dict, ctx: RunContext) -> dict:
-    """Add one task to the 50 %-pruned network, training its freed weights only in ``layers``."""
+def _add_one_task(c: dict, ctx: RunContext, pruned: Callable[[], dict], **start: Any) -> dict:
+    """Add task ``dataset``, unpruned, to a pruned initial network; ``start`` goes to :meth:`PackNet.start_task`."""
     generator = set_seed(c["seed"])
-    pn = packnet_from(pruned_state(c, ctx, 0.5), c, ctx)
+    pn = packnet_from(pruned(), c, ctx)
     out = add_task(pn, added_task(c["dataset"], c, ctx), finetune=settings(c, "finetune"),
                    retrain=settings(c, "retrain"), prune_fraction=None, lr_decay_epoch=c["lr_decay_epoch"],
-                   trainable_layers=c["layers"], generator=generator, show_progress=False)  # fmt: skip
+                   generator=generator, show_progress=False, **start)  # fmt: skip
     return {"test_acc": out["before_prune"]}
+
+
+def run_fig5(c: dict, ctx: RunContext) -> dict:
+    """Add one task to the 50 %-pruned network, training its freed weights only in ``layers``."""
+    return _add_one_task(c, ctx, lambda: pruned_state(c, ctx, 0.5), trainable_layers=c["layers"])
 
 
 def run_filter_task(c: dict, ctx: RunContext) -> dict:
     """Table 6: add one task to the filter-pruned network (freed units re-initialised)."""
-    generator = set_seed(c["seed"])
-    pn = packnet_from(pruned_state(c, ctx, c["filter_fraction"], "filters"), c, ctx)
-    out = add_task(pn, added_task(c["dataset"], c, ctx), finetune=settings(c, "finetune"),
-                   retrain=settings(c, "retrain"), prune_fraction=None, lr_decay_epoch=c["lr_decay_epoch"],
-                   reinit_free_units=c["reinit_free_units"], generator=generator, show_progress=False)  # fmt: skip
-    return {"test_acc": out["before_prune"]}
+    return _add_one_task(c, ctx, lambda: pruned_state(c, ctx, c["filter_fraction"], "filters"),
+                         reinit_free_units=c["reinit_free_units"])
 
 
-RUNNERS = {"initial": run_stage(build_initial), "initial_pruned": run_stage(build_pruned_initial),
+RUNNERS = {"initial": run_stage("initial", build_initial), "initial_pruned": run_stage("initial_pruned", build_pruned_initial),
            "packnet": run_packnet, "lwf": run_lwf, "single_task": run_single_task, "fig4": run_fig4,
            "fig5": run_fig5, "filter_task": run_filter_task}  # fmt: skip
 
@@ -399,10 +395,9 @@ def data_table(p: Params):
     return pd.DataFrame({"role in the paper": ["ImageNet (initial)", "CUBS / Cars / Flowers (added)", "", ""],
                          "train": [len(t.y_train) for t in tasks], "validation": [len(t.y_val) for t in tasks],
                          "test": [len(t.y_test) for t in tasks]},
-                        index=[f"{n}*" if carved(n, ctx) else n for n in names])  # fmt: skip
+                        index=[f"{n}*" if n in carved_names(p) else n for n in names])  # fmt: skip
 
 
 def carved_names(p: Params) -> list[str]:
     """The added datasets whose training images are carved from their test split (partial stand-ins)."""
-    ctx = RunContext(torch.device("cpu"), p.data_source, None, CODE_VERSION)  # type: ignore[arg-type]
-    return [n for n in [p.initial_dataset, *p.added_datasets] if carved(n, ctx)]
+    return carved_datasets([p.initial_dataset, *p.added_datasets], p.data_source)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-import math
 import os
 import re
 import types
@@ -28,7 +27,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 import yaml
 
 from ..data import DATA_SOURCES
-from ..validate import ParameterError
+from ..validate import ParameterError, check_bool, check_choice, check_device, check_float, check_int
+from ..validate import parameter_error as _fail
 
 __all__ = ["knob", "Params", "ParameterError"]
 
@@ -54,26 +54,14 @@ def knob(
 
 
 def _describe(kind: Any) -> str:
-    origin = typing.get_origin(kind)
-    if origin is list:
-        return f"list of {_describe(typing.get_args(kind)[0])}"
-    return {int: "int", float: "float", bool: "bool", str: "str"}.get(kind, str(kind))
-
-
-def _describe_annotation(kind: Any) -> str:
-    """``list[list[int]]`` for the annotation of a parameters-cell line."""
-    origin = typing.get_origin(kind)
-    if origin is list:
-        return f"list[{_describe_annotation(typing.get_args(kind)[0])}]"
+    """``list[list[int]]``: a field's type, as its annotation spells it."""
+    if typing.get_origin(kind) is list:
+        return f"list[{_describe(typing.get_args(kind)[0])}]"
     return kind.__name__
 
 
-def _fail(name: str, expected: str, value: Any) -> ParameterError:
-    base = name.split("[")[0]
-    return ParameterError(
-        f"parameter '{name}' must be {expected}; got {value!r} ({type(value).__name__}). "
-        f"Fix it in the parameters cell, with papermill -p {base} <value>, or with reproduce -p {base} <value>."
-    )
+def _default(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
 
 
 def _parse_string(value: str) -> Any:
@@ -86,9 +74,7 @@ def _parse_string(value: str) -> Any:
 def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     """``value`` converted to ``kind`` and checked against ``meta``; raises ParameterError."""
     lo, hi, choices = meta["min"], meta["max"], meta["choices"]
-    bounds = " and ".join(p for p in (f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else "") if p)
-    origin = typing.get_origin(kind)
-    if origin is list:
+    if typing.get_origin(kind) is list:
         inner = typing.get_args(kind)[0]
         expected = f"a list of {_describe(inner)}" + (f" with at least {meta['min_length']} entries" if meta["min_length"] else "")
         if isinstance(value, str):
@@ -103,24 +89,19 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             raise _fail(name, expected + " without repeats", value)
         return out
     if kind is str:
-        if not isinstance(value, str) or (choices and value not in choices):
-            raise _fail(name, f"one of {list(choices)}" if choices else "a string", value)
+        if choices:
+            return check_choice(name, value, choices)
+        if not isinstance(value, str):
+            raise _fail(name, "a string", value)
         return value
     if isinstance(value, str):
         value = _parse_string(value)
     if kind is bool:
-        if not isinstance(value, bool):
-            raise _fail(name, "True or False", value)
-        return value
-    in_range = lambda v: (lo is None or v >= lo) and (hi is None or v <= hi)  # noqa: E731
+        return check_bool(name, value)
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int) or not in_range(value):
-            raise _fail(name, " ".join(filter(None, ["an integer", bounds])), value)
-        return int(value)
+        return check_int(name, value, min_value=lo, max_value=hi)
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not in_range(value):
-            raise _fail(name, " ".join(filter(None, ["a finite number", bounds])), value)
-        return float(value)
+        return check_float(name, value, min_value=lo, max_value=hi)
     raise TypeError(f"parameter {name!r}: unsupported type {kind!r}")
 
 
@@ -143,8 +124,7 @@ class Params:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             setattr(self, f.name, _check(f.name, hints[f.name], getattr(self, f.name), f.metadata))
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise _fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        check_device("device", self.device)
         self.check()
 
     def check(self) -> None:
@@ -193,8 +173,7 @@ class Params:
         values = {
             k: v for k, v in namespace.items()
             if not k.startswith("_") and k not in skip and not k.isupper()
-            and not isinstance(v, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType))
-            and not callable(v)
+            and not isinstance(v, types.ModuleType) and not callable(v)
         }  # fmt: skip
         preset = values.get("preset") or os.environ.get("CL_PRESET", "")
         if not preset:
@@ -208,10 +187,6 @@ class Params:
     # -- views -------------------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def science(self) -> dict[str, Any]:
-        """The values that can change a result (everything but :attr:`RUNNING`)."""
-        return {k: v for k, v in self.as_dict().items() if k not in self.RUNNING}
 
     def changed(self) -> dict[str, Any]:
         """The values that differ from the defaults (the paper's scale)."""
@@ -229,14 +204,11 @@ class Params:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         module = cls.__module__.rsplit(".", 1)[-1]
         lines = [f"# Defaults: the paper's scale. Declared in cl_utils.experiments.{module}.Params (types, ranges, help)."]
-        own = [line.strip() for line in inspect.getsource(cls).splitlines()[1:]]
-        names = []
-        for line in own:
+        for line in (line.strip() for line in inspect.getsource(cls).splitlines()[1:]):
             if line.startswith("#") and not line.startswith("#:"):
                 lines += ["", line]
             name = re.match(r"(\w+):", line)
             if name and name.group(1) in fields and name.group(1) not in cls.RUNNING:
-                names.append(name.group(1))
                 lines.append(cls._cell_line(fields[name.group(1)], hints))
         lines += ["", "# Running: where data comes from and where runs go (none of these changes a result)"]
         lines += [cls._cell_line(fields[n], hints) for n in cls.RUNNING]
@@ -244,9 +216,8 @@ class Params:
 
     @staticmethod
     def _cell_line(f: dataclasses.Field, hints: dict) -> str:
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f.metadata["help"].replace(" = ", " means ").replace("=", ":")  # papermill skips a second '='
-        return f"{f.name}: {_describe_annotation(hints[f.name])} = {default!r}  # {help_text}"
+        return f"{f.name}: {_describe(hints[f.name])} = {_default(f)!r}  # {help_text}"
 
     @classmethod
     def help(cls) -> str:
@@ -254,7 +225,6 @@ class Params:
         hints = typing.get_type_hints(cls)
         lines = []
         for f in cls._fields():
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             allowed = []
             if f.metadata["choices"]:
                 allowed.append("one of " + "/".join(f.metadata["choices"]))
@@ -263,5 +233,5 @@ class Params:
             if f.metadata["max"] is not None:
                 allowed.append(f"<= {f.metadata['max']:g}")
             extra = f" [{', '.join(allowed)}]" if allowed else ""
-            lines.append(f"  {f.name}: {_describe(hints[f.name])} = {default!r}{extra}\n      {f.metadata['help']}")
+            lines.append(f"  {f.name}: {_describe(hints[f.name])} = {_default(f)!r}{extra}\n      {f.metadata['help']}")
         return "\n".join(lines)
