@@ -40,15 +40,11 @@ run: $(STAMP)
 reproduce: $(STAMP)
 	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters']))")}; do \
 		ch=$$(basename $$nb .ipynb); \
-		if $(BIN)/python -c "import sys; from cl_utils.experiments import CHAPTERS; sys.exit('$$ch' not in CHAPTERS)"; then \
-			echo "== $$ch: runs at the committed preset (writes data/results/$$ch/)"; \
-			$(BIN)/python -m cl_utils.reproduce $$ch --preset committed $(ARGS) || exit 1; \
-			echo "== $$ch: the notebook, executed in place from those records"; \
-			CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
-		else \
-			echo "== $$ch (runs still inside the notebook): executed in place at book/params/$$ch/committed.yaml"; \
-			$(BIN)/papermill $$nb $$nb -k python3 -f book/params/$$ch/committed.yaml || exit 1; \
-		fi; done
+		echo "== $$ch: runs at the committed preset (writes data/results/$$ch/)"; \
+		$(BIN)/python -m cl_utils.reproduce $$ch --preset committed $(ARGS) || exit 1; \
+		echo "== $$ch: the notebook, executed in place from those records"; \
+		CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
+	done
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py

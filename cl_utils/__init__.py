@@ -17,10 +17,10 @@ One module per concern; the names chapters use are re-exported here:
 * :mod:`cl_utils.clnp_schedule`: CLNP's per-task schedule and its grid selection by graceful forgetting.
 * :mod:`cl_utils.progressive`: progressive networks with lateral adapters, pruned (Nicholls & Dasgupta).
 * :mod:`cl_utils.filter_pruning`: iterative conv-filter pruning with physical removal (Salcedo & Sharma).
-* :mod:`cl_utils.experiments`: every chapter's runs: typed parameters, plans, run functions, the run cache.
+* :mod:`cl_utils.experiments`: every chapter's runs: typed parameters, plans, run functions, the run cache
+  (records under ``data/results/<chapter>/``).
 * :mod:`cl_utils.reproduce`: ``python -m cl_utils.reproduce CHAPTER``, the chapters' runs without Jupyter.
 * :mod:`cl_utils.metrics`: average accuracy, backward transfer, mean ± s.e.m. (and as text).
-* :mod:`cl_utils.runs`: the run cache under ``data/results/<chapter>/``.
 * :mod:`cl_utils.plots`: the book's figure style, heat maps, "paper vs. this book" tables.
 * :mod:`cl_utils.validate`: checks of papermill parameters.
 """
@@ -38,7 +38,6 @@ from .masks import (
 from .metrics import average_accuracy, backward_transfer, format_mean_spread, mean_sem
 from .models import MultiHeadNet, ball_cnn, mlp, vgg16, zenke_cnn
 from .paths import data_dir, project_root, results_root
-from .runs import RunCache, config_key
 from .streams import Task, dataset_sequence, flipped_task, make_task, permuted_tasks, split_tasks
 from .train import TrainSettings, evaluate, evaluate_tasks, fit, make_optimizer, resolve_device, set_seed
 from .validate import ParameterError
@@ -53,7 +52,6 @@ __all__ = [
     "average_accuracy", "backward_transfer", "format_mean_spread", "mean_sem",
     "MultiHeadNet", "ball_cnn", "mlp", "vgg16", "zenke_cnn",
     "data_dir", "project_root", "results_root",
-    "RunCache", "config_key",
     "Task", "dataset_sequence", "flipped_task", "make_task", "permuted_tasks", "split_tasks",
     "TrainSettings", "evaluate", "evaluate_tasks", "fit", "make_optimizer", "resolve_device", "set_seed",
     "ParameterError",

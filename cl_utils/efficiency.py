@@ -13,9 +13,10 @@ fraction ``p`` of the weights *free* (zero, available to future tasks):
   on the same schedule as PackNet's.
 * ``"multinet"``: all tasks' data at once (multitask), pruned to ``p``.
 
-:func:`run_method` runs each of them; all three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with
-the same epochs per phase (the time budget), and return each task's test
-accuracy for every stacked model (:func:`~cl_utils.models.stacked_mlp` runs
+All three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with the
+same epochs per phase (the time budget); their schedule (the paper's Algorithm 1)
+is :func:`cl_utils.experiments.efficiency.run_method`, which returns each task's
+test accuracy for every stacked model (:func:`~cl_utils.models.stacked_mlp` runs
 several seeds as one network). :func:`match_free_fraction` is Appendix B: the
 free fraction ``p̄`` at which another method matches PackNet's accuracy, found
 with ``scipy.optimize.minimize_scalar``; :func:`compression_ratio` turns it into
@@ -30,23 +31,18 @@ while Memory and Multinet train them in every phase, like every used weight.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Callable
 
-import torch
 from scipy.optimize import minimize_scalar
 
-from .masks import masked_forward, prunable_weights
+from .masks import prunable_weights
 from .models import MultiHeadNet, StackedLinear
 from .packnet import PackNet
-from .streams import Task, concat_tasks
-from .train import TrainSettings, accuracy_per_model
 
 __all__ = [
     "METHODS",
     "prune_per_round",
     "free_fraction_per_model",
-    "run_method",
     "compression_ratio",
     "dense_fraction",
     "match_free_fraction",
@@ -82,84 +78,6 @@ def free_fraction_per_model(packnet: PackNet) -> list[float]:
         raise ValueError("a model mixes stacked and plain prunable layers")
     free = sum(int((o == 0).sum()) for o in owners.values())
     return [free / sum(o.numel() for o in owners.values())]
-
-
-def _schedule(train: TrainSettings, retrain_budget: int, rounds: int) -> TrainSettings:
-    if rounds < 1 or retrain_budget % rounds:
-        raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
-    return replace(train, epochs=retrain_budget // rounds)
-
-
-def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[list[float]]:
-    """Test accuracy of every task (rows) for every stacked model (columns).
-
-    With frozen weights (PackNet) task ``t`` uses the weights of tasks ``1..t``; when
-    nothing is frozen (Memory, Multinet) every task uses the whole final network.
-    """
-    masks = packnet.masks_for(packnet.num_tasks)
-    out = []
-    for t, task in enumerate(tasks):
-        if shared:
-            forward = lambda x, t=t: masked_forward(packnet.model, masks, x, t)  # noqa: E731
-        else:
-            forward = packnet.forward_for(t + 1)
-        out.append(accuracy_per_model(packnet.model, *task.split("test"), forward=forward))
-    return out
-
-
-def _phases(packnet, x, y, train, retrain, rounds, z, *, val, task_ids, generator, show_progress) -> None:
-    """Train, then ``rounds`` times prune ``z`` and retrain (one task of Algorithm 1)."""
-    kw = dict(val=val, task_ids=task_ids, generator=generator, show_progress=show_progress)
-    packnet.train_task(x, y, train, desc=f"task {packnet.num_tasks}", **kw)
-    for n in range(rounds):
-        packnet.prune(z)
-        packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
-
-
-def run_method(
-    method: str,
-    model: MultiHeadNet,
-    tasks: Sequence[Task],
-    train: TrainSettings,
-    *,
-    retrain_budget: int,
-    rounds: int,
-    final_free: float,
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-) -> dict:
-    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free.
-
-    * ``"packnet"``: PackNet with ``rounds`` rounds of iterative pruning per task
-      (Algorithm 1); earlier tasks' weights frozen.
-    * ``"memory"``: at task ``i``, train on tasks ``1..i`` (full rehearsal); nothing
-      frozen; the used weights grow on PackNet's schedule.
-    * ``"multinet"``: one training phase on every task's data, pruned to ``final_free``.
-
-    Each training phase is ``train.epochs`` epochs, then the ``retrain_budget`` epochs are
-    split over the ``rounds`` prune-retrain rounds (``R = B / N``).
-
-    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
-        "z": the per-round pruning fraction}``.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    retrain = _schedule(train, retrain_budget, rounds)
-    frozen = method == "packnet"
-    phases = [tasks] if method == "multinet" else [tasks[: i + 1] for i in range(len(tasks))]
-    z = prune_per_round(rounds, len(phases), final_free)
-    packnet = PackNet(model, max_tasks=len(phases), freeze_earlier=frozen)
-    for seen in phases:
-        packnet.start_task()
-        if frozen:  # the new task's data only, through its own head
-            x, y, ids, val = seen[-1].x_train, seen[-1].y_train, None, seen[-1].split("val")
-        else:  # every task seen so far, each sample through its task's head
-            x, y, ids = concat_tasks(seen, "train")
-            x_val, y_val, ids_val = concat_tasks(seen, "val")
-            val = ((x_val, ids_val), y_val)
-        _phases(packnet, x, y, train, retrain, rounds, z, val=val, task_ids=ids, generator=generator,
-                show_progress=show_progress)  # fmt: skip
-    return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
 
 
 def compression_ratio(free: float, matched_free: float, dense: float = 0.0) -> float:

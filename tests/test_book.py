@@ -127,8 +127,7 @@ def test_chapter_follows_the_experiments_pattern(chapter):
     from cl_utils.experiments import load
 
     stem = Path(chapter).stem
-    if stem not in EXPERIMENTS:
-        pytest.skip(f"{stem} still defines its runs in the notebook")
+    assert stem in EXPERIMENTS, f"{stem} has no module in cl_utils.experiments"
     cells = _cells(chapter)
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in cells), "stored injected parameters"
     params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))

@@ -1,4 +1,4 @@
-"""cl_utils.efficiency (Ball et al. 2020) and the stacked-seed machinery it runs on."""
+"""cl_utils.efficiency (Ball et al. 2020), its schedule in the experiments layer, and the stacked-seed machinery."""
 from __future__ import annotations
 
 import math
@@ -12,8 +12,8 @@ from cl_utils.efficiency import (
     free_fraction_per_model,
     match_free_fraction,
     prune_per_round,
-    run_method,
 )
+from cl_utils.experiments.efficiency import run_method
 from cl_utils.masks import magnitude_keep_mask
 from cl_utils.models import stacked_mlp
 from cl_utils.packnet import PackNet

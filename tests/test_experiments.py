@@ -233,3 +233,26 @@ def test_a_checkpoint_build_leaves_the_callers_random_state_alone(tmp_path):
         ctx.checkpoint("stage", {"a": 1}, (), build)
         draws.append(torch.rand(4))
     assert torch.equal(draws[0], draws[1])
+
+
+def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """Chapter 02's Table 1 search: every point it evaluates is a stored run; a rerun retrains only what is missing."""
+    experiment = ex.load("02")
+    values = {"results_dir": str(tmp_path), "datasets": ["mnist"], "matching_datasets": ["mnist"], "mnist_free": [0.9],
+              "fig2_datasets": [], "fig4_datasets": [], "match_maxiter": 2}  # fmt: skip
+    params = experiment.Params.from_values(values, ex.preset("02", "smoke"))
+    first = execute(experiment, params)
+    match = first.records.one("match", method="memory")
+    folder = tmp_path / experiment.CHAPTER
+    evaluated = {k for k, how in match["inputs"].items() if how == "record"}
+    assert len(evaluated) == len(match["metrics"]["evaluations"]) + 1, "PackNet's target and every point searched"
+    assert all((folder / f"{k}.json").is_file() for k in evaluated)
+    trained = []
+    original = experiment.run_fill
+    monkeypatch.setattr(experiment, "run_fill", lambda c, ctx: trained.append(c["free"]) or original(c, ctx))
+    (folder / f"{match['key']}.json").unlink()  # the search was killed after its evaluations ...
+    last = max(evaluated - {first.records.one("fill", method="packnet")["key"]})
+    (folder / f"{last}.json").unlink()  # ... and during one of them
+    again = execute(experiment, params)
+    assert len(trained) == 1, "only the evaluation in flight is trained again"
+    assert again.records.one("match", method="memory")["metrics"] == match["metrics"]

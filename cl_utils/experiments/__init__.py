@@ -5,6 +5,7 @@ One module per chapter, all in the same shape (see :mod:`.core`):
 =====================  =========================================================
 ``forgetting``         00: fine-tuning vs. joint training on Split MNIST
 ``packnet``            01: PackNet and its baselines (Mallya & Lazebnik 2018)
+``efficiency``         02: PackNet against Memory and Multinet, pruning on a budget (Ball et al. 2020)
 ``clnp``               03: Continual Learning via Neural Pruning (Golkar et al. 2019)
 ``progressive``        04: progressive networks, pruned (Nicholls & Dasgupta)
 ``filter_pruning``     05: iterative filter pruning (Salcedo & Sharma)
@@ -39,6 +40,7 @@ __all__ = ["CHAPTERS", "load", "preset", "preset_path", "from_notebook", "execut
 CHAPTERS = {
     "00_forgetting": "forgetting",
     "01_packnet": "packnet",
+    "02_efficiency": "efficiency",
     "03_clnp": "clnp",
     "04_progressive_prune": "progressive",
     "05_filter_pruning": "filter_pruning",

@@ -170,20 +170,27 @@ class RunCache:
     def run(
         self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
     ) -> dict[str, Any]:
-        """The record of ``request``: loaded, or made by calling ``fn()`` and stored (only if it returns)."""
-        cached = self.load(request)
-        return cached if cached is not None else self.make(request, fn, code_hash=code_hash, cost=cost)
+        """The record of ``request``: loaded, or made by calling ``fn()`` and stored (only if it returns).
+
+        Called while another run is in flight, the record's key joins that run's ``inputs``.
+        """
+        record = self.load(request)
+        if record is None:
+            record = self.make(request, fn, code_hash=code_hash, cost=cost)
+        if self._inputs is not None:
+            self._inputs[record["key"]] = "record"
+        return record
 
     def make(
         self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
     ) -> dict[str, Any]:
         """Call ``fn()`` and store its metrics as the record of ``request`` (nothing is stored if it raises)."""
-        self._inputs = {}
+        outer, self._inputs = self._inputs, {}  # a run may make other runs' records while it runs
         start = time.perf_counter()
         try:
             metrics = dict(fn())
         finally:
-            inputs, self._inputs = self._inputs, None
+            inputs, self._inputs = self._inputs, outer
         record = {**{k: request[k] for k in self.REQUEST_FIELDS}, "key": request_key(request), "metrics": metrics,
                   "wall_seconds": time.perf_counter() - start, "inputs": inputs, "code_hash": code_hash, "cost": cost,
                   "environment": environment_record(self.device)}  # fmt: skip

@@ -45,8 +45,11 @@ class Run:
     config: Mapping[str, Any]  # JSON values; everything besides code and data that changes the result
     datasets: tuple[str, ...]  # names whose identity enters the key
     cost: float = 0.0  # estimated multiply-accumulates, for --list and time estimates
+    label: str = ""  # how --list and the log name the run (default: its last config values)
 
     def describe(self) -> str:
+        if self.label:
+            return f"{self.kind}: {self.label}"
         short = {k: v for k, v in self.config.items() if not isinstance(v, (list, dict)) or len(str(v)) < 30}
         return f"{self.kind}: " + ", ".join(f"{k}={v}" for k, v in list(short.items())[-4:])
 
@@ -61,6 +64,7 @@ class RunContext:
     code_version: int
     show_progress: bool = False
     data_ids: dict[str, dict] = field(default_factory=dict)
+    code_hash: str = ""  # of the experiment's SOURCES, stored in the records it makes
 
     def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
         """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
@@ -75,6 +79,16 @@ class RunContext:
                 return build()
 
         return self.cache.checkpoint(request, isolated_build)
+
+    def record(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...],
+               fn: Callable[[dict, "RunContext"], Mapping[str, Any]]) -> dict:  # fmt: skip
+        """The record of a run that a run asks for while it runs (an adaptive search's evaluations).
+
+        Loaded, or trained by ``fn(config, ctx)`` and stored exactly like a planned run, so an
+        interrupted search loses only the evaluation in flight and a later search reuses the rest.
+        """
+        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids)
+        return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash)
 
 
 @lru_cache(maxsize=None)
@@ -186,8 +200,9 @@ def execute(
     cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
     planned = requests(experiment, params)
     data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
-    ctx = RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids)
     source_hash = code_hash(tuple(experiment.SOURCES))
+    ctx = RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
+                     source_hash)  # fmt: skip
     start, items, trained, reused, pending = time.monotonic(), [], 0, 0, []
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)

@@ -1,0 +1,314 @@
+"""Chapter 02: efficiency in continual learning (Ball et al. 2020): PackNet against Memory and Multinet.
+
+Runs (kinds):
+
+* ``fill``: one method fills the five-task network (consecutive class pairs of MNIST or
+  CIFAR-10) and leaves a fraction ``free`` of its body weights free; one record holds
+  each task's test accuracy for every seed of the run (MLP seeds train as one stacked
+  network, conv nets one seed per run). Figures 1, 2 and 4 are grids of such runs.
+* ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target, and a bounded
+  Brent search (:func:`cl_utils.efficiency.match_free_fraction`) finds the free fraction
+  ``p̄`` at which Memory or Multinet reaches it. Every point the search evaluates is a
+  ``fill`` run stored in the cache like a planned one (:meth:`.core.RunContext.record`),
+  so an interrupted search resumes where it stopped and the notebook finds its runs.
+
+:func:`run_method` is Algorithm 1 of the paper for the three methods; the mechanism
+(pruning per round, ownership, the matching search) is :mod:`cl_utils.efficiency`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..efficiency import METHODS, free_fraction_per_model, match_free_fraction, prune_per_round
+from ..masks import masked_forward
+from ..models import MultiHeadNet, ball_cnn, mlp, stacked_mlp
+from ..packnet import PackNet
+from ..streams import Task, concat_tasks, split_tasks
+from ..train import TrainSettings, accuracy_per_model, set_seed
+from .common import mlp_cost, task
+from .core import Records, Run, RunContext
+from .params import ParameterError, knob
+from .params import Params as BaseParams
+
+CHAPTER = "02_efficiency"
+CODE_VERSION = 1
+SOURCES = ("cl_utils.experiments.efficiency", "cl_utils.efficiency", "cl_utils.packnet", "cl_utils.masks",
+           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
+DATASETS = ("mnist", "cifar10")
+PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]  # five two-class tasks of consecutive classes
+MATCH_BOUNDS = (0.5, 0.9999)  # the range of p̄ the matching search may take
+BALL_CNN_MACS = 85.0e6  # multiply-accumulates of one 32x32 image through ball_cnn's body (conv layers + fc)
+PER_CLASS = {"mnist": 6_000, "cifar10": 5_000}  # training images per class when train_per_class is 0 (all)
+
+
+@dataclasses.dataclass
+class Params(BaseParams):
+    datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Fig. 1 (and of the matching and Fig. 2 runs)",
+                               choices=DATASETS, min_length=1, unique=True)  # fmt: skip
+    seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 on MNIST (the paper: 10 runs)", min=0,
+                            min_length=1, unique=True)  # fmt: skip
+    cifar_seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 on CIFAR-10", min=0, min_length=1,
+                                  unique=True)  # fmt: skip
+    matching_seeds: list[int] = knob([0, 1, 2, 3, 4], "seeds of Table 1 and Fig. 3 (the paper: 5)", min=0,
+                                     min_length=1, unique=True)  # fmt: skip
+    stack_seeds: bool = knob(True, "train the MLP seeds together as one stacked network")
+    val_fraction: float = knob(0.1, "share of each task's training images held out (reported only)", min=0.01,
+                               max=0.5)  # fmt: skip
+    train_per_class: int = knob(0, "MNIST training images per class, a class-balanced subset (0: all)", min=0)
+    # MNIST: MLP 784-256-256-2 per task (the paper's Appendix A)
+    mnist_hidden: list[int] = knob([256, 256], "hidden widths of the MLP", min=1, min_length=1)
+    mnist_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    mnist_batch_size: int = knob(128, "minibatch size", min=1, max=100_000)
+    mnist_epochs: int = knob(72, "E, training epochs per task", min=1, max=100_000)
+    mnist_budget: int = knob(72, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
+    mnist_free: list[float] = knob([0.95, 0.99, 0.995], "final free fractions p", min=0.01, max=0.9999,
+                                   min_length=1, unique=True)  # fmt: skip
+    mnist_rounds: list[int] = knob([1, 2, 3, 4, 6, 8, 9, 12], "pruning rounds N of Fig. 2 (divisors of B)", min=1,
+                                   min_length=1, unique=True)  # fmt: skip
+    # CIFAR-10: conv3-32, conv3-64, pool, conv3-128, conv3-128, pool, fc 8192-1024-2 (Appendix A)
+    cifar_lr: float = knob(1e-4, "Adam learning rate", min=1e-8, max=1.0)
+    cifar_batch_size: int = knob(32, "minibatch size", min=1, max=100_000)
+    cifar_epochs: int = knob(12, "E, training epochs per task", min=1, max=100_000)
+    cifar_budget: int = knob(6, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
+    cifar_free: list[float] = knob([0.8, 0.9, 0.95], "final free fractions p", min=0.01, max=0.9999, min_length=1,
+                                   unique=True)  # fmt: skip
+    cifar_rounds: list[int] = knob([1, 2, 3, 6], "pruning rounds N of Fig. 2 (divisors of B)", min=1, min_length=1,
+                                   unique=True)  # fmt: skip
+    cifar_train_per_class: int = knob(0, "CIFAR-10 training images per class (0: all)", min=0)
+    # Appendix B (matching) and Appendix C (no budget)
+    match_xatol: float = knob(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
+    match_maxiter: int = knob(12, "most search steps per matched method", min=1, max=100)
+    matching_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
+                                        unique=True)  # fmt: skip
+    fig2_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Fig. 2", choices=DATASETS, unique=True)
+    fig4_datasets: list[str] = knob(["cifar10"], "datasets of Fig. 4 (the paper: CIFAR-10)", choices=DATASETS,
+                                    unique=True)  # fmt: skip
+    fig4_rounds: list[int] = knob([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
+                                  unique=True)  # fmt: skip
+
+    def check(self) -> None:
+        for d in ("mnist", "cifar10"):
+            budget, rounds = getattr(self, f"{d[:5]}_budget"), getattr(self, f"{d[:5]}_rounds")
+            if any(budget % n for n in rounds):
+                raise ParameterError(f"parameter '{d[:5]}_rounds' must hold divisors of the retraining budget "
+                                     f"{budget} (got {rounds}); fix it with -p {d[:5]}_rounds <list>")  # fmt: skip
+        for name in ("matching_datasets", "fig2_datasets"):
+            extra = [d for d in getattr(self, name) if d not in self.datasets]
+            if extra:
+                raise ParameterError(f"parameter '{name}' names {extra}, which 'datasets' ({self.datasets}) "
+                                     f"leaves out; add them to 'datasets' or drop them from '{name}'")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One dataset's network and schedule, as the parameters give them."""
+
+    dataset: str
+    lr: float
+    batch_size: int
+    epochs: int
+    budget: int
+    free: list[float]
+    rounds: list[int]
+    per_class: int
+    seeds: list[int]
+    hidden: list[int] | str
+
+
+def setting(p: Params, d: str) -> Setting:
+    if d == "mnist":
+        return Setting(d, p.mnist_lr, p.mnist_batch_size, p.mnist_epochs, p.mnist_budget, p.mnist_free,
+                       p.mnist_rounds, p.train_per_class, p.seeds, p.mnist_hidden)  # fmt: skip
+    return Setting(d, p.cifar_lr, p.cifar_batch_size, p.cifar_epochs, p.cifar_budget, p.cifar_free, p.cifar_rounds,
+                   p.cifar_train_per_class, p.cifar_seeds, "ball_cnn")  # fmt: skip
+
+
+def _base(p: Params, s: Setting) -> dict:
+    return dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
+                val_fraction=p.val_fraction, hidden=s.hidden, stacked=s.dataset == "mnist" and p.stack_seeds)
+
+
+def _groups(c: dict, seeds: Sequence[int]) -> list[list[int]]:
+    """The seeds trained together: all of them as one stacked MLP, else one run per seed."""
+    return [list(seeds)] if c["stacked"] else [[s] for s in seeds]
+
+
+def _fill_configs(base: dict, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[dict]:
+    return [{**base, "method": method, "free": free, "rounds": rounds, "budget": budget, "seeds": g}
+            for g in _groups(base, seeds)]  # fmt: skip
+
+
+def _cost(c: dict, seeds: int) -> float:
+    """Multiply-accumulates of a fill run: Memory trains 1 + 2 + ... + 5 tasks' data, the others 5."""
+    images = 2 * (c["per_class"] or PER_CLASS[c["dataset"]]) * (1 - c["val_fraction"])
+    epochs = c["epochs"] + c["budget"]
+    passes = images * epochs * (15 if c["method"] == "memory" else 5) * seeds
+    if c["dataset"] == "mnist":
+        return mlp_cost(784, c["hidden"], 2, passes, 1)
+    return 3.0 * BALL_CNN_MACS * passes
+
+
+def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[Run]:
+    """The ``fill`` runs of one point of a figure (one per seed group)."""
+    configs = _fill_configs(_base(p, setting(p, d)), method, free, rounds, budget, seeds)
+    return [Run("fill", c, (d,), _cost(c, len(c["seeds"])), f"{d} {method} p={free:g} N={rounds} B={budget} "
+                f"seeds={c['seeds']}") for c in configs]  # fmt: skip
+
+
+def plan(p: Params) -> list[Run]:
+    """Fig. 1, Fig. 2 and Fig. 4 on MNIST, the matching searches, then everything on CIFAR-10 (slowest last)."""
+    runs: list[Run] = []
+    for d in DATASETS:
+        s = setting(p, d)
+        if d in p.datasets:
+            runs += [r for f in s.free for m in METHODS for r in fill_runs(p, d, m, f, 1, s.budget, s.seeds)]
+        if d in p.fig2_datasets:
+            runs += [r for f in s.free for n in s.rounds for r in fill_runs(p, d, "packnet", f, n, s.budget, s.seeds)]
+        if d in p.fig4_datasets:
+            runs += [r for f in s.free for n in p.fig4_rounds
+                     for r in fill_runs(p, d, "packnet", f, n, s.budget * n, s.seeds)]  # fmt: skip
+        if d in p.matching_datasets:
+            runs += [r for f in s.free for r in fill_runs(p, d, "packnet", f, 1, s.budget, p.matching_seeds)]
+            for f in s.free:
+                for m in ("memory", "multinet"):
+                    c = {**_base(p, s), "method": m, "target_free": f, "budget": s.budget, "seeds": p.matching_seeds,
+                         "xatol": p.match_xatol, "maxiter": p.match_maxiter, "bounds": list(MATCH_BOUNDS)}
+                    cost = _cost({**c, "method": m}, len(p.matching_seeds)) * (p.match_maxiter + 1)
+                    runs.append(Run("match", c, (d,), cost, f"{d} {m} against PackNet p={f:g}"))
+    seen, unique = set(), []
+    for r in runs:  # a point shared by two figures (Fig. 1 and Fig. 2 at N = 1) is one run
+        key = (r.kind, repr(sorted(r.config.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return unique
+
+
+# -- the schedule: Ball et al.'s Algorithm 1 for the three methods -----------------------------------
+def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[list[float]]:
+    """Test accuracy of every task (rows) for every stacked model (columns).
+
+    With frozen weights (PackNet) task ``t`` uses the weights of tasks ``1..t``; when
+    nothing is frozen (Memory, Multinet) every task uses the whole final network.
+    """
+    masks = packnet.masks_for(packnet.num_tasks)
+    out = []
+    for t, tk in enumerate(tasks):
+        if shared:
+            forward = lambda x, t=t: masked_forward(packnet.model, masks, x, t)  # noqa: E731
+        else:
+            forward = packnet.forward_for(t + 1)
+        out.append(accuracy_per_model(packnet.model, *tk.split("test"), forward=forward))
+    return out
+
+
+def run_method(
+    method: str,
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    train: TrainSettings,
+    *,
+    retrain_budget: int,
+    rounds: int,
+    final_free: float,
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free.
+
+    * ``"packnet"``: PackNet with ``rounds`` rounds of iterative pruning per task
+      (Algorithm 1); earlier tasks' weights frozen.
+    * ``"memory"``: at task ``i``, train on tasks ``1..i`` (full rehearsal); nothing
+      frozen; the used weights grow on PackNet's schedule.
+    * ``"multinet"``: one training phase on every task's data, pruned to ``final_free``.
+
+    Each training phase is ``train.epochs`` epochs, then the ``retrain_budget`` epochs are
+    split over the ``rounds`` prune-retrain rounds (``R = B / N``; Algorithm 2 gives the
+    fraction ``z`` pruned per round).
+
+    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
+        "z": the per-round pruning fraction}``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if rounds < 1 or retrain_budget % rounds:
+        raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
+    retrain = replace(train, epochs=retrain_budget // rounds)
+    frozen = method == "packnet"
+    phases = [tasks] if method == "multinet" else [tasks[: i + 1] for i in range(len(tasks))]
+    z = prune_per_round(rounds, len(phases), final_free)
+    packnet = PackNet(model, max_tasks=len(phases), freeze_earlier=frozen)
+    for seen in phases:
+        packnet.start_task()
+        if frozen:  # the new task's data only, through its own head
+            x, y, ids, val = seen[-1].x_train, seen[-1].y_train, None, seen[-1].split("val")
+        else:  # every task seen so far, each sample through its task's head
+            x, y, ids = concat_tasks(seen, "train")
+            x_val, y_val, ids_val = concat_tasks(seen, "val")
+            val = ((x_val, ids_val), y_val)
+        kw = dict(val=val, task_ids=ids, generator=generator, show_progress=show_progress)
+        packnet.train_task(x, y, train, desc=f"task {packnet.num_tasks}", **kw)
+        for n in range(rounds):  # Algorithm 1: prune z of what the task holds, retrain R epochs
+            packnet.prune(z)
+            packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
+    return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
+
+
+# -- run functions ----------------------------------------------------------------------------------
+def pairs(c: dict, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
+    """The five two-class tasks of a dataset, with the run's subset and validation split."""
+    base = task(c["dataset"], data_source, device, val_fraction=c["val_fraction"], seed=0,
+                train_per_class=c["per_class"])  # fmt: skip
+    return split_tasks(base, PAIRS)
+
+
+def run_fill(c: dict, ctx: RunContext) -> dict:
+    """One method filling the network, for the run's seed group."""
+    seeds = c["seeds"]
+    generator = set_seed(seeds[0])
+    if c["dataset"] == "mnist":
+        model = stacked_mlp(len(seeds), 784, c["hidden"], [2] * 5) if c["stacked"] else mlp(784, c["hidden"], [2] * 5)
+    else:
+        model = ball_cnn([2] * 5)
+    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+    return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
+                      retrain_budget=c["budget"], rounds=c["rounds"], final_free=c["free"], generator=generator,
+                      show_progress=ctx.show_progress)  # fmt: skip
+
+
+def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
+    """Test accuracy (%, tasks × seeds) of one-shot ``method`` at ``free``: stored sub-runs, trained if missing."""
+    base = {k: c[k] for k in ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked")}
+    configs = _fill_configs(base, method, free, 1, c["budget"], c["seeds"])
+    records = [ctx.record("fill", cfg, (c["dataset"],), run_fill) for cfg in configs]
+    return 100 * np.concatenate([np.asarray(r["metrics"]["acc"]) for r in records], axis=1)
+
+
+def run_match(c: dict, ctx: RunContext) -> dict:
+    """Appendix B: the free fraction p̄ at which ``c['method']`` matches PackNet's mean accuracy at ``target_free``."""
+    target = _filled(c, ctx, "packnet", c["target_free"])
+    found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c["method"], q).mean(),
+                                bounds=tuple(c["bounds"]), xatol=c["xatol"], maxiter=c["maxiter"])  # fmt: skip
+    return {**found, "target": float(target.mean()), "target_acc": target,
+            "acc": _filled(c, ctx, c["method"], found["free"])}
+
+
+RUNNERS = {"fill": run_fill, "match": run_match}
+
+
+# -- reading the records ----------------------------------------------------------------------------
+def accuracy(records: Records, p: Params, d: str, method: str, free: float, rounds: int, budget: int,
+             seeds: Sequence[int]) -> np.ndarray:  # fmt: skip
+    """Test accuracy (%, tasks × seeds) of one point of a figure, from the chapter's records."""
+    runs = fill_runs(p, d, method, free, rounds, budget, seeds)
+    return 100 * np.concatenate([np.asarray(records.one("fill", **r.config)["metrics"]["acc"]) for r in runs], axis=1)
+
+
+def match(records: Records, p: Params, d: str, free: float, method: str) -> dict:
+    """The metrics of the matching search of ``method`` against PackNet at ``free``."""
+    return records.one("match", dataset=d, target_free=free, method=method)["metrics"]
