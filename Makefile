@@ -38,13 +38,14 @@ run: $(STAMP)
 	@echo "executed notebook: $(OUT)"
 
 reproduce: $(STAMP)
-	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters']))")}; do \
+	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; import os; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters'] if os.path.isfile(c['file'] + '.ipynb')))")}; do \
 		ch=$$(basename $$nb .ipynb); \
 		echo "== $$ch: runs at the committed preset (writes data/results/$$ch/)"; \
 		$(BIN)/python -m cl_utils.reproduce $$ch --preset committed $(ARGS) || exit 1; \
 		echo "== $$ch: the notebook, executed in place from those records"; \
 		CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
 	done
+	$(BIN)/python -m cl_utils.claims  # the scorecard page, from every chapter's claims.csv
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py

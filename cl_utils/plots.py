@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import claims
+
 __all__ = ["PALETTE", "set_style", "savefig", "accuracy_heatmap", "paper_vs_book"]
 
 PALETTE = sns.color_palette("colorblind")
@@ -89,16 +91,20 @@ def accuracy_heatmap(
     return ax
 
 
-def paper_vs_book(rows: Sequence[dict], *, unit: str = "%") -> pd.DataFrame:
-    """A table of headline numbers: each row needs ``quantity``, ``paper``, ``this book``.
+def paper_vs_book(rows: Sequence[dict], *, unit: str = "%", save_to: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The "paper vs. this book" table: each row needs ``claim``, ``paper``, ``this book``.
 
-    Extra keys (e.g. ``setting``, ``note``) become extra columns. Numbers are
-    shown as given (strings such as ``"98.42 ± 0.04"`` are kept), ``None`` as "n/a".
+    With ``save_to`` (the chapter's results folder) every row also needs ``data and scale``,
+    ``status`` and ``reason``, and the rows are stored as the chapter's claims
+    (:func:`cl_utils.claims.write`), from which the book's scorecard page is generated.
+    Extra keys (e.g. ``unit``) become extra columns of the table only. ``None`` shows as "n/a".
     """
+    if save_to is not None:
+        claims.write(rows, save_to)
     frame = pd.DataFrame(list(rows))
-    for col in ("quantity", "paper", "this book"):
+    for col in ("claim", "paper", "this book"):
         if col not in frame:
             raise KeyError(f"paper_vs_book rows need a {col!r} entry")
-    frame = frame.fillna("n/a").set_index("quantity")
+    frame = frame.fillna("n/a").set_index("claim")
     frame.columns = [f"{c} ({unit})" if c in ("paper", "this book") and unit else c for c in frame.columns]
     return frame

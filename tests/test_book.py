@@ -18,7 +18,8 @@ from check_notebooks import notebook_problems  # noqa: E402
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
-CHAPTERS = [f"{c['file']}.ipynb" for c in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
+TOC = [c["file"] for c in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
+CHAPTERS = [f"{f}.ipynb" for f in TOC if (ROOT / f"{f}.ipynb").is_file()]  # the scorecard page is markdown
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 
 
@@ -138,3 +139,30 @@ def test_chapter_follows_the_experiments_pattern(chapter):
     assert f"book/params/{stem}/" in prose, "the chapter must name its committed preset"
     code = [c.source for c in cells if c.cell_type == "code"]
     assert any("experiments.execute(" in s for s in code) and not any("RunCache(" in s for s in code)
+
+
+TABLE_DEFECT = re.compile(r"<td>([^<]*(\.\.\.|…)|\s*NaN\s*)</td>")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_stored_tables_show_whole_numbers(chapter):
+    """No table cell cut to '...' by pandas' column width, and no NaN shown to the reader."""
+    for i, cell in enumerate(_cells(chapter)):
+        for out in cell.get("outputs", []):
+            html = "".join(out.get("data", {}).get("text/html", ""))
+            found = [m.group(0) for m in TABLE_DEFECT.finditer(html)]
+            assert not found, f"{chapter} cell {i}: {found[:3]}"
+
+
+def test_every_chapter_stores_its_claims_and_the_scorecard_is_generated_from_them():
+    from cl_utils import claims
+
+    assert "book/scorecard" in TOC and TOC.index("book/scorecard") == 0, "the scorecard comes right after the intro"
+    frame = claims.read_all()
+    assert sorted(set(frame.chapter)) == sorted(Path(c).stem for c in CHAPTERS), "one claims.csv per chapter"
+    for chapter, rows in frame.groupby("chapter"):
+        claims.claims_frame(rows.drop(columns="chapter").to_dict("records"))  # every field filled, statuses known
+    page = (ROOT / "book" / "scorecard.md").read_text()
+    assert page == claims.scorecard_markdown(frame), "book/scorecard.md is stale: run python -m cl_utils.claims"
+    for status in claims.STATUSES:
+        assert f"| {status} |" in page

@@ -24,11 +24,11 @@ def test_heatmap_and_savefig(tmp_path):
 def test_paper_vs_book_table():
     table = plots.paper_vs_book(
         [
-            {"quantity": "average accuracy", "paper": "98.42 ± 0.04", "this book": "98.1 ± 0.1", "setting": "x"},
-            {"quantity": "single task", "paper": None, "this book": 98.5},
+            {"claim": "average accuracy", "paper": "98.42 ± 0.04", "this book": "98.1 ± 0.1", "setting": "x"},
+            {"claim": "single task", "paper": None, "this book": 98.5},
         ]
     )
     assert list(table.columns) == ["paper (%)", "this book (%)", "setting"]
     assert table.loc["single task", "paper (%)"] == "n/a"
     with pytest.raises(KeyError, match="paper"):
-        plots.paper_vs_book([{"quantity": "x", "this book": 1}])
+        plots.paper_vs_book([{"claim": "x", "this book": 1}])
