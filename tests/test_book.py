@@ -166,3 +166,17 @@ def test_every_chapter_stores_its_claims_and_the_scorecard_is_generated_from_the
     assert page == claims.scorecard_markdown(frame), "book/scorecard.md is stale: run python -m cl_utils.claims"
     for status in claims.STATUSES:
         assert f"| {status} |" in page
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_code_lines_fit_the_page(chapter):
+    """No code line over 100 characters, so the book never scrolls sideways.
+
+    The parameters cell is generated from the chapter's Params (one line per knob: papermill reads a
+    parameter's help only from the comment on its own line), and is checked against it instead.
+    """
+    for i, cell in enumerate(_cells(chapter)):
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        long = [line for line in cell.source.splitlines() if len(line) > 100]
+        assert not long, f"{chapter} cell {i}: {len(long)} line(s) over 100 characters: {long[0][:60]}..."

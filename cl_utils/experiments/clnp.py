@@ -58,15 +58,14 @@ class Params(BaseParams):
                                         max=1.0, min_length=1)  # fmt: skip
     narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
     # split CIFAR (Fig. 3)
-    cifar_stream: str = knob("cifar100", "'cifar100' = CIFAR-10 then CIFAR-100 in 10-class blocks (the paper); "
-                             "'cifar10_pairs' = stand-in: CIFAR-10 then its 5 class pairs",
+    cifar_stream: str = knob("cifar100", "'cifar100' (the paper) | 'cifar10_pairs' (a stand-in)",
                              choices=("cifar100", "cifar10_pairs"))  # fmt: skip
     cifar_tasks: int = knob(6, "tasks shown, the first being CIFAR-10", min=2, max=11)
     cifar_train_per_class: int = knob(0, "training images per class; 0 = all", min=0)
     cifar_val_fraction: float = knob(0.1, "share of each class held out to choose theta", min=0.01, max=0.5)
     cifar_epochs: int = knob(60, "epochs per task (Zenke et al.'s split-CIFAR setting)", min=1, max=1000)
     cifar_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
-    cifar_alphas: list[float] = knob([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1 strength: conv1-4, fc, output",
+    cifar_alphas: list[float] = knob([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1: conv1-4, fc, output",
                                      min=0.0, min_length=6)  # fmt: skip
     cifar_margins: list[float] = knob([1.0, 2.0, 4.0], "margins, one run each (accuracy points)", min=0.0, max=100.0,
                                       min_length=1)  # fmt: skip

@@ -48,9 +48,9 @@ PER_CLASS = {"mnist": 6_000, "cifar10": 5_000}  # training images per class when
 
 @dataclasses.dataclass
 class Params(BaseParams):
-    datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Fig. 1 (and of the matching and Fig. 2 runs)",
+    datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Figs. 1-3",
                                choices=DATASETS, min_length=1, unique=True)  # fmt: skip
-    seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 on MNIST (the paper: 10 runs)", min=0,
+    seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 (MNIST)", min=0,
                             min_length=1, unique=True)  # fmt: skip
     cifar_seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 on CIFAR-10", min=0, min_length=1,
                                   unique=True)  # fmt: skip

@@ -141,7 +141,7 @@ class Params(BaseParams):
     # network: torchvision's VGG-16 (13 convs, 4,224 filters)
     pretrained: bool = knob(True, "ImageNet weights from torchvision (needs internet once)")
     batch_norm: bool = knob(False, "True gives torchvision's vgg16_bn layout")
-    pool_size: int = knob(7, "adaptive average pool before the classifier (torchvision: 7; 1: a compact head)",
+    pool_size: int = knob(7, "average pool before the classifier (torchvision: 7)",
                           min=1, max=7)  # fmt: skip
     fc_widths: list[int] = knob([4096, 4096], "classifier hidden widths", min=1)
     dropout: float = knob(0.5, "classifier dropout", min=0.0, max=0.95)
@@ -179,8 +179,7 @@ class Params(BaseParams):
     fig4_criteria: list[str] = knob(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
                                     unique=True)  # fmt: skip
     seeds: list[int] = knob([0], "one run per figure, criterion and seed", min=0, min_length=1, unique=True)
-    train_from_test: float = knob(0.8, "for a dataset with no training split here (KMNIST): share of its test "
-                                  "split used for training", min=0.1, max=0.95)  # fmt: skip
+    train_from_test: float = knob(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
 
     def check(self) -> None:
         if self.pretrained and (self.pool_size != 7 or self.fc_widths != [4096, 4096]):

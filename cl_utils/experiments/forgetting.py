@@ -28,7 +28,7 @@ METHODS = ("fine-tune", "joint")
 @dataclasses.dataclass
 class Params(BaseParams):
     dataset: str = knob("mnist", "a 10-class dataset", choices=sorted(data.DATASETS))
-    class_groups: list[list[int]] = knob([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], "one task per group of classes",
+    class_groups: list[list[int]] = knob([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], "one task per group",
                                          min=0, min_length=2)  # fmt: skip
     val_fraction: float = knob(0.1, "share of each class held out from training", min=0.01, max=0.5)
     hidden_sizes: list[int] = knob([256, 256], "hidden widths of the MLP (Zenke et al. 2017)", min=1, min_length=1)

@@ -44,8 +44,7 @@ class Params(BaseParams):
     initial_train_per_class: int = knob(0, "images per class of the initial task; 0 = all", min=0)
     train_per_class: int = knob(0, "training images per class of each added task; 0 = all", min=0)
     test_per_class: int = knob(0, "test images per class; 0 = the whole test split", min=0)
-    train_from_test: float = knob(0.8, "share of the test split used for training when a dataset has no "
-                                  "training split here (KMNIST)", min=0.1, max=0.95)  # fmt: skip
+    train_from_test: float = knob(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
     val_fraction: float = knob(0.1, "share of each class held out to watch training (never the test split)",
                                min=0.01, max=0.5)  # fmt: skip
     # network: the VGG-16 layout for 32 px inputs
@@ -59,8 +58,7 @@ class Params(BaseParams):
     initial_retrain_epochs: int = knob(10, "retraining after the initial pruning (paper: 10)", min=1, max=1000)
     initial_retrain_lr: float = knob(1e-3, "its learning rate (paper: 1e-3)", min=1e-8, max=10.0)
     initial_retrain_decay_epoch: int = knob(5, "its lr x 0.1 after this epoch (paper: 5)", min=0, max=1000)
-    schedules: list[list[float]] = knob([[0.5, 0.75, 0.75], [0.75, 0.75, 0.75]], "prune fractions: initial task, "
-                                        "task 2, task 3 (task 4 unpruned)", min=0.0, max=0.99, min_length=1)  # fmt: skip
+    schedules: list[list[float]] = knob([[0.5, 0.75, 0.75], [0.75, 0.75, 0.75]], "prune fractions per task", min=0.0, max=0.99, min_length=1)  # fmt: skip
     # added tasks (paper section 4)
     finetune_epochs: int = knob(20, "epochs of each added task", min=1, max=1000)
     finetune_lr: float = knob(1e-3, "their SGD learning rate", min=1e-8, max=10.0)

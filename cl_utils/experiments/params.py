@@ -109,13 +109,12 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
 class Params:
     """Fields every chapter has: where the data comes from and where runs go (none changes a result)."""
 
-    data_source: str = knob("auto", "'auto' (cache file, else torchvision download) | 'cache' | 'torchvision' | "
-                            "'synthetic' (tests only)", choices=DATA_SOURCES)  # fmt: skip
+    data_source: str = knob("auto", "'auto' | 'cache' | 'torchvision' | 'synthetic' (tests only)",
+                            choices=DATA_SOURCES)  # fmt: skip
     device: str = knob("auto", "'auto' | 'cpu' | 'cuda' | 'cuda:N'")
     results_dir: str = knob("", "folder of the run records; '' = the book's data/results")
     show_progress: bool = knob(True, "progress bars while training")
-    preset: str = knob("", "'' = the values given; else a file of book/params/<chapter>/ (e.g. 'committed') that "
-                       "sets every parameter left at its default")  # fmt: skip
+    preset: str = knob("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
 
     #: names that never change a result, so they stay out of the run keys
     RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "preset")
@@ -203,7 +202,7 @@ class Params:
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         module = cls.__module__.rsplit(".", 1)[-1]
-        lines = [f"# Defaults: the paper's scale. Declared in cl_utils.experiments.{module}.Params (types, ranges, help)."]
+        lines = [f"# Defaults: the paper's scale. Types, ranges, help: cl_utils.experiments.{module}.Params"]
         for line in (line.strip() for line in inspect.getsource(cls).splitlines()[1:]):
             if line.startswith("#") and not line.startswith("#:"):
                 lines += ["", line]

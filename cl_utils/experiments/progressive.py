@@ -46,7 +46,7 @@ class Params(BaseParams):
     adapter_width: int = knob(0, "hidden width of a learned adapter (0: the width of the layer it feeds)", min=0,
                               max=65536)  # fmt: skip
     # Figure 2(a): three columns of decreasing size, all on Fashion-MNIST, no pruning
-    fig2a_hidden: list[list[int]] = knob([[1024, 256], [128, 64], [32, 16]], "hidden widths of the three columns",
+    fig2a_hidden: list[list[int]] = knob([[1024, 256], [128, 64], [32, 16]], "widths of the 3 columns",
                                          min=1, min_length=3)  # fmt: skip
     fig2a_adapters: list[str] = knob(["none", "unlearned", "learned"], "adapter kinds compared", choices=ADAPTER_KINDS,
                                      min_length=1, unique=True)  # fmt: skip
