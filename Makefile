@@ -1,7 +1,10 @@
 # Pruning to Remember
 #   make book                     build the HTML book from stored outputs into _build/html
 #   make test                     unit tests + every chapter at smoke scale + a book build
-#   make run NB=... ARGS=...      run one chapter with papermill (output in _build/runs/)
+#   make run NB=... ARGS=...      run one chapter with papermill; the executed notebook, its records
+#                                 and figures go to _build/runs/<chapter>/ (seeded with the committed
+#                                 records, so runs at the committed scale are reused); nothing
+#                                 committed is touched
 #   make reproduce [NB=...] [ARGS=...]  train each chapter's pending runs at its committed scale with
 #                                 python -m cl_utils.reproduce (ARGS: e.g. --budget 3600 --device cuda),
 #                                 then re-execute the notebook in place: it draws from the records
@@ -13,7 +16,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NB ?=
 ARGS ?=
-OUT ?= _build/runs/$(notdir $(NB))
+CH := $(basename $(notdir $(NB)))
+RUN_DIR ?= _build/runs/$(CH)
 
 .PHONY: env book test run reproduce benchmark clean
 
@@ -33,9 +37,10 @@ test: $(STAMP)
 
 run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=book/00_forgetting.ipynb ARGS=\"-p num_epochs 2 -p seeds '[0, 1]'\""; exit 2; }
-	@mkdir -p $(dir $(OUT))
-	$(BIN)/papermill $(NB) $(OUT) -k python3 $(ARGS)
-	@echo "executed notebook: $(OUT)"
+	@mkdir -p $(RUN_DIR)/results
+	@if [ -d data/results/$(CH) ] && [ ! -d $(RUN_DIR)/results/$(CH) ]; then cp -r data/results/$(CH) $(RUN_DIR)/results/; fi
+	$(BIN)/papermill $(NB) $(RUN_DIR)/$(notdir $(NB)) -k python3 -p results_dir $(abspath $(RUN_DIR))/results $(ARGS)
+	@echo "executed notebook: $(RUN_DIR)/$(notdir $(NB)); records and figures: $(RUN_DIR)/results/$(CH)"
 
 reproduce: $(STAMP)
 	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; import os; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters'] if os.path.isfile(c['file'] + '.ipynb')))")}; do \

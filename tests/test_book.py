@@ -55,8 +55,12 @@ def test_chapter_skeleton(chapter):
     assert colab in cells[0].source, "the Colab badge must point at this chapter in the repository of _config.yml"
     install = next(c for c in cells if c.cell_type == "code")
     assert "except ModuleNotFoundError" in install.source and "%pip install" in install.source
-    urls = re.findall(r"git\+(\S+?)[\"']", install.source)
-    assert urls == [REPO_URL], f"install cell must install from {REPO_URL}, found {urls}"
+    urls = re.findall(r"git clone .*?(https://\S+)", install.source)
+    assert urls == [REPO_URL], f"install cell must clone {REPO_URL}, found {urls}"
+    assert f"%cd {REPO_URL.rsplit('/', 1)[-1]}" in install.source, "work inside the clone: its records are reused"
+    assert "ipywidgets" not in install.source
+    metadata = nbformat.read(ROOT / chapter, as_version=4).metadata
+    assert metadata.get("accelerator") == "GPU", "Colab should offer a GPU runtime"
     tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     following = [c for c in cells[tagged[0] + 1 :] if "injected-parameters" not in c.metadata.get("tags", [])]
@@ -180,3 +184,48 @@ def test_code_lines_fit_the_page(chapter):
             continue
         long = [line for line in cell.source.splitlines() if len(line) > 100]
         assert not long, f"{chapter} cell {i}: {len(long)} line(s) over 100 characters: {long[0][:60]}..."
+
+
+def _status(*paths: str) -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+def test_make_run_leaves_committed_files_alone(tmp_path):
+    """`make run` writes under its run folder (seeded with the committed records); book/ and data/ stay as they were."""
+    before = _status("book", "data/results")
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        ["make", "run", "NB=book/00_forgetting.ipynb", f"RUN_DIR={run_dir}", f"VENV={Path(sys.executable).parent.parent}",
+         "ARGS=-f book/params/00_forgetting/smoke.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (run_dir / "00_forgetting.ipynb").is_file()
+    assert (run_dir / "results" / "00_forgetting" / "claims.csv").is_file(), "the committed records were copied"
+    assert list((run_dir / "results" / "00_forgetting" / "figures").glob("*.svg"))
+    assert _status("book", "data/results") == before, "make run modified committed files"
+
+
+def test_a_wheel_install_inside_the_clone_finds_the_committed_records(tmp_path):
+    """Colab's path: the package installed from a built wheel (not editable), run inside the clone.
+
+    ``-P`` keeps the clone's own cl_utils/ off sys.path, so the wheel's copy is the one imported.
+    """
+    pytest.importorskip("setuptools")
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "cl_utils"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    site = tmp_path / "site"
+    shutil.unpack_archive(next((tmp_path / "wheel").glob("cl_utils-*.whl")), site, format="zip")
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    code = ("import cl_utils, sys; from cl_utils.reproduce import main; "
+            "assert 'site' in cl_utils.__file__, cl_utils.__file__; sys.exit(main(['00', '--preset', 'committed', '--list']))")
+    listed = subprocess.run([sys.executable, "-P", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+    assert listed.stdout.strip().splitlines()[-1].startswith("20 cached, 0 pending"), listed.stdout[-500:]
