@@ -31,17 +31,17 @@ RUN_DIR ?= _build/runs/$(CH)
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	$(BIN)/python -m pip install --quiet -e '.[book,test]' -c constraints.txt
 	@touch $@
 
 # the book needs Jupyter Book only (the docs group of pyproject.toml), not torch: its own environment
-$(BOOK_STAMP): pyproject.toml
+$(BOOK_STAMP): pyproject.toml constraints.txt
 	@test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
 	$(BOOK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BOOK_VENV)/bin/python -m pip install --quiet --group docs
+	$(BOOK_VENV)/bin/python -m pip install --quiet --group docs -c constraints.txt
 	@touch $@
 
 book: $(BOOK_STAMP)

