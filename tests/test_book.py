@@ -243,21 +243,22 @@ def _publish(tmp_path: Path, remote: Path, test_command: str) -> subprocess.Comp
     """`make publish` in a scratch repository, with the test and build steps replaced by quick stand-ins."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    for name in ("Makefile", "pyproject.toml"):
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
         shutil.copy(ROOT / name, work / name)
     git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     if not (work / ".git").exists():
         subprocess.run(["git", "init", "-q", str(work)], check=True)
         subprocess.run([*git, "add", "."], check=True)
         subprocess.run([*git, "commit", "-qm", "source"], check=True)
-    stamp = tmp_path / "stamp"
-    stamp.touch()  # newer than pyproject.toml: the environments count as installed
+    stamps = [tmp_path / "stamp", tmp_path / "book-stamp"]
+    for stamp in stamps:
+        stamp.touch()  # newer than pyproject.toml: the environments count as installed
     venv = Path(sys.executable).parent.parent
     build = "mkdir -p _build/html && echo '<html>the book</html>' > _build/html/index.html"
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
     return subprocess.run(
-        ["make", "publish", f"VENV={venv}", f"BOOK_VENV={venv}", f"STAMP={stamp}", f"BOOK_STAMP={stamp}",
+        ["make", "publish", f"VENV={venv}", f"BOOK_VENV={venv}", f"STAMP={stamps[0]}", f"BOOK_STAMP={stamps[1]}",
          f"PUBLISH_TEST={test_command}", f"PUBLISH_BUILD={build}", f"PUBLISH_REMOTE={remote}"],
         cwd=work, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
