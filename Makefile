@@ -77,6 +77,7 @@ reproduce: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/stacked_seeds.py
+	$(BIN)/python benchmarks/paper_scale.py
 
 clean:
 	rm -rf _build
