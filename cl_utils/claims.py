@@ -61,11 +61,8 @@ def write(rows: Sequence[Mapping[str, str]], directory: str | os.PathLike) -> Pa
 def read_all(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """Every chapter's claims, with a ``chapter`` column, in chapter order."""
     folder = results_root(root)
-    frames = []
-    for chapter in sorted(CHAPTER_TITLES):
-        path = folder / chapter / FILE
-        if path.is_file():
-            frames.append(pd.read_csv(path, dtype=str, keep_default_na=False).assign(chapter=chapter))
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False).assign(chapter=path.parent.name)
+              for path in sorted(folder.glob(f"*/{FILE}"))]  # fmt: skip
     if not frames:
         raise FileNotFoundError(f"no {FILE} under {folder}; execute the chapters first")
     return pd.concat(frames, ignore_index=True)
@@ -98,12 +95,12 @@ def scorecard_markdown(claims: pd.DataFrame) -> str:
         "|---|" + "---:|" * (len(STATUSES) + 1),
     ]
     for chapter, row in counts.iterrows():
-        lines.append(f"| {CHAPTER_TITLES[chapter]} | " + " | ".join(str(int(row[s])) for s in STATUSES)
+        lines.append(f"| {CHAPTER_TITLES.get(chapter, chapter)} | " + " | ".join(str(int(row[s])) for s in STATUSES)
                      + f" | {int(row.sum())} |")  # fmt: skip
     total = counts.sum()
     lines.append("| **all** | " + " | ".join(f"**{int(total[s])}**" for s in STATUSES) + f" | **{int(total.sum())}** |")
     for chapter, rows in claims.groupby("chapter", sort=False):
-        lines += ["", f"## {CHAPTER_TITLES[chapter]}", "", "| claim | paper | this book | data and scale | status | reason |",
+        lines += ["", f"## {CHAPTER_TITLES.get(chapter, chapter)}", "", "| claim | paper | this book | data and scale | status | reason |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         lines += ["| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for _, r in rows.iterrows()]
     return "\n".join(lines) + "\n"

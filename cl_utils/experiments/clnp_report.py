@@ -7,7 +7,7 @@ from ..metrics import format_mean_spread
 from .core import Records
 from .clnp import Params
 
-__all__ = ["full_after", "forgetting", "claims"]
+__all__ = ["final_accuracy", "full_after", "forgetting", "claims"]
 
 
 def _within(ours: float, paper: float, close: float, near: float) -> str:
@@ -27,7 +27,8 @@ def forgetting(rec: dict) -> float:
     return max([100 * (acc[i][i] - acc[-1][i]) for i in range(len(acc) - 1)], default=0.0)
 
 
-def _mean_final(rec: dict) -> float:
+def final_accuracy(rec: dict) -> float:
+    """Mean test accuracy (%) over all tasks after the last one."""
     return 100 * float(np.mean(rec["metrics"]["acc"][-1]))
 
 
@@ -35,8 +36,8 @@ def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
     """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale."""
     fmt = lambda v: format_mean_spread(v, spread="std")  # noqa: E731  (the paper reports mean ± std)
     wide, narrow = records.where("wide"), records.where("narrow")
-    wide_avg = [_mean_final(r) for r in wide]
-    narrow_avg = [_mean_final(r) for r in narrow]
+    wide_avg = [final_accuracy(r) for r in wide]
+    narrow_avg = [final_accuracy(r) for r in narrow]
     single = [100 * r["metrics"]["test_acc"] for r in records.where("single_task")]
     gap_single = float(np.mean(single) - np.mean(wide_avg))
     drop = max(forgetting(r) for r in wide + narrow)

@@ -128,6 +128,10 @@ def setting(p: Params, d: str) -> Setting:
                    p.cifar_train_per_class, p.cifar_seeds, "ball_cnn")  # fmt: skip
 
 
+#: the config keys that fix a dataset's network, data and training (shared by a search and the runs it asks for)
+BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked")
+
+
 def _base(p: Params, s: Setting) -> dict:
     return dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
                 val_fraction=p.val_fraction, hidden=s.hidden, stacked=s.dataset == "mnist" and p.stack_seeds)
@@ -283,8 +287,7 @@ def run_fill(c: dict, ctx: RunContext) -> dict:
 
 def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
     """Test accuracy (%, tasks × seeds) of one-shot ``method`` at ``free``: stored sub-runs, trained if missing."""
-    base = {k: c[k] for k in ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked")}
-    configs = _fill_configs(base, method, free, 1, c["budget"], c["seeds"])
+    configs = _fill_configs({k: c[k] for k in BASE_KEYS}, method, free, 1, c["budget"], c["seeds"])
     records = [ctx.record("fill", cfg, (c["dataset"],), run_fill) for cfg in configs]
     return 100 * np.concatenate([np.asarray(r["metrics"]["acc"]) for r in records], axis=1)
 
