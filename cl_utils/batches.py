@@ -21,15 +21,23 @@ def batch_indices(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     drop_last: bool = False,
+    models: int = 1,
 ) -> Iterator[torch.Tensor]:
-    """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``)."""
+    """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``).
+
+    With ``models > 1`` (stacked models) each model draws its own permutation, one after
+    another from ``generator``, and each batch is an ``(models, batch)`` index tensor.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if models > 1 and shuffle:
+        order = torch.stack([torch.randperm(n, generator=generator) for _ in range(models)])
+    else:
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     order = order.to(device, non_blocking=True)
     stop = n - (n % batch_size) if drop_last else n
     for start in range(0, stop, batch_size):
-        yield order[start : start + batch_size]
+        yield order[..., start : start + batch_size]
 
 
 def iterate_batches(
@@ -39,10 +47,13 @@ def iterate_batches(
     shuffle: bool = True,
     generator: torch.Generator | None = None,
     drop_last: bool = False,
+    models: int = 1,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield ``tuple(t[idx] for t in tensors)`` batches; unshuffled batches are plain views.
 
     All tensors share their first dimension and device (e.g. images, labels, task ids).
+    With ``models > 1`` and shuffling, every batch is ``(models, batch, ...)``: each stacked
+    model gets its own data order (:func:`batch_indices`).
     """
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
@@ -51,5 +62,6 @@ def iterate_batches(
         for start in range(0, n, batch_size):
             yield tuple(t[start : start + batch_size] for t in tensors)
         return
-    for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last):
+    for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
+                             models=models):  # fmt: skip
         yield tuple(t[idx] for t in tensors)

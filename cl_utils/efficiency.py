@@ -46,6 +46,8 @@ __all__ = [
     "compression_ratio",
     "dense_fraction",
     "match_free_fraction",
+    "grid_frees",
+    "match_on_grid",
 ]
 
 METHODS = ("packnet", "memory", "multinet")
@@ -137,3 +139,36 @@ def match_free_fraction(
     best = 1.0 - 10.0 ** (-float(result.x))
     objective(float(result.x))
     return {"free": best, "performance": seen[best], "evaluations": sorted(seen.items())}
+
+
+def grid_frees(points: int, bounds: tuple[float, float] = (0.5, 0.9999)) -> list[float]:
+    """``points`` free fractions evenly spaced in ``u = −log10(1 − p̄)`` over ``bounds`` (both ends included)."""
+    lo, hi = bounds
+    if points < 2 or not 0.0 <= lo < hi < 1.0:
+        raise ValueError(f"need points >= 2 and 0 <= lo < hi < 1, got {points} and {bounds}")
+    u_lo, u_hi = -math.log10(1.0 - lo), -math.log10(1.0 - hi)
+    return [1.0 - 10.0 ** -(u_lo + (u_hi - u_lo) * i / (points - 1)) for i in range(points)]
+
+
+def match_on_grid(target: float, frees: list[float], performances: list[float]) -> dict:
+    """Appendix B on a grid: the largest ``p̄`` at which the performance, linearly interpolated in
+    ``u = −log10(1 − p̄)`` between grid points, still reaches ``target``.
+
+    All grid points train together (one stacked network), so the search costs one training
+    instead of a dozen in sequence. ``bracketed`` is False when the target lies outside the
+    grid's range (``p̄`` is then the grid's end that comes closest).
+
+    :returns: ``{"free": p̄, "bracketed": bool, "evaluations": [(p̄, performance), ...]}``.
+    """
+    order = sorted(range(len(frees)), key=lambda i: frees[i])
+    f = [frees[i] for i in order]
+    perf = [float(performances[i]) for i in order]
+    u = [-math.log10(1.0 - q) for q in f]
+    evaluations = list(zip(f, perf))
+    if perf[-1] >= target:  # reached even at the grid's sparsest end
+        return {"free": f[-1], "bracketed": False, "evaluations": evaluations}
+    for i in range(len(f) - 2, -1, -1):  # from the sparsest end down: the first segment that crosses the target
+        if perf[i] >= target:
+            t = (perf[i] - target) / (perf[i] - perf[i + 1])
+            return {"free": 1.0 - 10.0 ** -(u[i] + t * (u[i + 1] - u[i])), "bracketed": True, "evaluations": evaluations}
+    return {"free": f[0], "bracketed": False, "evaluations": evaluations}  # not reached anywhere

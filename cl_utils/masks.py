@@ -17,8 +17,9 @@ These are the primitives the pruning papers share:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -148,14 +149,20 @@ def unit_columns(units: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 class FrozenEntries:
     """Keep the entries where ``trainable`` is False bit-identical through optimizer steps.
 
-    Usage inside a training step::
+    Usage inside a training step (:func:`~cl_utils.train.fit` does this)::
 
-        loss.backward(); guard.mask_gradients(); optimizer.step(); guard.restore()
+        with guard.holding():
+            ...; loss.backward(); guard.mask_gradients(); optimizer.step(); guard.restore()
 
     ``restore`` writes the values recorded at construction (or at the last
     :meth:`snapshot`) back into the frozen entries, which undoes whatever
     momentum, weight decay or Adam did to them. Masking gradients as well keeps
     the optimizer's statistics for frozen entries at zero.
+
+    Per step only the partly frozen parameters cost anything (one in-place product and one
+    in-place select each): a wholly trainable parameter needs neither, and a wholly frozen
+    one gets no gradient at all while :meth:`holding` (``requires_grad`` is off, so autograd
+    skips it and optimizers, which skip parameters without a gradient, never touch it).
     """
 
     def __init__(self, params: Mapping[str, nn.Parameter], trainable: Mapping[str, torch.Tensor]):
@@ -167,25 +174,59 @@ class FrozenEntries:
         for n, p in self.params.items():
             if self.trainable[n].shape != p.shape:
                 raise ValueError(f"mask for {n} has shape {tuple(self.trainable[n].shape)}, weight {tuple(p.shape)}")
+        counts = {n: int(m.sum()) for n, m in self.trainable.items()}
+        #: parameters with frozen and trainable entries: masked and restored every step
+        self.partial = [n for n in self.params if 0 < counts[n] < self.params[n].numel()]
+        #: parameters with no trainable entry: no gradient while :meth:`holding`, restored otherwise
+        self.frozen = [n for n in self.params if counts[n] == 0]
+        #: 1.0 where entries train, 0.0 where frozen: multiplies gradients and, in restore, values
+        self._gradient_masks = {n: self.trainable[n].to(self.params[n].dtype) for n in self.params}
+        self._held = False
         self.reference: dict[str, torch.Tensor] = {}
         self.snapshot()
 
     def snapshot(self) -> None:
         """Record the current values as the ones to keep."""
-        self.reference = {n: p.detach().clone() for n, p in self.params.items()}
+        self.reference = {n: self.params[n].detach().clone() for n in self.partial + self.frozen}
+        # what restore adds after zeroing frozen entries: their values there, -0.0 where entries train
+        # (x * 1 + -0.0 is x for every x, signed zeros included, so trainable entries keep every bit)
+        self._frozen_values = {n: torch.where(self.trainable[n], -0.0, self.reference[n]) for n in self.partial}
+
+    @contextmanager
+    def holding(self) -> Iterator["FrozenEntries"]:
+        """Turn off ``requires_grad`` of the wholly frozen parameters for the block (e.g. one training phase)."""
+        before = {n: self.params[n].requires_grad for n in self.frozen}
+        for n in self.frozen:
+            self.params[n].requires_grad_(False)
+        self._held = True
+        try:
+            yield self
+        finally:
+            self._held = False
+            for n, flag in before.items():
+                self.params[n].requires_grad_(flag)
 
     @torch.no_grad()
     def mask_gradients(self) -> None:
         """Zero the gradients of frozen entries (call after ``backward``)."""
-        for n, p in self.params.items():
-            if p.grad is not None:
-                p.grad.mul_(self.trainable[n])
+        for n in self.partial if self._held else self.partial + self.frozen:
+            grad = self.params[n].grad
+            if grad is not None:
+                grad.mul_(self._gradient_masks[n])
 
     @torch.no_grad()
     def restore(self) -> None:
-        """Write the recorded values back into frozen entries (call after ``step``)."""
-        for n, p in self.params.items():
-            p.copy_(torch.where(self.trainable[n], p, self.reference[n]))
+        """Write the recorded values back into frozen entries (call after ``step``), in place.
+
+        ``p * keep + frozen_values``: two cheap elementwise kernels (a ``torch.where`` with a
+        mixed mask is many times slower on the CPU). Frozen entries get their recorded value
+        (equal as numbers; a recorded -0.0 comes back as +0.0), trainable ones every bit they had.
+        """
+        for n in self.partial:
+            self.params[n].mul_(self._gradient_masks[n]).add_(self._frozen_values[n])
+        if not self._held:
+            for n in self.frozen:
+                self.params[n].copy_(self.reference[n])
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ class MultiHeadNet(nn.Module):
         self.feature_dim = feature_dim
         self.make_head = make_head
         self.heads = nn.ModuleList(make_head(feature_dim, n) for n in head_sizes)
+        #: independent models in the network (:func:`stacked_mlp`); their inputs are ``(S, B, ...)``
+        self.num_models = 1
 
     def add_head(self, num_classes: int) -> int:
         """Append a head for a new task; return its index."""
@@ -100,6 +102,12 @@ class MultiHeadNet(nn.Module):
         """
         features = self.body(x)
         sizes = {h.out_features for h in self.heads}
+        if self.num_models > 1:  # features (S, B, F), task_ids (S, B); each head's logits (B, C, S)
+            if len(sizes) != 1:
+                raise ValueError("a stacked network needs heads of one size to mix tasks in a batch")
+            logits = torch.stack([h(features) for h in self.heads], 1)  # (B, T, C, S)
+            index = task_ids.t()[:, None, None, :].expand(-1, 1, logits.shape[2], -1)
+            return logits.gather(1, index).squeeze(1)
         rows = torch.arange(len(x), device=x.device)
         if len(sizes) == 1:  # one batched gather, no host synchronisation
             return torch.stack([h(features) for h in self.heads], 1)[rows, task_ids]
@@ -138,16 +146,30 @@ def mlp(
 def stacked_mlp(num_models: int, in_features: int, hidden: Sequence[int], head_sizes: Sequence[int]) -> MultiHeadNet:
     """``num_models`` independent copies of :func:`mlp` (ReLU, no dropout) in one network.
 
-    Every layer is a :class:`StackedLinear`; inputs are shared, and the logits come out as
+    Every layer is a :class:`StackedLinear`. Inputs are ``(S, B, ...)``, one batch per model
+    (:func:`~cl_utils.train.fit` gives each model its own data order; the evaluation functions
+    expand a shared batch with :func:`per_model`), and the logits come out as
     ``(B, classes, num_models)``. PackNet prunes each model separately.
     """
-    layers: list[nn.Module] = [nn.Flatten()]
+    layers: list[nn.Module] = [nn.Flatten(start_dim=2)]
     width = in_features
     for h in hidden:
         layers += [StackedLinear(num_models, width, h), nn.ReLU()]
         width = h
     head = partial(StackedLinear, num_models, models_last=True)
-    return MultiHeadNet(nn.Sequential(*layers), width, head_sizes, make_head=head)
+    net = MultiHeadNet(nn.Sequential(*layers), width, head_sizes, make_head=head)
+    net.num_models = num_models
+    return net
+
+
+def num_models(model: nn.Module) -> int:
+    """How many independent models ``model`` stacks (1 for a plain network)."""
+    return getattr(model, "num_models", 1)
+
+
+def per_model(x: torch.Tensor, models: int) -> torch.Tensor:
+    """A batch shared by ``models`` stacked models, as their ``(S, B, ...)`` input (a view, no copy)."""
+    return x if models == 1 else x.unsqueeze(0).expand(models, *x.shape)
 
 
 def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.0) -> MultiHeadNet:

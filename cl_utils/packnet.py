@@ -40,13 +40,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 
-from .masks import FrozenEntries, magnitude_keep_mask, masked_forward, prunable_weights, unit_columns
+from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights, unit_columns
 from .models import MultiHeadNet, StackedLinear
 from .train import EpochStats, TrainSettings, fit, train_mode
 
@@ -95,6 +96,7 @@ class PackNet:
             ref = next(model.parameters())
             model.register_buffer("packnet_biases", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
         self._mask_cache: dict[int, dict[str, torch.Tensor]] = {}
+        self._float_mask_cache: dict[int, dict[str, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -112,8 +114,36 @@ class PackNet:
             self._mask_cache[task] = {n: (o > 0) & (o <= task) for n, o in self.owners().items()}
         return self._mask_cache[task]
 
+    def _forward_masks(self, task: int) -> dict[str, torch.Tensor]:
+        """Float masks to multiply weights by in task ``task``'s forward pass, only where one is needed.
+
+        A free weight (owner 0) is always zero (:meth:`prune` zeroes what it frees and
+        :meth:`start_task` hands out every free weight of a layer it trains), so masking by
+        ``owner <= task`` gives exactly the products ``masks_for(task)`` gives. For the newest
+        task that mask is all true in every layer: no layer is masked and its forward is the
+        model's own (no ``functional_call``, no products), bit-identical to the masked one.
+        Cached as ready float tensors until the ownership changes.
+        """
+        if task not in self._float_mask_cache:
+            masks = {}
+            for n, o in self.owners().items():
+                if task < self.num_tasks and bool((o > task).any()):
+                    masks[n] = (o <= task).to(self.weights[n].dtype)
+            self._float_mask_cache[task] = masks
+        return self._float_mask_cache[task]
+
+    def _masked_call(self, task: int, *args, overrides: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``model(*args)`` with task ``task``'s weights; a plain call when nothing needs masking."""
+        masks = self._forward_masks(task)
+        if not masks and not overrides:
+            return self.model(*args)
+        replaced = {n: self.weights[n] * m for n, m in masks.items()}
+        replaced.update(overrides or {})
+        return functional_call(self.model, replaced, args, strict=False)
+
     def _changed(self) -> None:
         self._mask_cache.clear()
+        self._float_mask_cache.clear()
 
     def load_state_dict(self, state_dict: Mapping[str, torch.Tensor], strict: bool = True) -> None:
         """Load weights, heads and ownership into the wrapped model (``strict=False`` to
@@ -146,7 +176,7 @@ class PackNet:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            return masked_forward(self.model, self.masks_for(task), x, task - 1, overrides=self._bias_overrides(task))
+            return self._masked_call(task, x, task - 1, overrides=self._bias_overrides(task))
 
         return forward
 
@@ -243,7 +273,7 @@ class PackNet:
             inputs, forward = x, self.forward_for(task)
         else:
             inputs = (x, task_ids)
-            forward = lambda xb, ids: masked_forward(self.model, self.masks_for(task), xb, ids)  # noqa: E731
+            forward = lambda xb, ids: self._masked_call(task, xb, ids)  # noqa: E731
         history = fit(
             self.model,
             inputs,
@@ -273,9 +303,9 @@ class PackNet:
             self.model.packnet_biases[task - 1].copy_(flat)
 
     @torch.no_grad()
-    def prune(self, fraction: float, keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:
+    def prune(self, fraction: float | Sequence[float], keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:
         """Free exactly ``round(fraction × n)`` of the current task's ``n`` weights in every layer
-        (of every stacked model).
+        (of every stacked model; a sequence gives each stacked model its own fraction).
 
         The smallest-magnitude weights go (``keep_fn`` may replace the rule, e.g.
         :func:`filter_keep_mask`); they become free (owner 0) and zero. Returns the
@@ -283,13 +313,17 @@ class PackNet:
         """
         task = self.num_tasks
         keep_fn = keep_fn or magnitude_keep_mask
+        models = getattr(self.model, "num_models", 1)
+        fractions = [float(fraction)] * models if isinstance(fraction, (int, float)) else list(fraction)
+        if len(fractions) != models:
+            raise ValueError(f"{len(fractions)} prune fractions for {models} stacked model(s)")
         freed = {}
         for n, w in self.weights.items():
             owner = getattr(self.layers[n], OWNER)
             if isinstance(self.layers[n], StackedLinear):  # each stacked model on its own
-                keep = torch.stack([keep_fn(w[s], fraction, owner[s] == task) for s in range(len(w))])
+                keep = torch.stack([keep_fn(w[s], fractions[s], owner[s] == task) for s in range(len(w))])
             else:
-                keep = keep_fn(w, fraction, owner == task)
+                keep = keep_fn(w, fractions[0], owner == task)
             drop = ~keep
             owner[drop] = 0
             w[drop] = 0.0

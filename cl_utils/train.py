@@ -8,12 +8,15 @@ without changing the model's mode for the caller.
 Logits are ``(B, classes)``, or ``(B, classes, S)`` for a stack of ``S``
 independent models trained together (:func:`~cl_utils.models.stacked_mlp`):
 :func:`cross_entropy` and the accuracies then average over the models, and
-:func:`accuracy_per_model` gives each model's own accuracy.
+:func:`accuracy_per_model` gives each model's own accuracy. :func:`fit` gives each
+stacked model its own data order (its batches are ``(S, B, ...)``); evaluation shows
+every model the same data.
 """
 from __future__ import annotations
 
 import random
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -25,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .batches import iterate_batches
 from .masks import FrozenEntries
+from .models import num_models, per_model
 from .streams import Task
 
 __all__ = [
@@ -47,16 +51,23 @@ Inputs = torch.Tensor | tuple[torch.Tensor, ...]
 
 def _as_tuple(x: Inputs) -> tuple[torch.Tensor, ...]:
     return x if isinstance(x, tuple) else (x,)
+
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZER_IMPLEMENTATIONS = ("auto", "single", "foreach", "fused")
 
 
 def _labels_like(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Labels broadcast to the trailing model dimensions of ``(B, C, *S)`` logits."""
+    """Labels for ``(B, C, *S)`` logits: shared ``(B,)`` labels broadcast over the models, or
+    each model's own ``(B, *S)`` labels as they are."""
+    if y.dim() == logits.dim() - 1:
+        return y
     return y.view(len(y), *([1] * (logits.dim() - 2))).expand(len(y), *logits.shape[2:])
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """``F.cross_entropy`` that also takes ``(B, C, S)`` logits of ``S`` stacked models with shared labels.
+    """``F.cross_entropy`` that also takes ``(B, C, S)`` logits of ``S`` stacked models, with shared
+    ``(B,)`` labels or each model's own ``(B, S)``.
 
     Per sample, the loss is averaged over the models, so ``"sum"`` and ``"mean"``
     mean the same as for one model. Each model's parameters get only their own
@@ -81,12 +92,13 @@ def accuracy_per_model(
 ) -> list[float]:
     """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model)."""
     forward = forward or model
+    models = num_models(model)
     was_training = model.training
     model.eval()
     correct: torch.Tensor | None = None
     try:
         for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
-            logits = forward(*xb)
+            logits = forward(*(per_model(t, models) for t in xb))
             hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
             batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
             correct = batch if correct is None else correct + batch
@@ -120,9 +132,11 @@ class TrainSettings:
     lr: float = 1e-3
     momentum: float = 0.0
     weight_decay: float = 0.0
+    implementation: str = "auto"  # see make_optimizer; not part of any run's key (auto is bit-exact on the CPU)
 
     def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-        return make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay)
+        return make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay,
+                              implementation=self.implementation)  # fmt: skip
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -149,15 +163,29 @@ def make_optimizer(
     lr: float,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
+    *,
+    implementation: str = "auto",
 ) -> torch.optim.Optimizer:
-    """``"sgd"`` (with ``momentum``), ``"adam"`` or ``"adamw"``, with the given weight decay."""
+    """``"sgd"`` (with ``momentum``), ``"adam"`` or ``"adamw"``, with the given weight decay.
+
+    ``implementation``: ``"single"`` (one tensor at a time), ``"foreach"`` (multi-tensor
+    operators) or ``"fused"`` (one kernel per parameter for the whole update). ``"auto"`` is
+    ``"foreach"`` on the CPU, bit-identical there to ``"single"`` (which the book's CPU records
+    used) with less Python per step, and ``"fused"`` on CUDA, the fewest kernel launches (its
+    rounding differs from the others in the last bits, so CUDA records are their own).
+    """
+    if implementation not in OPTIMIZER_IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {OPTIMIZER_IMPLEMENTATIONS}, got {implementation!r}")
     params = [p for p in params if p.requires_grad]
+    if implementation == "auto":
+        implementation = "fused" if params and params[0].device.type == "cuda" else "foreach"
+    speed = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[implementation]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **speed)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **speed)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **speed)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 
@@ -176,18 +204,20 @@ def evaluate(
     ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
     """
     forward = forward or model
+    models = num_models(model)
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0.0
+    total_loss = torch.zeros((), dtype=torch.float64, device=y.device)  # summed on the device: one sync at the end
+    correct = torch.zeros((), dtype=torch.float64, device=y.device)
     try:
         for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
-            logits = forward(*xb)
-            total_loss += float(loss_fn(logits, yb, reduction="sum"))
-            correct += float(_correct(logits, yb))
+            logits = forward(*(per_model(t, models) for t in xb))
+            total_loss += loss_fn(logits, yb, reduction="sum")
+            correct += _correct(logits, yb)
     finally:
         model.train(was_training)
     n = max(len(y), 1)
-    return total_loss / n, correct / n
+    return float(total_loss) / n, float(correct) / n
 
 
 def train_mode(model: nn.Module, *, freeze_batchnorm_stats: bool) -> Callable[[], None]:
@@ -241,37 +271,47 @@ def fit(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     forward = forward or model
     history: list[EpochStats] = []
-    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False)
-    for epoch in bar:
-        start = time.perf_counter()
-        if set_train_mode is None:
-            model.train()
-        else:
-            set_train_mode()
-        loss_sum = torch.zeros((), device=y.device)
-        correct = torch.zeros((), device=y.device)
-        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator):
-            logits = forward(*xb)
-            loss = loss_fn(logits, yb)
-            if penalty is not None:
-                loss = loss + penalty()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for g in guards:
-                g.mask_gradients()
-            optimizer.step()
-            for g in guards:
-                g.restore()
-            loss_sum += loss.detach() * len(yb)
-            correct += _correct(logits.detach(), yb)
-        if scheduler is not None:
-            scheduler.step()
-        n = max(len(y), 1)
-        val_loss, val_acc = evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None else (None, None)
-        stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc, time.perf_counter() - start)
-        history.append(stats)
-        bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
+    with ExitStack() as held:
+        for g in guards:  # wholly frozen parameters get no gradient during the phase
+            held.enter_context(g.holding())
+        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False):
+            history.append(_epoch(model, x, y, epoch, batch_size, optimizer, forward, loss_fn, penalty, guards,
+                                  scheduler, val, generator, set_train_mode))  # fmt: skip
     return history
+
+
+def _epoch(model, x, y, epoch, batch_size, optimizer, forward, loss_fn, penalty, guards, scheduler, val, generator,
+           set_train_mode) -> EpochStats:  # fmt: skip
+    """One epoch of :func:`fit`; nothing in a step waits for the device (the sums stay on it)."""
+    start = time.perf_counter()
+    if set_train_mode is None:
+        model.train()
+    else:
+        set_train_mode()
+    loss_sum = torch.zeros((), device=y.device)
+    correct = torch.zeros((), device=y.device)
+    models = num_models(model)
+    for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models):
+        if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits (B, C, S)
+            yb = yb.t()
+        logits = forward(*xb)
+        loss = loss_fn(logits, yb)
+        if penalty is not None:
+            loss = loss + penalty()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for g in guards:
+            g.mask_gradients()
+        optimizer.step()
+        for g in guards:
+            g.restore()
+        loss_sum += loss.detach() * len(yb)
+        correct += _correct(logits.detach(), yb)
+    if scheduler is not None:
+        scheduler.step()
+    n = max(len(y), 1)
+    val_loss, val_acc = evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None else (None, None)
+    return EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc, time.perf_counter() - start)
 
 
 def evaluate_tasks(

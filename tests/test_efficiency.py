@@ -1,6 +1,7 @@
 """cl_utils.efficiency (Ball et al. 2020), its schedule in the experiments layer, and the stacked-seed machinery."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -15,7 +16,7 @@ from cl_utils.efficiency import (
 )
 from cl_utils.experiments.efficiency import run_method
 from cl_utils.masks import magnitude_keep_mask
-from cl_utils.models import stacked_mlp
+from cl_utils.models import per_model, stacked_mlp
 from cl_utils.packnet import PackNet
 
 ADAM = cl.TrainSettings(epochs=2, batch_size=64, optimizer="adam", lr=5e-3)
@@ -53,7 +54,7 @@ def test_stacked_mlp_equals_independent_mlps():
     torch.manual_seed(0)
     stack = stacked_mlp(3, 784, [32, 16], [2, 2])
     x = torch.randn(7, 1, 28, 28)
-    out = stack(x, 1)
+    out = stack(per_model(x, 3), 1)
     assert out.shape == (7, 2, 3)
     for s in range(3):
         plain = cl.mlp(784, [32, 16], [2, 2])
@@ -70,7 +71,7 @@ def test_stacked_models_get_only_their_own_gradient(pairs):
 
     def grads():
         stack.zero_grad()
-        cl.train.cross_entropy(stack(x, 0), y).backward()
+        cl.train.cross_entropy(stack(per_model(x, 2), 0), y).backward()
         return [p.grad[0].clone() for p in stack.parameters()]
 
     before = grads()
@@ -92,13 +93,39 @@ def test_fit_and_accuracy_average_over_stacked_models(pairs):
     assert sum(per_model) / 3 == pytest.approx(history[-1].val_acc)
 
 
+def test_each_stacked_model_has_its_own_data_order(pairs):
+    """Model s of a stack trained by fit equals a plain MLP trained on model s's batches (orders differ)."""
+    x, y = pairs[0].x_train[:200], pairs[0].y_train[:200]
+    torch.manual_seed(0)
+    stack = stacked_mlp(3, 784, [16], [2])
+    init = copy.deepcopy(stack)
+    cl.fit(stack, x, y, epochs=2, batch_size=32, optimizer=torch.optim.SGD(stack.parameters(), lr=0.3),
+           generator=torch.Generator().manual_seed(5), show_progress=False)  # fmt: skip
+    orders = torch.Generator().manual_seed(5)  # what fit drew: per epoch one permutation per model, in turn
+    perms = [[torch.randperm(len(y), generator=orders) for _ in range(3)] for _ in range(2)]
+    assert not torch.equal(perms[0][0], perms[0][1])
+    for s in range(3):
+        plain = cl.mlp(784, [16], [2])
+        with torch.no_grad():
+            for p, q in zip(plain.parameters(), init.parameters()):
+                p.copy_(q[s])
+        opt = torch.optim.SGD(plain.parameters(), lr=0.3 / 3)  # the stacked loss averages over 3 models
+        for epoch in range(2):
+            for idx in perms[epoch][s].split(32):
+                opt.zero_grad()
+                cl.train.cross_entropy(plain(x[idx], 0), y[idx]).backward()
+                opt.step()
+        for p, q in zip(plain.parameters(), stack.parameters()):
+            torch.testing.assert_close(p, q[s], rtol=1e-4, atol=1e-5)
+
+
 def test_stacked_packnet_prunes_each_model_separately_and_forgets_nothing(pairs):
     torch.manual_seed(0)
     stack = stacked_mlp(3, 784, [32, 32], [2] * 3)
     with torch.no_grad():
         stack.body[1].weight[2].mul_(100.0)  # model 3's weights are much larger: a pooled threshold would spare them
     packnet = PackNet(stack, max_tasks=3)
-    probe = torch.cat([t.x_test[:16] for t in pairs])
+    probe = per_model(torch.cat([t.x_test[:16] for t in pairs]), 3)
     recorded = []
     for k, task in enumerate(pairs, start=1):
         packnet.start_task()

@@ -6,11 +6,17 @@ Runs (kinds):
   CIFAR-10) and leaves a fraction ``free`` of its body weights free; one record holds
   each task's test accuracy for every seed of the run (MLP seeds train as one stacked
   network, conv nets one seed per run). Figures 1, 2 and 4 are grids of such runs.
-* ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target, and a bounded
-  Brent search (:func:`cl_utils.efficiency.match_free_fraction`) finds the free fraction
-  ``p̄`` at which Memory or Multinet reaches it. Every point the search evaluates is a
-  ``fill`` run stored in the cache like a planned one (:meth:`.core.RunContext.record`),
-  so an interrupted search resumes where it stopped and the notebook finds its runs.
+* ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target; the free fraction
+  ``p̄`` at which Memory or Multinet reaches it is found on a grid (``how = "grid"``): a
+  ``grid`` run trains every p̄ of an even grid in ``u = −log10(1 − p̄)`` and every seed as
+  one stacked network, the crossing is interpolated (:func:`cl_utils.efficiency.match_on_grid`)
+  and one ``fill`` run at that p̄ gives the accuracy reported. With ``match_search`` the
+  paper's way runs too (``how = "search"``): a sequential bounded Brent search
+  (:func:`cl_utils.efficiency.match_free_fraction`), one ``fill`` run per step. Every run a
+  match asks for is stored in the cache like a planned one (:meth:`.core.RunContext.record`),
+  so an interrupted match resumes where it stopped and the notebook finds its runs.
+
+MLP seeds (and grid points) train as one stacked network, each model with its own data order.
 
 :func:`run_method` is Algorithm 1 of the paper for the three methods; the mechanism
 (pruning per round, ownership, the matching search) is :mod:`cl_utils.efficiency`.
@@ -24,7 +30,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..efficiency import METHODS, free_fraction_per_model, match_free_fraction, prune_per_round
+from ..efficiency import (
+    METHODS,
+    free_fraction_per_model,
+    grid_frees,
+    match_free_fraction,
+    match_on_grid,
+    prune_per_round,
+)
 from ..masks import masked_forward
 from ..models import MultiHeadNet, ball_cnn, mlp, stacked_mlp
 from ..packnet import PackNet
@@ -81,6 +94,9 @@ class Params(BaseParams):
                                    unique=True)  # fmt: skip
     cifar_train_per_class: int = knob(0, "CIFAR-10 training images per class (0: all)", min=0)
     # Appendix B (matching) and Appendix C (no budget)
+    match_grid_points: int = knob(16, "Table 1: p_bar values trained at once (even in u = -log10(1 - p_bar))",
+                                  min=2, max=1000)  # fmt: skip
+    match_search: bool = knob(False, "also run the sequential search (bounded Brent) to check the grid")
     match_xatol: float = knob(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
     match_maxiter: int = knob(12, "most search steps per matched method", min=1, max=100)
     matching_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
@@ -133,8 +149,15 @@ BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction
 
 
 def _base(p: Params, s: Setting) -> dict:
-    return dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
-                val_fraction=p.val_fraction, hidden=s.hidden, stacked=s.dataset == "mnist" and p.stack_seeds)
+    stacked = s.dataset == "mnist" and p.stack_seeds
+    base = dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
+                val_fraction=p.val_fraction, hidden=s.hidden, stacked=stacked)  # fmt: skip
+    return base | {"data_order": "per model"} if stacked else base  # each stacked model shuffles on its own
+
+
+def _base_of(c: dict) -> dict:
+    """The keys of a run's config that fix its network, data and training (:data:`BASE_KEYS`)."""
+    return {k: c[k] for k in (*BASE_KEYS, "data_order") if k in c}
 
 
 def _groups(c: dict, seeds: Sequence[int]) -> list[list[int]]:
@@ -164,6 +187,19 @@ def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: 
                 f"seeds={c['seeds']}") for c in configs]  # fmt: skip
 
 
+def match_run(p: Params, d: str, free: float, method: str, how: str) -> Run:
+    """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched."""
+    c = {**_base(p, setting(p, d)), "method": method, "target_free": free, "budget": setting(p, d).budget,
+         "seeds": p.matching_seeds, "bounds": list(MATCH_BOUNDS), "how": how}  # fmt: skip
+    if how == "grid":
+        c["points"] = p.match_grid_points
+        cost = _cost(c, len(p.matching_seeds)) * (p.match_grid_points + 1)  # shared by the targets: paid once
+    else:
+        c |= {"xatol": p.match_xatol, "maxiter": p.match_maxiter}
+        cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
+    return Run("match", c, (d,), cost, f"{d} {method} against PackNet p={free:g} ({how})")
+
+
 def plan(p: Params) -> list[Run]:
     """Fig. 1, Fig. 2 and Fig. 4 on MNIST, the matching searches, then everything on CIFAR-10 (slowest last)."""
     runs: list[Run] = []
@@ -178,12 +214,10 @@ def plan(p: Params) -> list[Run]:
                      for r in fill_runs(p, d, "packnet", f, n, s.budget * n, s.seeds)]  # fmt: skip
         if d in p.matching_datasets:
             runs += [r for f in s.free for r in fill_runs(p, d, "packnet", f, 1, s.budget, p.matching_seeds)]
-            for f in s.free:
-                for m in ("memory", "multinet"):
-                    c = {**_base(p, s), "method": m, "target_free": f, "budget": s.budget, "seeds": p.matching_seeds,
-                         "xatol": p.match_xatol, "maxiter": p.match_maxiter, "bounds": list(MATCH_BOUNDS)}
-                    cost = _cost({**c, "method": m}, len(p.matching_seeds)) * (p.match_maxiter + 1)
-                    runs.append(Run("match", c, (d,), cost, f"{d} {m} against PackNet p={f:g}"))
+            for how in ("grid", "search") if p.match_search else ("grid",):
+                for f in s.free:
+                    for m in ("memory", "multinet"):
+                        runs.append(match_run(p, d, f, m, how))
     seen, unique = set(), []
     for r in runs:  # a point shared by two figures (Fig. 1 and Fig. 2 at N = 1) is one run
         key = (r.kind, repr(sorted(r.config.items())))
@@ -219,11 +253,12 @@ def run_method(
     *,
     retrain_budget: int,
     rounds: int,
-    final_free: float,
+    final_free: float | Sequence[float],
     generator: torch.Generator | None = None,
     show_progress: bool = True,
 ) -> dict:
-    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free.
+    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free
+    (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once).
 
     * ``"packnet"``: PackNet with ``rounds`` rounds of iterative pruning per task
       (Algorithm 1); earlier tasks' weights frozen.
@@ -245,7 +280,10 @@ def run_method(
     retrain = replace(train, epochs=retrain_budget // rounds)
     frozen = method == "packnet"
     phases = [tasks] if method == "multinet" else [tasks[: i + 1] for i in range(len(tasks))]
-    z = prune_per_round(rounds, len(phases), final_free)
+    if isinstance(final_free, (int, float)):
+        z: float | list[float] = prune_per_round(rounds, len(phases), final_free)
+    else:
+        z = [prune_per_round(rounds, len(phases), f) for f in final_free]
     packnet = PackNet(model, max_tasks=len(phases), freeze_earlier=frozen)
     for seen in phases:
         packnet.start_task()
@@ -287,21 +325,57 @@ def run_fill(c: dict, ctx: RunContext) -> dict:
 
 def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
     """Test accuracy (%, tasks × seeds) of one-shot ``method`` at ``free``: stored sub-runs, trained if missing."""
-    configs = _fill_configs({k: c[k] for k in BASE_KEYS}, method, free, 1, c["budget"], c["seeds"])
+    configs = _fill_configs(_base_of(c), method, free, 1, c["budget"], c["seeds"])
     records = [ctx.record("fill", cfg, (c["dataset"],), run_fill) for cfg in configs]
     return 100 * np.concatenate([np.asarray(r["metrics"]["acc"]) for r in records], axis=1)
 
 
+def run_grid(c: dict, ctx: RunContext) -> dict:
+    """One-shot ``method`` at every free fraction of ``c['frees']`` for every seed: one stacked network of
+    ``len(frees) × len(seeds)`` MLPs (model ``i × len(seeds) + j`` is point ``i``, seed ``j``)."""
+    frees, seeds = c["frees"], c["seeds"]
+    generator = set_seed(seeds[0])
+    model = stacked_mlp(len(frees) * len(seeds), 784, c["hidden"], [2] * 5)
+    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+    return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
+                      retrain_budget=c["budget"], rounds=1, final_free=[f for f in frees for _ in seeds],
+                      generator=generator, show_progress=ctx.show_progress)  # fmt: skip
+
+
+def _grid_accuracy(c: dict, ctx: RunContext, frees: list[float]) -> np.ndarray:
+    """Test accuracy (%, points × tasks × seeds) of one-shot ``c['method']`` at each of ``frees``.
+
+    Stacked MLPs: one ``grid`` run trains every point and seed at once (shared by the three targets).
+    Otherwise one stored ``fill`` run per point, as the search would train them.
+    """
+    if not c["stacked"]:
+        return np.stack([_filled(c, ctx, c["method"], f) for f in frees])
+    config = {**_base_of(c), "method": c["method"], "budget": c["budget"], "seeds": c["seeds"], "frees": frees}
+    acc = np.asarray(ctx.record("grid", config, (c["dataset"],), run_grid)["metrics"]["acc"])  # tasks × models
+    return 100 * acc.reshape(acc.shape[0], len(frees), len(c["seeds"])).transpose(1, 0, 2)
+
+
 def run_match(c: dict, ctx: RunContext) -> dict:
-    """Appendix B: the free fraction p̄ at which ``c['method']`` matches PackNet's mean accuracy at ``target_free``."""
+    """Appendix B: the free fraction p̄ at which ``c['method']`` matches PackNet's mean accuracy at ``target_free``.
+
+    ``how = "grid"``: every p̄ of an even grid in u trained at once, the crossing interpolated, then one
+    run at that p̄ (its accuracy is the one reported); ``"search"``: the sequential bounded Brent search.
+    """
     target = _filled(c, ctx, "packnet", c["target_free"])
-    found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c["method"], q).mean(),
-                                bounds=tuple(c["bounds"]), xatol=c["xatol"], maxiter=c["maxiter"])  # fmt: skip
-    return {**found, "target": float(target.mean()), "target_acc": target,
-            "acc": _filled(c, ctx, c["method"], found["free"])}
+    if c["how"] == "grid":
+        frees = grid_frees(c["points"], tuple(c["bounds"]))
+        curve = _grid_accuracy(c, ctx, frees).mean(axis=(1, 2))
+        found = match_on_grid(float(target.mean()), frees, list(curve))
+        acc = _filled(c, ctx, c["method"], found["free"])
+        found["performance"] = float(acc.mean())
+    else:
+        found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c["method"], q).mean(),
+                                    bounds=tuple(c["bounds"]), xatol=c["xatol"], maxiter=c["maxiter"])  # fmt: skip
+        acc = _filled(c, ctx, c["method"], found["free"])
+    return {**found, "target": float(target.mean()), "target_acc": target, "acc": acc}
 
 
-RUNNERS = {"fill": run_fill, "match": run_match}
+RUNNERS = {"fill": run_fill, "match": run_match, "grid": run_grid}
 
 
 # -- reading the records ----------------------------------------------------------------------------
@@ -312,6 +386,6 @@ def accuracy(records: Records, p: Params, d: str, method: str, free: float, roun
     return 100 * np.concatenate([np.asarray(records.one("fill", **r.config)["metrics"]["acc"]) for r in runs], axis=1)
 
 
-def match(records: Records, p: Params, d: str, free: float, method: str) -> dict:
-    """The metrics of the matching search of ``method`` against PackNet at ``free``."""
-    return records.one("match", dataset=d, target_free=free, method=method)["metrics"]
+def match(records: Records, p: Params, d: str, free: float, method: str, how: str = "grid") -> dict:
+    """The metrics of the matching of ``method`` against PackNet at ``free`` (on the grid, or by the search)."""
+    return records.one("match", dataset=d, target_free=free, method=method, how=how)["metrics"]

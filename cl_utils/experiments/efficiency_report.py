@@ -86,7 +86,7 @@ def _table1(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
               else "not reproduced")  # fmt: skip
     return [{"claim": claim, "paper": paper,
              "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-             "data and scale": f"{scale[d]}; {len(p.matching_seeds)} seeds, at most {p.match_maxiter} search steps",
+             "data and scale": f"{scale[d]}; {len(p.matching_seeds)} seeds, a grid of {p.match_grid_points} p̄ values",
              "status": status,
              "reason": ("every ratio above 1" if above_one else "some ratio at or below 1")
                        + f"; {len(inside)} of {len(ratios)} within a factor 1.5 of the paper's "
