@@ -36,7 +36,7 @@ from typing import Callable
 from scipy.optimize import minimize_scalar
 
 from .masks import prunable_weights
-from .models import MultiHeadNet, StackedLinear
+from .models import STACKED_LAYERS, MultiHeadNet
 from .packnet import PackNet
 
 __all__ = [
@@ -71,7 +71,7 @@ def prune_per_round(rounds: int, num_tasks: int, final_free: float) -> float:
 def free_fraction_per_model(packnet: PackNet) -> list[float]:
     """Fraction of the prunable weights that no task owns, for each stacked model (one value otherwise)."""
     owners = packnet.owners()
-    stacked = [isinstance(packnet.layers[n], StackedLinear) for n in owners]
+    stacked = [isinstance(packnet.layers[n], STACKED_LAYERS) for n in owners]
     if all(stacked):
         free = sum((o == 0).flatten(1).sum(1) for o in owners.values())
         total = sum(o[0].numel() for o in owners.values())

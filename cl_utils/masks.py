@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .models import StackedLinear
+from .models import STACKED_LAYERS
 
 __all__ = [
     "prunable_weights",
@@ -42,14 +42,14 @@ __all__ = [
 
 
 def prunable_weights(model: nn.Module, include_heads: bool = False) -> dict[str, nn.Parameter]:
-    """Weights of every ``nn.Linear``, ``nn.Conv*`` and :class:`~cl_utils.models.StackedLinear`
+    """Weights of every ``nn.Linear``, ``nn.Conv*`` and stacked layer (:data:`~cl_utils.models.STACKED_LAYERS`)
     (biases excluded), by parameter name.
 
     Task heads (names starting with ``heads.``) are left out unless ``include_heads``.
     """
     out = {}
     for module_name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, StackedLinear)):
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, *STACKED_LAYERS)):
             if not include_heads and module_name.startswith("heads."):
                 continue
             out[f"{module_name}.weight" if module_name else "weight"] = module.weight

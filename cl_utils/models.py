@@ -22,10 +22,12 @@ from functools import partial
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "MultiHeadNet", "StackedLinear", "mlp", "stacked_mlp", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
+    "MultiHeadNet", "StackedLinear", "StackedConv2d", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
+    "stacked_mlp", "stacked_ball_cnn", "num_models", "per_model", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
     "VGG16_LAYOUT",
 ]  # fmt: skip
 
@@ -56,6 +58,55 @@ class StackedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.matmul(x, self.weight.transpose(1, 2)) + self.bias.unsqueeze(1)  # (S, B, out)
         return out.permute(1, 2, 0) if self.models_last else out
+
+
+class StackedConv2d(nn.Module):
+    """``num_models`` independent ``nn.Conv2d`` layers run as one grouped convolution.
+
+    ``weight`` is ``(S, out, in, k, k)`` and ``bias`` ``(S, out)``; each slice is initialised
+    like ``nn.Conv2d``. Input and output are in the grouped layout ``(B, S × channels, H, W)``
+    (model ``s`` owns channels ``s × C .. (s + 1) × C − 1``), so ReLU, pooling and dropout
+    between stacked convolutions need no reshaping; :class:`ToGrouped` and :class:`FromGrouped`
+    enter and leave it.
+    """
+
+    def __init__(self, num_models: int, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0):
+        super().__init__()
+        if num_models < 1:
+            raise ValueError(f"num_models must be >= 1, got {num_models}")
+        self.num_models, self.padding = num_models, padding
+        convs = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding) for _ in range(num_models)]
+        self.weight = nn.Parameter(torch.stack([c.weight.detach() for c in convs]))
+        self.bias = nn.Parameter(torch.stack([c.bias.detach() for c in convs]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, out, c, kh, kw = self.weight.shape
+        return F.conv2d(x, self.weight.reshape(s * out, c, kh, kw), self.bias.reshape(-1), padding=self.padding,
+                        groups=s)  # fmt: skip
+
+
+class ToGrouped(nn.Module):
+    """``(S, B, C, H, W)`` per-model images to the grouped layout ``(B, S × C, H, W)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, b, c, h, w = x.shape
+        return x.transpose(0, 1).reshape(b, s * c, h, w)
+
+
+class FromGrouped(nn.Module):
+    """The grouped layout ``(B, S × C, H, W)`` back to per-model flat features ``(S, B, C × H × W)``."""
+
+    def __init__(self, num_models: int):
+        super().__init__()
+        self.num_models = num_models
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        return x.reshape(b, self.num_models, -1).transpose(0, 1)
+
+
+#: layers that hold one weight slice per stacked model (pruned model by model)
+STACKED_LAYERS = (StackedLinear, StackedConv2d)
 
 
 class MultiHeadNet(nn.Module):
@@ -170,6 +221,25 @@ def num_models(model: nn.Module) -> int:
 def per_model(x: torch.Tensor, models: int) -> torch.Tensor:
     """A batch shared by ``models`` stacked models, as their ``(S, B, ...)`` input (a view, no copy)."""
     return x if models == 1 else x.unsqueeze(0).expand(models, *x.shape)
+
+
+def stacked_ball_cnn(num_models: int, head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
+    """``num_models`` independent copies of :func:`ball_cnn` in one network (grouped convolutions).
+
+    Inputs are ``(S, B, C, 32, 32)``, logits ``(B, classes, S)``, as for :func:`stacked_mlp`.
+    """
+    s = num_models
+    body = nn.Sequential(
+        ToGrouped(),
+        StackedConv2d(s, in_channels, 32, 3, padding=1), nn.ReLU(),
+        StackedConv2d(s, 32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        StackedConv2d(s, 64, 128, 3, padding=1), nn.ReLU(),
+        StackedConv2d(s, 128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
+        FromGrouped(s), StackedLinear(s, 128 * 8 * 8, 1024), nn.ReLU(), nn.Dropout(0.1),
+    )  # fmt: skip
+    net = MultiHeadNet(body, 1024, head_sizes, make_head=partial(StackedLinear, s, models_last=True))
+    net.num_models = num_models
+    return net
 
 
 def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.0) -> MultiHeadNet:

@@ -48,7 +48,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights, unit_columns
-from .models import MultiHeadNet, StackedLinear
+from .models import STACKED_LAYERS, MultiHeadNet
 from .train import EpochStats, TrainSettings, fit, train_mode
 
 __all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
@@ -320,7 +320,7 @@ class PackNet:
         freed = {}
         for n, w in self.weights.items():
             owner = getattr(self.layers[n], OWNER)
-            if isinstance(self.layers[n], StackedLinear):  # each stacked model on its own
+            if isinstance(self.layers[n], STACKED_LAYERS):  # each stacked model on its own
                 keep = torch.stack([keep_fn(w[s], fractions[s], owner[s] == task) for s in range(len(w))])
             else:
                 keep = keep_fn(w, fractions[0], owner == task)

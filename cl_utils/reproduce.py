@@ -6,6 +6,7 @@ Examples::
     python -m cl_utils.reproduce 00 --preset committed          # the scale of the book's stored outputs
     python -m cl_utils.reproduce 01 --budget 3600 --device cuda # train for at most an hour on a GPU
     python -m cl_utils.reproduce 00 -p seeds '[0, 1]' -p num_epochs 2 --results /tmp/runs
+    python -m cl_utils.reproduce 02 --preset committed --executor ray  # each pending run a Ray task
 
 Without ``--preset`` or ``--params`` the parameters are the paper's scale (each chapter's
 defaults). Values: preset or ``--params`` file, then each ``-p NAME VALUE`` (parsed as YAML).
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, help="seconds after which no run starts")
     p.add_argument("--results", help="results folder (default: the book's data/results)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one run after another in this process (default); ray: each pending run a Ray task "
+                        "(pip install '.[ray]'; see cl_utils.experiments.ray_executor)")  # fmt: skip
+    p.add_argument("--ray-address", help="a running Ray cluster (default: $RAY_ADDRESS, else Ray starts here)")
+    p.add_argument("--ray-cpus", type=int, help="CPUs of a Ray started here (default: all)")
     p.add_argument("--help-params", action="store_true", help="print the chapter's parameters and stop")
     return p
 
@@ -107,8 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             list_runs(experiment, params)
             return 0
         start = time.monotonic()
-        outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False,
-                          log=lambda line: print(f"{_fmt_seconds(time.monotonic() - start):>8}  {line}", flush=True))  # fmt: skip
+        log = lambda line: print(f"{_fmt_seconds(time.monotonic() - start):>8}  {line}", flush=True)  # noqa: E731
+        if args.executor == "ray":
+            if args.budget is not None:
+                raise ParameterError("--budget works with the local executor only; stop a Ray sweep with Ctrl-C "
+                                     "(finished runs are kept)")  # fmt: skip
+            from .experiments.ray_executor import execute_ray
+
+            outcome = execute_ray(experiment, params, address=args.ray_address, num_cpus=args.ray_cpus, log=log)
+        else:
+            outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False, log=log)
     except (ParameterError, DataUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -214,3 +214,76 @@ def test_dense_parameters_count_in_the_ratio_and_are_measured_per_model():
     d = dense / body
     assert compression_ratio(0.995, 0.9993, dense=d) == pytest.approx((0.005 * body + dense) / (0.0007 * body + dense))
     assert compression_ratio(0.995, 0.9993, dense=d) < 0.5 * compression_ratio(0.995, 0.9993)  # heads dominate at p = 0.995
+
+
+def test_stacked_conv_net_equals_independent_conv_nets():
+    from cl_utils.models import ball_cnn, stacked_ball_cnn
+
+    torch.manual_seed(0)
+    stack = stacked_ball_cnn(2, [2, 2]).eval()
+    x = torch.randn(2, 3, 3, 32, 32)  # (models, batch, C, H, W): each model its own images
+    out = stack(x, 1)
+    assert out.shape == (3, 2, 2)
+    for s in range(2):
+        plain = ball_cnn([2, 2]).eval()
+        with torch.no_grad():
+            for p, q in zip(plain.parameters(), stack.parameters()):
+                p.copy_(q[s])
+            torch.testing.assert_close(plain(x[s], 1), out[..., s], rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_conv_packnet_prunes_each_model_and_forgets_nothing():
+    from cl_utils.models import stacked_ball_cnn
+
+    torch.manual_seed(0)
+    tasks = [cl.make_task(cl.load_dataset("cifar10", "synthetic"), train_per_class=8, val_fraction=0.0, seed=k)
+             for k in range(2)]  # fmt: skip
+    tasks = [cl.split_tasks(t, [[0, 1]])[0] for t in tasks]
+    stack = stacked_ball_cnn(2, [2, 2])
+    packnet = PackNet(stack, max_tasks=2)
+    probe = per_model(tasks[0].x_test[:8], 2)
+    for k, task in enumerate(tasks, start=1):
+        packnet.start_task()
+        packnet.train_task(task.x_train, task.y_train, cl.TrainSettings(1, 8, "adam", 1e-3), show_progress=False)
+        packnet.prune([0.5, 0.75])  # each stacked model its own fraction
+        if k == 1:
+            stack.eval()  # no dropout while probing
+            with torch.no_grad():
+                before = packnet.forward_for(1)(probe).clone()
+    owner = stack.body[1].packnet_owner
+    owned_by_1 = [(owner[s] == 1).sum().item() / owner[s].numel() for s in range(2)]
+    assert owned_by_1 == pytest.approx([0.5, 0.25], abs=1e-3)
+    stack.eval()
+    with torch.no_grad():
+        after = packnet.forward_for(1)(probe)
+    assert before.abs().sum() > 0 and torch.equal(after, before)
+
+
+def test_grid_matching_finds_the_searched_free_fraction():
+    """On a smooth accuracy curve the grid's interpolated p̄ and the Brent search agree closely."""
+    from cl_utils.efficiency import grid_frees, match_on_grid
+
+    def accuracy(free: float) -> float:  # falls smoothly with u = -log10(1 - free)
+        u = -math.log10(1 - free)
+        return 99.0 - 4.0 * max(0.0, u - 1.0) ** 2
+
+    target = 95.0
+    frees = grid_frees(16, (0.5, 0.9999))
+    assert frees[0] == pytest.approx(0.5) and frees[-1] == pytest.approx(0.9999)
+    grid = match_on_grid(target, frees, [accuracy(f) for f in frees])
+    searched = match_free_fraction(target, accuracy, bounds=(0.5, 0.9999), xatol=0.01)
+    exact = 1 - 10 ** -2.0  # 99 - 4 (u - 1)^2 = 95 at u = 2
+    assert grid["bracketed"]
+    assert -math.log10(1 - grid["free"]) == pytest.approx(2.0, abs=0.05)
+    assert -math.log10(1 - searched["free"]) == pytest.approx(2.0, abs=0.05)
+    assert searched["free"] == pytest.approx(exact, abs=1e-3)
+    # outside the grid's range: its nearest end, flagged
+    assert match_on_grid(100.0, frees, [accuracy(f) for f in frees]) == {**grid, "free": frees[0], "bracketed": False}
+    assert match_on_grid(0.0, frees, [accuracy(f) for f in frees])["free"] == frees[-1]
+
+
+def test_run_method_gives_each_stacked_model_its_free_fraction(pairs):
+    torch.manual_seed(0)
+    out = run_method("memory", stacked_mlp(3, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1,
+                     final_free=[0.5, 0.9, 0.99], show_progress=False)  # fmt: skip
+    assert out["free"] == pytest.approx([0.5, 0.9, 0.99], abs=2e-3)

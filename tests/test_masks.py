@@ -1,6 +1,8 @@
 """cl_utils.masks: exact pruning fractions, non-destructive masking, bit-exact freezing."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from torch import nn
@@ -93,7 +95,8 @@ def test_masked_forward_leaves_weights_untouched():
     ],
     ids=["sgd-momentum-wd", "sgd-nesterov-wd", "adam-wd", "adamw"],
 )
-def test_frozen_entries_stay_bit_exact_through_many_steps(make_opt):
+@pytest.mark.parametrize("held", [False, True], ids=["plain", "holding"])
+def test_frozen_entries_stay_bit_exact_through_many_steps(make_opt, held):
     torch.manual_seed(0)
     model = cl.mlp(30, [40, 20], [5])
     params = dict(model.named_parameters())
@@ -108,13 +111,18 @@ def test_frozen_entries_stay_bit_exact_through_many_steps(make_opt):
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     guard = cl.FrozenEntries(params, trainable)
+    assert guard.frozen == ["body.1.bias"]
     frozen_before = {n: p.detach().clone() for n, p in params.items()}
-    for _ in range(100):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        guard.mask_gradients()
-        opt.step()
-        guard.restore()
+    with guard.holding() if held else contextlib.nullcontext():
+        for _ in range(100):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            if held:  # a wholly frozen parameter gets no gradient at all
+                assert params["body.1.bias"].grad is None
+            guard.mask_gradients()
+            opt.step()
+            guard.restore()
+    assert params["body.1.bias"].requires_grad  # given back after the block
     for n, p in params.items():
         frozen = ~trainable[n]
         assert torch.equal(p[frozen], frozen_before[n][frozen]), n
@@ -140,3 +148,17 @@ def test_count_parameters_total_and_nonzero():
     keep = {"heads.0.weight": torch.zeros(3, 4, dtype=torch.bool)}
     assert cl.count_parameters(model, keep).nonzero <= count.nonzero - 12 + int((model.heads[0].weight == 0).sum())
     assert cl.count_parameters([torch.zeros(5), torch.ones(5)]) == cl.masks.ParameterCount(10, 5)
+
+
+def test_restore_keeps_every_bit_of_trainable_entries():
+    """restore is an in-place product and sum: trainable entries (signed zeros too) keep every bit."""
+    w = nn.Parameter(torch.tensor([1.5, -0.0, 0.0, -2.25, 3.0, -0.0]))
+    trainable = torch.tensor([True, True, True, False, False, True])
+    guard = cl.FrozenEntries({"w": w}, {"w": trainable})
+    with torch.no_grad():
+        w[trainable] = torch.tensor([7.0, -0.0, 0.0, -1e-30])
+        w[~trainable] = 99.0  # what an optimizer might do to frozen entries
+        expected = w.detach().clone()
+        expected[~trainable] = torch.tensor([-2.25, 3.0])
+    guard.restore()
+    assert torch.equal(w.detach().view(torch.int32), expected.view(torch.int32))

@@ -303,3 +303,17 @@ def test_units_freed_by_filter_pruning_learn_only_when_reinitialised(tasks, rein
     pn.model.eval()
     with torch.no_grad():
         assert torch.equal(pn.forward_for(1)(probe), first)
+
+
+def test_newest_task_runs_the_plain_forward_and_earlier_tasks_the_masked_one(tasks):
+    """The fast path: no mask for the newest task (its forward is the model's own), the reference
+    masked forward (weights times 0 < owner <= t) for earlier ones, equal to it bit for bit."""
+    pn, probe, _ = _train_sequence(_model(), tasks[:3], fractions=(0.5, 0.5, 0.5))
+    assert pn._forward_masks(3) == {}
+    assert pn._forward_masks(1) and pn._forward_masks(2)
+    pn.model.eval()
+    with torch.no_grad():
+        for k in (1, 2, 3):
+            reference = cl.masked_forward(pn.model, pn.masks_for(k), probe, k - 1)
+            assert torch.equal(pn.forward_for(k)(probe), reference), k
+        assert torch.equal(pn.forward_for(3)(probe), pn.model(probe, 2))

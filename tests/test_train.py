@@ -125,3 +125,25 @@ def test_fit_steps_the_scheduler_once_per_epoch(synthetic_mnist_task):
     cl.fit(model, task.x_train[:256], task.y_train[:256], epochs=3, batch_size=64, optimizer=opt, scheduler=scheduler,
            show_progress=False)  # fmt: skip
     assert opt.param_groups[0]["lr"] == 0.125 and scheduler.last_epoch == 3
+
+
+def test_optimizer_implementations_agree_bit_for_bit_on_the_cpu():
+    """'auto' (foreach on the CPU) takes exactly the steps of the one-tensor loop the records used."""
+    x, y = torch.rand(64, 20), torch.randint(0, 3, (64,))
+    finals = {}
+    for implementation in ("single", "foreach", "auto"):
+        for name in ("adam", "sgd", "adamw"):
+            torch.manual_seed(0)
+            model = cl.mlp(20, [16], [3])
+            opt = cl.make_optimizer(model.parameters(), name, 1e-2, momentum=0.9, weight_decay=1e-3,
+                                    implementation=implementation)  # fmt: skip
+            for _ in range(20):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            finals[implementation, name] = [p.detach().clone() for p in model.parameters()]
+    for name in ("adam", "sgd", "adamw"):
+        for implementation in ("foreach", "auto"):
+            assert all(torch.equal(a, b) for a, b in zip(finals["single", name], finals[implementation, name]))
+    with pytest.raises(ValueError, match="implementation"):
+        cl.make_optimizer(cl.mlp(4, [], [2]).parameters(), "adam", 1e-3, implementation="fast")

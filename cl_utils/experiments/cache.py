@@ -198,6 +198,11 @@ class RunCache:
         _atomic_write(self.path(request), text.encode())
         return json.loads(text)
 
+    def store(self, record: Mapping[str, Any]) -> None:
+        """Write a record made elsewhere (e.g. by a Ray worker) under its key, atomically."""
+        text = json.dumps(dict(record), default=_jsonable, indent=1, sort_keys=True) + "\n"
+        _atomic_write(self.directory / f"{record['key']}.json", text.encode())
+
     def checkpoint(self, request: Mapping[str, Any], build: Callable[[], Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Load-or-build a model state several runs start from; the run in flight records its digest."""
         path = self.directory / "checkpoints" / f"{request_key(request)}.pt"

@@ -34,7 +34,8 @@ from ..train import resolve_device
 from .cache import RunCache
 from .params import Params
 
-__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "execute", "code_hash", "seconds_per_cost"]
+__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hash",
+           "seconds_per_cost"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,21 @@ def seconds_per_cost(cache: RunCache) -> float | None:
     return statistics.median(rates) if rates else None
 
 
+def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dict]]) -> RunContext:
+    """The :class:`RunContext` the runs of ``planned`` train in (device, data, cache, code hash)."""
+    device = resolve_device(params.device)
+    cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
+    data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
+    return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
+                      code_hash(tuple(experiment.SOURCES)))  # fmt: skip
+
+
+def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) -> dict:
+    """Train one run and store its record (what :func:`execute` and the Ray workers both do)."""
+    fn = experiment.RUNNERS[run.kind]
+    return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost)
+
+
 def execute(
     experiment: ModuleType,
     params: Params,
@@ -196,13 +212,9 @@ def execute(
     finishes); with ``require_all`` a run left pending is an error (the notebooks draw
     only when every record exists).
     """
-    device = resolve_device(params.device)
-    cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
     planned = requests(experiment, params)
-    data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
-    source_hash = code_hash(tuple(experiment.SOURCES))
-    ctx = RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
-                     source_hash)  # fmt: skip
+    ctx = context(experiment, params, planned)
+    cache = ctx.cache
     start, items, trained, reused, pending = time.monotonic(), [], 0, 0, []
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)
@@ -214,8 +226,7 @@ def execute(
         else:
             if log:
                 log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
-            fn = experiment.RUNNERS[run.kind]
-            record = cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=source_hash, cost=run.cost)
+            record = train_run(experiment, ctx, run, request)
             trained += 1
         items.append(record)
     if pending and require_all:

@@ -4,8 +4,8 @@ Runs (kinds):
 
 * ``fill``: one method fills the five-task network (consecutive class pairs of MNIST or
   CIFAR-10) and leaves a fraction ``free`` of its body weights free; one record holds
-  each task's test accuracy for every seed of the run (MLP seeds train as one stacked
-  network, conv nets one seed per run). Figures 1, 2 and 4 are grids of such runs.
+  each task's test accuracy for every seed of the run (the seeds train as one stacked
+  network; a single CIFAR-10 seed as a plain one). Figures 1, 2 and 4 are grids of such runs.
 * ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target; the free fraction
   ``p̄`` at which Memory or Multinet reaches it is found on a grid (``how = "grid"``): a
   ``grid`` run trains every p̄ of an even grid in ``u = −log10(1 − p̄)`` and every seed as
@@ -16,7 +16,8 @@ Runs (kinds):
   match asks for is stored in the cache like a planned one (:meth:`.core.RunContext.record`),
   so an interrupted match resumes where it stopped and the notebook finds its runs.
 
-MLP seeds (and grid points) train as one stacked network, each model with its own data order.
+Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.stacked_mlp`,
+:func:`~cl_utils.models.stacked_ball_cnn`), each model with its own data order.
 
 :func:`run_method` is Algorithm 1 of the paper for the three methods; the mechanism
 (pruning per round, ownership, the matching search) is :mod:`cl_utils.efficiency`.
@@ -39,7 +40,7 @@ from ..efficiency import (
     prune_per_round,
 )
 from ..masks import masked_forward
-from ..models import MultiHeadNet, ball_cnn, mlp, stacked_mlp
+from ..models import MultiHeadNet, ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
 from ..packnet import PackNet
 from ..streams import Task, concat_tasks, split_tasks
 from ..train import TrainSettings, accuracy_per_model, set_seed
@@ -69,7 +70,7 @@ class Params(BaseParams):
                                   unique=True)  # fmt: skip
     matching_seeds: list[int] = knob([0, 1, 2, 3, 4], "seeds of Table 1 and Fig. 3 (the paper: 5)", min=0,
                                      min_length=1, unique=True)  # fmt: skip
-    stack_seeds: bool = knob(True, "train the MLP seeds together as one stacked network")
+    stack_seeds: bool = knob(True, "train the seeds together as one stacked network (CIFAR-10: 2+ seeds)")
     val_fraction: float = knob(0.1, "share of each task's training images held out (reported only)", min=0.01,
                                max=0.5)  # fmt: skip
     train_per_class: int = knob(0, "MNIST training images per class, a class-balanced subset (0: all)", min=0)
@@ -149,7 +150,7 @@ BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction
 
 
 def _base(p: Params, s: Setting) -> dict:
-    stacked = s.dataset == "mnist" and p.stack_seeds
+    stacked = p.stack_seeds and (s.dataset == "mnist" or len(s.seeds) > 1)  # (one CIFAR-10 seed: a plain net)
     base = dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
                 val_fraction=p.val_fraction, hidden=s.hidden, stacked=stacked)  # fmt: skip
     return base | {"data_order": "per model"} if stacked else base  # each stacked model shuffles on its own
@@ -309,14 +310,18 @@ def pairs(c: dict, data_source: str, device: torch.device | str = "cpu") -> list
     return split_tasks(base, PAIRS)
 
 
+def _network(c: dict, models: int) -> MultiHeadNet:
+    """The run's network, five two-class heads: ``models`` stacked copies, or a plain one (``models = 1``, unstacked)."""
+    if c["dataset"] == "mnist":
+        return stacked_mlp(models, 784, c["hidden"], [2] * 5) if c["stacked"] else mlp(784, c["hidden"], [2] * 5)
+    return stacked_ball_cnn(models, [2] * 5) if c["stacked"] else ball_cnn([2] * 5)
+
+
 def run_fill(c: dict, ctx: RunContext) -> dict:
     """One method filling the network, for the run's seed group."""
     seeds = c["seeds"]
     generator = set_seed(seeds[0])
-    if c["dataset"] == "mnist":
-        model = stacked_mlp(len(seeds), 784, c["hidden"], [2] * 5) if c["stacked"] else mlp(784, c["hidden"], [2] * 5)
-    else:
-        model = ball_cnn([2] * 5)
+    model = _network(c, len(seeds) if c["stacked"] else 1)
     train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
     return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
                       retrain_budget=c["budget"], rounds=c["rounds"], final_free=c["free"], generator=generator,
@@ -332,10 +337,10 @@ def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
 
 def run_grid(c: dict, ctx: RunContext) -> dict:
     """One-shot ``method`` at every free fraction of ``c['frees']`` for every seed: one stacked network of
-    ``len(frees) × len(seeds)`` MLPs (model ``i × len(seeds) + j`` is point ``i``, seed ``j``)."""
+    ``len(frees) × len(seeds)`` models (model ``i × len(seeds) + j`` is point ``i``, seed ``j``)."""
     frees, seeds = c["frees"], c["seeds"]
     generator = set_seed(seeds[0])
-    model = stacked_mlp(len(frees) * len(seeds), 784, c["hidden"], [2] * 5)
+    model = _network(c, len(frees) * len(seeds))
     train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
     return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
                       retrain_budget=c["budget"], rounds=1, final_free=[f for f in frees for _ in seeds],
@@ -345,7 +350,7 @@ def run_grid(c: dict, ctx: RunContext) -> dict:
 def _grid_accuracy(c: dict, ctx: RunContext, frees: list[float]) -> np.ndarray:
     """Test accuracy (%, points × tasks × seeds) of one-shot ``c['method']`` at each of ``frees``.
 
-    Stacked MLPs: one ``grid`` run trains every point and seed at once (shared by the three targets).
+    Stacked networks: one ``grid`` run trains every point and seed at once (shared by the three targets).
     Otherwise one stored ``fill`` run per point, as the search would train them.
     """
     if not c["stacked"]:
