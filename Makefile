@@ -76,6 +76,8 @@ reproduce: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py
+	$(BIN)/python benchmarks/packnet_step.py
+	$(BIN)/python benchmarks/stacked_models.py
 	$(BIN)/python benchmarks/stacked_seeds.py
 	$(BIN)/python benchmarks/paper_scale.py
 

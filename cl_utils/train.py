@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ __all__ = [
     "cross_entropy",
     "accuracy_per_model",
     "train_mode",
+    "accelerated",
+    "ACCELERATIONS",
 ]
 
 Forward = Callable[..., torch.Tensor]
@@ -105,6 +107,47 @@ def accuracy_per_model(
     finally:
         model.train(was_training)
     return [] if correct is None else (correct.double() / max(len(y), 1)).tolist()
+
+
+#: opt-in speed-ups that change the arithmetic (so the experiments layer keys their records apart)
+ACCELERATIONS = ("compile", "bf16", "tf32")
+_active: tuple[str, ...] = ()
+
+
+@contextmanager
+def accelerated(*names: str) -> Iterator[None]:
+    """Train inside the block with opt-in speed-ups (each changes the arithmetic, none the method):
+
+    * ``"compile"``: :func:`fit` compiles the forward pass with ``torch.compile`` (on CUDA in the
+      ``reduce-overhead`` mode, which captures fixed-shape steps as CUDA graphs);
+    * ``"bf16"``: the forward pass runs under bfloat16 autocast (weights, gradients and the
+      optimizer stay float32);
+    * ``"tf32"``: TensorFloat-32 matrix products and convolutions on Ampere or newer GPUs.
+
+    Freezing is untouched: gradients are masked and frozen entries restored after every step
+    as always, so zero forgetting stays bit-exact (tested with each of them).
+    """
+    global _active
+    unknown = [n for n in names if n not in ACCELERATIONS]
+    if unknown:
+        raise ValueError(f"unknown acceleration(s) {unknown}; choose from {ACCELERATIONS}")
+    before = (_active, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    _active = tuple(names)
+    if "tf32" in names:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        _active, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _accelerated_step(forward: Forward, device: torch.device) -> tuple[Forward, Callable[[], Any]]:
+    """The training forward and the context a step runs in, under the active accelerations."""
+    if "compile" in _active:
+        forward = torch.compile(forward, mode="reduce-overhead" if device.type == "cuda" else None)
+    if "bf16" in _active:
+        return forward, lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return forward, nullcontext
 
 
 @dataclass(frozen=True)
@@ -291,13 +334,15 @@ def _epoch(model, x, y, epoch, batch_size, optimizer, forward, loss_fn, penalty,
     loss_sum = torch.zeros((), device=y.device)
     correct = torch.zeros((), device=y.device)
     models = num_models(model)
+    step_forward, step_context = _accelerated_step(forward, y.device)
     for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models):
         if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits (B, C, S)
             yb = yb.t()
-        logits = forward(*xb)
-        loss = loss_fn(logits, yb)
-        if penalty is not None:
-            loss = loss + penalty()
+        with step_context():
+            logits = step_forward(*xb)
+            loss = loss_fn(logits, yb)
+            if penalty is not None:
+                loss = loss + penalty()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for g in guards:

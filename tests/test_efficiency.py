@@ -287,3 +287,37 @@ def test_run_method_gives_each_stacked_model_its_free_fraction(pairs):
     out = run_method("memory", stacked_mlp(3, 784, [32, 32], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1,
                      final_free=[0.5, 0.9, 0.99], show_progress=False)  # fmt: skip
     assert out["free"] == pytest.approx([0.5, 0.9, 0.99], abs=2e-3)
+
+
+@pytest.mark.parametrize("speed", [("bf16",), ("compile",)])
+def test_zero_forgetting_stays_bit_exact_with_accelerations_and_stacked_models(pairs, speed):
+    """The opt-in speed-ups change the arithmetic of training, never the freezing: earlier tasks keep every bit."""
+    torch.manual_seed(0)
+    stack = stacked_mlp(2, 784, [32, 32], [2] * 2)
+    packnet = PackNet(stack, max_tasks=2)
+    probe = per_model(pairs[0].x_test[:32], 2)
+    with cl.train.accelerated(*speed):
+        packnet.start_task()
+        packnet.train_task(pairs[0].x_train, pairs[0].y_train, ADAM, show_progress=False)
+        packnet.prune(0.5)
+        packnet.retrain(pairs[0].x_train, pairs[0].y_train, ADAM, show_progress=False)
+        with torch.no_grad():
+            before = packnet.forward_for(1)(probe).clone()
+        packnet.start_task()
+        packnet.train_task(pairs[1].x_train, pairs[1].y_train, ADAM, show_progress=False)
+    with torch.no_grad():
+        assert before.abs().sum() > 0 and torch.equal(packnet.forward_for(1)(probe), before)
+        assert packnet.forward_for(2)(probe).abs().sum() > 0
+
+
+def test_accelerations_enter_the_key_only_when_on():
+    from cl_utils import experiments as ex
+    from cl_utils.experiments.core import requests
+
+    chapter = ex.load("00")
+    plain = chapter.Params.from_values({}, ex.preset("00", "smoke"))
+    fast = chapter.Params.from_values({"acceleration": ["bf16"]}, ex.preset("00", "smoke"))
+    (_, r_plain), (_, r_fast) = requests(chapter, plain)[0], requests(chapter, fast)[0]
+    assert "acceleration" not in r_plain["config"] and r_fast["config"]["acceleration"] == ["bf16"]
+    with pytest.raises(ex.ParameterError, match="acceleration"):
+        chapter.Params.from_values({"acceleration": ["turbo"]})

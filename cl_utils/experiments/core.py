@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
 from ..data import dataset_identity
-from ..train import resolve_device
+from ..train import accelerated, resolve_device
 from .cache import RunCache
 from .params import Params
 
@@ -66,6 +66,7 @@ class RunContext:
     show_progress: bool = False
     data_ids: dict[str, dict] = field(default_factory=dict)
     code_hash: str = ""  # of the experiment's SOURCES, stored in the records it makes
+    acceleration: tuple[str, ...] = ()  # opt-in speed-ups active while its runs train (part of their keys)
 
     def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
         """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
@@ -73,7 +74,8 @@ class RunContext:
         A build reseeds and trains; it runs on a forked random state, so the run that asked for the checkpoint
         continues exactly as it would have had the checkpoint been cached (dropout draws, for instance).
         """
-        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids)
+        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
+                           self.acceleration)  # fmt: skip
 
         def isolated_build():
             with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
@@ -88,7 +90,8 @@ class RunContext:
         Loaded, or trained by ``fn(config, ctx)`` and stored exactly like a planned run, so an
         interrupted search loses only the evaluation in flight and a later search reuses the rest.
         """
-        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids)
+        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
+                           self.acceleration)  # fmt: skip
         return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash)
 
 
@@ -101,8 +104,12 @@ def code_hash(modules: tuple[str, ...]) -> str:
     return h.hexdigest()[:12]
 
 
-def _request(chapter: str, code_version: int, run: Run, data_ids: Mapping[str, dict]) -> dict[str, Any]:
-    return {"chapter": chapter, "kind": run.kind, "code_version": code_version, "config": dict(run.config),
+def _request(chapter: str, code_version: int, run: Run, data_ids: Mapping[str, dict],
+             acceleration: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    """A run's full request (what its key hashes); opt-in accelerations join the config only when on, so the
+    keys of exact runs never change."""
+    config = dict(run.config) | ({"acceleration": sorted(acceleration)} if acceleration else {})
+    return {"chapter": chapter, "kind": run.kind, "code_version": code_version, "config": config,
             "data": [data_ids[d] for d in run.datasets]}  # fmt: skip
 
 
@@ -111,7 +118,7 @@ def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = No
     runs = experiment.plan(params) if runs is None else runs
     names = sorted({d for r in runs for d in r.datasets})
     data_ids = {d: dataset_identity(d, params.data_source) for d in names}
-    return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids)) for r in runs]
+    return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration)) for r in runs]
 
 
 class Records:
@@ -189,13 +196,14 @@ def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dic
     cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
     data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
     return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
-                      code_hash(tuple(experiment.SOURCES)))  # fmt: skip
+                      code_hash(tuple(experiment.SOURCES)), tuple(params.acceleration))  # fmt: skip
 
 
 def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) -> dict:
     """Train one run and store its record (what :func:`execute` and the Ray workers both do)."""
     fn = experiment.RUNNERS[run.kind]
-    return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost)
+    with accelerated(*ctx.acceleration):
+        return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost)
 
 
 def execute(

@@ -6,16 +6,18 @@ and Figures 2-4 at the committed scale) gets a "not attempted" row naming the pa
 """
 from __future__ import annotations
 
+import math
 import os
 
 import pandas as pd
 
 from ..efficiency import compression_ratio
 from ..plots import paper_vs_book
+from .cache import RunCache
 from .core import Records
 from .efficiency import Params, accuracy, match, setting
 
-__all__ = ["PAPER_TABLE1", "PAPER_FIG3", "claims", "claims_table"]
+__all__ = ["PAPER_TABLE1", "PAPER_FIG3", "claims", "claims_table", "grid_against_search"]
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: Table 1: compression ratio (Memory, Multinet) at PackNet's p
@@ -177,3 +179,29 @@ def _fig4(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
 def claims_table(records: Records, p: Params, scale: dict[str, str], directory: str | os.PathLike) -> pd.DataFrame:
     """The chapter's "paper vs. this book" table; its rows are stored as ``<directory>/claims.csv``."""
     return paper_vs_book(claims(records, p, scale), unit="", save_to=directory)
+
+
+def grid_against_search(records: Records, p: Params, d: str) -> pd.DataFrame:
+    """Table 1's p̄ found on the grid beside the p̄ the sequential search found, with what each cost.
+
+    Trainings count stacked networks trained one after another (a grid of ``points × seeds``
+    models is one); times are the wall times of those trainings, from the run cache.
+    """
+    cache = {r["key"]: r for r in RunCache(records.items[0]["chapter"], p.results_dir or None).records()}
+    rows = []
+    for f in setting(p, d).free:
+        for m in ("memory", "multinet"):
+            grid, search = match(records, p, d, f, m, "grid"), match(records, p, d, f, m, "search")
+            g_rec, s_rec = (records.one("match", dataset=d, target_free=f, method=m, how=h) for h in ("grid", "search"))
+            g_runs = [cache[k] for k in g_rec["inputs"] if k in cache and cache[k]["kind"] == "grid"]
+            s_runs = [cache[k] for k in s_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m]
+            u = lambda q: -math.log10(1 - q)  # noqa: E731
+            rows.append({"PackNet p": f"{f:g}", "method": m.capitalize(),
+                         "p̄ grid": f"{grid['free']:.4f}", "p̄ search": f"{search['free']:.4f}",
+                         "difference in u": f"{u(grid['free']) - u(search['free']):+.3f}",
+                         "ratio grid": f"{compression_ratio(f, grid['free']):.2f}",
+                         "ratio search": f"{compression_ratio(f, search['free']):.2f}",
+                         "search trainings": len(search["evaluations"]),
+                         "search minutes": f"{sum(r['wall_seconds'] for r in s_runs) / 60:.1f}",
+                         "grid minutes (shared by the 3 p)": f"{sum(r['wall_seconds'] for r in g_runs) / 60:.1f}"})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["PackNet p", "method"])

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import yaml
 
 from ..data import DATA_SOURCES
+from ..train import ACCELERATIONS
 from ..validate import ParameterError, check_bool, check_choice, check_device, check_float, check_int
 from ..validate import parameter_error as _fail
 
@@ -115,9 +116,13 @@ class Params:
     results_dir: str = knob("", "folder of the run records; '' = the book's data/results")
     show_progress: bool = knob(True, "progress bars while training")
     preset: str = knob("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
+    acceleration: list[str] = knob([], "opt-in: 'compile', 'bf16', 'tf32' (change the arithmetic; records keyed "
+                                   "apart)", choices=ACCELERATIONS, unique=True)  # fmt: skip
 
     #: names that never change a result, so they stay out of the run keys
     RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "preset")
+    #: fields every chapter has that do change a result (they enter a run's key when not at their default)
+    SHARED: ClassVar[tuple[str, ...]] = ("acceleration",)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -134,7 +139,9 @@ class Params:
     def _fields(cls) -> list[dataclasses.Field]:
         """The chapter's own fields first, then the running ones every chapter has."""
         fields = dataclasses.fields(cls)
-        return [f for f in fields if f.name not in cls.RUNNING] + [f for f in fields if f.name in cls.RUNNING]
+        base = (*cls.SHARED, *cls.RUNNING)
+        return ([f for f in fields if f.name not in base] + [f for f in fields if f.name in cls.SHARED]
+                + [f for f in fields if f.name in cls.RUNNING])  # fmt: skip
 
     @classmethod
     def names(cls) -> list[str]:
@@ -207,8 +214,10 @@ class Params:
             if line.startswith("#") and not line.startswith("#:"):
                 lines += ["", line]
             name = re.match(r"(\w+):", line)
-            if name and name.group(1) in fields and name.group(1) not in cls.RUNNING:
+            if name and name.group(1) in fields and name.group(1) not in (*cls.RUNNING, *cls.SHARED):
                 lines.append(cls._cell_line(fields[name.group(1)], hints))
+        lines += ["", "# Speed: opt-in accelerations (they change the arithmetic, so their records are their own)"]
+        lines += [cls._cell_line(fields[n], hints) for n in cls.SHARED]
         lines += ["", "# Running: where data comes from and where runs go (none of these changes a result)"]
         lines += [cls._cell_line(fields[n], hints) for n in cls.RUNNING]
         return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Benchmark: 10 small models trained as one stacked model, against one model and against 10 one after another.
+
+For each of the book's small model shapes, trains (Adam, its batch size, each model its own
+data order) for a fixed number of steps: one model; ``S`` models stacked in one network
+(:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`); and ``S``
+models one after another (``S`` times the single model's time, measured). Prints steps per
+second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
+present. A tiny MLP stands in, on the CPU, for a small model on a GPU: both spend a step
+waiting on per-operator overhead rather than arithmetic. Not a test: timings depend on the
+machine. Run it with
+
+    python benchmarks/stacked_models.py [--models 10] [--device cuda] [--steps 200]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import cl_utils as cl
+from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
+
+#: name -> (build one, build S stacked, input shape, batch size, CPU by default)
+SHAPES = {
+    "tiny MLP 784-32-32-2 (CPU proxy)": (lambda: mlp(784, [32, 32], [2]), lambda s: stacked_mlp(s, 784, [32, 32], [2]),
+                                         (784,), 128, True),
+    "MLP 784-256-256-2 (chapters 00-03)": (lambda: mlp(784, [256, 256], [2]),
+                                           lambda s: stacked_mlp(s, 784, [256, 256], [2]), (784,), 128, True),
+    "Ball et al.'s conv net (chapter 02)": (lambda: ball_cnn([2]), lambda s: stacked_ball_cnn(s, [2]), (3, 32, 32), 32,
+                                            False),
+}  # fmt: skip
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _seconds(model: torch.nn.Module, shape: tuple[int, ...], batch: int, steps: int, device: torch.device) -> float:
+    """Best of three: wall time of ``steps`` training steps through :func:`cl_utils.fit`."""
+    model = model.to(device)
+    x = torch.randn(steps * batch, *shape, device=device)
+    y = torch.randint(0, 2, (steps * batch,), device=device)
+    opt = cl.make_optimizer(model.parameters(), "adam", 1e-3)
+    kw = dict(epochs=1, batch_size=batch, optimizer=opt, show_progress=False)
+    cl.fit(model, x[: 5 * batch], y[: 5 * batch], **kw)  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        _sync(device)
+        start = time.perf_counter()
+        cl.fit(model, x, y, generator=torch.Generator().manual_seed(0), **kw)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: the CPU, and CUDA when present)")
+    parser.add_argument("--conv", action="store_true", help="also the conv net on the CPU (slow)")
+    args = parser.parse_args()
+    devices = [torch.device(args.device)] if args.device else [torch.device("cpu")] + (
+        [torch.device("cuda")] if torch.cuda.is_available() else [])  # fmt: skip
+    s = args.models
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); {args.steps} steps; S = {s}")
+    print(f"| device | model | one: steps/s | {s} stacked: steps/s | {s} one after another: steps/s "
+          f"| stacked time / one model's |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|")
+    for device in devices:
+        for name, (one, stacked, shape, batch, on_cpu) in SHAPES.items():
+            if device.type == "cpu" and not (on_cpu or args.conv):
+                continue
+            torch.manual_seed(0)
+            single = _seconds(one(), shape, batch, args.steps, device)
+            together = _seconds(stacked(s), shape, batch, args.steps, device)
+            print(f"| {device.type} | {name} | {args.steps / single:,.0f} | {args.steps / together:,.0f} "
+                  f"| {args.steps / (s * single):,.0f} | {together / single:.2f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""The benchmark scripts still run (a few steps each; their timings are not checked: they depend on the machine)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("args", [
+    ["packnet_step.py", "--data-source", "synthetic", "--steps", "3", "--repeats", "1"],
+    ["stacked_models.py", "--models", "2", "--steps", "3"],
+], ids=["packnet_step", "stacked_models"])  # fmt: skip
+def test_benchmark_runs_and_prints_its_table(args):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / args[0]), *args[1:]], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 3  # the header and at least two measured rows
