@@ -64,4 +64,6 @@ def iterate_batches(
         return
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
                              models=models):  # fmt: skip
-        yield tuple(t[idx] for t in tensors)
+        # index_select of the flat indices: the same rows as t[idx], several times faster on the CPU
+        flat = idx.reshape(-1)
+        yield tuple(t.index_select(0, flat).view(*idx.shape, *t.shape[1:]) for t in tensors)
