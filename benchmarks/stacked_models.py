@@ -5,8 +5,9 @@ data order) for a fixed number of steps: one model; ``S`` models stacked in one 
 (:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`); and ``S``
 models one after another (``S`` times the single model's time, measured). Prints steps per
 second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
-present. A tiny MLP stands in, on the CPU, for a small model on a GPU: both spend a step
-waiting on per-operator overhead rather than arithmetic. Not a test: timings depend on the
+present. On the CPU only a very small model stands in for a small model on a GPU, where a step
+waits on per-operator overhead rather than arithmetic: ten stacked copies of the book's MLPs
+already make the CPU's arithmetic the bottleneck (the rows say by how much). Not a test: timings depend on the
 machine. Run it with
 
     python benchmarks/stacked_models.py [--models 10] [--device cuda] [--steps 200]
@@ -23,8 +24,10 @@ from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
 
 #: name -> (build one, build S stacked, input shape, batch size, CPU by default)
 SHAPES = {
-    "tiny MLP 784-32-32-2 (CPU proxy)": (lambda: mlp(784, [32, 32], [2]), lambda s: stacked_mlp(s, 784, [32, 32], [2]),
-                                         (784,), 128, True),
+    "micro MLP 784-4-2 (CPU proxy)": (lambda: mlp(784, [4], [2]), lambda s: stacked_mlp(s, 784, [4], [2]), (784,), 128,
+                                      True),
+    "tiny MLP 784-32-32-2": (lambda: mlp(784, [32, 32], [2]), lambda s: stacked_mlp(s, 784, [32, 32], [2]), (784,), 128,
+                             True),
     "MLP 784-256-256-2 (chapters 00-03)": (lambda: mlp(784, [256, 256], [2]),
                                            lambda s: stacked_mlp(s, 784, [256, 256], [2]), (784,), 128, True),
     "Ball et al.'s conv net (chapter 02)": (lambda: ball_cnn([2]), lambda s: stacked_ball_cnn(s, [2]), (3, 32, 32), 32,

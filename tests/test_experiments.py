@@ -244,7 +244,7 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
               "fig2_datasets": [], "fig4_datasets": [], "match_maxiter": 2}  # fmt: skip
     params = experiment.Params.from_values(values, ex.preset("02", "smoke"))
     first = execute(experiment, params)
-    match = first.records.one("match", method="memory")
+    match = first.records.one("match", method="memory", how="search")
     folder = tmp_path / experiment.CHAPTER
     evaluated = {k for k, how in match["inputs"].items() if how == "record"}
     assert len(evaluated) == len(match["metrics"]["evaluations"]) + 1, "PackNet's target and every point searched"
@@ -257,4 +257,18 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     (folder / f"{last}.json").unlink()  # ... and during one of them
     again = execute(experiment, params)
     assert len(trained) == 1, "only the evaluation in flight is trained again"
-    assert again.records.one("match", method="memory")["metrics"] == match["metrics"]
+    assert again.records.one("match", method="memory", how="search")["metrics"] == match["metrics"]
+    # the grid: one stacked run for every point; a killed grid match retrains only the run at its p_bar
+    grid_match = again.records.one("match", method="memory", how="grid")
+    grids = [k for k in grid_match["inputs"] if json.loads((folder / f"{k}.json").read_text())["kind"] == "grid"]
+    assert len(grids) == 1
+    at_found = [k for k in grid_match["inputs"]
+                if json.loads((folder / f"{k}.json").read_text())["config"].get("free") == grid_match["metrics"]["free"]]
+    (folder / f"{grid_match['key']}.json").unlink()
+    (folder / f"{at_found[0]}.json").unlink()
+    trained.clear()
+    grid_trained = []
+    monkeypatch.setattr(experiment, "run_grid", lambda c, ctx: grid_trained.append(c) or {})
+    third = execute(experiment, params)
+    assert (len(trained), grid_trained) == (1, []), "the grid run is reused; only the run at p_bar is trained"
+    assert third.records.one("match", method="memory", how="grid")["metrics"] == grid_match["metrics"]

@@ -194,7 +194,8 @@ def match_run(p: Params, d: str, free: float, method: str, how: str) -> Run:
          "seeds": p.matching_seeds, "bounds": list(MATCH_BOUNDS), "how": how}  # fmt: skip
     if how == "grid":
         c["points"] = p.match_grid_points
-        cost = _cost(c, len(p.matching_seeds)) * (p.match_grid_points + 1)  # shared by the targets: paid once
+        shared = p.match_grid_points / len(setting(p, d).free)  # one grid serves every target p: its share
+        cost = _cost(c, len(p.matching_seeds)) * (shared + 1)  # and one run at the p̄ found
     else:
         c |= {"xatol": p.match_xatol, "maxiter": p.match_maxiter}
         cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
