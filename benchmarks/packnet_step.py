@@ -19,7 +19,6 @@ Not a test: timings depend on the machine.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -27,6 +26,7 @@ from torch.profiler import ProfilerActivity, profile
 import cl_utils as cl
 from cl_utils.models import mlp
 from cl_utils.packnet import PackNet
+from train_loop import timed  # this folder is on sys.path when the script runs
 
 
 def _setup(device: torch.device, data_source: str):
@@ -45,11 +45,6 @@ def _train(packnet, task, steps: int, batch: int) -> None:
     x, y = task.x_train[: steps * batch], task.y_train[: steps * batch]
     settings = cl.TrainSettings(1, batch, "adam", 1e-3, **IMPLEMENTATION)
     packnet.train_task(x, y, settings, generator=torch.Generator().manual_seed(0), show_progress=False)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 #: operators that only allocate, reshape or read metadata: no arithmetic kernel of their own
@@ -73,8 +68,7 @@ def _launches(packnet, task, steps: int, batch: int, device: torch.device) -> fl
     operators that do arithmetic (profiler events, metadata-only operators left out)."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        _train(packnet, task, steps, batch)
-        _sync(device)
+        timed(lambda: _train(packnet, task, steps, batch), device)  # waits for the device
     events = prof.events()
     if device.type == "cuda":
         return sum(e.device_type == torch.autograd.DeviceType.CUDA for e in events) / steps
@@ -82,14 +76,8 @@ def _launches(packnet, task, steps: int, batch: int, device: torch.device) -> fl
 
 
 def _rate(packnet, task, steps: int, batch: int, device: torch.device, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        _train(packnet, task, steps, batch)
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return steps / best
+    """Steps per second, the best of ``repeats`` epochs."""
+    return steps / min(timed(lambda: _train(packnet, task, steps, batch), device) for _ in range(repeats))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Benchmark: 10 small models trained as one stacked model, against one model and against 10 one after another.
 
-For each of the book's small model shapes, trains (Adam, its batch size, each model its own
-data order) for a fixed number of steps: one model; ``S`` models stacked in one network
+For each of the book's small model shapes, trains on random inputs (Adam, its batch size, each
+model its own data order) for a fixed number of steps: one model; ``S`` models stacked in one network
 (:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`); and ``S``
 models one after another (``S`` times the single model's time, measured). Prints steps per
 second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
@@ -15,12 +15,12 @@ machine. Run it with
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 import cl_utils as cl
 from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
+from train_loop import timed  # this folder is on sys.path when the script runs
 
 #: name -> (build one, build S stacked, input shape, batch size, CPU by default)
 SHAPES = {
@@ -35,11 +35,6 @@ SHAPES = {
 }  # fmt: skip
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _seconds(model: torch.nn.Module, shape: tuple[int, ...], batch: int, steps: int, device: torch.device) -> float:
     """Best of three: wall time of ``steps`` training steps through :func:`cl_utils.fit`."""
     model = model.to(device)
@@ -48,14 +43,8 @@ def _seconds(model: torch.nn.Module, shape: tuple[int, ...], batch: int, steps: 
     opt = cl.make_optimizer(model.parameters(), "adam", 1e-3)
     kw = dict(epochs=1, batch_size=batch, optimizer=opt, show_progress=False)
     cl.fit(model, x[: 5 * batch], y[: 5 * batch], **kw)  # warm-up
-    best = float("inf")
-    for _ in range(3):
-        _sync(device)
-        start = time.perf_counter()
-        cl.fit(model, x, y, generator=torch.Generator().manual_seed(0), **kw)
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed(lambda: cl.fit(model, x, y, generator=torch.Generator().manual_seed(0), **kw), device)
+               for _ in range(3))
 
 
 def main() -> None:

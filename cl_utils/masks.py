@@ -180,17 +180,19 @@ class FrozenEntries:
         #: parameters with no trainable entry: no gradient while :meth:`holding`, restored otherwise
         self.frozen = [n for n in self.params if counts[n] == 0]
         #: 1.0 where entries train, 0.0 where frozen: multiplies gradients and, in restore, values
-        self._gradient_masks = {n: self.trainable[n].to(self.params[n].dtype) for n in self.params}
+        self._keep = {n: self.trainable[n].to(self.params[n].dtype) for n in self.partial + self.frozen}
         self._held = False
-        self.reference: dict[str, torch.Tensor] = {}
         self.snapshot()
 
     def snapshot(self) -> None:
-        """Record the current values as the ones to keep."""
-        self.reference = {n: self.params[n].detach().clone() for n in self.partial + self.frozen}
-        # what restore adds after zeroing frozen entries: their values there, -0.0 where entries train
-        # (x * 1 + -0.0 is x for every x, signed zeros included, so trainable entries keep every bit)
-        self._frozen_values = {n: torch.where(self.trainable[n], -0.0, self.reference[n]) for n in self.partial}
+        """Record the current values as the ones to keep.
+
+        Wholly frozen parameters keep a copy; a partly frozen one keeps what :meth:`restore` adds
+        after zeroing its frozen entries: their values there, -0.0 where entries train (x · 1 + -0.0
+        is x for every x, signed zeros included, so trainable entries keep every bit).
+        """
+        self._frozen_copies = {n: self.params[n].detach().clone() for n in self.frozen}
+        self._frozen_values = {n: torch.where(self.trainable[n], -0.0, self.params[n].detach()) for n in self.partial}
 
     @contextmanager
     def holding(self) -> Iterator["FrozenEntries"]:
@@ -212,7 +214,7 @@ class FrozenEntries:
         for n in self.partial if self._held else self.partial + self.frozen:
             grad = self.params[n].grad
             if grad is not None:
-                grad.mul_(self._gradient_masks[n])
+                grad.mul_(self._keep[n])
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -223,10 +225,10 @@ class FrozenEntries:
         (equal as numbers; a recorded -0.0 comes back as +0.0), trainable ones every bit they had.
         """
         for n in self.partial:
-            self.params[n].mul_(self._gradient_masks[n]).add_(self._frozen_values[n])
+            self.params[n].mul_(self._keep[n]).add_(self._frozen_values[n])
         if not self._held:
             for n in self.frozen:
-                self.params[n].copy_(self.reference[n])
+                self.params[n].copy_(self._frozen_copies[n])
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,8 @@ class MultiHeadNet(nn.Module):
     :param feature_dim: width of the body's output.
     :param head_sizes: number of classes of each task's head; one entry = single head.
     :param make_head: builds a head from ``(feature_dim, num_classes)``.
+    :param num_models: independent models the body and heads stack (:func:`stacked_mlp`,
+        :func:`stacked_ball_cnn`); their inputs are then ``(S, B, ...)``.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class MultiHeadNet(nn.Module):
         feature_dim: int,
         head_sizes: Sequence[int],
         make_head: Callable[[int, int], nn.Module] = nn.Linear,
+        num_models: int = 1,
     ):
         super().__init__()
         if not head_sizes:
@@ -132,8 +135,7 @@ class MultiHeadNet(nn.Module):
         self.feature_dim = feature_dim
         self.make_head = make_head
         self.heads = nn.ModuleList(make_head(feature_dim, n) for n in head_sizes)
-        #: independent models in the network (:func:`stacked_mlp`); their inputs are ``(S, B, ...)``
-        self.num_models = 1
+        self.num_models = num_models
 
     def add_head(self, num_classes: int) -> int:
         """Append a head for a new task; return its index."""
@@ -153,15 +155,14 @@ class MultiHeadNet(nn.Module):
         """
         features = self.body(x)
         sizes = {h.out_features for h in self.heads}
-        if self.num_models > 1:  # features (S, B, F), task_ids (S, B); each head's logits (B, C, S)
-            if len(sizes) != 1:
-                raise ValueError("a stacked network needs heads of one size to mix tasks in a batch")
-            logits = torch.stack([h(features) for h in self.heads], 1)  # (B, T, C, S)
-            index = task_ids.t()[:, None, None, :].expand(-1, 1, logits.shape[2], -1)
-            return logits.gather(1, index).squeeze(1)
-        rows = torch.arange(len(x), device=x.device)
         if len(sizes) == 1:  # one batched gather, no host synchronisation
-            return torch.stack([h(features) for h in self.heads], 1)[rows, task_ids]
+            logits = torch.stack([h(features) for h in self.heads], 1)  # (B, T, C), stacked: (B, T, C, S)
+            if self.num_models == 1:
+                return logits[torch.arange(len(x), device=x.device), task_ids]
+            index = task_ids.t()[:, None, None, :].expand(-1, 1, logits.shape[2], -1)  # task_ids (S, B)
+            return logits.gather(1, index).squeeze(1)
+        if self.num_models > 1:
+            raise ValueError("a stacked network needs heads of one size to mix tasks in a batch")
         out = features.new_full((len(x), max(sizes)), float("-inf"))
         for t, head in enumerate(self.heads):
             sel = task_ids == t
@@ -208,9 +209,7 @@ def stacked_mlp(num_models: int, in_features: int, hidden: Sequence[int], head_s
         layers += [StackedLinear(num_models, width, h), nn.ReLU()]
         width = h
     head = partial(StackedLinear, num_models, models_last=True)
-    net = MultiHeadNet(nn.Sequential(*layers), width, head_sizes, make_head=head)
-    net.num_models = num_models
-    return net
+    return MultiHeadNet(nn.Sequential(*layers), width, head_sizes, make_head=head, num_models=num_models)
 
 
 def num_models(model: nn.Module) -> int:
@@ -237,9 +236,7 @@ def stacked_ball_cnn(num_models: int, head_sizes: Sequence[int], in_channels: in
         StackedConv2d(s, 128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
         FromGrouped(s), StackedLinear(s, 128 * 8 * 8, 1024), nn.ReLU(), nn.Dropout(0.1),
     )  # fmt: skip
-    net = MultiHeadNet(body, 1024, head_sizes, make_head=partial(StackedLinear, s, models_last=True))
-    net.num_models = num_models
-    return net
+    return MultiHeadNet(body, 1024, head_sizes, make_head=partial(StackedLinear, s, models_last=True), num_models=s)
 
 
 def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.0) -> MultiHeadNet:

@@ -48,7 +48,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights, unit_columns
-from .models import STACKED_LAYERS, MultiHeadNet
+from .models import STACKED_LAYERS, MultiHeadNet, num_models
 from .train import EpochStats, TrainSettings, fit, train_mode
 
 __all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
@@ -125,15 +125,17 @@ class PackNet:
         Cached as ready float tensors until the ownership changes.
         """
         if task not in self._float_mask_cache:
-            masks = {}
-            for n, o in self.owners().items():
-                if task < self.num_tasks and bool((o > task).any()):
-                    masks[n] = (o <= task).to(self.weights[n].dtype)
-            self._float_mask_cache[task] = masks
+            owners = self.owners() if task < self.num_tasks else {}  # the newest task: nothing to mask
+            self._float_mask_cache[task] = {n: (o <= task).to(self.weights[n].dtype) for n, o in owners.items()
+                                            if bool((o > task).any())}  # fmt: skip
         return self._float_mask_cache[task]
 
-    def _masked_call(self, task: int, *args, overrides: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """``model(*args)`` with task ``task``'s weights; a plain call when nothing needs masking."""
+    def call(self, task: int, *args, overrides: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``model(*args)`` with the weights task ``task`` may use (owned by tasks ``1..task``).
+
+        A plain call when no layer needs masking (always for the newest task: see
+        :meth:`_forward_masks`); ``overrides`` replaces further parameters outright (a task's own biases).
+        """
         masks = self._forward_masks(task)
         if not masks and not overrides:
             return self.model(*args)
@@ -176,7 +178,7 @@ class PackNet:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            return self._masked_call(task, x, task - 1, overrides=self._bias_overrides(task))
+            return self.call(task, x, task - 1, overrides=self._bias_overrides(task))
 
         return forward
 
@@ -273,7 +275,7 @@ class PackNet:
             inputs, forward = x, self.forward_for(task)
         else:
             inputs = (x, task_ids)
-            forward = lambda xb, ids: self._masked_call(task, xb, ids)  # noqa: E731
+            forward = lambda xb, ids: self.call(task, xb, ids)  # noqa: E731
         history = fit(
             self.model,
             inputs,
@@ -313,7 +315,7 @@ class PackNet:
         """
         task = self.num_tasks
         keep_fn = keep_fn or magnitude_keep_mask
-        models = getattr(self.model, "num_models", 1)
+        models = num_models(self.model)
         fractions = [float(fraction)] * models if isinstance(fraction, (int, float)) else list(fraction)
         if len(fractions) != models:
             raise ValueError(f"{len(fractions)} prune fractions for {models} stacked model(s)")

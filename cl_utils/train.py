@@ -88,24 +88,33 @@ def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return hits.flatten(1).float().mean(1).sum() if hits.dim() > 1 else hits.sum().float()
 
 
+def _eval_logits(model: nn.Module, x: Inputs, y: torch.Tensor, forward: Forward | None,
+                 batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """``(logits, labels)`` of every batch of ``(x, y)``, in eval mode (restored after).
+
+    A stacked model sees each batch as its ``(S, B, ...)`` input (:func:`~cl_utils.models.per_model`).
+    """
+    forward = forward or model
+    models = num_models(model)
+    was_training = model.training
+    model.eval()
+    try:
+        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
+            yield forward(*(per_model(t, models) for t in xb)), yb
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def accuracy_per_model(
     model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None = None, batch_size: int = 2048
 ) -> list[float]:
     """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model)."""
-    forward = forward or model
-    models = num_models(model)
-    was_training = model.training
-    model.eval()
     correct: torch.Tensor | None = None
-    try:
-        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
-            logits = forward(*(per_model(t, models) for t in xb))
-            hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
-            batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
-            correct = batch if correct is None else correct + batch
-    finally:
-        model.train(was_training)
+    for logits, yb in _eval_logits(model, x, y, forward, batch_size):
+        hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
+        batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
+        correct = batch if correct is None else correct + batch
     return [] if correct is None else (correct.double() / max(len(y), 1)).tolist()
 
 
@@ -246,19 +255,11 @@ def evaluate(
 
     ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
     """
-    forward = forward or model
-    models = num_models(model)
-    was_training = model.training
-    model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=y.device)  # summed on the device: one sync at the end
     correct = torch.zeros((), dtype=torch.float64, device=y.device)
-    try:
-        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
-            logits = forward(*(per_model(t, models) for t in xb))
-            total_loss += loss_fn(logits, yb, reduction="sum")
-            correct += _correct(logits, yb)
-    finally:
-        model.train(was_training)
+    for logits, yb in _eval_logits(model, x, y, forward, batch_size):
+        total_loss += loss_fn(logits, yb, reduction="sum")
+        correct += _correct(logits, yb)
     n = max(len(y), 1)
     return float(total_loss) / n, float(correct) / n
 
@@ -313,50 +314,48 @@ def fit(
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     forward = forward or model
+    models = num_models(model)
+    step_forward, step_context = _accelerated_step(forward, y.device)  # once per phase: compiles once
     history: list[EpochStats] = []
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False)
     with ExitStack() as held:
         for g in guards:  # wholly frozen parameters get no gradient during the phase
             held.enter_context(g.holding())
-        for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False):
-            history.append(_epoch(model, x, y, epoch, batch_size, optimizer, forward, loss_fn, penalty, guards,
-                                  scheduler, val, generator, set_train_mode))  # fmt: skip
+        for epoch in bar:
+            start = time.perf_counter()
+            if set_train_mode is None:
+                model.train()
+            else:
+                set_train_mode()
+            loss_sum = torch.zeros((), device=y.device)  # sums stay on the device: no step waits for it
+            correct = torch.zeros((), device=y.device)
+            for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models):
+                if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits
+                    yb = yb.t()
+                with step_context():
+                    logits = step_forward(*xb)
+                    loss = loss_fn(logits, yb)
+                    if penalty is not None:
+                        loss = loss + penalty()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                for g in guards:
+                    g.mask_gradients()
+                optimizer.step()
+                for g in guards:
+                    g.restore()
+                loss_sum += loss.detach() * len(yb)
+                correct += _correct(logits.detach(), yb)
+            if scheduler is not None:
+                scheduler.step()
+            n = max(len(y), 1)
+            val_loss, val_acc = (evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None
+                                 else (None, None))  # fmt: skip
+            stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc,
+                               time.perf_counter() - start)  # fmt: skip
+            history.append(stats)
+            bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
     return history
-
-
-def _epoch(model, x, y, epoch, batch_size, optimizer, forward, loss_fn, penalty, guards, scheduler, val, generator,
-           set_train_mode) -> EpochStats:  # fmt: skip
-    """One epoch of :func:`fit`; nothing in a step waits for the device (the sums stay on it)."""
-    start = time.perf_counter()
-    if set_train_mode is None:
-        model.train()
-    else:
-        set_train_mode()
-    loss_sum = torch.zeros((), device=y.device)
-    correct = torch.zeros((), device=y.device)
-    models = num_models(model)
-    step_forward, step_context = _accelerated_step(forward, y.device)
-    for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models):
-        if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits (B, C, S)
-            yb = yb.t()
-        with step_context():
-            logits = step_forward(*xb)
-            loss = loss_fn(logits, yb)
-            if penalty is not None:
-                loss = loss + penalty()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for g in guards:
-            g.mask_gradients()
-        optimizer.step()
-        for g in guards:
-            g.restore()
-        loss_sum += loss.detach() * len(yb)
-        correct += _correct(logits.detach(), yb)
-    if scheduler is not None:
-        scheduler.step()
-    n = max(len(y), 1)
-    val_loss, val_acc = evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None else (None, None)
-    return EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc, time.perf_counter() - start)
 
 
 def evaluate_tasks(

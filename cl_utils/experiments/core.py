@@ -74,8 +74,7 @@ class RunContext:
         A build reseeds and trains; it runs on a forked random state, so the run that asked for the checkpoint
         continues exactly as it would have had the checkpoint been cached (dropout draws, for instance).
         """
-        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
-                           self.acceleration)  # fmt: skip
+        request = self._request(kind, config, datasets)
 
         def isolated_build():
             with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
@@ -90,9 +89,13 @@ class RunContext:
         Loaded, or trained by ``fn(config, ctx)`` and stored exactly like a planned run, so an
         interrupted search loses only the evaluation in flight and a later search reuses the rest.
         """
-        request = _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
-                           self.acceleration)  # fmt: skip
+        request = self._request(kind, config, datasets)
         return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash)
+
+    def _request(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...]) -> dict[str, Any]:
+        """The full request of a run asked for while a run trains (keyed like a planned one)."""
+        return _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
+                        self.acceleration)  # fmt: skip
 
 
 @lru_cache(maxsize=None)

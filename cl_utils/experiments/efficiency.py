@@ -39,7 +39,6 @@ from ..efficiency import (
     match_on_grid,
     prune_per_round,
 )
-from ..masks import masked_forward
 from ..models import MultiHeadNet, ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
 from ..packnet import PackNet
 from ..streams import Task, concat_tasks, split_tasks
@@ -145,8 +144,9 @@ def setting(p: Params, d: str) -> Setting:
                    p.cifar_train_per_class, p.cifar_seeds, "ball_cnn")  # fmt: skip
 
 
-#: the config keys that fix a dataset's network, data and training (shared by a search and the runs it asks for)
-BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked")
+#: the config keys that fix a dataset's network, data and training (shared by a search and the runs it asks for);
+#: ``data_order`` is there only for stacked networks
+BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked", "data_order")
 
 
 def _base(p: Params, s: Setting) -> dict:
@@ -158,7 +158,7 @@ def _base(p: Params, s: Setting) -> dict:
 
 def _base_of(c: dict) -> dict:
     """The keys of a run's config that fix its network, data and training (:data:`BASE_KEYS`)."""
-    return {k: c[k] for k in (*BASE_KEYS, "data_order") if k in c}
+    return {k: c[k] for k in BASE_KEYS if k in c}
 
 
 def _groups(c: dict, seeds: Sequence[int]) -> list[list[int]]:
@@ -236,11 +236,10 @@ def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[l
     With frozen weights (PackNet) task ``t`` uses the weights of tasks ``1..t``; when
     nothing is frozen (Memory, Multinet) every task uses the whole final network.
     """
-    masks = packnet.masks_for(packnet.num_tasks)
     out = []
     for t, tk in enumerate(tasks):
-        if shared:
-            forward = lambda x, t=t: masked_forward(packnet.model, masks, x, t)  # noqa: E731
+        if shared:  # the final network's weights, task t's head
+            forward = lambda x, t=t: packnet.call(packnet.num_tasks, x, t)  # noqa: E731
         else:
             forward = packnet.forward_for(t + 1)
         out.append(accuracy_per_model(packnet.model, *tk.split("test"), forward=forward))
@@ -318,15 +317,18 @@ def _network(c: dict, models: int) -> MultiHeadNet:
     return stacked_ball_cnn(models, [2] * 5) if c["stacked"] else ball_cnn([2] * 5)
 
 
+def _fill(c: dict, ctx: RunContext, models: int, final_free: float | list[float], rounds: int) -> dict:
+    """``c['method']`` filling ``models`` stacked networks (1: a plain one) seeded by ``c['seeds'][0]``."""
+    generator = set_seed(c["seeds"][0])
+    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+    return run_method(c["method"], _network(c, models).to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
+                      retrain_budget=c["budget"], rounds=rounds, final_free=final_free, generator=generator,
+                      show_progress=ctx.show_progress)  # fmt: skip
+
+
 def run_fill(c: dict, ctx: RunContext) -> dict:
     """One method filling the network, for the run's seed group."""
-    seeds = c["seeds"]
-    generator = set_seed(seeds[0])
-    model = _network(c, len(seeds) if c["stacked"] else 1)
-    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
-    return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
-                      retrain_budget=c["budget"], rounds=c["rounds"], final_free=c["free"], generator=generator,
-                      show_progress=ctx.show_progress)  # fmt: skip
+    return _fill(c, ctx, len(c["seeds"]) if c["stacked"] else 1, c["free"], c["rounds"])
 
 
 def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
@@ -340,12 +342,7 @@ def run_grid(c: dict, ctx: RunContext) -> dict:
     """One-shot ``method`` at every free fraction of ``c['frees']`` for every seed: one stacked network of
     ``len(frees) × len(seeds)`` models (model ``i × len(seeds) + j`` is point ``i``, seed ``j``)."""
     frees, seeds = c["frees"], c["seeds"]
-    generator = set_seed(seeds[0])
-    model = _network(c, len(frees) * len(seeds))
-    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
-    return run_method(c["method"], model.to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
-                      retrain_budget=c["budget"], rounds=1, final_free=[f for f in frees for _ in seeds],
-                      generator=generator, show_progress=ctx.show_progress)  # fmt: skip
+    return _fill(c, ctx, len(frees) * len(seeds), [f for f in frees for _ in seeds], rounds=1)
 
 
 def _grid_accuracy(c: dict, ctx: RunContext, frees: list[float]) -> np.ndarray:
@@ -372,13 +369,12 @@ def run_match(c: dict, ctx: RunContext) -> dict:
         frees = grid_frees(c["points"], tuple(c["bounds"]))
         curve = _grid_accuracy(c, ctx, frees).mean(axis=(1, 2))
         found = match_on_grid(float(target.mean()), frees, list(curve))
-        acc = _filled(c, ctx, c["method"], found["free"])
-        found["performance"] = float(acc.mean())
     else:
         found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c["method"], q).mean(),
                                     bounds=tuple(c["bounds"]), xatol=c["xatol"], maxiter=c["maxiter"])  # fmt: skip
-        acc = _filled(c, ctx, c["method"], found["free"])
-    return {**found, "target": float(target.mean()), "target_acc": target, "acc": acc}
+    acc = _filled(c, ctx, c["method"], found["free"])  # the search evaluated it already: a stored run
+    return {**found, "performance": float(acc.mean()), "target": float(target.mean()), "target_acc": target,
+            "acc": acc}
 
 
 RUNNERS = {"fill": run_fill, "match": run_match, "grid": run_grid}

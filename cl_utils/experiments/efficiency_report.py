@@ -181,6 +181,11 @@ def claims_table(records: Records, p: Params, scale: dict[str, str], directory: 
     return paper_vs_book(claims(records, p, scale), unit="", save_to=directory)
 
 
+def _u(free: float) -> float:
+    """``u = −log10(1 − p̄)``, the scale the grid is even in."""
+    return -math.log10(1 - free)
+
+
 def grid_against_search(records: Records, p: Params, d: str) -> pd.DataFrame:
     """Table 1's p̄ found on the grid beside the p̄ the sequential search found, with what each cost.
 
@@ -189,23 +194,22 @@ def grid_against_search(records: Records, p: Params, d: str) -> pd.DataFrame:
     times are the wall times of those trainings, from the run cache.
     """
     cache = {r["key"]: r for r in RunCache(records.items[0]["chapter"], p.results_dir or None).records()}
-    rows = []
-    for f in setting(p, d).free:
+    rows, ps = [], setting(p, d).free
+    for f in ps:
         for m in ("memory", "multinet"):
-            grid, search = match(records, p, d, f, m, "grid"), match(records, p, d, f, m, "search")
             g_rec, s_rec = (records.one("match", dataset=d, target_free=f, method=m, how=h) for h in ("grid", "search"))
-            g_runs = [cache[k] for k in g_rec["inputs"] if k in cache and cache[k]["kind"] == "grid"]
+            grid, search = g_rec["metrics"], s_rec["metrics"]
+            g_inputs = [cache[k] for k in g_rec["inputs"] if k in cache]
+            g_runs = [r for r in g_inputs if r["kind"] == "grid"]
+            at_found = [r for r in g_inputs if r["config"].get("method") == m and r["config"].get("free") == grid["free"]]
             s_runs = [cache[k] for k in s_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m]
-            at_found = [cache[k] for k in g_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m
-                        and cache[k]["config"].get("free") == grid["free"]]  # fmt: skip
-            u = lambda q: -math.log10(1 - q)  # noqa: E731
             rows.append({"PackNet p": f"{f:g}", "method": m.capitalize(),
                          "p̄ grid": f"{grid['free']:.4f}", "p̄ search": f"{search['free']:.4f}",
-                         "difference in u": f"{u(grid['free']) - u(search['free']):+.3f}",
+                         "difference in u": f"{_u(grid['free']) - _u(search['free']):+.3f}",
                          "ratio grid": f"{compression_ratio(f, grid['free']):.2f}",
                          "ratio search": f"{compression_ratio(f, search['free']):.2f}",
                          "search trainings": len(search["evaluations"]),
                          "search minutes": f"{sum(r['wall_seconds'] for r in s_runs) / 60:.1f}",
-                         "grid minutes (shared by the 3 p)": f"{sum(r['wall_seconds'] for r in g_runs) / 60:.1f}",
+                         f"grid minutes (shared by the {len(ps)} p)": f"{sum(r['wall_seconds'] for r in g_runs) / 60:.1f}",
                          "run at grid p̄, minutes": f"{sum(r['wall_seconds'] for r in at_found) / 60:.1f}"})  # fmt: skip
     return pd.DataFrame(rows).set_index(["PackNet p", "method"])

@@ -27,7 +27,7 @@ import time
 from types import ModuleType
 from typing import Any, Callable
 
-from .core import Outcome, Records, context, requests, train_run
+from .core import Outcome, Records, Run, context, requests, train_run
 from .params import Params
 
 __all__ = ["resources", "execute_ray"]
@@ -45,8 +45,8 @@ def resources(experiment: ModuleType, params: Params, cluster: dict[str, float])
     return wanted
 
 
-def _remote_run(module: str, values: dict[str, Any], index: int, threads: int) -> dict:
-    """Inside a Ray worker: rebuild the chapter's plan from its parameters and train run ``index``."""
+def _remote_run(module: str, values: dict[str, Any], run: Run, request: dict, threads: int) -> dict:
+    """Inside a Ray worker: train ``run`` (its request resolved by the driver: no data is read to key it)."""
     import importlib
 
     import torch
@@ -54,9 +54,7 @@ def _remote_run(module: str, values: dict[str, Any], index: int, threads: int) -
     torch.set_num_threads(max(1, threads))
     experiment = importlib.import_module(module)
     params = experiment.Params.from_values(values)
-    planned = requests(experiment, params)
-    run, request = planned[index]
-    return train_run(experiment, context(experiment, params, planned), run, request)
+    return train_run(experiment, context(experiment, params, [(run, request)]), run, request)
 
 
 def execute_ray(
@@ -89,10 +87,10 @@ def execute_ray(
     try:
         need = resources(experiment, params, ray.cluster_resources())
         task = ray.remote(**need)(_remote_run)
-        values = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+        values = dataclasses.asdict(params)
         values["results_dir"] = str(ctx.cache.directory.parent)  # the driver's folder, also for the workers
         threads = int(need.get("num_cpus", 1))
-        futures = {task.remote(experiment.__name__, values, i, threads): i for i in todo}
+        futures = {task.remote(experiment.__name__, values, *planned[i], threads): i for i in todo}
         start = time.monotonic()
         if log:
             log(f"{len(todo)} runs submitted to Ray ({need} each); {len(planned) - len(todo)} cached")
