@@ -32,6 +32,7 @@ CHAPTER_TITLES = {
     "03_clnp": "Continual Learning via Neural Pruning",
     "04_progressive_prune": "Progressive Prune Network",
     "05_filter_pruning": "Iterative filter pruning",
+    "06_comparison": "Comparison: the methods side by side",
 }
 
 

@@ -9,6 +9,7 @@ One module per chapter, all in the same shape (see :mod:`.core`):
 ``clnp``               03: Continual Learning via Neural Pruning (Golkar et al. 2019)
 ``progressive``        04: progressive networks, pruned (Nicholls & Dasgupta)
 ``filter_pruning``     05: iterative filter pruning (Salcedo & Sharma)
+``comparison``         06: the methods of 00-04 on the same three streams
 =====================  =========================================================
 
 :func:`load` finds a chapter's module by its number, name or notebook path, and
@@ -44,6 +45,7 @@ CHAPTERS = {
     "03_clnp": "clnp",
     "04_progressive_prune": "progressive",
     "05_filter_pruning": "filter_pruning",
+    "06_comparison": "comparison",
 }
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -257,6 +257,7 @@ def run_method(
     final_free: float | Sequence[float],
     generator: torch.Generator | None = None,
     show_progress: bool = True,
+    after_phase: Callable[[PackNet, int], None] | None = None,
 ) -> dict:
     """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free
     (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once).
@@ -269,7 +270,8 @@ def run_method(
 
     Each training phase is ``train.epochs`` epochs, then the ``retrain_budget`` epochs are
     split over the ``rounds`` prune-retrain rounds (``R = B / N``; Algorithm 2 gives the
-    fraction ``z`` pruned per round).
+    fraction ``z`` pruned per round). ``after_phase(packnet, tasks_seen)`` is called after each
+    phase's last round (the comparison chapter measures every task seen so far there).
 
     :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
         "z": the per-round pruning fraction}``.
@@ -299,6 +301,8 @@ def run_method(
         for n in range(rounds):  # Algorithm 1: prune z of what the task holds, retrain R epochs
             packnet.prune(z)
             packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
+        if after_phase is not None:
+            after_phase(packnet, len(seen))
     return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -117,6 +117,7 @@ def run_progressive(
     adapter_width: int | None = None,
     first_column_state: dict[str, torch.Tensor] | None = None,
     show_progress: bool = True,
+    after_column: Callable[[ProgressiveNet, int], None] | None = None,
 ) -> dict:
     """Train one column per task in order (Algorithm 1 when ``prune_fractions`` is given).
 
@@ -124,6 +125,8 @@ def run_progressive(
     :param prune_fractions: one fraction per column (0 = that column is not pruned).
     :param first_column_state: column 1's ``state_dict`` after its initial epochs, shared by
         runs that differ only from there on (its initial training is then skipped).
+    :param after_column: ``after_column(net, k)`` is called once column ``k`` is done (trained, pruned,
+        retrained), e.g. to measure every earlier column again.
     :returns: a JSON-able record: per-column results of :func:`train_column`, each column's
         test accuracy re-measured after the last column (``final_test_acc``), and totals.
     """
@@ -150,6 +153,8 @@ def run_progressive(
                 show_progress=show_progress,
             )
         )  # fmt: skip
+        if after_column is not None:
+            after_column(net, k)
     final = [evaluate(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))[1] for k, t in enumerate(tasks)]
     total = count_parameters(net)
     return {

@@ -1,0 +1,395 @@
+"""Chapter 06: the methods of chapters 00-04 on the same three task streams, side by side.
+
+One run kind, ``train``: one method (in one configuration) learns one stream with one seed,
+as a plain network, and records
+
+* ``acc``: the accuracy matrix, ``acc[i][j]`` = test accuracy on task ``j`` after task ``i``
+  (tasks seen so far only; joint training has one row, measured at the end);
+* ``kept``: the parameters the method must keep to serve every task, in float32 equivalents
+  (:func:`kept_dense`, :func:`kept_packnet`, :func:`kept_clnp`, :func:`kept_progressive`);
+* ``capacity``: after each task, the share of the shared network the tasks so far own
+  (PackNet: body weights; CLNP: hidden units), or, for Progressive Prune, the parameters of
+  its columns and adapters so far relative to the shared network (it grows past 1).
+
+Every method is its own chapter's mechanism and schedule, called from there: fine-tuning and
+joint training (:mod:`cl_utils.baselines`, chapter 00), LwF (:func:`cl_utils.lwf.lwf_train_task`,
+chapter 01), PackNet one-shot and iterative (Ball et al.'s Algorithm 1,
+:func:`.efficiency.run_method`, chapter 02), CLNP (:func:`.clnp.run_sequence`, chapter 03) and
+Progressive Prune (:func:`.progressive.run_progressive`, chapter 04). What is adapted to the
+common streams is listed in :data:`ADAPTATIONS` (the chapter prints it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, Sequence
+
+import torch
+
+from ..baselines import finetune_sequence, train_jointly
+from ..clnp import CLNP
+from ..lwf import lwf_train_task
+from ..masks import count_parameters, unit_rows
+from ..models import MultiHeadNet, mlp, zenke_cnn
+from ..packnet import PackNet, pack_owners
+from ..progressive import ProgressiveNet
+from ..streams import Task, permuted_tasks, split_tasks
+from ..train import TrainSettings, evaluate, evaluate_tasks, fit, set_seed
+from .clnp import run_sequence
+from .common import mlp_cost, task
+from .core import Run, RunContext
+from .efficiency import run_method
+from .params import ParameterError, knob
+from .params import Params as BaseParams
+from .progressive import run_progressive
+
+CHAPTER = "06_comparison"
+CODE_VERSION = 1
+SOURCES = ("cl_utils.experiments.comparison", "cl_utils.experiments.efficiency", "cl_utils.experiments.clnp",
+           "cl_utils.experiments.progressive", "cl_utils.baselines", "cl_utils.lwf", "cl_utils.packnet",
+           "cl_utils.efficiency", "cl_utils.clnp", "cl_utils.clnp_schedule", "cl_utils.progressive", "cl_utils.masks",
+           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
+
+STREAMS = ("split_mnist", "permuted_mnist", "split_cifar10")
+STREAM_NAMES = {"split_mnist": "Split MNIST", "permuted_mnist": "Permuted MNIST", "split_cifar10": "Split CIFAR-10"}
+METHODS = ("fine-tune", "joint", "lwf", "packnet", "packnet-iterative", "clnp", "progressive")
+METHOD_NAMES = {"fine-tune": "Fine-tune", "joint": "Joint", "lwf": "LwF", "packnet": "PackNet",
+                "packnet-iterative": "PackNet iterative", "clnp": "CLNP", "progressive": "Progressive Prune"}
+PRUNING = ("packnet", "packnet-iterative", "clnp", "progressive")  # methods that promise zero forgetting
+PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]
+ZENKE_MACS = 27.0e6  # multiply-accumulates of one 32x32 image through zenke_cnn's body at width 1
+
+#: what each method keeps from its chapter and what the common streams change (printed by the chapter)
+ADAPTATIONS = {
+    "every method": "task-incremental (one head per task, the task known at test time) on every stream, "
+                    "Permuted MNIST included (chapter 03's narrow network is multi-head too); one plain network "
+                    "per seed (no stacking), so wall times compare; the same data and preprocessing for all",
+    "Fine-tune, Joint": "chapter 00's schedule (Adam, fresh optimiser per task; joint: as many epochs over all "
+                        "tasks' data) on the stream's network and epochs",
+    "LwF": "chapter 01's distillation (T = 2, unit weight, head-only warm-up for a quarter of the epochs) with "
+           "Adam at the stream's learning rate instead of SGD with weight decay (chapter 01 fine-tunes a VGG "
+           "from a trained initial task); the first task trains like fine-tuning",
+    "PackNet": "chapter 02's Algorithm 1 (Ball et al.): E epochs per task, then a retraining budget B "
+               "(half of E, as chapter 01's 10 after 20) in N = 1 round (one-shot) or N rounds (iterative), "
+               "per-task pruning from Algorithm 2 so that a fraction p of the body is free at the end; "
+               "biases frozen after task 1",
+    "CLNP": "chapter 03's schedule: L1 training, graceful forgetting within a margin, fine-tuning rounds; "
+            "MLP streams use the narrow network's settings with the task-1 grid's usual pick fixed in advance "
+            "(lr 0.005, alpha 1e-4; no grid) on the stream's 256-256 network; Split CIFAR-10 uses the split-"
+            "CIFAR settings (alphas, lr 1e-3); one activity threshold for all layers on every stream (the narrow "
+            "network's per-layer scan costs 8 times the evaluations)",
+    "Progressive Prune": "chapter 04's Algorithm 1: one MLP column (128-64) per task with learned adapters, "
+                         "SGD lr 0.1 momentum 0.5 batch 64, E epochs, pruned to p and retrained E epochs; "
+                         "CIFAR-10 images are flattened (the method is fully connected), not centre-cropped; "
+                         "inputs preprocessed like every other method's (chapter 04 maps them to [-1, 1])",
+}
+
+
+@dataclasses.dataclass
+class Params(BaseParams):
+    streams: list[str] = knob(list(STREAMS), "task streams", choices=STREAMS, min_length=1, unique=True)
+    methods: list[str] = knob(list(METHODS), "methods compared", choices=METHODS, min_length=1, unique=True)
+    seeds: list[int] = knob([0, 1, 2, 3, 4], "one run per seed, method, configuration and stream", min=0,
+                            min_length=1, unique=True)  # fmt: skip
+    val_fraction: float = knob(0.1, "share of each class held out (early choices of CLNP; reported only)",
+                               min=0.01, max=0.5)  # fmt: skip
+    # MLP streams: Split MNIST (5 two-class tasks), Permuted MNIST (10 tasks); MLP 784-256-256 (Zenke et al.)
+    mlp_hidden: list[int] = knob([256, 256], "hidden widths of the shared MLP", min=1, min_length=1)
+    mlp_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    mlp_batch_size: int = knob(128, "minibatch size", min=1, max=65536)
+    split_mnist_epochs: int = knob(10, "E, epochs per task on Split MNIST (chapter 00)", min=1, max=1000)
+    permuted_tasks: int = knob(10, "Permuted MNIST tasks (the first unpermuted)", min=2, max=50)
+    permuted_epochs: int = knob(20, "E, epochs per task on Permuted MNIST (chapter 03)", min=1, max=1000)
+    # Split CIFAR-10 (5 two-class tasks): Zenke et al.'s conv net (chapter 03)
+    cifar_width: float = knob(1.0, "width multiplier of the conv net", min=1 / 32, max=8.0)
+    cifar_train_per_class: int = knob(0, "training images per class; 0 = all", min=0)
+    cifar_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    cifar_batch_size: int = knob(256, "minibatch size (chapter 03)", min=1, max=65536)
+    cifar_epochs: int = knob(60, "E, epochs per task (Zenke et al.'s split-CIFAR setting)", min=1, max=1000)
+    # PackNet (chapters 01 and 02)
+    packnet_free: list[float] = knob([0.5, 0.9], "final free fractions p, one configuration each", min=0.01,
+                                     max=0.999, min_length=1, unique=True)  # fmt: skip
+    packnet_rounds: int = knob(3, "N, pruning rounds of iterative PackNet (sharing the budget B)", min=2, max=100)
+    # LwF (chapter 01)
+    lwf_temperature: float = knob(2.0, "distillation temperature", min=0.1, max=100.0)
+    # CLNP (chapter 03)
+    clnp_mlp_lr: float = knob(0.005, "Adam learning rate on the MLP streams (chapter 03's usual grid pick)",
+                              min=1e-8, max=1.0)  # fmt: skip
+    clnp_mlp_alpha: float = knob(1e-4, "L1 strength of every layer on the MLP streams", min=0.0, max=1.0)
+    clnp_mlp_margin: float = knob(3.0, "graceful-forgetting margin on the MLP streams (points)", min=0.0, max=100.0)
+    clnp_cifar_alphas: list[float] = knob([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1: conv1-4, fc, output",
+                                          min=0.0, min_length=6)  # fmt: skip
+    clnp_cifar_margin: float = knob(2.0, "margin on Split CIFAR-10 (points)", min=0.0, max=100.0)
+    clnp_finetune_rounds: int = knob(2, "fine-tuning rounds after pruning, each a quarter of E", min=0, max=10)
+    # Progressive Prune (chapter 04)
+    progressive_hidden: list[int] = knob([128, 64], "hidden widths of every column", min=1, min_length=1)
+    progressive_fractions: list[float] = knob([0.5, 0.9], "pruning fractions p, one configuration each",
+                                              min=0.0, max=0.999, min_length=1, unique=True)  # fmt: skip
+    progressive_lr: float = knob(0.1, "SGD learning rate", min=1e-8, max=10.0)
+    progressive_momentum: float = knob(0.5, "SGD momentum", min=0.0, max=0.999)
+    progressive_batch_size: int = knob(64, "minibatch size", min=1, max=65536)
+
+    def check(self) -> None:
+        if len(self.clnp_cifar_alphas) != 6:
+            raise ParameterError(f"parameter 'clnp_cifar_alphas' must hold 6 values (conv1-4, fc, output); "
+                                 f"got {self.clnp_cifar_alphas!r}")  # fmt: skip
+
+
+# -- the plan -------------------------------------------------------------------------------------
+def epochs(p: Params, stream: str) -> int:
+    return {"split_mnist": p.split_mnist_epochs, "permuted_mnist": p.permuted_epochs,
+            "split_cifar10": p.cifar_epochs}[stream]  # fmt: skip
+
+
+def budget(p: Params, stream: str) -> int:
+    """PackNet's retraining budget B: half of E, rounded to a multiple of N (one-shot and iterative share it)."""
+    n = p.packnet_rounds
+    return n * max(1, round(epochs(p, stream) / 2 / n))
+
+
+def stream_config(p: Params, stream: str) -> dict:
+    """What fixes a stream's tasks, its shared network and its training (every method's run has it)."""
+    c = dict(stream=stream, val_fraction=p.val_fraction, epochs=epochs(p, stream))
+    if stream == "split_cifar10":
+        return c | dict(width=p.cifar_width, per_class=p.cifar_train_per_class, lr=p.cifar_lr,
+                        batch_size=p.cifar_batch_size)  # fmt: skip
+    c |= dict(hidden=p.mlp_hidden, lr=p.mlp_lr, batch_size=p.mlp_batch_size)
+    return c | {"tasks": p.permuted_tasks} if stream == "permuted_mnist" else c
+
+
+def configurations(p: Params, stream: str, method: str) -> list[dict]:
+    """The method's configurations on ``stream`` (its own settings; one per p for the pruning methods)."""
+    if method in ("fine-tune", "joint"):
+        return [{}]
+    if method == "lwf":
+        return [{"warmup": epochs(p, stream) // 4, "temperature": p.lwf_temperature}]
+    if method in ("packnet", "packnet-iterative"):
+        rounds = 1 if method == "packnet" else p.packnet_rounds
+        return [{"free": f, "rounds": rounds, "budget": budget(p, stream)} for f in p.packnet_free]
+    if method == "clnp":
+        finetune = dict(finetune_rounds=p.clnp_finetune_rounds, finetune_epochs=max(1, epochs(p, stream) // 4))
+        if stream == "split_cifar10":
+            return [dict(clnp_lr=p.cifar_lr, alphas=p.clnp_cifar_alphas, margin=p.clnp_cifar_margin, **finetune)]
+        return [dict(clnp_lr=p.clnp_mlp_lr, alphas=[p.clnp_mlp_alpha] * (len(p.mlp_hidden) + 1),
+                     margin=p.clnp_mlp_margin, **finetune)]  # fmt: skip
+    return [dict(column=p.progressive_hidden, fraction=f, sgd_lr=p.progressive_lr, momentum=p.progressive_momentum,
+                 column_batch_size=p.progressive_batch_size) for f in p.progressive_fractions]  # fmt: skip
+
+
+def label(method: str, c: dict) -> str:
+    """How tables and figures name a configuration: 'PackNet iterative (N=3) p=0.9'."""
+    name = METHOD_NAMES[method]
+    if method == "packnet-iterative":
+        name += f" (N={c['rounds']})"
+    if "free" in c:
+        return f"{name} p={c['free']:g}"
+    return f"{name} p={c['fraction']:g}" if "fraction" in c else name
+
+
+def datasets(stream: str) -> tuple[str, ...]:
+    return ("cifar10",) if stream == "split_cifar10" else ("mnist",)
+
+
+def _cost(c: dict) -> float:
+    """Rough multiply-accumulates of a run (for --list and time estimates)."""
+    num_tasks = c.get("tasks", 5)
+    per_task = 2 * (c.get("per_class") or 5000) * (1 - c["val_fraction"]) if c["stream"] == "split_cifar10" else (
+        54_000 if c["stream"] == "permuted_mnist" else 10_800)
+    factor = {"lwf": 1.5, "packnet": 1.5, "packnet-iterative": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c["method"], 1)
+    passes = per_task * num_tasks * c["epochs"] * factor
+    if c["stream"] == "split_cifar10":
+        return 3.0 * ZENKE_MACS * c["width"] ** 2 * passes
+    return mlp_cost(784, c["hidden"], 10, passes, 1)
+
+
+def plan(p: Params) -> list[Run]:
+    """Every (stream, method, configuration, seed), MLP streams first (the conv stream is the slowest)."""
+    runs = []
+    for stream in p.streams:
+        for method in p.methods:
+            for extra in configurations(p, stream, method):
+                c = {**stream_config(p, stream), "method": method, **extra}
+                runs += [Run("train", {**c, "seed": s}, datasets(stream), _cost(c),
+                             f"{STREAM_NAMES[stream]}: {label(method, c)}, seed {s}") for s in p.seeds]  # fmt: skip
+    return runs
+
+
+# -- streams and the shared network -----------------------------------------------------------------
+def stream_tasks(c: dict, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
+    """The run's tasks: MNIST or CIFAR-10 class pairs, or MNIST under ``tasks`` pixel permutations of the seed."""
+    if c["stream"] == "split_cifar10":
+        base = task("cifar10", data_source, device, val_fraction=c["val_fraction"], seed=0,
+                    train_per_class=c["per_class"])  # fmt: skip
+        return split_tasks(base, PAIRS)
+    base = task("mnist", data_source, device, val_fraction=c["val_fraction"], seed=0)
+    if c["stream"] == "split_mnist":
+        return split_tasks(base, PAIRS)
+    return permuted_tasks(base, c["tasks"], seed=1000 + c["seed"])
+
+
+def network(c: dict, tasks: Sequence[Task]) -> MultiHeadNet:
+    """The shared network of every method but Progressive Prune: one head per task."""
+    heads = [t.num_classes for t in tasks]
+    if c["stream"] == "split_cifar10":
+        return zenke_cnn(heads, width=c["width"])
+    return mlp(math.prod(tasks[0].input_shape), c["hidden"], heads)
+
+
+def _settings(c: dict) -> TrainSettings:
+    return TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+
+
+# -- what a method keeps ----------------------------------------------------------------------------
+def kept_dense(model: torch.nn.Module) -> float:
+    """A network kept whole: every parameter (its heads included)."""
+    return float(count_parameters(model).total)
+
+
+def kept_packnet(packnet: PackNet) -> float:
+    """Non-zero parameters (weights some task owns, biases, heads) plus the ownership map at its packed bits."""
+    packed = pack_owners(packnet.owners(), packnet.num_tasks)
+    return count_parameters(packnet.model).nonzero + packed.nbytes * 8 / 32
+
+
+def kept_clnp(clnp: CLNP) -> float:
+    """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits.
+
+    The weights into free units serve no task and are left out; those from free units into owned ones
+    are zero already (CLNP's interference weights).
+    """
+    total = count_parameters(clnp.model.heads).nonzero
+    for i, u in enumerate(clnp.units):
+        owned = clnp.owner(i) > 0
+        w = u.layer.weight.detach()
+        total += int(torch.count_nonzero(w * unit_rows(owned, w)))
+        if u.layer.bias is not None:
+            total += int(torch.count_nonzero(u.layer.bias.detach() * owned))
+    bits = max(1, math.ceil(math.log2(clnp.num_tasks + 1)))
+    return total + sum(u.num_units for u in clnp.units) * bits / 32
+
+
+def kept_progressive(net: ProgressiveNet, pruned: bool) -> float:
+    """Non-zero parameters of the columns and adapters, plus a 1-bit keep mask per prunable weight when pruned."""
+    masks = sum(w.numel() for k in range(len(net.columns)) for w in net.column_weights(k).values()) if pruned else 0
+    return count_parameters(net).nonzero + masks / 32
+
+
+# -- the methods on one stream ----------------------------------------------------------------------
+def _lower(acc: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Keep each row's tasks seen so far (``finetune_sequence`` measures every task every time)."""
+    return [list(row[: i + 1]) for i, row in enumerate(acc)]
+
+
+def run_finetune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    generator = set_seed(c["seed"])
+    model = network(c, tasks).to(ctx.device)
+    out = finetune_sequence(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=False)
+    return {"acc": _lower(out["acc"]), "kept": kept_dense(model)}
+
+
+def run_joint(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    generator = set_seed(c["seed"])
+    model = network(c, tasks).to(ctx.device)
+    out = train_jointly(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=False)
+    return {"acc": [out["acc"]], "kept": kept_dense(model)}
+
+
+def run_lwf(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    """The first task as fine-tuning trains it, every later one with LwF's distillation on the earlier heads."""
+    generator = set_seed(c["seed"])
+    model = network(c, tasks).to(ctx.device)
+    settings, acc = _settings(c), []
+    for t, tk in enumerate(tasks):
+        if t == 0:
+            fit(model, tk.x_train, tk.y_train, epochs=settings.epochs, batch_size=settings.batch_size,
+                optimizer=settings.make_optimizer(model.parameters()), forward=lambda xb: model(xb, 0),
+                val=tk.split("val"), generator=generator, show_progress=False)  # fmt: skip
+        else:
+            lwf_train_task(model, t, tk.x_train, tk.y_train, settings, old_heads=list(range(t)),
+                           warmup_epochs=c["warmup"], temperature=c["temperature"], val=tk.split("val"),
+                           generator=generator, show_progress=False)  # fmt: skip
+        acc.append(evaluate_tasks(model, tasks[: t + 1]))
+    return {"acc": acc, "kept": kept_dense(model)}
+
+
+def run_packnet(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    """Ball et al.'s Algorithm 1 (chapter 02), every task seen so far measured after each task's last round."""
+    generator = set_seed(c["seed"])
+    model = network(c, tasks).to(ctx.device)
+    acc: list[list[float]] = []
+    done: list[PackNet] = []
+
+    def measure(packnet: PackNet, seen: int) -> None:
+        acc.append([evaluate(model, *t.split("test"), forward=packnet.forward_for(j + 1))[1]
+                    for j, t in enumerate(tasks[:seen])])  # fmt: skip
+        done[:] = [packnet]
+
+    run_method("packnet", model, tasks, _settings(c), retrain_budget=c["budget"], rounds=c["rounds"],
+               final_free=c["free"], generator=generator, show_progress=False, after_phase=measure)  # fmt: skip
+    packnet = done[0]
+    owners = torch.cat([o.flatten() for o in packnet.owners().values()])
+    capacity = [float(((owners >= 1) & (owners <= t)).float().mean()) for t in range(1, len(tasks) + 1)]
+    return {"acc": acc, "kept": kept_packnet(packnet), "capacity": capacity}
+
+
+def run_clnp(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    """Chapter 03's schedule on the shared network (multi-head), no task-1 grid."""
+    set_seed(c["seed"])
+    clnp = CLNP(network(c, tasks).to(ctx.device))
+    settings = TrainSettings(c["epochs"], c["batch_size"], "adam", c["clnp_lr"])
+    finetune = TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", c["clnp_lr"])
+    out = run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100,
+                       finetune_iterations=c["finetune_rounds"], finetune=finetune, seed=c["seed"])  # fmt: skip
+    units = sum(u.num_units for u in clnp.units)
+    grown = [sum(s["new_units"]) for s in out["steps"]]
+    capacity = [sum(grown[: t + 1]) / units for t in range(len(tasks))]
+    return {"acc": out["acc"], "kept": kept_clnp(clnp), "capacity": capacity, "new_units": [s["new_units"] for s in out["steps"]]}
+
+
+def run_progressive_prune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
+    """Chapter 04's Algorithm 1: a column per task, pruned and retrained; earlier columns measured after each."""
+    acc: list[list[float]] = []
+    sizes: list[float] = []
+
+    def measure(net: ProgressiveNet, k: int) -> None:
+        acc.append([evaluate(net, *t.split("test"), forward=lambda xb, j=j: net(xb, j))[1]
+                    for j, t in enumerate(tasks[: k + 1])])  # fmt: skip
+        sizes.append(kept_progressive(net, c["fraction"] > 0))
+
+    settings = TrainSettings(c["epochs"], c["column_batch_size"], "sgd", c["sgd_lr"], c["momentum"])
+    run_progressive(tasks, [c["column"]] * len(tasks), settings, adapter="learned",
+                    prune_fractions=[c["fraction"]] * len(tasks), retrain_epochs=c["epochs"], seed=c["seed"],
+                    show_progress=False, after_column=measure)  # fmt: skip
+    shared = kept_dense(network(c, tasks))
+    return {"acc": acc, "kept": sizes[-1], "capacity": [s / shared for s in sizes]}
+
+
+METHOD_RUNNERS: dict[str, Callable[[dict, list[Task], RunContext], dict]] = {
+    "fine-tune": run_finetune, "joint": run_joint, "lwf": run_lwf, "packnet": run_packnet,
+    "packnet-iterative": run_packnet, "clnp": run_clnp, "progressive": run_progressive_prune}  # fmt: skip
+
+
+def run_train(c: dict, ctx: RunContext) -> dict:
+    """One method in one configuration on one stream with one seed; ``train_seconds`` times the method alone
+    (the record's ``wall_seconds`` also counts building the stream, which the first run of a process pays)."""
+    tasks = stream_tasks(c, ctx.data_source, ctx.device)
+    start = time.perf_counter()
+    out = METHOD_RUNNERS[c["method"]](c, tasks, ctx)
+    return out | {"train_seconds": time.perf_counter() - start}
+
+
+RUNNERS = {"train": run_train}
+
+
+def task_table(p: Params):
+    """Each stream's tasks and split sizes (built on the CPU)."""
+    import pandas as pd
+
+    rows = []
+    for stream in p.streams:
+        tasks = stream_tasks({**stream_config(p, stream), "seed": p.seeds[0]}, p.data_source)
+        rows.append({"stream": STREAM_NAMES[stream], "tasks": len(tasks),
+                     "classes per task": tasks[0].num_classes, "train per task": len(tasks[0].y_train),
+                     "validation per task": len(tasks[0].y_val), "test per task": len(tasks[0].y_test)})  # fmt: skip
+    return pd.DataFrame(rows).set_index("stream")

@@ -1,0 +1,101 @@
+"""Chapter 06: the comparison's plan, what each method keeps, the forgetting measurement, the Pareto front."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from cl_utils import experiments as ex
+from cl_utils.clnp import CLNP
+from cl_utils.experiments import comparison as C
+from cl_utils.experiments import comparison_report as R
+from cl_utils.experiments.core import RunContext
+from cl_utils.models import mlp
+from cl_utils.packnet import PackNet
+from cl_utils.progressive import ProgressiveNet
+
+SMOKE = ex.preset("06", "smoke")
+
+
+def smoke_params(**values) -> C.Params:
+    return C.Params.from_values(values, SMOKE)
+
+
+def run(stream: str, method: str, **values) -> dict:
+    """One smoke-scale run (synthetic data), trained now."""
+    p = smoke_params(streams=[stream], methods=[method], seeds=[0], **values)
+    (first, *_), ctx = C.plan(p), RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
+    return C.run_train(dict(first.config), ctx)
+
+
+def test_plan_has_every_configuration_and_seed_and_a_shared_budget():
+    p = smoke_params(seeds=[0, 1, 2], packnet_free=[0.5, 0.9], progressive_fractions=[0.5, 0.9])
+    runs = C.plan(p)
+    per_stream = 1 + 1 + 1 + 2 + 2 + 1 + 2  # fine-tune, joint, LwF, PackNet x2, iterative x2, CLNP, Progressive x2
+    assert len(runs) == 3 * per_stream * 3
+    assert len({r.label for r in runs}) == len(runs)
+    for stream in C.STREAMS:
+        b = C.budget(p, stream)
+        assert b % p.packnet_rounds == 0 and b >= p.packnet_rounds  # one-shot and iterative share it
+        budgets = {r.config["budget"] for r in runs if r.config["stream"] == stream and "budget" in r.config}
+        assert budgets == {b}
+
+
+def test_bad_parameters_stop_with_the_name():
+    with pytest.raises(ex.ParameterError, match="streams"):
+        smoke_params(streams=["split_svhn"])
+    with pytest.raises(ex.ParameterError, match="clnp_cifar_alphas"):
+        smoke_params(clnp_cifar_alphas=[1e-6, 1e-6])
+    with pytest.raises(ex.ParameterError, match="methods"):
+        smoke_params(methods=["ewc"])
+
+
+def test_kept_counts_dense_networks_whole_and_clnp_only_owned_units():
+    model = mlp(4, [3], [2, 2])
+    assert C.kept_dense(model) == sum(p.numel() for p in model.parameters())
+    clnp = CLNP(model)
+    clnp.start_task()
+    heads = sum(int(torch.count_nonzero(p)) for p in model.heads.parameters())
+    owner_bits = 3 * 1 / 32  # 3 units, 1 bit each for one task
+    assert C.kept_clnp(clnp) == pytest.approx(heads + owner_bits)  # no unit owned: only the heads
+    clnp.owner(0)[1] = 1
+    assert C.kept_clnp(clnp) == pytest.approx(heads + 4 + 1 + owner_bits)  # one row of 4 weights and its bias
+
+
+def test_kept_packnet_adds_packed_owner_bits_and_progressive_a_keep_bit_per_weight():
+    packnet = PackNet(mlp(4, [3], [2, 2]))
+    packnet.start_task()
+    weights = 4 * 3  # the prunable body weight
+    nonzero = sum(int(torch.count_nonzero(p)) for p in packnet.model.parameters())
+    assert C.kept_packnet(packnet) == pytest.approx(nonzero + math.ceil(weights / 8) * 8 / 32)
+    net = ProgressiveNet(4, "learned")
+    net.add_column([3], 2)
+    dense = sum(int(torch.count_nonzero(p)) for p in net.parameters())
+    assert C.kept_progressive(net, pruned=False) == dense
+    assert C.kept_progressive(net, pruned=True) == dense + (4 * 3 + 3 * 2) / 32
+
+
+@pytest.mark.parametrize("method", ["packnet", "packnet-iterative", "clnp", "progressive"])
+def test_pruning_methods_show_exactly_zero_change_of_earlier_tasks(method):
+    out = run("split_mnist", method)
+    assert len(out["acc"]) == 5 and [len(r) for r in out["acc"]] == [1, 2, 3, 4, 5]
+    assert R.largest_change(out["acc"]) == 0.0
+    assert len(out["capacity"]) == 5 and out["capacity"][-1] > 0
+
+
+def test_the_measurement_sees_forgetting_when_a_mechanism_is_broken(monkeypatch):
+    assert R.largest_change(run("split_mnist", "fine-tune")["acc"]) > 0
+    # PackNet without its masks: earlier tasks read the later tasks' weights
+    monkeypatch.setattr(PackNet, "_forward_masks", lambda self, task: {})
+    assert R.largest_change(run("split_mnist", "packnet")["acc"]) > 0
+
+
+def test_pareto_front_leaves_joint_out_and_keeps_the_undominated():
+    index = pd.MultiIndex.from_tuples([("S", n) for n in "abcdj"], names=["stream", "configuration"])
+    table = pd.DataFrame({"method": ["x", "x", "x", "x", "joint"], "mean accuracy": [90, 80, 95, 85, 99],
+                          "kept parameters": [100, 50, 200, 150, 10]}, index=index)  # fmt: skip
+    flags = R.pareto_front(table)
+    assert flags.to_dict() == {("S", "a"): True, ("S", "b"): True, ("S", "c"): True, ("S", "d"): False,
+                               ("S", "j"): False}  # fmt: skip
