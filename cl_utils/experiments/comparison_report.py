@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -115,17 +116,27 @@ def forgetting(frame: pd.DataFrame) -> pd.DataFrame:
 def _panels(frame: pd.DataFrame, title: str) -> tuple[plt.Figure, np.ndarray]:
     streams = list(dict.fromkeys(frame["stream"]))
     fig, axes = plt.subplots(1, len(streams), figsize=(4.6 * len(streams), 3.8), squeeze=False)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 150), fontsize=9)
     return fig, axes[0]
 
 
+def _legend(fig: plt.Figure, axes: np.ndarray) -> None:
+    """One legend for the panels, below them (the panels' own corners are full of points)."""
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=6, fontsize=7, frameon=False)
+
+
 def _points(ax: plt.Axes, rows: pd.DataFrame, x: str) -> None:
-    """Each configuration's mean ± s.e.m. of accuracy at its mean ``x``."""
+    """Each configuration's mean ± s.e.m. of accuracy at its mean ``x``; a method's later (sparser) configurations
+    hollow."""
+    seen: set[str] = set()
     for conf, g in rows.groupby("configuration", sort=False):
         method = g["method"].iloc[0]
         mean, sem = mean_sem(g["accuracy (%)"])
         ax.errorbar(g[x].mean(), mean, yerr=sem, fmt=MARKERS[method], color=COLORS[method], label=conf, ms=6,
-                    capsize=2, mfc="none" if method == "joint" else COLORS[method])  # fmt: skip
+                    capsize=2, mfc="white" if method in seen else COLORS[method])  # fmt: skip
+        seen.add(method)
 
 
 def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> plt.Figure:
@@ -138,8 +149,7 @@ def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> pl
         ax.plot(front["kept parameters"], front["mean accuracy"], "k--", lw=0.8, label="Pareto front")
         ax.set(xscale="log", title=stream, xlabel="parameters kept (float32 equivalents)", ylabel="accuracy (%)")
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[-1].legend(fontsize=6, loc="lower right", ncol=2)
-    fig.tight_layout()
+    _legend(fig, axes)
     return fig
 
 
@@ -150,8 +160,7 @@ def plot_time(frame: pd.DataFrame, scale_line: str, environment: str) -> plt.Fig
         _points(ax, rows, "train seconds")
         ax.set(xscale="log", title=stream, xlabel="training time (s)", ylabel="accuracy (%)")
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[-1].legend(fontsize=6, loc="lower right", ncol=2)
-    fig.tight_layout()
+    _legend(fig, axes)
     return fig
 
 
@@ -168,8 +177,7 @@ def plot_capacity(frame: pd.DataFrame, scale_line: str) -> plt.Figure:
         ax.axhline(1.0, color="grey", lw=0.6)
         ax.set(title=stream, xlabel="tasks learned", ylabel="share of the shared network")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[-1].legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
+    _legend(fig, axes)
     return fig
 
 
