@@ -35,9 +35,9 @@ from ..models import MultiHeadNet, mlp, zenke_cnn
 from ..packnet import PackNet, pack_owners
 from ..progressive import ProgressiveNet
 from ..streams import Task, permuted_tasks, split_tasks
-from ..train import TrainSettings, evaluate, evaluate_tasks, fit, set_seed
+from ..train import TrainSettings, evaluate_tasks, set_seed
 from .clnp import run_sequence
-from .common import mlp_cost, task
+from .common import mlp_cost, raw_dataset, task
 from .core import Run, RunContext
 from .efficiency import run_method
 from .params import ParameterError, knob
@@ -191,13 +191,19 @@ def datasets(stream: str) -> tuple[str, ...]:
     return ("cifar10",) if stream == "split_cifar10" else ("mnist",)
 
 
+def num_tasks(c: dict) -> int:
+    """Tasks of the run's stream: the class pairs, or ``tasks`` permutations."""
+    return c["tasks"] if c["stream"] == "permuted_mnist" else len(PAIRS)
+
+
 def _cost(c: dict) -> float:
     """Rough multiply-accumulates of a run (for --list and time estimates)."""
-    num_tasks = c.get("tasks", 5)
-    per_task = 2 * (c.get("per_class") or 5000) * (1 - c["val_fraction"]) if c["stream"] == "split_cifar10" else (
-        54_000 if c["stream"] == "permuted_mnist" else 10_800)
+    if c["stream"] == "split_cifar10":
+        per_task = 2 * (c["per_class"] or 5000) * (1 - c["val_fraction"])
+    else:  # MNIST: 60,000 training images, split into pairs or permuted whole
+        per_task = 60_000 * (1 - c["val_fraction"]) / (1 if c["stream"] == "permuted_mnist" else len(PAIRS))
     factor = {"lwf": 1.5, "packnet": 1.5, "packnet-iterative": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c["method"], 1)
-    passes = per_task * num_tasks * c["epochs"] * factor
+    passes = per_task * num_tasks(c) * c["epochs"] * factor
     if c["stream"] == "split_cifar10":
         return 3.0 * ZENKE_MACS * c["width"] ** 2 * passes
     return mlp_cost(784, c["hidden"], 10, passes, 1)
@@ -296,19 +302,15 @@ def run_joint(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
 
 
 def run_lwf(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    """The first task as fine-tuning trains it, every later one with LwF's distillation on the earlier heads."""
+    """The first task trained by fine-tuning, every later one with LwF's distillation on the earlier heads."""
     generator = set_seed(c["seed"])
     model = network(c, tasks).to(ctx.device)
-    settings, acc = _settings(c), []
-    for t, tk in enumerate(tasks):
-        if t == 0:
-            fit(model, tk.x_train, tk.y_train, epochs=settings.epochs, batch_size=settings.batch_size,
-                optimizer=settings.make_optimizer(model.parameters()), forward=lambda xb: model(xb, 0),
-                val=tk.split("val"), generator=generator, show_progress=False)  # fmt: skip
-        else:
-            lwf_train_task(model, t, tk.x_train, tk.y_train, settings, old_heads=list(range(t)),
-                           warmup_epochs=c["warmup"], temperature=c["temperature"], val=tk.split("val"),
-                           generator=generator, show_progress=False)  # fmt: skip
+    settings = _settings(c)
+    acc = finetune_sequence(model, tasks[:1], settings, multi_head=True, generator=generator, show_progress=False)["acc"]
+    for t, tk in enumerate(tasks[1:], start=1):
+        lwf_train_task(model, t, tk.x_train, tk.y_train, settings, old_heads=list(range(t)),
+                       warmup_epochs=c["warmup"], temperature=c["temperature"], val=tk.split("val"),
+                       generator=generator, show_progress=False)  # fmt: skip
         acc.append(evaluate_tasks(model, tasks[: t + 1]))
     return {"acc": acc, "kept": kept_dense(model)}
 
@@ -317,20 +319,18 @@ def run_packnet(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     """Ball et al.'s Algorithm 1 (chapter 02), every task seen so far measured after each task's last round."""
     generator = set_seed(c["seed"])
     model = network(c, tasks).to(ctx.device)
-    acc: list[list[float]] = []
-    done: list[PackNet] = []
+    out: dict = {"acc": []}
 
     def measure(packnet: PackNet, seen: int) -> None:
-        acc.append([evaluate(model, *t.split("test"), forward=packnet.forward_for(j + 1))[1]
-                    for j, t in enumerate(tasks[:seen])])  # fmt: skip
-        done[:] = [packnet]
+        out["acc"].append(evaluate_tasks(model, tasks[:seen], forward_for=lambda j: packnet.forward_for(j + 1)))
+        if seen == len(tasks):  # the end: what is kept, and how the tasks filled the body
+            owners = torch.cat([o.flatten() for o in packnet.owners().values()])
+            out["kept"] = kept_packnet(packnet)
+            out["capacity"] = [float(((owners >= 1) & (owners <= t)).float().mean()) for t in range(1, seen + 1)]
 
     run_method("packnet", model, tasks, _settings(c), retrain_budget=c["budget"], rounds=c["rounds"],
                final_free=c["free"], generator=generator, show_progress=False, after_phase=measure)  # fmt: skip
-    packnet = done[0]
-    owners = torch.cat([o.flatten() for o in packnet.owners().values()])
-    capacity = [float(((owners >= 1) & (owners <= t)).float().mean()) for t in range(1, len(tasks) + 1)]
-    return {"acc": acc, "kept": kept_packnet(packnet), "capacity": capacity}
+    return out
 
 
 def run_clnp(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
@@ -353,8 +353,7 @@ def run_progressive_prune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     sizes: list[float] = []
 
     def measure(net: ProgressiveNet, k: int) -> None:
-        acc.append([evaluate(net, *t.split("test"), forward=lambda xb, j=j: net(xb, j))[1]
-                    for j, t in enumerate(tasks[: k + 1])])  # fmt: skip
+        acc.append(evaluate_tasks(net, tasks[: k + 1]))  # column j answers task j
         sizes.append(kept_progressive(net, c["fraction"] > 0))
 
     settings = TrainSettings(c["epochs"], c["column_batch_size"], "sgd", c["sgd_lr"], c["momentum"])
@@ -388,8 +387,11 @@ def task_table(p: Params):
 
     rows = []
     for stream in p.streams:
-        tasks = stream_tasks({**stream_config(p, stream), "seed": p.seeds[0]}, p.data_source)
-        rows.append({"stream": STREAM_NAMES[stream], "tasks": len(tasks),
-                     "classes per task": tasks[0].num_classes, "train per task": len(tasks[0].y_train),
-                     "validation per task": len(tasks[0].y_val), "test per task": len(tasks[0].y_test)})  # fmt: skip
+        c = stream_config(p, stream) | {"seed": p.seeds[0], "tasks": 1}  # one permutation shows the sizes
+        first = stream_tasks(c, p.data_source)[0]
+        name = datasets(stream)[0]
+        rows.append({"stream": STREAM_NAMES[stream], "data": f"{name} ({raw_dataset(name, p.data_source).source})",
+                     "tasks": num_tasks(stream_config(p, stream)), "classes per task": first.num_classes,
+                     "train per task": len(first.y_train), "validation per task": len(first.y_val),
+                     "test per task": len(first.y_test)})  # fmt: skip
     return pd.DataFrame(rows).set_index("stream")
