@@ -322,7 +322,7 @@ class CLNP:
         optimizer = settings.make_optimizer(movable)
         return fit(
             self.model, x, y, epochs=settings.epochs, batch_size=settings.batch_size, optimizer=optimizer,
-            forward=forward, penalty=self.l1_penalty(alphas), guards=[guard], val=val, generator=generator,
+            forward=forward, penalty=self.l1_penalty(alphas) if any(alphas) else None, guards=[guard], val=val, generator=generator,
             show_progress=show_progress, desc=desc,
         )  # fmt: skip
 

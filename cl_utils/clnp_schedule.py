@@ -35,6 +35,8 @@ def learn_task(
     per_layer: bool = False,
     generator: torch.Generator | None = None,
     show_progress: bool = True,
+    finetune_l1: bool = False,
+    end_on_finetune: bool = True,
 ) -> dict:
     """One CLNP task: train with L1, sparsify by graceful forgetting, optionally fine-tune and re-sparsify.
 
@@ -43,14 +45,17 @@ def learn_task(
         trained model's own validation accuracy.
     :param finetune_iterations: rounds of (retrain the task's surviving weights with
         ``finetune`` settings, then sparsify again against the same reference).
+    :param finetune_l1: keep the L1 penalty on while fine-tuning (the paper retrains the survivors without it).
+    :param end_on_finetune: end the task on a fine-tune (the paper) rather than on a re-prune.
     :returns: validation accuracies, θ, new units per layer, free units per layer, histories.
     """
     task = clnp.start_task()
     history = clnp.train_task(x, y, settings, alphas=alphas, val=val, generator=generator,
                               show_progress=show_progress, desc=f"task {task}")  # fmt: skip
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, per_layer=per_layer,
-                           finetune_iterations=finetune_iterations,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas, generator, show_progress))  # fmt: skip
+                           finetune_iterations=finetune_iterations, end_on_finetune=end_on_finetune,
+                           finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None, generator,
+                                                    show_progress))  # fmt: skip
     record["history"] = [h.as_dict() for h in history]
     return record
 
@@ -60,16 +65,21 @@ def _finetune_round(
     x: torch.Tensor,
     y: torch.Tensor,
     settings: TrainSettings | None,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | None,
     generator: torch.Generator | None,
     show_progress: bool,
 ) -> Callable[[], object] | None:
-    """One fine-tuning round: retrain the current task's surviving units (None without settings)."""
+    """One fine-tuning round: retrain the current task's surviving units (None without settings).
+
+    ``alphas`` None: without the L1 penalty. Fine-tuning restores what pruning cost (Golkar et al., section 3.1);
+    the sparsity pressure belongs to the training before pruning.
+    """
     if settings is None:
         return None
     task = clnp.num_tasks
+    penalty = [0.0] * (len(clnp.units) + 1) if alphas is None else alphas
     return lambda: clnp.train_task(
-        x, y, settings, alphas=alphas, generator=generator, show_progress=show_progress,
+        x, y, settings, alphas=penalty, generator=generator, show_progress=show_progress,
         trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))], desc=f"fine-tune {task}",
     )  # fmt: skip
 
@@ -88,20 +98,28 @@ def sparsify_task(
     per_layer: bool = False,
     finetune_iterations: int = 0,
     finetune: Callable[[], object] | None = None,
+    end_on_finetune: bool = True,
 ) -> dict:
-    """Graceful forgetting for the just-trained current task, with optional fine-tuning rounds."""
+    """Graceful forgetting for the just-trained current task, with optional fine-tuning rounds.
+
+    ``finetune_iterations`` = k > 0 gives prune, (fine-tune, prune) x (k - 1), fine-tune: the paper iterates
+    pruning and fine-tuning and each fine-tune regains some of what pruning cost, so the task ends on a
+    fine-tune, not on a prune at the margin's floor. ``end_on_finetune=False`` re-prunes after every round
+    (prune, (fine-tune, prune) x k), the book's first reading.
+    """
     task = clnp.num_tasks
     unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
     reference = unpruned if reference_acc is None else reference_acc
     choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
     rounds = [_round_record(choice)]
-    for _ in range(finetune_iterations):
-        if finetune is None:
-            raise ValueError("fine-tuning iterations need fine-tuning settings")
+    if finetune_iterations and finetune is None:
+        raise ValueError("fine-tuning iterations need fine-tuning settings")
+    for i in range(finetune_iterations):
         finetune()
-        clnp.release_current_task()
-        choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
-        rounds.append(_round_record(choice))
+        if i < finetune_iterations - 1 or not end_on_finetune:
+            clnp.release_current_task()
+            choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
+            rounds.append(_round_record(choice))
     return {
         "task": task,
         "unpruned_val_acc": unpruned,
@@ -143,6 +161,8 @@ def learn_task_with_grid(
     per_layer: bool = False,
     generator_seed: int = 0,
     show_progress: bool = True,
+    finetune_l1: bool = False,
+    end_on_finetune: bool = True,
 ) -> dict:
     """§3.2's selection for one task over a grid of (training settings, α per layer).
 
@@ -175,8 +195,8 @@ def learn_task_with_grid(
     clnp.model.load_state_dict(trained[chosen])
     _, alphas, finetune = kept_point(grid, chosen, finetune)
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
-                           per_layer=per_layer,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas,
+                           per_layer=per_layer, end_on_finetune=end_on_finetune,
+                           finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None,
                                                     torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
     record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
     record["chosen"] = chosen

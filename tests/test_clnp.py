@@ -56,7 +56,7 @@ def test_fine_tuning_iterations_keep_zero_forgetting(permuted):
     model = cl.mlp(784, [48, 48], [10] * 3)
     clnp = CLNP(model)
     probe, recorded, results = _run(clnp, permuted[:3], margin=0.1, finetune_iterations=2)
-    assert all(len(r["rounds"]) == 3 for r in results)
+    assert all(len(r["rounds"]) == 2 for r in results)  # prune, fine-tune, prune, fine-tune
     model.eval()
     with torch.no_grad():
         for k, before in enumerate(recorded, start=1):
@@ -147,7 +147,7 @@ def test_interference_weights_are_zero_after_every_task(permuted, single_head):
     model = cl.mlp(784, [48, 48], [10] if single_head else [10] * 4)
     clnp = CLNP(model, single_head=single_head)
     for t in permuted[:4]:
-        learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.05,
+        learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.1,
                    finetune_iterations=1, finetune=SETTINGS, show_progress=False)  # fmt: skip
         blocks = _interference_blocks(clnp)
         assert sum(b.numel() for b in blocks[:-1]) > 0, "the checked block is empty: the test would prove nothing"
@@ -178,6 +178,53 @@ def test_fine_tuning_retrains_the_task_units_and_nothing_else(permuted):
     assert not torch.equal(model.heads[1].weight, before["heads.1.weight"])
     for b in _interference_blocks(clnp):
         assert torch.all(b == 0)
+
+
+def _spy_on_fine_tuning(monkeypatch, clnp: CLNP) -> list[tuple[str, object]]:
+    """Record, in order, each sparsify and each fine-tuning round's L1 penalty (None: no penalty)."""
+    events: list[tuple[str, object]] = []
+    sparsify, train_task = clnp.sparsify, clnp.train_task
+
+    def spy_sparsify(*args, **kwargs):
+        events.append(("prune", None))
+        return sparsify(*args, **kwargs)
+
+    def spy_train(*args, **kwargs):
+        if kwargs.get("trainable_units") is not None:
+            events.append(("fine-tune", tuple(kwargs["alphas"])))
+        return train_task(*args, **kwargs)
+
+    monkeypatch.setattr(clnp, "sparsify", spy_sparsify)
+    monkeypatch.setattr(clnp, "train_task", spy_train)
+    return events
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_a_task_ends_on_a_fine_tune_without_the_l1_penalty(permuted, monkeypatch, rounds):
+    """Golkar et al. iterate prune and fine-tune: the task ends on a fine-tune, which retrains without L1."""
+    torch.manual_seed(7)
+    clnp = CLNP(cl.mlp(784, [48, 48], [10] * 2))
+    events = _spy_on_fine_tuning(monkeypatch, clnp)
+    t = permuted[0]
+    record = learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.1,
+                        finetune_iterations=rounds, finetune=SETTINGS, show_progress=False)  # fmt: skip
+    assert [e for e, _ in events] == ["prune", "fine-tune"] * rounds
+    assert all(not any(alphas) for e, alphas in events if e == "fine-tune"), "fine-tuning kept the L1 penalty"
+    assert len(record["rounds"]) == rounds
+    # the recorded validation accuracy is the fine-tuned network's
+    assert record["val_acc"] == cl.evaluate(clnp.model, *t.split("val"), forward=clnp.forward_for(1))[1]
+
+
+def test_the_first_reading_re_prunes_after_each_fine_tune_with_l1(permuted, monkeypatch):
+    torch.manual_seed(7)
+    clnp = CLNP(cl.mlp(784, [48, 48], [10] * 2))
+    events = _spy_on_fine_tuning(monkeypatch, clnp)
+    t = permuted[0]
+    learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-5, 1e-4, 1e-5), margin=0.1,
+               finetune_iterations=2, finetune=SETTINGS, show_progress=False, finetune_l1=True,
+               end_on_finetune=False)  # fmt: skip
+    assert [e for e, _ in events] == ["prune", "fine-tune", "prune", "fine-tune", "prune"]
+    assert all(alphas == (1e-5, 1e-4, 1e-5) for e, alphas in events if e == "fine-tune")
 
 
 def test_units_pruned_before_fine_tuning_stay_pruned(permuted):
@@ -221,6 +268,6 @@ def test_run_sequence_measures_every_task_after_every_task_without_forgetting(pe
     assert [len(row) for row in acc] == [1, 2, 3] and len(out["steps"]) == 3
     for j in range(3):  # zero forgetting: each task's test accuracy is the same in every later row
         assert len({row[j] for row in acc[j:]}) == 1
-    assert "grid" in out["steps"][0] and all(len(s["rounds"]) == 2 for s in out["steps"])
+    assert "grid" in out["steps"][0] and all(len(s["rounds"]) == 1 for s in out["steps"])  # prune, fine-tune
     assert all(len(r["thetas"]) == 2 for s in out["steps"] for r in s["rounds"])
     assert out["free_units"] == out["steps"][-1]["free_units"]

@@ -149,6 +149,20 @@ def test_key_changes_with_the_experiments_code_version(monkeypatch):
     assert request_key(requests(experiment, params)[0][1]) != before
 
 
+def test_a_per_kind_code_version_changes_only_that_kinds_keys(monkeypatch):
+    experiment = ex.load("03")
+    params = experiment.Params.from_values({}, ex.preset("03", "smoke"))
+    before = {request_key(req): run.kind for run, req in requests(experiment, params)}
+    versions = dict(experiment.CODE_VERSION)
+    monkeypatch.setattr(experiment, "CODE_VERSION", versions | {"narrow": versions["narrow"] + 1})
+    after = {request_key(req): run.kind for run, req in requests(experiment, params)}
+    changed = {kind for key, kind in after.items() if key not in before}
+    assert changed == {"narrow"}, changed
+    monkeypatch.setattr(experiment, "CODE_VERSION", {k: v for k, v in versions.items() if k != "cifar"})
+    with pytest.raises(KeyError, match="cifar"):
+        requests(experiment, params)
+
+
 def test_corrupt_stale_and_temporary_records(tmp_path):
     cache = RunCache("c", tmp_path)
     record = cache.run(_request(), lambda: {"acc": 0.5})

@@ -23,7 +23,9 @@ from .params import ParameterError, knob
 from .params import Params as BaseParams
 
 CHAPTER = "03_clnp"
-CODE_VERSION = 1
+# per kind: 2 for the runs retrained on 2026-12-04 (each repetition its own validation split; fine-tuning as the
+# paper does it, also keyed by finetune_l1 / end_on_finetune); the CIFAR runs without fine-tuning compute as before
+CODE_VERSION = {"wide": 2, "single_task": 2, "narrow": 2, "cifar": 1}
 SOURCES = ("cl_utils.experiments.clnp", "cl_utils.clnp", "cl_utils.clnp_schedule", "cl_utils.train", "cl_utils.models", "cl_utils.streams",
            "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 
@@ -39,16 +41,28 @@ class Params(BaseParams):
     narrow_repetitions: int = knob(5, "repetitions of the narrow experiment", min=1, max=100)
     # wide single-head network (paper section 4)
     wide_hidden: list[int] = knob([2000, 2000], "hidden widths of the wide network", min=1, min_length=1)
-    wide_lr: float = knob(0.002, "Adam learning rate (after the task-1 grid search)", min=1e-8, max=1.0)
+    wide_lr: float = knob(0.002, "Adam learning rate of the single-task baseline (the wide runs take the task-1 "
+                          "grid's)", min=1e-8, max=1.0)  # fmt: skip
     wide_alphas: list[float] = knob([1e-7, 1e-5, 1e-6], "L1 strength: first, second, output layer", min=0.0,
                                     min_length=1)  # fmt: skip
     wide_margin: float = knob(0.05, "graceful-forgetting margin (accuracy points)", min=0.0, max=100.0)
-    grid_lrs: list[float] = knob([0.001, 0.002, 0.005], "task-1 grid: learning rates ...", min=1e-8, max=1.0,
-                                 min_length=1)  # fmt: skip
-    grid_alpha_scales: list[float] = knob([0.1, 1.0, 10.0], "... times wide_alphas", min=0.0, min_length=1)
+    grid_lrs: list[float] = knob([0.002], "task-1 grid: learning rates (the paper searched, then settled on 0.002) ...",
+                                 min=1e-8, max=1.0, min_length=1)  # fmt: skip
+    grid_alpha_scales: list[float] = knob([1.0], "... times wide_alphas (the paper settled on x1)", min=0.0,
+                                          min_length=1)  # fmt: skip
+    single_task_repetitions: int = knob(5, "repetitions of the single-task baseline (each trains all tasks alone)",
+                                        min=1, max=100)  # fmt: skip
+    check_grid_lrs: list[float] = knob([0.001, 0.002, 0.005], "our check of section 3.2's selection on the wide "
+                                       "network: a task-1 grid of learning rates ...", min=1e-8, max=1.0,
+                                       min_length=1)  # fmt: skip
+    check_grid_alpha_scales: list[float] = knob([0.1, 1.0, 10.0], "... times wide_alphas ...", min=0.0, min_length=1)
+    check_grid_reps: list[int] = knob([0, 2], "... in these repetitions (empty: no check)", min=0, unique=True)
     # narrow multi-head network: its own task-1 grid (section 3.2)
     narrow_hidden: list[int] = knob([100, 100], "hidden widths of the narrow network", min=1, min_length=1)
-    narrow_margin: float = knob(3.0, "its margin (accuracy points)", min=0.0, max=100.0)
+    narrow_margin: float = knob(3.0, "its margin (accuracy points; the paper used 3)", min=0.0, max=100.0)
+    narrow_margin_scan: list[float] = knob([4.0, 5.0, 6.0], "more margins, narrow_repetitions runs each: the paper "
+                                           "chose m so that the network is full after the last task", min=0.0,
+                                           max=100.0, unique=True)  # fmt: skip
     narrow_finetune_iterations: int = knob(2, "fine-tuning rounds after pruning", min=0, max=10)
     finetune_epochs: int = knob(5, "epochs per fine-tuning round", min=1, max=1000)
     narrow_alphas: list[float] = knob([1e-5, 1e-5, 1e-5], "L1 strength: first, second, output layer ...", min=0.0,
@@ -56,6 +70,9 @@ class Params(BaseParams):
     narrow_grid_alpha_scales: list[float] = knob([1.0, 10.0, 100.0], "... times these", min=0.0, min_length=1)
     narrow_grid_lrs: list[float] = knob([0.001, 0.002, 0.005], "its task-1 grid of learning rates", min=1e-8,
                                         max=1.0, min_length=1)  # fmt: skip
+    finetune_l1: bool = knob(False, "keep the L1 penalty on while fine-tuning (off: the paper retrains the "
+                                    "surviving weights)")  # fmt: skip
+    end_on_finetune: bool = knob(True, "end each task on its last fine-tune (the paper); off: re-prune after it")
     narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
     # split CIFAR (Fig. 3)
     cifar_stream: str = knob("cifar100", "'cifar100' (the paper) | 'cifar10_pairs' (a stand-in)",
@@ -91,25 +108,35 @@ def plan(p: Params) -> list[Run]:
     examples = 60_000 * (1 - p.val_fraction) * p.num_tasks
     wide_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.grid_lrs) * len(p.grid_alpha_scales) / p.num_tasks))
     narrow_cost = mlp_cost(784, p.narrow_hidden, 10, examples, p.epochs_per_task * 3)
-    wide = dict(common, hidden=p.wide_hidden, lr=p.wide_lr, alphas=p.wide_alphas, margin=p.wide_margin,
+    wide = dict(common, hidden=p.wide_hidden, alphas=p.wide_alphas, margin=p.wide_margin,
                 grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)  # fmt: skip
+    # how fine-tuning runs: in the key of every run that fine-tunes (and only there)
+    finetuning = dict(finetune_l1=p.finetune_l1, end_on_finetune=p.end_on_finetune)
     narrow = dict(common, hidden=p.narrow_hidden, alphas=p.narrow_alphas, grid_lrs=p.narrow_grid_lrs,
                   grid_alpha_scales=p.narrow_grid_alpha_scales, per_layer_theta=p.narrow_per_layer_theta,
                   margin=p.narrow_margin, finetune_iterations=p.narrow_finetune_iterations,
-                  finetune_epochs=p.finetune_epochs)  # fmt: skip
+                  finetune_epochs=p.finetune_epochs, **finetuning)  # fmt: skip
     cifar = dict(stream=p.cifar_stream, tasks=p.cifar_tasks, val_fraction=p.cifar_val_fraction,
                  train_per_class=p.cifar_train_per_class, epochs=p.cifar_epochs, lr=p.cifar_lr, alphas=p.cifar_alphas,
                  batch_size=p.batch_size, seed=p.seed)  # fmt: skip
     cifar_sets = ("cifar10",) if p.cifar_stream == "cifar10_pairs" else ("cifar10", "cifar100")
     cifar_cost = 3 * 1.5e8 * (p.cifar_train_per_class * 10 or 50_000) * p.cifar_epochs * p.cifar_tasks / 6
-    runs = [Run("wide", {**wide, "rep": r, "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), wide_cost)
-            for r in range(p.repetitions)]
-    runs += [Run("single_task", {**common, "hidden": p.wide_hidden, "lr": p.wide_lr, "rep": r, "task": 0,
-                                 "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), wide_cost / p.num_tasks / 2)
-             for r in range(p.repetitions)]  # fmt: skip
-    runs += [Run("narrow", {**narrow, "rep": r, "seed": p.seed + r, "data_seed": p.seed}, ("mnist",), narrow_cost)
-             for r in range(p.narrow_repetitions)]
-    runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0}, cifar_sets, cifar_cost)
+    # repetition r: its own seed, its own validation split and its own permutations
+    rep = lambda r: {"rep": r, "seed": p.seed + r, "data_seed": p.seed + r}  # noqa: E731
+    runs = [Run("wide", {**wide, **rep(r)}, ("mnist",), wide_cost) for r in range(p.repetitions)]
+    # the single-task baseline: every task of every repetition's stream, alone, without L1 or pruning
+    check = dict(wide, grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
+    check_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.check_grid_lrs) *
+                                                                                 len(p.check_grid_alpha_scales) / p.num_tasks))  # fmt: skip
+    runs += [Run("wide", {**check, **rep(r)}, ("mnist",), check_cost) for r in p.check_grid_reps if check != wide]
+    runs += [Run("single_task", {**common, "hidden": p.wide_hidden, "lr": p.wide_lr, "task": t, **rep(r)}, ("mnist",),
+                 wide_cost / p.num_tasks / 2) for r in range(p.single_task_repetitions) for t in range(p.num_tasks)]  # fmt: skip
+    # the paper's margin first, then the scan: each margin's first repetition before the others'
+    margins = [p.narrow_margin, *(m for m in p.narrow_margin_scan if m != p.narrow_margin)]
+    runs += [Run("narrow", {**narrow, "margin": m, **rep(r)}, ("mnist",), narrow_cost)
+             for r in range(p.narrow_repetitions) for m in margins]  # fmt: skip
+    runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0, **(finetuning if f else {})}, cifar_sets,
+                 cifar_cost)
              for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip
     wide_margin = p.cifar_margins[1 if len(p.cifar_margins) > 1 else 0]
     runs += [Run("cifar", {**cifar, "margin": wide_margin, "finetune": False, "width": p.cifar_wide_width}, cifar_sets,
@@ -119,7 +146,8 @@ def plan(p: Params) -> list[Run]:
 
 def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, alphas: Sequence[float], margin: float,
                  finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
-                 per_layer: bool = False, seed: int = 0, show_progress: bool = False) -> dict:  # fmt: skip
+                 per_layer: bool = False, seed: int = 0, show_progress: bool = False, finetune_l1: bool = False,
+                 end_on_finetune: bool = True) -> dict:  # fmt: skip
     """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
 
     With ``first_task_grid``, task 1 is learned by :func:`~cl_utils.clnp_schedule.learn_task_with_grid` and the later
@@ -130,7 +158,7 @@ def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, 
     acc, steps = [], []
     for i, t in enumerate(tasks):
         kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
-                      show_progress=show_progress)  # fmt: skip
+                      show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune)  # fmt: skip
         if i == 0 and first_task_grid:
             step = learn_task_with_grid(clnp, t.x_train, t.y_train, t.split("val"), first_task_grid,
                                         generator_seed=seed, **kwargs)  # fmt: skip
@@ -164,10 +192,10 @@ def run_wide(c: dict, ctx: RunContext) -> dict:
     set_seed(c["seed"])
     tasks = permuted_stream(c, ctx)
     clnp = CLNP(mlp(784, c["hidden"], [10]).to(ctx.device), single_head=True)
-    settings = TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", c["lr"])
     grid = [(TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", lr), [a * s for a in c["alphas"]])
             for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]  # fmt: skip
-    return run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100, first_task_grid=grid,
+    settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
+    return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,
                         seed=c["seed"], show_progress=ctx.show_progress)  # fmt: skip
 
 
@@ -191,7 +219,8 @@ def run_narrow(c: dict, ctx: RunContext) -> dict:
     finetune = TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", settings.lr)
     return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,
                         per_layer=c["per_layer_theta"], finetune_iterations=c["finetune_iterations"],
-                        finetune=finetune, seed=c["seed"], show_progress=ctx.show_progress)  # fmt: skip
+                        finetune=finetune, seed=c["seed"], show_progress=ctx.show_progress,
+                        finetune_l1=c.get("finetune_l1", True), end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
 
 
 def run_cifar(c: dict, ctx: RunContext) -> dict:
@@ -202,7 +231,8 @@ def run_cifar(c: dict, ctx: RunContext) -> dict:
     finetune = TrainSettings(max(1, c["epochs"] // 4), c["batch_size"], "adam", c["lr"])
     return run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100,
                         finetune_iterations=int(c["finetune"]), finetune=finetune, seed=c["seed"],
-                        show_progress=ctx.show_progress)  # fmt: skip
+                        show_progress=ctx.show_progress, finetune_l1=c.get("finetune_l1", True),
+                        end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
 
 
 RUNNERS = {"wide": run_wide, "single_task": run_single_task, "narrow": run_narrow, "cifar": run_cifar}

@@ -3,7 +3,9 @@
 An experiment module (one per chapter, see :mod:`cl_utils.experiments`) defines
 
 * ``CHAPTER`` (its folder under ``data/results/``) and ``CODE_VERSION`` (an int, bumped
-  in the commit that changes what any of its runs computes; see :mod:`.cache`);
+  in the commit that changes what any of its runs computes; see :mod:`.cache`), or a
+  ``{kind: int}`` mapping when a change touches some kinds of run only (the others keep
+  their records);
 * ``Params``: a :class:`~.params.Params` dataclass of the chapter's parameters;
 * ``plan(params) -> list[Run]``: every run the chapter's figures need, in order;
 * ``RUNNERS``: ``{kind: fn(config, ctx) -> metrics}``; a run function reads nothing
@@ -62,7 +64,7 @@ class RunContext:
     device: torch.device
     data_source: str
     cache: RunCache
-    code_version: int
+    code_version: int | Mapping[str, int]  # the experiment's CODE_VERSION
     show_progress: bool = False
     data_ids: dict[str, dict] = field(default_factory=dict)
     code_hash: str = ""  # of the experiment's SOURCES, stored in the records it makes
@@ -107,12 +109,21 @@ def code_hash(modules: tuple[str, ...]) -> str:
     return h.hexdigest()[:12]
 
 
-def _request(chapter: str, code_version: int, run: Run, data_ids: Mapping[str, dict],
+def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
+    """The code version of runs of ``kind`` (an experiment's ``CODE_VERSION``: one int, or one per kind)."""
+    if isinstance(code_version, Mapping):
+        if kind not in code_version:
+            raise KeyError(f"CODE_VERSION has no entry for run kind {kind!r}")
+        return code_version[kind]
+    return code_version
+
+
+def _request(chapter: str, code_version: int | Mapping[str, int], run: Run, data_ids: Mapping[str, dict],
              acceleration: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
     """A run's full request (what its key hashes); opt-in accelerations join the config only when on, so the
     keys of exact runs never change."""
     config = dict(run.config) | ({"acceleration": sorted(acceleration)} if acceleration else {})
-    return {"chapter": chapter, "kind": run.kind, "code_version": code_version, "config": config,
+    return {"chapter": chapter, "kind": run.kind, "code_version": version_of(code_version, run.kind), "config": config,
             "data": [data_ids[d] for d in run.datasets]}  # fmt: skip
 
 
