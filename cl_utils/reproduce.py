@@ -11,7 +11,9 @@ Examples::
 Without ``--preset`` or ``--params`` the parameters are the paper's scale (each chapter's
 defaults). Values: preset or ``--params`` file, then each ``-p NAME VALUE`` (parsed as YAML).
 Runs are trained in plan order; with ``--budget`` no run starts once the budget is spent, and
-an interrupted command loses only the run in flight. It imports no Jupyter module.
+an interrupted command loses only the run in flight. Several commands may share a results folder
+(one one-thread process per core: ``OMP_NUM_THREADS=1``): each run is claimed by one of them, and
+a command waits at the end for the runs the others are training. It imports no Jupyter module.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="one parameter")
     p.add_argument("--list", action="store_true", help="print the runs, cached or pending, and stop")
     p.add_argument("--budget", type=float, help="seconds after which no run starts")
+    p.add_argument("--kinds", help="only runs of these kinds, comma-separated (e.g. wide,single_task)")
     p.add_argument("--results", help="results folder (default: the book's data/results)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -73,7 +76,7 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 
-def list_runs(experiment, params) -> None:
+def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     """One line per planned run: cached or pending, its estimated cost, what it is; then the totals.
 
     A cached record whose ``code_hash`` differs from the hash of the experiment's source now is
@@ -83,7 +86,7 @@ def list_runs(experiment, params) -> None:
     cache = RunCache(experiment.CHAPTER, params.results_dir or None)
     rate = seconds_per_cost(cache)
     now = code_hash(tuple(experiment.SOURCES))
-    planned = requests(experiment, params)
+    planned = requests(experiment, params, kinds=kinds)
     pending_cost, n_cached, n_changed = 0.0, 0, 0
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)
@@ -109,12 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         values, preset = _values(args)
         params = experiment.Params.from_values(values, preset)
+        kinds = args.kinds.split(",") if args.kinds else None
         if args.list:
-            list_runs(experiment, params)
+            list_runs(experiment, params, kinds)
             return 0
         start = time.monotonic()
         log = lambda line: print(f"{_fmt_seconds(time.monotonic() - start):>8}  {line}", flush=True)  # noqa: E731
         if args.executor == "ray":
+            if kinds is not None:
+                raise ParameterError("--kinds works with the local executor only")
             if args.budget is not None:
                 raise ParameterError("--budget works with the local executor only; stop a Ray sweep with Ctrl-C "
                                      "(finished runs are kept)")  # fmt: skip
@@ -122,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             outcome = execute_ray(experiment, params, address=args.ray_address, num_cpus=args.ray_cpus, log=log)
         else:
-            outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False, log=log)
+            outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False, log=log, kinds=kinds)
     except (ParameterError, DataUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -111,6 +111,94 @@ def test_budget_stops_new_runs_and_interruption_keeps_finished_ones(tmp_path):
                 budget_seconds=0.0)  # fmt: skip
 
 
+# -- several processes on one results folder ---------------------------------------------------------
+SHARED_WORKER = """
+import json, os, sys, time, types
+from cl_utils import experiments as ex
+from cl_utils.experiments.core import Run, execute
+log, results = sys.argv[1], sys.argv[2]
+module = types.ModuleType("shared")
+module.CHAPTER, module.CODE_VERSION, module.SOURCES = "shared", 1, ("cl_utils.experiments.core",)
+module.Params = ex.Params
+module.plan = lambda p: [Run("sleep", {"i": i}, ("mnist",)) for i in range(6)]
+def sleep(c, ctx):
+    with open(log, "a") as f:
+        f.write(f"{c['i']} {os.getpid()}\\n")
+    time.sleep(float(os.environ.get("RUN_SECONDS", "0.4")))
+    return {"i": c["i"]}
+module.RUNNERS = {"sleep": sleep}
+out = execute(module, ex.Params(data_source="synthetic", results_dir=results, show_progress=False), poll_seconds=0.1)
+print(json.dumps({"trained": out.trained, "records": [r["metrics"]["i"] for r in out.records]}))
+"""
+
+
+def _worker(log: Path, results: Path, seconds: float = 0.4) -> subprocess.Popen:
+    env = dict(os.environ, RUN_SECONDS=str(seconds))
+    return subprocess.Popen([sys.executable, "-c", SHARED_WORKER, str(log), str(results)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def test_two_processes_on_one_plan_train_each_run_once_and_both_end_with_every_record(tmp_path):
+    log = tmp_path / "trained.log"
+    workers = [_worker(log, tmp_path / "results") for _ in range(2)]
+    outs = [w.communicate(timeout=120) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1][-2000:] for o in outs]
+    results = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    started = [line.split()[0] for line in log.read_text().splitlines()]
+    assert sorted(started) == [str(i) for i in range(6)], f"a run was trained twice or not at all: {started}"
+    assert sum(r["trained"] for r in results) == 6 and all(r["trained"] > 0 for r in results), results
+    assert all(r["records"] == list(range(6)) for r in results), "each process ends with every record, in plan order"
+    assert len(list((tmp_path / "results" / "shared").glob("*.json"))) == 6
+    assert not list((tmp_path / "results" / "shared" / ".locks").glob("*")), "claims are released"
+
+
+def test_kinds_restrict_the_plan_and_an_unknown_kind_is_named(tmp_path):
+    listed = reproduce("03", "--preset", "smoke", "--results", str(tmp_path), "--kinds", "single_task,wide", "--list")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    lines = [line for line in listed.stdout.splitlines() if "pending" in line and ":" in line]
+    assert lines and all(" single_task:" in line or " wide:" in line for line in lines), listed.stdout
+    bad = reproduce("03", "--preset", "smoke", "--results", str(tmp_path), "--kinds", "wide,bogus")
+    assert bad.returncode == 2 and "--kinds" in bad.stderr and "bogus" in bad.stderr and "narrow" in bad.stderr
+    assert not (tmp_path / "03_clnp").exists(), "nothing may be trained before the kinds are checked"
+
+
+def test_a_killed_process_leaves_no_run_stuck(tmp_path):
+    log = tmp_path / "trained.log"
+    first = _worker(log, tmp_path / "results", seconds=60)
+    deadline = time.time() + 60
+    while not (log.is_file() and log.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    first.kill()  # dies holding the claim of run 0
+    first.communicate()
+    assert list((tmp_path / "results" / "shared" / ".locks").glob("*.lock")), "the killed process left its claim"
+    second = _worker(log, tmp_path / "results", seconds=0.0)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err[-2000:]
+    assert json.loads(out.strip().splitlines()[-1]) == {"trained": 6, "records": list(range(6))}
+
+
+def test_a_claim_held_by_a_live_process_is_respected_and_a_dead_ones_is_taken(tmp_path):
+    import socket
+
+    cache = RunCache("c", tmp_path)
+    request = _request()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock = cache.lock_path(request)
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    assert cache.claim(request), "a lock whose process has died must not block the run"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": live.pid}))
+        assert not cache.claim(request), "a live process's claim was taken"
+    finally:
+        live.kill()
+        live.wait()
+    assert cache.claim(request)
+    cache.release(request)
+    assert not lock.exists()
+
+
 # -- the cache ----------------------------------------------------------------------------------------
 def _request(**changes) -> dict:
     return {"chapter": "c", "kind": "k", "code_version": 1, "config": {"seed": 0},

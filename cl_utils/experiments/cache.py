@@ -19,6 +19,13 @@ only after the run returns, so an interrupted run leaves nothing behind and ever
 finished run survives. Hidden files are never read as records. A truncated or
 unreadable record stops the load with a message naming the file.
 
+Several processes may share one results folder (two ``reproduce`` commands, one per core, or a
+notebook beside a command): before training a run, a process *claims* it with a lock file
+(``.locks/<key>.lock``, created exclusively, holding its host and process id). A process that
+finds a run claimed leaves it to its owner and waits for the record at the end; a lock whose
+process has died (same host) is stale and is taken over, so a killed process never leaves a run
+stuck.
+
 Checkpoints (model states that several runs start from) are stored beside the
 records, git-ignored, and each run records the SHA-256 of every checkpoint it
 read (``inputs``), so a record made from another checkpoint can be told apart.
@@ -30,6 +37,7 @@ import io
 import json
 import os
 import platform
+import socket
 import subprocess
 import tempfile
 import time
@@ -127,6 +135,16 @@ def save_state(path: Path, state: Mapping[str, torch.Tensor]) -> None:
     _atomic_write(path, buffer.getvalue())
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 class RunCache:
     """Load-or-run for one chapter's records under ``<results root>/<chapter>/``."""
 
@@ -197,6 +215,51 @@ class RunCache:
         text = json.dumps(record, default=_jsonable, indent=1, sort_keys=True) + "\n"  # fails before any write
         _atomic_write(self.path(request), text.encode())
         return json.loads(text)
+
+    # ------------------------------------------------------------------ claims (several processes, one folder)
+    def lock_path(self, request: Mapping[str, Any]) -> Path:
+        return self.directory / ".locks" / f"{request_key(request)}.lock"
+
+    def claim(self, request: Mapping[str, Any]) -> bool:
+        """Claim ``request`` for this process: True if it is now ours (train it, then :meth:`release` it).
+
+        False while another live process holds it. A lock left by a dead process on this host
+        (or an unreadable one) is stale: it is removed and the claim is tried again.
+        """
+        path = self.lock_path(request)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self.holder_alive(request):
+                    return False
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(mine)
+            return True
+        return False
+
+    def holder_alive(self, request: Mapping[str, Any]) -> bool:
+        """Whether the process holding ``request``'s lock still runs (False: no lock, or a stale one).
+
+        A lock from another host cannot be checked and counts as alive: delete the file if that
+        process is gone.
+        """
+        try:
+            holder = json.loads(self.lock_path(request).read_text())
+            host, pid = holder["host"], int(holder["pid"])
+        except FileNotFoundError:
+            return False
+        except (ValueError, KeyError, TypeError):  # half-written by a process that died at once
+            return time.time() - self.lock_path(request).stat().st_mtime < 60
+        return host != socket.gethostname() or _process_alive(pid)
+
+    def release(self, request: Mapping[str, Any]) -> None:
+        """Drop this process's claim on ``request``."""
+        self.lock_path(request).unlink(missing_ok=True)
 
     def store(self, record: Mapping[str, Any]) -> None:
         """Write a record made elsewhere (e.g. by a Ray worker) under its key, atomically."""

@@ -34,7 +34,7 @@ import torch
 from ..data import dataset_identity
 from ..train import accelerated, resolve_device
 from .cache import RunCache
-from .params import Params
+from .params import ParameterError, Params
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hash",
            "seconds_per_cost"]
@@ -127,9 +127,19 @@ def _request(chapter: str, code_version: int | Mapping[str, int], run: Run, data
             "data": [data_ids[d] for d in run.datasets]}  # fmt: skip
 
 
-def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = None) -> list[tuple[Run, dict]]:
-    """Each planned run with its full request (data identities resolved: a missing dataset stops here)."""
+def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = None,
+             kinds: Sequence[str] | None = None) -> list[tuple[Run, dict]]:  # fmt: skip
+    """Each planned run with its full request (data identities resolved: a missing dataset stops here).
+
+    ``kinds``: only the runs of these kinds (and only their datasets are needed).
+    """
     runs = experiment.plan(params) if runs is None else runs
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(experiment.RUNNERS))
+        if unknown:
+            raise ParameterError(f"--kinds: {experiment.CHAPTER} has no run kind {', '.join(unknown)}; its kinds are "
+                                 f"{', '.join(experiment.RUNNERS)}")  # fmt: skip
+        runs = [r for r in runs if r.kind in kinds]
     names = sorted({d for r in runs for d in r.datasets})
     data_ids = {d: dataset_identity(d, params.data_source) for d in names}
     return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration)) for r in runs]
@@ -227,30 +237,71 @@ def execute(
     budget_seconds: float | None = None,
     require_all: bool = True,
     log: Callable[[str], None] | None = None,
+    kinds: Sequence[str] | None = None,
+    poll_seconds: float = 5.0,
 ) -> Outcome:
     """Reuse every stored record of the plan and train the rest, in plan order.
 
     With ``budget_seconds`` no run starts once that much time has passed (a run in flight
     finishes); with ``require_all`` a run left pending is an error (the notebooks draw
-    only when every record exists).
+    only when every record exists). ``kinds`` restricts the plan to those run kinds.
+
+    Other processes may work on the same results folder: a run another live process has
+    claimed is left to it, and its record is awaited (polled every ``poll_seconds``) once this
+    process has nothing else to train; if that process dies first, this one trains the run.
     """
-    planned = requests(experiment, params)
+    planned = requests(experiment, params, kinds=kinds)
     ctx = context(experiment, params, planned)
     cache = ctx.cache
-    start, items, trained, reused, pending = time.monotonic(), [], 0, 0, []
+    start = time.monotonic()
+    records: dict[int, dict] = {}
+    trained, reused, pending, elsewhere = 0, 0, [], []
+    out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
+
+    def attempt(i: int, run: Run, request: dict) -> bool:
+        """Train run ``i`` if this process can claim it; False if another process holds it."""
+        nonlocal trained
+        if not cache.claim(request):
+            return False
+        try:
+            record = cache.load(request)  # finished by another process since we looked
+            if record is None:
+                if log:
+                    log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
+                record = train_run(experiment, ctx, run, request)
+                trained += 1
+            records[i] = record
+        finally:
+            cache.release(request)
+        return True
+
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)
         if record is not None:
             reused += 1
-        elif budget_seconds is not None and time.monotonic() - start >= budget_seconds:
+            records[i] = record
+        elif out_of_time():
             pending.append(run)
-            continue
-        else:
-            if log:
-                log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
-            record = train_run(experiment, ctx, run, request)
-            trained += 1
-        items.append(record)
+        elif not attempt(i, run, request):
+            elsewhere.append(i)
+    if elsewhere and log:
+        log(f"waiting for {len(elsewhere)} run(s) that another process is training")
+    while elsewhere:  # runs other processes were training: wait for their records, or take over
+        waiting = []
+        for i in elsewhere:
+            run, request = planned[i]
+            record = cache.load(request)
+            if record is not None:
+                reused += 1
+                records[i] = record
+            elif out_of_time():
+                pending.append(run)
+            elif not attempt(i, run, request):
+                waiting.append(i)
+        elsewhere = waiting
+        if elsewhere:
+            time.sleep(poll_seconds)
     if pending and require_all:
         raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
+    items = [records[i] for i in sorted(records)]
     return Outcome(Records(items), trained, reused, pending, cache.directory)
