@@ -2,7 +2,7 @@
 
 Every dataset comes back as a :class:`RawDataset` of uint8 images shaped
 ``(N, H, W, C)`` and int64 labels, exactly the cache format of the book
-(``x_train``, ``y_train``, ``x_test``, ``y_test``, ``classes``; see DESIGN.md).
+(``x_train``, ``y_train``, ``x_test``, ``y_test``, ``classes``; see the README's data section).
 
 Sources, chosen by ``data_source``:
 
@@ -24,7 +24,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -166,7 +166,50 @@ def convert_torchvision(name: str, train: Any, test: Any) -> dict[str, np.ndarra
     return out
 
 
+#: seconds a download may wait for the server to connect or to send more bytes ($CL_DOWNLOAD_TIMEOUT)
+DOWNLOAD_TIMEOUT = 30.0
+#: further attempts after a failed download ($CL_DOWNLOAD_RETRIES)
+DOWNLOAD_RETRIES = 2
+
+
+def _download_urls(name: str) -> list[str]:
+    """The addresses torchvision downloads ``name`` from (for error messages)."""
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, DATASETS[name].torchvision_name)
+    if hasattr(cls, "mirrors") and hasattr(cls, "resources"):
+        return [f"{m}{cls.resources[0][0]}" for m in cls.mirrors]
+    urls = [getattr(cls, "url", None)] + [v[0] for v in getattr(cls, "split_list", {}).values()]
+    return [u for u in urls if isinstance(u, str)]
+
+
 def _download_torchvision(name: str, root: Path) -> dict[str, np.ndarray]:
+    """Download ``name`` with torchvision, with a connect/read timeout and a bounded number of retries.
+
+    torchvision's downloads have no timeout, so a server that accepts and then sends nothing would hang
+    forever; the socket default timeout bounds every wait. Only the converted arrays reach the cache
+    file (written atomically by :func:`write_cache`), and torchvision checks each archive's checksum,
+    so a partial download is never used.
+    """
+    import socket
+
+    timeout = float(os.environ.get("CL_DOWNLOAD_TIMEOUT", DOWNLOAD_TIMEOUT))
+    retries = int(os.environ.get("CL_DOWNLOAD_RETRIES", DOWNLOAD_RETRIES))
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        for attempt in range(retries + 1):
+            try:
+                return _torchvision_arrays(name, root)
+            except Exception:
+                if attempt == retries:
+                    raise
+    finally:
+        socket.setdefaulttimeout(previous)
+    raise AssertionError("unreachable")
+
+
+def _torchvision_arrays(name: str, root: Path) -> dict[str, np.ndarray]:
     import torchvision.datasets as tvd  # imported lazily: only needed for downloads
 
     cls = getattr(tvd, DATASETS[name].torchvision_name)
@@ -210,12 +253,14 @@ def synthetic_dataset(name: str, n_train: int = 2000, n_test: int = 500, seed: i
     return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, classes=classes)
 
 
-def _missing_message(name: str, path: Path, reason: str) -> str:
+def _missing_message(name: str, path: Path, reason: str, urls: Sequence[str] = ()) -> str:
+    tried = f"  Tried: {', '.join(urls)}.\n" if urls else ""
     return (
-        f"dataset {name!r} is not available: {reason}.\n"
+        f"dataset {name!r} is not available: {reason}.\n{tried}"
         f"  Looked for the cache file {path} (data dir = $CL_DATA_DIR or <project>/data).\n"
         f"  To fix: connect to the internet so torchvision can download it (data_source='auto' or "
-        f"'torchvision'), or put {name}.npz in the cache format (see DESIGN.md) into {path.parent}, "
+        f"'torchvision'), or place {name}.npz into {path.parent} by hand (numpy arrays x_train uint8 (N, H, W, C), "
+        f"y_train int64, x_test, y_test, classes str; the README's section 'Where the data comes from'), "
         f"or set CL_DATA_DIR to a folder that has it. data_source='synthetic' is for tests only."
     )
 
@@ -236,8 +281,9 @@ def load_dataset(name: str, data_source: str = "auto", root: str | os.PathLike |
     else:
         try:
             arrays = _download_torchvision(name, folder)
-        except Exception as err:  # no network, mirror down, disk full ...
-            raise DataUnavailableError(_missing_message(name, path, f"torchvision download failed ({err})")) from err
+        except Exception as err:  # no network, mirror down, a stalled server, disk full ...
+            raise DataUnavailableError(_missing_message(name, path, f"torchvision download failed ({err})",
+                                                        _download_urls(name))) from err  # fmt: skip
         write_cache(path, arrays)
         source = "torchvision"
     return RawDataset(

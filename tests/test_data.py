@@ -69,6 +69,68 @@ def test_missing_data_raises_the_documented_error(tmp_path, monkeypatch):
     assert not (tmp_path / "svhn.npz").exists()
 
 
+def test_the_missing_data_message_points_at_files_that_exist(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_download_torchvision", lambda name, root: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(DataUnavailableError) as err:
+        load_dataset("svhn", "auto", root=tmp_path)
+    message = str(err.value)
+    assert "DESIGN.md" not in message and "Where the data comes from" in message
+    assert "Where the data comes from" in (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_a_stalled_download_stops_with_a_clear_error_and_caches_nothing(tmp_path, monkeypatch):
+    """A server that accepts the connection and then sends nothing: bounded waits and retries, then the error."""
+    import socket
+    import threading
+
+    import torchvision.datasets as tvd
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stall():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # never answers
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_stall, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/cifar-10-python.tar.gz"
+    monkeypatch.setattr(tvd.CIFAR10, "url", url)
+    monkeypatch.setenv("CL_DOWNLOAD_TIMEOUT", "0.5")
+    monkeypatch.setenv("CL_DOWNLOAD_RETRIES", "1")
+    outcome: list[BaseException] = []
+
+    def load():
+        try:
+            load_dataset("cifar10", "auto", root=tmp_path)
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            outcome.append(e)
+
+    loader = threading.Thread(target=load, daemon=True)
+    try:
+        loader.start()
+        loader.join(timeout=30)
+        assert not loader.is_alive(), "the download still waits after 30 s: no timeout"
+        assert len(held) == 2, "one attempt and one retry"
+    finally:
+        stop.set()
+        thread.join()
+        for s in held:
+            s.close()
+        server.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], DataUnavailableError), outcome
+    message = str(outcome[0])
+    assert "'cifar10'" in message and url in message and "cifar10.npz" in message
+    assert not (tmp_path / "cifar10.npz").exists(), "a failed download must not leave a cache file"
+
+
 def test_cache_only_source_does_not_download(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_download_torchvision", lambda *a: pytest.fail("downloaded"))
     with pytest.raises(DataUnavailableError, match="data_source='cache'"):

@@ -111,6 +111,53 @@ def test_budget_stops_new_runs_and_interruption_keeps_finished_ones(tmp_path):
                 budget_seconds=0.0)  # fmt: skip
 
 
+# -- parameters as papermill and reproduce deliver them ---------------------------------------------
+@pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
+def test_every_value_the_parameters_cell_shows_is_accepted_back_as_a_string(chapter):
+    """papermill -p NAME 'VALUE' and reproduce -p NAME VALUE pass strings: the cell's own text must parse back."""
+    P = ex.load(chapter).Params
+    defaults = P.defaults()
+    for name in P.names():
+        shown = repr(defaults[name])
+        assert getattr(P.from_values({name: shown}), name) == defaults[name], f"{name} = {shown}"
+
+
+def _g(value):
+    """A value written the way people write numbers: 1e-07, not 1e-07's repr with a decimal point."""
+    return "[" + ", ".join(_g(v) for v in value) + "]" if isinstance(value, list) else (
+        f"{value:g}" if isinstance(value, float) else repr(value))  # fmt: skip
+
+
+@pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
+def test_float_lists_accept_exponents_without_a_decimal_point(chapter):
+    P = ex.load(chapter).Params
+    defaults = P.defaults()
+    floats = [n for n in P.names() if "float" in str(P.__dataclass_fields__[n].type)]
+    for name in floats:
+        assert getattr(P.from_values({name: _g(defaults[name])}), name) == defaults[name], name
+
+
+@pytest.mark.parametrize("text", ["1e-7", "1E-7", "1e-07", "0.1", "1", " 2.5e-3 "])
+def test_a_float_parameter_takes_every_usual_spelling(text):
+    P = ex.load("03").Params
+    assert P.from_values({"wide_margin": text}).wide_margin == float(text)
+    assert P.from_values({"wide_alphas": f"[{text}, {text}, {text}]"}).wide_alphas == [float(text)] * 3
+
+
+@pytest.mark.parametrize("chapter, name, value, expected", [
+    ("03", "wide_alphas", [1e-7, 1e-5, 1e-6, 1e-6], "exactly 3"),
+    ("03", "narrow_alphas", [1e-5, 1e-5], "exactly 3"),
+    ("03", "cifar_alphas", [1e-6] * 7, "exactly 6"),
+    ("01", "schedules", [[0.5, 0.75, 0.75, 0.75]], "3 prune fractions"),
+    ("06", "clnp_cifar_alphas", [1e-6] * 5, "6 entries"),
+    ("06", "clnp_cifar_alphas", [1e-6] * 7, "6 values"),
+])  # fmt: skip
+def test_a_list_of_the_wrong_length_is_refused_before_any_data_is_read(chapter, name, value, expected):
+    with pytest.raises(ex.ParameterError, match=expected) as err:
+        ex.load(chapter).Params.from_values({name: value})
+    assert name in str(err.value)
+
+
 # -- several processes on one results folder ---------------------------------------------------------
 SHARED_WORKER = """
 import json, os, sys, time, types

@@ -92,9 +92,12 @@ class Params(BaseParams):
 
     def check(self) -> None:
         for name, hidden in (("wide_alphas", self.wide_hidden), ("narrow_alphas", self.narrow_hidden)):
-            if len(getattr(self, name)) < len(hidden) + 1:
-                raise ParameterError(f"parameter '{name}' needs {len(hidden) + 1} values (each hidden layer and "
-                                     f"the output); got {getattr(self, name)!r}")  # fmt: skip
+            if len(getattr(self, name)) != len(hidden) + 1:
+                raise ParameterError(f"parameter '{name}' needs exactly {len(hidden) + 1} values (each hidden layer "
+                                     f"and the output); got {getattr(self, name)!r}")  # fmt: skip
+        if len(self.cifar_alphas) != 6:
+            raise ParameterError(f"parameter 'cifar_alphas' needs exactly 6 values (conv1-4, fc, output); got "
+                                 f"{self.cifar_alphas!r}")  # fmt: skip
         if len(self.cifar_finetune) != len(self.cifar_margins):
             raise ParameterError(f"parameter 'cifar_finetune' must be a list of {len(self.cifar_margins)} booleans "
                                  f"(one per margin); got {self.cifar_finetune!r}")  # fmt: skip

@@ -80,7 +80,7 @@ class Params(BaseParams):
     seed: int = knob(0, "seed of the data splits and the initial network", min=0)
 
     def check(self) -> None:
-        if any(len(s) < 3 for s in self.schedules):
+        if any(len(s) != 3 for s in self.schedules):
             raise ParameterError(f"parameter 'schedules' must hold lists of 3 prune fractions "
                                  f"[initial, task 2, task 3]; got {self.schedules!r}")  # fmt: skip
         if len(self.added_datasets) != 3:

@@ -90,6 +90,8 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             raise _fail(name, expected + " without repeats", value)
         return out
     if kind is str:
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]  # the parameters cell shows 'mnist'; passed back as a -p string it keeps its quotes
         if choices:
             return check_choice(name, value, choices)
         if not isinstance(value, str):
@@ -97,6 +99,11 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         return value
     if isinstance(value, str):
         value = _parse_string(value)
+    if kind is float and isinstance(value, str):  # YAML reads '1e-07' (no decimal point) as a string
+        try:
+            value = float(value.strip())
+        except ValueError:
+            pass
     if kind is bool:
         return check_bool(name, value)
     if kind is int:
