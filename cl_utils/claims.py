@@ -7,7 +7,8 @@ files by ``python -m cl_utils.claims``, so a claim's status is typed once, in it
 
 A row has: ``claim`` (what the paper says is true, with its figure or table number),
 ``paper`` (its value), ``this book`` (ours), ``data and scale`` (what ours came from),
-``status`` (one of :data:`STATUSES`) and ``reason`` (one line: why that status).
+``status`` (one of :data:`STATUSES`, judged by the rules of :mod:`cl_utils.verdicts` where a
+chapter has moved to them) and ``reason`` (one line: why that status).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .paths import project_root, results_root
 
 __all__ = ["STATUSES", "COLUMNS", "claims_frame", "write", "read_all", "scorecard_markdown", "main"]
 
-STATUSES = ("reproduced", "partly", "not reproduced", "not attempted")
+STATUSES = ("reproduced", "partly", "inconclusive", "not reproduced", "not attempted")
 COLUMNS = ("claim", "paper", "this book", "data and scale", "status", "reason")
 FILE = "claims.csv"
 CHAPTER_TITLES = {
@@ -87,8 +88,15 @@ def scorecard_markdown(claims: pd.DataFrame) -> str:
         "",
         "* **reproduced**: our number agrees with the paper's claim, in direction and roughly in size;",
         "* **partly**: the direction holds but not the size, or it holds for some settings only;",
+        "* **inconclusive**: our data cannot test the claim (a difference inside the noise, a stand-in",
+        "  that lacks the property);",
         "* **not reproduced**: our run contradicts the claim;",
         "* **not attempted**: no committed run tests it (the reason says why: data or compute).",
+        "",
+        "Chapters judged by the shared rules of `cl_utils.verdicts` (so far: Continual Learning via",
+        "Neural Pruning) measure the distance to the paper's number in standard errors (over seeds, or",
+        "of the test set for one run, combined with the paper's own spread): within 2 SE on at least 3",
+        "runs is reproduced. The other chapters still use the tolerances written in each row's reason.",
         "",
         "## Counts",
         "",

@@ -33,9 +33,9 @@ def test_the_chapter_table_stores_its_rows_and_the_scorecard_counts_them(tmp_pat
     frame = claims.read_all(folder)
     assert list(frame.chapter) == ["01_packnet", "01_packnet", "03_clnp"]
     page = claims.scorecard_markdown(frame)
-    assert "| PackNet | 1 | 0 | 0 | 1 | 2 |" in page
-    assert "| Continual Learning via Neural Pruning | 0 | 1 | 0 | 0 | 1 |" in page
-    assert "| **all** | **1** | **1** | **0** | **1** | **3** |" in page
+    assert "| PackNet | 1 | 0 | 0 | 0 | 1 | 2 |" in page
+    assert "| Continual Learning via Neural Pruning | 0 | 1 | 0 | 0 | 0 | 1 |" in page
+    assert "| **all** | **1** | **1** | **0** | **0** | **1** | **3** |" in page
     assert "Table 2: C \\| D" in page, "a '|' inside a cell must not split the markdown table"
 
 

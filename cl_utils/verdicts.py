@@ -1,0 +1,89 @@
+"""Statuses of the claims tables, earned against a measured uncertainty instead of an asserted tolerance.
+
+A claim is judged by how far our number lies from the paper's, in units of their combined
+standard error (SE): the SE over our seeds where there are several (:func:`seed_se`), the
+binomial SE of the test set where there is one run (:func:`binomial_se`), combined with the
+paper's own SE where it reports a spread (:func:`paper_se`). The readings, shared by every chapter:
+
+* a **size** claim (the paper's number itself) is *reproduced* when the paper's value lies within
+  2 combined SE of ours and ours rests on at least 3 runs; *inconclusive* when it lies within
+  2 SE but on fewer runs; *partly* when it lies further but the claim's direction holds;
+  *not reproduced* otherwise (:func:`size_status`);
+* a **direction** claim (one thing beats another) is *reproduced* when the difference has the
+  paper's sign and exceeds 2 SE, *inconclusive* within 2 SE of zero, *not reproduced* beyond
+  2 SE the other way (:func:`direction_status`).
+
+Each returns the status and a reason that shows the numbers, so a reader can redo the judgement.
+A row that needs another reading (an exact property such as bit-identical outputs, a pattern)
+says which in its own reason.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Z", "MIN_RUNS", "seed_se", "binomial_se", "paper_se", "combined_se", "size_status", "direction_status"]
+
+#: how many standard errors a difference must exceed to count
+Z = 2.0
+#: runs needed before a size claim may be called reproduced
+MIN_RUNS = 3
+
+
+def seed_se(values: Sequence[float]) -> float:
+    """Standard error of the mean over runs (sample standard deviation / sqrt(n)); nan for one run."""
+    v = np.asarray(values, dtype=float)
+    return float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan
+
+
+def binomial_se(accuracy_percent: float, n_test: int) -> float:
+    """Standard error (points) of an accuracy measured on ``n_test`` test examples."""
+    p = min(max(accuracy_percent / 100, 0.0), 1.0)
+    return 100 * math.sqrt(p * (1 - p) / n_test)
+
+
+def paper_se(std: float | None, n: int | None) -> float:
+    """The paper's standard error from its reported standard deviation over ``n`` runs (0 if it gives none)."""
+    return 0.0 if std is None or not n else std / math.sqrt(n)
+
+
+def combined_se(*ses: float) -> float:
+    """Root sum of squares of independent standard errors (nan ones are skipped)."""
+    return math.sqrt(sum(s * s for s in ses if not math.isnan(s)))
+
+
+def size_status(ours: float, paper: float, se: float, *, runs: int, direction_holds: bool | None) -> tuple[str, str]:
+    """The status of a size claim and its reason (see the module docstring).
+
+    ``direction_holds``: whether the claim's direction holds (for "partly"); None for a claim that is a level
+    only (an accuracy), which has no direction: beyond 2 SE it is not reproduced.
+    """
+    distance = abs(ours - paper)
+    within = distance <= Z * se
+    says = f"{ours - paper:+.2f} from the paper's, {distance / se:.1f} combined SE (SE {se:.2f}, {runs} run(s))" if se \
+        else f"{ours - paper:+.2f} from the paper's (no uncertainty measured)"  # fmt: skip
+    if within and runs >= MIN_RUNS:
+        return "reproduced", f"{says}: within {Z:g} SE"
+    if within:
+        return "inconclusive", f"{says}: within {Z:g} SE, but {MIN_RUNS} runs are needed to call a size reproduced"
+    if direction_holds:
+        return "partly", f"{says}: beyond {Z:g} SE; the direction holds"
+    if direction_holds is None:
+        return "not reproduced", f"{says}: beyond {Z:g} SE"
+    return "not reproduced", f"{says}: beyond {Z:g} SE, and the direction does not hold"
+
+
+def direction_status(difference: float, se: float, *, expected_sign: int = 1, what: str = "difference") -> tuple[str, str]:
+    """The status of a direction claim: ``difference`` should have ``expected_sign``, beyond 2 SE."""
+    if se > 0:
+        z = difference / se
+    else:  # no noise measured: any non-zero difference counts
+        z = math.copysign(math.inf, difference) if difference else 0.0
+    says = f"{what} {difference:+.2f} = {z:+.1f} SE (SE {se:.2f})" if se else f"{what} {difference:+.2f}"
+    if abs(z) <= Z:
+        return "inconclusive", f"{says}: within {Z:g} SE of zero"
+    if (z > 0) == (expected_sign > 0):
+        return "reproduced", f"{says}: the paper's sign, beyond {Z:g} SE"
+    return "not reproduced", f"{says}: the opposite sign, beyond {Z:g} SE"
