@@ -27,7 +27,8 @@ import yaml
 
 from . import experiments
 from .experiments.cache import RunCache
-from .experiments.core import code_hash, execute, requests, seconds_per_cost
+from .experiments import identity
+from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .data import DataUnavailableError
 from .experiments.params import ParameterError
 
@@ -79,27 +80,34 @@ def _fmt_seconds(s: float) -> str:
 def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     """One line per planned run: cached or pending, its estimated cost, what it is; then the totals.
 
-    A cached record whose ``code_hash`` differs from the hash of the experiment's source now is
-    marked ``cached*``: the code changed since it was made (without a CODE_VERSION bump, which
-    would have changed its key), so check whether the change alters results.
+    A cached record made by code that has changed since (its per-module hashes differ from the code's
+    now, see :mod:`cl_utils.experiments.identity`) is marked ``cached*`` with the modules that changed:
+    check whether the change alters results (then bump ``CODE_VERSION``). ``cached?``: a record made
+    before records named their modules, which cannot tell.
     """
     cache = RunCache(experiment.CHAPTER, params.results_dir or None)
     rate = seconds_per_cost(cache)
-    now = code_hash(tuple(experiment.SOURCES))
+    now = code_hashes(experiment)
     planned = requests(experiment, params, kinds=kinds)
-    pending_cost, n_cached, n_changed = 0.0, 0, 0
+    pending_cost, n_cached, changed, n_unknown = 0.0, 0, set(), 0
     for i, (run, request) in enumerate(planned):
         record = cache.load(request)
-        changed = record is not None and record.get("code_hash") not in (now, "", None)
+        made_by_changed = None if record is None else made_by_changed_code(record, now)
         n_cached += record is not None
-        n_changed += changed
+        n_unknown += record is not None and made_by_changed is None
         pending_cost += 0 if record is not None else run.cost
-        state = "pending" if record is None else "cached*" if changed else "cached "
+        state = "pending" if record is None else {True: "cached*", False: "cached ", None: "cached?"}[made_by_changed]
         estimate = f"~{_fmt_seconds(rate * run.cost)}" if rate and run.cost else f"{run.cost:.2g} MAC"
-        print(f"{i + 1:4d}  {state}  {estimate:>12}  {run.describe()}")
+        modules = identity.changed_modules(record, now) if made_by_changed else None
+        print(f"{i + 1:4d}  {state}  {estimate:>12}  {run.describe()}" + (f"  [changed: {', '.join(modules)}]"
+                                                                          if modules else ""))  # fmt: skip
+        changed.update(modules or ())
     total = f"~{_fmt_seconds(rate * pending_cost)} at this machine's past rate" if rate else f"{pending_cost:.3g} MAC"
-    if n_changed:
-        print(f"cached*: {n_changed} record(s) made by an earlier version of {', '.join(experiment.SOURCES)}")
+    if changed:
+        print(f"cached*: made by code that has changed since, in {', '.join(sorted(changed))}")
+    if n_unknown:
+        print(f"cached?: {n_unknown} record(s) made before records named their modules (cannot tell whether the code "
+              "changed since)")
     print(f"{n_cached} cached, {len(planned) - n_cached} pending ({total})")
 
 

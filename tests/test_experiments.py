@@ -298,6 +298,53 @@ def test_a_per_kind_code_version_changes_only_that_kinds_keys(monkeypatch):
         requests(experiment, params)
 
 
+# -- run identity: the code a record was made by, and the data ---------------------------------------
+def test_the_modules_of_a_chapter_come_from_its_imports():
+    from cl_utils.experiments import identity
+
+    for chapter in ("00", "03", "05"):  # FrozenEntries lives in masks, reached through train
+        assert "cl_utils.masks" in identity.run_modules(ex.load(chapter))
+    assert "cl_utils.models" in identity.run_modules(ex.load("04"))
+    for chapter in ex.CHAPTERS:
+        modules = identity.run_modules(ex.load(chapter))
+        assert {"cl_utils.data", "cl_utils.train", "cl_utils.experiments.common"} <= set(modules), chapter
+        assert not any(m.endswith("_report") or m in identity.NOT_RUN for m in modules), chapter
+
+
+@pytest.mark.parametrize("module", __import__("cl_utils.experiments.identity", fromlist=["x"]).run_modules(ex.load("00")))
+def test_a_change_in_any_module_a_run_reaches_flags_its_records(module, monkeypatch, tmp_path):
+    from cl_utils.experiments import identity
+    from cl_utils.experiments.core import code_hashes, made_by_changed_code
+
+    experiment = ex.load("00")
+    hashes = code_hashes(experiment)
+    record = RunCache("c", tmp_path).run(_request(), lambda: {"acc": 0.5}, code_hash=identity.combined_hash(hashes),
+                                         code_hashes=hashes)  # fmt: skip
+    assert made_by_changed_code(record, code_hashes(experiment)) is False
+    real = identity._source_hash
+    monkeypatch.setattr(identity, "_source_hash", lambda name: "edited" if name == module else real(name))
+    now = code_hashes(experiment)
+    assert made_by_changed_code(record, now) is True
+    assert identity.changed_modules(record, now) == [module]
+    legacy = {k: v for k, v in record.items() if k != "code_hashes"}
+    assert made_by_changed_code(legacy, now) is None, "a record without module hashes cannot tell"
+
+
+def test_a_changed_dataset_file_changes_every_key(tmp_path, monkeypatch):
+    from cl_utils import data
+
+    arrays = data.synthetic_dataset("mnist", n_train=50, n_test=20)
+    data.write_cache(tmp_path / "mnist.npz", arrays)
+    monkeypatch.setenv("CL_DATA_DIR", str(tmp_path))
+    experiment = ex.load("00")
+    params = experiment.Params.from_values({"data_source": "cache", "seeds": [0]})
+    before = [request_key(req) for _, req in requests(experiment, params)]
+    arrays["x_train"][0, 0, 0, 0] ^= 1  # one pixel of one image
+    data.write_cache(tmp_path / "mnist.npz", arrays)
+    after = [request_key(req) for _, req in requests(experiment, params)]
+    assert before and all(a != b for a, b in zip(before, after))
+
+
 def test_corrupt_stale_and_temporary_records(tmp_path):
     cache = RunCache("c", tmp_path)
     record = cache.run(_request(), lambda: {"acc": 0.5})
@@ -370,6 +417,23 @@ def test_params_from_a_notebook_namespace_with_a_preset():
     assert p.seeds == [0, 1] and p.data_source == "synthetic", "values left at their default come from the preset"
     with pytest.raises(ex.ParameterError, match="'num_epoch'"):
         P.from_namespace({"num_epoch": 3})
+
+
+def test_a_value_set_to_its_default_is_still_an_explicit_choice_the_preset_keeps():
+    """papermill -p repetitions 5 (the default) with the preset 'committed' (repetitions: 1) runs 5 repetitions."""
+    P = ex.load("03").Params
+    cell = P.parameters_cell()
+    values = dict(P.defaults(), preset="committed")
+    injected = "# Parameters\nrepetitions = 5\npreset = 'committed'\n"
+    load = lambda name: ex.preset("03", name)  # noqa: E731
+    history = ["import cl_utils", cell, injected, "experiment, params = experiments.from_notebook('03', globals())"]
+    p = P.from_namespace({**values, "In": history}, load)
+    assert p.repetitions == 5, "the user's explicit default was overridden by the preset"
+    assert p.cifar_epochs == 8, "values the user left alone come from the preset"
+    edited = cell.replace("\nrepetitions: int = 5", "\nrepetitions: int = 5  # I mean it")
+    assert P.from_namespace({**values, "In": ["x = 1", edited, "preset = 'committed'"]}, load).repetitions == 5
+    untouched = P.from_namespace({**values, "In": [cell, "preset = 'committed'"]}, load)
+    assert untouched.repetitions == 1 and untouched.cifar_epochs == 8
 
 
 def test_a_checkpoint_build_leaves_the_callers_random_state_alone(tmp_path):

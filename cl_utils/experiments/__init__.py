@@ -18,7 +18,8 @@ One module per chapter, all in the same shape (see :mod:`.core`):
 by one is reused by the other.
 
 Adding a chapter: write ``experiments/<name>.py`` with ``CHAPTER``, ``CODE_VERSION``,
-``SOURCES``, ``Params``, ``plan`` and ``RUNNERS``; add it to :data:`CHAPTERS`; add
+``Params``, ``plan`` and ``RUNNERS`` (the modules its runs execute are found from its imports);
+add it to :data:`CHAPTERS`; add
 ``book/params/<chapter>/smoke.yaml`` (and ``committed.yaml`` once outputs are committed).
 """
 from __future__ import annotations

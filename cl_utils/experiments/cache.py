@@ -10,9 +10,10 @@ refuses a record that does not match (a hash collision or a hand-edited file).
 Why a version constant and not a hash of the code: a hash of the source would
 retrain hours of runs after a comment or a rename, and would still miss changes
 in torch itself. ``CODE_VERSION`` is bumped on purpose, in the same commit as a
-change that alters what a run computes; each record also stores the hash of the
-experiment's source files (``code_hash``), so ``reproduce --list`` can flag
-records made by code that has changed since.
+change that alters what a run computes; each record also stores a hash of every
+module its runs reach (``code_hashes``, found from the imports by :mod:`.identity`)
+and their combination (``code_hash``), so ``reproduce --list`` can flag records
+made by code that has changed since and name the modules that changed.
 
 Records are written atomically (a hidden temporary file, then ``os.replace``)
 only after the run returns, so an interrupted run leaves nothing behind and every
@@ -186,7 +187,8 @@ class RunCache:
         return record
 
     def run(
-        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
+        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0,
+        code_hashes: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The record of ``request``: loaded, or made by calling ``fn()`` and stored (only if it returns).
 
@@ -194,15 +196,19 @@ class RunCache:
         """
         record = self.load(request)
         if record is None:
-            record = self.make(request, fn, code_hash=code_hash, cost=cost)
+            record = self.make(request, fn, code_hash=code_hash, cost=cost, code_hashes=code_hashes)
         if self._inputs is not None:
             self._inputs[record["key"]] = "record"
         return record
 
     def make(
-        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0
+        self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0,
+        code_hashes: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Call ``fn()`` and store its metrics as the record of ``request`` (nothing is stored if it raises)."""
+        """Call ``fn()`` and store its metrics as the record of ``request`` (nothing is stored if it raises).
+
+        ``code_hash`` and ``code_hashes`` (per module, :mod:`.identity`) say which code made it; not part of the key.
+        """
         outer, self._inputs = self._inputs, {}  # a run may make other runs' records while it runs
         start = time.perf_counter()
         try:
@@ -210,7 +216,8 @@ class RunCache:
         finally:
             inputs, self._inputs = self._inputs, outer
         record = {**{k: request[k] for k in self.REQUEST_FIELDS}, "key": request_key(request), "metrics": metrics,
-                  "wall_seconds": time.perf_counter() - start, "inputs": inputs, "code_hash": code_hash, "cost": cost,
+                  "wall_seconds": time.perf_counter() - start, "inputs": inputs, "code_hash": code_hash,
+                  "code_hashes": dict(code_hashes or {}), "cost": cost,
                   "environment": environment_record(self.device)}  # fmt: skip
         text = json.dumps(record, default=_jsonable, indent=1, sort_keys=True) + "\n"  # fails before any write
         _atomic_write(self.path(request), text.encode())

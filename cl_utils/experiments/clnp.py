@@ -26,8 +26,6 @@ CHAPTER = "03_clnp"
 # per kind: 2 for the runs retrained on 2026-12-04 (each repetition its own validation split; fine-tuning as the
 # paper does it, also keyed by finetune_l1 / end_on_finetune); the CIFAR runs without fine-tuning compute as before
 CODE_VERSION = {"wide": 2, "single_task": 2, "narrow": 2, "cifar": 1}
-SOURCES = ("cl_utils.experiments.clnp", "cl_utils.clnp", "cl_utils.clnp_schedule", "cl_utils.train", "cl_utils.models", "cl_utils.streams",
-           "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -60,9 +58,10 @@ class Params(BaseParams):
     # narrow multi-head network: its own task-1 grid (section 3.2)
     narrow_hidden: list[int] = knob([100, 100], "hidden widths of the narrow network", min=1, min_length=1)
     narrow_margin: float = knob(3.0, "its margin (accuracy points; the paper used 3)", min=0.0, max=100.0)
-    narrow_margin_scan: list[float] = knob([4.0, 5.0, 6.0], "more margins, narrow_repetitions runs each: the paper "
-                                           "chose m so that the network is full after the last task", min=0.0,
-                                           max=100.0, unique=True)  # fmt: skip
+    narrow_margin_scan: list[float] = knob([4.0, 5.0, 6.0], "more margins: the paper chose m so that the network "
+                                           "is full only after the last task", min=0.0, max=100.0,
+                                           unique=True)  # fmt: skip
+    narrow_scan_repetitions: int = knob(1, "repetitions of each scanned margin", min=0, max=100)
     narrow_finetune_iterations: int = knob(2, "fine-tuning rounds after pruning", min=0, max=10)
     finetune_epochs: int = knob(5, "epochs per fine-tuning round", min=1, max=1000)
     narrow_alphas: list[float] = knob([1e-5, 1e-5, 1e-5], "L1 strength: first, second, output layer ...", min=0.0,
@@ -136,8 +135,9 @@ def plan(p: Params) -> list[Run]:
                  wide_cost / p.num_tasks / 2) for r in range(p.single_task_repetitions) for t in range(p.num_tasks)]  # fmt: skip
     # the paper's margin first, then the scan: each margin's first repetition before the others'
     margins = [p.narrow_margin, *(m for m in p.narrow_margin_scan if m != p.narrow_margin)]
+    reps = {m: p.narrow_repetitions if m == p.narrow_margin else p.narrow_scan_repetitions for m in margins}
     runs += [Run("narrow", {**narrow, "margin": m, **rep(r)}, ("mnist",), narrow_cost)
-             for r in range(p.narrow_repetitions) for m in margins]  # fmt: skip
+             for r in range(max(reps.values())) for m in margins if r < reps[m]]  # fmt: skip
     runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0, **(finetuning if f else {})}, cifar_sets,
                  cifar_cost)
              for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip

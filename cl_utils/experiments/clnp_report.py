@@ -12,7 +12,7 @@ from ..metrics import format_mean_spread
 from .core import Records
 from .clnp import Params
 
-__all__ = ["final_accuracy", "full_after", "forgetting", "claims", "wide_runs", "single_task_averages",
+__all__ = ["final_accuracy", "full_after", "forgetting", "claims", "findings", "wide_runs", "single_task_averages",
            "narrow_by_margin", "saturating_margin"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
@@ -268,3 +268,84 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                       "deeper layers grow for longer, in another pattern" if last == sorted(last) else
                       "the layers do not grow for longer with depth")})  # fmt: skip
     return rows
+
+
+def _range(values) -> str:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}"
+
+
+def _span(values) -> str:
+    values = [int(x) for x in values]
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def findings(records: Records, p: Params) -> list[str]:
+    """The chapter's reading, one markdown bullet per experiment, every number taken from the records."""
+    out: list[str] = []
+    wide, check = wide_runs(records, p)
+    single = single_task_averages(records)
+    if wide:
+        r = wide[0]
+        steps, final = r["metrics"]["steps"], 100 * np.array(r["metrics"]["acc"][-1])
+        first, full = steps[0], full_after(r)
+        avg = [final_accuracy(x) for x in wide]
+        out.append(
+            f"**Wide single-head network** ({len(wide)} repetition(s) at the paper's point): task 1 keeps "
+            f"{first['new_units'][0]:,} of {p.wide_hidden[0]:,} first-layer and {first['new_units'][1]:,} of "
+            f"{p.wide_hidden[1]:,} second-layer neurons (θ = {first['rounds'][-1]['theta']:.3f}; validation accuracy "
+            f"{100 * first['val_acc']:.2f} % pruned, {100 * first['unpruned_val_acc']:.2f} % unpruned). Tasks 2-"
+            f"{len(steps)} grow {_span(s['new_units'][0] for s in steps[1:])} first-layer and "
+            f"{_span(s['new_units'][1] for s in steps[1:])} second-layer neurons each; "
+            + (f"a layer is full after task {full}. " if full else "no layer runs out. ")
+            + f"The average over {len(steps)} tasks is {np.mean(avg):.2f} % (paper {PAPER_WIDE}); the lowest task "
+            f"ends at {final.min():.2f} %. Single-task training of every task reaches "
+            f"{np.mean(single):.2f} % (over {len(single)} repetitions; paper {PAPER_SINGLE}): a gap of "
+            f"{np.mean(single) - np.mean(avg):.2f} points where the paper has {PAPER_SINGLE - PAPER_WIDE:.2f}.")
+    for r in check:
+        first = r["metrics"]["steps"][0]
+        grid, chosen = first["grid"], first["chosen"]
+        full = full_after(r)
+        final = 100 * np.array(r["metrics"]["acc"][-1])
+        best = max(g["val_acc"] for g in grid)
+        eligible = sum(g["val_acc"] >= best - p.wide_margin / 100 for g in grid)
+        out.append(
+            f"**Grid check, repetition {r['config']['rep']}**: the best unpruned validation accuracy is "
+            f"{100 * best:.2f} %, and only {eligible} of {len(grid)} grid points lie within m = {p.wide_margin:g} "
+            f"points of it, so §3.2's rule keeps lr {grid[chosen]['lr']:g} with α "
+            f"x{grid[chosen]['alphas'][0] / p.wide_alphas[0]:g}. Task 1 then keeps {first['new_units'][0]:,} and "
+            f"{first['new_units'][1]:,} neurons; "
+            + (f"a layer is full after task {full}, and the {len(final) - full} tasks trained after that end at "
+               f"{_range(final[full:])} % (chance: 10 %), "
+               if full else "no layer runs out, ")
+            + f"for an average of {final.mean():.2f} %.")
+    for m, runs in narrow_by_margin(records).items():
+        avg = [final_accuracy(x) for x in runs]
+        fulls = [full_after(x) for x in runs]
+        r = runs[0]
+        final, steps = 100 * np.array(r["metrics"]["acc"][-1]), r["metrics"]["steps"]
+        full = fulls[0]
+        split = (f"; tasks 1-{full} average {final[:full].mean():.2f} %, tasks {full + 1}-{len(final)} "
+                 f"{final[full:].mean():.2f} %" if full and full < len(final) else "")  # fmt: skip
+        out.append(
+            f"**Narrow network, m = {m:g} %** ({len(runs)} repetition(s)): average {np.mean(avg):.2f} %; task 1 keeps "
+            f"{steps[0]['new_units']} units per layer; full after task "
+            f"{', '.join(str(f or 'never') for f in fulls)}{split}.")
+    cifar = sorted(records.where("cifar", width=1.0), key=lambda x: (x["config"]["finetune"], x["config"]["margin"]))
+    if cifar:
+        parts = []
+        for x in cifar:
+            first = x["metrics"]["steps"][0]
+            label = f"m = {x['config']['margin']:g} %" + (" + fine-tuning" if x["config"]["finetune"] else "")
+            parts.append(f"{label}: average {final_accuracy(x):.2f} %, task 1 {100 * x['metrics']['acc'][-1][0]:.2f} % "
+                         f"(validation {100 * first['rounds'][0]['val_acc']:.2f} % after pruning, "
+                         f"{100 * first['val_acc']:.2f} % at the end), task 1 keeps {first['new_units']} units, "
+                         + (f"full after task {full_after(x)}" if full_after(x) else "never full"))
+        out.append("**Split CIFAR (stand-in)**: " + "; ".join(parts) + ".")
+    wider = records.where("cifar", width=p.cifar_wide_width)
+    if wider:
+        steps = wider[0]["metrics"]["steps"]
+        out.append(f"**Fig. 3b (stand-in), width x{p.cifar_wide_width:g}**: new units per layer and task: "
+                   + "; ".join(f"task {i + 1}: {s['new_units']}" for i, s in enumerate(steps))
+                   + f"; test accuracy after all tasks {', '.join(f'{100 * a:.1f}' for a in wider[0]['metrics']['acc'][-1])} %.")
+    return out

@@ -46,10 +46,6 @@ from .progressive import run_progressive
 
 CHAPTER = "06_comparison"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.comparison", "cl_utils.experiments.efficiency", "cl_utils.experiments.clnp",
-           "cl_utils.experiments.progressive", "cl_utils.baselines", "cl_utils.lwf", "cl_utils.packnet",
-           "cl_utils.efficiency", "cl_utils.clnp", "cl_utils.clnp_schedule", "cl_utils.progressive", "cl_utils.masks",
-           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 
 STREAMS = ("split_mnist", "permuted_mnist", "split_cifar10")
 STREAM_NAMES = {"split_mnist": "Split MNIST", "permuted_mnist": "Permuted MNIST", "split_cifar10": "Split CIFAR-10"}

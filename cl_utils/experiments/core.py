@@ -10,21 +10,18 @@ An experiment module (one per chapter, see :mod:`cl_utils.experiments`) defines
 * ``plan(params) -> list[Run]``: every run the chapter's figures need, in order;
 * ``RUNNERS``: ``{kind: fn(config, ctx) -> metrics}``; a run function reads nothing
   but its config and the :class:`RunContext` (device, data source, checkpoints);
-* ``SOURCES``: the package modules its runs execute (hashed into ``code_hash``).
+and the modules its runs execute are found from its imports (:mod:`.identity`) and hashed
+into every record, so records made by since-changed code are flagged.
 
 :func:`execute` is shared by the notebooks and ``python -m cl_utils.reproduce``, so
 both find the same records.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -33,11 +30,12 @@ import torch
 
 from ..data import dataset_identity
 from ..train import accelerated, resolve_device
+from . import identity
 from .cache import RunCache
 from .params import ParameterError, Params
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hash",
-           "seconds_per_cost"]
+           "code_hashes", "made_by_changed_code", "seconds_per_cost"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,8 @@ class RunContext:
     code_version: int | Mapping[str, int]  # the experiment's CODE_VERSION
     show_progress: bool = False
     data_ids: dict[str, dict] = field(default_factory=dict)
-    code_hash: str = ""  # of the experiment's SOURCES, stored in the records it makes
+    code_hash: str = ""  # of the modules the runs execute, stored in the records it makes
+    code_hashes: dict[str, str] = field(default_factory=dict)  # per module (see .identity)
     acceleration: tuple[str, ...] = ()  # opt-in speed-ups active while its runs train (part of their keys)
 
     def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
@@ -92,7 +91,8 @@ class RunContext:
         interrupted search loses only the evaluation in flight and a later search reuses the rest.
         """
         request = self._request(kind, config, datasets)
-        return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash)
+        return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash,
+                              code_hashes=self.code_hashes)  # fmt: skip
 
     def _request(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...]) -> dict[str, Any]:
         """The full request of a run asked for while a run trains (keyed like a planned one)."""
@@ -100,13 +100,22 @@ class RunContext:
                         self.acceleration)  # fmt: skip
 
 
-@lru_cache(maxsize=None)
-def code_hash(modules: tuple[str, ...]) -> str:
-    """SHA-256 (12 hex digits) of the named modules' source: stored in records, never in keys."""
-    h = hashlib.sha256()
-    for name in modules:
-        h.update(inspect.getsource(importlib.import_module(name)).encode())
-    return h.hexdigest()[:12]
+def code_hashes(experiment: ModuleType) -> dict[str, str]:
+    """The hash of every module the chapter's runs execute (stored in records, never in keys)."""
+    return identity.module_hashes(experiment)
+
+
+def code_hash(experiment: ModuleType) -> str:
+    """One hash of the modules the chapter's runs execute (a record's ``code_hash``)."""
+    return identity.combined_hash(code_hashes(experiment))
+
+
+def made_by_changed_code(record: Mapping[str, Any], now: Mapping[str, str]) -> bool | None:
+    """True if ``record`` was made by code that has changed since, False if not, None if it cannot tell (made
+    before records stored per-module hashes)."""
+    if not record.get("code_hashes"):
+        return None
+    return record.get("code_hash") != identity.combined_hash(now)
 
 
 def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
@@ -178,6 +187,7 @@ class Outcome:
     reused: int
     pending: list[Run]
     directory: Path  # the chapter's results folder (figures go to its figures/ subfolder)
+    code_hashes: dict[str, str] = field(default_factory=dict)  # of the code now
 
     @property
     def train_seconds(self) -> float:
@@ -202,10 +212,21 @@ class Outcome:
     def summary(self) -> str:
         return f"{self.trained} trained, {self.reused} reused, {len(self.pending)} pending"
 
+    def provenance(self) -> str:
+        """How many records were made by code that has changed since (and which modules), or cannot tell."""
+        changed = [r for r in self.records if made_by_changed_code(r, self.code_hashes)]
+        unknown = sum(made_by_changed_code(r, self.code_hashes) is None for r in self.records)
+        modules = sorted({m for r in changed for m in identity.changed_modules(r, self.code_hashes) or ()})
+        parts = [f"{len(changed)} of {len(self.records)} records made by code that has changed since"
+                 + (f" ({', '.join(modules)})" if modules else "")]  # fmt: skip
+        if unknown:
+            parts.append(f"{unknown} made before records named their modules (cannot tell)")
+        return "; ".join(parts)
+
     def report(self) -> str:
-        """The summary line, the total training time of the records and where they were made."""
+        """The summary line, the total training time of the records, where they were made, and their code."""
         return (f"{self.summary()}; the {len(self.records)} records took {self.train_seconds / 60:.1f} min of "
-                f"training ({self.environment()})")  # fmt: skip
+                f"training ({self.environment()}); {self.provenance()}")  # fmt: skip
 
 
 def seconds_per_cost(cache: RunCache) -> float | None:
@@ -219,15 +240,18 @@ def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dic
     device = resolve_device(params.device)
     cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
     data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
+    hashes = code_hashes(experiment)
     return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
-                      code_hash(tuple(experiment.SOURCES)), tuple(params.acceleration))  # fmt: skip
+                      code_hash=identity.combined_hash(hashes), acceleration=tuple(params.acceleration),
+                      code_hashes=hashes)  # fmt: skip
 
 
 def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) -> dict:
     """Train one run and store its record (what :func:`execute` and the Ray workers both do)."""
     fn = experiment.RUNNERS[run.kind]
     with accelerated(*ctx.acceleration):
-        return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost)
+        return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost,
+                              code_hashes=ctx.code_hashes)  # fmt: skip
 
 
 def execute(
@@ -304,4 +328,4 @@ def execute(
     if pending and require_all:
         raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
     items = [records[i] for i in sorted(records)]
-    return Outcome(Records(items), trained, reused, pending, cache.directory)
+    return Outcome(Records(items), trained, reused, pending, cache.directory, ctx.code_hashes)

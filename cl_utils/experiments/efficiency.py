@@ -50,8 +50,6 @@ from .params import Params as BaseParams
 
 CHAPTER = "02_efficiency"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.efficiency", "cl_utils.efficiency", "cl_utils.packnet", "cl_utils.masks",
-           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 DATASETS = ("mnist", "cifar10")
 PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]  # five two-class tasks of consecutive classes
 MATCH_BOUNDS = (0.5, 0.9999)  # the range of p̄ the matching search may take

@@ -34,8 +34,6 @@ __all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_
 
 CHAPTER = "05_filter_pruning"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.filter_pruning", "cl_utils.filter_pruning", "cl_utils.models", "cl_utils.train",
-           "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 
 MODES = ("fixed", "resample", "datasets")
 

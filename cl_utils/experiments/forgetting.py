@@ -18,8 +18,6 @@ from .params import Params as BaseParams
 
 CHAPTER = "00_forgetting"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.forgetting", "cl_utils.baselines", "cl_utils.train", "cl_utils.models",
-           "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 
 SCENARIOS = ("multi-head", "single-head")
 METHODS = ("fine-tune", "joint")

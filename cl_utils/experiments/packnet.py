@@ -30,8 +30,6 @@ from .params import Params as BaseParams
 
 CHAPTER = "01_packnet"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.packnet", "cl_utils.packnet", "cl_utils.lwf", "cl_utils.baselines", "cl_utils.masks",
-           "cl_utils.train", "cl_utils.models", "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 NAMES = sorted(data.DATASETS)
 
 

@@ -15,6 +15,7 @@ pass them (``-p seeds '[0, 1]'``); lists and numbers are parsed as YAML.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import inspect
@@ -193,9 +194,43 @@ class Params:
             return cls.from_values(values)
         if load_preset is None:
             raise ParameterError("parameter 'preset' is set but this chapter has no presets")
-        defaults = cls.defaults()
-        explicit = {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+        set_by_user = cls._set_in_cells(namespace.get("In"))
+        if set_by_user is None:  # no cell history (a plain Python namespace): what differs from the defaults
+            defaults = cls.defaults()
+            explicit = {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+        else:
+            explicit = {k: v for k, v in values.items() if k not in cls.names() or k in set_by_user}
         return cls.from_values({**explicit, "preset": preset}, load_preset(preset))
+
+    @classmethod
+    def _set_in_cells(cls, history: Any) -> set[str] | None:
+        """The parameters a user set, read from the kernel's executed cells (IPython's ``In``).
+
+        A parameter counts as set when its latest assignment is not the generated parameters cell's own line:
+        papermill's injected cell (``-p name value``), an edited line of the parameters cell, or any later
+        assignment, even to the default value, so a preset never overrides an explicit choice. None without
+        a cell history.
+        """
+        if not isinstance(history, list) or not history:
+            return None
+        generated = {line.strip() for line in cls.parameters_cell().splitlines()}
+        latest: dict[str, bool] = {}
+        for source in history:
+            if not isinstance(source, str):
+                continue
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:  # IPython magics and the like: no parameter assignments to read
+                continue
+            lines = source.splitlines()
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                    if isinstance(node, ast.AnnAssign) else []  # fmt: skip
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in cls.names():
+                        text = "\n".join(lines[node.lineno - 1: node.end_lineno]).strip()
+                        latest[target.id] = text not in generated
+        return {name for name, user in latest.items() if user}
 
     # -- views -------------------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

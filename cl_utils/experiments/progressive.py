@@ -26,8 +26,6 @@ from .params import Params as BaseParams
 
 CHAPTER = "04_progressive_prune"
 CODE_VERSION = 1
-SOURCES = ("cl_utils.experiments.progressive", "cl_utils.progressive", "cl_utils.masks", "cl_utils.train",
-           "cl_utils.streams", "cl_utils.transforms", "cl_utils.batches")  # fmt: skip
 RGB_DATASETS = ("svhn", "cifar10", "fashion_mnist")
 PRUNED_NETWORKS = ("progressive pruned", "unlinked pruned", "random-input pruned")
 STAND_IN = {"svhn": None, "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}

@@ -106,4 +106,4 @@ def execute_ray(
         if started_here:
             ray.shutdown()
     return Outcome(Records([cached[i] for i in range(len(planned))]), len(todo), len(planned) - len(todo), [],
-                   ctx.cache.directory)  # fmt: skip
+                   ctx.cache.directory, ctx.code_hashes)  # fmt: skip
