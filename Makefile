@@ -7,6 +7,8 @@
 #                                 and figures go to _build/runs/<chapter>/ (seeded with the committed
 #                                 records, so runs at the committed scale are reused); nothing
 #                                 committed is touched
+#   make gpu-batch [BUDGET=480]    on a GPU machine: the queued paper-scale runs, new records in one archive
+#                                 (back here: python -m cl_utils.gpu_batch import ARCHIVE)
 #   make reproduce [NB=...] [ARGS=...]  train each chapter's pending runs at its committed scale with
 #                                 python -m cl_utils.reproduce (ARGS: e.g. --budget 3600 --device cuda),
 #                                 then re-execute the notebook in place: it draws from the records
@@ -27,7 +29,7 @@ ARGS ?=
 CH := $(basename $(notdir $(NB)))
 RUN_DIR ?= _build/runs/$(CH)
 
-.PHONY: env book test publish run reproduce benchmark clean
+.PHONY: env book test publish run reproduce benchmark gpu-batch clean
 
 env: $(STAMP)
 
@@ -73,6 +75,10 @@ reproduce: $(STAMP)
 		CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
 	done
 	$(BIN)/python -m cl_utils.claims  # the scorecard page, from every chapter's claims.csv
+
+# on a GPU machine (torch is enough): the queue of book/params/gpu_queue.yaml within BUDGET seconds, one archive
+gpu-batch:
+	python3 -m cl_utils.gpu_batch run --budget $${BUDGET:-480} --grace 60 --device cuda --out $${OUT:-_build}/records.tar.gz
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py
