@@ -10,8 +10,10 @@
 #   make gpu-batch [BUDGET=480]    on a GPU machine: the queued paper-scale runs, new records in one archive
 #                                 (back here: python -m cl_utils.gpu_batch import ARCHIVE)
 #   make reproduce [NB=...] [ARGS=...]  train each chapter's pending runs at its committed scale with
-#                                 python -m cl_utils.reproduce (ARGS: e.g. --budget 3600 --device cuda),
-#                                 then re-execute the notebook in place: it draws from the records
+#                                 python -m cl_utils.reproduce --in-place (ARGS: e.g. --budget 3600 --device cuda),
+#                                 then re-execute the notebook in place: it draws from the records. The only
+#                                 target that writes the committed data/results/ (every other run writes
+#                                 under _build/runs/, seeded with the committed records)
 # Each target creates the virtual environment in $(VENV) first if it is missing; make book uses
 # $(BOOK_VENV), with Jupyter Book only.
 SHELL := /bin/bash
@@ -70,9 +72,9 @@ reproduce: $(STAMP)
 	@for nb in $${NB:-$$($(BIN)/python -c "import yaml; import os; print(' '.join(c['file'] + '.ipynb' for c in yaml.safe_load(open('_toc.yml'))['chapters'] if os.path.isfile(c['file'] + '.ipynb')))")}; do \
 		ch=$$(basename $$nb .ipynb); \
 		echo "== $$ch: runs at the committed preset (writes data/results/$$ch/)"; \
-		$(BIN)/python -m cl_utils.reproduce $$ch --preset committed $(ARGS) || exit 1; \
+		$(BIN)/python -m cl_utils.reproduce $$ch --preset committed --in-place $(ARGS) || exit 1; \
 		echo "== $$ch: the notebook, executed in place from those records"; \
-		CL_PRESET=committed $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
+		CL_PRESET=committed CL_RESULTS_DIR=$(abspath data/results) $(BIN)/papermill $$nb $$nb -k python3 || exit 1; \
 	done
 	$(BIN)/python -m cl_utils.claims  # the scorecard page, from every chapter's claims.csv
 

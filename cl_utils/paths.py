@@ -1,9 +1,13 @@
 """Where the book keeps data and results.
 
 The data directory is ``$CL_DATA_DIR`` when set (e.g. ``../shared/data`` on the
-build machines), else ``<project root>/data``. Run results always live under
-``<project root>/data/results/<chapter>/`` so that they can be committed, unless
-a chapter passes another directory explicitly (the smoke tests do).
+build machines), else ``<project root>/data``. The book's committed run records live
+under ``<project root>/data/results/<chapter>/``. Running a chapter writes there only
+when asked to (:func:`run_results_root`): by naming the folder (``results_dir``,
+``reproduce --results`` / ``--in-place``) or with ``$CL_RESULTS_DIR`` (``make reproduce``).
+Every other run (papermill with new parameters, ``reproduce`` without those options, a
+Colab session) works in ``<project root>/_build/runs/results/``, seeded with the
+committed records so that runs at the committed scale are reused.
 
 The project root is found from this file's location (an editable install or a
 source checkout), never from the current directory, so a notebook executed from
@@ -15,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "data_dir", "results_root"]
+__all__ = ["project_root", "data_dir", "results_root", "scratch_results_root", "run_results_root"]
 
 
 def project_root() -> Path:
@@ -41,3 +45,32 @@ def results_root(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     return project_root() / "data" / "results"
+
+
+def scratch_results_root() -> Path:
+    """Where runs go unless the committed folder is asked for: ``<root>/_build/runs/results``."""
+    return project_root() / "_build" / "runs" / "results"
+
+
+def run_results_root(chapter: str, override: str | os.PathLike | None = None) -> Path:
+    """The folder a chapter's runs read and write: ``override``, else ``$CL_RESULTS_DIR``, else the scratch folder.
+
+    The scratch folder's chapter gets a copy of every committed record (``*.json``) it lacks, each time, so a
+    re-run reuses them (also those committed after the folder was made) without writing into ``data/results``.
+    """
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get("CL_RESULTS_DIR")
+    if env:
+        return Path(env).expanduser()
+    root = scratch_results_root()
+    target, committed = root / chapter, results_root() / chapter
+    if committed.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        for record in committed.glob("*.json"):
+            copy = target / record.name
+            if not record.name.startswith(".") and not copy.exists():
+                tmp = target / f".tmp-{record.name}"
+                tmp.write_bytes(record.read_bytes())
+                os.replace(tmp, copy)  # atomic: a process reading the folder never sees half a record
+    return root

@@ -4,6 +4,7 @@ Examples::
 
     python -m cl_utils.reproduce 00 --list                      # the runs at paper scale, cached or pending
     python -m cl_utils.reproduce 00 --preset committed          # the scale of the book's stored outputs
+    python -m cl_utils.reproduce 00 --preset committed --in-place  # ... written into the committed data/results
     python -m cl_utils.reproduce 01 --budget 3600 --device cuda # train for at most an hour on a GPU
     python -m cl_utils.reproduce 00 -p seeds '[0, 1]' -p num_epochs 2 --results /tmp/runs
     python -m cl_utils.reproduce 02 --preset committed --executor ray  # each pending run a Ray task
@@ -30,6 +31,7 @@ from .experiments.cache import RunCache
 from .experiments import identity
 from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .data import DataUnavailableError
+from .paths import results_root, run_results_root
 from .experiments.params import ParameterError
 
 
@@ -45,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print the runs, cached or pending, and stop")
     p.add_argument("--budget", type=float, help="seconds after which no run starts")
     p.add_argument("--kinds", help="only runs of these kinds, comma-separated (e.g. wide,single_task)")
-    p.add_argument("--results", help="results folder (default: the book's data/results)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--results", help="results folder (default: _build/runs/results, seeded with the book's "
+                                         "records; $CL_RESULTS_DIR if set)")  # fmt: skip
+    where.add_argument("--in-place", action="store_true",
+                       help="write into the book's committed data/results (what make reproduce does)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: one run after another in this process (default); ray: each pending run a Ray task "
@@ -67,6 +73,8 @@ def _values(args: argparse.Namespace) -> tuple[dict, dict | None]:
     values = {name: value for name, value in args.p}  # strings: each Params field parses its own
     if args.results is not None:
         values["results_dir"] = args.results
+    elif args.in_place:
+        values["results_dir"] = str(results_root())
     if args.device is not None:
         values["device"] = args.device
     values.setdefault("show_progress", False)
@@ -85,7 +93,7 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     check whether the change alters results (then bump ``CODE_VERSION``). ``cached?``: a record made
     before records named their modules, which cannot tell.
     """
-    cache = RunCache(experiment.CHAPTER, params.results_dir or None)
+    cache = RunCache(experiment.CHAPTER, run_results_root(experiment.CHAPTER, params.results_dir))
     rate = seconds_per_cost(cache)
     now = code_hashes(experiment)
     planned = requests(experiment, params, kinds=kinds)

@@ -208,6 +208,28 @@ def test_make_run_leaves_committed_files_alone(tmp_path):
     assert _status("book", "data/results") == before, "make run modified committed files"
 
 
+def test_every_documented_way_of_re_running_leaves_the_committed_results_alone(tmp_path):
+    """papermill without results_dir and reproduce without --results (at smoke parameters) write under
+    _build/runs/results, seeded with the committed records; book/ and data/results stay as they were."""
+    before = _status("book", "data/results")
+    scratch = ROOT / "_build" / "runs" / "results" / "00_forgetting"
+    env = {k: v for k, v in os.environ.items() if k not in ("CL_RESULTS_DIR", "CL_PRESET")}
+    command = subprocess.run([sys.executable, "-m", "cl_utils.reproduce", "00", "--preset", "smoke"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert command.returncode == 0, command.stdout[-2000:] + command.stderr[-2000:]
+    papermill = subprocess.run(
+        [str(Path(sys.executable).parent / "papermill"), "book/00_forgetting.ipynb", str(tmp_path / "out.ipynb"),
+         "-k", "python3", "-p", "preset", "smoke"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert papermill.returncode == 0, papermill.stdout[-2000:] + papermill.stderr[-2000:]
+    assert (scratch / "claims.csv").is_file() and list(scratch.glob("*.json")), "the runs went to the scratch folder"
+    committed = {p.name for p in (ROOT / "data" / "results" / "00_forgetting").glob("*.json")}
+    assert committed <= {p.name for p in scratch.glob("*.json")}, "the scratch folder is seeded with the book's records"
+    assert _status("book", "data/results") == before, "a re-run modified committed files"
+    assert oct((next(scratch.glob("*.json"))).stat().st_mode & 0o777) == "0o644", "records are readable by others"
+
+
 def test_a_wheel_install_inside_the_clone_finds_the_committed_records(tmp_path):
     """Colab's path: the package installed from a built wheel (not editable), run inside a clone.
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 
 from ..data import dataset_identity
+from ..paths import run_results_root
 from ..train import accelerated, resolve_device
 from . import identity
 from .cache import RunCache
@@ -238,7 +239,7 @@ def seconds_per_cost(cache: RunCache) -> float | None:
 def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dict]]) -> RunContext:
     """The :class:`RunContext` the runs of ``planned`` train in (device, data, cache, code hash)."""
     device = resolve_device(params.device)
-    cache = RunCache(experiment.CHAPTER, params.results_dir or None, device=device)
+    cache = RunCache(experiment.CHAPTER, run_results_root(experiment.CHAPTER, params.results_dir), device=device)
     data_ids = {d["dataset"]: d for _, req in planned for d in req["data"]}
     hashes = code_hashes(experiment)
     return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,

@@ -12,6 +12,7 @@ import os
 import pandas as pd
 
 from ..efficiency import compression_ratio
+from ..paths import run_results_root
 from ..plots import paper_vs_book
 from .cache import RunCache
 from .core import Records
@@ -193,7 +194,8 @@ def grid_against_search(records: Records, p: Params, d: str) -> pd.DataFrame:
     models is one, shared by every target; each target then trains one run at the p̄ it found);
     times are the wall times of those trainings, from the run cache.
     """
-    cache = {r["key"]: r for r in RunCache(records.items[0]["chapter"], p.results_dir or None).records()}
+    chapter = records.items[0]["chapter"]
+    cache = {r["key"]: r for r in RunCache(chapter, run_results_root(chapter, p.results_dir)).records()}
     rows, ps = [], setting(p, d).free
     for f in ps:
         for m in ("memory", "multinet"):

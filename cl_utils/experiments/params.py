@@ -121,7 +121,8 @@ class Params:
     data_source: str = knob("auto", "'auto' | 'cache' | 'torchvision' | 'synthetic' (tests only)",
                             choices=DATA_SOURCES)  # fmt: skip
     device: str = knob("auto", "'auto' | 'cpu' | 'cuda' | 'cuda:N'")
-    results_dir: str = knob("", "folder of the run records; '' = the book's data/results")
+    results_dir: str = knob("", "folder of the run records; '' = _build/runs/results, seeded with the book's "
+                            "records (the committed data/results is written only when named here)")  # fmt: skip
     show_progress: bool = knob(True, "progress bars while training")
     preset: str = knob("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
     acceleration: list[str] = knob([], "opt-in: 'compile', 'bf16', 'tf32' (change the arithmetic; records keyed "
