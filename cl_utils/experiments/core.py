@@ -280,7 +280,7 @@ def execute(
     cache = ctx.cache
     start = time.monotonic()
     records: dict[int, dict] = {}
-    trained, reused, pending, elsewhere = 0, 0, [], []
+    trained, reused, pending = 0, 0, []
     out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
 
     def attempt(i: int, run: Run, request: dict) -> bool:
@@ -300,20 +300,11 @@ def execute(
             cache.release(request)
         return True
 
-    for i, (run, request) in enumerate(planned):
-        record = cache.load(request)
-        if record is not None:
-            reused += 1
-            records[i] = record
-        elif out_of_time():
-            pending.append(run)
-        elif not attempt(i, run, request):
-            elsewhere.append(i)
-    if elsewhere and log:
-        log(f"waiting for {len(elsewhere)} run(s) that another process is training")
-    while elsewhere:  # runs other processes were training: wait for their records, or take over
-        waiting = []
-        for i in elsewhere:
+    def visit(indices) -> list[int]:
+        """Reuse, leave pending (out of time) or train each run; return those another process is training."""
+        nonlocal reused
+        deferred = []
+        for i in indices:
             run, request = planned[i]
             record = cache.load(request)
             if record is not None:
@@ -322,10 +313,15 @@ def execute(
             elif out_of_time():
                 pending.append(run)
             elif not attempt(i, run, request):
-                waiting.append(i)
-        elsewhere = waiting
-        if elsewhere:
-            time.sleep(poll_seconds)
+                deferred.append(i)
+        return deferred
+
+    elsewhere = visit(range(len(planned)))
+    if elsewhere and log:
+        log(f"waiting for {len(elsewhere)} run(s) that another process is training")
+    while elsewhere:  # wait for their records, or take a run over if its process has died
+        time.sleep(poll_seconds)
+        elsewhere = visit(elsewhere)
     if pending and require_all:
         raise RuntimeError(f"{len(pending)} runs were not trained within the budget")
     items = [records[i] for i in sorted(records)]
