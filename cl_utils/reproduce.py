@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.help_params:
             print(f"parameters of {experiment.CHAPTER} (defaults = the paper's scale):\n{experiment.Params.help()}")
             return 0
+        if args.budget is not None and not args.budget >= 0:
+            raise ParameterError(f"--budget must be a number of seconds >= 0; got {args.budget:g}")
         values, preset = _values(args)
         params = experiment.Params.from_values(values, preset)
         kinds = args.kinds.split(",") if args.kinds else None

@@ -199,6 +199,18 @@ def test_two_processes_on_one_plan_train_each_run_once_and_both_end_with_every_r
     assert not list((tmp_path / "results" / "shared" / ".locks").glob("*")), "claims are released"
 
 
+def test_a_negative_budget_and_a_missing_gpu_stop_with_a_message(tmp_path):
+    negative = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--budget", "-5")
+    assert negative.returncode == 2 and "--budget" in negative.stderr and "Traceback" not in negative.stderr
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    cuda = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--device", "cuda")
+    assert cuda.returncode == 2 and "'device'" in cuda.stderr and "Traceback" not in cuda.stderr, cuda.stderr[-1500:]
+    assert not (tmp_path / "00_forgetting").exists()
+
+
 def test_kinds_restrict_the_plan_and_an_unknown_kind_is_named(tmp_path):
     listed = reproduce("03", "--preset", "smoke", "--results", str(tmp_path), "--kinds", "single_task,wide", "--list")
     assert listed.returncode == 0, listed.stderr[-2000:]

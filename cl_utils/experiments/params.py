@@ -138,6 +138,14 @@ class Params:
         for f in dataclasses.fields(self):
             setattr(self, f.name, _check(f.name, hints[f.name], getattr(self, f.name), f.metadata))
         check_device("device", self.device)
+        if self.device.startswith("cuda"):
+            import torch
+
+            index = int(self.device.partition(":")[2] or 0)
+            if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+                raise ParameterError(f"parameter 'device' is {self.device!r} but this machine has "
+                                     f"{torch.cuda.device_count()} CUDA device(s); use device 'auto' (a GPU when there "
+                                     f"is one) or 'cpu'")  # fmt: skip
         self.check()
 
     def check(self) -> None:
