@@ -126,6 +126,8 @@ def _check(record: dict[str, Any], name: str) -> str | None:
         request = {k: record[k] for k in RunCache.REQUEST_FIELDS}
     except Exception as err:  # noqa: BLE001 - any malformed record is refused with its reason
         return f"not a run record of a known chapter ({err})"
+    if record["chapter"] != experiment.CHAPTER:
+        return f"its chapter {record['chapter']!r} is not a chapter's folder name (did you mean {experiment.CHAPTER!r}?)"
     if name != f"{request_key(request)}.json" or record.get("key") != request_key(request):
         return "its file name is not the hash of its request (edited or damaged)"
     if record["kind"] not in experiment.RUNNERS:

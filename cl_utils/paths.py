@@ -17,6 +17,7 @@ a temporary copy still finds it. When the package is installed from a wheel
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 __all__ = ["project_root", "data_dir", "results_root", "scratch_results_root", "run_results_root"]
@@ -70,7 +71,9 @@ def run_results_root(chapter: str, override: str | os.PathLike | None = None) ->
         for record in committed.glob("*.json"):
             copy = target / record.name
             if not record.name.startswith(".") and not copy.exists():
-                tmp = target / f".tmp-{record.name}"
-                tmp.write_bytes(record.read_bytes())
+                fd, tmp = tempfile.mkstemp(dir=target, prefix=".tmp-", suffix=".part")  # one per process
+                with os.fdopen(fd, "wb") as f:
+                    f.write(record.read_bytes())
+                os.chmod(tmp, record.stat().st_mode & 0o777)
                 os.replace(tmp, copy)  # atomic: a process reading the folder never sees half a record
     return root

@@ -50,8 +50,9 @@ def paper_se(std: float | None, n: int | None) -> float:
 
 
 def combined_se(*ses: float) -> float:
-    """Root sum of squares of independent standard errors (nan ones are skipped)."""
-    return math.sqrt(sum(s * s for s in ses if not math.isnan(s)))
+    """Root sum of squares of independent standard errors (nan ones are skipped; nan if all are)."""
+    known = [s for s in ses if not math.isnan(s)]
+    return math.sqrt(sum(s * s for s in known)) if known else math.nan
 
 
 def size_status(ours: float, paper: float, se: float, *, runs: int, direction_holds: bool | None) -> tuple[str, str]:
@@ -60,6 +61,8 @@ def size_status(ours: float, paper: float, se: float, *, runs: int, direction_ho
     ``direction_holds``: whether the claim's direction holds (for "partly"); None for a claim that is a level
     only (an accuracy), which has no direction: beyond 2 SE it is not reproduced.
     """
+    if math.isnan(se):
+        return "inconclusive", f"{ours - paper:+.2f} from the paper's, but no uncertainty could be measured"
     distance = abs(ours - paper)
     within = distance <= Z * se
     says = f"{ours - paper:+.2f} from the paper's, {distance / se:.1f} combined SE (SE {se:.2f}, {runs} run(s))" if se \
@@ -77,6 +80,8 @@ def size_status(ours: float, paper: float, se: float, *, runs: int, direction_ho
 
 def direction_status(difference: float, se: float, *, expected_sign: int = 1, what: str = "difference") -> tuple[str, str]:
     """The status of a direction claim: ``difference`` should have ``expected_sign``, beyond 2 SE."""
+    if math.isnan(se):
+        return "inconclusive", f"{what} {difference:+.2f}, but no uncertainty could be measured"
     if se > 0:
         z = difference / se
     else:  # no noise measured: any non-zero difference counts

@@ -256,6 +256,14 @@ def test_a_claim_held_by_a_live_process_is_respected_and_a_dead_ones_is_taken(tm
     assert cache.claim(request)
     cache.release(request)
     assert not lock.exists()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": other.pid}))
+        cache.release(request)
+        assert lock.exists(), "a process released a claim it does not hold"
+    finally:
+        other.kill()
+        other.wait()
 
 
 # -- the cache ----------------------------------------------------------------------------------------
@@ -442,10 +450,14 @@ def test_a_value_set_to_its_default_is_still_an_explicit_choice_the_preset_keeps
     p = P.from_namespace({**values, "In": history}, load)
     assert p.repetitions == 5, "the user's explicit default was overridden by the preset"
     assert p.cifar_epochs == 8, "values the user left alone come from the preset"
-    edited = cell.replace("\nrepetitions: int = 5", "\nrepetitions: int = 5  # I mean it")
-    assert P.from_namespace({**values, "In": ["x = 1", edited, "preset = 'committed'"]}, load).repetitions == 5
+    edited = cell.replace("\nrepetitions: int = 5", "\nrepetitions: int = 3")  # the cell edited by hand (Colab)
+    assert P.from_namespace({**values, "repetitions": 3, "In": ["x = 1", edited, "preset = 'committed'"]},
+                            load).repetitions == 3  # fmt: skip
     untouched = P.from_namespace({**values, "In": [cell, "preset = 'committed'"]}, load)
     assert untouched.repetitions == 1 and untouched.cifar_epochs == 8
+    reworded = cell.replace("# repetitions of the wide experiment", "# (an older help text)")
+    assert P.from_namespace({**values, "In": [reworded, "preset = 'committed'"]}, load).repetitions == 1, \
+        "an older parameters cell's defaults are not explicit choices"
 
 
 def test_a_checkpoint_build_leaves_the_callers_random_state_alone(tmp_path):

@@ -67,6 +67,7 @@ def _tampered(archive: Path, tmp_path: Path, change) -> Path:
     (lambda r: r["config"].update(seed=99), "not the hash of its request"),
     (lambda r: _rekey(r, code_version=r["code_version"] + 1), "code version"),
     (lambda r: _rekey(r, data=[{"dataset": "mnist", "source": "file", "sha256": "0" * 16}]), "dataset 'mnist'"),
+    (lambda r: _rekey(r, chapter="00"), "not a chapter's folder name"),
 ])  # fmt: skip
 def test_an_edited_or_stale_record_is_refused(archive, tmp_path, change, why):
     bad = _tampered(archive[0], tmp_path, change)

@@ -123,7 +123,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; records are shared (and committed)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; records are shared (and committed)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -243,7 +245,15 @@ class RunCache:
             except FileExistsError:
                 if self.holder_alive(request):
                     return False
-                path.unlink(missing_ok=True)  # stale: its process is gone
+                # stale: its process is gone. Move it aside under a name of our own; only one process's rename
+                # succeeds, so two processes that both saw it stale cannot both delete a fresh claim.
+                aside = path.with_name(f".stale-{os.getpid()}-{time.monotonic_ns()}")
+                try:
+                    os.rename(path, aside)
+                except FileNotFoundError:
+                    pass  # another process moved it first; try again
+                else:
+                    aside.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as f:
                 f.write(mine)
@@ -262,12 +272,21 @@ class RunCache:
         except FileNotFoundError:
             return False
         except (ValueError, KeyError, TypeError):  # half-written by a process that died at once
-            return time.time() - self.lock_path(request).stat().st_mtime < 60
+            try:
+                return time.time() - self.lock_path(request).stat().st_mtime < 60
+            except FileNotFoundError:
+                return False
         return host != socket.gethostname() or _process_alive(pid)
 
     def release(self, request: Mapping[str, Any]) -> None:
-        """Drop this process's claim on ``request``."""
-        self.lock_path(request).unlink(missing_ok=True)
+        """Drop this process's claim on ``request`` (a lock another process holds now is left alone)."""
+        path = self.lock_path(request)
+        try:
+            holder = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if holder.get("host") == socket.gethostname() and holder.get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
 
     def store(self, record: Mapping[str, Any]) -> None:
         """Write a record made elsewhere (e.g. by a Ray worker) under its key, atomically."""

@@ -285,12 +285,14 @@ def execute(
 
     def attempt(i: int, run: Run, request: dict) -> bool:
         """Train run ``i`` if this process can claim it; False if another process holds it."""
-        nonlocal trained
+        nonlocal trained, reused
         if not cache.claim(request):
             return False
         try:
             record = cache.load(request)  # finished by another process since we looked
-            if record is None:
+            if record is not None:
+                reused += 1
+            else:
                 if log:
                     log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
                 record = train_run(experiment, ctx, run, request)

@@ -114,6 +114,14 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     raise TypeError(f"parameter {name!r}: unsupported type {kind!r}")
 
 
+def _literal(node: ast.AST | None) -> Any:
+    """The value of a literal expression (None for anything else)."""
+    try:
+        return ast.literal_eval(node) if node is not None else None
+    except ValueError:
+        return None
+
+
 @dataclasses.dataclass
 class Params:
     """Fields every chapter has: where the data comes from and where runs go (none changes a result)."""
@@ -215,14 +223,17 @@ class Params:
     def _set_in_cells(cls, history: Any) -> set[str] | None:
         """The parameters a user set, read from the kernel's executed cells (IPython's ``In``).
 
-        A parameter counts as set when its latest assignment is not the generated parameters cell's own line:
-        papermill's injected cell (``-p name value``), an edited line of the parameters cell, or any later
-        assignment, even to the default value, so a preset never overrides an explicit choice. None without
-        a cell history.
+        A parameter counts as set when its latest assignment is not the parameters cell's own default: papermill's
+        injected cell (``-p name value``) or any later cell, even with the default value, so a preset never
+        overrides an explicit choice; in the parameters cell itself (recognised by its first line, also when older
+        or reformatted), a changed value. Top-level ``name = value`` / ``name: type = value`` lines only. None
+        without a cell history.
         """
         if not isinstance(history, list) or not history:
             return None
         generated = {line.strip() for line in cls.parameters_cell().splitlines()}
+        marker = cls.parameters_cell().splitlines()[0]  # an older or reformatted parameters cell keeps it
+        defaults = cls.defaults()
         latest: dict[str, bool] = {}
         for source in history:
             if not isinstance(source, str):
@@ -238,7 +249,8 @@ class Params:
                 for target in targets:
                     if isinstance(target, ast.Name) and target.id in cls.names():
                         text = "\n".join(lines[node.lineno - 1: node.end_lineno]).strip()
-                        latest[target.id] = text not in generated
+                        latest[target.id] = text not in generated and not (
+                            marker in source and _literal(node.value) == defaults[target.id])
         return {name for name, user in latest.items() if user}
 
     # -- views -------------------------------------------------------------------------------------
