@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars everywhere: tqdm.auto warns (with a local path) without ipywidgets
 
 from .models import _init_like_torchvision_vgg, vgg16_conv_layers
 from .train import TrainSettings, fit

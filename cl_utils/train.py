@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars everywhere: tqdm.auto warns (with a local path) without ipywidgets
 
 from .batches import iterate_batches
 from .masks import FrozenEntries

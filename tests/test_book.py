@@ -78,6 +78,13 @@ def test_committed_chapter_was_executed_without_errors(chapter):
     assert "SYNTHETIC" not in sources, "committed outputs must come from real data, not the smoke stand-in"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_stored_outputs_show_no_path_of_the_machine_that_ran_them(chapter):
+    text = " ".join(str(o) for c in _cells(chapter) if c.cell_type == "code" for o in c.outputs)
+    for leak in ("PosixPath(", str(ROOT), "/tmp/", "site-packages"):
+        assert leak not in text, f"{chapter}: a stored output shows {leak!r}"
+
+
 def test_notebook_check_finds_broken_notebooks(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0", execution_count=1)])
     nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
