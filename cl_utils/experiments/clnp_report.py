@@ -12,7 +12,7 @@ from ..metrics import format_mean_spread
 from .core import Records
 from .clnp import Params
 
-__all__ = ["final_accuracy", "full_after", "forgetting", "claims", "findings", "wide_runs", "single_task_averages",
+__all__ = ["final_accuracy", "full_after", "largest_change", "claims", "findings", "wide_runs", "single_task_averages",
            "narrow_by_margin", "saturating_margin"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
@@ -21,17 +21,18 @@ MNIST_TEST, CIFAR10_TEST, PAIR_TEST, BLOCK_TEST = 10_000, 10_000, 2_000, 1_000
 #: the paper's numbers (Golkar et al. 2019, section 4): mean and standard deviation over 5 runs
 PAPER_WIDE, PAPER_WIDE_SD, PAPER_SINGLE, PAPER_SINGLE_SD, PAPER_RUNS = 98.42, 0.04, 98.48, 0.05, 5
 PAPER_NARROW = 95.8  # no spread reported
+GRID_CLAIM = "Wide network: the task-1 search settles on lr 0.002 and alpha = 1e-7, 1e-5, 1e-6"
+GRID_PAPER = "lr 0.002, alpha x1 (search unstated)"
+
+
+def _fmt(values: list[float]) -> str:
+    """Mean ± standard deviation, as the paper reports its repetitions."""
+    return format_mean_spread(values, spread="std")
 
 def full_after(rec: dict) -> int | None:
     """The task after which some hidden layer had no free unit left (None: never)."""
     steps = rec["metrics"]["steps"]
     return next((i + 1 for i, s in enumerate(steps) if min(s["free_units"]) == 0), None)
-
-
-def forgetting(rec: dict) -> float:
-    """Largest fall (points) of an earlier task's accuracy, from right after its training to the end."""
-    acc = rec["metrics"]["acc"]
-    return max([100 * (acc[i][i] - acc[-1][i]) for i in range(len(acc) - 1)], default=0.0)
 
 
 def largest_change(rec: dict) -> float:
@@ -83,12 +84,9 @@ def _level(values: list[float], n_test: int) -> tuple[float, float]:
 
 def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
     """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale."""
-    fmt = lambda values: format_mean_spread(values, spread="std")  # noqa: E731  (the paper reports mean ± std)
     wide, check = wide_runs(records, p)
     margins = narrow_by_margin(records)
-    narrow = margins.get(p.narrow_margin, [])
     wide_avg = [final_accuracy(r) for r in wide]
-    narrow_avg = [final_accuracy(r) for r in narrow]
     single = single_task_averages(records)
     n_test = MNIST_TEST * p.num_tasks
     wide_mean, wide_se = _level(wide_avg, n_test)
@@ -100,12 +98,12 @@ def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
     drop = max(largest_change(r) for r in everything)
     rows = [
         {"claim": "Permuted MNIST, wide single-head: CLNP's average accuracy over 10 tasks",
-         "paper": f"{PAPER_WIDE} ± {PAPER_WIDE_SD} %", "this book": fmt(wide_avg) + " %", "data and scale": scale["wide"],
+         "paper": f"{PAPER_WIDE} ± {PAPER_WIDE_SD} %", "this book": _fmt(wide_avg) + " %", "data and scale": scale["wide"],
          **_status(*v.size_status(wide_mean, PAPER_WIDE, v.combined_se(wide_se, paper_wide_se), runs=len(wide_avg),
                                   direction_holds=None))},
         {"claim": "Permuted MNIST, wide: CLNP is just short of single-task training",
          "paper": f"{paper_gap:.2f} points short ({PAPER_SINGLE} %)",
-         "this book": f"{gap:.2f} points short (single-task {fmt(single)} %, every task)",
+         "this book": f"{gap:.2f} points short (single-task {_fmt(single)} %, every task)",
          "data and scale": scale["wide"],
          **_status(*v.size_status(gap, paper_gap, gap_se, runs=min(len(wide_avg), len(single)),
                                   direction_holds=gap > 0))},
@@ -117,8 +115,8 @@ def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
                    f"training, in any of the {len(everything)} permuted-MNIST runs (the unit tests check the outputs "
                    f"bit for bit)"},  # fmt: skip
     ]
-    if narrow:
-        rows += _narrow_claims(margins, narrow_avg, p, scale["narrow"], n_test)
+    if margins.get(p.narrow_margin):
+        rows += _narrow_claims(margins, p, scale["narrow"], n_test)
     if check:
         rows.append(_grid_check_claim(check, p, scale["wide"]))
     return rows + _cifar_claims(records, p, scale["cifar"])
@@ -128,9 +126,8 @@ def _status(status: str, reason: str) -> dict[str, str]:
     return {"status": status, "reason": reason}
 
 
-def _narrow_claims(margins: dict[float, list[dict]], narrow_avg: list[float], p: Params, scale: str,
-                   n_test: int) -> list[dict]:  # fmt: skip
-    fmt = lambda values: format_mean_spread(values, spread="std")  # noqa: E731
+def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_test: int) -> list[dict]:
+    narrow_avg = [final_accuracy(r) for r in margins[p.narrow_margin]]
     mean, se = _level(narrow_avg, n_test)
     full = [full_after(r) for r in margins[p.narrow_margin]]
     at_ten = sum(f == p.num_tasks for f in full)
@@ -144,7 +141,7 @@ def _narrow_claims(margins: dict[float, list[dict]], narrow_avg: list[float], p:
         status = "partly" if at_ten else "not reproduced"
     rows = [
         {"claim": f"Permuted MNIST, narrow multi-head (m = {p.narrow_margin:g} %, 2 fine-tuning rounds): average "
-                  "accuracy", "paper": f"{PAPER_NARROW} %", "this book": fmt(narrow_avg) + " %",
+                  "accuracy", "paper": f"{PAPER_NARROW} %", "this book": _fmt(narrow_avg) + " %",
          "data and scale": scale,
          **_status(*v.size_status(mean, PAPER_NARROW, se, runs=len(narrow_avg), direction_holds=None))},
         {"claim": f"Narrow multi-head: m = {p.narrow_margin:g} % makes the network full exactly after the last task",
@@ -159,7 +156,7 @@ def _narrow_claims(margins: dict[float, list[dict]], narrow_avg: list[float], p:
         c_mean, c_se = _level(chosen_avg, n_test)
         rows.append(
             {"claim": "Narrow multi-head at the margin chosen as the paper chose it (full only after the last task)",
-             "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {fmt(chosen_avg)} %",
+             "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {_fmt(chosen_avg)} %",
              "data and scale": scale + f"; margins scanned {', '.join(f'{m:g}' for m in margins)}",
              **_status(*v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None))})
     return rows
@@ -177,8 +174,7 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
         paper = next((g for g in grid if g["lr"] == 0.002 and np.allclose(g["alphas"], p.wide_alphas, rtol=1e-6,
                                                                               atol=0)), None)  # fmt: skip
         if paper is None:
-            return {"claim": "Wide network: the task-1 search settles on lr 0.002 and alpha = 1e-7, 1e-5, 1e-6",
-                    "paper": "lr 0.002, alpha x1 (search unstated)", "this book": "the check grid lacks that point",
+            return {"claim": GRID_CLAIM, "paper": GRID_PAPER, "this book": "the check grid lacks that point",
                     "data and scale": scale, "status": "inconclusive",
                     "reason": "the check grid does not hold the paper's point"}  # fmt: skip
         best = max(g["val_acc"] for g in grid)
@@ -187,8 +183,8 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
     chose_paper = [s == "lr 0.002, alpha x1" for s in picks]
     status = "reproduced" if all(chose_paper) else "inconclusive" if all(ties) else "not reproduced"
     return {
-        "claim": "Wide network: the task-1 search settles on lr 0.002 and alpha = 1e-7, 1e-5, 1e-6",
-        "paper": "lr 0.002, alpha x1 (search unstated)",
+        "claim": GRID_CLAIM,
+        "paper": GRID_PAPER,
         "this book": f"section 3.2's selection at m = {p.wide_margin:g} % keeps " + "; ".join(picks),
         "data and scale": scale + f"; check grid {len(p.check_grid_lrs)}x{len(p.check_grid_alpha_scales)}, "
                                   f"{len(check)} repetition(s)",

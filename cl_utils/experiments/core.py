@@ -35,8 +35,8 @@ from . import identity
 from .cache import RunCache
 from .params import ParameterError, Params
 
-__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hash",
-           "code_hashes", "made_by_changed_code", "seconds_per_cost"]
+__all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
+           "made_by_changed_code", "seconds_per_cost"]
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,6 @@ class RunContext:
 def code_hashes(experiment: ModuleType) -> dict[str, str]:
     """The hash of every module the chapter's runs execute (stored in records, never in keys)."""
     return identity.module_hashes(experiment)
-
-
-def code_hash(experiment: ModuleType) -> str:
-    """One hash of the modules the chapter's runs execute (a record's ``code_hash``)."""
-    return identity.combined_hash(code_hashes(experiment))
 
 
 def made_by_changed_code(record: Mapping[str, Any], now: Mapping[str, str]) -> bool | None:
