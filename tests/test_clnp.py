@@ -63,6 +63,20 @@ def test_fine_tuning_iterations_keep_zero_forgetting(permuted):
             assert torch.equal(clnp.forward_for(k)(probe), before)
 
 
+def test_the_fused_optimizer_kernel_keeps_zero_forgetting(permuted):
+    """Chapter 03 trains its MLPs with the fused Adam kernel (keyed): earlier tasks stay bit-identical under it."""
+    torch.manual_seed(2)
+    model = cl.mlp(784, [48, 48], [10] * 3)
+    clnp = CLNP(model)
+    with cl.train.optimizer_kernel("fused"):
+        probe, recorded, results = _run(clnp, permuted[:3], margin=0.1, finetune_iterations=1)
+    assert results[0]["val_acc"] > 0.5
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(clnp.forward_for(k)(probe), before), f"task {k} changed"
+
+
 def test_conv_net_tasks_are_bit_identical():
     tasks = cl.split_tasks(cl.make_task(cl.load_dataset("cifar10", "synthetic"), val_fraction=0.1),
                            [(0, 1), (2, 3), (4, 5)])  # fmt: skip

@@ -17,6 +17,7 @@ from cl_utils import experiments as ex
 from cl_utils.data import dataset_identity
 from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, request_key
 from cl_utils.experiments.core import Run, execute, requests
+from cl_utils.train import make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 JUPYTER = ("papermill", "nbformat", "nbclient", "IPython", "ipykernel", "ipywidgets", "jupyter", "jupyter_client",
@@ -316,6 +317,27 @@ def test_a_per_kind_code_version_changes_only_that_kinds_keys(monkeypatch):
     monkeypatch.setattr(experiment, "CODE_VERSION", {k: v for k, v in versions.items() if k != "cifar"})
     with pytest.raises(KeyError, match="cifar"):
         requests(experiment, params)
+
+
+def test_an_optimizer_kernel_is_keyed_per_kind_and_its_runs_train_under_it(tmp_path):
+    """A kind the experiment trains with the fused kernel has it in its key and builds fused optimizers."""
+    experiment = fake_experiment(0.0)
+    experiment.plan = lambda p: [Run("sleep", {"i": 0}, ("mnist",)), Run("plain", {"i": 1}, ("mnist",))]
+    def built(c, ctx):
+        optimizer = make_optimizer([torch.nn.Parameter(torch.ones(2))], "adam", 1e-3)  # "auto", as the runs ask
+        return {"fused": bool(optimizer.defaults["fused"])}
+
+    experiment.RUNNERS = {"sleep": built, "plain": built}
+    params = ex.Params(data_source="synthetic", results_dir=str(tmp_path), show_progress=False)
+    before = [request_key(req) for _, req in requests(experiment, params)]
+    experiment.OPTIMIZER_KERNEL = {"sleep": "fused"}
+    planned = requests(experiment, params)
+    assert [req["config"].get("optimizer_kernel") for _, req in planned] == ["fused", None]
+    assert [request_key(req) for _, req in planned] != before and request_key(planned[1][1]) == before[1]
+    out = execute(experiment, params)
+    assert [r["metrics"]["fused"] for r in out.records] == [True, False]
+    assert {run.kind for run, req in requests(ex.load("03"), ex.load("03").Params.from_values(
+        {}, ex.preset("03", "smoke"))) if "optimizer_kernel" in req["config"]} == {"wide", "narrow", "single_task"}
 
 
 # -- run identity: the code a record was made by, and the data ---------------------------------------

@@ -127,6 +127,24 @@ def test_fit_steps_the_scheduler_once_per_epoch(synthetic_mnist_task):
     assert opt.param_groups[0]["lr"] == 0.125 and scheduler.last_epoch == 3
 
 
+def test_the_optimizer_kernel_block_decides_what_auto_builds_on_the_cpu():
+    """Inside optimizer_kernel("fused") an "auto" optimizer is fused on the CPU too; outside, foreach again."""
+    params = list(cl.mlp(4, [3], [2]).parameters())
+    with cl.train.optimizer_kernel("fused"):
+        inside = cl.make_optimizer(params, "adam", 1e-3)
+        with cl.train.optimizer_kernel(None):  # None: the device's default
+            nested = cl.make_optimizer(params, "sgd", 1e-3)
+        explicit = cl.make_optimizer(params, "adam", 1e-3, implementation="foreach")  # an explicit choice wins
+    outside = cl.make_optimizer(params, "adam", 1e-3)
+    assert inside.defaults["fused"] and not inside.defaults["foreach"]
+    assert nested.defaults["foreach"] and not nested.defaults["fused"]
+    assert explicit.defaults["foreach"] and not explicit.defaults["fused"]
+    assert outside.defaults["foreach"] and not outside.defaults["fused"]
+    with pytest.raises(ValueError, match="optimizer kernel"):
+        with cl.train.optimizer_kernel("fast"):
+            pass
+
+
 def test_optimizer_implementations_agree_bit_for_bit_on_the_cpu():
     """'auto' (foreach on the CPU) takes exactly the steps of the one-tensor loop the records used."""
     x, y = torch.rand(64, 20), torch.randint(0, 3, (64,))

@@ -30,7 +30,7 @@ import torch
 
 from ..data import dataset_identity
 from ..paths import run_results_root
-from ..train import accelerated, resolve_device
+from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
 from .cache import RunCache
 from .params import ParameterError, Params
@@ -69,6 +69,7 @@ class RunContext:
     code_hash: str = ""  # of the modules the runs execute, stored in the records it makes
     code_hashes: dict[str, str] = field(default_factory=dict)  # per module (see .identity)
     acceleration: tuple[str, ...] = ()  # opt-in speed-ups active while its runs train (part of their keys)
+    optimizer_kernels: str | Mapping[str, str] | None = None  # the experiment's OPTIMIZER_KERNEL (keyed)
 
     def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
         """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
@@ -98,7 +99,7 @@ class RunContext:
     def _request(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...]) -> dict[str, Any]:
         """The full request of a run asked for while a run trains (keyed like a planned one)."""
         return _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
-                        self.acceleration)  # fmt: skip
+                        self.acceleration, kernel_of(self.optimizer_kernels, kind))  # fmt: skip
 
 
 def code_hashes(experiment: ModuleType) -> dict[str, str]:
@@ -123,11 +124,18 @@ def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
     return code_version
 
 
+def kernel_of(kernels: str | Mapping[str, str] | None, kind: str) -> str | None:
+    """The optimizer kernel an experiment's ``OPTIMIZER_KERNEL`` names for runs of ``kind`` (None: the
+    device's default, unkeyed: what every record was made with before the CPU numerics were chosen)."""
+    return kernels.get(kind) if isinstance(kernels, Mapping) else kernels
+
+
 def _request(chapter: str, code_version: int | Mapping[str, int], run: Run, data_ids: Mapping[str, dict],
-             acceleration: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+             acceleration: Sequence[str] = (), kernel: str | None = None) -> dict[str, Any]:  # fmt: skip
     """A run's full request (what its key hashes); opt-in accelerations join the config only when on, so the
-    keys of exact runs never change."""
+    keys of exact runs never change; a chosen optimizer kernel joins it as ``optimizer_kernel``."""
     config = dict(run.config) | ({"acceleration": sorted(acceleration)} if acceleration else {})
+    config |= {"optimizer_kernel": kernel} if kernel else {}
     return {"chapter": chapter, "kind": run.kind, "code_version": version_of(code_version, run.kind), "config": config,
             "data": [data_ids[d] for d in run.datasets]}  # fmt: skip
 
@@ -147,7 +155,9 @@ def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = No
         runs = [r for r in runs if r.kind in kinds]
     names = sorted({d for r in runs for d in r.datasets})
     data_ids = {d: dataset_identity(d, params.data_source) for d in names}
-    return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration)) for r in runs]
+    kernels = getattr(experiment, "OPTIMIZER_KERNEL", None)
+    return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration,
+                         kernel_of(kernels, r.kind))) for r in runs]  # fmt: skip
 
 
 class Records:
@@ -239,13 +249,13 @@ def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dic
     hashes = code_hashes(experiment)
     return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
                       code_hash=identity.combined_hash(hashes), acceleration=tuple(params.acceleration),
-                      code_hashes=hashes)  # fmt: skip
+                      code_hashes=hashes, optimizer_kernels=getattr(experiment, "OPTIMIZER_KERNEL", None))  # fmt: skip
 
 
 def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) -> dict:
     """Train one run and store its record (what :func:`execute` and the Ray workers both do)."""
     fn = experiment.RUNNERS[run.kind]
-    with accelerated(*ctx.acceleration):
+    with accelerated(*ctx.acceleration), optimizer_kernel(kernel_of(ctx.optimizer_kernels, run.kind)):
         return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost,
                               code_hashes=ctx.code_hashes)  # fmt: skip
 
