@@ -51,8 +51,10 @@ $(BOOK_STAMP): pyproject.toml constraints.txt
 book: $(BOOK_STAMP)
 	$(BOOK_VENV)/bin/jupyter-book build . --builder html -W --keep-going
 
+# one pytest worker per core (pytest-xdist); a worker takes the next test when it is free, so the slow
+# notebook runs spread over the cores
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto --dist worksteal
 
 publish: $(STAMP) $(BOOK_STAMP)
 	$(PUBLISH_TEST)
