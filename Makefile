@@ -27,6 +27,9 @@ PUBLISH_REMOTE ?= origin
 PUBLISH_TEST ?= $(MAKE) test
 PUBLISH_BUILD ?= $(MAKE) book
 NB ?=
+# a PyTorch wheel index to take torch from first (e.g. https://download.pytorch.org/whl/cpu, the CPU build);
+# empty: torch comes from PyPI with everything else
+TORCH_INDEX ?=
 ARGS ?=
 CH := $(basename $(notdir $(NB)))
 RUN_DIR ?= _build/runs/$(CH)
@@ -38,6 +41,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet torch --index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e '.[book,test]' -c constraints.txt
 	@touch $@
 
@@ -90,6 +94,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/stacked_models.py
 	$(BIN)/python benchmarks/stacked_seeds.py
 	$(BIN)/python benchmarks/paper_scale.py
+	$(BIN)/python benchmarks/cpu_numerics.py
 
 clean:
 	rm -rf _build

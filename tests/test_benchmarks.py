@@ -10,13 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("args", [
-    ["packnet_step.py", "--data-source", "synthetic", "--steps", "3", "--repeats", "1"],
-    ["stacked_models.py", "--models", "2", "--steps", "3"],
-], ids=["packnet_step", "stacked_models"])  # fmt: skip
-def test_benchmark_runs_and_prints_its_table(args):
+@pytest.mark.parametrize("args, rows_at_least", [
+    (["packnet_step.py", "--data-source", "synthetic", "--steps", "3", "--repeats", "1"], 3),
+    (["stacked_models.py", "--models", "2", "--steps", "3"], 3),
+    (["cpu_numerics.py", "--only", "clnp_narrow", "--steps", "1", "--repeats", "1", "--no-compile"], 2),
+], ids=["packnet_step", "stacked_models", "cpu_numerics"])  # fmt: skip
+def test_benchmark_runs_and_prints_its_table(args, rows_at_least):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / args[0]), *args[1:]], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) >= 3  # the header and at least two measured rows
+    assert len(rows) >= rows_at_least  # the header and the measured rows

@@ -348,3 +348,24 @@ def test_every_dependency_is_pinned_except_torch():
     assert {"torch", "torchvision"} <= names and not {"torch", "torchvision"} & set(pins)
     assert names - {"torch", "torchvision"} <= set(pins), f"not pinned: {sorted(names - set(pins))}"
     assert "constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_the_readme_names_each_environment_and_a_cpu_only_torch_is_one_variable(tmp_path):
+    """The README's commands name the environments the Makefile really creates, show how a chapter is
+    reproduced, and TORCH_INDEX makes `make env` take torch from that index first (and only then)."""
+    readme = (ROOT / "README.md").read_text()
+    commands = readme[readme.index("## The two commands"):readme.index("## Re-run a chapter")]
+    makefile = (ROOT / "Makefile").read_text()
+    book_venv = re.search(r"^BOOK_VENV \?= (\S+)", makefile, re.M).group(1)
+    assert f"make book   # creates {book_venv} " in commands and "make reproduce NB=" in commands
+    assert "TORCH_INDEX=https://download.pytorch.org/whl/cpu" in commands
+
+    def dry_run(*extra: str) -> list[str]:
+        out = subprocess.run(["make", "-n", "env", f"VENV={tmp_path / 'venv'}", *extra], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return [line for line in out.stdout.splitlines() if "pip install" in line]
+
+    with_index = dry_run("TORCH_INDEX=https://example.org/whl/cpu")
+    assert "torch --index-url https://example.org/whl/cpu" in with_index[1] and "-e '.[book,test]'" in with_index[2]
+    assert not any("--index-url" in line for line in dry_run())

@@ -42,19 +42,7 @@ def reproduce(*args: str) -> subprocess.CompletedProcess:
 
 
 # -- the command on every chapter --------------------------------------------------------------------
-@pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
-def test_command_runs_smoke_preset_without_jupyter(chapter, tmp_path):
-    first = reproduce(chapter, "--preset", "smoke", "--results", str(tmp_path))
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    planned = requests(ex.load(chapter), ex.load(chapter).Params.from_values({}, ex.preset(chapter, "smoke")))
-    n = len(planned)
-    assert first.stdout.strip().splitlines()[-1] == f"{n} trained, 0 reused, 0 pending"
-    folder = tmp_path / ex.load(chapter).CHAPTER  # (a search also stores the points it evaluated)
-    assert all((folder / f"{request_key(request)}.json").is_file() for _, request in planned)
-    again = reproduce(chapter, "--preset", "smoke", "--results", str(tmp_path), "--list")
-    assert again.returncode == 0 and again.stdout.strip().splitlines()[-1].startswith(f"{n} cached, 0 pending")
-
-
+# (each chapter's smoke plan runs through the command in tests/test_notebooks.py, before its notebook draws)
 @pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
 def test_every_chapter_has_presets_and_paper_defaults(chapter):
     experiment = ex.load(chapter)

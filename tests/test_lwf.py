@@ -60,10 +60,23 @@ def _old_head_drift(model, tasks, weight: float) -> float:
     return float(F.kl_div(now.log(), targets, reduction="batchmean"))
 
 
+def _trained_first_task_mlp(tasks) -> cl.MultiHeadNet:
+    """An MLP that has learned the first task (no batch-norm: the drift below is the shared weights' alone)."""
+    torch.manual_seed(0)
+    model = cl.mlp(3 * 32 * 32, [64], [10, 10])
+    history = cl.fit(model, tasks[0].x_train, tasks[0].y_train, epochs=3, batch_size=64, forward=lambda x: model(x, 0),
+                     optimizer=SGD.make_optimizer(model.parameters()), show_progress=False)  # fmt: skip
+    assert history[-1].train_acc > 0.9
+    return model
+
+
 def test_distillation_keeps_the_old_head_closer_to_its_recorded_responses(tasks):
-    with_distillation = _old_head_drift(_trained_first_task(tasks), tasks, 1.0)
-    without = _old_head_drift(_trained_first_task(tasks), tasks, 0.0)
-    assert with_distillation < 0.5 * without
+    """With the distillation term the old head's softened responses drift far less (KL 0.015 against 2.07
+    at one and at two threads; the VGG with frozen batch-norm statistics is no stable probe: on this
+    synthetic stream its first head barely learns, and the drift is at the level of rounding)."""
+    with_distillation = _old_head_drift(_trained_first_task_mlp(tasks), tasks, 1.0)
+    without = _old_head_drift(_trained_first_task_mlp(tasks), tasks, 0.0)
+    assert with_distillation < 0.1 * without
 
 
 def test_classifier_only_trains_one_head_and_nothing_else(tasks):

@@ -1,6 +1,7 @@
 """Every chapter in _toc.yml, executed end to end at smoke scale with nbval.
 
-For each chapter the source notebook is parameterised in memory with its smoke
+For each chapter the smoke plan is first trained by ``python -m cl_utils.reproduce`` (Jupyter blocked),
+then the source notebook is parameterised in memory with its smoke
 preset ``book/params/<chapter>/smoke.yaml`` (plus a temporary ``results_dir``) by papermill, written
 to a temporary folder, and executed there by ``pytest --nbval-lax`` in a
 subprocess. The source notebook is never modified and the copy runs from another
@@ -22,6 +23,9 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from cl_utils import experiments
+from cl_utils.experiments.cache import request_key
+from cl_utils.experiments.core import requests
+from test_experiments import reproduce  # the command in an interpreter where Jupyter cannot be imported
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,9 +60,28 @@ def test_every_chapter_has_smoke_parameters():
     assert presets == sorted(Path(c).stem for c in chapters), "one smoke preset per chapter in _toc.yml"
 
 
+def _records(folder: Path) -> dict[str, float]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*.json")}
+
+
 @pytest.mark.parametrize("chapter", toc_chapters())
 def test_chapter_runs_at_smoke_scale(chapter, tmp_path):
+    """The chapter's smoke plan, trained once by the command in an interpreter where Jupyter cannot be
+    imported (every run stored under its key, all listed as cached), then the notebook executed by nbval
+    on those records: every cell and figure runs, and it draws from the command's records, training and
+    storing nothing more (one training for both paths, half the time of training each)."""
     before = _digest(ROOT / chapter)
+    results = tmp_path / "results"
+    stem = Path(chapter).stem
+    if stem in experiments.CHAPTERS:
+        first = reproduce(stem, "--preset", "smoke", "--results", str(results))
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        experiment = experiments.load(stem)
+        planned = requests(experiment, experiment.Params.from_values({}, experiments.preset(stem, "smoke")))
+        assert first.stdout.strip().splitlines()[-1] == f"{len(planned)} trained, 0 reused, 0 pending"
+        folder = results / experiment.CHAPTER  # (a search also stores the points it evaluated)
+        assert all((folder / f"{request_key(request)}.json").is_file() for _, request in planned)
+    made = _records(results)
     path = smoke_copy(chapter, tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # inline figures, as in the book
     env.pop("CL_DATA_DIR", None)  # smoke runs must not need real data
@@ -69,11 +92,13 @@ def test_chapter_runs_at_smoke_scale(chapter, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert _digest(ROOT / chapter) == before, "the source notebook was modified"
-    assert list((tmp_path / "results").rglob("*.json")), "the chapter stored no run record"
-    if Path(chapter).stem in experiments.CHAPTERS:  # the command finds every record the notebook made
+    assert _records(results), "the chapter stored no run record"
+    if stem in experiments.CHAPTERS:
+        assert _records(results) == made, "the notebook trained or stored runs the command had made"
         listed = subprocess.run([sys.executable, "-m", "cl_utils.reproduce", chapter, "--preset", "smoke", "--results",
-                                 str(tmp_path / "results"), "--list"], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert listed.returncode == 0 and " cached, 0 pending" in listed.stdout.splitlines()[-1], listed.stdout[-2000:]
+                                 str(results), "--list"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert listed.returncode == 0 and f"{len(planned)} cached, 0 pending" in listed.stdout.splitlines()[-1], \
+            listed.stdout[-2000:]
 
 
 def test_notebook_reuses_the_records_of_the_command(tmp_path):
