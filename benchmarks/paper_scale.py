@@ -29,13 +29,18 @@ def main() -> None:
         paper = ex.plan(ex.Params())
         committed = ex.plan(ex.Params.from_values({}, experiments.preset(chapter, "committed")))
         cache = RunCache(ex.CHAPTER)
-        rate = seconds_per_cost(cache)
+        rates = seconds_per_cost(cache, "cpu")  # per kind, over the records trained on a CPU
+
+        def hours_of(runs) -> float | None:
+            rated = [rates.get(r.kind, rates.get(None)) for r in runs]
+            return None if not runs or None in rated else sum(rate * r.cost for rate, r in zip(rated, runs))
+
         # a search's record (its inputs name the runs it asked for) also timed those runs: count them once
         records = [r for r in cache.records() if "record" not in (r.get("inputs") or {}).values()]
-        recorded = sum(r["wall_seconds"] for r in records) if rate else None
-        cost, cost_committed = sum(r.cost for r in paper), sum(r.cost for r in committed)
-        print(f"| {chapter} | {len(paper)} | {cost:.2e} | {_hours(rate * cost if rate else None)} | {len(committed)} "
-              f"| {_hours(rate * cost_committed if rate else None)} | {_hours(recorded)} |")  # fmt: skip
+        recorded = sum(r["wall_seconds"] for r in records) if rates else None
+        cost = sum(r.cost for r in paper)
+        print(f"| {chapter} | {len(paper)} | {cost:.2e} | {_hours(hours_of(paper))} | {len(committed)} "
+              f"| {_hours(hours_of(committed))} | {_hours(recorded)} |")  # fmt: skip
 
 
 if __name__ == "__main__":

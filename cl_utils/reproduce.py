@@ -27,11 +27,12 @@ from typing import Sequence
 import yaml
 
 from . import experiments
-from .experiments.cache import RunCache
+from .experiments.cache import RunCache, canonical
 from .experiments import identity
 from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .data import DataUnavailableError
 from .paths import results_root, run_results_root
+from .train import resolve_device
 from .experiments.params import ParameterError
 
 
@@ -85,6 +86,15 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 
+ABSENT = "not here"  # the checksum a dataset that is not on this machine gets while listing
+
+
+def _without_data(request: dict) -> str:
+    """A request's identity without its data checksums (the datasets' names stay)."""
+    return canonical({k: request.get(k) for k in RunCache.REQUEST_FIELDS if k != "data"}
+                     | {"datasets": [(d["dataset"], d["source"]) for d in request.get("data", [])]})  # fmt: skip
+
+
 def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     """One line per planned run: cached or pending, its estimated cost, what it is; then the totals.
 
@@ -94,23 +104,34 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     before records named their modules, which cannot tell.
     """
     cache = RunCache(experiment.CHAPTER, run_results_root(experiment.CHAPTER, params.results_dir))
-    rate = seconds_per_cost(cache)
+    rates = seconds_per_cost(cache, resolve_device(params.device).type)
     now = code_hashes(experiment)
-    planned = requests(experiment, params, kinds=kinds)
-    pending_cost, n_cached, changed, n_unknown = 0.0, 0, set(), 0
+    planned = requests(experiment, params, kinds=kinds, missing_data=ABSENT)
+    absent = sorted({d["dataset"] for _, req in planned for d in req["data"] if d["sha256"] == ABSENT})
+    by_all_but_data = {_without_data(r): r for r in cache.records()} if absent else {}
+    if absent:
+        print(f"not here: {', '.join(absent)} (see the README's \"Where the data comes from\"); runs that read them "
+              "are matched to records by everything but the data's checksum: 'cached' then means made on the "
+              "book's copy of the data, which your copy must equal (same file) to reuse them")  # fmt: skip
+    pending_cost, pending_seconds, unrated, n_cached, changed, n_unknown = 0.0, 0.0, 0, 0, set(), 0
     for i, (run, request) in enumerate(planned):
-        record = cache.load(request)
+        uses_absent = any(d["sha256"] == ABSENT for d in request["data"])
+        record = by_all_but_data.get(_without_data(request)) if uses_absent else cache.load(request)
         made_by_changed = None if record is None else made_by_changed_code(record, now)
         n_cached += record is not None
         n_unknown += record is not None and made_by_changed is None
         pending_cost += 0 if record is not None else run.cost
         state = "pending" if record is None else {True: "cached*", False: "cached ", None: "cached?"}[made_by_changed]
-        estimate = f"~{_fmt_seconds(rate * run.cost)}" if rate and run.cost else f"{run.cost:.2g} MAC"
+        run_rate = rates.get(run.kind, rates.get(None))
+        estimate = f"~{_fmt_seconds(run_rate * run.cost)}" if run_rate and run.cost else f"{run.cost:.2g} MAC"
+        pending_seconds += 0 if record is not None or not run_rate else run_rate * run.cost
+        unrated += record is None and not run_rate
         modules = identity.changed_modules(record, now) if made_by_changed else None
         print(f"{i + 1:4d}  {state}  {estimate:>12}  {run.describe()}" + (f"  [changed: {', '.join(modules)}]"
                                                                           if modules else ""))  # fmt: skip
         changed.update(modules or ())
-    total = f"~{_fmt_seconds(rate * pending_cost)} at this machine's past rate" if rate else f"{pending_cost:.3g} MAC"
+    total = (f"~{_fmt_seconds(pending_seconds)} at the past rates of this chapter's {resolve_device(params.device).type} "
+             "runs" if not unrated else f"{pending_cost:.3g} MAC")  # fmt: skip
     if changed:
         print(f"cached*: made by code that has changed since, in {', '.join(sorted(changed))}")
     if n_unknown:

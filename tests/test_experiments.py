@@ -328,6 +328,36 @@ def test_an_optimizer_kernel_is_keyed_per_kind_and_its_runs_train_under_it(tmp_p
         {}, ex.preset("03", "smoke"))) if "optimizer_kernel" in req["config"]} == {"wide", "narrow", "single_task"}
 
 
+def test_listing_needs_no_data_and_matches_the_books_records_by_all_but_the_checksum(tmp_path):
+    """With no dataset file at all, --list still shows every committed run of chapter 00 as cached (made on
+    the book's copy of the data) and names what is missing; a real run would stop instead."""
+    env = {**{k: v for k, v in os.environ.items() if k != "CL_RESULTS_DIR"}, "CL_DATA_DIR": str(tmp_path)}
+    args = [sys.executable, "-m", "cl_utils.reproduce", "00", "--preset", "committed", "--results",
+            str(ROOT / "data" / "results")]  # fmt: skip
+    listed = subprocess.run([*args, "--list"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    plan = ex.load("00").plan(ex.load("00").Params.from_values({}, ex.preset("00", "committed")))
+    assert listed.stdout.startswith("not here: mnist")
+    assert listed.stdout.strip().splitlines()[-1].startswith(f"{len(plan)} cached, 0 pending"), listed.stdout[-500:]
+    trained = subprocess.run([*args, "--budget", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 2 and "mnist" in trained.stderr
+
+
+def test_cost_rates_are_per_kind_and_per_device(tmp_path):
+    """A GPU's seconds per cost never time a CPU run, and each kind has its own rate."""
+    cache = RunCache("rates", tmp_path)
+    cache.directory.mkdir(parents=True)
+    for i, (kind, device, seconds) in enumerate([("a", "cpu", 10.0), ("a", "cpu", 30.0), ("b", "cpu", 100.0),
+                                                 ("a", "cuda:0", 1.0)]):  # fmt: skip
+        (cache.directory / f"{i}.json").write_text(json.dumps(
+            {"kind": kind, "config": {}, "metrics": {}, "cost": 1.0, "wall_seconds": seconds,
+             "environment": {"device": device}}))  # fmt: skip
+    from cl_utils.experiments.core import seconds_per_cost
+
+    assert seconds_per_cost(cache, "cpu") == {"a": 20.0, "b": 100.0, None: 30.0}
+    assert seconds_per_cost(cache, "cuda") == {"a": 1.0, None: 1.0}
+
+
 # -- run identity: the code a record was made by, and the data ---------------------------------------
 def test_the_modules_of_a_chapter_come_from_its_imports():
     from cl_utils.experiments import identity

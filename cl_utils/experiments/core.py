@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
-from ..data import dataset_identity
+from ..data import data_dir, dataset_identity
 from ..paths import run_results_root
 from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
@@ -141,10 +141,11 @@ def _request(chapter: str, code_version: int | Mapping[str, int], run: Run, data
 
 
 def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = None,
-             kinds: Sequence[str] | None = None) -> list[tuple[Run, dict]]:  # fmt: skip
+             kinds: Sequence[str] | None = None, *, missing_data: str | None = None) -> list[tuple[Run, dict]]:  # fmt: skip
     """Each planned run with its full request (data identities resolved: a missing dataset stops here).
 
-    ``kinds``: only the runs of these kinds (and only their datasets are needed).
+    ``kinds``: only the runs of these kinds (and only their datasets are needed). ``missing_data``: instead of
+    stopping, a dataset that is not here gets this string as its checksum (for listing, never for training).
     """
     runs = experiment.plan(params) if runs is None else runs
     if kinds is not None:
@@ -154,7 +155,9 @@ def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = No
                                  f"{', '.join(experiment.RUNNERS)}")  # fmt: skip
         runs = [r for r in runs if r.kind in kinds]
     names = sorted({d for r in runs for d in r.datasets})
-    data_ids = {d: dataset_identity(d, params.data_source) for d in names}
+    absent = lambda d: params.data_source != "synthetic" and not (data_dir() / f"{d}.npz").is_file()  # noqa: E731
+    data_ids = {d: {"dataset": d, "source": "file", "sha256": missing_data} if missing_data is not None and absent(d)
+                else dataset_identity(d, params.data_source) for d in names}  # fmt: skip
     kernels = getattr(experiment, "OPTIMIZER_KERNEL", None)
     return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration,
                          kernel_of(kernels, r.kind))) for r in runs]  # fmt: skip
@@ -235,10 +238,20 @@ class Outcome:
                 f"training ({self.environment()}); {self.provenance()}")  # fmt: skip
 
 
-def seconds_per_cost(cache: RunCache) -> float | None:
-    """Median seconds per unit of cost over this chapter's stored records (None if none has a cost)."""
-    rates = [r["wall_seconds"] / r["cost"] for r in cache.records() if r.get("cost")]
-    return statistics.median(rates) if rates else None
+def seconds_per_cost(cache: RunCache, device_type: str | None = None) -> dict[str | None, float]:
+    """Median seconds per unit of cost of this chapter's stored records, per run kind (key None: over
+    all kinds; empty if no record has a cost). With ``device_type`` ("cpu", "cuda") only the records
+    trained on such a device count (a GPU's rate says nothing about a CPU's); per kind because a cost
+    model in multiply-adds misses each kind's own overheads (a narrow MLP's steps are launch-bound)."""
+    def on_device(r: dict) -> bool:
+        return device_type is None or str((r.get("environment") or {}).get("device") or "cpu").split(":")[0] == device_type
+
+    rates: dict[str | None, list[float]] = {}
+    for r in cache.records():
+        if r.get("cost") and on_device(r):
+            for key in (r.get("kind"), None):
+                rates.setdefault(key, []).append(r["wall_seconds"] / r["cost"])
+    return {k: statistics.median(v) for k, v in rates.items()}
 
 
 def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dict]]) -> RunContext:
