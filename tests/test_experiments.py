@@ -69,6 +69,15 @@ def test_command_budget_zero_trains_nothing(tmp_path):
     assert not list(tmp_path.rglob("*.json"))
 
 
+def test_command_budget_is_in_seconds(tmp_path):
+    """--budget 1: runs start only during the first second (00's smoke runs take ~1 s each), so most of the 8
+    stay pending; read as minutes, every run would train."""
+    out = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--budget", "1")
+    trained, _, pending = (int(part.split()[0]) for part in out.stdout.strip().splitlines()[-1].split(", "))
+    assert out.returncode == 0 and trained >= 1 and pending >= 4, out.stdout[-500:]
+    assert len(list(tmp_path.rglob("*.json"))) == trained
+
+
 # -- execute(): budget, interruption ------------------------------------------------------------------
 def fake_experiment(seconds: float, fail_at: int | None = None) -> types.ModuleType:
     """A chapter whose five runs sleep, so budgets can be checked without training."""
