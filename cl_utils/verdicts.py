@@ -11,7 +11,12 @@ paper's own SE where it reports a spread (:func:`paper_se`). The readings, share
   *not reproduced* otherwise (:func:`size_status`);
 * a **direction** claim (one thing beats another) is *reproduced* when the difference has the
   paper's sign and exceeds 2 SE, *inconclusive* within 2 SE of zero, *not reproduced* beyond
-  2 SE the other way (:func:`direction_status`).
+  2 SE the other way (:func:`direction_status`; :func:`paired_direction` for differences paired
+  by seed);
+* a **compound** claim (several directions at once: "at every pruning level") is *reproduced*
+  when every part is, *partly* when at least half are, *not reproduced* when fewer are and some
+  part is reversed beyond 2 SE, *inconclusive* otherwise: one significant part among many inside
+  the noise does not carry a claim about all of them (:func:`compound_status`).
 
 Each returns the status and a reason that shows the numbers, so a reader can redo the judgement.
 A row that needs another reading (an exact property such as bit-identical outputs, a pattern)
@@ -24,7 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Z", "MIN_RUNS", "seed_se", "binomial_se", "paper_se", "combined_se", "size_status", "direction_status"]
+__all__ = ["Z", "MIN_RUNS", "seed_se", "binomial_se", "paper_se", "combined_se", "size_status", "direction_status",
+           "paired_direction", "compound_status"]
 
 #: how many standard errors a difference must exceed to count
 Z = 2.0
@@ -92,3 +98,24 @@ def direction_status(difference: float, se: float, *, expected_sign: int = 1, wh
     if (z > 0) == (expected_sign > 0):
         return "reproduced", f"{says}: the paper's sign, beyond {Z:g} SE"
     return "not reproduced", f"{says}: the opposite sign, beyond {Z:g} SE"
+
+
+def paired_direction(ours: Sequence[float], theirs: Sequence[float], *, expected_sign: int = 1,
+                     what: str = "difference") -> tuple[str, str]:  # fmt: skip
+    """:func:`direction_status` of ``mean(ours - theirs)``, paired by seed (the i-th values share a seed), with
+    the standard error of the paired differences (nan, so inconclusive, with one seed)."""
+    d = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    return direction_status(float(d.mean()), seed_se(d), expected_sign=expected_sign, what=what)
+
+
+def compound_status(parts: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """One status for a claim made of several direction parts (see the module docstring), with a reason
+    that counts them."""
+    statuses = [status for status, _ in parts]
+    n, won, lost = len(statuses), statuses.count("reproduced"), statuses.count("not reproduced")
+    counts = f"{won} of {n} parts reproduced, {lost} reversed beyond {Z:g} SE, {n - won - lost} within {Z:g} SE"
+    if won == n:
+        return "reproduced", counts
+    if 2 * won >= n:
+        return "partly", counts
+    return ("not reproduced" if lost else "inconclusive"), counts

@@ -42,3 +42,26 @@ def test_direction_claims(difference, sign, expected):
 def test_without_measured_noise_only_an_exact_tie_is_inconclusive():
     assert v.direction_status(0.01, 0.0)[0] == "reproduced"
     assert v.direction_status(0.0, 0.0)[0] == "inconclusive"
+
+
+def test_paired_direction_uses_the_spread_of_the_paired_differences():
+    # seeds move both arms together: the paired differences (0.3, 0.3, 0.4) are far from zero
+    assert v.paired_direction([90.3, 80.3, 70.4], [90.0, 80.0, 70.0])[0] == "reproduced"
+    assert v.paired_direction([90.3, 80.3, 70.4], [90.0, 80.0, 70.0], expected_sign=-1)[0] == "not reproduced"
+    assert v.paired_direction([90.3, 79.7, 70.1], [90.0, 80.0, 70.0])[0] == "inconclusive"  # +0.3, -0.3, +0.1
+    assert v.paired_direction([90.3], [90.0])[0] == "inconclusive"  # one seed: no spread measured
+
+
+@pytest.mark.parametrize("parts, expected", [
+    (["reproduced", "reproduced"], "reproduced"),
+    (["reproduced", "inconclusive"], "partly"),
+    (["reproduced", "not reproduced"], "partly"),
+    (["reproduced"] + ["inconclusive"] * 4, "inconclusive"),  # one significant part of five
+    (["reproduced", "not reproduced", "inconclusive"], "not reproduced"),
+    (["inconclusive", "inconclusive"], "inconclusive"),
+    (["inconclusive", "not reproduced"], "not reproduced"),
+])  # fmt: skip
+def test_compound_status(parts, expected):
+    status, reason = v.compound_status([(s, "") for s in parts])
+    assert status == expected
+    assert reason.startswith(f"{parts.count('reproduced')} of {len(parts)} parts reproduced")
