@@ -251,15 +251,18 @@ def claims(p: Params, frame: pd.DataFrame, table: pd.DataFrame, scale_line: str)
         f = max(p.packnet_free)
         one, it = (label(m, {"free": f, "rounds": n}) for m, n in (("packnet", 1), ("packnet-iterative", p.packnet_rounds)))
         gaps = {s: _paired_gap(frame, s, it, one) for s in streams}
-        status, counted = compound_status([part for _, part in gaps.values()])
-        rows.append({"claim": f"At the same retraining budget, iterative pruning beats one-shot pruning (Ball et al., "
-                              f"Fig. 2); here at p = {f:g}",
-                     "paper": "accuracy rises with the number of rounds N at high p",
+        mlp = [s for s in streams if "CIFAR" not in s]  # Ball et al.'s finding is for their MLP; the conv net differs
+        status, counted = compound_status([gaps[s][1] for s in mlp]) if mlp else ("not attempted", "no MLP stream")
+        rows.append({"claim": f"At the same retraining budget and a high p, the MLP gains from more pruning rounds "
+                              f"(Ball et al., Fig. 2); here {p.packnet_rounds} rounds against 1 at p = {f:g}",
+                     "paper": "MLP: more rounds help at high p; conv net: few rounds, often one, are best",
                      "this book": f"N = {p.packnet_rounds} minus N = 1: "
                                   + ", ".join(f"{s}: {g:+.2f}" for s, (g, _) in gaps.items()) + " points",
                      "data and scale": scale_line, "status": status,
-                     "reason": f"{counted}, one part per stream (paired by seed, {seeds} seeds): "
-                               + "; ".join(r for _, (_, (_, r)) in gaps.items())})  # fmt: skip
+                     "reason": f"{counted}, one part per MLP stream (paired by seed, {seeds} seeds): "
+                               + "; ".join(gaps[s][1][1] for s in mlp)
+                               + "; the conv net's stream is shown, not judged (the paper expects few rounds there, "
+                               "and two are few)"})  # fmt: skip
     if "progressive" in p.methods:
         on = [s for s in streams if table.loc[s].query("method == 'progressive'")["on Pareto front"].any()]
         rows.append({"claim": "Pruned progressive networks are parameter-efficient: on the accuracy-size Pareto front "
