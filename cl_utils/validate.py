@@ -3,12 +3,12 @@
 Each function returns the value in its canonical type and raises
 :class:`ParameterError` with a message that names the parameter, says what was
 expected and what was given, so a bad ``papermill -p`` stops the run before
-any data is loaded or any model trained. List parameters also accept the
-string form papermill's ``-p`` produces (``-p seeds '[0, 1, 2]'``).
+any data is loaded or any model trained. The scalar checks live here; lists (and the string form
+papermill's ``-p`` gives them) are checked by :mod:`cl_utils.experiments.params`, which knows each
+knob's element type and bounds.
 """
 from __future__ import annotations
 
-import ast
 import math
 import re
 from typing import Any, Sequence
@@ -19,12 +19,7 @@ __all__ = [
     "check_float",
     "check_bool",
     "check_choice",
-    "check_choice_list",
-    "check_int_list",
-    "check_float_list",
-    "check_int_lists",
     "check_device",
-    "check_class_groups",
 ]
 
 
@@ -90,114 +85,8 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
-def check_choice_list(name: str, value: Any, choices: Sequence[str], *, min_length: int = 1) -> list[str]:
-    """A list of at least ``min_length`` distinct entries of ``choices``."""
-    expected = f"a list of at least {min_length} distinct entries of {list(choices)}"
-    items = _as_list(name, value, expected)
-    if len(items) < min_length or len(set(map(str, items))) != len(items) or not all(isinstance(v, str) and v in choices for v in items):
-        raise _fail(name, expected, value)
-    return list(items)
-
-
-def _as_list(name: str, value: Any, expected: str) -> list:
-    if isinstance(value, str):
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            raise _fail(name, expected, value) from None
-    if isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, list):
-        raise _fail(name, expected, value)
-    return value
-
-
-def check_int_list(
-    name: str,
-    value: Any,
-    *,
-    min_value: int | None = None,
-    max_value: int | None = None,
-    min_length: int = 1,
-    unique: bool = False,
-) -> list[int]:
-    """A non-empty list of integers within the bounds (``unique``: no repeats)."""
-    expected = f"a list of at least {min_length} integer(s)" + (f" {_bounds(min_value, max_value)}" if _bounds(min_value, max_value) else "")
-    items = _as_list(name, value, expected)
-    ok = len(items) >= min_length and all(
-        _is_int(v, min_value, max_value) for v in items
-    )
-    if not ok or (unique and len(set(items)) != len(items)):
-        raise _fail(name, expected + (" without repeats" if unique else ""), value)
-    return [int(v) for v in items]
-
-
-def check_float_list(
-    name: str,
-    value: Any,
-    *,
-    min_value: float | None = None,
-    max_value: float | None = None,
-    min_length: int = 1,
-) -> list[float]:
-    """A non-empty list of finite numbers within the bounds."""
-    expected = f"a list of at least {min_length} number(s)" + (f" {_bounds(min_value, max_value)}" if _bounds(min_value, max_value) else "")
-    items = _as_list(name, value, expected)
-    ok = len(items) >= min_length and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and _in_range(v, min_value, max_value)
-        for v in items
-    )
-    if not ok:
-        raise _fail(name, expected, value)
-    return [float(v) for v in items]
-
-
-def check_int_lists(
-    name: str, value: Any, *, min_value: int | None = None, length: int | None = None, same_length: bool = True
-) -> list[list[int]]:
-    """A list of non-empty integer lists (e.g. hidden widths per column); ``length`` outer entries if given.
-
-    With ``same_length`` every inner list has the same length (e.g. columns of equal depth).
-    """
-    count = "a list" if length is None else f"a list of {length}"
-    expected = f"{count} non-empty lists of integers" + (f" {_bounds(min_value, None)}" if min_value is not None else "")
-    expected += " of equal length" if same_length else ""
-    outer = _as_list(name, value, expected)
-    if not outer or (length is not None and len(outer) != length):
-        raise _fail(name, expected, value)
-    out = []
-    for inner in outer:
-        if not isinstance(inner, (list, tuple)) or not inner:
-            raise _fail(name, expected, value)
-        if not all(_is_int(v, min_value) for v in inner):
-            raise _fail(name, expected, value)
-        out.append([int(v) for v in inner])
-    if same_length and len({len(inner) for inner in out}) != 1:
-        raise _fail(name, expected, value)
-    return out
-
-
 def check_device(name: str, value: Any) -> str:
     """``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
     if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
         raise _fail(name, "'auto', 'cpu', 'cuda' or 'cuda:N'", value)
     return value
-
-
-def check_class_groups(name: str, value: Any, num_classes: int) -> list[list[int]]:
-    """A list of disjoint, non-empty lists of class labels in ``[0, num_classes)``."""
-    expected = f"a list of disjoint non-empty lists of class labels in [0, {num_classes - 1}]"
-    groups = _as_list(name, value, expected)
-    if not groups:
-        raise _fail(name, expected, value)
-    out: list[list[int]] = []
-    for group in groups:
-        if not isinstance(group, (list, tuple)) or not group:
-            raise _fail(name, expected, value)
-        if not all(_is_int(c, 0, num_classes - 1) for c in group):
-            raise _fail(name, expected, value)
-        out.append([int(c) for c in group])
-    flat = [c for g in out for c in g]
-    if len(set(flat)) != len(flat):
-        raise _fail(name, expected + " (a class appears twice)", value)
-    return out
