@@ -265,13 +265,19 @@ def _missing_message(name: str, path: Path, reason: str, urls: Sequence[str] = (
     )
 
 
+def dataset_file(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The cache file of ``name`` (``<data dir>/<name>.npz``): what :func:`load_dataset` reads and
+    :func:`dataset_identity` checksums."""
+    return data_dir(root) / f"{name}.npz"
+
+
 def load_dataset(name: str, data_source: str = "auto", root: str | os.PathLike | None = None) -> RawDataset:
     """Load ``name`` as uint8 tensors from the chosen source (see the module docstring)."""
     _check_name(name)
     if data_source not in DATA_SOURCES:
         raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
     folder = data_dir(root)
-    path = folder / f"{name}.npz"
+    path = dataset_file(name, root)
     if data_source == "synthetic":
         arrays, source = synthetic_dataset(name), "synthetic"
     elif data_source in ("auto", "cache") and path.is_file():
@@ -325,7 +331,7 @@ def dataset_identity(name: str, data_source: str = "auto", root: str | os.PathLi
         raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
     if data_source == "synthetic":
         return {"dataset": name, "source": "synthetic", "sha256": f"synthetic-v{SYNTHETIC_VERSION}"}
-    path = data_dir(root) / f"{name}.npz"
+    path = dataset_file(name, root)
     if data_source == "torchvision" or not path.is_file():
         load_dataset(name, data_source, root)  # raises if unavailable; writes the cache file
     return {"dataset": name, "source": "file", "sha256": _file_digest(path)}

@@ -104,7 +104,8 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     before records named their modules, which cannot tell.
     """
     cache = RunCache(experiment.CHAPTER, run_results_root(experiment.CHAPTER, params.results_dir))
-    rates = seconds_per_cost(cache, resolve_device(params.device).type)
+    device_type = resolve_device(params.device).type
+    rates = seconds_per_cost(cache, device_type)
     now = code_hashes(experiment)
     planned = requests(experiment, params, kinds=kinds, missing_data=ABSENT)
     absent = sorted({d["dataset"] for _, req in planned for d in req["data"] if d["sha256"] == ABSENT})
@@ -130,7 +131,7 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
         print(f"{i + 1:4d}  {state}  {estimate:>12}  {run.describe()}" + (f"  [changed: {', '.join(modules)}]"
                                                                           if modules else ""))  # fmt: skip
         changed.update(modules or ())
-    total = (f"~{_fmt_seconds(pending_seconds)} at the past rates of this chapter's {resolve_device(params.device).type} "
+    total = (f"~{_fmt_seconds(pending_seconds)} at the past rates of this chapter's {device_type} "
              "runs" if not unrated else f"{pending_cost:.3g} MAC")  # fmt: skip
     if changed:
         print(f"cached*: made by code that has changed since, in {', '.join(sorted(changed))}")

@@ -223,8 +223,9 @@ def optimizer_kernel(implementation: str | None) -> Iterator[None]:
     a record made under one kernel is then never reused for another.
     """
     global _kernel
-    if implementation not in (None, "single", "foreach", "fused"):
-        raise ValueError(f"optimizer kernel must be 'single', 'foreach' or 'fused', got {implementation!r}")
+    kernels = [i for i in OPTIMIZER_IMPLEMENTATIONS if i != "auto"]
+    if implementation is not None and implementation not in kernels:
+        raise ValueError(f"optimizer kernel must be one of {kernels} or None, got {implementation!r}")
     before, _kernel = _kernel, implementation
     try:
         yield

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["Z", "MIN_RUNS", "seed_se", "binomial_se", "paper_se", "combined_se", "size_status", "direction_status",
-           "paired_direction", "compound_status"]
+           "paired_direction", "compound_status", "weakest_status"]
 
 #: how many standard errors a difference must exceed to count
 Z = 2.0
@@ -119,3 +119,13 @@ def compound_status(parts: Sequence[tuple[str, str]]) -> tuple[str, str]:
     if 2 * won >= n:
         return "partly", counts
     return ("not reproduced" if lost else "inconclusive"), counts
+
+
+#: the statuses from weakest to strongest
+STATUS_ORDER = ("not reproduced", "partly", "inconclusive", "reproduced")
+
+
+def weakest_status(statuses) -> str:
+    """The weakest of several statuses: a claim that must hold in each of several settings (each criterion,
+    each schedule) holds only as far as it holds in the worst of them."""
+    return min(statuses, key=STATUS_ORDER.index)

@@ -182,12 +182,6 @@ def plot_capacity(frame: pd.DataFrame, scale_line: str) -> plt.Figure:
     return fig
 
 
-def _best(table: pd.DataFrame, stream: str, method: str) -> float:
-    """The highest mean accuracy of any configuration of ``method`` on ``stream``."""
-    rows = table.loc[stream]
-    return float(rows[rows["method"] == method]["mean accuracy"].max())
-
-
 def _best_configuration(table: pd.DataFrame, stream: str, method: str) -> str:
     """The configuration of ``method`` with the highest mean accuracy on ``stream``."""
     rows = table.loc[stream]

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
-from ..data import data_dir, dataset_identity
+from ..data import dataset_file, dataset_identity
 from ..paths import run_results_root
 from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
@@ -124,6 +124,11 @@ def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
     return code_version
 
 
+def kernels_of(experiment: ModuleType) -> str | Mapping[str, str] | None:
+    """The experiment's ``OPTIMIZER_KERNEL`` (one kernel, or one per run kind; None if it declares none)."""
+    return getattr(experiment, "OPTIMIZER_KERNEL", None)
+
+
 def kernel_of(kernels: str | Mapping[str, str] | None, kind: str) -> str | None:
     """The optimizer kernel an experiment's ``OPTIMIZER_KERNEL`` names for runs of ``kind`` (None: the
     device's default, unkeyed: what every record was made with before the CPU numerics were chosen)."""
@@ -155,12 +160,11 @@ def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = No
                                  f"{', '.join(experiment.RUNNERS)}")  # fmt: skip
         runs = [r for r in runs if r.kind in kinds]
     names = sorted({d for r in runs for d in r.datasets})
-    absent = lambda d: params.data_source != "synthetic" and not (data_dir() / f"{d}.npz").is_file()  # noqa: E731
+    absent = lambda d: params.data_source != "synthetic" and not dataset_file(d).is_file()  # noqa: E731
     data_ids = {d: {"dataset": d, "source": "file", "sha256": missing_data} if missing_data is not None and absent(d)
                 else dataset_identity(d, params.data_source) for d in names}  # fmt: skip
-    kernels = getattr(experiment, "OPTIMIZER_KERNEL", None)
     return [(r, _request(experiment.CHAPTER, experiment.CODE_VERSION, r, data_ids, params.acceleration,
-                         kernel_of(kernels, r.kind))) for r in runs]  # fmt: skip
+                         kernel_of(kernels_of(experiment), r.kind))) for r in runs]  # fmt: skip
 
 
 class Records:
@@ -262,7 +266,7 @@ def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dic
     hashes = code_hashes(experiment)
     return RunContext(device, params.data_source, cache, experiment.CODE_VERSION, params.show_progress, data_ids,
                       code_hash=identity.combined_hash(hashes), acceleration=tuple(params.acceleration),
-                      code_hashes=hashes, optimizer_kernels=getattr(experiment, "OPTIMIZER_KERNEL", None))  # fmt: skip
+                      code_hashes=hashes, optimizer_kernels=kernels_of(experiment))  # fmt: skip
 
 
 def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) -> dict:

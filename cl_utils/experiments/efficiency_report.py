@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..efficiency import compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
-    size_status
+    size_status, weakest_status
 from ..paths import run_results_root
 from ..plots import paper_vs_book
 from .cache import RunCache
@@ -196,8 +196,7 @@ def _fig3(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
             acc = _per_seed(records, p, d, "packnet", f, seeds=p.matching_seeds)
             parts.append(size_status(float(acc.mean()), PAPER_FIG3[d, f], seed_se(list(acc)), runs=len(acc),
                                      direction_holds=None))  # fmt: skip
-    order = ["not reproduced", "partly", "inconclusive", "reproduced"]
-    status = min((st for st, _ in parts), key=order.index) if parts else "not attempted"
+    status = weakest_status(st for st, _ in parts) if parts else "not attempted"
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
              "data and scale": f"{scale[d]}; {len(p.matching_seeds)} seeds", "status": status,
              "reason": ("; ".join(f"p={f:g}: {r}" for f, (_, r) in zip([f for f in ours if (d, f) in PAPER_FIG3], parts))

@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from ..verdicts import binomial_se, combined_se, compound_status, direction_status, size_status
+from ..verdicts import binomial_se, combined_se, compound_status, direction_status, size_status, weakest_status
 from .filter_pruning import Params
 
 __all__ = ["NAMES", "history_frame", "summary", "gaps", "speed", "visits", "claims"]
@@ -118,11 +118,11 @@ def claims(p: Params, history: pd.DataFrame, gap_tables: dict, speed_table: pd.D
         rows += [
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
-             "data and scale": scale.get(fig, "not run"), "status": _all_or_least(train),
+             "data and scale": scale.get(fig, "not run"), "status": weakest_status(st for st, _ in train),
              "reason": explain(train) + f" (binomial SE of {n_train} training images, both runs)"},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
-             "data and scale": scale.get(fig, "not run"), "status": _all_or_least(val),
+             "data and scale": scale.get(fig, "not run"), "status": weakest_status(st for st, _ in val),
              "reason": explain(val) + f" (binomial SE of {n_val} validation images, both runs)"},
             {"claim": f"{claim}: pruning closes the gap between training and validation accuracy",
              "paper": "about 10 points without pruning, about 0 with", "this book":
@@ -171,9 +171,3 @@ def claims(p: Params, history: pd.DataFrame, gap_tables: dict, speed_table: pd.D
                                + "; ".join(r for _, r in gains)})  # fmt: skip
     return rows
 
-
-def _all_or_least(parts: list[tuple[str, str]]) -> str:
-    """One status for the criteria of one claim: the weakest of them (a claim about pruning holds only if it
-    holds for each criterion)."""
-    order = ["not reproduced", "partly", "inconclusive", "reproduced"]
-    return min((status for status, _ in parts), key=order.index)

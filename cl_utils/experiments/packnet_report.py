@@ -14,13 +14,10 @@ import torch
 
 from ..models import VGG16_LAYOUT
 from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
-    size_status
+    size_status, weakest_status
 from .core import Records
 from ..models import vgg16
 from .packnet import Params, lwf_bn_stats
-
-#: the statuses from weakest to strongest (a claim over several settings takes the weakest)
-STATUS_ORDER = ["not reproduced", "partly", "inconclusive", "reproduced"]
 
 __all__ = ["PAPER_TABLE2", "PAPER_SIZES", "PAPER_TABLE5", "PAPER_TABLE6", "err", "schedule_name", "Report"]
 
@@ -75,13 +72,19 @@ class Report:
         return [self.records.one("packnet", order=list(o), schedule=schedule, run=r, separate_biases=separate_biases)
                 for o in self.orders for r in range(self.p.runs_per_order)]  # fmt: skip
 
-    def final_errors(self, schedule, separate_biases: bool = False) -> dict[str, list[float]]:
-        out = {d: [] for d in self.p.added_datasets}
+    def by_order(self, schedule, separate_biases: bool = False) -> dict[tuple, dict[str, float]]:
+        """Final error (%) of each added task, keyed by (order of the added tasks, run)."""
+        out = {}
         for rec in self.packnet(schedule, separate_biases):
             final = rec["metrics"]["steps"][-1]["accuracies"]  # initial task first, then the order
-            for name, acc in zip(rec["config"]["order"], final[1:]):
-                out[name].append(err(acc))
+            out[(tuple(rec["config"]["order"]), rec["config"]["run"])] = {
+                name: err(acc) for name, acc in zip(rec["config"]["order"], final[1:])}
         return out
+
+    def final_errors(self, schedule, separate_biases: bool = False) -> dict[str, list[float]]:
+        """Final error (%) of each added task, one value per PackNet run (every order and run)."""
+        runs = self.by_order(schedule, separate_biases).values()
+        return {d: [e[d] for e in runs] for d in self.p.added_datasets}
 
     def lwf(self, bn_stats: str = "frozen") -> list[dict]:
         return self.records.where("lwf", bn_stats=bn_stats)
@@ -192,15 +195,6 @@ class Report:
         ]  # fmt: skip
         return pd.DataFrame(rows).set_index("network"), rec
 
-    def by_order(self, schedule, separate_biases: bool = False) -> dict[tuple, dict[str, float]]:
-        """Final error (%) of each added task, per order of the added tasks (one run per order here)."""
-        out = {}
-        for rec in self.packnet(schedule, separate_biases):
-            final = rec["metrics"]["steps"][-1]["accuracies"]
-            out[(tuple(rec["config"]["order"]), rec["config"]["run"])] = {
-                name: err(acc) for name, acc in zip(rec["config"]["order"], final[1:])}
-        return out
-
     def lwf_by_order(self) -> dict[tuple, dict[str, float]]:
         return {tuple(r["config"]["order"]): {name: err(acc) for name, acc in zip(r["config"]["order"],
                                                                                  r["metrics"]["accuracies"][-1][1:])}
@@ -216,12 +210,13 @@ class Report:
         t2 = self.table2().iloc[:4, :].astype(float)  # a copy: the cached table stays as shown
         added = [self.label(d) for d in self.p.added_datasets]
         first = self.p.schedules[0]
-        pk, lwf = self.by_order(first), self.lwf_by_order()
+        per_schedule = {tuple(s): self.by_order(s) for s in self.p.schedules}
+        pk, lwf = per_schedule[tuple(first)], self.lwf_by_order()
         gap = [np.mean([t2.loc[a, schedule_name(s)] - t2.loc[a, "Individual Networks"] for a in added])
                for s in self.p.schedules]  # fmt: skip
         gap_se = []
         for s in self.p.schedules:  # the mean over the added tasks of (PackNet over orders - one individual run)
-            per_run = [np.mean([e[d] for d in self.p.added_datasets]) for e in self.by_order(s).values()]
+            per_run = [np.mean([e[d] for d in self.p.added_datasets]) for e in per_schedule[tuple(s)].values()]
             individual = [self.single("individual", d) for d in self.p.added_datasets]
             gap_se.append(combined_se(seed_se(per_run), np.sqrt(sum(bse(e) ** 2 for e in individual)) / len(individual)))
         packnet_vs_lwf = [t2.loc[a, schedule_name(first)] - t2.loc[a, "LwF"] for a in added]
@@ -235,7 +230,7 @@ class Report:
         pk_change = max(abs(err(s["accuracies"][0]) - err(self.pruned[first[0]]["after_retrain"]))
                         for rec in self.packnet(first) for s in rec["metrics"]["steps"])  # fmt: skip
         pos = self.order_frame().groupby("position").error.mean()
-        shared, separate = self.by_order(first), self.by_order(first, True)
+        shared, separate = pk, self.by_order(first, True)
         cells = [(separate[k][d], shared[k][d]) for k in shared if k in separate for d in self.p.added_datasets]
         bias_gap = float(np.mean([x - y for x, y in cells]))
         bias_se = seed_se([x - y for x, y in cells])
@@ -255,7 +250,7 @@ class Report:
         rise = size_status(lwf_rise, paper_rise, combined_se(seed_se(rises), bse(self.initial_err)), runs=len(rises),
                            direction_holds=lwf_rise > 0)  # fmt: skip
         lower = compound_status(vs_lwf)
-        close = [size_status(v, q, se, runs=len(self.by_order(s)), direction_holds=v > 0)
+        close = [size_status(v, q, se, runs=len(per_schedule[tuple(s)]), direction_holds=v > 0)
                  for v, q, se, s in zip(gap, paper_gap, gap_se, self.p.schedules)]  # fmt: skip
         cost = [size_status(v, q, combined_se(bse(self.initial_err), bse(self.initial_err + v)), runs=1,
                             direction_holds=v > 0) for v, q in zip(costs.values(), paper_cost)]  # fmt: skip
@@ -263,7 +258,7 @@ class Report:
                                    what=t) for t, r in fig5.iterrows()]  # fmt: skip
         filters = [direction_status(r.iloc[1] - r.iloc[2], combined_se(bse(r.iloc[1]), bse(r.iloc[2])), what=t)
                    for t, r in t6.iterrows()]  # fmt: skip
-        weakest = lambda parts: min((st for st, _ in parts), key=STATUS_ORDER.index)  # noqa: E731
+        weakest = lambda parts: weakest_status(st for st, _ in parts)  # noqa: E731
         reasons = lambda parts: "; ".join(r for _, r in parts)  # noqa: E731
         if abs(bias_gap) > Z * bias_se:
             bias = ("not reproduced", f"separate minus shared {bias_gap:+.2f} = {bias_gap / bias_se:+.1f} SE (SE "

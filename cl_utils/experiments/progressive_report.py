@@ -78,10 +78,9 @@ def claims(p: Params, acc_a: pd.DataFrame, frame_b: pd.DataFrame, summary_b: pd.
         if key not in p.fig2a_adapters:
             continue
         steps[key] = successive_columns(acc_a, names_a[key])
-        table = acc_a[acc_a.adapter == names_a[key]].pivot(index="seed", columns="column", values=ACCURACY)
-        for k in sorted(table.columns)[:-1]:
-            parts_a.append(paired_direction(list(table[k + 1]), list(table[k]), expected_sign=sign,
-                                            what=f"{names_a[key]} column {k + 1} - {k}"))  # fmt: skip
+        for step, (_, diffs) in steps[key].items():  # already paired by seed
+            parts_a.append(paired_direction(diffs, [0.0] * len(diffs), expected_sign=sign,
+                                            what=f"{names_a[key]} column {step.replace('-', ' - ')}"))  # fmt: skip
     status_a, counted_a = compound_status(parts_a)
     beats, shown_beats = _levels(per_level(frame_b, "progressive pruned", "unlinked pruned", fs),
                                  "unlinked minus progressive error")  # fmt: skip
