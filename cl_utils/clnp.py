@@ -387,6 +387,39 @@ class CLNP:
         head.weight[unit_columns(last_free, head.weight)] = 0.0
         return grown
 
+    @torch.no_grad()
+    def normalise_units(self, x: torch.Tensor, target: float = 1.0) -> list[torch.Tensor]:
+        """Rescale the current task's units to mean activity ``target`` on ``x``, leaving every task's function as is.
+
+        Why: graceful forgetting keeps a task's most active units and fine-tuning (without the L1 penalty) grows
+        them further, so an old unit's mean activity can be tens of times a freshly initialised unit's (measured:
+        5.0 against 0.12 after two tasks). A later task's new units read those units through weights initialised
+        for inputs of unit scale, and under SGD with momentum every new unit of the next layer can die (ReLU at zero
+        on all data) within an epoch, leaving the task only its head on old features. ReLU is positively
+        homogeneous, so dividing a unit's incoming weights and bias by ``s > 0`` and multiplying what reads it by
+        ``s`` changes no output beyond rounding; done before the task is frozen, it only conditions later tasks.
+        What reads a unit of the current task: units of the next layer that the task owns (earlier tasks' units read
+        zero from it, its interference weights) and free ones (re-initialised by the next task), and the task's head.
+        Returns the factors ``s`` per hidden layer (1 for units the task does not own).
+        """
+        task = self.num_tasks
+        activity = self.activity(x)
+        factors = []
+        for i, u in enumerate(self.units):
+            mine = (self.owner(i) == task) & (activity[i] > 0)
+            s = torch.where(mine, activity[i] / target, torch.ones_like(activity[i]))
+            w = u.layer.weight
+            w.div_(s.view(-1, *([1] * (w.dim() - 1))))
+            if u.layer.bias is not None:
+                u.layer.bias.div_(s)
+            reader = self.units[i + 1].layer.weight if i + 1 < len(self.units) else self.model.heads[self.head_index(task)].weight
+            readers = self.owner(i + 1) == task if i + 1 < len(self.units) else torch.ones(reader.shape[0], dtype=torch.bool, device=s.device)
+            scale = torch.where(unit_rows(readers, reader) & unit_columns(mine, reader),
+                                s.repeat_interleave(reader.shape[1] // len(s)).view(1, -1, *([1] * (reader.dim() - 2))), 1.0)
+            reader.mul_(scale)
+            factors.append(s)
+        return factors
+
     def sparsify(
         self,
         x_activity: torch.Tensor,

@@ -37,6 +37,7 @@ def learn_task(
     show_progress: bool = True,
     finetune_l1: bool = False,
     end_on_finetune: bool = True,
+    normalise_units: bool = False,
 ) -> dict:
     """One CLNP task: train with L1, sparsify by graceful forgetting, optionally fine-tune and re-sparsify.
 
@@ -47,6 +48,8 @@ def learn_task(
         ``finetune`` settings, then sparsify again against the same reference).
     :param finetune_l1: keep the L1 penalty on while fine-tuning (the paper retrains the survivors without it).
     :param end_on_finetune: end the task on a fine-tune (the paper) rather than on a re-prune.
+    :param normalise_units: finally rescale the task's units to mean activity 1, which changes no task's output
+        (:meth:`~cl_utils.clnp.CLNP.normalise_units`) and keeps later tasks' new units alive.
     :returns: validation accuracies, θ, new units per layer, free units per layer, histories.
     """
     task = clnp.start_task()
@@ -55,7 +58,8 @@ def learn_task(
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, per_layer=per_layer,
                            finetune_iterations=finetune_iterations, end_on_finetune=end_on_finetune,
                            finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None, generator,
-                                                    show_progress))  # fmt: skip
+                                                    show_progress),
+                           normalise_units=normalise_units)  # fmt: skip
     record["history"] = [h.as_dict() for h in history]
     return record
 
@@ -99,13 +103,15 @@ def sparsify_task(
     finetune_iterations: int = 0,
     finetune: Callable[[], object] | None = None,
     end_on_finetune: bool = True,
+    normalise_units: bool = False,
 ) -> dict:
     """Graceful forgetting for the just-trained current task, with optional fine-tuning rounds.
 
     ``finetune_iterations`` = k > 0 gives prune, (fine-tune, prune) x (k - 1), fine-tune: the paper iterates
     pruning and fine-tuning and each fine-tune regains some of what pruning cost, so the task ends on a
     fine-tune, not on a prune at the margin's floor. ``end_on_finetune=False`` re-prunes after every round
-    (prune, (fine-tune, prune) x k), the book's first reading.
+    (prune, (fine-tune, prune) x k), the book's first reading. ``normalise_units``: finally rescale the task's units
+    to mean activity 1 on ``x`` (:meth:`~cl_utils.clnp.CLNP.normalise_units`; no output changes beyond rounding).
     """
     task = clnp.num_tasks
     unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
@@ -120,6 +126,8 @@ def sparsify_task(
             clnp.release_current_task()
             choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
             rounds.append(_round_record(choice))
+    if normalise_units:
+        clnp.normalise_units(x)
     return {
         "task": task,
         "unpruned_val_acc": unpruned,
@@ -163,6 +171,7 @@ def learn_task_with_grid(
     show_progress: bool = True,
     finetune_l1: bool = False,
     end_on_finetune: bool = True,
+    normalise_units: bool = False,
 ) -> dict:
     """§3.2's selection for one task over a grid of (training settings, α per layer).
 
@@ -195,7 +204,7 @@ def learn_task_with_grid(
     clnp.model.load_state_dict(trained[chosen])
     _, alphas, finetune = kept_point(grid, chosen, finetune)
     record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
-                           per_layer=per_layer, end_on_finetune=end_on_finetune,
+                           per_layer=per_layer, end_on_finetune=end_on_finetune, normalise_units=normalise_units,
                            finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None,
                                                     torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
     record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]

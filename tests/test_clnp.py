@@ -285,3 +285,66 @@ def test_run_sequence_measures_every_task_after_every_task_without_forgetting(pe
     assert "grid" in out["steps"][0] and all(len(s["rounds"]) == 1 for s in out["steps"])  # prune, fine-tune
     assert all(len(r["thetas"]) == 2 for s in out["steps"] for r in s["rounds"])
     assert out["free_units"] == out["steps"][-1]["free_units"]
+
+
+SGD = cl.TrainSettings(epochs=3, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4)
+
+
+def _later_task_against_fresh(permuted, normalise: bool) -> tuple[float, float, list[int]]:
+    """Task 3's unpruned validation accuracy after two CLNP tasks, and a fresh network's of the free units' widths."""
+    torch.manual_seed(0)
+    clnp = CLNP(cl.mlp(784, [63, 47], [10] * 3))
+    for t in permuted[:3]:
+        free = clnp.free_units()
+        step = learn_task(clnp, t.x_train, t.y_train, t.split("val"), SGD, alphas=(1e-4,) * 3, margin=0.02,
+                          finetune_iterations=1, finetune=SGD, show_progress=False, normalise_units=normalise)  # fmt: skip
+    torch.manual_seed(123)
+    fresh = CLNP(cl.mlp(784, free, [10]))
+    fresh.start_task()
+    history = fresh.train_task(t.x_train, t.y_train, SGD, alphas=(1e-4,) * 3, val=t.split("val"), show_progress=False)
+    return step["unpruned_val_acc"], history[-1].val_acc, free
+
+
+def test_a_later_task_with_free_units_learns_as_well_as_a_fresh_network_of_their_size(permuted):
+    """Issue 26, point 6: old units' large activity killed every new unit of the next layer (SGD with momentum).
+
+    Without :meth:`CLNP.normalise_units` task 3 reaches 0.49 here, a fresh network of its free widths 1.0.
+    """
+    later, fresh, free = _later_task_against_fresh(permuted, normalise=True)
+    assert min(free) >= 5  # units are free in both layers
+    assert fresh > 0.9
+    assert later >= fresh - 0.05, (later, fresh, free)
+
+
+def test_without_normalised_units_the_later_task_falls_behind(permuted):
+    """The fault the normalisation removes, kept visible: the same run without it learns far worse."""
+    later, fresh, free = _later_task_against_fresh(permuted, normalise=False)
+    assert min(free) >= 5 and later < fresh - 0.2, (later, fresh, free)
+
+
+def test_normalise_units_changes_no_output_and_leaves_earlier_tasks_bit_identical(permuted):
+    torch.manual_seed(2)
+    clnp = CLNP(cl.mlp(784, [48, 40], [10] * 2))
+    probe = permuted[0].x_test[:64]
+    learn_task(clnp, permuted[0].x_train, permuted[0].y_train, permuted[0].split("val"), SETTINGS,
+               alphas=(1e-4,) * 3, margin=0.05, show_progress=False, normalise_units=True)  # fmt: skip
+    clnp.model.eval()
+    with torch.no_grad():
+        first = clnp.forward_for(1)(probe).clone()
+    t = permuted[1]
+    learn_task(clnp, t.x_train, t.y_train, t.split("val"), SETTINGS, alphas=(1e-4,) * 3, margin=0.05,
+               show_progress=False)  # fmt: skip
+    frozen = {n: p.detach().clone() for n, p in clnp.model.named_parameters()}
+    with torch.no_grad():
+        before = clnp.forward_for(2)(probe).clone()
+        factors = clnp.normalise_units(t.x_train)
+        after = clnp.forward_for(2)(probe)
+        assert torch.equal(clnp.forward_for(1)(probe), first)  # task 1 untouched, bit for bit
+    assert torch.allclose(after, before, rtol=1e-4, atol=1e-5)  # task 2's function: rounding only
+    mine = [clnp.owner(i) == 2 for i in range(2)]
+    assert all(int(m.sum()) > 0 for m in mine) and any(bool((f[m] != 1).any()) for f, m in zip(factors, mine))
+    for i, act in enumerate(clnp.activity(t.x_train)):  # the task's units now have mean activity 1
+        assert torch.allclose(act[mine[i]], torch.ones_like(act[mine[i]]), rtol=1e-4)
+    for i, u in enumerate(clnp.units):  # rows of task 1's units unchanged
+        rows = clnp.owner(i) == 1
+        assert torch.equal(u.layer.weight[rows], frozen[f"body.{u.name}.weight"][rows])

@@ -76,6 +76,8 @@ class Params(BaseParams):
     finetune_l1: bool = knob(False, "keep the L1 penalty on while fine-tuning (off: the paper retrains the "
                                     "surviving weights)")  # fmt: skip
     end_on_finetune: bool = knob(True, "end each task on its last fine-tune (the paper); off: re-prune after it")
+    normalise_units: bool = knob(True, "after each task, rescale its units to mean activity 1 (no output changes): "
+                                       "without it, old units' large activity kills later tasks' new units")  # fmt: skip
     narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
     # split CIFAR (Fig. 3)
     cifar_stream: str = knob("cifar100", "'cifar100' (the paper) | 'cifar10_pairs' (a stand-in)",
@@ -114,17 +116,19 @@ def plan(p: Params) -> list[Run]:
     examples = 60_000 * (1 - p.val_fraction) * p.num_tasks
     wide_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.grid_lrs) * len(p.grid_alpha_scales) / p.num_tasks))
     narrow_cost = mlp_cost(784, p.narrow_hidden, 10, examples, p.epochs_per_task * 3)
+    # the unit rescaling (cl_utils.clnp.CLNP.normalise_units): in the key of the runs that use it (older records: off)
+    normalising = {"normalise_units": True} if p.normalise_units else {}
     wide = dict(common, hidden=p.wide_hidden, alphas=p.wide_alphas, margin=p.wide_margin,
-                grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)  # fmt: skip
+                grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales, **normalising)  # fmt: skip
     # how fine-tuning runs: in the key of every run that fine-tunes (and only there)
     finetuning = dict(finetune_l1=p.finetune_l1, end_on_finetune=p.end_on_finetune)
     narrow = dict(common, hidden=p.narrow_hidden, alphas=p.narrow_alphas, grid_lrs=p.narrow_grid_lrs,
                   grid_alpha_scales=p.narrow_grid_alpha_scales, per_layer_theta=p.narrow_per_layer_theta,
                   margin=p.narrow_margin, finetune_iterations=p.narrow_finetune_iterations,
-                  finetune_epochs=p.finetune_epochs, **finetuning)  # fmt: skip
+                  finetune_epochs=p.finetune_epochs, **finetuning, **normalising)  # fmt: skip
     cifar = dict(stream=p.cifar_stream, tasks=p.cifar_tasks, val_fraction=p.cifar_val_fraction,
                  train_per_class=p.cifar_train_per_class, epochs=p.cifar_epochs, lr=p.cifar_lr, alphas=p.cifar_alphas,
-                 batch_size=p.batch_size, seed=p.seed)  # fmt: skip
+                 batch_size=p.batch_size, seed=p.seed, **normalising)  # fmt: skip
     cifar_sets = ("cifar10",) if p.cifar_stream == "cifar10_pairs" else ("cifar10", "cifar100")
     cifar_cost = 3 * 1.5e8 * (p.cifar_train_per_class * 10 or 50_000) * p.cifar_epochs * p.cifar_tasks / 6
     # repetition r: its own seed, its own validation split and its own permutations
@@ -154,7 +158,7 @@ def plan(p: Params) -> list[Run]:
 def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, alphas: Sequence[float], margin: float,
                  finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
                  per_layer: bool = False, seed: int = 0, show_progress: bool = False, finetune_l1: bool = False,
-                 end_on_finetune: bool = True) -> dict:  # fmt: skip
+                 end_on_finetune: bool = True, normalise_units: bool = False) -> dict:  # fmt: skip
     """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
 
     With ``first_task_grid``, task 1 is learned by :func:`~cl_utils.clnp_schedule.learn_task_with_grid` and the later
@@ -165,7 +169,8 @@ def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, 
     acc, steps = [], []
     for i, t in enumerate(tasks):
         kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
-                      show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune)  # fmt: skip
+                      show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune,
+                      normalise_units=normalise_units)  # fmt: skip
         if i == 0 and first_task_grid:
             step = learn_task_with_grid(clnp, t.x_train, t.y_train, t.split("val"), first_task_grid,
                                         generator_seed=seed, **kwargs)  # fmt: skip
@@ -203,7 +208,8 @@ def run_wide(c: dict, ctx: RunContext) -> dict:
             for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]  # fmt: skip
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
     return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,
-                        seed=c["seed"], show_progress=ctx.show_progress)  # fmt: skip
+                        seed=c["seed"], show_progress=ctx.show_progress,
+                        normalise_units=c.get("normalise_units", False))  # fmt: skip
 
 
 def run_single_task(c: dict, ctx: RunContext) -> dict:
@@ -227,7 +233,8 @@ def run_narrow(c: dict, ctx: RunContext) -> dict:
     return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,
                         per_layer=c["per_layer_theta"], finetune_iterations=c["finetune_iterations"],
                         finetune=finetune, seed=c["seed"], show_progress=ctx.show_progress,
-                        finetune_l1=c.get("finetune_l1", True), end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
+                        finetune_l1=c.get("finetune_l1", True), end_on_finetune=c.get("end_on_finetune", False),
+                        normalise_units=c.get("normalise_units", False))  # fmt: skip
 
 
 def run_cifar(c: dict, ctx: RunContext) -> dict:
@@ -239,7 +246,8 @@ def run_cifar(c: dict, ctx: RunContext) -> dict:
     return run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100,
                         finetune_iterations=int(c["finetune"]), finetune=finetune, seed=c["seed"],
                         show_progress=ctx.show_progress, finetune_l1=c.get("finetune_l1", True),
-                        end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
+                        end_on_finetune=c.get("end_on_finetune", False),
+                        normalise_units=c.get("normalise_units", False))  # fmt: skip
 
 
 RUNNERS = {"wide": run_wide, "single_task": run_single_task, "narrow": run_narrow, "cifar": run_cifar}
