@@ -2,7 +2,7 @@
 
 :func:`set_style` fixes seaborn's colour-blind-safe palette, fonts and line
 widths for every chapter; :func:`savefig` saves a figure under a predictable
-name; :func:`accuracy_heatmap` draws the continual-learning accuracy matrix;
+name (:func:`show` saves and displays it); :func:`accuracy_heatmap` draws the continual-learning accuracy matrix;
 :func:`paper_vs_book` renders the "paper vs. this book" table every chapter ends with.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import seaborn as sns
 
 from . import claims
 
-__all__ = ["PALETTE", "set_style", "savefig", "accuracy_heatmap", "paper_vs_book"]
+__all__ = ["PALETTE", "set_style", "savefig", "show", "accuracy_heatmap", "paper_vs_book"]
 
 PALETTE = sns.color_palette("colorblind")
 
@@ -52,6 +52,12 @@ def savefig(fig: plt.Figure, name: str, directory: str | os.PathLike) -> Path:
     with plt.rc_context({"svg.hashsalt": "cl_utils"}):
         fig.savefig(path, metadata={"Date": None})
     return path
+
+
+def show(fig: plt.Figure, name: str, directory: str | os.PathLike) -> None:
+    """Save ``fig`` (:func:`savefig`) and display it: a chapter's figure cell in one call."""
+    savefig(fig, name, directory)
+    plt.show()
 
 
 def accuracy_heatmap(

@@ -76,8 +76,12 @@ class Params(BaseParams):
     finetune_l1: bool = knob(False, "keep the L1 penalty on while fine-tuning (off: the paper retrains the "
                                     "surviving weights)")  # fmt: skip
     end_on_finetune: bool = knob(True, "end each task on its last fine-tune (the paper); off: re-prune after it")
-    normalise_units: bool = knob(True, "after each task, rescale its units to mean activity 1 (no output changes): "
-                                       "without it, old units' large activity kills later tasks' new units")  # fmt: skip
+    normalise_units: bool = knob(True, "MLPs: after each task, rescale its units to mean activity 1 (no output "
+                                       "changes); without it, old units' large activity starves later tasks' new "
+                                       "units")  # fmt: skip
+    unrescaled_repetitions: list[int] = knob([0, 1], "narrow repetitions at the paper's margin also run without "
+                                             "the unit rescaling, to measure what it changes", min=0,
+                                             unique=True)  # fmt: skip
     narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
     # split CIFAR (Fig. 3)
     cifar_stream: str = knob("cifar100", "'cifar100' (the paper) | 'cifar10_pairs' (a stand-in)",
@@ -92,6 +96,7 @@ class Params(BaseParams):
     cifar_margins: list[float] = knob([1.0, 2.0, 4.0], "margins, one run each (accuracy points)", min=0.0, max=100.0,
                                       min_length=1)  # fmt: skip
     cifar_finetune: list[bool] = knob([False, False, True], "fine-tuning round (1) for each margin", min_length=1)
+    cifar_normalise_units: bool = knob(True, "the same rescaling for the conv net's channels")
     cifar_wide_width: float = knob(2.0, "Fig. 3b: width multiplier of the wider network", min=0.1, max=8.0)
     seed: int = knob(0, "seed of the data and of repetition 0 (repetition r uses seed + r)", min=0)
 
@@ -128,17 +133,21 @@ def plan(p: Params) -> list[Run]:
                   finetune_epochs=p.finetune_epochs, **finetuning, **normalising)  # fmt: skip
     cifar = dict(stream=p.cifar_stream, tasks=p.cifar_tasks, val_fraction=p.cifar_val_fraction,
                  train_per_class=p.cifar_train_per_class, epochs=p.cifar_epochs, lr=p.cifar_lr, alphas=p.cifar_alphas,
-                 batch_size=p.batch_size, seed=p.seed, **normalising)  # fmt: skip
+                 batch_size=p.batch_size, seed=p.seed,
+                 **({"normalise_units": True} if p.cifar_normalise_units else {}))  # fmt: skip
     cifar_sets = ("cifar10",) if p.cifar_stream == "cifar10_pairs" else ("cifar10", "cifar100")
     cifar_cost = 3 * 1.5e8 * (p.cifar_train_per_class * 10 or 50_000) * p.cifar_epochs * p.cifar_tasks / 6
     # repetition r: its own seed, its own validation split and its own permutations
     rep = lambda r: {"rep": r, "seed": p.seed + r, "data_seed": p.seed + r}  # noqa: E731
     runs = [Run("wide", {**wide, **rep(r)}, ("mnist",), wide_cost) for r in range(p.repetitions)]
-    # the single-task baseline: every task of every repetition's stream, alone, without L1 or pruning
-    check = dict(wide, grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
+    # the check judges task 1's selection, made before any rescaling: its runs never rescale (nor did its records)
+    check = {k: x for k, x in wide.items() if k != "normalise_units"}
+    check.update(grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
     check_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.check_grid_lrs) *
                                                                                  len(p.check_grid_alpha_scales) / p.num_tasks))  # fmt: skip
-    runs += [Run("wide", {**check, **rep(r)}, ("mnist",), check_cost) for r in p.check_grid_reps if check != wide]
+    runs += [Run("wide", {**check, **rep(r)}, ("mnist",), check_cost) for r in p.check_grid_reps
+             if (p.check_grid_lrs, p.check_grid_alpha_scales) != (p.grid_lrs, p.grid_alpha_scales)]
+    # the single-task baseline: every task of every repetition's stream, alone, without L1 or pruning
     runs += [Run("single_task", {**common, "hidden": p.wide_hidden, "lr": p.wide_lr, "task": t, **rep(r)}, ("mnist",),
                  wide_cost / p.num_tasks / 2) for r in range(p.single_task_repetitions) for t in range(p.num_tasks)]  # fmt: skip
     # the paper's margin first, then the scan: each margin's first repetition before the others'
@@ -146,6 +155,10 @@ def plan(p: Params) -> list[Run]:
     reps = {m: p.narrow_repetitions if m == p.narrow_margin else p.narrow_scan_repetitions for m in margins}
     runs += [Run("narrow", {**narrow, "margin": m, **rep(r)}, ("mnist",), narrow_cost)
              for r in range(max(reps.values())) for m in margins if r < reps[m]]  # fmt: skip
+    if p.normalise_units:  # the comparison: the same repetitions without the rescaling
+        unrescaled = {k: x for k, x in narrow.items() if k != "normalise_units"}
+        runs += [Run("narrow", {**unrescaled, "margin": p.narrow_margin, **rep(r)}, ("mnist",), narrow_cost)
+                 for r in p.unrescaled_repetitions]  # fmt: skip
     runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0, **(finetuning if f else {})}, cifar_sets,
                  cifar_cost)
              for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip

@@ -13,7 +13,7 @@ from .core import Records
 from .clnp import Params
 
 __all__ = ["final_accuracy", "full_after", "largest_change", "claims", "findings", "wide_runs", "single_task_averages",
-           "narrow_by_margin", "saturating_margin"]
+           "narrow_by_margin", "saturating_margin", "rescaling_effect"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
 #: block of 10 CIFAR-100 classes
@@ -61,11 +61,13 @@ def single_task_averages(records: Records) -> list[float]:
     return [float(np.mean(a)) for _, a in sorted(by_rep.items())]
 
 
-def narrow_by_margin(records: Records) -> dict[float, list[dict]]:
-    """The narrow runs grouped by margin (accuracy points), margins in increasing order."""
+def narrow_by_margin(records: Records, rescaled: bool = True) -> dict[float, list[dict]]:
+    """The narrow runs grouped by margin (accuracy points), margins in increasing order: with the unit rescaling
+    after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it."""
     out: dict[float, list[dict]] = {}
     for r in records.where("narrow"):
-        out.setdefault(r["config"]["margin"], []).append(r)
+        if bool(r["config"].get("normalise_units")) == rescaled:
+            out.setdefault(r["config"]["margin"], []).append(r)
     return dict(sorted(out.items()))
 
 
@@ -85,7 +87,7 @@ def _level(values: list[float], n_test: int) -> tuple[float, float]:
 def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
     """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale."""
     wide, check = wide_runs(records, p)
-    margins = narrow_by_margin(records)
+    margins = narrow_by_margin(records, p.normalise_units)
     wide_avg = [final_accuracy(r) for r in wide]
     single = single_task_averages(records)
     n_test = MNIST_TEST * p.num_tasks
@@ -94,7 +96,7 @@ def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
     paper_wide_se = v.paper_se(PAPER_WIDE_SD, PAPER_RUNS)
     gap, paper_gap = single_mean - wide_mean, PAPER_SINGLE - PAPER_WIDE
     gap_se = v.combined_se(wide_se, single_se, paper_wide_se, v.paper_se(PAPER_SINGLE_SD, PAPER_RUNS))
-    everything = wide + check + [r for runs in margins.values() for r in runs]
+    everything = wide + check + records.where("narrow")
     drop = max(largest_change(r) for r in everything)
     rows = [
         {"claim": "Permuted MNIST, wide single-head: CLNP's average accuracy over 10 tasks",
@@ -199,14 +201,15 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
 def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
     runs = {(m, f): records.one("cifar", margin=m, finetune=f, width=1.0)
             for m, f in zip(p.cifar_margins, p.cifar_finetune)}  # fmt: skip
-    later_test = PAIR_TEST if p.cifar_stream == "cifar10_pairs" else BLOCK_TEST
+    pairs = next(iter(runs.values()))["config"]["stream"] == "cifar10_pairs"  # the records' stream, not p's
+    later_test = PAIR_TEST if pairs else BLOCK_TEST
     test_of = lambda i: CIFAR10_TEST if i == 0 else later_test  # noqa: E731  (task i, 0-based)
     plain = sorted(k for k in runs if not k[1])
     first = plain[0]
     n_tasks = len(runs[first]["metrics"]["acc"])
     full_first = full_after(runs[first])
     never = "never full: CIFAR-10's features serve its own class pairs (the stand-in for CIFAR-100), so the " \
-            "stand-in cannot exhaust the network" if p.cifar_stream == "cifar10_pairs" else "never full"  # fmt: skip
+            "stand-in cannot exhaust the network" if pairs else "never full"  # fmt: skip
     base = 100 * np.array(runs[first]["metrics"]["acc"][-1])
     rows = [
         {"claim": "Fig. 3a, split CIFAR: with m = 1 % the network runs out of capacity after task 4 of 6",
@@ -266,16 +269,36 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
          "paper": "last task with new channels: 2, 3, 5, 6 (conv1-conv4)",
          "this book": "last task with new channels: " + ", ".join(map(str, last)), "data and scale": scale,
          "status": "reproduced" if last == [2, 3, 5, len(grown)] else
-         "inconclusive" if max(last) <= 1 and p.cifar_stream == "cifar10_pairs" else
+         "inconclusive" if max(last) <= 1 and pairs else
          "partly" if max(last) > 1 and last == sorted(last) else "not reproduced",
          "reason": "a pattern read from one run (exact counts, no noise model): "
                    + ("no layer grows after task 1: the stand-in's class pairs are parts of task 1, whose "
                       "features serve them, so it cannot show the paper's growth" if max(last) <= 1
-                      and p.cifar_stream == "cifar10_pairs" else
+                      and pairs else
                       "no layer grows after task 1 here" if max(last) <= 1 else
                       "deeper layers grow for longer, in another pattern" if last == sorted(last) else
                       "the layers do not grow for longer with depth")})  # fmt: skip
     return rows
+
+
+def rescaling_effect(records: Records, p: Params) -> str | None:
+    """The narrow network at the paper's margin with and without the unit rescaling, paired by repetition."""
+    with_, without = (narrow_by_margin(records, flag).get(p.narrow_margin, []) for flag in (True, False))
+    pairs = [(a, b) for a in with_ for b in without if a["config"]["rep"] == b["config"]["rep"]]
+    if not pairs:
+        return None
+    diffs = [final_accuracy(a) - final_accuracy(b) for a, b in pairs]
+    half = len(pairs[0][0]["metrics"]["acc"]) // 2  # the later half of the tasks, where capacity runs short
+    later = [100 * (np.mean(a["metrics"]["acc"][-1][half:]) - np.mean(b["metrics"]["acc"][-1][half:])) for a, b in pairs]
+    se = v.seed_se(diffs) if len(diffs) > 1 else v.combined_se(
+        *(v.binomial_se(final_accuracy(x), MNIST_TEST * len(x["metrics"]["acc"])) for x in pairs[0]))
+    status, _ = v.direction_status(float(np.mean(diffs)), se, what="difference")
+    return (f"**Unit rescaling, narrow network at m = {p.narrow_margin:g} %** (ours, not the paper's; see section 3): "
+            f"with it minus without it, paired by repetition ({', '.join(str(a['config']['rep']) for a, _ in pairs)}): "
+            f"{', '.join(f'{d:+.2f}' for d in diffs)} points on the average over all tasks, "
+            f"{', '.join(f'{d:+.2f}' for d in later)} on tasks {half + 1} and later; mean {np.mean(diffs):+.2f} ± {se:.2f} "
+            f"(standard error{' over repetitions' if len(diffs) > 1 else ' of the test sets, one repetition'}): "
+            f"{status} as a gain by the shared rule.")
 
 
 def _range(values) -> str:
@@ -327,7 +350,7 @@ def findings(records: Records, p: Params) -> list[str]:
                f"{_range(final[full:])} % (chance: 10 %), "
                if full else "no layer runs out, ")
             + f"for an average of {final.mean():.2f} %.")
-    for m, runs in narrow_by_margin(records).items():
+    for m, runs in narrow_by_margin(records, p.normalise_units).items():
         parts = []
         for r in sorted(runs, key=lambda x: x["config"]["rep"]):
             final, full = 100 * np.array(r["metrics"]["acc"][-1]), full_after(r)
@@ -338,6 +361,9 @@ def findings(records: Records, p: Params) -> list[str]:
                          + (f"full after task {full}{split}" if full else "never full"))
         out.append(f"**Narrow network, m = {m:g} %**: average {np.mean([final_accuracy(x) for x in runs]):.2f} % over "
                    f"{len(runs)} repetition(s); " + "; ".join(parts) + ".")
+    comparison = rescaling_effect(records, p)
+    if comparison:
+        out.append(comparison)
     cifar = sorted(records.where("cifar", width=1.0), key=lambda x: (x["config"]["finetune"], x["config"]["margin"]))
     if cifar:
         parts = []

@@ -1,0 +1,323 @@
+"""Chapter 03's figures and tables, drawn from the records alone.
+
+Every label and every scale line is read from the records' configs (never from the parameters the notebook
+was run with), so a caption cannot describe other runs than the ones it shows. The parameters only say
+which records belong where (the chapter's settled grid point, its margin). :mod:`.clnp_report` holds the
+claims table and the generated reading.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import plots
+from .. import verdicts as v
+from ..metrics import format_mean_spread
+from .clnp import Params
+from .clnp_report import final_accuracy, full_after, narrow_by_margin, single_task_averages, wide_runs
+from .core import Records
+
+__all__ = ["scales", "scale_wide", "scale_narrow", "scale_cifar", "wide_headline", "table_wide_steps", "fig_wide",
+           "grid_check_note", "table_grid_check",
+           "table_narrow", "fig_narrow", "fig_cifar", "table_cifar", "table_capacity"]
+
+CIFAR_LAYERS = ["conv1", "conv2", "conv3", "conv4", "fc"]
+
+
+def _suptitle(fig: plt.Figure, head: str, scale: str, width: int) -> None:
+    """The figure's title: what it shows, then the data and scale, wrapped to the figure's width."""
+    fig.suptitle(head + "\n" + textwrap.fill(scale, width), fontsize=9)
+
+
+def _fmt(values: list[float]) -> str:
+    """Mean ± standard deviation, as the paper reports its repetitions."""
+    return format_mean_spread(values, spread="std")
+
+
+def _synthetic(runs: list[dict]) -> bool:
+    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
+
+
+def _mnist_label(runs: list[dict]) -> str:
+    return "SYNTHETIC stand-in (tests only)" if _synthetic(runs) else "real MNIST"
+
+
+def _mlp(c: dict) -> str:
+    return "MLP 784-" + "-".join(map(str, c["hidden"]))
+
+
+def _rescaled(c: dict) -> str:
+    return "; units rescaled after each task" if c.get("normalise_units") else "; units not rescaled"
+
+
+def _repetitions(n: int) -> str:
+    return "one repetition" if n == 1 else f"{n} repetitions"
+
+
+def scale_wide(records: Records, p: Params) -> str:
+    """Data and scale of the wide runs and of the single-task baseline, read from their records."""
+    main, _ = wide_runs(records, p)
+    if not main:
+        return "no wide run"
+    c = main[0]["config"]
+    single = single_task_averages(records)
+    tasks = len(records.where("single_task")) // max(len(single), 1)
+    grid = f"lr {', '.join(f'{x:g}' for x in c['grid_lrs'])}, alpha x{', '.join(f'{x:g}' for x in c['grid_alpha_scales'])}"
+    return (f"{_mnist_label(main)}; {_mlp(c)}, single head; {c['epochs_per_task']} epochs/task, batch "
+            f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}; "
+            f"single-task baseline: {_repetitions(len(single))} x {tasks} tasks")  # fmt: skip
+
+
+def scale_narrow(records: Records, p: Params) -> str:
+    """Data and scale of the narrow runs, read from their records."""
+    margins = narrow_by_margin(records, p.normalise_units)
+    if not margins:
+        return "no narrow run"
+    c = next(iter(margins.values()))[0]["config"]
+    per = ", ".join(f"m = {m:g} %: {len(runs)}" for m, runs in margins.items())
+    return (f"{_mnist_label([r for runs in margins.values() for r in runs])}; {_mlp(c)}, multi-head; "
+            f"{c['epochs_per_task']} epochs/task, batch {c['batch_size']}; {c['finetune_iterations']} fine-tuning "
+            f"round(s) of {c['finetune_epochs']} epochs" + (" ending the task" if c.get("end_on_finetune") else "")
+            + (" with L1" if c.get("finetune_l1", True) else " without L1")
+            + f"; task-1 grid {len(c['grid_lrs'])}x{len(c['grid_alpha_scales'])}; "
+            + ("one theta per layer" if c["per_layer_theta"] else "one theta") + _rescaled(c)
+            + f"; repetitions per margin: {per}")  # fmt: skip
+
+
+def scale_cifar(records: Records, p: Params) -> str:
+    """Data and scale of the split-CIFAR runs, read from their records."""
+    runs = records.where("cifar")
+    if not runs:
+        return "no split-CIFAR run"
+    c = runs[0]["config"]
+    label = ("SYNTHETIC stand-in (tests only)" if _synthetic(runs) else
+             "STAND-IN for CIFAR-100: CIFAR-10 then its class pairs" if c["stream"] == "cifar10_pairs" else
+             "CIFAR-10 + CIFAR-100")  # fmt: skip
+    per_class = c["train_per_class"] or "all"
+    return (f"{label}; Zenke et al. conv net, multi-head; {c['epochs']} epochs/task; {per_class} training "
+            f"images/class, {c['val_fraction']:.0%} of them held out to choose theta{_rescaled(c)}; one run per "
+            f"setting")  # fmt: skip
+
+
+def scales(records: Records, p: Params) -> dict[str, str]:
+    """The three scale lines the claims table needs ('wide', 'narrow', 'cifar')."""
+    return {"wide": scale_wide(records, p), "narrow": scale_narrow(records, p), "cifar": scale_cifar(records, p)}
+
+
+# ----------------------------------------------------------------------------------------------- wide network
+def wide_headline(records: Records, p: Params) -> str:
+    """The wide network's average and the single-task baseline's, mean ± SD over repetitions, with the scale."""
+    main, _ = wide_runs(records, p)
+    avg = [final_accuracy(r) for r in main]
+    n = len(main[0]["metrics"]["acc"])
+    return (f"CLNP average test accuracy over {n} tasks: {_fmt(avg)} %   single-task training (each task alone, "
+            f"averaged over the tasks): {_fmt(single_task_averages(records))} %\n(mean ± SD over repetitions; "
+            f"{scale_wide(records, p)})")  # fmt: skip
+
+
+def table_wide_steps(records: Records, p: Params) -> pd.DataFrame:
+    """Per task of the first wide repetition: new and free units, theta, validation and final test accuracy."""
+    main, _ = wide_runs(records, p)
+    r = main[0]
+    steps = r["metrics"]["steps"]
+    return pd.DataFrame(
+        {"new units (layer 1, 2)": [s["new_units"] for s in steps],
+         "free after (layer 1, 2)": [s["free_units"] for s in steps],
+         "theta": [round(s["rounds"][-1]["theta"], 4) for s in steps],
+         "val. acc. pruned (%)": [round(100 * s["val_acc"], 2) for s in steps],
+         "test acc. after all tasks (%)": [round(100 * a, 2) for a in r["metrics"]["acc"][-1]]},
+        index=pd.Index(range(1, len(steps) + 1), name=f"task (repetition {r['config']['rep']})"),
+    )  # fmt: skip
+
+
+def fig_wide(records: Records, p: Params) -> plt.Figure:
+    """The wide network's accuracy matrix and free neurons per layer after each task."""
+    main, _ = wide_runs(records, p)
+    n = len(main[0]["metrics"]["acc"])
+    matrix = 100 * np.mean([[row + [np.nan] * (n - len(row)) for row in r["metrics"]["acc"]] for r in main], axis=0)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    plots.accuracy_heatmap(axes[0], matrix, [str(i + 1) for i in range(n)], vmin=90, vmax=100,
+                           title="test accuracy (%) of each task after each task")  # fmt: skip
+    for layer in range(len(main[0]["config"]["hidden"])):
+        free = np.mean([[s["free_units"][layer] for s in r["metrics"]["steps"]] for r in main], 0)
+        axes[1].plot(range(1, n + 1), free, marker="o", label=f"hidden layer {layer + 1}")
+    axes[1].set(xlabel="after task", ylabel="free neurons", title="free capacity", xticks=range(1, n + 1), ylim=(0, None))
+    axes[1].legend()
+    over = "one run" if len(main) == 1 else f"mean over {len(main)} repetitions"
+    _suptitle(fig, f"Permuted MNIST, CLNP, wide single-head network ({over})", scale_wide(records, p), 150)
+    fig.tight_layout()
+    return fig
+
+
+def grid_check_note(records: Records, p: Params) -> str:
+    """What the grid check's table rests on: the validation set's size and the noise of one accuracy on it."""
+    _, check = wide_runs(records, p)
+    if not check:
+        return "no grid check in these records"
+    c = check[0]["config"]
+    n_val = round(60_000 * c["val_fraction"])
+    per_rep = "; ".join(f"repetition {r['config']['rep']}: average over {len(r['metrics']['acc'])} tasks "
+                        f"{final_accuracy(r):.2f} %, a layer full after task {full_after(r) or 'never'}"
+                        for r in sorted(check, key=lambda x: x["config"]["rep"]))  # fmt: skip
+    return (f"section 3.2's selection on task 1 at m = {c['margin']:g} %{_rescaled(c)}; validation set of {n_val:,} "
+            f"images (binomial SE of one accuracy near 98 %: {v.binomial_se(98, n_val):.2f} points)\n{per_rep}")
+
+
+def table_grid_check(records: Records, p: Params) -> pd.DataFrame | None:
+    """Our check of the task-1 search: every grid point's unpruned validation accuracy, per repetition."""
+    _, check = wide_runs(records, p)
+    if not check:
+        return None
+    frames = []
+    for r in sorted(check, key=lambda x: x["config"]["rep"]):
+        first = r["metrics"]["steps"][0]
+        frames.append(pd.DataFrame(first["grid"]).assign(
+            repetition=r["config"]["rep"],
+            alphas=lambda d: d.alphas.map(lambda a: ", ".join(f"{x:g}" for x in a)),  # per layer, not 0.0
+            val_acc=lambda d: (100 * d.val_acc).round(2), kept=lambda d: d.index == first["chosen"],
+            average_after_10=round(final_accuracy(r), 2) if first["chosen"] is not None else None,
+        ))  # fmt: skip
+    table = pd.concat(frames).rename(columns={"val_acc": "val. acc. task 1 (%)", "active": "active units",
+                                              "pruned_acc": "pruned val. acc."})  # fmt: skip
+    cols = [c for c in ("repetition", "lr", "alphas", "val. acc. task 1 (%)", "active units", "kept") if c in table]
+    return table[cols].set_index(["repetition", "lr", "alphas"])
+
+
+# --------------------------------------------------------------------------------------------- narrow network
+def table_narrow(records: Records, p: Params) -> pd.DataFrame:
+    """One row per narrow run: margin, rescaling, repetition, average, when a layer filled, task 1's grid pick."""
+    rows = []
+    for rescaled in (True, False):
+        for m, runs in narrow_by_margin(records, rescaled).items():
+            for r in sorted(runs, key=lambda x: x["config"]["rep"]):
+                first = r["metrics"]["steps"][0]
+                kept = first["grid"][first["chosen"]]
+                final = 100 * np.array(r["metrics"]["acc"][-1])
+                full = full_after(r)
+                rows.append({
+                    "margin m (%)": m, "units rescaled": "yes" if rescaled else "no", "repetition": r["config"]["rep"],
+                    "average accuracy (%)": round(final.mean(), 2),
+                    f"tasks {len(final) // 2 + 1}-{len(final)} (%)": round(final[len(final) // 2:].mean(), 2),
+                    "full after task": full or "never",
+                    "task-1 grid kept": f"lr {kept['lr']:g}, alpha {kept['alphas'][0]:g}",
+                    "new units per task (layer 1 / layer 2)": " ".join(f"{a}/{b}" for a, b in
+                                                                       (s["new_units"] for s in r["metrics"]["steps"])),
+                })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["margin m (%)", "units rescaled", "repetition"])
+
+
+def fig_narrow(records: Records, p: Params) -> plt.Figure:
+    """Three panels: free units per layer at the paper's margin (mean ± SD over repetitions), the fuller layer's
+    free units per margin (where the network is full), and the final accuracy per task per margin."""
+    margins = narrow_by_margin(records, p.normalise_units)
+    unrescaled = narrow_by_margin(records, False).get(p.narrow_margin) if p.normalise_units else None
+    paper = margins[p.narrow_margin]
+    n = len(paper[0]["metrics"]["acc"])
+    tasks = range(1, n + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for layer in range(len(paper[0]["config"]["hidden"])):
+        free = np.array([[s["free_units"][layer] for s in r["metrics"]["steps"]] for r in paper], dtype=float)
+        mean = free.mean(0)
+        if len(paper) > 1:  # sample SD (ddof = 1), cut at 0: no layer has fewer than 0 free units
+            sd = free.std(0, ddof=1)
+            axes[0].errorbar(tasks, mean, yerr=[np.minimum(sd, mean), sd], marker="os"[layer % 2], capsize=3,
+                             label=f"hidden layer {layer + 1}")  # fmt: skip
+        else:
+            axes[0].plot(tasks, mean, marker="os"[layer % 2], label=f"hidden layer {layer + 1}")
+    spread = f"mean ± SD over {len(paper)} repetitions" if len(paper) > 1 else "one repetition"
+    axes[0].set(xlabel="after task", ylabel="free neurons", xticks=tasks, ylim=(0, None),
+                title=f"free units, m = {p.narrow_margin:g} % ({spread})")  # fmt: skip
+    axes[0].legend(fontsize=8)
+    for k, (m, runs) in enumerate(margins.items()):
+        fuller = np.mean([[min(s["free_units"]) for s in r["metrics"]["steps"]] for r in runs], 0)
+        axes[1].plot(tasks, fuller, marker="o", color=plots.PALETTE[k], label=f"m = {m:g} % ({len(runs)} run(s))")
+        final = 100 * np.mean([r["metrics"]["acc"][-1] for r in runs], 0)
+        axes[2].plot(tasks, final, marker="o", color=plots.PALETTE[k], label=f"m = {m:g} %")
+    if unrescaled:
+        final = 100 * np.mean([r["metrics"]["acc"][-1] for r in unrescaled], 0)
+        axes[2].plot(tasks, final, marker="x", ls=":", color="grey",
+                     label=f"m = {p.narrow_margin:g} %, units not rescaled ({len(unrescaled)} run(s))")  # fmt: skip
+    axes[1].set(xlabel="after task", ylabel="free units in the fuller layer", xticks=tasks, ylim=(0, None),
+                title="when the network is full, by margin")  # fmt: skip
+    axes[1].legend(fontsize=8)
+    axes[2].set(xlabel="task", ylabel="test accuracy after all tasks (%)", xticks=tasks,
+                title="final accuracy per task (mean over runs)")  # fmt: skip
+    axes[2].legend(fontsize=8)
+    _suptitle(fig, "Permuted MNIST, CLNP, narrow multi-head network", scale_narrow(records, p), 170)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ split CIFAR
+def _cifar_runs(records: Records, p: Params) -> dict[tuple[float, bool], dict]:
+    return {(m, f): records.one("cifar", margin=m, finetune=f, width=1.0)
+            for m, f in zip(p.cifar_margins, p.cifar_finetune)}  # fmt: skip
+
+
+def _task_names(n: int) -> list[str]:
+    return ["CIFAR-10"] + [str(i + 2) for i in range(n - 1)]
+
+
+def fig_cifar(records: Records, p: Params) -> plt.Figure:
+    """Fig. 3a (accuracy per task after all tasks, per margin; a cross where a layer had run out) and Fig. 3b (new
+    channels per layer and task of the wider network)."""
+    runs = _cifar_runs(records, p)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
+    n = len(next(iter(runs.values()))["metrics"]["acc"])
+    xs = np.arange(1, n + 1)
+    any_full = False
+    for k, ((m, f), rec) in enumerate(runs.items()):
+        final = 100 * np.array(rec["metrics"]["acc"][-1])
+        offset = (k - (len(runs) - 1) / 2) * 0.08  # equal values stay visible
+        axes[0].plot(xs + offset, final, marker="osD^"[k % 4], ls="-:"[k % 2], color=plots.PALETTE[k],
+                     label=f"m = {m:g} %" + (" + fine-tuning" if f else ""))  # fmt: skip
+        full = full_after(rec)
+        if full is not None and full < n:
+            any_full = True
+            axes[0].plot(xs[full:] + offset, final[full:], "x", ms=10, color="red")
+    axes[0].set(xticks=xs, xticklabels=_task_names(n), xlabel="task", ylabel="test accuracy after all tasks (%)",
+                title="Fig. 3a: accuracy per task")  # fmt: skip
+    axes[0].legend(fontsize=8, title="red x: a layer was full" if any_full else "no layer ran out",
+                   title_fontsize=8)  # fmt: skip
+    wider = records.one("cifar", width=p.cifar_wide_width)
+    grown = np.array([s["new_units"] for s in wider["metrics"]["steps"]])  # tasks x layers
+    for layer in range(grown.shape[1]):  # distinct markers and small offsets: equal counts do not hide each other
+        offset = (layer - (grown.shape[1] - 1) / 2) * 0.06
+        axes[1].plot(np.arange(1, len(grown) + 1) + offset, grown[:, layer], marker="osD^v"[layer % 5],
+                     ls=["-", "--", ":", "-.", "-"][layer % 5], color=plots.PALETTE[layer],
+                     label=CIFAR_LAYERS[layer] if layer < len(CIFAR_LAYERS) else f"layer {layer + 1}")  # fmt: skip
+    axes[1].set_yscale("symlog", linthresh=1)  # channels (tens) and dense units (hundreds) on one axis; 0 stays 0
+    if grown.max() > 0:
+        axes[1].set_ylim(bottom=0)
+    axes[1].set(xticks=range(1, len(grown) + 1), xticklabels=_task_names(len(grown)), xlabel="task",
+                ylabel="new units grown (symlog)",
+                title=f"Fig. 3b: new units per layer, width x{wider['config']['width']:g}")  # fmt: skip
+    axes[1].legend(fontsize=8)
+    _suptitle(fig, "Split CIFAR with CLNP", scale_cifar(records, p), 150)
+    fig.tight_layout()
+    return fig
+
+
+def table_cifar(records: Records, p: Params) -> pd.DataFrame:
+    """Test accuracy (%) of each task after all tasks, one column per margin."""
+    runs = _cifar_runs(records, p)
+    n = len(next(iter(runs.values()))["metrics"]["acc"])
+    return pd.DataFrame({f"m = {m:g} %" + (" + ft" if f else ""): [round(100 * a, 2) for a in rec["metrics"]["acc"][-1]]
+                         for (m, f), rec in runs.items()}, index=pd.Index(_task_names(n), name="task"))  # fmt: skip
+
+
+def table_capacity(records: Records, p: Params) -> pd.DataFrame:
+    """When a hidden layer first had no free unit left, for every run of the chapter."""
+    main, check = wide_runs(records, p)
+    rows = [("wide", r) for r in main] + [("wide, grid check", r) for r in check]
+    for rescaled in (True, False):
+        rows += [(f"narrow, m = {m:g} %" + ("" if rescaled else ", not rescaled"), r)
+                 for m, runs in narrow_by_margin(records, rescaled).items() for r in runs]  # fmt: skip
+    rows += [(f"cifar, m = {r['config']['margin']:g} %, width x{r['config']['width']:g}"
+              + (" + ft" if r["config"]["finetune"] else ""), r) for r in records.where("cifar")]  # fmt: skip
+    return pd.DataFrame([{"run": name, "repetition": r["config"].get("rep", 0),
+                          "full after task": full_after(r) or "never",
+                          "free units at the end": r["metrics"]["free_units"]} for name, r in rows]).set_index("run")

@@ -1,0 +1,145 @@
+"""Chapter 03's claim rules and figures, driven by synthetic records on both sides of each threshold."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cl_utils import experiments  # noqa: E402
+from cl_utils.experiments import clnp_figures as figures  # noqa: E402
+from cl_utils.experiments import clnp_report as report  # noqa: E402
+from cl_utils.experiments.core import Records  # noqa: E402
+
+P = experiments.load("03").Params(repetitions=5, narrow_repetitions=3, narrow_margin_scan=[5.0],
+                                  unrescaled_repetitions=[0, 1, 2], cifar_margins=[1.0, 2.0, 4.0],
+                                  cifar_finetune=[False, False, True], cifar_wide_width=2.0)  # fmt: skip
+TASKS = 10
+NOISE = [0.02, -0.03, 0.01, 0.0, -0.01]  # per repetition
+
+
+def _steps(free_after: list[list[int]], *, grid: bool = False) -> list[dict]:
+    steps = []
+    for t, free in enumerate(free_after):
+        layers = len(free)
+        step = {"new_units": [5] * layers if t == 0 or layers == 2 else [0] * layers, "free_units": free, "val_acc": 0.97, "unpruned_val_acc": 0.98,
+                "rounds": [{"theta": 0.01, "thetas": [0.01, 0.01], "val_acc": 0.97, "grown": [5, 5]}]}  # fmt: skip
+        if grid and t == 0:
+            step.update(grid=[{"lr": 0.002, "alphas": [1e-5] * 3, "val_acc": 0.98, "pruned_acc": 0.97, "active": 10}],
+                        chosen=0)  # fmt: skip
+        steps.append(step)
+    return steps
+
+
+def _run(kind: str, config: dict, final: list[float], free_after: list[list[int]], grid: bool = True) -> dict:
+    """A record whose every task keeps its accuracy (rows of the matrix repeat the final accuracies)."""
+    acc = [[a / 100 for a in final[: i + 1]] for i in range(len(final))]
+    return {"kind": kind, "config": config, "data": [{"dataset": "mnist", "source": "file"}],
+            "metrics": {"acc": acc, "steps": _steps(free_after, grid=grid), "free_units": free_after[-1]}}  # fmt: skip
+
+
+def _records(wide_level: float, narrow_full_at: int, rescaling_gain: float) -> Records:
+    common = dict(num_tasks=TASKS, val_fraction=0.1, batch_size=256, epochs_per_task=20)
+    wide = dict(common, hidden=[2000, 2000], alphas=P.wide_alphas, margin=P.wide_margin, grid_lrs=P.grid_lrs,
+                grid_alpha_scales=P.grid_alpha_scales, normalise_units=True)  # fmt: skip
+    narrow = dict(common, hidden=[100, 100], alphas=P.narrow_alphas, grid_lrs=P.narrow_grid_lrs,
+                  grid_alpha_scales=P.narrow_grid_alpha_scales, per_layer_theta=True, finetune_iterations=2,
+                  finetune_epochs=5, finetune_l1=False, end_on_finetune=True)  # fmt: skip
+    lasting = [[100 - 10 * (t + 1), 100 - 10 * (t + 1)] for t in range(TASKS)]  # full after the last task
+    filling = [[max(0, 100 - (100 // narrow_full_at) * (t + 1))] * 2 for t in range(TASKS)]
+    items = [_run("wide", {**wide, "rep": r}, [wide_level + n] * TASKS, lasting) for r, n in enumerate(NOISE)]
+    items += [{"kind": "single_task", "config": {**common, "task": t, "rep": r}, "data": [{"source": "file"}],
+               "metrics": {"test_acc": (98.48 + n) / 100}} for r, n in enumerate(NOISE) for t in range(TASKS)]  # fmt: skip
+    for r in range(3):
+        base = [95.0 + NOISE[r]] * 5 + [85.0 + NOISE[r]] * 5
+        spread = [[max(0, f - r) for f in free] for free in filling]  # repetitions differ by one unit each
+        items.append(_run("narrow", {**narrow, "margin": 3.0, "normalise_units": True, "rep": r},
+                          [a + rescaling_gain * (i >= 5) for i, a in enumerate(base)], spread))  # fmt: skip
+        items.append(_run("narrow", {**narrow, "margin": 3.0, "rep": r}, base, filling))
+    items.append(_run("narrow", {**narrow, "margin": 5.0, "normalise_units": True, "rep": 0}, [93.0] * TASKS, lasting))
+    cifar = dict(stream="cifar10_pairs", tasks=6, val_fraction=0.25, train_per_class=600, epochs=8, seed=0)
+    never = [[10, 10, 10, 10, 10]] * 6
+    for m, f in zip(P.cifar_margins, P.cifar_finetune):
+        items.append(_run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0}, [42.0] + [80.0] * 5, never,
+                          grid=False))  # fmt: skip
+    items.append(_run("cifar", {**cifar, "margin": 2.0, "finetune": False, "width": 2.0}, [44.0] + [81.0] * 5, never,
+                      grid=False))  # fmt: skip
+    return Records(items)
+
+
+def _status(rows: list[dict], start: str) -> str:
+    return next(r["status"] for r in rows if r["claim"].startswith(start))
+
+
+def _claims(**kw) -> list[dict]:
+    records = _records(**kw)
+    return report.claims(records, P, figures.scales(records, P))
+
+
+def test_the_wide_average_is_reproduced_at_the_papers_level_and_not_two_points_below():
+    assert _status(_claims(wide_level=98.42, narrow_full_at=10, rescaling_gain=3.0), "Permuted MNIST, wide single") \
+        == "reproduced"  # fmt: skip
+    assert _status(_claims(wide_level=96.4, narrow_full_at=10, rescaling_gain=3.0), "Permuted MNIST, wide single") \
+        == "not reproduced"  # fmt: skip
+
+
+def test_the_narrow_network_fills_at_the_last_task_or_not():
+    start = "Narrow multi-head: m = 3 % makes the network full"
+    assert _status(_claims(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0), start) == "reproduced"
+    assert _status(_claims(wide_level=98.4, narrow_full_at=5, rescaling_gain=3.0), start) == "not reproduced"
+
+
+def test_the_stand_in_cannot_test_the_capacity_claims():
+    rows = _claims(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0)
+    assert _status(rows, "Fig. 3a, split CIFAR") == "inconclusive"
+    assert _status(rows, "Fig. 3b") == "inconclusive"
+
+
+def test_the_rescaling_comparison_is_paired_by_repetition_and_judged_against_its_spread():
+    gain = report.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0), P)
+    assert "+1.50, +1.50, +1.50 points on the average" in gain and "reproduced as a gain" in gain
+    none = report.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=0.0), P)
+    assert "inconclusive as a gain" in none
+
+
+def test_the_narrow_claims_read_only_the_rescaled_runs():
+    rows = _claims(wide_level=98.4, narrow_full_at=10, rescaling_gain=6.0)
+    row = next(r for r in rows if r["claim"].startswith("Permuted MNIST, narrow"))
+    assert row["this book"].startswith("93.0")  # (5 x 95 + 5 x 91) / 10, not mixed with the unrescaled 90
+
+
+def test_every_figure_and_table_renders_and_its_captions_come_from_the_records():
+    records = _records(wide_level=98.4, narrow_full_at=5, rescaling_gain=3.0)
+    other = experiments.load("03").Params(**{**{k: getattr(P, k) for k in ("repetitions", "narrow_repetitions",
+                                             "narrow_margin_scan", "unrescaled_repetitions")},
+                                             "narrow_hidden": [7, 7], "wide_hidden": [9, 9]})  # fmt: skip
+    for fig in (figures.fig_wide(records, other), figures.fig_narrow(records, other), figures.fig_cifar(records, P)):
+        title = fig._suptitle.get_text()
+        assert "784-7-7" not in title and "784-9-9" not in title  # the parameters say so; the records do not
+        plt.close(fig)
+    assert "784-100-100" in figures.scale_narrow(records, other)
+    assert "784-2000-2000" in figures.scale_wide(records, other)
+    assert "units rescaled" in figures.scale_narrow(records, other)
+    for table in (figures.table_wide_steps(records, P), figures.table_narrow(records, P),
+                  figures.table_cifar(records, P), figures.table_capacity(records, P)):  # fmt: skip
+        assert len(table) > 0
+    assert len(figures.table_narrow(records, P).xs("no", level="units rescaled")) == 3
+
+
+@pytest.mark.parametrize("reps", [1, 3])
+def test_the_narrow_capacity_error_bars_are_sample_sds_cut_at_zero(reps):
+    records = _records(wide_level=98.4, narrow_full_at=5, rescaling_gain=0.0)
+    p = experiments.load("03").Params(narrow_repetitions=reps, narrow_margin_scan=[5.0])
+    kept = Records([r for r in records.items if r["kind"] != "narrow" or r["config"]["rep"] < reps])
+    fig = figures.fig_narrow(kept, p)
+    ax = fig.axes[0]
+    assert ("mean ± SD over 3 repetitions" if reps == 3 else "one repetition") in ax.get_title()
+    assert ax.get_ylim()[0] == 0
+    if reps == 3:  # free units 80, 79, 78 after task 1: sample SD 1 (ddof = 1; ddof = 0 would give 0.82)
+        tops = [seg[1][1] for seg in ax.containers[0].lines[2][0].get_segments()]
+        assert tops[0] == pytest.approx(79 + 1.0)
+    plt.close(fig)
+    assert np.isfinite(report.final_accuracy(kept.items[0]))
