@@ -126,7 +126,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
     for table in (figures.table_wide_steps(records, P), figures.table_narrow(records, P),
                   figures.table_cifar(records, P), figures.table_capacity(records, P)):  # fmt: skip
         assert len(table) > 0
-    assert len(figures.table_narrow(records, P).xs("no", level="units rescaled")) == 3
+    assert len(figures.table_narrow(records, P).xs("units not rescaled", level="variant")) == 3
 
 
 @pytest.mark.parametrize("reps", [1, 3])
@@ -143,3 +143,15 @@ def test_the_narrow_capacity_error_bars_are_sample_sds_cut_at_zero(reps):
         assert tops[0] == pytest.approx(79 + 1.0)
     plt.close(fig)
     assert np.isfinite(report.final_accuracy(kept.items[0]))
+
+
+def test_the_narrow_grid_adds_per_layer_alphas_after_the_uniform_points():
+    narrow_grid = experiments.load("03").narrow_grid
+    c = dict(epochs_per_task=1, batch_size=8, alphas=[1e-5] * 3, grid_lrs=[0.001, 0.005],
+             grid_alpha_scales=[1.0, 10.0, 100.0], hidden=[100, 100])  # fmt: skip
+    uniform = [(s.lr, a) for s, a in narrow_grid(c)]
+    assert len(uniform) == 6 and all(len(set(a)) == 1 for _, a in uniform)
+    layered = [(s.lr, a) for s, a in narrow_grid({**c, "layer_alphas": [1e-4, 3e-4, 1e-3]})]
+    assert layered[:6] == uniform  # the uniform points first, in the same order: older records stay valid
+    assert len(layered) == 6 + 2 * (9 - 2)  # (1e-4, 1e-4) and (1e-3, 1e-3) equal uniform points
+    assert (0.005, [1e-4, 1e-3, 1e-3]) in layered and (0.001, [3e-4, 1e-4, 1e-4]) in layered

@@ -8,8 +8,10 @@ with the Zenke et al. conv net, one run per margin, plus a wider network for Fig
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from ..clnp import CLNP
@@ -82,6 +84,11 @@ class Params(BaseParams):
     unrescaled_repetitions: list[int] = knob([0, 1], "narrow repetitions at the paper's margin also run without "
                                              "the unit rescaling, to measure what it changes", min=0,
                                              unique=True)  # fmt: skip
+    layer_alpha_values: list[float] = knob([1e-4, 3e-4, 1e-3], "per-layer L1 values (the paper allows one alpha per "
+                                           "layer): every combination over the hidden layers joins the task-1 "
+                                           "grid ...", min=0.0, min_length=1)  # fmt: skip
+    layer_alpha_repetitions: list[int] = knob([0, 1], "... in these narrow repetitions at the paper's margin "
+                                              "(empty: none)", min=0, unique=True)  # fmt: skip
     narrow_per_layer_theta: bool = knob(True, "one activity threshold per hidden layer (the paper allows it)")
     # split CIFAR (Fig. 3)
     cifar_stream: str = knob("cifar100", "'cifar100' (the paper) | 'cifar10_pairs' (a stand-in)",
@@ -159,6 +166,11 @@ def plan(p: Params) -> list[Run]:
         unrescaled = {k: x for k, x in narrow.items() if k != "normalise_units"}
         runs += [Run("narrow", {**unrescaled, "margin": p.narrow_margin, **rep(r)}, ("mnist",), narrow_cost)
                  for r in p.unrescaled_repetitions]  # fmt: skip
+    # the finer task-1 grid (per-layer alphas): its task 1 trains 1 + (grid points added) / (uniform points) times
+    combos = len(p.layer_alpha_values) ** len(p.narrow_hidden) * len(p.narrow_grid_lrs)
+    layered = narrow_cost * (1 + combos / (len(p.narrow_grid_lrs) * len(p.narrow_grid_alpha_scales) + 2 * p.num_tasks))
+    runs += [Run("narrow", {**narrow, "margin": p.narrow_margin, "layer_alphas": p.layer_alpha_values, **rep(r)},
+                 ("mnist",), layered) for r in p.layer_alpha_repetitions]  # fmt: skip
     runs += [Run("cifar", {**cifar, "margin": m, "finetune": f, "width": 1.0, **(finetuning if f else {})}, cifar_sets,
                  cifar_cost)
              for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip
@@ -235,12 +247,24 @@ def run_single_task(c: dict, ctx: RunContext) -> dict:
     return {"test_acc": evaluate(model, *t.split("test"))[1]}
 
 
+def narrow_grid(c: dict) -> list[tuple[TrainSettings, list[float]]]:
+    """The narrow network's task-1 grid: every learning rate with the uniform alphas (``alphas`` x each scale), and,
+    with ``layer_alphas``, with every combination of those values over the hidden layers (the output layer takes
+    the last hidden layer's value); points equal to a uniform one are not repeated."""
+    points = [(lr, [a * s for a in c["alphas"]]) for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]
+    for lr in c["grid_lrs"]:
+        for combo in itertools.product(c.get("layer_alphas", []), repeat=len(c["hidden"])):
+            alphas = [*combo, combo[-1]]
+            if not any(lr == q and np.allclose(alphas, b, rtol=1e-9, atol=0) for q, b in points):
+                points.append((lr, alphas))
+    return [(TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", lr), alphas) for lr, alphas in points]
+
+
 def run_narrow(c: dict, ctx: RunContext) -> dict:
     set_seed(c["seed"])
     tasks = permuted_stream(c, ctx)
     clnp = CLNP(mlp(784, c["hidden"], [10] * c["num_tasks"]).to(ctx.device))
-    grid = [(TrainSettings(c["epochs_per_task"], c["batch_size"], "adam", lr), [a * s for a in c["alphas"]])
-            for lr in c["grid_lrs"] for s in c["grid_alpha_scales"]]  # fmt: skip
+    grid = narrow_grid(c)
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
     finetune = TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", settings.lr)
     return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c["margin"] / 100, first_task_grid=grid,

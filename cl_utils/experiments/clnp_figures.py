@@ -25,6 +25,9 @@ __all__ = ["scales", "scale_wide", "scale_narrow", "scale_cifar", "wide_headline
            "table_narrow", "fig_narrow", "fig_cifar", "table_cifar", "table_capacity"]
 
 CIFAR_LAYERS = ["conv1", "conv2", "conv3", "conv4", "fc"]
+#: the narrow network's procedures: (units rescaled, per-layer alphas in the task-1 grid); the first is the chapter's
+NARROW_VARIANTS = {"chapter's procedure": (True, False), "units not rescaled": (False, False),
+                   "per-layer alpha grid": (True, True)}
 
 
 def _suptitle(fig: plt.Figure, head: str, scale: str, width: int) -> None:
@@ -190,15 +193,15 @@ def table_grid_check(records: Records, p: Params) -> pd.DataFrame | None:
 def table_narrow(records: Records, p: Params) -> pd.DataFrame:
     """One row per narrow run: margin, rescaling, repetition, average, when a layer filled, task 1's grid pick."""
     rows = []
-    for rescaled in (True, False):
-        for m, runs in narrow_by_margin(records, rescaled).items():
+    for variant, (rescaled, layered) in NARROW_VARIANTS.items():
+        for m, runs in narrow_by_margin(records, rescaled, layered).items():
             for r in sorted(runs, key=lambda x: x["config"]["rep"]):
                 first = r["metrics"]["steps"][0]
                 kept = first["grid"][first["chosen"]]
                 final = 100 * np.array(r["metrics"]["acc"][-1])
                 full = full_after(r)
                 rows.append({
-                    "margin m (%)": m, "units rescaled": "yes" if rescaled else "no", "repetition": r["config"]["rep"],
+                    "margin m (%)": m, "variant": variant, "repetition": r["config"]["rep"],
                     "average accuracy (%)": round(final.mean(), 2),
                     f"tasks {len(final) // 2 + 1}-{len(final)} (%)": round(final[len(final) // 2:].mean(), 2),
                     "full after task": full or "never",
@@ -206,7 +209,7 @@ def table_narrow(records: Records, p: Params) -> pd.DataFrame:
                     "new units per task (layer 1 / layer 2)": " ".join(f"{a}/{b}" for a, b in
                                                                        (s["new_units"] for s in r["metrics"]["steps"])),
                 })  # fmt: skip
-    return pd.DataFrame(rows).set_index(["margin m (%)", "units rescaled", "repetition"])
+    return pd.DataFrame(rows).set_index(["margin m (%)", "variant", "repetition"])
 
 
 def fig_narrow(records: Records, p: Params) -> plt.Figure:
@@ -236,10 +239,12 @@ def fig_narrow(records: Records, p: Params) -> plt.Figure:
         axes[1].plot(tasks, fuller, marker="o", color=plots.PALETTE[k], label=f"m = {m:g} % ({len(runs)} run(s))")
         final = 100 * np.mean([r["metrics"]["acc"][-1] for r in runs], 0)
         axes[2].plot(tasks, final, marker="o", color=plots.PALETTE[k], label=f"m = {m:g} %")
-    if unrescaled:
-        final = 100 * np.mean([r["metrics"]["acc"][-1] for r in unrescaled], 0)
-        axes[2].plot(tasks, final, marker="x", ls=":", color="grey",
-                     label=f"m = {p.narrow_margin:g} %, units not rescaled ({len(unrescaled)} run(s))")  # fmt: skip
+    layered = narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin)
+    for runs, label, style in ((unrescaled, "units not rescaled", ":"), (layered, "per-layer alpha grid", "--")):
+        if runs:
+            final = 100 * np.mean([r["metrics"]["acc"][-1] for r in runs], 0)
+            axes[2].plot(tasks, final, marker="x", ls=style, color="grey" if style == ":" else "black",
+                         label=f"m = {p.narrow_margin:g} %, {label} ({len(runs)} run(s))")  # fmt: skip
     axes[1].set(xlabel="after task", ylabel="free units in the fuller layer", xticks=tasks, ylim=(0, None),
                 title="when the network is full, by margin")  # fmt: skip
     axes[1].legend(fontsize=8)
@@ -313,9 +318,9 @@ def table_capacity(records: Records, p: Params) -> pd.DataFrame:
     """When a hidden layer first had no free unit left, for every run of the chapter."""
     main, check = wide_runs(records, p)
     rows = [("wide", r) for r in main] + [("wide, grid check", r) for r in check]
-    for rescaled in (True, False):
-        rows += [(f"narrow, m = {m:g} %" + ("" if rescaled else ", not rescaled"), r)
-                 for m, runs in narrow_by_margin(records, rescaled).items() for r in runs]  # fmt: skip
+    for variant, flags in NARROW_VARIANTS.items():
+        rows += [(f"narrow, m = {m:g} %, {variant}", r) for m, runs in narrow_by_margin(records, *flags).items()
+                 for r in runs]  # fmt: skip
     rows += [(f"cifar, m = {r['config']['margin']:g} %, width x{r['config']['width']:g}"
               + (" + ft" if r["config"]["finetune"] else ""), r) for r in records.where("cifar")]  # fmt: skip
     return pd.DataFrame([{"run": name, "repetition": r["config"].get("rep", 0),

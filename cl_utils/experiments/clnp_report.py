@@ -13,7 +13,7 @@ from .core import Records
 from .clnp import Params
 
 __all__ = ["final_accuracy", "full_after", "largest_change", "claims", "findings", "wide_runs", "single_task_averages",
-           "narrow_by_margin", "saturating_margin", "rescaling_effect"]
+           "narrow_by_margin", "saturating_margin", "rescaling_effect", "layer_alpha_effect"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
 #: block of 10 CIFAR-100 classes
@@ -61,12 +61,14 @@ def single_task_averages(records: Records) -> list[float]:
     return [float(np.mean(a)) for _, a in sorted(by_rep.items())]
 
 
-def narrow_by_margin(records: Records, rescaled: bool = True) -> dict[float, list[dict]]:
+def narrow_by_margin(records: Records, rescaled: bool = True, layer_alphas: bool = False) -> dict[float, list[dict]]:
     """The narrow runs grouped by margin (accuracy points), margins in increasing order: with the unit rescaling
-    after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it."""
+    after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it, and with
+    the uniform task-1 grid (the chapter's procedure) or the one that adds per-layer alphas."""
     out: dict[float, list[dict]] = {}
     for r in records.where("narrow"):
-        if bool(r["config"].get("normalise_units")) == rescaled:
+        c = r["config"]
+        if bool(c.get("normalise_units")) == rescaled and bool(c.get("layer_alphas")) == layer_alphas:
             out.setdefault(r["config"]["margin"], []).append(r)
     return dict(sorted(out.items()))
 
@@ -281,10 +283,10 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
     return rows
 
 
-def rescaling_effect(records: Records, p: Params) -> str | None:
-    """The narrow network at the paper's margin with and without the unit rescaling, paired by repetition."""
-    with_, without = (narrow_by_margin(records, flag).get(p.narrow_margin, []) for flag in (True, False))
-    pairs = [(a, b) for a in with_ for b in without if a["config"]["rep"] == b["config"]["rep"]]
+def _paired_gain(better: list[dict], base: list[dict], title: str) -> str | None:
+    """``better`` minus ``base`` on the average over all tasks and on the later half, paired by repetition, judged
+    against the spread of the paired differences (one pair: the test sets' binomial errors)."""
+    pairs = [(a, b) for a in better for b in base if a["config"]["rep"] == b["config"]["rep"]]
     if not pairs:
         return None
     diffs = [final_accuracy(a) - final_accuracy(b) for a, b in pairs]
@@ -293,12 +295,26 @@ def rescaling_effect(records: Records, p: Params) -> str | None:
     se = v.seed_se(diffs) if len(diffs) > 1 else v.combined_se(
         *(v.binomial_se(final_accuracy(x), MNIST_TEST * len(x["metrics"]["acc"])) for x in pairs[0]))
     status, _ = v.direction_status(float(np.mean(diffs)), se, what="difference")
-    return (f"**Unit rescaling, narrow network at m = {p.narrow_margin:g} %** (ours, not the paper's; see section 3): "
-            f"with it minus without it, paired by repetition ({', '.join(str(a['config']['rep']) for a, _ in pairs)}): "
+    return (f"**{title}**, paired by repetition ({', '.join(str(a['config']['rep']) for a, _ in pairs)}): "
             f"{', '.join(f'{d:+.2f}' for d in diffs)} points on the average over all tasks, "
-            f"{', '.join(f'{d:+.2f}' for d in later)} on tasks {half + 1} and later; mean {np.mean(diffs):+.2f} ± {se:.2f} "
-            f"(standard error{' over repetitions' if len(diffs) > 1 else ' of the test sets, one repetition'}): "
-            f"{status} as a gain by the shared rule.")
+            f"{', '.join(f'{d:+.2f}' for d in later)} on tasks {half + 1} and later; mean {np.mean(diffs):+.2f} ± "
+            f"{se:.2f} (standard error{' over repetitions' if len(diffs) > 1 else ' of the test sets, one repetition'}):"
+            f" {status} as a gain by the shared rule.")
+
+
+def rescaling_effect(records: Records, p: Params) -> str | None:
+    """The narrow network at the paper's margin with the unit rescaling minus without it (ours, not the paper's)."""
+    return _paired_gain(narrow_by_margin(records, True).get(p.narrow_margin, []),
+                        narrow_by_margin(records, False).get(p.narrow_margin, []),
+                        f"Unit rescaling, narrow network at m = {p.narrow_margin:g} %, with it minus without it")
+
+
+def layer_alpha_effect(records: Records, p: Params) -> str | None:
+    """The narrow network at the paper's margin with per-layer alphas in the task-1 grid minus the uniform grid."""
+    return _paired_gain(narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin, []),
+                        narrow_by_margin(records, p.normalise_units).get(p.narrow_margin, []),
+                        f"Per-layer alphas in the task-1 grid, narrow network at m = {p.narrow_margin:g} %, minus the "
+                        f"uniform grid")
 
 
 def _range(values) -> str:
@@ -361,9 +377,14 @@ def findings(records: Records, p: Params) -> list[str]:
                          + (f"full after task {full}{split}" if full else "never full"))
         out.append(f"**Narrow network, m = {m:g} %**: average {np.mean([final_accuracy(x) for x in runs]):.2f} % over "
                    f"{len(runs)} repetition(s); " + "; ".join(parts) + ".")
-    comparison = rescaling_effect(records, p)
-    if comparison:
-        out.append(comparison)
+    for per_layer in narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin, []):
+        first = per_layer["metrics"]["steps"][0]
+        kept = first["grid"][first["chosen"]]
+        out.append(f"**Narrow network, m = {p.narrow_margin:g} %, task-1 grid with per-layer alphas**, repetition "
+                   f"{per_layer['config']['rep']}: the grid keeps lr {kept['lr']:g}, alpha "
+                   f"{', '.join(f'{a:g}' for a in kept['alphas'])}; task 1 keeps {first['new_units']} units per layer; "
+                   f"full after task {full_after(per_layer) or 'never'}; average {final_accuracy(per_layer):.2f} %.")
+    out += [x for x in (rescaling_effect(records, p), layer_alpha_effect(records, p)) if x]
     cifar = sorted(records.where("cifar", width=1.0), key=lambda x: (x["config"]["finetune"], x["config"]["margin"]))
     if cifar:
         parts = []

@@ -1,36 +1,51 @@
-"""Chapter 00's claims table: the literature's claims about forgetting, judged by the shared rules of
-:mod:`cl_utils.verdicts` (direction claims, differences paired by seed, against their standard error).
+"""Chapter 00's figures, tables and claims, drawn from the records alone.
 
-The prologue reproduces no single paper, so it states only claims the literature makes, as directions
-(forgetting happens; one head per task forgets less; joint training is the upper bound), each with its
-source; the levels it measures (about 20 % after single-head fine-tuning, about 98 % for joint
-training) are reported beside them, not judged against numbers no source gives.
+The claims are the literature's claims about forgetting, judged by the shared rules of :mod:`cl_utils.verdicts`
+(direction claims, differences paired by seed, against their standard error). The prologue reproduces no single
+paper, so it states only claims the literature makes, as directions (forgetting happens; one head per task forgets
+less; joint training is the upper bound), each with its source; the levels it measures (about 20 % after
+single-head fine-tuning, about 98 % for joint training) are reported beside them, not judged against numbers no
+source gives.
+
+Every label, caption and scale line of the figures and tables is read from the records (their configs and data
+sources), never from the parameters the notebook was run with, so a caption cannot describe other runs than the
+ones it shows.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Iterable
 
-from ..metrics import average_accuracy, backward_transfer
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .. import plots
+from ..data import DATASETS
+from ..metrics import average_accuracy, backward_transfer, format_mean_spread
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
 from .core import Records
-from .forgetting import Params
+from .forgetting import METHODS, SCENARIOS, Params
 
-__all__ = ["claims", "finals"]
+__all__ = ["claims", "finals", "scale", "final_frame", "fig_accuracy_matrices", "fig_final_accuracy",
+           "table_summary"]
+
+
+def _final(r: dict) -> dict[str, float]:
+    """One run's average final accuracy (%), and for fine-tuning its BWT (points) and the earlier tasks' and the
+    last task's final accuracy (%)."""
+    acc = r["metrics"]["acc"]
+    if r["config"]["method"] != "fine-tune":
+        return {"avg": 100 * float(np.mean(acc))}
+    last = np.asarray(acc, dtype=float)[-1]
+    return {"avg": 100 * average_accuracy(acc), "bwt": 100 * backward_transfer(acc),
+            "earlier": 100 * float(last[:-1].mean()), "last": 100 * float(last[-1])}  # fmt: skip
 
 
 def finals(records: Records, scenario: str, method: str) -> dict[int, dict[str, float]]:
     """Per seed: average final accuracy (%), BWT (points; fine-tuning only) and the earlier tasks' mean
     final accuracy (%)."""
-    out = {}
-    for r in records.where("train", scenario=scenario, method=method):
-        acc = r["metrics"]["acc"]
-        if method == "fine-tune":
-            last = np.asarray(acc, dtype=float)[-1]
-            out[r["config"]["seed"]] = {"avg": 100 * average_accuracy(acc), "bwt": 100 * backward_transfer(acc),
-                                        "earlier": 100 * float(last[:-1].mean()), "last": 100 * float(last[-1])}
-        else:
-            out[r["config"]["seed"]] = {"avg": 100 * float(np.mean(acc))}
-    return out
+    return {r["config"]["seed"]: _final(r) for r in records.where("train", scenario=scenario, method=method)}
 
 
 def _paired(a: dict, b: dict, key: str = "avg") -> tuple[list[float], list[float]]:
