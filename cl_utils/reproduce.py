@@ -78,7 +78,7 @@ def _values(args: argparse.Namespace) -> tuple[dict, dict | None]:
         values["results_dir"] = str(results_root())
     if args.device is not None:
         values["device"] = args.device
-    values.setdefault("show_progress", False)
+    values.setdefault("show_progress", sys.stderr.isatty())  # a bar per run on a terminal, none in a log file
     return values, preset
 
 

@@ -76,6 +76,16 @@ def test_command_budget_is_in_seconds(tmp_path):
     trained, _, pending = (int(part.split()[0]) for part in out.stdout.strip().splitlines()[-1].split(", "))
     assert out.returncode == 0 and trained >= 1 and pending >= 4, out.stdout[-500:]
     assert len(list(tmp_path.rglob("*.json"))) == trained
+    again = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "-p", "seeds", "[7, 8]", "--budget", "0.5")
+    first = next(line for line in again.stdout.splitlines() if "training" in line)
+    assert "(0 of 8 trained; this run ~" in first and "the 8 left ~" in first, first  # estimates from the records
+
+
+def test_no_run_module_hides_progress():
+    """Every run passes the chapter's show_progress on: none hard-codes False (a run of hours showed one line)."""
+    folder = Path(ex.__file__).parent
+    offenders = [p.name for p in folder.glob("*.py") if "show_progress=False" in p.read_text()]
+    assert not offenders, offenders
 
 
 # -- execute(): budget, interruption ------------------------------------------------------------------

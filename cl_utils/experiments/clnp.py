@@ -243,7 +243,7 @@ def run_single_task(c: dict, ctx: RunContext) -> dict:
     t = permuted_stream(c, ctx)[c["task"]]
     model = mlp(784, c["hidden"], [10]).to(ctx.device)
     fit(model, t.x_train, t.y_train, epochs=c["epochs_per_task"], batch_size=c["batch_size"],
-        optimizer=make_optimizer(model.parameters(), "adam", c["lr"]), generator=generator, show_progress=False)
+        optimizer=make_optimizer(model.parameters(), "adam", c["lr"]), generator=generator, show_progress=ctx.show_progress)
     return {"test_acc": evaluate(model, *t.split("test"))[1]}
 
 

@@ -286,14 +286,14 @@ def _lower(acc: Sequence[Sequence[float]]) -> list[list[float]]:
 def run_finetune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     generator = set_seed(c["seed"])
     model = network(c, tasks).to(ctx.device)
-    out = finetune_sequence(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=False)
+    out = finetune_sequence(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=ctx.show_progress)
     return {"acc": _lower(out["acc"]), "kept": kept_dense(model)}
 
 
 def run_joint(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     generator = set_seed(c["seed"])
     model = network(c, tasks).to(ctx.device)
-    out = train_jointly(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=False)
+    out = train_jointly(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=ctx.show_progress)
     return {"acc": [out["acc"]], "kept": kept_dense(model)}
 
 
@@ -302,11 +302,11 @@ def run_lwf(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     generator = set_seed(c["seed"])
     model = network(c, tasks).to(ctx.device)
     settings = _settings(c)
-    acc = finetune_sequence(model, tasks[:1], settings, multi_head=True, generator=generator, show_progress=False)["acc"]
+    acc = finetune_sequence(model, tasks[:1], settings, multi_head=True, generator=generator, show_progress=ctx.show_progress)["acc"]
     for t, tk in enumerate(tasks[1:], start=1):
         lwf_train_task(model, t, tk.x_train, tk.y_train, settings, old_heads=list(range(t)),
                        warmup_epochs=c["warmup"], temperature=c["temperature"], val=tk.split("val"),
-                       generator=generator, show_progress=False)  # fmt: skip
+                       generator=generator, show_progress=ctx.show_progress)  # fmt: skip
         acc.append(evaluate_tasks(model, tasks[: t + 1]))
     return {"acc": acc, "kept": kept_dense(model)}
 
@@ -325,7 +325,7 @@ def run_packnet(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
             out["capacity"] = [float(((owners >= 1) & (owners <= t)).float().mean()) for t in range(1, seen + 1)]
 
     run_method("packnet", model, tasks, _settings(c), retrain_budget=c["budget"], rounds=c["rounds"],
-               final_free=c["free"], generator=generator, show_progress=False, after_phase=measure)  # fmt: skip
+               final_free=c["free"], generator=generator, show_progress=ctx.show_progress, after_phase=measure)  # fmt: skip
     return out
 
 
@@ -358,7 +358,7 @@ def run_progressive_prune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
     settings = TrainSettings(c["epochs"], c["column_batch_size"], "sgd", c["sgd_lr"], c["momentum"])
     run_progressive(tasks, [c["column"]] * len(tasks), settings, adapter="learned",
                     prune_fractions=[c["fraction"]] * len(tasks), retrain_epochs=c["epochs"], seed=c["seed"],
-                    show_progress=False, after_column=measure)  # fmt: skip
+                    show_progress=ctx.show_progress, after_column=measure)  # fmt: skip
     shared = kept_dense(network(c, tasks))
     return {"acc": acc, "kept": sizes[-1], "capacity": [s / shared for s in sizes]}
 

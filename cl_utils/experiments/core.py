@@ -258,6 +258,18 @@ def seconds_per_cost(cache: RunCache, device_type: str | None = None) -> dict[st
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _progress(done: int, total: int, this_run: float, left: float) -> str:
+    """The overall line beside each run: runs trained so far, and estimates from this chapter's past records."""
+    line = f"  ({done} of {total} trained"
+    if this_run:
+        line += f"; this run ~{_duration(this_run)}, the {total - done} left ~{_duration(left)}, from past runs of its kind"
+    return line + ")"
+
+
 def context(experiment: ModuleType, params: Params, planned: list[tuple[Run, dict]]) -> RunContext:
     """The :class:`RunContext` the runs of ``planned`` train in (device, data, cache, code hash)."""
     device = resolve_device(params.device)
@@ -304,6 +316,9 @@ def execute(
     records: dict[int, dict] = {}
     trained, reused, pending = 0, 0, []
     out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
+    rates = seconds_per_cost(cache, ctx.device.type) if log else {}
+    estimate = lambda run: (rates.get(run.kind) or rates.get(None) or 0.0) * (run.cost or 0.0)  # noqa: E731
+    to_train = {i for i, (_, request) in enumerate(planned) if cache.load(request) is None} if log else set()
 
     def attempt(i: int, run: Run, request: dict) -> bool:
         """Train run ``i`` if this process can claim it; False if another process holds it."""
@@ -316,7 +331,9 @@ def execute(
                 reused += 1
             else:
                 if log:
-                    log(f"[{i + 1}/{len(planned)}] training {run.describe()}")
+                    log(f"[{i + 1}/{len(planned)}] training {run.describe()}" + _progress(
+                        trained, len(to_train), estimate(run), sum(estimate(planned[j][0]) for j in to_train
+                                                                   if j >= i and j not in records)))  # fmt: skip
                 record = train_run(experiment, ctx, run, request)
                 trained += 1
             records[i] = record

@@ -79,7 +79,7 @@ def train(c: dict, ctx: RunContext) -> dict:
     settings = TrainSettings(c["num_epochs"], c["batch_size"], "adam", c["lr"])
     trainer = finetune_sequence if c["method"] == "fine-tune" else train_jointly
     return trainer(model, tasks, settings, multi_head=c["scenario"] == "multi-head", generator=generator,
-                   show_progress=False)  # fmt: skip
+                   show_progress=ctx.show_progress)  # fmt: skip
 
 
 RUNNERS = {"train": train}

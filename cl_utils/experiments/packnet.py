@@ -290,7 +290,7 @@ def run_packnet(c: dict, ctx: RunContext) -> dict:
         fraction = c["schedule"][position + 1] if position < 2 else None
         out = add_task(pn, added_task(name, c, ctx), finetune=settings(c, "finetune"), retrain=settings(c, "retrain"),
                        prune_fraction=fraction, lr_decay_epoch=c["lr_decay_epoch"], earlier=earlier,
-                       generator=generator, show_progress=False)  # fmt: skip
+                       generator=generator, show_progress=ctx.show_progress)  # fmt: skip
         steps.append({k: v for k, v in out.items() if k not in ("history", "retrain_history")})
         earlier.append(added_task(name, c, ctx))
     packed = pack_owners(pn.owners(), pn.num_tasks)
@@ -312,7 +312,7 @@ def run_lwf(c: dict, ctx: RunContext) -> dict:
         lwf_train_task(model, position + 1, t.x_train, t.y_train, s, old_heads=list(range(position + 1)),
                        warmup_epochs=c["warmup"], temperature=c["temperature"],
                        freeze_batchnorm_stats=c["bn_stats"] == "frozen", scheduler_fn=decay, generator=generator,
-                       show_progress=False)  # fmt: skip
+                       show_progress=ctx.show_progress)  # fmt: skip
         seen.append(t)
         rows.append([test_acc(model, t, lambda xb, h=h: model(xb, h)) for h, t in enumerate(seen)])
     return {"accuracies": rows}
@@ -326,11 +326,11 @@ def run_single_task(c: dict, ctx: RunContext) -> dict:
     t = added_task(c["dataset"], c, ctx)
     if c["method"] == "classifier_only":
         s = TrainSettings(c["classifier_epochs"], c["batch_size"], "sgd", c["finetune_lr"], c["momentum"])
-        train_head_only(model, 1, t.x_train, t.y_train, s, generator=generator, show_progress=False)
+        train_head_only(model, 1, t.x_train, t.y_train, s, generator=generator, show_progress=ctx.show_progress)
     else:
         opt = settings(c, "finetune").make_optimizer(list(model.body.parameters()) + list(model.heads[1].parameters()))
         fit(model, t.x_train, t.y_train, epochs=c["finetune_epochs"], batch_size=c["batch_size"], optimizer=opt,
-            forward=lambda xb: model(xb, 1), generator=generator, show_progress=False,
+            forward=lambda xb: model(xb, 1), generator=generator, show_progress=ctx.show_progress,
             scheduler=step_decay(c["lr_decay_epoch"])(opt) if c["lr_decay_epoch"] else None)  # fmt: skip
     return {"test_acc": test_acc(model, t, lambda xb: model(xb, 1))}
 
@@ -342,14 +342,14 @@ def run_fig4(c: dict, ctx: RunContext) -> dict:
     pn.start_task()
     t = added_task(c["dataset"], c, ctx)
     pn.train_task(t.x_train, t.y_train, settings(c, "finetune"), scheduler_fn=step_decay(c["lr_decay_epoch"]),
-                  generator=generator, show_progress=False)  # fmt: skip
+                  generator=generator, show_progress=ctx.show_progress)  # fmt: skip
     out = {"before_prune": test_acc(pn.model, t, pn.forward_for(2)), "fractions": {}}
     trained = copy.deepcopy(pn.model.state_dict())
     for f in c["fractions"]:
         pn.load_state_dict(trained)
         pn.prune(f)
         after_prune = test_acc(pn.model, t, pn.forward_for(2))
-        pn.retrain(t.x_train, t.y_train, settings(c, "retrain"), generator=generator, show_progress=False)
+        pn.retrain(t.x_train, t.y_train, settings(c, "retrain"), generator=generator, show_progress=ctx.show_progress)
         out["fractions"][str(f)] = {"after_prune": after_prune, "after_retrain": test_acc(pn.model, t, pn.forward_for(2))}
     return out
 
@@ -360,7 +360,7 @@ def _add_one_task(c: dict, ctx: RunContext, pruned: Callable[[], dict], **start:
     pn = packnet_from(pruned(), c, ctx)
     out = add_task(pn, added_task(c["dataset"], c, ctx), finetune=settings(c, "finetune"),
                    retrain=settings(c, "retrain"), prune_fraction=None, lr_decay_epoch=c["lr_decay_epoch"],
-                   generator=generator, show_progress=False, **start)  # fmt: skip
+                   generator=generator, show_progress=ctx.show_progress, **start)  # fmt: skip
     return {"test_acc": out["before_prune"]}
 
 
