@@ -95,3 +95,140 @@ def claims(records: Records, p: Params, scale: str) -> list[dict]:
                       f"{_mean(sh_ft, 'avg'):.2f} %",
          "data and scale": scale, "status": bound[0], "reason": f"{bound[1]} (paired by seed, {n} seeds)"},
     ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- figures and tables
+def _runs(records: Records, scenario: str, method: str | None = None) -> list[dict]:
+    match = {"scenario": scenario} if method is None else {"scenario": scenario, "method": method}
+    return records.where("train", **match)
+
+
+def _distinct(values: Iterable) -> str:
+    """The values, each once in order of appearance, joined by '/': one value where the records agree."""
+    return "/".join(dict.fromkeys(str(v) for v in values))
+
+
+def _only(runs: list[dict], key: str):
+    """A config value every run shares (the task split a figure's axes are labelled with)."""
+    values = {repr(r["config"][key]) for r in runs}
+    if len(values) != 1:
+        raise ValueError(f"the records disagree on {key!r}: {sorted(values)}; draw them apart")
+    return runs[0]["config"][key]
+
+
+def _task_names(runs: list[dict]) -> list[str]:
+    return ["/".join(map(str, g)) for g in _only(runs, "class_groups")]
+
+
+def _seeds(runs: list[dict]) -> str:
+    n = len({r["config"]["seed"] for r in runs})
+    return "one seed" if n == 1 else f"{n} seeds"
+
+
+def _stream(runs: list[dict]) -> str:
+    return "Split " + _distinct(DATASETS[r["config"]["dataset"]].torchvision_name for r in runs)
+
+
+def _chance(runs: list[dict], scenario: str) -> float:
+    """Chance accuracy (%): one in a task's own classes (multi-head), one in all classes (single-head)."""
+    if scenario == "multi-head":
+        return 100 / len(_only(runs, "class_groups")[0])
+    return 100 / DATASETS[_only(runs, "dataset")].num_classes
+
+
+def scale(records: Records, p: Params) -> str:
+    """Data and scale of the chapter's runs, read from their records."""
+    runs = records.where("train")
+    if not runs:
+        return "no run"
+    cs = [r["config"] for r in runs]
+    synthetic = any(d["source"] == "synthetic" for r in runs for d in r["data"])
+    inputs = [DATASETS[c["dataset"]].height * DATASETS[c["dataset"]].width * DATASETS[c["dataset"]].channels
+              for c in cs]  # fmt: skip
+    mlp = _distinct("-".join(map(str, [n, *c["hidden_sizes"]])) for n, c in zip(inputs, cs))
+    data = "SYNTHETIC stand-in, tests only" if synthetic else "real data"
+    return (f"{_distinct(c['dataset'] for c in cs)} ({data}); MLP {mlp}; {_distinct(c['num_epochs'] for c in cs)} "
+            f"epoch(s) per task; batch {_distinct(c['batch_size'] for c in cs)}; Adam lr "
+            f"{_distinct(format(c['lr'], 'g') for c in cs)}; {len({c['seed'] for c in cs})} seed(s)")  # fmt: skip
+
+
+def _annotate_sd(ax: plt.Axes, sd: np.ndarray) -> None:
+    """Put each cell's SD over seeds under the mean that :func:`plots.accuracy_heatmap` wrote in it."""
+    for text in ax.texts:
+        x, y = text.get_position()
+        text.set_text(f"{text.get_text()}\n±{sd[int(y), int(x)]:.1f}")
+        text.set_fontsize(9)
+
+
+def fig_accuracy_matrices(records: Records, p: Params) -> plt.Figure:
+    """Fine-tuning's accuracy matrix per scenario: the mean over seeds in each cell, its SD over seeds below."""
+    scenarios = [s for s in SCENARIOS if _runs(records, s, "fine-tune")]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(12, 4.8), squeeze=False)
+    ranges = []
+    for ax, scenario in zip(axes[0], scenarios):
+        runs = _runs(records, scenario, "fine-tune")
+        acc = [r["metrics"]["acc"] for r in runs]
+        plots.accuracy_heatmap(ax, 100 * np.mean(acc, axis=0), _task_names(runs),
+                               title=f"{scenario} fine-tuning ({_seeds(runs)})")  # fmt: skip
+        if len(runs) > 1:  # sample SD (ddof = 1) of each cell over the seeds
+            sd = 100 * np.std(acc, axis=0, ddof=1)
+            _annotate_sd(ax, sd)
+            shown = sd[np.tril_indices_from(sd)]
+            ranges.append(f"{scenario} {shown.min():.1f}-{shown.max():.1f}")
+    runs = [r for s in scenarios for r in _runs(records, s, "fine-tune")]
+    spread = (f"mean over seeds, ± SD over seeds below it (SD range: {', '.join(ranges)} points)" if ranges
+              else "one seed, no spread")  # fmt: skip
+    fig.suptitle(f"Fine-tuning on {_stream(runs)}, test accuracy (%): {spread}\n{scale(records, p)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def final_frame(records: Records) -> pd.DataFrame:
+    """One row per run and task: the task's test accuracy (%) after the last task (fine-tuning) or at the end
+    of joint training."""
+    rows = []
+    for r in records.where("train"):
+        c = r["config"]
+        final = r["metrics"]["acc"][-1] if c["method"] == "fine-tune" else r["metrics"]["acc"]
+        for name, acc in zip(_task_names([r]), final):
+            rows.append({"scenario": c["scenario"], "method": c["method"], "seed": c["seed"], "task": name,
+                         "accuracy": 100 * acc})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def fig_final_accuracy(records: Records, p: Params) -> plt.Figure:
+    """Each task's final accuracy per scenario, fine-tuning next to joint training (mean ± s.e.m. over seeds),
+    with chance as a dotted line."""
+    frame = final_frame(records)
+    scenarios = [s for s in SCENARIOS if _runs(records, s)]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(12, 4), sharey=True, squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        runs = _runs(records, scenario)
+        sub = frame[frame.scenario == scenario]
+        sns.barplot(sub, x="task", y="accuracy", hue="method", order=_task_names(runs), errorbar="se", capsize=0.15,
+                    hue_order=[m for m in METHODS if m in set(sub.method)], err_kws={"color": "black", "linewidth": 1},
+                    ax=ax)  # fmt: skip
+        ax.set(title=scenario, xlabel="task (classes)", ylabel="final test accuracy (%)", ylim=(0, 100))
+        ax.axhline(_chance(runs, scenario), color="grey", lw=1, ls=":", label="chance")
+        ax.get_legend().remove()
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.06))
+    runs = records.where("train")
+    fig.suptitle(f"Final per-task accuracy after all tasks, fine-tuning vs. joint training (bars: mean over "
+                 f"{_seeds(runs)}, ticks: ± s.e.m.)\n{scale(records, p)}", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def table_summary(records: Records, p: Params) -> pd.DataFrame:
+    """Average accuracy and BWT (mean ± s.e.m. over seeds) per scenario and method."""
+    rows = []
+    for scenario in SCENARIOS:
+        for method in METHODS:
+            runs = [_final(r) for r in _runs(records, scenario, method)]
+            if not runs:
+                continue
+            bwt = [v["bwt"] for v in runs if "bwt" in v]
+            rows.append({"scenario": scenario, "method": method,
+                         "average accuracy (%)": format_mean_spread([v["avg"] for v in runs]),
+                         "BWT (points)": format_mean_spread(bwt) if bwt else "n/a", "seeds": len(runs)})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["scenario", "method"])
