@@ -1,4 +1,9 @@
-"""Chapter 05's tables, computed from its records (the notebook keeps the figure code)."""
+"""Chapter 05's frames, scale lines and claims, computed from its records.
+
+Every number and every scale line is read from the records (their ``config``, ``metrics`` and ``data``), never
+from the parameters the notebook was run with: the parameters only say which records belong to which figure
+(the criteria and seeds of the chapter). :mod:`.filter_figures` draws the figures and tables from these frames.
+"""
 from __future__ import annotations
 
 import math
@@ -6,31 +11,108 @@ import math
 import pandas as pd
 
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, size_status, weakest_status
+from .common import carved_datasets
+from .core import Records
 from .filter_pruning import Params
 
-__all__ = ["NAMES", "history_frame", "summary", "gaps", "speed", "visits", "claims"]
+__all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
+           "scale", "scales", "history_frame", "summary", "gaps", "speed", "visits", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
+FIGURES = ("fig2", "fig3", "fig4")
+PER_RUN = ("criterion", "seed")  # the config keys in which the runs of one figure differ
 
 
-def history_frame(records: dict) -> pd.DataFrame:
-    """One row per (figure, criterion, seed, epoch), accuracies in %."""
-    history = pd.DataFrame([{"figure": fig, "criterion": c, "seed": s, **h}
-                            for (fig, c, s), r in records.items() for h in r["metrics"]["history"]])  # fmt: skip
+def runs(records: Records, p: Params, fig: str) -> list[dict]:
+    """The records shown in ``fig``: the chapter's criteria of that figure (in their order) and seeds."""
+    crits = p.fig4_criteria if fig == "fig4" else p.criteria
+    return [r for c in crits for r in sorted(records.where("train", figure=fig, criterion=c),
+                                             key=lambda r: r["config"]["seed"]) if r["config"]["seed"] in p.seeds]
+
+
+def common_config(shown: list[dict]) -> dict:
+    """The config the runs of one figure share (all but criterion and seed); an error if they differ in more,
+    since one caption could then not describe them all."""
+    first = {k: v for k, v in shown[0]["config"].items() if k not in PER_RUN}
+    for r in shown[1:]:
+        other = {k: v for k, v in r["config"].items() if k not in PER_RUN}
+        if other != first:
+            differ = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+            raise ValueError(f"the runs of {first.get('figure')} differ in {differ}: one caption cannot describe them")
+    return first
+
+
+def synthetic(shown: list[dict]) -> bool:
+    return any(d["source"] == "synthetic" for r in shown for d in r["data"])
+
+
+def carved(shown: list[dict]) -> list[str]:
+    """The datasets of these records whose training images were carved from their test split (KMNIST offline):
+    a property of the data files the records name."""
+    names = sorted({d for r in shown for d in r["config"]["datasets"]})
+    return carved_datasets(names, "synthetic" if synthetic(shown) else "auto")
+
+
+def passes(c: dict) -> int:
+    """Visits of every dataset in a run of config ``c``."""
+    return c["epochs"] // (c["every"] * len(c["datasets"]))
+
+
+def data_label(shown: list[dict]) -> str:
+    return "SYNTHETIC stand-in data (tests only)" if synthetic(shown) else "real data"
+
+
+def net_label(shown: list[dict]) -> str:
+    c = common_config(shown)
+    init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
+    seeds = len({r["config"]["seed"] for r in shown})
+    return (f"VGG-16{'-BN' if c['batch_norm'] else ''}, {init}, pool {c['pool_size']}x{c['pool_size']}; "
+            f"{c['optimizer'].upper()} lr {c['lr']:g}, batch {c['batch_size']}; {seeds} seed(s)")
+
+
+def scale(records: Records, p: Params, fig: str) -> str:
+    """The data and scale of the runs shown in ``fig``, read from their records ("not run" without any)."""
+    shown = runs(records, p, fig)
+    if not shown:
+        return "not run"
+    c, stand_ins = common_config(shown), carved(shown)
+    names = ", ".join(f"{d}*" if d in stand_ins else d for d in c["datasets"])
+    what = {"fixed": "fixed subset", "resample": "resampled with replacement every block",
+            "datasets": f"one dataset per block, {passes(c)} passes"}[c["mode"]]  # fmt: skip
+    mine = [d for d in c["datasets"] if d in stand_ins]
+    note = f"\n*{', '.join(mine)}: stand-in, training images carved from the test split" if mine else ""
+    return (f"{data_label(shown)}: {names}; {c['train_images']} train / {c['val_images']} val images per block "
+            f"({what}); {c['epochs']} epochs, prune {c['percent']:g} % every {c['every']}{note}\n{net_label(shown)}")
+
+
+def scales(records: Records, p: Params) -> dict[str, str]:
+    """The scale line of each figure ('fig2', 'fig3', 'fig4')."""
+    return {fig: scale(records, p, fig) for fig in FIGURES}
+
+
+def history_frame(records: Records, p: Params) -> pd.DataFrame:
+    """One row per (figure, criterion, seed, epoch) of the runs shown, accuracies in %, with the run's block
+    length (``every``) and its number of datasets."""
+    history = pd.DataFrame([{"figure": fig, "criterion": r["config"]["criterion"], "seed": r["config"]["seed"], **h,
+                             "every": r["config"]["every"], "n_datasets": len(r["config"]["datasets"])}
+                            for fig in FIGURES for r in runs(records, p, fig) for h in r["metrics"]["history"]])  # fmt: skip
     for col in ("train_acc", "val_acc"):
         history[col] *= 100
     return history
 
 
-def summary(history: pd.DataFrame) -> pd.DataFrame:
-    return history.groupby(["figure", "criterion", "seed"]).agg(
+def summary(records: Records, p: Params) -> pd.DataFrame:
+    """One row per run: epochs, filters at the start and the end, training seconds."""
+    return history_frame(records, p).groupby(["figure", "criterion", "seed"]).agg(
         epochs=("epoch", "max"), filters_start=("filters", "first"), filters_end=("filters", "last"),
         seconds=("seconds", "sum")).reset_index()  # fmt: skip
 
 
-def gaps(history: pd.DataFrame, fig: str, crits: list[str]) -> pd.DataFrame:
+def gaps(records: Records, p: Params, fig: str) -> pd.DataFrame:
     """Averages over all epochs (and seeds): accuracies, train-val gap, and the loss of each criterion to the baseline."""
+    history = history_frame(records, p)
     d = history[history.figure == fig].groupby(["criterion", "epoch"]).mean(numeric_only=True)
+    crits = [c for c in p.criteria if c in d.index.get_level_values("criterion")]
     rows = {}
     for c in crits:
         x = d.loc[c]
@@ -46,11 +128,11 @@ def gaps(history: pd.DataFrame, fig: str, crits: list[str]) -> pd.DataFrame:
     return frame.astype({"filters at the end": int})
 
 
-def speed(history: pd.DataFrame, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seconds per epoch of each full block of Figs. 2 and 3, and first / last block ratios."""
-    figures = p.figures()
+    history = history_frame(records, p)
     timing = history[history.figure.isin(["fig2", "fig3"])].copy()
-    timing["block"] = (timing.epoch - 1) // timing.figure.map({f: figures[f]["every"] for f in ("fig2", "fig3")})
+    timing["block"] = (timing.epoch - 1) // timing.every
     per_block = timing.groupby(["figure", "criterion", "block"]).agg(
         filters=("filters", "first"), seconds_per_epoch=("seconds", "mean"), epochs=("epoch", "count"))
     per_block = per_block[per_block.epochs > 1].drop(columns="epochs")  # full blocks only (not a lone last epoch)
@@ -58,21 +140,22 @@ def speed(history: pd.DataFrame, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]
         first_block_s_per_epoch=("seconds_per_epoch", "first"), last_block_s_per_epoch=("seconds_per_epoch", "last"),
         filters_first=("filters", "first"), filters_last=("filters", "last"))  # fmt: skip
     table["last / first"] = table.last_block_s_per_epoch / table.first_block_s_per_epoch
-    if "none" in p.criteria:  # the unpruned run of the same figure, in the same block: same load on the machine
-        base_last = table.xs("none", level="criterion").last_block_s_per_epoch
+    if "none" in table.index.get_level_values("criterion"):  # the unpruned run of the same figure, in the same
+        base_last = table.xs("none", level="criterion").last_block_s_per_epoch  # block: same load on the machine
         table["last / baseline's last"] = table.last_block_s_per_epoch / base_last.reindex(
             table.index.get_level_values("figure")).to_numpy()
     return per_block, table
 
 
-def visits(history: pd.DataFrame, p: Params) -> pd.DataFrame:
+def visits(records: Records, p: Params) -> pd.DataFrame:
     """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds)."""
+    history = history_frame(records, p)
     v = history[history.figure == "fig4"].copy()
-    v["visit"] = (v.epoch - 1) // p.fig4_every // len(p.fig4_datasets) + 1
+    v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
     per_seed = v.groupby(["criterion", "seed", "data", "visit"])["val_acc"].max()  # the peak of each visit
     last = per_seed.groupby(["criterion", "data", "visit"]).mean().unstack("visit")
     last.columns = [f"visit {k}: peak val acc (%)" for k in last.columns]
-    if p.fig4_passes > 1:
+    if len(last.columns) > 1:
         last["visit 2 - visit 1 (points)"] = last.iloc[:, 1] - last.iloc[:, 0]
     return last
 
@@ -83,32 +166,62 @@ def _range_status(ours: float, low: float, high: float, se: float, runs: int) ->
     return status, reason.replace("the paper's", f"the paper's range {low:g}-{high:g}")
 
 
-def claims(p: Params, history: pd.DataFrame, gap_tables: dict, speed_table: pd.DataFrame, last: pd.DataFrame,
-           scale: dict[str, str]) -> list[dict]:  # fmt: skip
+def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, c: dict, scale_line: str) -> list[dict]:
+    """Fig. 2's exact filter count in epochs 43-49 and its first / last block epoch times."""
+    rows = []
+    at49 = history[(history.figure == "fig2") & (history.criterion != "none") & (history.epoch == min(49, c["epochs"]))]
+    if len(at49):
+        n = int(at49.filters.iloc[0])
+        rows.append({"claim": "Fig. 2: filters left in the network of epochs 43-49", "paper": "3,136 of 4,224",
+                     "this book": f"{n:,} of {int(history.filters.max()):,}", "data and scale": scale_line,
+                     "status": "reproduced" if n == 3136 else "not reproduced",
+                     "reason": ("an exact count, equal to the paper's" if n == 3136 else "an exact count, and it differs")
+                               + ": 5 % of each layer's filters, rounded down per layer, removed every 7 epochs; that "
+                               "reading of Eq. 1 was chosen because it is the one that gives the paper's 3,136, so the "
+                               "match confirms the reading more than it tests the method"})  # fmt: skip
+    speed_table = speed(records, p)[1]
+    pruned_speed = speed_table.xs("fig2", level="figure").drop("none", errors="ignore")
+    if len(pruned_speed):
+        base = (f" (baseline {speed_table.loc[('fig2', 'none'), 'last / first']:.2f}: load changed)"
+                if ("fig2", "none") in speed_table.index else "")  # fmt: skip
+        rows.append({"claim": "Fig. 2: a late epoch of the pruned network is faster than an early one",
+                     "paper": "14 / 19 minutes = 0.74",
+                     "this book": ", ".join(f"{c[:3]}. {v:.2f}" for c, v in pruned_speed["last / first"].items()) + base,
+                     "data and scale": scale_line, "status": "inconclusive",
+                     "reason": "measured, but on a shared 2-core machine whose load changed during the runs (the "
+                               "unpruned baseline's own ratio moves too): the epoch times cannot separate the "
+                               "pruning from the load; an idle machine alternating the two networks would"})
+    return rows
+
+
+def claims(records: Records, p: Params) -> list[dict]:
     """The rows of the chapter's "paper vs. this book" table, each with a status earned by the shared rules of
     :mod:`cl_utils.verdicts`: one run per figure, so the uncertainty is the binomial standard error of the
     images each accuracy is measured on (training and validation subsets), for both arms of a difference.
-
-    ``scale``: figure ('fig2', 'fig3', 'fig4') -> the data and scale its runs used.
+    Image counts, epochs and seeds are read from the records of each figure.
     """
     pruned = [c for c in p.criteria if c != "none"]
+    shown = {fig: runs(records, p, fig) for fig in FIGURES}
+    config = {fig: common_config(r) for fig, r in shown.items() if r}
+    seeds = {fig: len({r["config"]["seed"] for r in rs}) for fig, rs in shown.items()}
+    scale_of = scales(records, p)
+    history = history_frame(records, p)
+    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3") if shown[fig]}
     avg = lambda fig, c, col: float(gap_tables[fig].loc[NAMES[c], col])  # noqa: E731
     pair = lambda fig, col: ", ".join(f"{c[:3]}. {avg(fig, c, col):.1f}" for c in pruned)  # noqa: E731
-    runs = len(p.seeds)
-    figures = p.figures()
     rows = []
     for fig in ("fig2", "fig3"):
         claim = {"fig2": "Fig. 2", "fig3": "Fig. 3 (subset resampled every block)"}[fig]
-        if "none" not in p.criteria or not pruned or fig not in gap_tables:
+        if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
-        n_train, n_val = figures[fig]["train_images"], figures[fig]["val_images"]
+        n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]
         se_of = lambda c, col, n: combined_se(binomial_se(avg(fig, "none", col), n),  # noqa: E731
-                                              binomial_se(avg(fig, c, col), n)) / math.sqrt(runs)  # fmt: skip
+                                              binomial_se(avg(fig, c, col), n)) / math.sqrt(runs_)  # fmt: skip
         train = [size_status(avg(fig, c, "train acc below baseline (points)"), 10.0,
-                             se_of(c, "train acc (%)", n_train), runs=runs,
+                             se_of(c, "train acc (%)", n_train), runs=runs_,
                              direction_holds=avg(fig, c, "train acc below baseline (points)") > 0) for c in pruned]  # fmt: skip
         val = [_range_status(avg(fig, c, "val acc below baseline (points)"), 3.0, 5.0, se_of(c, "val acc (%)", n_val),
-                             runs) for c in pruned]  # fmt: skip
+                             runs_) for c in pruned]  # fmt: skip
         base_gap = avg(fig, "none", "train - val (points)")
         closing = [direction_status(base_gap - avg(fig, c, "train - val (points)"), combined_se(
             se_of(c, "train acc (%)", n_train), se_of(c, "val acc (%)", n_val)), what=f"{c[:3]}. gap narrowed by")
@@ -118,56 +231,36 @@ def claims(p: Params, history: pd.DataFrame, gap_tables: dict, speed_table: pd.D
         rows += [
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
-             "data and scale": scale.get(fig, "not run"), "status": weakest_status(st for st, _ in train),
+             "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
              "reason": explain(train) + f" (binomial SE of {n_train} training images, both runs)"},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
-             "data and scale": scale.get(fig, "not run"), "status": weakest_status(st for st, _ in val),
+             "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in val),
              "reason": explain(val) + f" (binomial SE of {n_val} validation images, both runs)"},
             {"claim": f"{claim}: pruning closes the gap between training and validation accuracy",
              "paper": "about 10 points without pruning, about 0 with", "this book":
              f"{base_gap:.1f} without, {pair(fig, 'train - val (points)')} with (points)",
-             "data and scale": scale.get(fig, "not run"), "status": closed[0],
+             "data and scale": scale_of[fig], "status": closed[0],
              "reason": f"{closed[1]}: " + "; ".join(r for _, r in closing)},
         ]  # fmt: skip
-    at49 = history[(history.figure == "fig2") & (history.criterion != "none") & (history.epoch == min(49, p.fig2_epochs))]
-    if len(at49):
-        n = int(at49.filters.iloc[0])
-        rows.append({"claim": "Fig. 2: filters left in the network of epochs 43-49", "paper": "3,136 of 4,224",
-                     "this book": f"{n:,} of {int(history.filters.max()):,}", "data and scale": scale.get("fig2", "not run"),
-                     "status": "reproduced" if n == 3136 else "not reproduced",
-                     "reason": ("an exact count, equal to the paper's" if n == 3136 else "an exact count, and it differs")
-                               + ": 5 % of each layer's filters, rounded down per layer, removed every 7 epochs; that "
-                               "reading of Eq. 1 was chosen because it is the one that gives the paper's 3,136, so the "
-                               "match confirms the reading more than it tests the method"})  # fmt: skip
-    pruned_speed = speed_table.xs("fig2", level="figure").drop("none", errors="ignore")
-    if len(pruned_speed):
-        base = (f" (baseline {speed_table.loc[('fig2', 'none'), 'last / first']:.2f}: load changed)"
-                if ("fig2", "none") in speed_table.index else "")  # fmt: skip
-        rows.append({"claim": "Fig. 2: a late epoch of the pruned network is faster than an early one",
-                     "paper": "14 / 19 minutes = 0.74",
-                     "this book": ", ".join(f"{c[:3]}. {v:.2f}" for c, v in pruned_speed["last / first"].items()) + base,
-                     "data and scale": scale.get("fig2", "not run"), "status": "inconclusive",
-                     "reason": "measured, but on a shared 2-core machine whose load changed during the runs (the "
-                               "unpruned baseline's own ratio moves too): the epoch times cannot separate the "
-                               "pruning from the load; an idle machine alternating the two networks would"})
-    if p.fig4_passes > 1:
-        n_val = p.fig4_val_images
-        gains, shown = [], []
+    if shown["fig2"]:
+        rows += _fig2_count_and_speed(records, p, history, config["fig2"], scale_of["fig2"])
+    if shown["fig4"] and passes(config["fig4"]) > 1:
+        n_val, runs_, last = config["fig4"]["val_images"], seeds["fig4"], visits(records, p)
+        gains, said = [], []
         for c, per_data in last.groupby(level="criterion"):
             diffs = per_data["visit 2 - visit 1 (points)"]
-            ses = [math.sqrt(2) * binomial_se(float(a), n_val) / math.sqrt(runs) for a in per_data.iloc[:, 0]]
+            ses = [math.sqrt(2) * binomial_se(float(a), n_val) / math.sqrt(runs_) for a in per_data.iloc[:, 0]]
             se = math.sqrt(sum(x * x for x in ses)) / len(ses)  # of the mean over the datasets
             gains.append(direction_status(float(diffs.mean()), se, what=f"{NAMES[c].split(' ')[0]}: mean gain"))
-            shown.append(f"{NAMES[c].split(' ')[0]}: {diffs.mean():+.2f} points on average, {(diffs > 0).sum()} of "
-                         f"{len(diffs)} datasets higher")  # fmt: skip
+            said.append(f"{NAMES[c].split(' ')[0]}: {diffs.mean():+.2f} points on average, {(diffs > 0).sum()} of "
+                        f"{len(diffs)} datasets higher")  # fmt: skip
         status, counted = compound_status(gains)
         rows.append({"claim": "Fig. 4: overall, datasets are learned better on their second visit, with or without "
                               "pruning",
-                     "paper": "overall, in both runs", "this book": "; ".join(shown),
-                     "data and scale": scale.get("fig4", "not run"), "status": status,
+                     "paper": "overall, in both runs", "this book": "; ".join(said),
+                     "data and scale": scale_of["fig4"], "status": status,
                      "reason": f"{counted}, one part per run (the mean gain over the datasets, each visit's peak "
                                f"against the first, binomial SE of {n_val} validation images): "
                                + "; ".join(r for _, r in gains)})  # fmt: skip
     return rows
-

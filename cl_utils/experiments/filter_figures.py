@@ -1,0 +1,186 @@
+"""Chapter 05's figures and tables, drawn from the records alone.
+
+Every label, caption and scale line is read from the records (their configs, data sources and environment),
+never from the parameters the notebook was run with, so a caption cannot describe other runs than the ones it
+shows; the parameters only say which records go where (:func:`.filter_report.runs`). :mod:`.filter_report`
+holds the frames and the claims.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .. import plots
+from ..filter_pruning import filter_count_trajectory, filters_to_prune
+from ..models import VGG16_LAYOUT
+from .core import Records
+from .filter_pruning import Params
+from .filter_report import (NAMES, carved, common_config, data_label, gaps, history_frame, runs, scale, speed,
+                            summary, visits)  # fmt: skip
+
+__all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
+           "fig_resampled", "fig_datasets", "table_fixed_subset", "table_resampled", "fig_epoch_time",
+           "table_epoch_time", "table_visits"]  # fmt: skip
+
+SHORT = {"cifar10": "C10", "mnist": "MN", "fashion_mnist": "FMN", "kmnist": "KMN", "cifar100": "C100", "emnist": "EMN"}
+LONG = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "KMNIST",
+        "cifar100": "CIFAR-100", "emnist": "EMNIST"}  # fmt: skip
+FIG_NAME = {"fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4"}
+
+
+# ------------------------------------------------------------------------------------ Eq. (1): the paper's arithmetic
+EQ1_CAPTION = ("VGG-16 filter count after k pruning steps of 5 % (the report: 4,224 at the start, 3,136 after 49 "
+               "epochs)")  # fmt: skip
+
+
+def table_eq1_readings() -> pd.DataFrame:
+    """VGG-16's filter count after k steps of 5 % every 7 epochs under four readings of the report's Eq. (1).
+
+    The paper's arithmetic, not a run: it reads no record (the report's one number to check, 3,136, is for
+    exactly this network, share and schedule), so it takes no arguments.
+    """
+    filters = [int(c) for c in VGG16_LAYOUT if c != "M"]  # filters per conv layer
+
+    def trajectory(rule, steps: int = 7) -> list[int]:
+        counts, totals = list(filters), [sum(filters)]
+        for _ in range(steps):
+            counts = [n - rule(n, n0) for n, n0 in zip(counts, filters)]
+            totals.append(sum(counts))
+        return totals
+
+    used = "floor(5 % of the layer's current filters)  [used here]"
+    readings = {
+        used: trajectory(lambda n, n0: filters_to_prune(n, 5.0)),
+        "round(5 % of the layer's current filters)": trajectory(lambda n, n0: round(0.05 * n)),
+        "round(5 % of the layer's initial filters)": trajectory(lambda n, n0: round(0.05 * n0)),
+        "5 % of the network's current total (spread over layers)": [round(sum(filters) * 0.95**k) for k in range(8)],
+    }
+    assert readings[used] == filter_count_trajectory(filters, 5.0, 7)
+    table = pd.DataFrame(readings, index=pd.Index(range(8), name="pruning steps")).T
+    table.columns = [f"{k} (epoch {7 * k + 1}+)" for k in range(8)]
+    return table
+
+
+# ---------------------------------------------------------------------------------------------- runs and captions
+def caption(records: Records, p: Params, fig: str, head: str) -> str:
+    """A table's caption: ``head`` (what it shows), then the scale of the records of figure ``fig``."""
+    return f"{head}\n{scale(records, p, fig)}"
+
+
+def scale_lines(records: Records, p: Params, figs: tuple[str, ...] = ("fig2", "fig3", "fig4")) -> str:
+    """The scale of the records of each figure in ``figs``, one figure per line."""
+    return "\n".join(f"{FIG_NAME[f]}: {scale(records, p, f)}" for f in figs)
+
+
+def table_summary(records: Records, p: Params) -> pd.DataFrame:
+    """One row per run: epochs, filters at the start and the end, training seconds."""
+    return summary(records, p)
+
+
+def _curves(records: Records, p: Params, fig: str, title: str) -> plt.Figure:
+    """Accuracy, loss and filter count per epoch, one column per criterion (mean over seeds)."""
+    shown = runs(records, p, fig)
+    c_fig, stand_ins = common_config(shown), carved(shown)
+    history = history_frame(records, p)
+    data = history[history.figure == fig]
+    crits = list(dict.fromkeys(r["config"]["criterion"] for r in shown))
+    every = c_fig["every"]
+    f, axes = plt.subplots(3, len(crits), figsize=(4.2 * len(crits), 7.6), sharex=True, sharey="row", squeeze=False,
+                           gridspec_kw={"height_ratios": [3, 3, 1.4]})  # fmt: skip
+    for j, c in enumerate(crits):
+        d = data[data.criterion == c].groupby("epoch").mean(numeric_only=True)
+        names = data[data.criterion == c].groupby("epoch").data.first()
+        for i, (metric, unit) in enumerate([("acc", "accuracy (%)"), ("loss", "cross-entropy loss")]):
+            axes[i, j].plot(d.index, d[f"train_{metric}"], label="training")
+            axes[i, j].plot(d.index, d[f"val_{metric}"], label="validation")
+            axes[i, j].set_ylabel(unit if j == 0 else "")
+        axes[2, j].step(d.index, d.filters, where="mid", color="black")
+        axes[2, j].set(xlabel="epoch", ylabel="conv filters" if j == 0 else "")
+        axes[0, j].set_title(NAMES[c], fontsize=10, pad=16 if c_fig["mode"] == "datasets" else 6)
+        for b, start in enumerate(range(1, int(d.index.max()) + 1, every)):
+            for ax in axes[:, j]:
+                if b % 2:
+                    ax.axvspan(start - 0.5, min(start + every, d.index.max() + 1) - 0.5, color="grey", alpha=0.08,
+                               lw=0)  # fmt: skip
+                if b:
+                    ax.axvline(start - 0.5, color="grey", lw=0.6, ls=":")
+            if c_fig["mode"] == "datasets":  # the dataset of each block, abbreviated above the top panel
+                name = names.loc[start]
+                axes[0, j].annotate(SHORT.get(name, name) + ("*" if name in stand_ins else ""),
+                                    (start + every / 2 - 0.5, 1.01), xycoords=("data", "axes fraction"), fontsize=7,
+                                    ha="center", va="bottom")  # fmt: skip
+    f.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=8)
+    key = ("; blocks: " + ", ".join(f"{v} = {k}" for k, v in SHORT.items() if k in data.data.values)
+           if c_fig["mode"] == "datasets" else "")  # fmt: skip
+    f.suptitle(f"{title}{key}\n{scale(records, p, fig)}", fontsize=9)
+    f.tight_layout(rect=(0, 0.03, 1, 1))
+    return f
+
+
+def _dataset(records: Records, p: Params, fig: str) -> str:
+    names = common_config(runs(records, p, fig))["datasets"]
+    return ", ".join(LONG.get(n, n) for n in names)
+
+
+def fig_fixed_subset(records: Records, p: Params) -> plt.Figure:
+    """Fig. 2: accuracy, loss and filters per epoch on one fixed subset, per criterion."""
+    return _curves(records, p, "fig2", f"Fig. 2: filter pruning on a fixed subset of {_dataset(records, p, 'fig2')} "
+                                       "(dotted lines: blocks; pruned runs prune there)")  # fmt: skip
+
+
+def fig_resampled(records: Records, p: Params) -> plt.Figure:
+    """Fig. 3: the same, the subset resampled at every block."""
+    return _curves(records, p, "fig3", f"Fig. 3: filter pruning, {_dataset(records, p, 'fig3')} subset resampled at "
+                                       "every block (dotted lines)")  # fmt: skip
+
+
+def fig_datasets(records: Records, p: Params) -> plt.Figure:
+    """Fig. 4: the same, a different dataset every block."""
+    return _curves(records, p, "fig4", "Fig. 4: a different dataset every block (dotted lines: switch and, if pruned, "
+                                       "prune)")  # fmt: skip
+
+
+def table_fixed_subset(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 2's averages over all epochs: accuracies, gap, and each criterion's cost against the baseline."""
+    return gaps(records, p, "fig2")
+
+
+def table_resampled(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 3's averages over all epochs."""
+    return gaps(records, p, "fig3")
+
+
+# ----------------------------------------------------------------------------------------------------- epoch time
+def fig_epoch_time(records: Records, p: Params) -> plt.Figure:
+    """Mean seconds per epoch of each full block of Figs. 2 and 3 (a flat line: the unpruned baseline)."""
+    per_block, _ = speed(records, p)
+    shown = {fig: runs(records, p, fig) for fig in ("fig2", "fig3") if runs(records, p, fig)}
+    config = {fig: common_config(r) for fig, r in shown.items()}
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for (f, c), d in per_block.reset_index().groupby(["figure", "criterion"]):
+        ax.plot(d.block * config[f]["every"] + 1, d.seconds_per_epoch, marker="o", ls="-" if f == "fig2" else "--",
+                color=plots.PALETTE[list(NAMES).index(c)], label=f"{FIG_NAME[f]}, {NAMES[c]}")  # fmt: skip
+    joined = lambda key, fmt="{}": " / ".join(dict.fromkeys(fmt.format(c[key]) for c in config.values()))  # noqa: E731
+    ax.set(xlabel=f"first epoch of the block (pruned runs lose {joined('percent', '{:g}')} % of their filters "
+                  "per block)", ylabel="seconds per epoch\n(training + validation)")  # fmt: skip
+    everything = [r for rs in shown.values() for r in rs]
+    ran_on = ", ".join(sorted({r.get("environment", {}).get("device_name", "unknown") for r in everything}))
+    figs = " / ".join(FIG_NAME[f].removeprefix("Fig. ") for f in config)
+    fig.suptitle(f"Epoch time as VGG-16 shrinks (runs on: {ran_on}; mean of each full block)\n"
+                 f"{data_label(everything)}: {' / '.join(', '.join(c['datasets']) for c in config.values())}, "
+                 f"{' / '.join(str(c['train_images']) for c in config.values())} training images per epoch "
+                 f"(Figs. {figs}), batch {joined('batch_size')}", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def table_epoch_time(records: Records, p: Params) -> pd.DataFrame:
+    """Per figure and criterion: seconds per epoch of the first and last full block, and their ratios."""
+    return speed(records, p)[1].round(2)
+
+
+# -------------------------------------------------------------------------------------------------------- visits
+def table_visits(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds)."""
+    return visits(records, p).round(2)
