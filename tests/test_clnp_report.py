@@ -11,6 +11,8 @@ import pytest  # noqa: E402
 
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import clnp_figures as figures  # noqa: E402
+from cl_utils.experiments import clnp_findings as findings  # noqa: E402
+from cl_utils.experiments import clnp_records  # noqa: E402
 from cl_utils.experiments import clnp_report as report  # noqa: E402
 from cl_utils.experiments.core import Records  # noqa: E402
 
@@ -76,7 +78,7 @@ def _status(rows: list[dict], start: str) -> str:
 
 def _claims(**kw) -> list[dict]:
     records = _records(**kw)
-    return report.claims(records, P, figures.scales(records, P))
+    return report.claims(records, P)
 
 
 def test_the_wide_average_is_reproduced_at_the_papers_level_and_not_two_points_below():
@@ -99,10 +101,10 @@ def test_the_stand_in_cannot_test_the_capacity_claims():
 
 
 def test_the_rescaling_comparison_is_paired_by_repetition_and_judged_against_its_spread():
-    gain = report.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0), P)
-    assert "+1.50, +1.50, +1.50 points on the average" in gain and "reproduced as a gain" in gain
-    none = report.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=0.0), P)
-    assert "inconclusive as a gain" in none
+    gain = findings.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0), P)
+    assert "+1.50, +1.50, +1.50 points on the average" in gain and "a gain beyond 2 standard errors" in gain
+    none = findings.rescaling_effect(_records(wide_level=98.4, narrow_full_at=10, rescaling_gain=0.0), P)
+    assert "within 2 standard errors of no change" in none
 
 
 def test_the_narrow_claims_read_only_the_rescaled_runs():
@@ -120,9 +122,9 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
         title = fig._suptitle.get_text()
         assert "784-7-7" not in title and "784-9-9" not in title  # the parameters say so; the records do not
         plt.close(fig)
-    assert "784-100-100" in figures.scale_narrow(records, other)
-    assert "784-2000-2000" in figures.scale_wide(records, other)
-    assert "units rescaled" in figures.scale_narrow(records, other)
+    assert "784-100-100" in clnp_records.scale_narrow(records, other)
+    assert "784-2000-2000" in clnp_records.scale_wide(records, other)
+    assert "units rescaled" in clnp_records.scale_narrow(records, other)
     for table in (figures.table_wide_steps(records, P), figures.table_narrow(records, P),
                   figures.table_cifar(records, P), figures.table_capacity(records, P)):  # fmt: skip
         assert len(table) > 0
@@ -142,7 +144,7 @@ def test_the_narrow_capacity_error_bars_are_sample_sds_cut_at_zero(reps):
         tops = [seg[1][1] for seg in ax.containers[0].lines[2][0].get_segments()]
         assert tops[0] == pytest.approx(79 + 1.0)
     plt.close(fig)
-    assert np.isfinite(report.final_accuracy(kept.items[0]))
+    assert np.isfinite(clnp_records.final_accuracy(kept.items[0]))
 
 
 def test_the_narrow_grid_adds_per_layer_alphas_after_the_uniform_points():

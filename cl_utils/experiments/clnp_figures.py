@@ -2,8 +2,8 @@
 
 Every label and every scale line is read from the records' configs (never from the parameters the notebook
 was run with), so a caption cannot describe other runs than the ones it shows. The parameters only say
-which records belong where (the chapter's settled grid point, its margin). :mod:`.clnp_report` holds the
-claims table and the generated reading.
+which records belong where (the chapter's settled grid point, its margin). :mod:`.clnp_records` holds the
+selection helpers and the scale lines, :mod:`.clnp_report` the claims.
 """
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ import pandas as pd
 
 from .. import plots
 from .. import verdicts as v
-from ..metrics import format_mean_spread
 from .clnp import Params
-from .clnp_report import final_accuracy, full_after, narrow_by_margin, single_task_averages, wide_runs
+from .clnp_records import (_fmt, _rescaled, final_accuracy, full_after, narrow_by_margin, scale_cifar, scale_narrow,
+                           scale_wide, single_task_averages, wide_runs)
 from .core import Records
 
-__all__ = ["scales", "scale_wide", "scale_narrow", "scale_cifar", "wide_headline", "table_wide_steps", "fig_wide",
-           "grid_check_note", "table_grid_check",
-           "table_narrow", "fig_narrow", "fig_cifar", "table_cifar", "table_capacity"]
+__all__ = ["wide_headline", "table_wide_steps", "fig_wide", "grid_check_note", "table_grid_check", "table_narrow",
+           "fig_narrow", "fig_cifar", "table_cifar", "table_capacity"]
 
 CIFAR_LAYERS = ["conv1", "conv2", "conv3", "conv4", "fc"]
 #: the narrow network's procedures: (units rescaled, per-layer alphas in the task-1 grid); the first is the chapter's
@@ -33,81 +32,6 @@ NARROW_VARIANTS = {"chapter's procedure": (True, False), "units not rescaled": (
 def _suptitle(fig: plt.Figure, head: str, scale: str, width: int) -> None:
     """The figure's title: what it shows, then the data and scale, wrapped to the figure's width."""
     fig.suptitle(head + "\n" + textwrap.fill(scale, width), fontsize=9)
-
-
-def _fmt(values: list[float]) -> str:
-    """Mean ± standard deviation, as the paper reports its repetitions."""
-    return format_mean_spread(values, spread="std")
-
-
-def _synthetic(runs: list[dict]) -> bool:
-    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
-
-
-def _mnist_label(runs: list[dict]) -> str:
-    return "SYNTHETIC stand-in (tests only)" if _synthetic(runs) else "real MNIST"
-
-
-def _mlp(c: dict) -> str:
-    return "MLP 784-" + "-".join(map(str, c["hidden"]))
-
-
-def _rescaled(c: dict) -> str:
-    return "; units rescaled after each task" if c.get("normalise_units") else "; units not rescaled"
-
-
-def _repetitions(n: int) -> str:
-    return "one repetition" if n == 1 else f"{n} repetitions"
-
-
-def scale_wide(records: Records, p: Params) -> str:
-    """Data and scale of the wide runs and of the single-task baseline, read from their records."""
-    main, _ = wide_runs(records, p)
-    if not main:
-        return "no wide run"
-    c = main[0]["config"]
-    single = single_task_averages(records)
-    tasks = len(records.where("single_task")) // max(len(single), 1)
-    grid = f"lr {', '.join(f'{x:g}' for x in c['grid_lrs'])}, alpha x{', '.join(f'{x:g}' for x in c['grid_alpha_scales'])}"
-    return (f"{_mnist_label(main)}; {_mlp(c)}, single head; {c['epochs_per_task']} epochs/task, batch "
-            f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}; "
-            f"single-task baseline: {_repetitions(len(single))} x {tasks} tasks")  # fmt: skip
-
-
-def scale_narrow(records: Records, p: Params) -> str:
-    """Data and scale of the narrow runs, read from their records."""
-    margins = narrow_by_margin(records, p.normalise_units)
-    if not margins:
-        return "no narrow run"
-    c = next(iter(margins.values()))[0]["config"]
-    per = ", ".join(f"m = {m:g} %: {len(runs)}" for m, runs in margins.items())
-    return (f"{_mnist_label([r for runs in margins.values() for r in runs])}; {_mlp(c)}, multi-head; "
-            f"{c['epochs_per_task']} epochs/task, batch {c['batch_size']}; {c['finetune_iterations']} fine-tuning "
-            f"round(s) of {c['finetune_epochs']} epochs" + (" ending the task" if c.get("end_on_finetune") else "")
-            + (" with L1" if c.get("finetune_l1", True) else " without L1")
-            + f"; task-1 grid {len(c['grid_lrs'])}x{len(c['grid_alpha_scales'])}; "
-            + ("one theta per layer" if c["per_layer_theta"] else "one theta") + _rescaled(c)
-            + f"; repetitions per margin: {per}")  # fmt: skip
-
-
-def scale_cifar(records: Records, p: Params) -> str:
-    """Data and scale of the split-CIFAR runs, read from their records."""
-    runs = records.where("cifar")
-    if not runs:
-        return "no split-CIFAR run"
-    c = runs[0]["config"]
-    label = ("SYNTHETIC stand-in (tests only)" if _synthetic(runs) else
-             "STAND-IN for CIFAR-100: CIFAR-10 then its class pairs" if c["stream"] == "cifar10_pairs" else
-             "CIFAR-10 + CIFAR-100")  # fmt: skip
-    per_class = c["train_per_class"] or "all"
-    return (f"{label}; Zenke et al. conv net, multi-head; {c['epochs']} epochs/task; {per_class} training "
-            f"images/class, {c['val_fraction']:.0%} of them held out to choose theta{_rescaled(c)}; one run per "
-            f"setting")  # fmt: skip
-
-
-def scales(records: Records, p: Params) -> dict[str, str]:
-    """The three scale lines the claims table needs ('wide', 'narrow', 'cifar')."""
-    return {"wide": scale_wide(records, p), "narrow": scale_narrow(records, p), "cifar": scale_cifar(records, p)}
 
 
 # ----------------------------------------------------------------------------------------------- wide network

@@ -1,83 +1,33 @@
 """Chapter 03's claims table: each of Golkar et al.'s results, our number, and a status by the shared rules.
 
 Statuses follow :mod:`cl_utils.verdicts`: distances in standard errors (over repetitions, or of the
-test set for a single run, combined with the paper's reported spread), never asserted tolerances.
+test set for a single run, combined with the paper's reported spread), never asserted tolerances. What the
+records are and how they are described: :mod:`.clnp_records`; figures and tables: :mod:`.clnp_figures`; the
+generated reading: :mod:`.clnp_findings`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import verdicts as v
-from ..metrics import format_mean_spread
-from .core import Records
 from .clnp import Params
+from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
+                           largest_change, narrow_by_margin, saturating_margin, scales, single_task_averages, wide_runs)
+from .core import Records
 
-__all__ = ["final_accuracy", "full_after", "largest_change", "claims", "findings", "wide_runs", "single_task_averages",
-           "narrow_by_margin", "saturating_margin", "rescaling_effect", "layer_alpha_effect"]
+__all__ = ["claims"]
 
-#: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
-#: block of 10 CIFAR-100 classes
-MNIST_TEST, CIFAR10_TEST, PAIR_TEST, BLOCK_TEST = 10_000, 10_000, 2_000, 1_000
 #: the paper's numbers (Golkar et al. 2019, section 4): mean and standard deviation over 5 runs
 PAPER_WIDE, PAPER_WIDE_SD, PAPER_SINGLE, PAPER_SINGLE_SD, PAPER_RUNS = 98.42, 0.04, 98.48, 0.05, 5
+
+
 PAPER_NARROW = 95.8  # no spread reported
+
+
 GRID_CLAIM = "Wide network: the task-1 search settles on lr 0.002 and alpha = 1e-7, 1e-5, 1e-6"
+
+
 GRID_PAPER = "lr 0.002, alpha x1 (search unstated)"
-
-
-def _fmt(values: list[float]) -> str:
-    """Mean ± standard deviation, as the paper reports its repetitions."""
-    return format_mean_spread(values, spread="std")
-
-def full_after(rec: dict) -> int | None:
-    """The task after which some hidden layer had no free unit left (None: never)."""
-    steps = rec["metrics"]["steps"]
-    return next((i + 1 for i, s in enumerate(steps) if min(s["free_units"]) == 0), None)
-
-
-def largest_change(rec: dict) -> float:
-    """Largest change, up or down (points), of any task's accuracy after its own training."""
-    acc = rec["metrics"]["acc"]
-    return max([100 * abs(row[j] - acc[j][j]) for j in range(len(acc)) for row in acc[j:]], default=0.0)
-
-
-def final_accuracy(rec: dict) -> float:
-    """Mean test accuracy (%) over all tasks after the last one."""
-    return 100 * float(np.mean(rec["metrics"]["acc"][-1]))
-
-
-def wide_runs(records: Records, p: Params) -> tuple[list[dict], list[dict]]:
-    """The wide runs at the chapter's grid (the paper's settled point by default), and the grid-check runs."""
-    main = records.where("wide", grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)
-    check = records.where("wide", grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
-    return main, [r for r in check if r not in main]
-
-
-def single_task_averages(records: Records) -> list[float]:
-    """Per repetition, the mean test accuracy (%) of the single-task networks over all its tasks."""
-    by_rep: dict[int, list[float]] = {}
-    for r in records.where("single_task"):
-        by_rep.setdefault(r["config"]["rep"], []).append(100 * r["metrics"]["test_acc"])
-    return [float(np.mean(a)) for _, a in sorted(by_rep.items())]
-
-
-def narrow_by_margin(records: Records, rescaled: bool = True, layer_alphas: bool = False) -> dict[float, list[dict]]:
-    """The narrow runs grouped by margin (accuracy points), margins in increasing order: with the unit rescaling
-    after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it, and with
-    the uniform task-1 grid (the chapter's procedure) or the one that adds per-layer alphas."""
-    out: dict[float, list[dict]] = {}
-    for r in records.where("narrow"):
-        c = r["config"]
-        if bool(c.get("normalise_units")) == rescaled and bool(c.get("layer_alphas")) == layer_alphas:
-            out.setdefault(r["config"]["margin"], []).append(r)
-    return dict(sorted(out.items()))
-
-
-def saturating_margin(by_margin: dict[float, list[dict]], num_tasks: int) -> float:
-    """The paper's choice of m: the smallest scanned margin whose network is not full before the last task
-    (in every repetition); the largest margin if every one fills up earlier."""
-    lasting = [m for m, runs in by_margin.items() if all((full_after(r) or num_tasks) >= num_tasks for r in runs)]
-    return min(lasting) if lasting else max(by_margin)
 
 
 def _level(values: list[float], n_test: int) -> tuple[float, float]:
@@ -86,8 +36,10 @@ def _level(values: list[float], n_test: int) -> tuple[float, float]:
     return mean, v.seed_se(values) if len(values) > 1 else v.binomial_se(mean, n_test)
 
 
-def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
-    """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale."""
+def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> list[dict]:
+    """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale (default:
+    read from the records, :func:`.clnp_records.scales`)."""
+    scale = scale or scales(records, p)
     wide, check = wide_runs(records, p)
     margins = narrow_by_margin(records, p.normalise_units)
     wide_avg = [final_accuracy(r) for r in wide]
@@ -281,125 +233,3 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                       "deeper layers grow for longer, in another pattern" if last == sorted(last) else
                       "the layers do not grow for longer with depth")})  # fmt: skip
     return rows
-
-
-def _paired_gain(better: list[dict], base: list[dict], title: str) -> str | None:
-    """``better`` minus ``base`` on the average over all tasks and on the later half, paired by repetition, judged
-    against the spread of the paired differences (one pair: the test sets' binomial errors)."""
-    pairs = [(a, b) for a in better for b in base if a["config"]["rep"] == b["config"]["rep"]]
-    if not pairs:
-        return None
-    diffs = [final_accuracy(a) - final_accuracy(b) for a, b in pairs]
-    half = len(pairs[0][0]["metrics"]["acc"]) // 2  # the later half of the tasks, where capacity runs short
-    later = [100 * (np.mean(a["metrics"]["acc"][-1][half:]) - np.mean(b["metrics"]["acc"][-1][half:])) for a, b in pairs]
-    se = v.seed_se(diffs) if len(diffs) > 1 else v.combined_se(
-        *(v.binomial_se(final_accuracy(x), MNIST_TEST * len(x["metrics"]["acc"])) for x in pairs[0]))
-    status, _ = v.direction_status(float(np.mean(diffs)), se, what="difference")
-    return (f"**{title}**, paired by repetition ({', '.join(str(a['config']['rep']) for a, _ in pairs)}): "
-            f"{', '.join(f'{d:+.2f}' for d in diffs)} points on the average over all tasks, "
-            f"{', '.join(f'{d:+.2f}' for d in later)} on tasks {half + 1} and later; mean {np.mean(diffs):+.2f} ± "
-            f"{se:.2f} (standard error{' over repetitions' if len(diffs) > 1 else ' of the test sets, one repetition'}):"
-            f" {status} as a gain by the shared rule.")
-
-
-def rescaling_effect(records: Records, p: Params) -> str | None:
-    """The narrow network at the paper's margin with the unit rescaling minus without it (ours, not the paper's)."""
-    return _paired_gain(narrow_by_margin(records, True).get(p.narrow_margin, []),
-                        narrow_by_margin(records, False).get(p.narrow_margin, []),
-                        f"Unit rescaling, narrow network at m = {p.narrow_margin:g} %, with it minus without it")
-
-
-def layer_alpha_effect(records: Records, p: Params) -> str | None:
-    """The narrow network at the paper's margin with per-layer alphas in the task-1 grid minus the uniform grid."""
-    return _paired_gain(narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin, []),
-                        narrow_by_margin(records, p.normalise_units).get(p.narrow_margin, []),
-                        f"Per-layer alphas in the task-1 grid, narrow network at m = {p.narrow_margin:g} %, minus the "
-                        f"uniform grid")
-
-
-def _range(values) -> str:
-    lo, hi = float(np.min(values)), float(np.max(values))
-    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}"
-
-
-def _span(values) -> str:
-    values = [int(x) for x in values]
-    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
-
-
-def findings(records: Records, p: Params) -> list[str]:
-    """The chapter's reading, one markdown bullet per experiment, every number taken from the records."""
-    out: list[str] = []
-    wide, check = wide_runs(records, p)
-    single = single_task_averages(records)
-    if wide:
-        r = wide[0]
-        steps, final = r["metrics"]["steps"], 100 * np.array(r["metrics"]["acc"][-1])
-        first, full = steps[0], full_after(r)
-        avg = [final_accuracy(x) for x in wide]
-        out.append(
-            f"**Wide single-head network** ({len(wide)} repetition(s) at the paper's point): task 1 keeps "
-            f"{first['new_units'][0]:,} of {p.wide_hidden[0]:,} first-layer and {first['new_units'][1]:,} of "
-            f"{p.wide_hidden[1]:,} second-layer neurons (θ = {first['rounds'][-1]['theta']:.3f}; validation accuracy "
-            f"{100 * first['val_acc']:.2f} % pruned, {100 * first['unpruned_val_acc']:.2f} % unpruned). Tasks 2-"
-            f"{len(steps)} grow {_span(s['new_units'][0] for s in steps[1:])} first-layer and "
-            f"{_span(s['new_units'][1] for s in steps[1:])} second-layer neurons each; "
-            + (f"a layer is full after task {full}. " if full else "no layer runs out. ")
-            + f"The average over {len(steps)} tasks is {np.mean(avg):.2f} % (paper {PAPER_WIDE}); the lowest task "
-            f"ends at {final.min():.2f} %. Single-task training of every task reaches "
-            f"{np.mean(single):.2f} % (over {len(single)} repetitions; paper {PAPER_SINGLE}): a gap of "
-            f"{np.mean(single) - np.mean(avg):.2f} points where the paper has {PAPER_SINGLE - PAPER_WIDE:.2f}.")
-    for r in sorted(check, key=lambda x: x["config"]["rep"]):
-        first = r["metrics"]["steps"][0]
-        grid, chosen = first["grid"], first["chosen"]
-        full = full_after(r)
-        final = 100 * np.array(r["metrics"]["acc"][-1])
-        best = max(g["val_acc"] for g in grid)
-        eligible = sum(g["val_acc"] >= best - p.wide_margin / 100 for g in grid)
-        out.append(
-            f"**Grid check, repetition {r['config']['rep']}**: the best unpruned validation accuracy is "
-            f"{100 * best:.2f} %, and {eligible} of {len(grid)} grid points lie within m = {p.wide_margin:g} "
-            f"points of it, so §3.2's rule keeps lr {grid[chosen]['lr']:g} with α "
-            f"x{grid[chosen]['alphas'][0] / p.wide_alphas[0]:g}. Task 1 then keeps {first['new_units'][0]:,} and "
-            f"{first['new_units'][1]:,} neurons; "
-            + (f"a layer is full after task {full}, and the {len(final) - full} tasks trained after that end at "
-               f"{_range(final[full:])} % (chance: 10 %), "
-               if full else "no layer runs out, ")
-            + f"for an average of {final.mean():.2f} %.")
-    for m, runs in narrow_by_margin(records, p.normalise_units).items():
-        parts = []
-        for r in sorted(runs, key=lambda x: x["config"]["rep"]):
-            final, full = 100 * np.array(r["metrics"]["acc"][-1]), full_after(r)
-            split = (f" (tasks 1-{full} average {final[:full].mean():.2f} %, tasks {full + 1}-{len(final)} "
-                     f"{final[full:].mean():.2f} %)" if full and full < len(final) else "")  # fmt: skip
-            parts.append(f"repetition {r['config']['rep']}: {final.mean():.2f} %, task 1 keeps "
-                         f"{r['metrics']['steps'][0]['new_units']} units per layer, "
-                         + (f"full after task {full}{split}" if full else "never full"))
-        out.append(f"**Narrow network, m = {m:g} %**: average {np.mean([final_accuracy(x) for x in runs]):.2f} % over "
-                   f"{len(runs)} repetition(s); " + "; ".join(parts) + ".")
-    for per_layer in narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin, []):
-        first = per_layer["metrics"]["steps"][0]
-        kept = first["grid"][first["chosen"]]
-        out.append(f"**Narrow network, m = {p.narrow_margin:g} %, task-1 grid with per-layer alphas**, repetition "
-                   f"{per_layer['config']['rep']}: the grid keeps lr {kept['lr']:g}, alpha "
-                   f"{', '.join(f'{a:g}' for a in kept['alphas'])}; task 1 keeps {first['new_units']} units per layer; "
-                   f"full after task {full_after(per_layer) or 'never'}; average {final_accuracy(per_layer):.2f} %.")
-    out += [x for x in (rescaling_effect(records, p), layer_alpha_effect(records, p)) if x]
-    cifar = sorted(records.where("cifar", width=1.0), key=lambda x: (x["config"]["finetune"], x["config"]["margin"]))
-    if cifar:
-        parts = []
-        for x in cifar:
-            first = x["metrics"]["steps"][0]
-            label = f"m = {x['config']['margin']:g} %" + (" + fine-tuning" if x["config"]["finetune"] else "")
-            parts.append(f"{label}: average {final_accuracy(x):.2f} %, task 1 {100 * x['metrics']['acc'][-1][0]:.2f} % "
-                         f"(validation {100 * first['rounds'][0]['val_acc']:.2f} % after pruning, "
-                         f"{100 * first['val_acc']:.2f} % at the end), task 1 keeps {first['new_units']} units, "
-                         + (f"full after task {full_after(x)}" if full_after(x) else "never full"))
-        out.append("**Split CIFAR (stand-in)**: " + "; ".join(parts) + ".")
-    wider = records.where("cifar", width=p.cifar_wide_width)
-    if wider:
-        steps = wider[0]["metrics"]["steps"]
-        out.append(f"**Fig. 3b (stand-in), width x{p.cifar_wide_width:g}**: new units per layer and task: "
-                   + "; ".join(f"task {i + 1}: {s['new_units']}" for i, s in enumerate(steps))
-                   + f"; test accuracy after all tasks {', '.join(f'{100 * a:.1f}' for a in wider[0]['metrics']['acc'][-1])} %.")
-    return out

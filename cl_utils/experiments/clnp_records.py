@@ -1,0 +1,148 @@
+"""Chapter 03's records: which runs belong to which experiment, what they measured, and how to describe them.
+
+The selection helpers (the wide runs at the chapter's settled point, the narrow runs of each procedure) and the
+scale lines every figure, table and claim row carries. The scale lines read the records' configs, never the
+parameters the notebook was run with, so a caption cannot describe other runs than the ones it shows; the
+parameters only say which records belong where.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics import format_mean_spread
+from .clnp import Params
+from .core import Records
+
+__all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
+           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin", "scales", "scale_wide",
+           "scale_narrow", "scale_cifar"]
+
+#: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
+#: block of 10 CIFAR-100 classes
+MNIST_TEST, CIFAR10_TEST, PAIR_TEST, BLOCK_TEST = 10_000, 10_000, 2_000, 1_000
+
+
+def _fmt(values: list[float]) -> str:
+    """Mean ± standard deviation, as the paper reports its repetitions."""
+    return format_mean_spread(values, spread="std")
+
+
+def full_after(rec: dict) -> int | None:
+    """The task after which some hidden layer had no free unit left (None: never)."""
+    steps = rec["metrics"]["steps"]
+    return next((i + 1 for i, s in enumerate(steps) if min(s["free_units"]) == 0), None)
+
+
+def largest_change(rec: dict) -> float:
+    """Largest change, up or down (points), of any task's accuracy after its own training."""
+    acc = rec["metrics"]["acc"]
+    return max([100 * abs(row[j] - acc[j][j]) for j in range(len(acc)) for row in acc[j:]], default=0.0)
+
+
+def final_accuracy(rec: dict) -> float:
+    """Mean test accuracy (%) over all tasks after the last one."""
+    return 100 * float(np.mean(rec["metrics"]["acc"][-1]))
+
+
+def wide_runs(records: Records, p: Params) -> tuple[list[dict], list[dict]]:
+    """The wide runs at the chapter's grid (the paper's settled point by default), and the grid-check runs."""
+    main = records.where("wide", grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)
+    check = records.where("wide", grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
+    return main, [r for r in check if r not in main]
+
+
+def single_task_averages(records: Records) -> list[float]:
+    """Per repetition, the mean test accuracy (%) of the single-task networks over all its tasks."""
+    by_rep: dict[int, list[float]] = {}
+    for r in records.where("single_task"):
+        by_rep.setdefault(r["config"]["rep"], []).append(100 * r["metrics"]["test_acc"])
+    return [float(np.mean(a)) for _, a in sorted(by_rep.items())]
+
+
+def narrow_by_margin(records: Records, rescaled: bool = True, layer_alphas: bool = False) -> dict[float, list[dict]]:
+    """The narrow runs grouped by margin (accuracy points), margins in increasing order: with the unit rescaling
+    after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it, and with
+    the uniform task-1 grid (the chapter's procedure) or the one that adds per-layer alphas."""
+    out: dict[float, list[dict]] = {}
+    for r in records.where("narrow"):
+        c = r["config"]
+        if bool(c.get("normalise_units")) == rescaled and bool(c.get("layer_alphas")) == layer_alphas:
+            out.setdefault(r["config"]["margin"], []).append(r)
+    return dict(sorted(out.items()))
+
+
+def saturating_margin(by_margin: dict[float, list[dict]], num_tasks: int) -> float:
+    """The paper's choice of m: the smallest scanned margin whose network is not full before the last task
+    (in every repetition); the largest margin if every one fills up earlier."""
+    lasting = [m for m, runs in by_margin.items() if all((full_after(r) or num_tasks) >= num_tasks for r in runs)]
+    return min(lasting) if lasting else max(by_margin)
+
+
+def _synthetic(runs: list[dict]) -> bool:
+    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
+
+
+def _mnist_label(runs: list[dict]) -> str:
+    return "SYNTHETIC stand-in (tests only)" if _synthetic(runs) else "real MNIST"
+
+
+def _mlp(c: dict) -> str:
+    return "MLP 784-" + "-".join(map(str, c["hidden"]))
+
+
+def _rescaled(c: dict) -> str:
+    return "; units rescaled after each task" if c.get("normalise_units") else "; units not rescaled"
+
+
+def _repetitions(n: int) -> str:
+    return "one repetition" if n == 1 else f"{n} repetitions"
+
+
+def scale_wide(records: Records, p: Params) -> str:
+    """Data and scale of the wide runs and of the single-task baseline, read from their records."""
+    main, _ = wide_runs(records, p)
+    if not main:
+        return "no wide run"
+    c = main[0]["config"]
+    single = single_task_averages(records)
+    tasks = len(records.where("single_task")) // max(len(single), 1)
+    grid = f"lr {', '.join(f'{x:g}' for x in c['grid_lrs'])}, alpha x{', '.join(f'{x:g}' for x in c['grid_alpha_scales'])}"
+    return (f"{_mnist_label(main)}; {_mlp(c)}, single head; {c['epochs_per_task']} epochs/task, batch "
+            f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}; "
+            f"single-task baseline: {_repetitions(len(single))} x {tasks} tasks")  # fmt: skip
+
+
+def scale_narrow(records: Records, p: Params) -> str:
+    """Data and scale of the narrow runs, read from their records."""
+    margins = narrow_by_margin(records, p.normalise_units)
+    if not margins:
+        return "no narrow run"
+    c = next(iter(margins.values()))[0]["config"]
+    per = ", ".join(f"m = {m:g} %: {len(runs)}" for m, runs in margins.items())
+    return (f"{_mnist_label([r for runs in margins.values() for r in runs])}; {_mlp(c)}, multi-head; "
+            f"{c['epochs_per_task']} epochs/task, batch {c['batch_size']}; {c['finetune_iterations']} fine-tuning "
+            f"round(s) of {c['finetune_epochs']} epochs" + (" ending the task" if c.get("end_on_finetune") else "")
+            + (" with L1" if c.get("finetune_l1", True) else " without L1")
+            + f"; task-1 grid {len(c['grid_lrs'])}x{len(c['grid_alpha_scales'])}; "
+            + ("one theta per layer" if c["per_layer_theta"] else "one theta") + _rescaled(c)
+            + f"; repetitions per margin: {per}")  # fmt: skip
+
+
+def scale_cifar(records: Records, p: Params) -> str:
+    """Data and scale of the split-CIFAR runs, read from their records."""
+    runs = records.where("cifar")
+    if not runs:
+        return "no split-CIFAR run"
+    c = runs[0]["config"]
+    label = ("SYNTHETIC stand-in (tests only)" if _synthetic(runs) else
+             "STAND-IN for CIFAR-100: CIFAR-10 then its class pairs" if c["stream"] == "cifar10_pairs" else
+             "CIFAR-10 + CIFAR-100")  # fmt: skip
+    per_class = c["train_per_class"] or "all"
+    return (f"{label}; Zenke et al. conv net, multi-head; {c['epochs']} epochs/task; {per_class} training "
+            f"images/class, {c['val_fraction']:.0%} of them held out to choose theta{_rescaled(c)}; one run per "
+            f"setting")  # fmt: skip
+
+
+def scales(records: Records, p: Params) -> dict[str, str]:
+    """The three scale lines the claims table needs ('wide', 'narrow', 'cifar')."""
+    return {"wide": scale_wide(records, p), "narrow": scale_narrow(records, p), "cifar": scale_cifar(records, p)}
