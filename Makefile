@@ -52,8 +52,12 @@ $(BOOK_STAMP): pyproject.toml constraints.txt
 	$(BOOK_VENV)/bin/python -m pip install --quiet --group docs -c constraints.txt
 	@touch $@
 
+# the repository a built copy points at (badges, buttons, clone commands): BOOK_REPOSITORY=OWNER/NAME, by
+# default the origin remote's when it is on GitHub (book/_ext/repository_address.py; empty: _config.yml's)
+BOOK_REPOSITORY ?= $(shell $(PYTHON) cl_utils/repository.py --origin 2>/dev/null)
+
 book: $(BOOK_STAMP)
-	$(BOOK_VENV)/bin/jupyter-book build . --builder html -W --keep-going
+	BOOK_REPOSITORY=$(BOOK_REPOSITORY) $(BOOK_VENV)/bin/jupyter-book build . --builder html -W --keep-going
 
 # one pytest worker per core (pytest-xdist); a worker takes the next test when it is free, so the slow
 # notebook runs spread over the cores

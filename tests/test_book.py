@@ -102,21 +102,30 @@ def _copy_book(dest: Path) -> None:
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
 
 
-def _build(src: Path, out: Path) -> subprocess.CompletedProcess:
+def _build(src: Path, out: Path, repository: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "--builder", "html", "-W", "--keep-going"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env={**os.environ, "BOOK_REPOSITORY": repository},
     )  # fmt: skip
 
 
-def test_book_builds(tmp_path):
-    result = _build(ROOT, tmp_path)
+def test_book_builds_and_points_at_the_repository_it_is_built_from(tmp_path):
+    """Built as a fork's Pages workflow builds it (BOOK_REPOSITORY=OWNER/NAME): every badge, button and clone
+    command names the fork, none the canonical repository."""
+    fork = "someone/a-fork"
+    result = _build(ROOT, tmp_path, repository=fork)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     html = tmp_path / "_build" / "html"
     assert (html / "index.html").is_file()
+    canonical = REPO_URL.removeprefix("https://github.com/")
     for chapter in CHAPTERS:
         page = (html / chapter).with_suffix(".html").read_text()
         assert "<img" in page, f"{chapter}: no stored figure rendered"
+        assert canonical not in page, f"{chapter}: still names {canonical}"
+        assert f"colab.research.google.com/github/{fork}/blob/main/{chapter}" in page, f"{chapter}: Colab"
+        assert f'href="https://github.com/{fork}"' in page and f"github.com/{fork}/issues" in page, f"{chapter}: buttons"
+        if "git clone" in (ROOT / chapter).read_text():
+            assert re.search(rf"https://github.com/{fork}(<[^>]*>)*\s*(<[^>]*>)*pruning-to-remember", page), chapter
 
 
 def test_build_with_a_broken_notebook_fails(tmp_path):
