@@ -1,47 +1,64 @@
-"""Chapter 04's claim rules, driven by synthetic tables on both sides of each threshold."""
+"""Chapter 04's claim rules, driven by synthetic records on both sides of each threshold, and its figures and
+tables, drawn from records whose configs differ from the parameters (their captions must follow the records)."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import pytest
+import matplotlib
 
-from cl_utils import experiments
-from cl_utils.experiments import progressive_report as report
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cl_utils import experiments  # noqa: E402
+from cl_utils.experiments import progressive_figures as figures  # noqa: E402
+from cl_utils.experiments import progressive_report as report  # noqa: E402
+from cl_utils.experiments.core import Records  # noqa: E402
 
 P = experiments.load("04").Params(fig2a_adapters=["none", "unlearned", "learned"], prune_fractions=[0.5, 0.9])
-NAMES = {"none": "No Conn (unlinked)", "unlearned": "unlearned Conn", "learned": "learning Conn"}
 SEEDS = [0, 1, 2]
 NOISE = np.array([0.05, -0.04, 0.0])  # per seed, shared by paired arms
 JITTER = {"progressive pruned": [0.0, 0.0, 0.0], "unlinked pruned": [0.2, -0.2, 0.05],
           "random-input pruned": [-0.15, 0.2, 0.0]}  # each arm's own noise: paired differences spread ~0.2
+CONFIG_A = {"num_epochs": 10, "lr": 0.1, "momentum": 0.5, "batch_size": 64,
+            "hidden": [[1024, 256], [128, 64], [32, 16]]}  # fmt: skip
+CONFIG_B = {"num_epochs": 10, "rgb_dataset": "cifar10", "hidden": [128, 64], "scope": "global", "adapter_width": 0}
 
 
-def _tables(gap: float, noise_gap: float, step: float):
-    """Fig. 2(a) and 2(b) tables where progressive beats unlinked by ``gap`` points of error, random-input
-    errs ``noise_gap`` more than both, and learned adapters add ``step`` points per column."""
-    acc = [{"adapter": NAMES[a], "seed": s, "column": k, "test accuracy (%)": 88 + n + (k - 1) * (step if a ==
-            "learned" else -1.0)} for a in NAMES for s, n in zip(SEEDS, NOISE) for k in (1, 2, 3)]  # fmt: skip
-    rows = []
-    for f in P.prune_fractions:
-        for s, n in zip(SEEDS, NOISE):
+def _record(kind: str, config: dict, metrics: dict, datasets: tuple[str, ...], source: str) -> dict:
+    return {"kind": kind, "config": config, "metrics": metrics,
+            "data": [{"dataset": d, "source": source} for d in datasets]}  # fmt: skip
+
+
+def _fig2b(config: dict, network: str, f: float, s: int, parameters: int, error: float, source: str) -> dict:
+    """A Fig. 2(b) record: each task at the same test error (%); training accuracy 10 points above the test's."""
+    test = 1 - error / 100
+    columns = [{"history": [], "retrain_history": [{"train_acc": min(test + 0.1, 1.0)}]} for _ in range(3)]
+    return _record("fig2b", {**config, "network": network, "fraction": f, "seed": s},
+                   {"final_test_acc": [test] * 3, "mean_test_error": error / 100, "params_nonzero": parameters,
+                    "columns": columns}, ("mnist", config["rgb_dataset"]), source)  # fmt: skip
+
+
+def _records(gap: float, noise_gap: float, step: float, config_a: dict = CONFIG_A, config_b: dict = CONFIG_B,
+             source: str = "file") -> Records:  # fmt: skip
+    """Records where progressive beats unlinked by ``gap`` points of error, random-input errs ``noise_gap`` more
+    than both, and learned adapters add ``step`` points per column (the others lose 1 point per column)."""
+    items = [_record("fig2a", {**config_a, "adapter": a, "seed": s},
+                     {"final_test_acc": [(88 + n + k * (step if a == "learned" else -1.0)) / 100 for k in range(3)]},
+                     ("fashion_mnist",), source)
+             for s, n in zip(SEEDS, NOISE) for a in P.fig2a_adapters]  # fmt: skip
+    for s, n in zip(SEEDS, NOISE):
+        for f in P.prune_fractions:
             base = 36 + n + 3 * s  # seeds differ a lot: only pairing makes the gaps measurable
             for network, err in (("progressive pruned", base), ("unlinked pruned", base + gap),
                                  ("random-input pruned", base + max(gap, 0) + noise_gap)):  # fmt: skip
-                rows.append({"network": network, "p": f, "seed": s, "parameters": int(1e6 * (1 - f)),
-                             report.ERROR: err + JITTER[network][s]})  # fmt: skip
-    for s in SEEDS:
-        rows.append({"network": "unlinked unpruned", "p": 0.0, "seed": s, "parameters": 930_270, report.ERROR: 45.0})
-    frame = pd.DataFrame(rows)
-    summary = frame.groupby(["network", "p"]).agg(parameters=("parameters", "first"),
-                                                 error=(report.ERROR, "mean")).reset_index()  # fmt: skip
-    summary["on Pareto front"] = summary.apply(lambda r: not ((summary.parameters <= r.parameters) & (
-        summary.error < r.error)).any(), axis=1)  # fmt: skip
-    return pd.DataFrame(acc), frame, summary
+                items.append(_fig2b(config_b, network, f, s, int(1e6 * (1 - f)), err + JITTER[network][s], source))
+        items.append(_fig2b(config_b, "unlinked unpruned", 0.0, s, 930_270, 45.0, source))
+    return Records(items)
 
 
 def _statuses(gap, noise_gap, step):
-    acc, frame, summary = _tables(gap, noise_gap, step)
-    return [row["status"] for row in report.claims(P, acc, frame, summary, NAMES, "a", "b")]
+    return [row["status"] for row in report.claims(_records(gap, noise_gap, step), P)]
 
 
 def test_claims_are_reproduced_when_every_difference_has_the_papers_sign_beyond_the_noise():
@@ -57,3 +74,72 @@ def test_claims_are_not_reproduced_when_the_differences_are_reversed():
 def test_differences_inside_the_noise_are_inconclusive():
     statuses = _statuses(gap=0.01, noise_gap=0.01, step=1.0)
     assert statuses[2] == "inconclusive" and statuses[3] == "inconclusive"
+
+
+def test_the_parameters_select_the_records_the_claims_read():
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5)
+    one_level = experiments.load("04").Params(fig2a_adapters=["learned"], prune_fractions=[0.9], fig2b_seeds=[0, 1])
+    rows = report.claims(records, one_level)
+    assert rows[1]["this book"].startswith("learning Conn: ") and "No Conn" not in rows[1]["this book"]
+    assert "p=0.9" in rows[2]["this book"] and "p=0.5" not in rows[2]["this book"]
+    assert "2 seeds" in rows[2]["reason"] and "2 seed(s)" in rows[2]["data and scale"]
+
+
+# records at another scale than the parameters (P keeps the paper's defaults: SVHN, (128, 64), 10 epochs, global)
+OTHER_A = {"num_epochs": 3, "lr": 0.05, "momentum": 0.9, "batch_size": 32, "hidden": [[64, 32], [32, 16], [16, 8]]}
+OTHER_B = {"num_epochs": 4, "rgb_dataset": "fashion_mnist", "hidden": [16, 8], "scope": "layer", "adapter_width": 0}
+
+
+def test_every_figure_and_table_renders_and_its_captions_come_from_the_records():
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5, config_a=OTHER_A, config_b=OTHER_B)
+    line_a, line_b = report.scale_a(records, P), report.scale_b(records, P)
+    assert line_a == ("real Fashion-MNIST; 3 epochs per column, SGD lr 0.05, momentum 0.9, batch 32; 3 seed(s), "
+                      "mean ± s.e.m.")  # fmt: skip
+    assert "-> Fashion-MNIST 28 px -> Flip-Fashion-MNIST" in line_b
+    assert "columns (16, 8); 4 epochs, prune (layer threshold), 4 epochs; 3 seed(s)" in line_b
+
+    fig = figures.fig_columns(records, P)
+    ax = fig.axes[0]
+    assert line_a in ax.get_title() and "(1024, 256)" not in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["column 1\n(64, 32)", "column 2\n(32, 16)",
+                                                            "column 3\n(16, 8)"]  # fmt: skip
+    assert all("(n = 3)" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+
+    fig = figures.fig_error_vs_parameters(records, P)
+    ax = fig.axes[0]
+    assert line_b in ax.get_title() and "(128, 64)" not in ax.get_title() and "-> SVHN" not in ax.get_title()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "progressive pruned (n = 3)" in legend and "unlinked unpruned (n = 3)" in legend
+    top = next(a for a in ax.child_axes if a.get_xlabel() == "pruning fraction p")
+    fig.canvas.draw()
+    assert [t.get_text() for t in top.get_xticklabels()] == ["p = 0.9", "p = 0.5", "unpruned"]
+    plt.close(fig)
+
+    counts = figures.table_counts(records, P)
+    assert counts.loc["total", "none"] == 3 * (2352 * 16 + 16 + 16 * 8 + 8 + 8 * 10 + 10)  # the records' widths
+    assert "columns of [16, 8]" in figures.counts_note(records, P)
+    assert list(figures.table_columns(records, P).index) == ["No Conn (unlinked)", "learning Conn", "unlearned Conn"]
+    means = figures.table_error_vs_parameters(records, P)
+    assert len(means) == 7 and set(means.p) == {"0.5", "0.9", "0"}
+    assert list(figures.table_per_task(records, P).columns) == ["MNIST error (%)", "Fashion-MNIST error (%)",
+                                                                "Flip-Fashion-MNIST error (%)"]  # fmt: skip
+    assert line_b in figures.per_task_note(records, P) and line_b in figures.fit_note(records, P)
+    fit = figures.table_fit(records, P)
+    assert len(fit) == 7 and (fit["gap (points)"] == 10.0).all() and (fit["n"] == 3).all()
+
+
+def test_synthetic_records_say_so_and_disagreeing_records_share_no_caption():
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5, source="synthetic")
+    assert report.scale_a(records, P).startswith("SYNTHETIC") and report.scale_b(records, P).startswith("SYNTHETIC")
+    mixed = Records(_records(gap=1.0, noise_gap=1.0, step=0.5).items
+                    + _records(gap=1.0, noise_gap=1.0, step=0.5, config_b=OTHER_B).items)  # fmt: skip
+    with pytest.raises(ValueError, match="'rgb_dataset'"):
+        report.scale_b(mixed, P)
+
+
+def test_matched_pruned_networks_of_unequal_size_are_refused():
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5)
+    next(r for r in records if r["config"].get("network") == "unlinked pruned")["metrics"]["params_nonzero"] += 1
+    with pytest.raises(ValueError, match="differ in size"):
+        report.frame_b(records, P)

@@ -1,18 +1,133 @@
 """Chapter 04's claims table: Nicholls & Dasgupta's Figure 2 claims, our numbers, and statuses earned by the
-shared rules of :mod:`cl_utils.verdicts` (differences paired by seed, against their standard error)."""
+shared rules of :mod:`cl_utils.verdicts` (differences paired by seed, against their standard error).
+
+The tables the claims rest on (:func:`frame_a`, :func:`frame_b`, :func:`summary_b`) and the scale lines
+(:func:`scale_a`, :func:`scale_b`) are built here from the run records alone: every label is read from the
+records' configs and data sources, never from the parameters, which only say which records belong where.
+:mod:`.progressive_figures` draws the chapter's figures and tables from them.
+"""
 from __future__ import annotations
 
 import pandas as pd
 
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
-from .progressive import Params
+from .core import Records
+from .progressive import PRUNED_NETWORKS, STAND_IN, Params
 
-__all__ = ["claims", "successive_columns", "per_level"]
+__all__ = ["NAMES_A", "runs_a", "runs_b", "value", "data_label", "scale_a", "scale_b", "task_names", "frame_a",
+           "frame_b", "summary_b", "claims", "successive_columns", "per_level"]  # fmt: skip
 
 ERROR = "mean test error (%)"
 ACCURACY = "test accuracy (%)"
+NAMES_A = {"none": "No Conn (unlinked)", "unlearned": "unlearned Conn", "learned": "learning Conn",
+           "random": "random-input Conn"}  # fmt: skip
+DATASETS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
+SYNTHETIC = "SYNTHETIC stand-in (tests only)"
 
 
+# ------------------------------------------------------------------------------- the records, and what they say
+def runs_a(records: Records, p: Params) -> list[dict]:
+    """The Fig. 2(a) records of the adapter kinds and seeds the parameters name, in plan order."""
+    return [r for r in records.where("fig2a")
+            if r["config"]["adapter"] in p.fig2a_adapters and r["config"]["seed"] in p.fig2a_seeds]  # fmt: skip
+
+
+def runs_b(records: Records, p: Params) -> list[dict]:
+    """The Fig. 2(b) records of the pruning fractions (and the unpruned network) and seeds the parameters name."""
+    return [r for r in records.where("fig2b") if r["config"]["seed"] in p.fig2b_seeds and (
+        r["config"]["network"] == "unlinked unpruned" or r["config"]["fraction"] in p.prune_fractions)]  # fmt: skip
+
+
+def value(runs: list[dict], key: str):
+    """The one value of config ``key`` in ``runs``; records that disagree cannot share one caption."""
+    found = {repr(r["config"][key]): r["config"][key] for r in runs}
+    if len(found) != 1:
+        raise ValueError(f"the records hold {len(found)} values of {key!r} ({', '.join(found) or 'no record'}); "
+                         f"one caption cannot describe them")  # fmt: skip
+    return next(iter(found.values()))
+
+
+def _seeds(runs: list[dict]) -> int:
+    return len({r["config"]["seed"] for r in runs})
+
+
+def data_label(runs: list[dict]) -> str:
+    """'real Fashion-MNIST', or the synthetic warning: from the records' data sources."""
+    if any(d["source"] == "synthetic" for r in runs for d in r["data"]):
+        return SYNTHETIC
+    names = dict.fromkeys(DATASETS.get(d["dataset"], d["dataset"]) for r in runs for d in r["data"])
+    return "real " + ", ".join(names)
+
+
+def scale_a(records: Records, p: Params) -> str:
+    """Data and scale of Fig. 2(a), read from its records."""
+    runs = runs_a(records, p)
+    return (f"{data_label(runs)}; {value(runs, 'num_epochs')} epochs per column, SGD lr {value(runs, 'lr'):g}, "
+            f"momentum {value(runs, 'momentum'):g}, batch {value(runs, 'batch_size')}; {_seeds(runs)} seed(s), "
+            f"mean ± s.e.m.")  # fmt: skip
+
+
+def scale_b(records: Records, p: Params) -> str:
+    """Data and scale of Fig. 2(b), read from its records (two lines)."""
+    runs = runs_b(records, p)
+    stand_in = STAND_IN[value(runs, "rgb_dataset")]
+    if data_label(runs) == SYNTHETIC:
+        label = SYNTHETIC
+    elif stand_in:
+        label = f"MNIST (real) -> {stand_in} 28 px -> Flip-{stand_in}: STAND-INS for SVHN / Flip-SVHN"
+    else:
+        label = "MNIST -> SVHN (28 px) -> Flip-SVHN"
+    epochs = value(runs, "num_epochs")
+    return (f"{label}\ncolumns {tuple(value(runs, 'hidden'))}; {epochs} epochs, prune ({value(runs, 'scope')} "
+            f"threshold), {epochs} epochs; {_seeds(runs)} seed(s), mean ± s.e.m.")  # fmt: skip
+
+
+def task_names(records: Records, p: Params) -> list[str]:
+    """The three tasks of Fig. 2(b), named from the records' second dataset."""
+    second = STAND_IN[value(runs_b(records, p), "rgb_dataset")] or "SVHN"
+    return ["MNIST", second, f"Flip-{second}"]
+
+
+def frame_a(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 2(a): one row per adapter kind, seed and column: test accuracy (%)."""
+    return pd.DataFrame([{"adapter": NAMES_A[r["config"]["adapter"]], "seed": r["config"]["seed"], "column": k + 1,
+                          ACCURACY: 100 * acc} for r in runs_a(records, p)
+                         for k, acc in enumerate(r["metrics"]["final_test_acc"])])  # fmt: skip
+
+
+def frame_b(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 2(b): one row per network, p and seed: non-zero parameters, mean and per-task test error (%).
+    The matched pruned networks of one p must have equal totals (else they are not the paper's comparison)."""
+    names = task_names(records, p)
+    frame = pd.DataFrame([{"network": r["config"]["network"], "p": r["config"]["fraction"], "seed": r["config"]["seed"],
+                           "parameters": r["metrics"]["params_nonzero"], ERROR: 100 * r["metrics"]["mean_test_error"],
+                           **{f"{n} error (%)": 100 * (1 - a) for n, a in zip(names, r["metrics"]["final_test_acc"])}}
+                          for r in runs_b(records, p)])  # fmt: skip
+    sizes = frame[frame.network.isin(PRUNED_NETWORKS)].groupby(["p", "network"])["parameters"].first()
+    unequal = [f for f, s in sizes.groupby(level="p") if s.nunique() != 1]
+    if unequal:
+        raise ValueError(f"the pruned networks differ in size at p = {unequal}: {sizes.to_dict()}")
+    return frame
+
+
+def _pareto(points: pd.DataFrame) -> pd.Series:
+    """True for points no other point beats on both axes (fewer parameters and lower error)."""
+    return points.apply(lambda r: not ((points.parameters <= r.parameters) & (points.error <= r.error)
+                                       & ((points.parameters < r.parameters) | (points.error < r.error))).any(),
+                        axis=1)  # fmt: skip
+
+
+def summary_b(records: Records, p: Params) -> pd.DataFrame:
+    """Per network and p: parameters, mean error and its s.e.m. over seeds, seeds n, and the Pareto flag."""
+    summary = (frame_b(records, p).groupby(["network", "p"])
+               .agg(parameters=("parameters", "first"), error=(ERROR, "mean"), sem=(ERROR, "sem"),
+                    n=("seed", "nunique"))
+               .reset_index())  # fmt: skip
+    summary["on Pareto front"] = _pareto(summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------- the claims
 def successive_columns(acc_a: pd.DataFrame, adapter: str) -> dict[str, tuple[float, list[float]]]:
     """Column k+1 minus column k for one adapter: ``{"2-1": (mean, per-seed differences), "3-2": ...}``."""
     table = acc_a[acc_a.adapter == adapter].pivot(index="seed", columns="column", values=ACCURACY)
@@ -20,12 +135,12 @@ def successive_columns(acc_a: pd.DataFrame, adapter: str) -> dict[str, tuple[flo
             for k in sorted(table.columns)[:-1]}  # fmt: skip
 
 
-def per_level(frame_b: pd.DataFrame, network: str, other: str, fractions) -> dict[float, tuple[list, list]]:
+def per_level(errors: pd.DataFrame, network: str, other: str, fractions) -> dict[float, tuple[list, list]]:
     """For each pruning fraction: the per-seed mean errors of ``network`` and ``other``, paired by seed."""
     out = {}
     for f in fractions:
-        a = frame_b[(frame_b.network == network) & (frame_b.p == f)].set_index("seed")[ERROR]
-        b = frame_b[(frame_b.network == other) & (frame_b.p == f)].set_index("seed")[ERROR]
+        a = errors[(errors.network == network) & (errors.p == f)].set_index("seed")[ERROR]
+        b = errors[(errors.network == other) & (errors.p == f)].set_index("seed")[ERROR]
         seeds = sorted(set(a.index) & set(b.index))
         out[f] = (list(a[seeds]), list(b[seeds]))
     return out
@@ -39,18 +154,18 @@ def _levels(pairs: dict[float, tuple[list, list]], what: str) -> tuple[list[tupl
     return list(parts.values()), f"{what}: {shown} points"
 
 
-def _pareto_check(summary_b: pd.DataFrame, frame_b: pd.DataFrame) -> tuple[str, str, list[str]]:
+def _pareto_check(means: pd.DataFrame, errors: pd.DataFrame) -> tuple[str, str, list[str]]:
     """The front of the means, and whether each rival on it beats the progressive network of equal size
     beyond 2 SE (a rival that is ahead only within the noise does not refute the claim)."""
-    front = sorted(set(summary_b[summary_b["on Pareto front"]].network))
-    rivals = summary_b[summary_b["on Pareto front"] & (summary_b.network != "progressive pruned")]
+    front = sorted(set(means[means["on Pareto front"]].network))
+    rivals = means[means["on Pareto front"] & (means.network != "progressive pruned")]
     parts = []
     for _, r in rivals.iterrows():
-        pair = per_level(frame_b, "progressive pruned", r.network, [r.p])[r.p]
+        pair = per_level(errors, "progressive pruned", r.network, [r.p])[r.p]
         if pair[0]:
             parts.append(paired_direction(pair[1], pair[0], what=f"{r.network} at p={r.p:g}, error difference"))
         else:  # no progressive network of that size (the unpruned one): its error against the best progressive
-            best = summary_b[summary_b.network == "progressive pruned"].error.min()
+            best = means[means.network == "progressive pruned"].error.min()
             parts.append(direction_status(r.error - best, float("nan"), what=f"{r.network}"))
     if front == ["progressive pruned"]:
         return "reproduced", "as in the paper (read from the means)", front
@@ -63,14 +178,14 @@ def _pareto_check(summary_b: pd.DataFrame, frame_b: pd.DataFrame) -> tuple[str, 
             + f", ahead of the progressive network of its size only within the noise: {reasons}", front)  # fmt: skip
 
 
-def claims(p: Params, acc_a: pd.DataFrame, frame_b: pd.DataFrame, summary_b: pd.DataFrame,
-           names_a: dict[str, str], scale_a: str, scale_b: str) -> list[dict]:  # fmt: skip
-    """The rows of the "paper vs. this book" table.
+def claims(records: Records, p: Params) -> list[dict]:
+    """The rows of the "paper vs. this book" table, from the records (the parameters select them).
 
-    ``acc_a``: Fig. 2(a) accuracies (adapter, seed, column, test accuracy (%)); ``frame_b``: Fig. 2(b) per
-    network, p and seed (mean test error (%)); ``summary_b``: its means per network and p, with parameters
-    and the Pareto flag, as the chapter draws them. Directions are judged per seed-paired difference.
+    Fig. 2(a) accuracies (:func:`frame_a`), Fig. 2(b) errors per network, p and seed (:func:`frame_b`) and their
+    means with the Pareto flag (:func:`summary_b`). Directions are judged per seed-paired difference.
     """
+    acc_a, errors, means = frame_a(records, p), frame_b(records, p), summary_b(records, p)
+    names_a, line_a, line_b = NAMES_A, scale_a(records, p), scale_b(records, p)
     fs = p.prune_fractions
     expected = {"learned": +1, "none": -1, "unlearned": -1}
     steps, parts_a = {}, []
@@ -82,17 +197,17 @@ def claims(p: Params, acc_a: pd.DataFrame, frame_b: pd.DataFrame, summary_b: pd.
             parts_a.append(paired_direction(diffs, [0.0] * len(diffs), expected_sign=sign,
                                             what=f"{names_a[key]} column {step.replace('-', ' - ')}"))  # fmt: skip
     status_a, counted_a = compound_status(parts_a)
-    beats, shown_beats = _levels(per_level(frame_b, "progressive pruned", "unlinked pruned", fs),
+    beats, shown_beats = _levels(per_level(errors, "progressive pruned", "unlinked pruned", fs),
                                  "unlinked minus progressive error")  # fmt: skip
     status_b, counted_b = compound_status(beats)
-    worse_than_prog, shown_prog = _levels(per_level(frame_b, "progressive pruned", "random-input pruned", fs),
+    worse_than_prog, shown_prog = _levels(per_level(errors, "progressive pruned", "random-input pruned", fs),
                                           "random-input minus progressive")  # fmt: skip
-    worse_than_unl, shown_unl = _levels(per_level(frame_b, "unlinked pruned", "random-input pruned", fs),
+    worse_than_unl, shown_unl = _levels(per_level(errors, "unlinked pruned", "random-input pruned", fs),
                                         "random-input minus unlinked")  # fmt: skip
     status_r, counted_r = compound_status(worse_than_prog + worse_than_unl)
-    status_f, reason_f, front = _pareto_check(summary_b, frame_b)
-    unpruned = int(summary_b[summary_b.network == "unlinked unpruned"].iloc[0].parameters)
-    n_a, n_b = acc_a.seed.nunique(), frame_b.seed.nunique()
+    status_f, reason_f, front = _pareto_check(means, errors)
+    unpruned = int(means[means.network == "unlinked unpruned"].iloc[0].parameters)
+    n_a, n_b = acc_a.seed.nunique(), errors.seed.nunique()
     return [
         {"claim": "The unlinked, unpruned network of Fig. 2(b) has 930,270 parameters", "paper": "930,270",
          "this book": f"{unpruned:,}", "data and scale": "counted, no training",
@@ -104,18 +219,18 @@ def claims(p: Params, acc_a: pd.DataFrame, frame_b: pd.DataFrame, summary_b: pd.
          "paper": "learned: column 2 > 1 and 3 > 2; none and unlearned: 2 < 1 and 3 < 2",
          "this book": "; ".join(f"{names_a[k]}: " + ", ".join(f"{step}: {mean:+.2f}" for step, (mean, _) in v.items())
                                 for k, v in steps.items()) + " points",
-         "data and scale": scale_a, "status": status_a,
+         "data and scale": line_a, "status": status_a,
          "reason": f"{counted_a} (paired by seed, {n_a} seeds); "
                    + "; ".join(reason for status, reason in parts_a if status != "reproduced")},
         {"claim": "Fig. 2(b): at equal parameters the progressive pruned network beats the unlinked pruned one",
-         "paper": "at every pruning level (figure only)", "this book": shown_beats, "data and scale": scale_b,
+         "paper": "at every pruning level (figure only)", "this book": shown_beats, "data and scale": line_b,
          "status": status_b, "reason": f"{counted_b} (one part per pruning level, paired by seed, {n_b} seeds)"},
         {"claim": "Fig. 2(b): adapters fed random inputs make the worst pruned network",
          "paper": "random-input pruned has the highest error", "this book": f"{shown_prog}; {shown_unl}",
-         "data and scale": scale_b, "status": status_r,
+         "data and scale": line_b, "status": status_r,
          "reason": f"{counted_r} (worse than the progressive and than the unlinked network at each level, paired "
                    f"by seed, {n_b} seeds)"},
         {"claim": "Fig. 2(b): only progressive pruned networks lie on the Pareto front of error against size",
-         "paper": "progressive pruned only", "this book": ", ".join(front), "data and scale": scale_b,
+         "paper": "progressive pruned only", "this book": ", ".join(front), "data and scale": line_b,
          "status": status_f, "reason": reason_f},
     ]  # fmt: skip
