@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from .chapters import REGISTRY
 from .paths import project_root, results_root
 
 __all__ = ["STATUSES", "COLUMNS", "claims_frame", "write", "read_all", "scorecard_markdown", "main"]
@@ -26,15 +27,7 @@ __all__ = ["STATUSES", "COLUMNS", "claims_frame", "write", "read_all", "scorecar
 STATUSES = ("reproduced", "partly", "inconclusive", "not reproduced", "not attempted")
 COLUMNS = ("claim", "paper", "this book", "data and scale", "status", "reason")
 FILE = "claims.csv"
-CHAPTER_TITLES = {
-    "00_forgetting": "Prologue: forgetting",
-    "01_packnet": "PackNet",
-    "02_efficiency": "Efficiency in continual learning",
-    "03_clnp": "Continual Learning via Neural Pruning",
-    "04_progressive_prune": "Progressive Prune Network",
-    "05_filter_pruning": "Iterative filter pruning",
-    "06_comparison": "Comparison: the methods side by side",
-}
+CHAPTER_TITLES = {c.folder: c.title for c in REGISTRY}  # derived from cl_utils.chapters
 
 
 def claims_frame(rows: Sequence[Mapping[str, str]]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ by one is reused by the other.
 
 Adding a chapter: write ``experiments/<name>.py`` with ``CHAPTER``, ``CODE_VERSION``,
 ``Params``, ``plan`` and ``RUNNERS`` (the modules its runs execute are found from its imports);
-add it to :data:`CHAPTERS`; add
+register it in :data:`cl_utils.chapters.REGISTRY`; add
 ``book/params/<chapter>/smoke.yaml`` (and ``committed.yaml`` once outputs are committed).
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from ..chapters import REGISTRY
 from ..paths import project_root
 from .core import Outcome, Records, Run, RunContext, execute, requests
 from .params import ParameterError, Params, knob
@@ -38,16 +39,8 @@ from .params import ParameterError, Params, knob
 __all__ = ["CHAPTERS", "load", "preset", "preset_path", "from_notebook", "execute", "requests", "Run", "RunContext",
            "Records", "Outcome", "Params", "ParameterError", "knob"]  # fmt: skip
 
-#: chapter folder name -> experiment module name
-CHAPTERS = {
-    "00_forgetting": "forgetting",
-    "01_packnet": "packnet",
-    "02_efficiency": "efficiency",
-    "03_clnp": "clnp",
-    "04_progressive_prune": "progressive",
-    "05_filter_pruning": "filter_pruning",
-    "06_comparison": "comparison",
-}
+#: chapter folder name -> experiment module name (derived from the one registry, :mod:`cl_utils.chapters`)
+CHAPTERS = {c.folder: c.module for c in REGISTRY}
 
 
 def load(chapter: str) -> ModuleType:
