@@ -90,7 +90,8 @@ def scorecard_markdown(claims: pd.DataFrame) -> str:
         "the paper's number in standard errors (over seeds or orders, paired where two settings share",
         "them, or of the test set for one run, combined with the paper's own spread): within 2 SE on at",
         "least 3 runs is reproduced; a claim about several settings at once is reproduced when each part",
-        "is, partly when at least half are. Each row's reason shows the numbers.",
+        "is, partly when at least half are. Each row's reason, with the data and scale it rests on, is",
+        "folded under its chapter's table.",
         "",
         "## Counts",
         "",
@@ -103,10 +104,26 @@ def scorecard_markdown(claims: pd.DataFrame) -> str:
     total = counts.sum()
     lines.append("| **all** | " + " | ".join(f"**{int(total[s])}**" for s in STATUSES) + f" | **{int(total.sum())}** |")
     for chapter, rows in claims.groupby("chapter", sort=False):
-        lines += ["", f"## {CHAPTER_TITLES.get(chapter, chapter)}", "", "| claim | paper | this book | data and scale | status | reason |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
-        lines += ["| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for _, r in rows.iterrows()]
+        lines += _chapter_section(chapter, rows)
     return "\n".join(lines) + "\n"
+
+
+def _chapter_section(chapter: str, rows: pd.DataFrame) -> list[str]:
+    """A chapter's rows: a short table (claim, the two numbers, status) under a link to the chapter, then, folded,
+    the data and scale (each distinct line once, numbered), every row's reason, and the command that regenerates
+    the rows (the long text stays out of the table, so the page stays short)."""
+    title = CHAPTER_TITLES.get(chapter, chapter)
+    scales = list(dict.fromkeys(rows["data and scale"]))
+    out = ["", f"## [{title}]({chapter}.ipynb)", "", "| claim | paper | this book | status | scale |",
+           "|---|---|---|---|---:|"]  # fmt: skip
+    out += [f"| {_cell(r['claim'])} | {_cell(r['paper'])} | {_cell(r['this book'])} | {r['status']} | "
+            f"[{scales.index(r['data and scale']) + 1}] |" for _, r in rows.iterrows()]  # fmt: skip
+    out += ["", ":::{dropdown} Data and scale, the reason for each status, and how to regenerate these rows", ""]
+    out += [f"[{i + 1}] {_cell(text)}" + "\n" for i, text in enumerate(scales)]
+    out += [f"* **{_cell(r['claim'])}**: {r['status']}. {_cell(r['reason'])}" for _, r in rows.iterrows()]
+    out += ["", f"Regenerate: `python -m cl_utils.reproduce {chapter[:2]} --preset committed --in-place`, then execute "
+            f"the chapter (`make reproduce NB=book/{chapter}.ipynb` does both) and `python -m cl_utils.claims`.", ":::"]
+    return out
 
 
 def page_path() -> Path:

@@ -37,6 +37,9 @@ def test_the_chapter_table_stores_its_rows_and_the_scorecard_counts_them(tmp_pat
     assert "| Continual Learning via Neural Pruning | 0 | 1 | 0 | 0 | 0 | 1 |" in page
     assert "| **all** | **1** | **1** | **0** | **0** | **1** | **3** |" in page
     assert "Table 2: C \\| D" in page, "a '|' inside a cell must not split the markdown table"
+    assert "## [PackNet](01_packnet.ipynb)" in page  # each chapter's rows link to the chapter
+    assert page.count(ROW["data and scale"]) == 2, "a scale line appears once per chapter, not once per row"
+    assert "* **Table 2: C \\| D**: not attempted. no GPU" in page
 
 
 def test_a_table_without_save_to_writes_nothing(tmp_path, monkeypatch):
