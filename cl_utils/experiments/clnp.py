@@ -84,8 +84,9 @@ class Params(BaseParams):
     unrescaled_repetitions: list[int] = knob([0, 1], "narrow repetitions at the paper's margin also run without "
                                              "the unit rescaling, to measure what it changes", min=0,
                                              unique=True)  # fmt: skip
-    layer_alpha_values: list[float] = knob([1e-4, 3e-4, 1e-3], "per-layer L1 values (the paper allows one alpha per "
-                                           "layer): every combination over the hidden layers joins the task-1 "
+    layer_alpha_values: list[float] = knob([3e-4, 1e-3, 3e-3], "per-layer L1 values (the paper allows one alpha per "
+                                           "layer), around the uniform grid's largest alpha, which it keeps at most "
+                                           "margins: every combination over the hidden layers joins the task-1 "
                                            "grid ...", min=0.0, min_length=1)  # fmt: skip
     layer_alpha_repetitions: list[int] = knob([0, 1], "... in these narrow repetitions at the paper's margin "
                                               "(empty: none)", min=0, unique=True)  # fmt: skip
