@@ -1,50 +1,118 @@
 """Chapter 02's claims table: each of Ball et al.'s figures and tables, our number, and a status.
 
-Statuses follow the shared rules of :mod:`cl_utils.verdicts` (differences paired by seed against their
-standard error over the seeds), computed from the records, so a rerun at another scale re-judges every
-claim. A figure the parameters leave out (CIFAR-10's Table 1
-and Figures 2-4 at the committed scale) gets a "not attempted" row naming the parameter.
+Statuses follow the shared rules of :mod:`cl_utils.verdicts` (differences paired by seed against their standard
+error over the seeds), computed from the records, so a rerun at another scale re-judges every claim. A figure the
+parameters leave out (CIFAR-10's Table 1 and Figures 2-4 at the committed scale) gets a "not attempted" row naming
+the parameter.
+
+Every number and every scale line is read from the records (their ``config``, ``metrics`` and ``data``), never
+from the parameters the notebook was run with: the parameters only say which records belong to which figure
+(the datasets, p, N, B and seeds of each point, :func:`point_runs`), so a caption cannot describe other runs
+than the ones it shows. :mod:`.efficiency_figures` draws the figures and tables from the same selections.
 """
 from __future__ import annotations
 
-import math
-import os
-
 import numpy as np
-import pandas as pd
 
-from ..efficiency import compression_ratio
+from ..efficiency import METHODS, compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
-from ..paths import run_results_root
-from ..plots import paper_vs_book
-from .cache import RunCache
 from .core import Records
-from .efficiency import Params, accuracy, match, setting
+from .efficiency import BASE_KEYS, Params, fill_runs, match, setting
 
-__all__ = ["PAPER_TABLE1", "PAPER_FIG3", "claims", "claims_table", "grid_against_search"]
+__all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
+           "common", "seeds_of", "synthetic", "retraining_budget", "scale", "claims"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+#: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)
+DATA = {"mnist": "split MNIST (real)", "cifar10": "split CIFAR-10 (real, JPEG copy)"}
 #: Table 1: compression ratio (Memory, Multinet) at PackNet's p
 PAPER_TABLE1 = {("mnist", 0.95): (1.17, 1.63), ("mnist", 0.99): (1.45, 2.77), ("mnist", 0.995): (1.54, 3.32),
                 ("cifar10", 0.8): (1.60, 2.82), ("cifar10", 0.9): (2.25, 2.26), ("cifar10", 0.95): (2.08, 2.27)}
 #: Figure 3's captions: PackNet's mean accuracy (%) at p
 PAPER_FIG3 = {("mnist", 0.95): 99.6, ("mnist", 0.99): 98.9, ("mnist", 0.995): 97.0,
               ("cifar10", 0.8): 89.1, ("cifar10", 0.9): 84.3, ("cifar10", 0.95): 79.7}
+#: the config keys that say which point of a figure a fill run is (the parameters choose them)
+POINT_KEYS = ("dataset", "method", "free", "rounds", "budget", "seeds")
 
 
-def _mean(records: Records, p: Params, d: str, method: str, free: float, rounds: int = 1, budget: int = 0,
-          seeds: list[int] | None = None) -> float:  # fmt: skip
+# ------------------------------------------------------------------------------------ which records go where
+def point_runs(records: Records, p: Params, d: str, method: str, free: float, rounds: int, budget: int,
+               seeds: list[int]) -> list[dict]:  # fmt: skip
+    """The fill records of one point of a figure, one per seed group (the run module's grouping): matched on the
+    point's dataset, method, p, N, B and seeds only, so the records' other settings are what a caption reports."""
+    return [records.one("fill", **{k: r.config[k] for k in POINT_KEYS})
+            for r in fill_runs(p, d, method, free, rounds, budget, seeds)]  # fmt: skip
+
+
+def accuracy(runs: list[dict]) -> np.ndarray:
+    """Test accuracy (%, tasks x seeds) of the records of one point, their seed groups side by side."""
+    return 100 * np.concatenate([np.asarray(r["metrics"]["acc"]) for r in runs], axis=1)
+
+
+def fig_runs(records: Records, p: Params, fig: str, d: str) -> list[dict]:
+    """The fill records of ``fig`` on dataset ``d``: 'fig1' every p and method at N = 1; 'fig2' PackNet at every
+    p and N, the budget B shared by the N rounds; 'fig4' PackNet at every p and N, B epochs per round."""
     s = setting(p, d)
-    return float(accuracy(records, p, d, method, free, rounds, budget or s.budget, seeds or s.seeds).mean())
+    points = {"fig1": [(m, f, 1, s.budget) for f in s.free for m in METHODS],
+              "fig2": [("packnet", f, n, s.budget) for f in s.free for n in s.rounds],
+              "fig4": [("packnet", f, n, s.budget * n) for f in s.free for n in p.fig4_rounds]}[fig]  # fmt: skip
+    return [r for m, f, n, b in points for r in point_runs(records, p, d, m, f, n, b, s.seeds)]
+
+
+def matching_runs(records: Records, p: Params, d: str, how: str = "grid") -> list[dict]:
+    """Table 1's match records of dataset ``d`` (every p, Memory then Multinet), on the grid or by the search."""
+    return [records.one("match", dataset=d, target_free=f, method=m, how=how) for f in setting(p, d).free
+            for m in ("memory", "multinet")]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------ scale, from the records
+def common(runs: list[dict]) -> dict:
+    """The network, data and training settings (:data:`.efficiency.BASE_KEYS`) the runs share, else an error."""
+    first = {k: runs[0]["config"].get(k) for k in BASE_KEYS}
+    differ = sorted({k for r in runs for k in BASE_KEYS if r["config"].get(k) != first[k]})
+    if differ:
+        raise ValueError(f"the runs of one {first['dataset']} figure differ in {differ}: one caption cannot describe "
+                         "them")  # fmt: skip
+    return first
+
+
+def seeds_of(runs: list[dict]) -> list[int]:
+    return sorted({s for r in runs for s in r["config"]["seeds"]})
+
+
+def synthetic(runs: list[dict]) -> bool:
+    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
+
+
+def retraining_budget(runs: list[dict], per_round: bool = False) -> int:
+    """The runs' retraining budget B (``per_round``: their epochs per round, Fig. 4's B); an error if they differ."""
+    values = {r["config"]["budget"] // (r["config"]["rounds"] if per_round else 1) for r in runs}
+    if len(values) != 1:
+        raise ValueError(f"the runs differ in their retraining budget {sorted(values)}: one caption cannot tell it")
+    return values.pop()
+
+
+def scale(runs: list[dict], *, per_round: bool = False, note: bool = True) -> str:
+    """The data and scale of ``runs``, read from their records; ``note`` adds what p counts."""
+    c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
+    data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
+    line = (f"{data}; {c['per_class'] or 'all'} training images/class; E = {c['epochs']}, B = {b}; {n} seed(s), "
+            + ("mean ± s.e.m." if n > 1 else "no error bars"))  # fmt: skip
+    return line + "; p = free share of body weights (biases, heads kept)" if note else line
+
+
+# ----------------------------------------------------------------------------------------------------- claims
+def _acc(records: Records, p: Params, d: str, method: str, free: float, rounds: int = 1, budget: int = 0,
+         seeds: list[int] | None = None) -> np.ndarray:  # fmt: skip
+    s = setting(p, d)
+    return accuracy(point_runs(records, p, d, method, free, rounds, budget or s.budget, seeds or s.seeds))
 
 
 def _per_seed(records: Records, p: Params, d: str, method: str, free: float, rounds: int = 1, budget: int = 0,
               seeds: list[int] | None = None) -> np.ndarray:  # fmt: skip
-    """Mean accuracy (%) over the five tasks, one value per seed (the seeds of one point share data orders with
-    the other points' seeds of the same number, so differences can be paired by seed)."""
-    s = setting(p, d)
-    return accuracy(records, p, d, method, free, rounds, budget or s.budget, seeds or s.seeds).mean(axis=0)
+    """Mean accuracy (%) over the five tasks per seed (a seed's data order is the same at every point: paired)."""
+    return _acc(records, p, d, method, free, rounds, budget, seeds).mean(axis=0)
 
 
 #: test images behind a five-task mean accuracy (each dataset's whole test split, split into its five tasks)
@@ -66,26 +134,26 @@ def _not_attempted(claim: str, paper: str, parameter: str) -> dict:
                                                   "the default (paper-scale) parameters run it"}  # fmt: skip
 
 
-def claims(records: Records, p: Params, scale: dict[str, str]) -> list[dict]:
-    """Every claim of the paper's Figures 1-4 and Table 1, for both datasets. ``scale``: dataset -> its label."""
+def claims(records: Records, p: Params) -> list[dict]:
+    """Every claim of the paper's Figures 1-4 and Table 1, for both datasets; data and scale from the records."""
     rows = []
     for d in ("mnist", "cifar10"):
-        rows += _fig1(records, p, d, scale)
-        rows += _table1(records, p, d, scale)
-        rows += _fig2(records, p, d, scale)
-        rows += _fig3(records, p, d, scale)
-        rows += _fig4(records, p, d, scale)
+        rows += _fig1(records, p, d)
+        rows += _table1(records, p, d)
+        rows += _fig2(records, p, d)
+        rows += _fig3(records, p, d)
+        rows += _fig4(records, p, d)
     return rows
 
 
-def _fig1(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
+def _fig1(records: Records, p: Params, d: str) -> list[dict]:
     claim = f"Fig. 1 ({TITLE[d]}): PackNet is the least accurate of the three, and its gap grows with p"
     if d not in p.datasets:
         return [_not_attempted(claim, "yes, at every p", "datasets")]
     ps = setting(p, d).free
     gaps, arms = [], []
     for f in ps:
-        other = max(("memory", "multinet"), key=lambda m: _mean(records, p, d, m, f))
+        other = max(("memory", "multinet"), key=lambda m: float(_acc(records, p, d, m, f).mean()))
         pk, ot = _per_seed(records, p, d, "packnet", f), _per_seed(records, p, d, other, f)
         gaps.append(float(pk.mean() - ot.mean()))
         arms.append((pk, ot))
@@ -104,7 +172,7 @@ def _fig1(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
     return [{"claim": claim, "paper": "yes, at every p",
              "this book": "PackNet minus the better other method: "
                           + ", ".join(f"p={f:g}: {g:+.2f}" for f, g in zip(ps, gaps)) + " points",
-             "data and scale": scale[d], "status": status,
+             "data and scale": scale(fig_runs(records, p, "fig1", d), note=False), "status": status,
              "reason": f"{counted} (behind at each p, and the gap wider at each larger p; paired by seed, "
                        f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts)}]  # fmt: skip
 
@@ -114,18 +182,20 @@ def _ratios(records: Records, p: Params, d: str) -> dict[float, tuple[float, flo
             for f in setting(p, d).free}  # fmt: skip
 
 
-def _table1(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
+def _table1(records: Records, p: Params, d: str) -> list[dict]:
     paper_ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in paper_ps)
     claim = f"Table 1 ({TITLE[d]}): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
     ratios = _ratios(records, p, d)
+    runs = matching_runs(records, p, d)
+    points = "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
     above_one = all(r > 1 for pair in ratios.values() for r in pair)
     status = "partly" if above_one else "not reproduced"  # the direction only: a matched ratio has no measured SE
     return [{"claim": claim, "paper": paper,
              "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-             "data and scale": f"{scale[d]}; {len(p.matching_seeds)} seeds, a grid of {p.match_grid_points} p̄ values",
+             "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values",
              "status": status,
              "reason": ("every ratio above 1, as the paper's" if above_one else "some ratio at or below 1")
                        + "; the sizes come from one matching over the seeds' mean, with no measured uncertainty, "
@@ -134,10 +204,10 @@ def _table1(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
 
 
 def _errors(records: Records, p: Params, d: str, f: float, rounds: list[int], budget_of) -> dict[int, float]:
-    return {n: 100 - _mean(records, p, d, "packnet", f, n, budget_of(n)) for n in rounds}
+    return {n: 100 - float(_acc(records, p, d, "packnet", f, n, budget_of(n)).mean()) for n in rounds}
 
 
-def _fig2(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
+def _fig2(records: Records, p: Params, d: str) -> list[dict]:
     s = setting(p, d)
     if d == "mnist":
         claim = ("Fig. 2 (MNIST): at a fixed retraining budget, more rounds help the MLP; at p=0.995 the worst N has "
@@ -164,7 +234,9 @@ def _fig2(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
         few = best <= 2
         status = "reproduced" if few and abs(errs[worst] - errs[best] - 3.5) <= 2 else "partly" if few else "not reproduced"
         reason = f"best N = {best}; spread {errs[worst] - errs[best]:.2f} points against the paper's 3.5"
-    rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": f"{scale[d]}; B = {s.budget}",
+    shown = fig_runs(records, p, "fig2", d)
+    scale_line = f"{scale(shown, note=False)}; B = {retraining_budget(shown)}"
+    rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": scale_line,
              "status": status, "reason": reason}]
     if d == "mnist" and {0.99, 0.995} <= set(s.free):  # then f is 0.995 and errs its errors
         errs_99 = _errors(records, p, d, 0.99, s.rounds, lambda n: s.budget)
@@ -175,21 +247,21 @@ def _fig2(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
                                    direction_holds=None)  # fmt: skip
         rows.append({"claim": "Fig. 2 (MNIST): the best N at p=0.995 is about as good as the worst N at p=0.99 "
                               "(twice the compression for free)", "paper": "about 1.5 % against about 1.5-2 %",
-                     "this book": f"{best_995:.2f} % against {worst_99:.2f} %", "data and scale": f"{scale[d]}; B = {s.budget}",
+                     "this book": f"{best_995:.2f} % against {worst_99:.2f} %", "data and scale": scale_line,
                      "status": status,
                      "reason": says.replace("from the paper's", "from the worst N at 0.99") + " (a two-sided claim, "
                                f"paired by seed): the best at 0.995 is {best_995 - worst_99:+.2f} points from it"})  # fmt: skip
     return rows
 
 
-def _fig3(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
+def _fig3(records: Records, p: Params, d: str) -> list[dict]:
     paper_ps = [f for (dd, f) in PAPER_FIG3 if dd == d]
     claim = f"Fig. 3 ({TITLE[d]}): PackNet's mean accuracy over the five tasks at each p (the matching targets)"
     paper = ", ".join(f"p={f:g}: {PAPER_FIG3[d, f]:.1f} %" for f in paper_ps)
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
+    runs = matching_runs(records, p, d)
     ours = {f: match(records, p, d, f, "memory")["target"] for f in setting(p, d).free}
-    gaps = [ours[f] - PAPER_FIG3[d, f] for f in ours if (d, f) in PAPER_FIG3]
     parts = []
     for f in ours:
         if (d, f) in PAPER_FIG3:
@@ -198,13 +270,13 @@ def _fig3(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
                                      direction_holds=None))  # fmt: skip
     status = weakest_status(st for st, _ in parts) if parts else "not attempted"
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-             "data and scale": f"{scale[d]}; {len(p.matching_seeds)} seeds", "status": status,
+             "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds", "status": status,
              "reason": ("; ".join(f"p={f:g}: {r}" for f, (_, r) in zip([f for f in ours if (d, f) in PAPER_FIG3], parts))
                         + " (the SE over the seeds; the paper gives no spread)") if parts
                        else "not measurable (no p in common)"}]  # fmt: skip
 
 
-def _fig4(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
+def _fig4(records: Records, p: Params, d: str) -> list[dict]:
     s = setting(p, d)
     claim = "Fig. 4: without a budget (each round gets B epochs) more rounds give lower error"
     paper = "yes, on CIFAR-10 at p = 0.8, 0.9, 0.95 (figure only)"
@@ -216,51 +288,13 @@ def _fig4(records: Records, p: Params, d: str, scale: dict) -> list[dict]:
                               list(100 - _per_seed(records, p, d, "packnet", f, n_max, s.budget * n_max)),
                               what=f"p={f:g}: N={n_min} minus N={n_max} error") for f in s.free]  # fmt: skip
     status, counted = compound_status(parts)
+    shown = fig_runs(records, p, "fig4", d)
     if d != "cifar10" and status == "reproduced":
         status = "partly"  # shown on another dataset than the paper's
     return [{"claim": claim + f" ({TITLE[d]}{'' if d == 'cifar10' else ', the paper draws CIFAR-10'})", "paper": paper,
              "this book": "; ".join(f"p={f:g}: " + " / ".join(f"{v:.2f}" for v in e.values()) + " % (N = "
                                     + ", ".join(map(str, e)) + ")" for f, e in errs.items()),
-             "data and scale": f"{scale[d]}; R = B = {s.budget}", "status": status,
+             "data and scale": f"{scale(shown, per_round=True, note=False)}; R = B = "
+                               f"{retraining_budget(shown, per_round=True)}", "status": status,
              "reason": f"{counted}, one part per p (paired by seed): " + "; ".join(r for _, r in parts)
                        + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly")}]
-
-
-def claims_table(records: Records, p: Params, scale: dict[str, str], directory: str | os.PathLike) -> pd.DataFrame:
-    """The chapter's "paper vs. this book" table; its rows are stored as ``<directory>/claims.csv``."""
-    return paper_vs_book(claims(records, p, scale), unit="", save_to=directory)
-
-
-def _u(free: float) -> float:
-    """``u = −log10(1 − p̄)``, the scale the grid is even in."""
-    return -math.log10(1 - free)
-
-
-def grid_against_search(records: Records, p: Params, d: str) -> pd.DataFrame:
-    """Table 1's p̄ found on the grid beside the p̄ the sequential search found, with what each cost.
-
-    Trainings count stacked networks trained one after another (a grid of ``points × seeds``
-    models is one, shared by every target; each target then trains one run at the p̄ it found);
-    times are the wall times of those trainings, from the run cache.
-    """
-    chapter = records.items[0]["chapter"]
-    cache = {r["key"]: r for r in RunCache(chapter, run_results_root(chapter, p.results_dir)).records()}
-    rows, ps = [], setting(p, d).free
-    for f in ps:
-        for m in ("memory", "multinet"):
-            g_rec, s_rec = (records.one("match", dataset=d, target_free=f, method=m, how=h) for h in ("grid", "search"))
-            grid, search = g_rec["metrics"], s_rec["metrics"]
-            g_inputs = [cache[k] for k in g_rec["inputs"] if k in cache]
-            g_runs = [r for r in g_inputs if r["kind"] == "grid"]
-            at_found = [r for r in g_inputs if r["config"].get("method") == m and r["config"].get("free") == grid["free"]]
-            s_runs = [cache[k] for k in s_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m]
-            rows.append({"PackNet p": f"{f:g}", "method": m.capitalize(),
-                         "p̄ grid": f"{grid['free']:.4f}", "p̄ search": f"{search['free']:.4f}",
-                         "difference in u": f"{_u(grid['free']) - _u(search['free']):+.3f}",
-                         "ratio grid": f"{compression_ratio(f, grid['free']):.2f}",
-                         "ratio search": f"{compression_ratio(f, search['free']):.2f}",
-                         "search trainings": len(search["evaluations"]),
-                         "search minutes": f"{sum(r['wall_seconds'] for r in s_runs) / 60:.1f}",
-                         f"grid minutes (shared by the {len(ps)} p)": f"{sum(r['wall_seconds'] for r in g_runs) / 60:.1f}",
-                         "run at grid p̄, minutes": f"{sum(r['wall_seconds'] for r in at_found) / 60:.1f}"})  # fmt: skip
-    return pd.DataFrame(rows).set_index(["PackNet p", "method"])

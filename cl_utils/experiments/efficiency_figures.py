@@ -1,0 +1,299 @@
+"""Chapter 02's figures and tables, drawn from the records alone.
+
+Every label, caption and scale line is read from the records (their configs, metrics and data sources), never
+from the parameters the notebook was run with, so a caption cannot describe other runs than the ones it shows;
+the parameters only say which records go where (:func:`.efficiency_report.fig_runs`,
+:func:`.efficiency_report.matching_runs`). A figure drawn for several datasets has one row of panels per dataset.
+:mod:`.efficiency_report` holds the selections, the scale lines and the claims.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from functools import lru_cache
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import plots
+from ..efficiency import METHODS, compression_ratio, dense_fraction
+from ..metrics import format_mean_spread, mean_sem
+from ..models import ball_cnn, mlp
+from ..paths import run_results_root
+from .cache import RunCache
+from .core import Records
+from .efficiency import PAIRS, Params
+from .efficiency_report import (PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs, retraining_budget,
+                                scale)  # fmt: skip
+
+__all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
+           "table_matching", "caption_grid_against_search", "table_grid_against_search", "fig_rounds_budget",
+           "table_rounds_budget", "fig_matching_per_task", "fig_rounds_no_budget",
+           "table_rounds_no_budget"]  # fmt: skip
+
+NAMES = {"packnet": "PackNet", "memory": "Memory", "multinet": "Multinet"}
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _of(runs: list[dict], **match) -> list[dict]:
+    """The runs whose config has every ``match`` value (in their order)."""
+    return [r for r in runs if all(r["config"][k] == v for k, v in match.items())]
+
+
+def _values(runs: list[dict], key: str) -> list:
+    """Each value of config ``key`` in the runs, once, in their order."""
+    return list(dict.fromkeys(r["config"][key] for r in runs))
+
+
+def _name(runs: list[dict]) -> str:
+    return TITLE[common(runs)["dataset"]]
+
+
+def _tasks(runs: list[dict]) -> int:
+    return len(runs[0]["metrics"]["acc"])
+
+
+def _points(runs: list[dict]) -> str:  # the grid size of Table 1's match records
+    return "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
+
+
+def _lines(names: list[str], lines: list[str], inches: float) -> str:
+    """Scale lines under a figure's title, wrapped to its width: each dataset's named where the figure has several."""
+    named = lines if len(lines) == 1 else [f"{n}: {line}" for n, line in zip(names, lines)]
+    return "\n".join(textwrap.fill(line, int(13 * inches)) for line in named)  # about 13 characters an inch
+
+
+@lru_cache(maxsize=None)
+def _dense_of(hidden: str | tuple[int, ...], heads: int) -> float:
+    net = ball_cnn([2] * heads) if hidden == "ball_cnn" else mlp(784, list(hidden), [2] * heads)
+    return dense_fraction(net)
+
+
+def _dense(runs: list[dict]) -> float:
+    """What every method keeps whole (biases, the task heads) per prunable body weight, in the records' network."""
+    hidden = common(runs)["hidden"]
+    return _dense_of(hidden if isinstance(hidden, str) else tuple(hidden), _tasks(runs))
+
+
+def dense_note(records: Records, p: Params) -> str:
+    """For each dataset of Fig. 1: the share of the parameters every method keeps whole, and of all kept at each p."""
+    lines = []
+    for runs in (fig_runs(records, p, "fig1", d) for d in p.datasets):
+        d, dense = common(runs)["dataset"], _dense(runs)
+        lines.append(f"{d}: biases and heads are {100 * dense:.2f} % of the prunable body weights; at p = "
+                     + ", ".join(f"{f:g}: {100 * (1 - f + dense) / (1 + dense):.2f} %" for f in _values(runs, "free"))
+                     + " of all parameters are kept")  # fmt: skip
+    return "\n".join(lines)
+
+
+def scale_lines(records: Records, p: Params) -> str:
+    """The data and scale of Fig. 1's records, one dataset per line (the claims table's rows add their own)."""
+    shown = [fig_runs(records, p, "fig1", d) for d in p.datasets]
+    return "\n".join(f"{common(runs)['dataset']}: {scale(runs, note=False)}" for runs in shown)
+
+
+# ------------------------------------------------------------------------------------------------- Figure 1
+def fig_accuracy_vs_free(records: Records, p: Params) -> plt.Figure:
+    """Fig. 1: mean test accuracy over the tasks against p, one panel per dataset, one line per method
+    (mean ± s.e.m. over seeds)."""
+    shown = [fig_runs(records, p, "fig1", d) for d in p.datasets]
+    fig, axes = plt.subplots(1, len(shown), figsize=(6.2 * len(shown), 4.2), squeeze=False)
+    for ax, runs in zip(axes[0], shown):
+        ps = _values(runs, "free")
+        for i, m in enumerate(METHODS):
+            if not _of(runs, method=m):
+                continue
+            means = [accuracy(_of(runs, method=m, free=f)).mean(0) for f in ps]  # per seed: mean over tasks
+            ax.errorbar([1 - f for f in ps], [v.mean() for v in means], yerr=[mean_sem(v)[1] for v in means],
+                        marker="o", capsize=3, color=plots.PALETTE[i], label=NAMES[m])  # fmt: skip
+        ax.set_xscale("log")  # 1 - p on a log axis, so that 0.99 and 0.995 separate
+        ax.set_xticks([1 - f for f in ps], [f"{f:g}" for f in ps])
+        ax.minorticks_off()
+        ax.invert_xaxis()
+        ax.set(xlabel="final free fraction p (log scale of 1 - p; body weights)",
+               ylabel=f"mean test accuracy, {_tasks(runs)} tasks (%)")  # fmt: skip
+        ax.set_title(f"Fig. 1 ({_name(runs)})\n" + textwrap.fill(scale(runs), 75), fontsize=9)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def table_accuracy_vs_free(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 1's points: the mean test accuracy over the tasks (%), mean ± s.e.m. over seeds."""
+    rows = []
+    for runs in (fig_runs(records, p, "fig1", d) for d in p.datasets):
+        rows += [{"dataset": _name(runs), "p": f"{f:g}",
+                  **{NAMES[m]: format_mean_spread(accuracy(_of(runs, method=m, free=f)).mean(0))
+                     for m in _values(runs, "method")}} for f in _values(runs, "free")]  # fmt: skip
+    return pd.DataFrame(rows).set_index(["dataset", "p"])
+
+
+# ---------------------------------------------------------------------------------------------------- Table 1
+def caption_matching(records: Records, p: Params) -> str:
+    """What :func:`table_matching` shows, and the data and scale of its match records."""
+    lines = ["Table 1, ours beside the paper's: compression ratio (1 - p) / (1 - p_bar) at matched accuracy, p and "
+             "p_bar", "counting body weights only; 'all params' also counts the biases and heads every method keeps "
+             "whole", "(gap: accuracy of a run at p_bar minus PackNet's; a large gap means the accuracy curve is flat "
+             "or noisy near p_bar)"]  # fmt: skip
+    for runs in (matching_runs(records, p, d) for d in p.matching_datasets):
+        lines.append(f"  {common(runs)['dataset']}: {scale(runs)}; p_bar on a grid of {_points(runs)} values")
+    return "\n".join(lines)
+
+
+def table_matching(records: Records, p: Params) -> pd.DataFrame:
+    """Table 1: at each p, PackNet's accuracy and the p̄ at which Memory and Multinet match it, with the
+    compression ratios (body weights only, and all parameters) beside the paper's."""
+    rows = []
+    for runs in (matching_runs(records, p, d) for d in p.matching_datasets):
+        d, dense = common(runs)["dataset"], _dense(runs)
+        for f in _values(runs, "target_free"):
+            found = {r["config"]["method"]: r["metrics"] for r in _of(runs, target_free=f)}
+            paper = [f"{v:.2f}" for v in PAPER_TABLE1[d, f]] if (d, f) in PAPER_TABLE1 else ["not in paper"] * 2
+            row = {"dataset": TITLE[d], "PackNet p": f"{f:g}", "PackNet acc (%)": f"{found['memory']['target']:.2f}"}
+            for (m, x), paper_ratio in zip(found.items(), paper):
+                row |= {f"{NAMES[m]} p̄": f"{x['free']:.4f}", f"{NAMES[m]} acc (%)": f"{x['performance']:.2f}",
+                        f"{NAMES[m]} gap (points)": f"{x['performance'] - x['target']:+.2f}",
+                        f"{NAMES[m]} ratio": f"{compression_ratio(f, x['free']):.2f}",
+                        f"{NAMES[m]} ratio, all params": f"{compression_ratio(f, x['free'], dense):.2f}",
+                        f"paper {NAMES[m]}": paper_ratio}  # fmt: skip
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["dataset", "PackNet p"]).T if rows else pd.DataFrame()
+
+
+def caption_grid_against_search(records: Records, p: Params) -> str:
+    """The data and scale of :func:`table_grid_against_search`'s grid and search records, one dataset per line."""
+    shown = [matching_runs(records, p, d) + matching_runs(records, p, d, "search") for d in p.matching_datasets]
+    return "\n".join(f"Table 1 ({_name(runs)}): p_bar on the grid ({_points(_of(runs, how='grid'))} points) and by "
+                     f"the search; {scale(runs)}" for runs in shown)  # fmt: skip
+
+
+def _u(free: float) -> float:
+    """``u = −log10(1 − p̄)``, the scale the grid is even in."""
+    return -math.log10(1 - free)
+
+
+def table_grid_against_search(records: Records, p: Params) -> pd.DataFrame:
+    """Table 1's p̄ found on the grid beside the p̄ the sequential search found, with what each cost.
+
+    Trainings count stacked networks trained one after another (a grid of ``points × seeds`` models is one,
+    shared by every target; each target then trains one run at the p̄ it found); times are the wall times of
+    those trainings, read from the run cache (the records a match asked for: its ``inputs``).
+    """
+    chapter = records.items[0]["chapter"]
+    cache = {r["key"]: r for r in RunCache(chapter, run_results_root(chapter, p.results_dir)).records()}
+    minutes = lambda runs: f"{sum(r['wall_seconds'] for r in runs) / 60:.1f}"  # noqa: E731
+    shown = {d: (matching_runs(records, p, d), matching_runs(records, p, d, "search")) for d in p.matching_datasets}
+    counts = dict.fromkeys(str(len(_values(grids, "target_free"))) for grids, _ in shown.values())
+    shared, rows = f"grid minutes (shared by the {' / '.join(counts)} p)", []
+    for grids, searches in shown.values():
+        for g_rec, s_rec in zip(grids, searches):  # the same target and method
+            f, m = g_rec["config"]["target_free"], g_rec["config"]["method"]
+            grid, search = g_rec["metrics"], s_rec["metrics"]
+            g_inputs = [cache[k] for k in g_rec["inputs"] if k in cache]
+            g_runs = [r for r in g_inputs if r["kind"] == "grid"]
+            at_found = [r for r in g_inputs
+                        if r["config"].get("method") == m and r["config"].get("free") == grid["free"]]  # fmt: skip
+            s_runs = [cache[k] for k in s_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m]
+            rows.append({"dataset": _name([g_rec]), "PackNet p": f"{f:g}", "method": NAMES[m],
+                         "p̄ grid": f"{grid['free']:.4f}", "p̄ search": f"{search['free']:.4f}",
+                         "difference in u": f"{_u(grid['free']) - _u(search['free']):+.3f}",
+                         "ratio grid": f"{compression_ratio(f, grid['free']):.2f}",
+                         "ratio search": f"{compression_ratio(f, search['free']):.2f}",
+                         "search trainings": len(search["evaluations"]),
+                         "search minutes": minutes(s_runs), shared: minutes(g_runs),
+                         "run at grid p̄, minutes": minutes(at_found)})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["dataset", "PackNet p", "method"]).fillna("–")
+
+
+# ------------------------------------------------------------------------------------------- Figures 2 and 4
+def _errors(runs: list[dict]) -> dict[float, dict[int, np.ndarray]]:
+    """Per p and N: the mean test error over the tasks (%), one value per seed."""
+    return {f: {n: 100 - accuracy(_of(runs, free=f, rounds=n)).mean(0) for n in _values(runs, "rounds")}
+            for f in _values(runs, "free")}  # fmt: skip
+
+
+def _error_figure(records: Records, p: Params, fig: str, datasets: list[str], head: Callable[[str], str]) -> plt.Figure:
+    """Mean test error against N, one panel per p, one row per dataset; ``head(B)`` is the title's first line."""
+    shown, per_round = [fig_runs(records, p, fig, d) for d in datasets], fig == "fig4"
+    names, cols = [_name(runs) for runs in shown], max(len(_values(runs, "free")) for runs in shown)
+    f, axes = plt.subplots(len(shown), cols, figsize=(4.4 * cols, 3.6 * len(shown)), squeeze=False)
+    for row, runs, name in zip(axes, shown, names):
+        errors, rounds = _errors(runs), _values(runs, "rounds")
+        for ax, (free, by_n) in zip(row, errors.items()):
+            errs = [by_n[n] for n in rounds]
+            ax.errorbar(rounds, [e.mean() for e in errs], yerr=[mean_sem(e)[1] for e in errs], marker="o", capsize=3)
+            ax.set(xlabel="pruning rounds N", ylabel=f"mean test error, {_tasks(runs)} tasks (%)", xticks=rounds,
+                   title=f"p = {free:g}" if len(shown) == 1 else f"{name}, p = {free:g}")  # fmt: skip
+        for ax in row[len(errors):]:
+            ax.set_axis_off()
+    budgets = " / ".join(str(retraining_budget(runs, per_round)) for runs in shown)
+    lines = _lines(names, [scale(runs, per_round=per_round) for runs in shown], 4.4 * cols)
+    f.suptitle(f"{head(budgets)} ({' / '.join(names)})\n{lines}", fontsize=9)
+    f.tight_layout()
+    return f
+
+
+def _error_table(records: Records, p: Params, fig: str, datasets: list[str]) -> pd.DataFrame:
+    """The mean test error (%) of each N (rows) and p (columns), per dataset."""
+    frames = {}
+    for runs in (fig_runs(records, p, fig, d) for d in datasets):
+        frames[_name(runs)] = pd.DataFrame({f"p = {f:g}": {n: f"{e.mean():.2f}" for n, e in by_n.items()}
+                                            for f, by_n in _errors(runs).items()})  # fmt: skip
+    table = pd.concat(frames, names=["dataset", "N"]).fillna("–")
+    table.columns.name = "mean test error (%)"
+    return table
+
+
+def fig_rounds_budget(records: Records, p: Params) -> plt.Figure:
+    """Fig. 2: PackNet's error against the rounds N at a fixed retraining budget B (R = B / N epochs a round)."""
+    head = lambda b: f"Fig. 2: fixed budget B = {b} epochs, R = B / N"  # noqa: E731
+    return _error_figure(records, p, "fig2", p.fig2_datasets, head)
+
+
+def table_rounds_budget(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 2's points: mean test error (%) over seeds."""
+    return _error_table(records, p, "fig2", p.fig2_datasets)
+
+
+def fig_rounds_no_budget(records: Records, p: Params) -> plt.Figure:
+    """Fig. 4: the same without a budget, R = B epochs in every round."""
+    head = lambda b: f"Fig. 4: no budget, R = {b} epochs per round"  # noqa: E731
+    return _error_figure(records, p, "fig4", p.fig4_datasets, head)
+
+
+def table_rounds_no_budget(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 4's points: mean test error (%) over seeds."""
+    return _error_table(records, p, "fig4", p.fig4_datasets)
+
+
+# --------------------------------------------------------------------------------------------------- Figure 3
+def fig_matching_per_task(records: Records, p: Params) -> plt.Figure:
+    """Fig. 3: each task's test accuracy for PackNet at p and for Memory and Multinet at their matched p̄
+    (mean ± s.e.m. over the matching seeds), one panel per p, one row per dataset."""
+    shown = [matching_runs(records, p, d) for d in p.matching_datasets]
+    names, cols = [_name(runs) for runs in shown], max(len(_values(runs, "target_free")) for runs in shown)
+    fig, axes = plt.subplots(len(shown), cols, figsize=(4.6 * cols, 4.2 * len(shown)), squeeze=False, sharey=True)
+    for row, runs, name in zip(axes, shown, names):
+        frees, tasks = _values(runs, "target_free"), PAIRS[: _tasks(runs)]
+        for ax, f in zip(row, frees):
+            found = {r["config"]["method"]: r["metrics"] for r in _of(runs, target_free=f)}
+            bars = {f"PackNet p={f:g}": found["memory"]["target_acc"],
+                    **{f"{NAMES[m]} p̄={x['free']:.4f}": x["acc"] for m, x in found.items()}}  # fmt: skip
+            for i, (label, a) in enumerate(bars.items()):
+                a = np.asarray(a)
+                sem = a.std(1, ddof=1) / np.sqrt(a.shape[1]) if a.shape[1] > 1 else np.zeros(len(a))
+                ax.bar(np.arange(len(a)) + (i - 1) * 0.27, a.mean(1), 0.27, yerr=sem, capsize=2, label=label,
+                       color=plots.PALETTE[i])  # fmt: skip
+            ax.axhline(100 / len(tasks[0]), color="grey", lw=0.8, ls=":")  # chance for a task of its classes
+            ax.set(xticks=range(len(tasks)), xticklabels=["/".join(map(str, t)) for t in tasks],
+                   xlabel="task (classes)", ylabel="test accuracy (%)", ylim=(0, 100),
+                   title=f"p = {f:g}" if len(shown) == 1 else f"{name}, p = {f:g}")  # fmt: skip
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=1, frameon=False)
+        for ax in row[len(frees):]:
+            ax.set_axis_off()
+    fig.suptitle(f"Fig. 3: matching, per task ({' / '.join(names)}), mean ± s.e.m. over seeds; dotted: chance\n"
+                 + _lines(names, [scale(runs) for runs in shown], 4.6 * cols), fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return fig
