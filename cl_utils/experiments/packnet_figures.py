@@ -1,0 +1,284 @@
+"""Chapter 01's figures and tables, drawn from the records alone.
+
+Every label, caption and scale line is read from the records (their configs, metrics and data sources, through
+:mod:`.packnet_records`), never from the parameters the notebook was run with, so a caption cannot describe other
+runs than the ones it shows: :func:`shown` says which records each figure and table rests on (the parameters only
+pick the schedules, and the first of them), and its scale line is built from exactly those.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .. import plots
+from ..models import VGG16_LAYOUT
+from ..verdicts import seed_se
+from .core import Records
+from .packnet import Params
+from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
+from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, fig4_frame, fig5_frame, order_frame, table2, table6
+
+__all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
+           "table_paper", "fig_forgetting", "fig_order", "table_order", "fig_pruning", "table_pruning",
+           "table_biases", "fig_layers", "table_layers", "table_filters", "storage_note", "table_storage"]  # fmt: skip
+
+PAPER_SIZES = {"Classifier Only": "1 (562 MB)", "LwF": "1 (562 MB)", "PackNet 0.50, 0.75, 0.75": "1 (595 MB)",
+               "PackNet 0.75, 0.75, 0.75": "1 (595 MB)", "Individual Networks": "4 (2,173 MB)"}  # fmt: skip
+PAPER_TABLE5 = pd.DataFrame({"separate bias": [25.62, 18.17, 10.11], "shared bias": [25.72, 18.08, 10.09]},
+                            index=pd.Index(["CUBS", "Stanford Cars", "Flowers"], name="paper's task"))
+PAPER_CAPTIONS = {
+    "table2": "Table 2 (paper): top-1 error (%) on ImageNet-trained VGG-16; PackNet averaged over 18 runs (6 orders x 3)",
+    "table5": "The paper's Table 5, on its own tasks (fine-grained datasets on an ImageNet-trained VGG-16, not ours):",
+    "table6": "The paper's Table 6, on its own tasks (ImageNet-trained VGG-16; filters pruned 30 %, weights 50 %):",
+}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------- records and captions
+def _first_order(records: Records, p: Params) -> tuple[dict, dict]:
+    """Figure 2's runs: the first PackNet run of the first schedule, and the LwF run of the same order."""
+    pk = packnet(records, p.schedules[0])[0]
+    return pk, next(r for r in lwf(records) if r["config"]["order"] == pk["config"]["order"])
+
+
+def shown(records: Records, p: Params, what: str) -> list[dict]:
+    """The records a figure or table rests on: 'initial', 'table2', 'fig2', 'fig3', 'fig4', 'table5', 'fig5',
+    'table6', 'storage', 'claims' (every record)."""
+    weights = records.where("initial_pruned", rule="weights")
+    base = records.where("initial")
+    first = lambda s: [r for r in weights if r["config"]["fraction"] == s[0]]  # noqa: E731
+    fig4 = records.where("fig4")
+    fractions = {f for r in fig4 for f in r["config"]["fractions"]}
+    return {
+        "initial": lambda: base + weights,
+        "table2": lambda: base + records.where("single_task") + records.where("lwf")
+        + [r for s in p.schedules for r in first(s) + packnet(records, s)],
+        "fig2": lambda: list(_first_order(records, p)),
+        "fig3": lambda: packnet(records, p.schedules[0]),
+        "fig4": lambda: base + [r for r in weights if r["config"]["fraction"] in fractions] + fig4,
+        "table5": lambda: packnet(records, p.schedules[0]) + packnet(records, p.schedules[0], True),
+        "fig5": lambda: records.where("fig5"),
+        "table6": lambda: base + records.where("single_task", method="classifier_only")
+        + records.where("initial_pruned", rule="filters") + records.where("filter_task")
+        + records.where("initial_pruned", rule="weights", fraction=0.5) + fig4,
+        "storage": lambda: packnet(records, p.schedules[0])[:1],
+        "claims": lambda: list(records),
+    }[what]()  # fmt: skip
+
+
+def caption(records: Records, p: Params, what: str) -> str:
+    """A table's caption: what it shows, then the scale of the records it rests on (:func:`shown`)."""
+    schedule = packnet(records, p.schedules[0])[0]["config"]["schedule"]
+    head = {"table2": "Table 2 (this book): top-1 test error (%)",
+            "table5": f"Table 5 (analogue): top-1 error (%), PackNet {schedule}, mean over orders",
+            "table6": "Table 6 (analogue): top-1 error (%)",
+            "claims": "The claims below rest on every record of the chapter"}[what]  # fmt: skip
+    return f"{head}; {scale(shown(records, p, what))}"
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """``line`` in lines of at most ``width`` characters, broken after its '; ' where it can, and as even as the
+    fewest lines allow (no lone last word)."""
+    def greedy(w: int) -> list[str]:
+        lines: list[str] = []
+        for part in line.split("; "):
+            if lines and len(lines[-1]) + 2 + len(part) <= w:
+                lines[-1] += f"; {part}"
+            else:
+                lines[-1:] = [lines[-1] + ";"] if lines else []
+                lines += textwrap.wrap(part, w) or [""]
+        return lines
+
+    fewest = len(greedy(width))
+    return next(greedy(w) for w in range(-(-len(line) // fewest), width + 1) if len(greedy(w)) == fewest)
+
+
+def _suptitle(fig: plt.Figure, head: str, scale_line: str) -> None:
+    """The figure's title: what it shows, then the data and scale, wrapped to the figure's width."""
+    width = int(16 * fig.get_figwidth())  # characters of 9 pt text per line
+    fig.suptitle("\n".join(x for line in [*head.split("\n"), scale_line] for x in _wrap(line, width)), fontsize=9)
+
+
+def initial_note(records: Records, p: Params) -> str:
+    """The initial network's error unpruned, and right after each pruning and after retraining."""
+    lines = [scale(shown(records, p, "initial")),
+             f"initial task ({tasks(records)[0]}), unpruned: test error {initial_error(records):.2f} %"]
+    for f, m in pruned(records).items():
+        lines.append(f"  pruned {f:.0%} per layer: {err(m['after_prune']):.2f} % right after pruning, "
+                     f"{err(m['after_retrain']):.2f} % after retraining")  # fmt: skip
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ tables 2, 5, 6
+def table_errors(records: Records, p: Params) -> pd.DataFrame:
+    """Table 2: final error of every task per method, and each method's number of models and size."""
+    return table2(records, p)
+
+
+def table_paper(which: str) -> pd.DataFrame:
+    """The paper's Table 2 (with its sizes), 5 or 6 ('table2', 'table5', 'table6'): its own tasks, not ours."""
+    if which == "table2":
+        return pd.concat([PAPER_TABLE2.astype(object), pd.DataFrame([PAPER_SIZES], index=["# models (size)"])])
+    return {"table5": PAPER_TABLE5, "table6": PAPER_TABLE6}[which]
+
+
+def table_biases(records: Records, p: Params) -> pd.DataFrame:
+    """Table 5: separate vs. shared biases (first schedule, mean over orders and runs)."""
+    first, stand_ins, added = p.schedules[0], carved(list(records)), tasks(records)[1:]
+    shared, separate = final_errors(records, first), final_errors(records, first, True)
+    return pd.DataFrame({"separate bias": [np.mean(separate[d]) for d in added],
+                         "shared bias": [np.mean(shared[d]) for d in added]},
+                        index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
+
+
+def table_filters(records: Records, p: Params) -> pd.DataFrame:
+    """Table 6: Classifier Only, filter pruning and weight pruning, per task."""
+    return table6(records, p)
+
+
+# ------------------------------------------------------------------------------------------------------ Figure 2
+def fig_forgetting(records: Records, p: Params) -> plt.Figure:
+    """Figure 2: the error of every task learned so far after each added task, LwF and PackNet, first order."""
+    pk, lw = _first_order(records, p)
+    stand_ins = carved(list(records))
+    names = [label(n, stand_ins) for n in [pk["config"]["initial_dataset"], *pk["config"]["order"]]]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    panels = [("LwF", lw["metrics"]["accuracies"]),
+              (f"PackNet {pk['config']['schedule']}", [s["accuracies"] for s in pk["metrics"]["steps"]])]
+    for ax, (title, rows) in zip(axes, panels):
+        for j, name in enumerate(names):
+            xs = [i + 1 for i in range(len(rows)) if len(rows[i]) > j]
+            ax.plot(xs, [err(rows[i][j]) for i in range(len(rows)) if len(rows[i]) > j], marker="o", label=name)
+        ax.set(title=title, xlabel="number of added tasks", xticks=range(1, len(rows) + 1),
+               ylabel="top-1 test error (%)")  # fmt: skip
+    axes[1].legend(title="task", fontsize=8)
+    _suptitle(fig, f"Figure 2 (analogue): error of earlier tasks as tasks are added; order {' → '.join(names)}",
+              scale(shown(records, p, "fig2")))  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------ Figure 3
+def _error_bar_note(frame: pd.DataFrame) -> str:
+    """What Figure 3's bars and error bars are, per position: two runs of a task are one run, repeated, when their
+    orders share the tasks up to it and they share the seed (the seed of a PackNet run is seed + 1000 x run)."""
+    cells = frame.groupby(["task", "position"])
+    n, distinct = cells.size(), cells.same_run.nunique()
+    notes: dict[str, list[int]] = {}  # what the error bars are -> the positions they are that at
+    for pos in sorted(frame.position.unique()):
+        k, m = int(distinct.xs(pos, level="position").max()), int(n.xs(pos, level="position").max())
+        if k == 1:
+            note = (f"no error bar, its {m} run(s) are one run repeated (same tasks up to it, same seed: trained "
+                    "identically)")  # fmt: skip
+        else:
+            repeated = f" of {m} (runs sharing the earlier tasks and the seed count once)" if k < m else ""
+            note = f"± 1 s.e. over {k} distinct runs{repeated}, whose orders differ in the tasks added before"
+        notes.setdefault(note, []).append(int(pos))
+    seeds = len({run[1:] for run in frame.same_run})
+    lines = [f"position{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: {note}" for note, at in notes.items()]
+    sizes = "/".join(map(str, sorted(set(n))))
+    return "\n".join([f"bars: mean over the {sizes} run(s) with the task at that position, {seeds} seed(s) in all",
+                      *lines])
+
+
+def fig_order(records: Records, p: Params) -> plt.Figure:
+    """Figure 3: error of each added task by its position in the order (first schedule), with what the error
+    bars are (:func:`_error_bar_note`)."""
+    frame = order_frame(records, p)
+    names, positions = list(dict.fromkeys(frame.task)), sorted(frame.position.unique())
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    width, xs = 0.8 / len(positions), np.arange(len(names))
+    for k, pos in enumerate(positions):
+        cells = [frame[(frame.task == t) & (frame.position == pos)] for t in names]
+        means = np.array([c.error.mean() for c in cells])
+        ses = np.array([seed_se(c.groupby("same_run").error.first().tolist()) for c in cells])
+        x = xs + (k - (len(positions) - 1) / 2) * width
+        ax.bar(x, means, width, color=plots.PALETTE[k], label=str(pos))
+        has = ~np.isnan(ses)  # one distinct run: no spread to show
+        if has.any():
+            ax.errorbar(x[has], means[has], yerr=ses[has], fmt="none", ecolor="black", elinewidth=1, capsize=4)
+    ax.set(xticks=xs, xticklabels=names, ylabel="top-1 test error (%)")
+    ax.legend(title="added as task #", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    schedule = packnet(records, p.schedules[0])[0]["config"]["schedule"]
+    _suptitle(fig, f"Figure 3 (analogue): error vs. position in the order, PackNet {schedule}\n"
+                   f"{_error_bar_note(frame)}", scale(shown(records, p, "fig3")))  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def table_order(records: Records, p: Params) -> pd.DataFrame:
+    """Figure 3's bars: mean final error per task and position."""
+    return order_frame(records, p).groupby(["task", "position"]).error.mean().unstack().round(2)
+
+
+# ------------------------------------------------------------------------------------------------------ Figure 4
+def fig_pruning(records: Records, p: Params) -> plt.Figure:
+    """Figure 4: per task, the error before pruning (line), right after pruning (stars), after retraining (bars)."""
+    frame = fig4_frame(records)
+    fig, axes = plt.subplots(1, frame.task.nunique(), figsize=(12, 3.6), squeeze=False)
+    for ax, (name, sub) in zip(axes[0], frame.groupby("task", sort=False)):
+        xs = np.arange(len(sub))
+        ax.bar(xs, sub.retrained, color=plots.PALETTE[0], label="after retraining")
+        ax.scatter(xs, sub.pruned, marker="*", s=120, color=plots.PALETTE[3], zorder=3, label="right after pruning")
+        ax.axhline(sub.before.iloc[0], color="black", ls="--", lw=1, label="before pruning")
+        ax.set(xticks=xs, xticklabels=[f"{f:.0%}" for f in sub.fraction], title=name, xlabel="pruned per layer",
+               ylim=(0, 1.1 * max(sub.pruned.max(), sub.retrained.max(), sub.before.iloc[0])))  # fmt: skip
+    axes[0, 0].set_ylabel("top-1 test error (%)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.08),
+               fontsize=8)  # fmt: skip
+    _suptitle(fig, "Figure 4 (analogue): error before pruning, right after pruning, after retraining",
+              scale(shown(records, p, "fig4")))  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def table_pruning(records: Records, p: Params) -> pd.DataFrame:
+    return fig4_frame(records).round(2)
+
+
+# ------------------------------------------------------------------------------------------------------ Figure 5
+def fig_layers(records: Records, p: Params) -> plt.Figure:
+    """Figure 5: each added task's error with its freed weights trained in the classifier, fc or all layers."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    sns.barplot(fig5_frame(records), x="task", y="error", hue="trained", ax=ax)
+    ax.set(ylabel="top-1 test error (%)", xlabel="")
+    ax.legend(title="freed weights trained", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    _suptitle(fig, "Figure 5 (analogue): adding a task to the 50%-pruned network", scale(shown(records, p, "fig5")))
+    fig.tight_layout()
+    return fig
+
+
+def table_layers(records: Records, p: Params) -> pd.DataFrame:
+    return fig5_frame(records).pivot(index="task", columns="trained", values="error").round(2)
+
+
+# ------------------------------------------------------------------------------------------------------- storage
+def storage_note(records: Records, p: Params) -> str:
+    """The measured ownership map of the first PackNet run: bits per weight and the overhead, with its scale."""
+    rec = packnet(records, p.schedules[0])[0]["metrics"]
+    ours, packed = rec["mask_bytes_uint8"], rec["mask_bytes_packed"]
+    return (f"packed owners: {rec['mask_bits']} bits per weight, {packed:,} bytes for {ours:,} weights "
+            f"({8 * packed / ours:.3f} bits/weight; overhead {packed / (4 * ours):.4f} of the weights' size)\n"
+            f"{scale(shown(records, p, 'storage'))}")  # fmt: skip
+
+
+def table_storage(records: Records, p: Params) -> pd.DataFrame:
+    """The mask overhead: recomputed for the paper's VGG-16, measured on this chapter's network."""
+    convs = [c for c in VGG16_LAYOUT if c != "M"]
+    conv_weights = sum(cin * cout * 9 for cin, cout in zip([3] + convs[:-1], convs))
+    vgg_weights = conv_weights + 512 * 7 * 7 * 4096 + 4096 * 4096  # conv1_1..conv5_3, fc6, fc7
+    rec = packnet(records, p.schedules[0])[0]["metrics"]
+    ours = rec["mask_bytes_uint8"]
+    mb = lambda n: round(n / 1e6, 2)  # noqa: E731
+    rows = [
+        {"network": "VGG-16 (conv1_1-fc7), paper", "weights": vgg_weights, "weights MB (4 B each)": mb(4 * vgg_weights),
+         "mask MB, 1 added task (1 bit)": mb(vgg_weights / 8), "mask MB, 3 added tasks (2 bits)": mb(vgg_weights / 4),
+         "mask MB, uint8 per weight": mb(vgg_weights), "paper says": "537 MB; ~17 MB; ~34 MB"},
+        {"network": "this chapter's network (measured)", "weights": ours, "weights MB (4 B each)": mb(4 * ours),
+         "mask MB, 1 added task (1 bit)": "not measured", "mask MB, 3 added tasks (2 bits)": mb(rec["mask_bytes_packed"]),
+         "mask MB, uint8 per weight": mb(ours), "paper says": ""},
+    ]  # fmt: skip
+    return pd.DataFrame(rows).set_index("network")

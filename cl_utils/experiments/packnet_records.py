@@ -1,0 +1,116 @@
+"""Chapter 01's records: which runs belong where, what they measured, and how to describe them.
+
+The selection helpers (the PackNet runs of a schedule, the LwF runs, the pruned initial networks) and the scale
+line every figure, table and claim row carries. Errors are top-1 test errors in %. The scale lines read the
+records (their ``config`` and ``data``), never the parameters the notebook was run with, so a caption cannot
+describe other runs than the ones it shows; the parameters only say which records belong where.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+from .common import carved_datasets
+from .core import Records
+
+__all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
+           "packnet", "by_order", "final_errors", "lwf", "single"]
+
+
+def err(acc: float) -> float:
+    return 100.0 * (1.0 - acc)
+
+
+def schedule_name(schedule: list[float]) -> str:
+    return f"PackNet {', '.join(f'{f:.2f}' for f in schedule)}"
+
+
+# ------------------------------------------------------------------------------- what the records say of themselves
+def tasks(records: Records) -> list[str]:
+    """The initial task, then the added tasks, as the records name them (every run of the chapter shares them)."""
+    c = records.one("initial")["config"]
+    return [c["initial_dataset"], *c["added_datasets"]]
+
+
+def synthetic(shown: Iterable[dict]) -> bool:
+    return any(d["source"] == "synthetic" for r in shown for d in r["data"])
+
+
+def carved(shown: list[dict]) -> list[str]:
+    """The datasets of these records whose training images were carved from their test split (KMNIST offline):
+    a property of the data files the records name."""
+    names = list(dict.fromkeys(d["dataset"] for r in shown for d in r["data"]))
+    return carved_datasets(names, "synthetic" if synthetic(shown) else "auto")
+
+
+def label(name: str, stand_ins: list[str]) -> str:
+    """Dataset name for tables and axes; * marks a partial stand-in (see the scale lines)."""
+    return f"{name}*" if name in stand_ins else name
+
+
+def _distinct(values: Iterable) -> str:
+    """The values, each once in order of appearance, joined by '/': one value where the records agree."""
+    return "/".join(dict.fromkeys(str(v) for v in values))
+
+
+def _runs_per_order(shown: list[dict]) -> str:
+    runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"])
+                   for r in shown if r["kind"] == "packnet")  # fmt: skip
+    if runs:
+        return f"{_distinct(sorted(set(runs.values())))} run(s)/order"
+    return "1 run(s)/order" if any(r["kind"] == "lwf" for r in shown) else "one run each"
+
+
+def scale(shown: list[dict]) -> str:
+    """The data and scale of the records ``shown``: data, network, epochs, batch, runs per order of PackNet."""
+    if not shown:
+        return "no run"
+    cs, stand_ins = [r["config"] for r in shown], carved(shown)
+    data = "SYNTHETIC stand-in data (tests only)" if synthetic(shown) else "real data"
+    if stand_ins:
+        data += f"; *{', '.join(stand_ins)}: partial stand-in, training images carved from its test split"
+    net = _distinct(f"x{c['width']:g}{' +BN' if c['batch_norm'] else ''}, fc {c['fc_widths']}" for c in cs)
+    added = _distinct(f"{c['finetune_epochs']}+{c['retrain_epochs']}" for c in cs if "finetune_epochs" in c)
+    epochs = f"initial {_distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
+    return (f"{data}; VGG-16 layout {net}; {epochs}, batch {_distinct(c['batch_size'] for c in cs)}; "
+            f"{_runs_per_order(shown)}")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------ the runs
+def initial_error(records: Records) -> float:
+    return err(records.one("initial")["metrics"]["test_acc"])
+
+
+def pruned(records: Records) -> dict[float, dict]:
+    """The metrics of the initial network pruned by weights and retrained, keyed by the records' fractions."""
+    runs = sorted(records.where("initial_pruned", rule="weights"), key=lambda r: r["config"]["fraction"])
+    return {r["config"]["fraction"]: r["metrics"] for r in runs}
+
+
+def packnet(records: Records, schedule: list[float], separate_biases: bool = False) -> list[dict]:
+    """The PackNet runs of one schedule, every order and run, in the plan's order."""
+    return records.where("packnet", schedule=list(schedule), separate_biases=separate_biases)
+
+
+def by_order(records: Records, schedule: list[float], separate_biases: bool = False) -> dict[tuple, dict[str, float]]:
+    """Final error (%) of each added task, keyed by (order of the added tasks, run)."""
+    out = {}
+    for rec in packnet(records, schedule, separate_biases):
+        final = rec["metrics"]["steps"][-1]["accuracies"]  # initial task first, then the order
+        out[(tuple(rec["config"]["order"]), rec["config"]["run"])] = {
+            name: err(acc) for name, acc in zip(rec["config"]["order"], final[1:])}
+    return out
+
+
+def final_errors(records: Records, schedule: list[float], separate_biases: bool = False) -> dict[str, list[float]]:
+    """Final error (%) of each added task, one value per PackNet run (every order and run)."""
+    runs = by_order(records, schedule, separate_biases).values()
+    return {d: [e[d] for e in runs] for d in tasks(records)[1:]}
+
+
+def lwf(records: Records, bn_stats: str = "frozen") -> list[dict]:
+    return records.where("lwf", bn_stats=bn_stats)
+
+
+def single(records: Records, method: str, dataset: str) -> float:
+    return err(records.one("single_task", method=method, dataset=dataset)["metrics"]["test_acc"])

@@ -1,0 +1,221 @@
+"""Chapter 01's claim rules, figures and tables, driven by small synthetic records on both sides of each threshold."""
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
+
+from cl_utils import experiments  # noqa: E402
+from cl_utils.experiments import packnet_figures as figures  # noqa: E402
+from cl_utils.experiments import packnet_records as records_of  # noqa: E402
+from cl_utils.experiments import packnet_report as report  # noqa: E402
+from cl_utils.experiments.core import Records  # noqa: E402
+
+EXPERIMENT = experiments.load("01")
+#: the records' scale (the committed preset's): 2,000 test images per task, one run per order
+P = EXPERIMENT.Params(batch_norm=True, width=0.25, fc_widths=[512, 512], initial_epochs=15, finetune_epochs=8,
+                      retrain_epochs=3, lwf_warmup_epochs=2, batch_size=32, runs_per_order=1,
+                      test_per_class=200)  # fmt: skip
+E0 = 40.0  # the initial task's error (%)
+BASE = {"fashion_mnist": 20.0, "mnist": 5.0, "kmnist": 22.0}  # each added task's error, individually fine-tuned
+
+
+def _noise(*key) -> float:
+    """A small deterministic offset, the same for the same key (runs that train a task identically share it)."""
+    return 0.1 * (sum(map(ord, repr(key))) % 5 - 2)
+
+
+def _acc(error: float) -> float:
+    return 1 - error / 100
+
+
+def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5.0,
+             indiv_gap: tuple[float, float] = (2.90, 1.75), prune_cost: tuple[float, float] = (0.91, 2.45),
+             slope: float = 1.5, bias_gap: float = 0.0, bias_noise: float = 0.01, fc_gap: float = 30.0,
+             filter_gap: float = 10.0, bits: int = 2, params=P) -> Records:  # fmt: skip
+    """One record per run of the chapter's plan. PackNet's added tasks end ``indiv_gap`` (per schedule) above the
+    individual networks, ``slope`` points more per later position; LwF ends ``lwf_gap`` above PackNet on each added
+    task (paired by order) and ``lwf_rise`` above the initial task's error on it; and so on for each claim."""
+    orders = list(itertools.permutations(params.added_datasets))
+    cost = {0.5: prune_cost[0], 0.75: prune_cost[1], 0.9: 14.0}
+    items = []
+    for run in EXPERIMENT.plan(params):
+        c, kind = dict(run.config), run.kind
+        if kind == "initial":
+            metrics = {"test_acc": _acc(E0), "history": []}
+        elif kind == "initial_pruned":
+            retrained = E0 + (cost[c["fraction"]] if c["rule"] == "weights" else 1.0)
+            metrics = {"after_prune": _acc(E0 + 30 * c["fraction"]), "after_retrain": _acc(retrained)}
+        elif kind == "packnet":
+            gap = indiv_gap[[list(s) for s in params.schedules].index(c["schedule"])]
+            start = E0 + cost[c["schedule"][0]]
+            errors = [BASE[d] + gap + slope * (k - 2) + _noise(c["order"][:k], c["run"])
+                      for k, d in enumerate(c["order"], start=1)]  # fmt: skip
+            if c["separate_biases"]:
+                sign = [(-1) ** (orders.index(tuple(c["order"])) * 3 + k) for k in range(3)]
+                errors = [e + bias_gap + bias_noise * s for e, s in zip(errors, sign)]
+            steps = [{"before_prune": None, "after_prune": None, "after_retrain": None,
+                      "accuracies": [_acc(start + forget * (i + 1))] + [_acc(e) for e in errors[:i + 1]]}
+                     for i in range(3)]  # fmt: skip
+            metrics = {"steps": steps, "mask_bits": bits, "mask_bytes_uint8": 1000,
+                       "mask_bytes_packed": 1000 * bits // 8, "usage": {}}  # fmt: skip
+        elif kind == "lwf":
+            i = orders.index(tuple(c["order"]))
+            updated = -10.0 if c["bn_stats"] == "updated" else 0.0
+            final = [BASE[d] + indiv_gap[0] + slope * (k - 1) + lwf_gap + updated + 0.3 * (i % 3 - 1)
+                     for k, d in enumerate(c["order"])]  # fmt: skip
+            rows = [[_acc(E0 + lwf_rise * (j + 1) / 3 + 0.2 * (i % 2))] + [_acc(e) for e in final[:j + 1]]
+                    for j in range(3)]  # fmt: skip
+            metrics = {"accuracies": rows}
+        elif kind == "single_task":
+            metrics = {"test_acc": _acc(BASE[c["dataset"]] + (40.0 if c["method"] == "classifier_only" else 0.0))}
+        elif kind == "fig4":
+            d = c["dataset"]
+            metrics = {"before_prune": _acc(BASE[d] + 2), "fractions": {str(f): {
+                "after_prune": _acc(BASE[d] + 10 * f), "after_retrain": _acc(BASE[d] + 4 * f)} for f in c["fractions"]}}
+        elif kind == "fig5":
+            extra = {"none": fc_gap + 5, "fc": fc_gap, "all": 0.0}[c["layers"]]
+            metrics = {"test_acc": _acc(BASE[c["dataset"]] + 2 + extra)}
+        else:  # filter_task: above Figure 4's 75 % weights
+            metrics = {"test_acc": _acc(BASE[c["dataset"]] + 3 + filter_gap)}
+        items.append({"kind": kind, "config": c, "metrics": metrics,
+                      "data": [{"dataset": d, "source": "synthetic"} for d in run.datasets]})  # fmt: skip
+    return Records(items)
+
+
+CLAIMS = {"zero forgetting": "Fig. 2 / Table 2", "LwF rises": "Fig. 2: LwF", "below LwF": "Table 2: PackNet has",
+          "near individual": "Table 2: PackNet's error", "pruning cost": "Fig. 4", "order": "Fig. 3",
+          "biases": "Table 5", "layers": "Fig. 5", "filters": "Table 6", "storage": "Storage"}  # fmt: skip
+
+
+def _statuses(**knobs) -> dict[str, str]:
+    rows = report.claims(_records(**knobs), P)
+    return {name: next(r["status"] for r in rows if r["claim"].startswith(head)) for name, head in CLAIMS.items()}
+
+
+def test_the_papers_effects_at_the_papers_sizes_are_reproduced_where_the_runs_allow():
+    assert _statuses() == {"zero forgetting": "reproduced", "LwF rises": "reproduced", "below LwF": "reproduced",
+                           "near individual": "reproduced", "pruning cost": "inconclusive", "order": "inconclusive",
+                           "biases": "reproduced", "layers": "reproduced", "filters": "reproduced",
+                           "storage": "reproduced"}  # fmt: skip
+
+
+def test_larger_effects_in_the_papers_direction_are_partly_reproduced():
+    statuses = _statuses(lwf_rise=40.0, indiv_gap=(6.0, 6.0), prune_cost=(10.0, 10.0))
+    assert [statuses[k] for k in ("LwF rises", "near individual", "pruning cost")] == ["partly"] * 3
+
+
+def test_reversed_effects_are_not_reproduced():
+    statuses = _statuses(forget=0.5, lwf_rise=-10.0, lwf_gap=-5.0, indiv_gap=(-3.0, -3.0), prune_cost=(-5.0, -5.0),
+                         bias_gap=1.0, bias_noise=0.1, fc_gap=-30.0, filter_gap=-10.0, bits=4)  # fmt: skip
+    assert set(statuses.values()) == {"not reproduced", "inconclusive"}, statuses
+    assert statuses["order"] == "inconclusive"  # the one row no records can settle
+    assert [k for k, v in statuses.items() if v == "inconclusive"] == ["order"]
+
+
+def test_differences_inside_the_noise_are_inconclusive():
+    statuses = _statuses(lwf_gap=0.0, bias_noise=0.5, fc_gap=0.0, filter_gap=0.0)
+    assert [statuses[k] for k in ("below LwF", "biases", "layers", "filters")] == ["inconclusive"] * 4
+
+
+def test_the_order_claim_says_whether_the_error_rises():
+    rows = {s: report.claims(_records(slope=s), P) for s in (1.5, -1.5)}
+    reason = {s: next(r["reason"] for r in rs if r["claim"].startswith("Fig. 3")) for s, rs in rows.items()}
+    assert reason[1.5].startswith("it rises") and reason[-1.5].startswith("it does not rise")
+
+
+def test_the_claims_read_the_test_set_and_the_scale_from_the_records():
+    records = _records()
+    other = EXPERIMENT.Params(test_per_class=7, width=0.5, batch_size=7, runs_per_order=3)
+    rows = report.claims(records, other)
+    assert rows == report.claims(records, P)
+    assert "binomial SE of 2000 test images" in rows[4]["reason"]
+    assert rows[0]["data and scale"] == ("SYNTHETIC stand-in data (tests only); VGG-16 layout x0.25 +BN, fc [512, "
+                                         "512]; initial 15 ep, added tasks 8+3 ep, batch 32; 1 run(s)/order")
+
+
+def test_every_figure_and_table_renders_and_its_captions_come_from_the_records():
+    records = _records()
+    # the same schedules (they select the records), every value a caption shows different from the records'
+    other = EXPERIMENT.Params(initial_dataset="cifar100", added_datasets=["emnist", "mnist", "fashion_mnist"],
+                              width=0.5, fc_widths=[64], batch_norm=False, initial_epochs=99, finetune_epochs=77,
+                              retrain_epochs=66, batch_size=7, runs_per_order=3, test_per_class=5)  # fmt: skip
+    for make in (figures.fig_forgetting, figures.fig_order, figures.fig_pruning, figures.fig_layers):
+        fig = make(records, other)
+        title = fig._suptitle.get_text().replace("\n", " ")
+        assert "SYNTHETIC" in title and "x0.25 +BN, fc [512, 512]" in title and "batch 32" in title, title
+        assert "initial 15 ep, added tasks 8+3 ep" in title, title
+        assert not any(x in title for x in ("x0.5", "[64]", "99 ep", "77+66", "batch 7", "3 run(s)", "cifar100")), title
+        plt.close(fig)
+    fig = figures.fig_forgetting(records, other)
+    assert "order cifar10 → fashion_mnist → mnist → kmnist" in fig._suptitle.get_text()
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert legend == ["cifar10", "fashion_mnist", "mnist", "kmnist"]
+    plt.close(fig)
+    assert "one run each" in figures.fig_pruning(records, other)._suptitle.get_text().replace("\n", " ")
+    plt.close("all")
+    for what in ("table2", "table5", "table6", "claims"):
+        line = figures.caption(records, other, what)
+        assert "x0.25 +BN" in line and "batch 32" in line and "x0.5" not in line, line
+    assert "PackNet [0.5, 0.75, 0.75]" in figures.caption(records, other, "table5")
+    note = figures.initial_note(records, other).splitlines()
+    assert note[1] == "initial task (cifar10), unpruned: test error 40.00 %" and "added tasks" not in note[0]
+    assert "2 bits per weight" in figures.storage_note(records, other)
+    tables = {"errors": figures.table_errors(records, other), "order": figures.table_order(records, other),
+              "pruning": figures.table_pruning(records, other), "biases": figures.table_biases(records, other),
+              "layers": figures.table_layers(records, other), "filters": figures.table_filters(records, other),
+              "storage": figures.table_storage(records, other),
+              **{f"paper {w}": figures.table_paper(w) for w in ("table2", "table5", "table6")}}  # fmt: skip
+    for name, table in tables.items():
+        assert isinstance(table, pd.DataFrame) and len(table) > 0, name
+    assert list(tables["errors"].index) == ["cifar10", "fashion_mnist", "mnist", "kmnist", "# models (size)"]
+    assert list(tables["errors"].columns) == ["Classifier Only", "LwF", "LwF, BN statistics updated",
+                                              "PackNet 0.50, 0.75, 0.75", "PackNet 0.75, 0.75, 0.75",
+                                              "Individual Networks"]  # fmt: skip
+    assert tables["errors"].loc["mnist", "Individual Networks"] == 5.0
+    assert (tables["biases"]["separate bias"] - tables["biases"]["shared bias"]).abs().max() <= 0.02  # bias_gap 0
+    assert tables["filters"].loc["fashion_mnist"].tolist() == [60.0, 33.0, 23.0]
+    assert ((tables["order"].loc["mnist"].diff().dropna() - 1.5).abs() < 0.5).all()  # the slope per position
+    assert len(tables["pruning"]) == 4 * 3 and "Filters (30% of units)" in tables["filters"]
+
+
+def test_figure_3_shows_no_error_bar_where_the_runs_of_a_bar_are_one_run():
+    """Orders that start with the same task share its seed and train it identically: position 1 has one distinct
+    run per run index, so its error bars are absent with one run per order and over the runs with several."""
+    fig = figures.fig_order(_records(), P)
+    title = fig._suptitle.get_text()
+    assert "position 1: no error bar, its 2 run(s) are one run repeated" in title, title
+    assert "positions 2, 3: ± 1 s.e. over 2 distinct runs" in title, title
+    assert sum(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers) == 2
+    plt.close(fig)
+    two = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 2})
+    fig = figures.fig_order(_records(params=two), two)
+    title = fig._suptitle.get_text().replace("\n", " ")
+    assert "position 1: ± 1 s.e. over 2 distinct runs of 4 (runs sharing the earlier tasks" in title, title
+    assert "positions 2, 3: ± 1 s.e. over 4 distinct runs" in title and "2 seed(s)" in title, title
+    assert "2 run(s)/order" in title
+    assert sum(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers) == 3
+    plt.close(fig)
+
+
+def test_the_scale_counts_the_runs_it_describes():
+    records = _records()
+    assert records_of.scale(records.where("fig5")).endswith("; one run each")
+    assert records_of.scale(records.where("lwf")).endswith("; 1 run(s)/order")
+    assert "added tasks" not in records_of.scale(records.where("initial"))
+    fig5 = records.where("fig5")
+    mixed = fig5[:1] + [{**r, "config": {**r["config"], "batch_size": 64}} for r in fig5[1:2]]
+    assert "batch 32/64" in records_of.scale(mixed)
+
+
+@pytest.mark.parametrize("what", ["initial", "table2", "fig2", "fig3", "fig4", "table5", "fig5", "table6", "storage"])
+def test_each_caption_rests_on_records_of_its_own(what):
+    shown = figures.shown(_records(), P, what)
+    assert shown and all(r in _records().items for r in shown)
