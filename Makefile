@@ -75,7 +75,7 @@ run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=book/00_forgetting.ipynb ARGS=\"-p num_epochs 2 -p seeds '[0, 1]'\""; exit 2; }
 	@mkdir -p $(RUN_DIR)/results
 	@if [ -d data/results/$(CH) ] && [ ! -d $(RUN_DIR)/results/$(CH) ]; then cp -r data/results/$(CH) $(RUN_DIR)/results/; fi
-	$(BIN)/papermill $(NB) $(RUN_DIR)/$(notdir $(NB)) -k python3 -p results_dir $(abspath $(RUN_DIR))/results $(ARGS)
+	$(BIN)/papermill $(NB) $(RUN_DIR)/$(notdir $(NB)) -k python3 -p results_dir $(abspath $(RUN_DIR))/results -p train True $(ARGS)
 	@echo "executed notebook: $(RUN_DIR)/$(notdir $(NB)); records and figures: $(RUN_DIR)/results/$(CH)"
 
 reproduce: $(STAMP)

@@ -30,6 +30,7 @@ from . import experiments
 from .experiments.cache import RunCache, canonical
 from .experiments import identity
 from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
+from .experiments.drawing import without_data
 from .data import DataUnavailableError
 from .paths import results_root, run_results_root
 from .train import resolve_device
@@ -89,12 +90,6 @@ def _fmt_seconds(s: float) -> str:
 ABSENT = "not here"  # the checksum a dataset that is not on this machine gets while listing
 
 
-def _without_data(request: dict) -> str:
-    """A request's identity without its data checksums (the datasets' names stay)."""
-    return canonical({k: request.get(k) for k in RunCache.REQUEST_FIELDS if k != "data"}
-                     | {"datasets": [(d["dataset"], d["source"]) for d in request.get("data", [])]})  # fmt: skip
-
-
 def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     """One line per planned run: cached or pending, its estimated cost, what it is; then the totals.
 
@@ -109,7 +104,7 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     now = code_hashes(experiment)
     planned = requests(experiment, params, kinds=kinds, missing_data=ABSENT)
     absent = sorted({d["dataset"] for _, req in planned for d in req["data"] if d["sha256"] == ABSENT})
-    by_all_but_data = {_without_data(r): r for r in cache.records()} if absent else {}
+    by_all_but_data = {without_data(r): r for r in cache.records()} if absent else {}
     if absent:
         print(f"not here: {', '.join(absent)} (see the README's \"Where the data comes from\"); runs that read them "
               "are matched to records by everything but the data's checksum: 'cached' then means made on the "
@@ -117,7 +112,7 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     pending_cost, pending_seconds, unrated, n_cached, changed, n_unknown = 0.0, 0.0, 0, 0, set(), 0
     for i, (run, request) in enumerate(planned):
         uses_absent = any(d["sha256"] == ABSENT for d in request["data"])
-        record = by_all_but_data.get(_without_data(request)) if uses_absent else cache.load(request)
+        record = by_all_but_data.get(without_data(request)) if uses_absent else cache.load(request)
         made_by_changed = None if record is None else made_by_changed_code(record, now)
         n_cached += record is not None
         n_unknown += record is not None and made_by_changed is None

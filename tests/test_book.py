@@ -235,7 +235,7 @@ def test_every_documented_way_of_re_running_leaves_the_committed_results_alone(t
     assert command.returncode == 0, command.stdout[-2000:] + command.stderr[-2000:]
     papermill = subprocess.run(
         [str(Path(sys.executable).parent / "papermill"), "book/00_forgetting.ipynb", str(tmp_path / "out.ipynb"),
-         "-k", "python3", "-p", "preset", "smoke"],
+         "-k", "python3", "-p", "preset", "smoke", "-p", "train", "True"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert papermill.returncode == 0, papermill.stdout[-2000:] + papermill.stderr[-2000:]

@@ -568,3 +568,29 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     third = execute(experiment, params)
     assert (len(trained), grid_trained) == (1, []), "the grid run is reused; only the run at p_bar is trained"
     assert third.records.one("match", method="memory", how="grid")["metrics"] == grid_match["metrics"]
+
+
+def test_a_notebook_draws_stored_runs_and_trains_only_when_asked(tmp_path, monkeypatch):
+    """experiments.execute (the notebooks' entry): with train off, a missing run stops before any training, naming
+    the count and the way on; stored runs are drawn; a record made on another copy of the data file (the book's)
+    is drawn and counted; train = True trains what is missing."""
+    from cl_utils import data
+    from cl_utils.experiments.drawing import RunsNotStored
+
+    arrays = data.synthetic_dataset("mnist", n_train=50, n_test=20)
+    data.write_cache(tmp_path / "mnist.npz", arrays)
+    monkeypatch.setenv("CL_DATA_DIR", str(tmp_path))
+    experiment = fake_experiment(0.0)
+    values = {"data_source": "cache", "results_dir": str(tmp_path / "runs"), "show_progress": False}
+    with pytest.raises(RunsNotStored, match=r"5 of the 5 runs .* train = True"):
+        ex.execute(experiment, ex.Params(**values))
+    assert not list((tmp_path / "runs").rglob("*.json")), "nothing was trained"
+    trained = ex.execute(experiment, ex.Params(**values, train=True))
+    assert trained.trained == 5
+    drawn = ex.execute(experiment, ex.Params(**values))
+    assert (drawn.trained, drawn.reused, drawn.other_data) == (0, 5, 0)
+    arrays["x_train"][0, 0, 0, 0] ^= 1  # the user's copy of the data differs from the one the records were made on
+    data.write_cache(tmp_path / "mnist.npz", arrays)
+    other = ex.execute(experiment, ex.Params(**values))
+    assert (other.trained, other.other_data) == (0, 5) and "book's copy of the data" in other.report()
+    assert [r["metrics"] for r in other.records] == [r["metrics"] for r in drawn.records]

@@ -33,7 +33,8 @@ import yaml
 
 from ..chapters import REGISTRY
 from ..paths import project_root
-from .core import Outcome, Records, Run, RunContext, execute, requests
+from .core import Outcome, Records, Run, RunContext, requests
+from .drawing import execute
 from .params import ParameterError, Params, knob
 
 __all__ = ["CHAPTERS", "load", "preset", "preset_path", "from_notebook", "execute", "requests", "Run", "RunContext",

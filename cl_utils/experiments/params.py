@@ -132,12 +132,14 @@ class Params:
     results_dir: str = knob("", "folder of the run records; '' = _build/runs/results, seeded with the book's "
                             "records (the committed data/results is written only when named here)")  # fmt: skip
     show_progress: bool = knob(True, "progress bars while training")
+    train: bool = knob(False, "train the runs that are not stored; off: draw the stored runs only, and stop naming "
+                       "what is missing and what training it would cost")  # fmt: skip
     preset: str = knob("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
     acceleration: list[str] = knob([], "opt-in: 'compile', 'bf16', 'tf32' (change the arithmetic; records keyed "
                                    "apart)", choices=ACCELERATIONS, unique=True)  # fmt: skip
 
     #: names that never change a result, so they stay out of the run keys
-    RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "preset")
+    RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "train", "preset")
     #: fields every chapter has that do change a result (they enter a run's key when not at their default)
     SHARED: ClassVar[tuple[str, ...]] = ("acceleration",)
 
