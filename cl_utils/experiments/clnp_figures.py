@@ -7,8 +7,6 @@ selection helpers and the scale lines, :mod:`.clnp_report` the claims.
 """
 from __future__ import annotations
 
-import textwrap
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -19,6 +17,7 @@ from .clnp import Params
 from .clnp_records import (_fmt, _rescaled, final_accuracy, full_after, narrow_by_margin, scale_cifar, scale_narrow,
                            scale_wide, single_task_averages, wide_runs)
 from .core import Records
+from .describe import suptitle
 
 __all__ = ["wide_headline", "table_wide_steps", "fig_wide", "grid_check_note", "table_grid_check", "table_narrow",
            "fig_narrow", "fig_cifar", "table_cifar", "table_capacity"]
@@ -29,9 +28,6 @@ NARROW_VARIANTS = {"chapter's procedure": (True, False), "units not rescaled": (
                    "per-layer alpha grid": (True, True)}
 
 
-def _suptitle(fig: plt.Figure, head: str, scale: str, width: int) -> None:
-    """The figure's title: what it shows, then the data and scale, wrapped to the figure's width."""
-    fig.suptitle(head + "\n" + textwrap.fill(scale, width), fontsize=9)
 
 
 # ----------------------------------------------------------------------------------------------- wide network
@@ -74,7 +70,7 @@ def fig_wide(records: Records, p: Params) -> plt.Figure:
     axes[1].set(xlabel="after task", ylabel="free neurons", title="free capacity", xticks=range(1, n + 1), ylim=(0, None))
     axes[1].legend()
     over = "one run" if len(main) == 1 else f"mean over {len(main)} repetitions"
-    _suptitle(fig, f"Permuted MNIST, CLNP, wide single-head network ({over})", scale_wide(records, p), 150)
+    suptitle(fig, f"Permuted MNIST, CLNP, wide single-head network ({over})", scale_wide(records, p))
     fig.tight_layout()
     return fig
 
@@ -175,7 +171,7 @@ def fig_narrow(records: Records, p: Params) -> plt.Figure:
     axes[2].set(xlabel="task", ylabel="test accuracy after all tasks (%)", xticks=tasks,
                 title="final accuracy per task (mean over runs)")  # fmt: skip
     axes[2].legend(fontsize=8)
-    _suptitle(fig, "Permuted MNIST, CLNP, narrow multi-head network", scale_narrow(records, p), 170)
+    suptitle(fig, "Permuted MNIST, CLNP, narrow multi-head network", scale_narrow(records, p))
     fig.tight_layout()
     return fig
 
@@ -225,7 +221,7 @@ def fig_cifar(records: Records, p: Params) -> plt.Figure:
                 ylabel="new units grown (symlog)",
                 title=f"Fig. 3b: new units per layer, width x{wider['config']['width']:g}")  # fmt: skip
     axes[1].legend(fontsize=8)
-    _suptitle(fig, "Split CIFAR with CLNP", scale_cifar(records, p), 150)
+    suptitle(fig, "Split CIFAR with CLNP", scale_cifar(records, p))
     fig.tight_layout()
     return fig
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..metrics import format_mean_spread
 from .clnp import Params
 from .core import Records
+from .describe import synthetic
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
            "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin", "scales", "scale_wide",
@@ -78,12 +79,10 @@ def saturating_margin(by_margin: dict[float, list[dict]], num_tasks: int) -> flo
     return min(lasting) if lasting else max(by_margin)
 
 
-def _synthetic(runs: list[dict]) -> bool:
-    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
 
 
 def _mnist_label(runs: list[dict]) -> str:
-    return "SYNTHETIC stand-in (tests only)" if _synthetic(runs) else "real MNIST"
+    return "SYNTHETIC stand-in (tests only)" if synthetic(runs) else "real MNIST"
 
 
 def _mlp(c: dict) -> str:
@@ -134,7 +133,7 @@ def scale_cifar(records: Records, p: Params) -> str:
     if not runs:
         return "no split-CIFAR run"
     c = runs[0]["config"]
-    label = ("SYNTHETIC stand-in (tests only)" if _synthetic(runs) else
+    label = ("SYNTHETIC stand-in (tests only)" if synthetic(runs) else
              "STAND-IN for CIFAR-100: CIFAR-10 then its class pairs" if c["stream"] == "cifar10_pairs" else
              "CIFAR-10 + CIFAR-100")  # fmt: skip
     per_class = c["train_per_class"] or "all"

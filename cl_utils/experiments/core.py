@@ -318,7 +318,7 @@ def execute(
     out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
     rates = seconds_per_cost(cache, ctx.device.type) if log else {}
     estimate = lambda run: (rates.get(run.kind) or rates.get(None) or 0.0) * (run.cost or 0.0)  # noqa: E731
-    to_train = {i for i, (_, request) in enumerate(planned) if cache.load(request) is None} if log else set()
+    to_train = {i for i, (_, request) in enumerate(planned) if not cache.path(request).is_file()} if log else set()
 
     def attempt(i: int, run: Run, request: dict) -> bool:
         """Train run ``i`` if this process can claim it; False if another process holds it."""

@@ -50,12 +50,13 @@ def execute(experiment: ModuleType, params: Params, **kwargs) -> Outcome:
         return execute_runs(experiment, params, **kwargs)
     planned = requests(experiment, params)
     ctx = context(experiment, params, planned)
-    stored = ctx.cache.records()
-    by_all_but_data = {without_data(r): r for r in stored}
+    by_all_but_data: dict[str, dict] | None = None  # read once, and only when an exact record is missing
     items, other, missing = [], 0, []
     for run, request in planned:
         record = ctx.cache.load(request)
         if record is None:
+            if by_all_but_data is None:
+                by_all_but_data = {without_data(r): r for r in ctx.cache.records()}
             record = by_all_but_data.get(without_data(request))
             other += record is not None
         if record is None:

@@ -18,6 +18,7 @@ from ..efficiency import METHODS, compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
 from .core import Records
+from .describe import synthetic
 from .efficiency import BASE_KEYS, Params, fill_runs, match, setting
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
@@ -81,8 +82,6 @@ def seeds_of(runs: list[dict]) -> list[int]:
     return sorted({s for r in runs for s in r["config"]["seeds"]})
 
 
-def synthetic(runs: list[dict]) -> bool:
-    return any(d["source"] == "synthetic" for r in runs for d in r["data"])
 
 
 def retraining_budget(runs: list[dict], per_round: bool = False) -> int:

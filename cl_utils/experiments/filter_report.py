@@ -11,7 +11,8 @@ import math
 import pandas as pd
 
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, size_status, weakest_status
-from .common import carved_datasets
+from . import describe
+from .describe import synthetic
 from .core import Records
 from .filter_pruning import Params
 
@@ -42,15 +43,12 @@ def common_config(shown: list[dict]) -> dict:
     return first
 
 
-def synthetic(shown: list[dict]) -> bool:
-    return any(d["source"] == "synthetic" for r in shown for d in r["data"])
 
 
 def carved(shown: list[dict]) -> list[str]:
     """The datasets of these records whose training images were carved from their test split (KMNIST offline):
     a property of the data files the records name."""
-    names = sorted({d for r in shown for d in r["config"]["datasets"]})
-    return carved_datasets(names, "synthetic" if synthetic(shown) else "auto")
+    return describe.carved(shown, sorted({d for r in shown for d in r["config"]["datasets"]}))
 
 
 def passes(c: dict) -> int:

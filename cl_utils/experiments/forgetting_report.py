@@ -13,8 +13,6 @@ ones it shows.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -25,6 +23,7 @@ from ..data import DATASETS
 from ..metrics import average_accuracy, backward_transfer, format_mean_spread
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
 from .core import Records
+from .describe import distinct, synthetic
 from .forgetting import METHODS, SCENARIOS, Params
 
 __all__ = ["claims", "finals", "scale", "final_frame", "fig_accuracy_matrices", "fig_final_accuracy",
@@ -103,9 +102,6 @@ def _runs(records: Records, scenario: str, method: str | None = None) -> list[di
     return records.where("train", **match)
 
 
-def _distinct(values: Iterable) -> str:
-    """The values, each once in order of appearance, joined by '/': one value where the records agree."""
-    return "/".join(dict.fromkeys(str(v) for v in values))
 
 
 def _only(runs: list[dict], key: str):
@@ -126,7 +122,7 @@ def _seeds(runs: list[dict]) -> str:
 
 
 def _stream(runs: list[dict]) -> str:
-    return "Split " + _distinct(DATASETS[r["config"]["dataset"]].torchvision_name for r in runs)
+    return "Split " + distinct(DATASETS[r["config"]["dataset"]].torchvision_name for r in runs)
 
 
 def _chance(runs: list[dict], scenario: str) -> float:
@@ -142,14 +138,13 @@ def scale(records: Records, p: Params) -> str:
     if not runs:
         return "no run"
     cs = [r["config"] for r in runs]
-    synthetic = any(d["source"] == "synthetic" for r in runs for d in r["data"])
     inputs = [DATASETS[c["dataset"]].height * DATASETS[c["dataset"]].width * DATASETS[c["dataset"]].channels
               for c in cs]  # fmt: skip
-    mlp = _distinct("-".join(map(str, [n, *c["hidden_sizes"]])) for n, c in zip(inputs, cs))
-    data = "SYNTHETIC stand-in, tests only" if synthetic else "real data"
-    return (f"{_distinct(c['dataset'] for c in cs)} ({data}); MLP {mlp}; {_distinct(c['num_epochs'] for c in cs)} "
-            f"epoch(s) per task; batch {_distinct(c['batch_size'] for c in cs)}; Adam lr "
-            f"{_distinct(format(c['lr'], 'g') for c in cs)}; {len({c['seed'] for c in cs})} seed(s)")  # fmt: skip
+    mlp = distinct("-".join(map(str, [n, *c["hidden_sizes"]])) for n, c in zip(inputs, cs))
+    data = "SYNTHETIC stand-in, tests only" if synthetic(runs) else "real data"
+    return (f"{distinct(c['dataset'] for c in cs)} ({data}); MLP {mlp}; {distinct(c['num_epochs'] for c in cs)} "
+            f"epoch(s) per task; batch {distinct(c['batch_size'] for c in cs)}; Adam lr "
+            f"{distinct(format(c['lr'], 'g') for c in cs)}; {len({c['seed'] for c in cs})} seed(s)")  # fmt: skip
 
 
 def _annotate_sd(ax: plt.Axes, sd: np.ndarray) -> None:

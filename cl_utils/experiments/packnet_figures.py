@@ -7,7 +7,6 @@ pick the schedules, and the first of them), and its scale line is built from exa
 """
 from __future__ import annotations
 
-import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +18,7 @@ from ..models import VGG16_LAYOUT
 from ..verdicts import seed_se
 from .core import Records
 from .packnet import Params
+from .describe import suptitle
 from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
 from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, fig4_frame, fig5_frame, order_frame, table2, table6
 
@@ -79,27 +79,8 @@ def caption(records: Records, p: Params, what: str) -> str:
     return f"{head}; {scale(shown(records, p, what))}"
 
 
-def _wrap(line: str, width: int) -> list[str]:
-    """``line`` in lines of at most ``width`` characters, broken after its '; ' where it can, and as even as the
-    fewest lines allow (no lone last word)."""
-    def greedy(w: int) -> list[str]:
-        lines: list[str] = []
-        for part in line.split("; "):
-            if lines and len(lines[-1]) + 2 + len(part) <= w:
-                lines[-1] += f"; {part}"
-            else:
-                lines[-1:] = [lines[-1] + ";"] if lines else []
-                lines += textwrap.wrap(part, w) or [""]
-        return lines
-
-    fewest = len(greedy(width))
-    return next(greedy(w) for w in range(-(-len(line) // fewest), width + 1) if len(greedy(w)) == fewest)
 
 
-def _suptitle(fig: plt.Figure, head: str, scale_line: str) -> None:
-    """The figure's title: what it shows, then the data and scale, wrapped to the figure's width."""
-    width = int(16 * fig.get_figwidth())  # characters of 9 pt text per line
-    fig.suptitle("\n".join(x for line in [*head.split("\n"), scale_line] for x in _wrap(line, width)), fontsize=9)
 
 
 def initial_note(records: Records, p: Params) -> str:
@@ -155,7 +136,7 @@ def fig_forgetting(records: Records, p: Params) -> plt.Figure:
         ax.set(title=title, xlabel="number of added tasks", xticks=range(1, len(rows) + 1),
                ylabel="top-1 test error (%)")  # fmt: skip
     axes[1].legend(title="task", fontsize=8)
-    _suptitle(fig, f"Figure 2 (analogue): error of earlier tasks as tasks are added; order {' → '.join(names)}",
+    suptitle(fig, f"Figure 2 (analogue): error of earlier tasks as tasks are added; order {' → '.join(names)}",
               scale(shown(records, p, "fig2")))  # fmt: skip
     fig.tight_layout()
     return fig
@@ -203,7 +184,7 @@ def fig_order(records: Records, p: Params) -> plt.Figure:
     ax.set(xticks=xs, xticklabels=names, ylabel="top-1 test error (%)")
     ax.legend(title="added as task #", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     schedule = packnet(records, p.schedules[0])[0]["config"]["schedule"]
-    _suptitle(fig, f"Figure 3 (analogue): error vs. position in the order, PackNet {schedule}\n"
+    suptitle(fig, f"Figure 3 (analogue): error vs. position in the order, PackNet {schedule}\n"
                    f"{_error_bar_note(frame)}", scale(shown(records, p, "fig3")))  # fmt: skip
     fig.tight_layout()
     return fig
@@ -229,7 +210,7 @@ def fig_pruning(records: Records, p: Params) -> plt.Figure:
     axes[0, 0].set_ylabel("top-1 test error (%)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.08),
                fontsize=8)  # fmt: skip
-    _suptitle(fig, "Figure 4 (analogue): error before pruning, right after pruning, after retraining",
+    suptitle(fig, "Figure 4 (analogue): error before pruning, right after pruning, after retraining",
               scale(shown(records, p, "fig4")))  # fmt: skip
     fig.tight_layout()
     return fig
@@ -246,7 +227,7 @@ def fig_layers(records: Records, p: Params) -> plt.Figure:
     sns.barplot(fig5_frame(records), x="task", y="error", hue="trained", ax=ax)
     ax.set(ylabel="top-1 test error (%)", xlabel="")
     ax.legend(title="freed weights trained", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
-    _suptitle(fig, "Figure 5 (analogue): adding a task to the 50%-pruned network", scale(shown(records, p, "fig5")))
+    suptitle(fig, "Figure 5 (analogue): adding a task to the 50%-pruned network", scale(shown(records, p, "fig5")))
     fig.tight_layout()
     return fig
 

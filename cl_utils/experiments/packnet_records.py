@@ -8,9 +8,9 @@ describe other runs than the ones it shows; the parameters only say which record
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
 
-from .common import carved_datasets
+from . import describe
+from .describe import distinct, synthetic
 from .core import Records
 
 __all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
@@ -32,15 +32,11 @@ def tasks(records: Records) -> list[str]:
     return [c["initial_dataset"], *c["added_datasets"]]
 
 
-def synthetic(shown: Iterable[dict]) -> bool:
-    return any(d["source"] == "synthetic" for r in shown for d in r["data"])
 
 
 def carved(shown: list[dict]) -> list[str]:
-    """The datasets of these records whose training images were carved from their test split (KMNIST offline):
-    a property of the data files the records name."""
-    names = list(dict.fromkeys(d["dataset"] for r in shown for d in r["data"]))
-    return carved_datasets(names, "synthetic" if synthetic(shown) else "auto")
+    """The datasets of these records whose training images were carved from their test split (KMNIST offline)."""
+    return describe.carved(shown, dict.fromkeys(d["dataset"] for r in shown for d in r["data"]))
 
 
 def label(name: str, stand_ins: list[str]) -> str:
@@ -48,16 +44,13 @@ def label(name: str, stand_ins: list[str]) -> str:
     return f"{name}*" if name in stand_ins else name
 
 
-def _distinct(values: Iterable) -> str:
-    """The values, each once in order of appearance, joined by '/': one value where the records agree."""
-    return "/".join(dict.fromkeys(str(v) for v in values))
 
 
 def _runs_per_order(shown: list[dict]) -> str:
     runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"])
                    for r in shown if r["kind"] == "packnet")  # fmt: skip
     if runs:
-        return f"{_distinct(sorted(set(runs.values())))} run(s)/order"
+        return f"{distinct(sorted(set(runs.values())))} run(s)/order"
     return "1 run(s)/order" if any(r["kind"] == "lwf" for r in shown) else "one run each"
 
 
@@ -69,10 +62,10 @@ def scale(shown: list[dict]) -> str:
     data = "SYNTHETIC stand-in data (tests only)" if synthetic(shown) else "real data"
     if stand_ins:
         data += f"; *{', '.join(stand_ins)}: partial stand-in, training images carved from its test split"
-    net = _distinct(f"x{c['width']:g}{' +BN' if c['batch_norm'] else ''}, fc {c['fc_widths']}" for c in cs)
-    added = _distinct(f"{c['finetune_epochs']}+{c['retrain_epochs']}" for c in cs if "finetune_epochs" in c)
-    epochs = f"initial {_distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
-    return (f"{data}; VGG-16 layout {net}; {epochs}, batch {_distinct(c['batch_size'] for c in cs)}; "
+    net = distinct(f"x{c['width']:g}{' +BN' if c['batch_norm'] else ''}, fc {c['fc_widths']}" for c in cs)
+    added = distinct(f"{c['finetune_epochs']}+{c['retrain_epochs']}" for c in cs if "finetune_epochs" in c)
+    epochs = f"initial {distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
+    return (f"{data}; VGG-16 layout {net}; {epochs}, batch {distinct(c['batch_size'] for c in cs)}; "
             f"{_runs_per_order(shown)}")  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
 from .core import Records
+from .describe import synthetic
 from .progressive import PRUNED_NETWORKS, STAND_IN, Params
 
 __all__ = ["NAMES_A", "runs_a", "runs_b", "value", "data_label", "scale_a", "scale_b", "task_names", "frame_a",
@@ -53,7 +54,7 @@ def _seeds(runs: list[dict]) -> int:
 
 def data_label(runs: list[dict]) -> str:
     """'real Fashion-MNIST', or the synthetic warning: from the records' data sources."""
-    if any(d["source"] == "synthetic" for r in runs for d in r["data"]):
+    if synthetic(runs):
         return SYNTHETIC
     names = dict.fromkeys(DATASETS.get(d["dataset"], d["dataset"]) for r in runs for d in r["data"])
     return "real " + ", ".join(names)
