@@ -15,7 +15,7 @@ import argparse
 import torch
 
 import cl_utils as cl
-from cl_utils.experiments.efficiency import run_method
+from cl_utils.efficiency import run_method
 from cl_utils.models import stacked_mlp
 from train_loop import timed  # this folder is on sys.path when the script runs
 

@@ -5,6 +5,9 @@
 :func:`learn_task_with_grid` does the same for a grid of (learning rate, alpha) on the first task and
 keeps the sparsest model within the margin (:func:`select_by_graceful_forgetting`). The mechanism
 (units, ownership, interference, the theta scan) is in :mod:`cl_utils.clnp`.
+
+:class:`CLNPSchedule` learns a stream task by task with them (task 1 with the grid, the later tasks
+with the point it kept), a :class:`~cl_utils.methods.ContinualMethod`; :func:`run_sequence` runs it.
 """
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ from typing import Callable, Sequence
 import torch
 
 from .clnp import CLNP, ThetaChoice, select_theta
-from .train import TrainSettings, evaluate
+from .masks import count_parameters, unit_rows
+from .streams import Task
+from .train import TrainSettings, evaluate, evaluate_tasks
 
-__all__ = ["learn_task", "sparsify_task", "select_by_graceful_forgetting", "learn_task_with_grid", "kept_point"]
+__all__ = ["learn_task", "sparsify_task", "select_by_graceful_forgetting", "learn_task_with_grid", "kept_point",
+           "CLNPSchedule", "run_sequence"]
 
 
 def learn_task(
@@ -218,3 +224,76 @@ def kept_point(
     """The kept grid point's settings and α, and the fine-tuning settings at its learning rate."""
     settings, alphas = grid[chosen]
     return settings, alphas, None if finetune is None else replace(finetune, lr=settings.lr)
+
+
+class CLNPSchedule:
+    """CLNP over a stream, one task at a time: :func:`learn_task` for each (seeded ``seed + t``), or with
+    ``first_task_grid`` :func:`learn_task_with_grid` for task 1 and its kept point for the later tasks (the paper
+    settles on task 1's choice); ``per_layer`` gives each hidden layer its own theta. Each task's record
+    (theta, new and free units) is kept in ``steps``. A :class:`~cl_utils.methods.ContinualMethod`.
+    """
+
+    measures_each_task = True
+
+    def __init__(self, clnp: CLNP, settings: TrainSettings, *, alphas: Sequence[float], margin: float,
+                 finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
+                 per_layer: bool = False, seed: int = 0, show_progress: bool = False, finetune_l1: bool = False,
+                 end_on_finetune: bool = True, normalise_units: bool = False):  # fmt: skip
+        self.clnp, self.model = clnp, clnp.model
+        self.settings, self.alphas, self.finetune, self.grid, self.seed = settings, alphas, finetune, first_task_grid, seed
+        self.options = dict(margin=margin, finetune_iterations=finetune_iterations, per_layer=per_layer,
+                            show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune,
+                            normalise_units=normalise_units)  # fmt: skip
+        self.steps: list[dict] = []
+
+    def learn(self, t: int, task: Task) -> None:
+        if t == 0 and self.grid:
+            step = learn_task_with_grid(self.clnp, task.x_train, task.y_train, task.split("val"), self.grid,
+                                        finetune=self.finetune, generator_seed=self.seed, **self.options)  # fmt: skip
+            self.settings, self.alphas, self.finetune = kept_point(self.grid, step["chosen"], self.finetune)
+        else:
+            step = learn_task(self.clnp, task.x_train, task.y_train, task.split("val"), self.settings, alphas=self.alphas,
+                              finetune=self.finetune, generator=torch.Generator().manual_seed(self.seed + t),
+                              **self.options)  # fmt: skip
+        step.pop("history", None)
+        self.steps.append(step)
+
+    def forward_for(self, t: int):
+        return self.clnp.forward_for(t + 1)
+
+    def parameters_kept(self) -> float:
+        """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits.
+
+        The weights into free units serve no task and are left out; those from free units into owned ones
+        are zero already (CLNP's interference weights).
+        """
+        clnp = self.clnp
+        total = count_parameters(clnp.model.heads).nonzero
+        for i, u in enumerate(clnp.units):
+            owned = clnp.owner(i) > 0
+            w = u.layer.weight.detach()
+            total += int(torch.count_nonzero(w * unit_rows(owned, w)))
+            if u.layer.bias is not None:
+                total += int(torch.count_nonzero(u.layer.bias.detach() * owned))
+        bits = max(1, math.ceil(math.log2(clnp.num_tasks + 1)))
+        return total + sum(u.num_units for u in clnp.units) * bits / 32
+
+    def capacity(self) -> float:
+        """The share of the hidden units some task owns."""
+        owned = sum(int((self.clnp.owner(i) > 0).sum()) for i in range(len(self.clnp.units)))
+        return owned / sum(u.num_units for u in self.clnp.units)
+
+
+def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, **options) -> dict:
+    """Learn ``tasks`` in order by :class:`CLNPSchedule` (``options``: its keywords); after each, measure every task
+    so far on its test split.
+
+    Returns ``acc[i][j]`` (task ``j`` after task ``i``), the per-task records (theta, new and free units) and
+    the final free units per layer.
+    """
+    schedule = CLNPSchedule(clnp, settings, **options)
+    acc = []
+    for t, task in enumerate(tasks):
+        schedule.learn(t, task)
+        acc.append(evaluate_tasks(clnp.model, tasks[: t + 1], forward_for=schedule.forward_for))
+    return {"acc": acc, "steps": schedule.steps, "free_units": clnp.free_units()}

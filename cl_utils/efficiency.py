@@ -15,7 +15,8 @@ fraction ``p`` of the weights *free* (zero, available to future tasks):
 
 All three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with the
 same epochs per phase (the time budget); their schedule (the paper's Algorithm 1)
-is :func:`cl_utils.experiments.efficiency.run_method`, which returns each task's
+is :class:`PackingSchedule` (one task at a time, a :class:`~cl_utils.methods.ContinualMethod`),
+and :func:`run_method` runs it over a stream and returns each task's
 test accuracy for every stacked model (:func:`~cl_utils.models.stacked_mlp` runs
 several seeds as one network). :func:`match_free_fraction` is Appendix B: the
 free fraction ``p̄`` at which another method matches PackNet's accuracy, found
@@ -31,17 +32,23 @@ while Memory and Multinet train them in every phase, like every used weight.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import replace
+from typing import Callable, Sequence
 
+import torch
 from scipy.optimize import minimize_scalar
 
-from .masks import prunable_weights
+from .masks import count_parameters, prunable_weights
 from .models import STACKED_LAYERS, MultiHeadNet
-from .packnet import PackNet
+from .packnet import PackNet, pack_owners
+from .streams import Task, concat_tasks
+from .train import TrainSettings, accuracy_per_model
 
 __all__ = [
     "METHODS",
     "prune_per_round",
+    "PackingSchedule",
+    "run_method",
     "free_fraction_per_model",
     "compression_ratio",
     "dense_fraction",
@@ -172,3 +179,96 @@ def match_on_grid(target: float, frees: list[float], performances: list[float]) 
             t = (perf[i] - target) / (perf[i] - perf[i + 1])
             return {"free": 1.0 - 10.0 ** -(u[i] + t * (u[i + 1] - u[i])), "bracketed": True, "evaluations": evaluations}
     return {"free": f[0], "bracketed": False, "evaluations": evaluations}  # not reached anywhere
+
+
+# -- the schedule: Ball et al.'s Algorithm 1 for the three methods -----------------------------------
+class PackingSchedule:
+    """Ball et al.'s Algorithm 1 for ``method`` (:data:`METHODS`), one task at a time.
+
+    Each phase trains ``train.epochs`` epochs, then the ``retrain_budget`` epochs are split over
+    ``rounds`` prune-retrain rounds (``R = B / N``; Algorithm 2 gives the fraction ``z`` pruned per
+    round, so that ``final_free`` of the body is free after the ``num_tasks`` tasks; a sequence: one
+    value per stacked model). PackNet's phase is the new task's data through its head, earlier tasks'
+    weights frozen; Memory's is every task seen so far, nothing frozen; Multinet has one phase, on all
+    tasks, after the last (``measures_each_task`` is False). A :class:`~cl_utils.methods.ContinualMethod`.
+    """
+
+    def __init__(self, method: str, model: MultiHeadNet, train: TrainSettings, num_tasks: int, *, retrain_budget: int,
+                 rounds: int, final_free: float | Sequence[float], generator: torch.Generator | None = None,
+                 show_progress: bool = True):  # fmt: skip
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if rounds < 1 or retrain_budget % rounds:
+            raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
+        self.method, self.model, self.train, self.num_tasks, self.rounds = method, model, train, num_tasks, rounds
+        self.retrain = replace(train, epochs=retrain_budget // rounds)
+        self.frozen, self.measures_each_task = method == "packnet", method != "multinet"
+        phases = num_tasks if self.measures_each_task else 1
+        if isinstance(final_free, (int, float)):
+            self.z: float | list[float] = prune_per_round(rounds, phases, final_free)
+        else:
+            self.z = [prune_per_round(rounds, phases, f) for f in final_free]
+        self.packnet = PackNet(model, max_tasks=phases, freeze_earlier=self.frozen)
+        self.generator, self.show_progress = generator, show_progress
+        self.seen: list[Task] = []
+
+    def learn(self, t: int, task: Task) -> None:
+        self.seen.append(task)
+        if not self.measures_each_task and len(self.seen) < self.num_tasks:
+            return  # Multinet: one phase, on every task, after the last
+        packnet, seen = self.packnet, self.seen
+        packnet.start_task()
+        if self.frozen:  # the new task's data only, through its own head
+            x, y, ids, val = seen[-1].x_train, seen[-1].y_train, None, seen[-1].split("val")
+        else:  # every task seen so far, each sample through its task's head
+            x, y, ids = concat_tasks(seen, "train")
+            x_val, y_val, ids_val = concat_tasks(seen, "val")
+            val = ((x_val, ids_val), y_val)
+        kw = dict(val=val, task_ids=ids, generator=self.generator, show_progress=self.show_progress)
+        packnet.train_task(x, y, self.train, desc=f"task {packnet.num_tasks}", **kw)
+        for n in range(self.rounds):  # Algorithm 1: prune z of what the task holds, retrain R epochs
+            packnet.prune(self.z)
+            packnet.retrain(x, y, self.retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
+
+    def forward_for(self, t: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """PackNet: the weights of tasks ``1..t+1``; Memory and Multinet: the whole network now, head ``t``."""
+        if self.frozen:
+            return self.packnet.forward_for(t + 1)
+        return lambda x: self.packnet.call(self.packnet.num_tasks, x, t)
+
+    def parameters_kept(self) -> float:
+        """Non-zero parameters (weights some task owns, biases, heads) plus the ownership map at its packed bits."""
+        packed = pack_owners(self.packnet.owners(), self.packnet.num_tasks)
+        return count_parameters(self.model).nonzero + packed.nbytes * 8 / 32
+
+    def capacity(self) -> float:
+        """The share of the body's prunable weights that some task owns."""
+        owners = torch.cat([o.flatten() for o in self.packnet.owners().values()])
+        return float((owners >= 1).float().mean())
+
+
+def run_method(
+    method: str,
+    model: MultiHeadNet,
+    tasks: Sequence[Task],
+    train: TrainSettings,
+    *,
+    retrain_budget: int,
+    rounds: int,
+    final_free: float | Sequence[float],
+    generator: torch.Generator | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Fill ``model`` (one head per task) with ``tasks`` by :class:`PackingSchedule` and leave ``final_free`` of it
+    free (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once).
+
+    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
+        "z": the per-round pruning fraction}``; with frozen weights (PackNet) task ``t`` is measured with the
+        weights of tasks ``1..t``, otherwise (Memory, Multinet) with the whole final network.
+    """
+    schedule = PackingSchedule(method, model, train, len(tasks), retrain_budget=retrain_budget, rounds=rounds,
+                               final_free=final_free, generator=generator, show_progress=show_progress)  # fmt: skip
+    for t, task in enumerate(tasks):
+        schedule.learn(t, task)
+    acc = [accuracy_per_model(model, *task.split("test"), forward=schedule.forward_for(t)) for t, task in enumerate(tasks)]
+    return {"acc": acc, "free": free_fraction_per_model(schedule.packnet), "z": schedule.z}

@@ -18,6 +18,9 @@ question does not arise there.
 
 Recording the responses once equals recomputing them per batch here, because
 the book uses no data augmentation and records them with dropout off.
+
+:class:`LwF` is the method as a :class:`~cl_utils.methods.ContinualMethod` (chapter 06): the first task
+is fine-tuned, every later one is added by :func:`lwf_train_task`.
 """
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .baselines import FineTune, finetune_task
 from .models import MultiHeadNet
+from .streams import Task
 from .train import EpochStats, TrainSettings, fit, train_mode
 
-__all__ = ["record_soft_targets", "lwf_train_task"]
+__all__ = ["record_soft_targets", "lwf_train_task", "LwF"]
 
 
 @torch.no_grad()
@@ -120,3 +125,23 @@ def lwf_train_task(
         show_progress=show_progress, desc="LwF", set_train_mode=set_mode,
     )  # fmt: skip
     return history
+
+
+class LwF(FineTune):
+    """LwF as a :class:`~cl_utils.methods.ContinualMethod`: task 1 fine-tuned, each later task trained with
+    the distillation of every earlier head (``warmup_epochs`` of head-only training first); nothing frozen,
+    so the whole network is what it keeps."""
+
+    def __init__(self, model: MultiHeadNet, settings: TrainSettings, *, warmup_epochs: int, temperature: float = 2.0,
+                 generator: torch.Generator | None = None, show_progress: bool = True):  # fmt: skip
+        super().__init__(model, settings, multi_head=True, generator=generator, show_progress=show_progress)
+        self.warmup_epochs, self.temperature = warmup_epochs, temperature
+
+    def learn(self, t: int, task: Task) -> None:
+        if t == 0:
+            finetune_task(self.model, task, 0, self.settings, generator=self.generator,
+                          show_progress=self.show_progress, desc="task 1")  # fmt: skip
+            return
+        lwf_train_task(self.model, t, task.x_train, task.y_train, self.settings, old_heads=list(range(t)),
+                       warmup_epochs=self.warmup_epochs, temperature=self.temperature, val=task.split("val"),
+                       generator=self.generator, show_progress=self.show_progress)  # fmt: skip

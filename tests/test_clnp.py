@@ -270,7 +270,7 @@ def test_per_layer_thresholds_keep_fewer_units_than_a_shared_one(permuted):
 
 
 def test_run_sequence_measures_every_task_after_every_task_without_forgetting(permuted):
-    from cl_utils.experiments.clnp import run_sequence
+    from cl_utils.clnp_schedule import run_sequence
 
     torch.manual_seed(6)
     model = cl.mlp(784, [48, 48], [10] * 3)

@@ -7,16 +7,21 @@ import pandas as pd
 import pytest
 import torch
 
+import cl_utils as cl
 from cl_utils import experiments as ex
+from cl_utils.baselines import FineTune
 from cl_utils.clnp import CLNP
+from cl_utils.clnp_schedule import CLNPSchedule
+from cl_utils.efficiency import PackingSchedule
 from cl_utils.experiments import comparison as C
 from cl_utils.experiments import comparison_report as R
 from cl_utils.experiments.core import RunContext
 from cl_utils.models import mlp
 from cl_utils.packnet import PackNet
-from cl_utils.progressive import ProgressiveNet
+from cl_utils.progressive_schedule import ProgressivePrune
 
 SMOKE = ex.preset("06", "smoke")
+SGD = cl.TrainSettings(epochs=1, batch_size=32, optimizer="sgd", lr=0.1)
 
 
 def smoke_params(**values) -> C.Params:
@@ -54,27 +59,31 @@ def test_bad_parameters_stop_with_the_name():
 
 def test_kept_counts_dense_networks_whole_and_clnp_only_owned_units():
     model = mlp(4, [3], [2, 2])
-    assert C.kept_dense(model) == sum(p.numel() for p in model.parameters())
+    assert FineTune(model, SGD).parameters_kept() == sum(p.numel() for p in model.parameters())
     clnp = CLNP(model)
+    method = CLNPSchedule(clnp, SGD, alphas=[0.0, 0.0], margin=0.0)
     clnp.start_task()
     heads = sum(int(torch.count_nonzero(p)) for p in model.heads.parameters())
     owner_bits = 3 * 1 / 32  # 3 units, 1 bit each for one task
-    assert C.kept_clnp(clnp) == pytest.approx(heads + owner_bits)  # no unit owned: only the heads
+    assert method.parameters_kept() == pytest.approx(heads + owner_bits)  # no unit owned: only the heads
+    assert method.capacity() == 0.0
     clnp.owner(0)[1] = 1
-    assert C.kept_clnp(clnp) == pytest.approx(heads + 4 + 1 + owner_bits)  # one row of 4 weights and its bias
+    assert method.parameters_kept() == pytest.approx(heads + 4 + 1 + owner_bits)  # one row of 4 weights and its bias
+    assert method.capacity() == pytest.approx(1 / 3)
 
 
 def test_kept_packnet_adds_packed_owner_bits_and_progressive_a_keep_bit_per_weight():
-    packnet = PackNet(mlp(4, [3], [2, 2]))
-    packnet.start_task()
+    method = PackingSchedule("packnet", mlp(4, [3], [2, 2]), SGD, 2, retrain_budget=1, rounds=1, final_free=0.5)
+    method.packnet.start_task()
     weights = 4 * 3  # the prunable body weight
-    nonzero = sum(int(torch.count_nonzero(p)) for p in packnet.model.parameters())
-    assert C.kept_packnet(packnet) == pytest.approx(nonzero + math.ceil(weights / 8) * 8 / 32)
-    net = ProgressiveNet(4, "learned")
-    net.add_column([3], 2)
-    dense = sum(int(torch.count_nonzero(p)) for p in net.parameters())
-    assert C.kept_progressive(net, pruned=False) == dense
-    assert C.kept_progressive(net, pruned=True) == dense + (4 * 3 + 3 * 2) / 32
+    nonzero = sum(int(torch.count_nonzero(p)) for p in method.model.parameters())
+    assert method.parameters_kept() == pytest.approx(nonzero + math.ceil(weights / 8) * 8 / 32)
+    for fraction, masks in ((0.0, 0), (0.5, 4 * 3 + 3 * 2)):
+        progressive = ProgressivePrune(4, [[3]], SGD, adapter="learned", prune_fractions=[fraction], reference_size=10.0)
+        progressive.model.add_column([3], 2)
+        dense = sum(int(torch.count_nonzero(p)) for p in progressive.model.parameters())
+        assert progressive.parameters_kept() == dense + masks / 32
+        assert progressive.capacity() == progressive.parameters_kept() / 10.0
 
 
 @pytest.mark.parametrize("method", ["packnet", "packnet-iterative", "clnp", "progressive"])

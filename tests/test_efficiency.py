@@ -14,7 +14,7 @@ from cl_utils.efficiency import (
     match_free_fraction,
     prune_per_round,
 )
-from cl_utils.experiments.efficiency import run_method
+from cl_utils.efficiency import run_method
 from cl_utils.masks import magnitude_keep_mask
 from cl_utils.models import per_model, stacked_mlp
 from cl_utils.packnet import PackNet

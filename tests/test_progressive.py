@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import cl_utils as cl
-from cl_utils.experiments.progressive import run_progressive, train_first_column
+from cl_utils.progressive_schedule import run_progressive, train_first_column
 from cl_utils.progressive import ProgressiveNet, matched_unlinked_fractions, prune_column, train_column
 
 SGD = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=0.1, momentum=0.5)

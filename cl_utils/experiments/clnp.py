@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..clnp import CLNP
-from ..clnp_schedule import kept_point, learn_task, learn_task_with_grid
+from ..clnp_schedule import run_sequence
 from ..models import mlp, zenke_cnn
 from ..streams import Task, permuted_tasks, split_tasks
 from ..train import TrainSettings, evaluate, fit, make_optimizer, set_seed
@@ -179,36 +179,6 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("cifar", {**cifar, "margin": wide_margin, "finetune": False, "width": p.cifar_wide_width}, cifar_sets,
                  cifar_cost * p.cifar_wide_width ** 2)]  # fmt: skip
     return runs
-
-
-def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, *, alphas: Sequence[float], margin: float,
-                 finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
-                 per_layer: bool = False, seed: int = 0, show_progress: bool = False, finetune_l1: bool = False,
-                 end_on_finetune: bool = True, normalise_units: bool = False) -> dict:  # fmt: skip
-    """Learn ``tasks`` in order with CLNP; after each, measure every task so far on its test split.
-
-    With ``first_task_grid``, task 1 is learned by :func:`~cl_utils.clnp_schedule.learn_task_with_grid` and the later
-    tasks with the grid point it kept (the paper settles on task 1's choice); ``per_layer`` gives each hidden
-    layer its own theta. Returns ``acc[i][j]`` (task ``j`` after task ``i``), the per-task records (theta,
-    new and free units) and the final free units per layer.
-    """
-    acc, steps = [], []
-    for i, t in enumerate(tasks):
-        kwargs = dict(margin=margin, finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
-                      show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune,
-                      normalise_units=normalise_units)  # fmt: skip
-        if i == 0 and first_task_grid:
-            step = learn_task_with_grid(clnp, t.x_train, t.y_train, t.split("val"), first_task_grid,
-                                        generator_seed=seed, **kwargs)  # fmt: skip
-            settings, alphas, finetune = kept_point(first_task_grid, step["chosen"], finetune)
-        else:
-            step = learn_task(clnp, t.x_train, t.y_train, t.split("val"), settings, alphas=alphas,
-                              generator=torch.Generator().manual_seed(seed + i), **kwargs)  # fmt: skip
-        step.pop("history", None)
-        steps.append(step)
-        acc.append([evaluate(clnp.model, *u.split("test"), forward=clnp.forward_for(j + 1))[1]
-                    for j, u in enumerate(tasks[: i + 1])])  # fmt: skip
-    return {"acc": acc, "steps": steps, "free_units": clnp.free_units()}
 
 
 def permuted_stream(c: dict, ctx: RunContext) -> list[Task]:

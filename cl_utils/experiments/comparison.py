@@ -6,17 +6,18 @@ as a plain network, and records
 * ``acc``: the accuracy matrix, ``acc[i][j]`` = test accuracy on task ``j`` after task ``i``
   (tasks seen so far only; joint training has one row, measured at the end);
 * ``kept``: the parameters the method must keep to serve every task, in float32 equivalents
-  (:func:`kept_dense`, :func:`kept_packnet`, :func:`kept_clnp`, :func:`kept_progressive`);
+  (each method's ``parameters_kept``);
 * ``capacity``: after each task, the share of the shared network the tasks so far own
   (PackNet: body weights; CLNP: hidden units), or, for Progressive Prune, the parameters of
   its columns and adapters so far relative to the shared network (it grows past 1).
 
-Every method is its own chapter's mechanism and schedule, called from there: fine-tuning and
-joint training (:mod:`cl_utils.baselines`, chapter 00), LwF (:func:`cl_utils.lwf.lwf_train_task`,
-chapter 01), PackNet one-shot and iterative (Ball et al.'s Algorithm 1,
-:func:`.efficiency.run_method`, chapter 02), CLNP (:func:`.clnp.run_sequence`, chapter 03) and
-Progressive Prune (:func:`.progressive.run_progressive`, chapter 04). What is adapted to the
-common streams is listed in :data:`ADAPTATIONS` (the chapter prints it).
+Every method is its chapter's mechanism and schedule, one :class:`~cl_utils.methods.ContinualMethod` of the
+method layer: fine-tuning and joint training (:mod:`cl_utils.baselines`, chapter 00), LwF
+(:class:`cl_utils.lwf.LwF`, chapter 01), PackNet one-shot and iterative (Ball et al.'s Algorithm 1,
+:class:`cl_utils.efficiency.PackingSchedule`, chapter 02), CLNP (:class:`cl_utils.clnp_schedule.CLNPSchedule`,
+chapter 03) and Progressive Prune (:class:`cl_utils.progressive_schedule.ProgressivePrune`, chapter 04).
+:data:`BUILDERS` builds each from a run's configuration and :func:`~cl_utils.methods.learn_stream` runs it.
+What is adapted to the common streams is listed in :data:`ADAPTATIONS` (the chapter prints it).
 """
 from __future__ import annotations
 
@@ -27,22 +28,21 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..baselines import finetune_sequence, train_jointly
+from ..baselines import FineTune, Joint
 from ..clnp import CLNP
-from ..lwf import lwf_train_task
-from ..masks import count_parameters, unit_rows
+from ..clnp_schedule import CLNPSchedule
+from ..efficiency import PackingSchedule
+from ..lwf import LwF
+from ..masks import count_parameters
+from ..methods import ContinualMethod, learn_stream
 from ..models import MultiHeadNet, mlp, zenke_cnn
-from ..packnet import PackNet, pack_owners
-from ..progressive import ProgressiveNet
+from ..progressive_schedule import ProgressivePrune
 from ..streams import Task, permuted_tasks, split_tasks
-from ..train import TrainSettings, evaluate_tasks, set_seed
-from .clnp import run_sequence
+from ..train import TrainSettings, set_seed
 from .common import mlp_cost, raw_dataset, task
 from .core import Run, RunContext
-from .efficiency import run_method
 from .params import ParameterError, knob
 from .params import Params as BaseParams
-from .progressive import run_progressive
 
 CHAPTER = "06_comparison"
 CODE_VERSION = 1
@@ -238,134 +238,65 @@ def network(c: dict, tasks: Sequence[Task]) -> MultiHeadNet:
     return mlp(math.prod(tasks[0].input_shape), c["hidden"], heads)
 
 
+# -- the methods: each built from its configuration, then learn_stream ------------------------------
 def _settings(c: dict) -> TrainSettings:
     return TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
 
 
-# -- what a method keeps ----------------------------------------------------------------------------
-def kept_dense(model: torch.nn.Module) -> float:
-    """A network kept whole: every parameter (its heads included)."""
-    return float(count_parameters(model).total)
+def build_finetune(c: dict, tasks: Sequence[Task], ctx: RunContext) -> FineTune:
+    generator = set_seed(c["seed"])  # before the network: it draws its initial weights
+    return FineTune(network(c, tasks).to(ctx.device), _settings(c), generator=generator, show_progress=ctx.show_progress)
 
 
-def kept_packnet(packnet: PackNet) -> float:
-    """Non-zero parameters (weights some task owns, biases, heads) plus the ownership map at its packed bits."""
-    packed = pack_owners(packnet.owners(), packnet.num_tasks)
-    return count_parameters(packnet.model).nonzero + packed.nbytes * 8 / 32
+def build_joint(c: dict, tasks: Sequence[Task], ctx: RunContext) -> Joint:
+    generator = set_seed(c["seed"])
+    return Joint(network(c, tasks).to(ctx.device), _settings(c), len(tasks), generator=generator,
+                 show_progress=ctx.show_progress)  # fmt: skip
 
 
-def kept_clnp(clnp: CLNP) -> float:
-    """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits.
+def build_lwf(c: dict, tasks: Sequence[Task], ctx: RunContext) -> LwF:
+    generator = set_seed(c["seed"])
+    return LwF(network(c, tasks).to(ctx.device), _settings(c), warmup_epochs=c["warmup"], temperature=c["temperature"],
+               generator=generator, show_progress=ctx.show_progress)  # fmt: skip
 
-    The weights into free units serve no task and are left out; those from free units into owned ones
-    are zero already (CLNP's interference weights).
+
+def build_packnet(c: dict, tasks: Sequence[Task], ctx: RunContext) -> PackingSchedule:
+    """Ball et al.'s Algorithm 1 (chapter 02), one-shot or iterative (``rounds``)."""
+    generator = set_seed(c["seed"])
+    return PackingSchedule("packnet", network(c, tasks).to(ctx.device), _settings(c), len(tasks),
+                           retrain_budget=c["budget"], rounds=c["rounds"], final_free=c["free"], generator=generator,
+                           show_progress=ctx.show_progress)  # fmt: skip
+
+
+def build_clnp(c: dict, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedule:
+    """Chapter 03's schedule on the shared network (multi-head), no task-1 grid.
+
+    The fine-tuning these records were made with (L1 on, a re-prune after the last round): chapter 03 now ends each
+    task on a fine-tune without L1, as the paper does; switching here needs these runs' keys to change and a retrain.
     """
-    total = count_parameters(clnp.model.heads).nonzero
-    for i, u in enumerate(clnp.units):
-        owned = clnp.owner(i) > 0
-        w = u.layer.weight.detach()
-        total += int(torch.count_nonzero(w * unit_rows(owned, w)))
-        if u.layer.bias is not None:
-            total += int(torch.count_nonzero(u.layer.bias.detach() * owned))
-    bits = max(1, math.ceil(math.log2(clnp.num_tasks + 1)))
-    return total + sum(u.num_units for u in clnp.units) * bits / 32
-
-
-def kept_progressive(net: ProgressiveNet, pruned: bool) -> float:
-    """Non-zero parameters of the columns and adapters, plus a 1-bit keep mask per prunable weight when pruned."""
-    masks = sum(w.numel() for k in range(len(net.columns)) for w in net.column_weights(k).values()) if pruned else 0
-    return count_parameters(net).nonzero + masks / 32
-
-
-# -- the methods on one stream ----------------------------------------------------------------------
-def _lower(acc: Sequence[Sequence[float]]) -> list[list[float]]:
-    """Keep each row's tasks seen so far (``finetune_sequence`` measures every task every time)."""
-    return [list(row[: i + 1]) for i, row in enumerate(acc)]
-
-
-def run_finetune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    generator = set_seed(c["seed"])
-    model = network(c, tasks).to(ctx.device)
-    out = finetune_sequence(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=ctx.show_progress)
-    return {"acc": _lower(out["acc"]), "kept": kept_dense(model)}
-
-
-def run_joint(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    generator = set_seed(c["seed"])
-    model = network(c, tasks).to(ctx.device)
-    out = train_jointly(model, tasks, _settings(c), multi_head=True, generator=generator, show_progress=ctx.show_progress)
-    return {"acc": [out["acc"]], "kept": kept_dense(model)}
-
-
-def run_lwf(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    """The first task trained by fine-tuning, every later one with LwF's distillation on the earlier heads."""
-    generator = set_seed(c["seed"])
-    model = network(c, tasks).to(ctx.device)
-    settings = _settings(c)
-    acc = finetune_sequence(model, tasks[:1], settings, multi_head=True, generator=generator, show_progress=ctx.show_progress)["acc"]
-    for t, tk in enumerate(tasks[1:], start=1):
-        lwf_train_task(model, t, tk.x_train, tk.y_train, settings, old_heads=list(range(t)),
-                       warmup_epochs=c["warmup"], temperature=c["temperature"], val=tk.split("val"),
-                       generator=generator, show_progress=ctx.show_progress)  # fmt: skip
-        acc.append(evaluate_tasks(model, tasks[: t + 1]))
-    return {"acc": acc, "kept": kept_dense(model)}
-
-
-def run_packnet(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    """Ball et al.'s Algorithm 1 (chapter 02), every task seen so far measured after each task's last round."""
-    generator = set_seed(c["seed"])
-    model = network(c, tasks).to(ctx.device)
-    out: dict = {"acc": []}
-
-    def measure(packnet: PackNet, seen: int) -> None:
-        out["acc"].append(evaluate_tasks(model, tasks[:seen], forward_for=lambda j: packnet.forward_for(j + 1)))
-        if seen == len(tasks):  # the end: what is kept, and how the tasks filled the body
-            owners = torch.cat([o.flatten() for o in packnet.owners().values()])
-            out["kept"] = kept_packnet(packnet)
-            out["capacity"] = [float(((owners >= 1) & (owners <= t)).float().mean()) for t in range(1, seen + 1)]
-
-    run_method("packnet", model, tasks, _settings(c), retrain_budget=c["budget"], rounds=c["rounds"],
-               final_free=c["free"], generator=generator, show_progress=ctx.show_progress, after_phase=measure)  # fmt: skip
-    return out
-
-
-def run_clnp(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    """Chapter 03's schedule on the shared network (multi-head), no task-1 grid."""
     set_seed(c["seed"])
     clnp = CLNP(network(c, tasks).to(ctx.device))
-    settings = TrainSettings(c["epochs"], c["batch_size"], "adam", c["clnp_lr"])
-    finetune = TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", c["clnp_lr"])
-    # the fine-tuning these records were made with (L1 on, a re-prune after the last round): chapter 03 now ends each
-    # task on a fine-tune without L1, as the paper does; switching here needs these runs' keys to change and a retrain
-    out = run_sequence(clnp, tasks, settings, alphas=c["alphas"], margin=c["margin"] / 100,
-                       finetune_iterations=c["finetune_rounds"], finetune=finetune, seed=c["seed"],
-                       finetune_l1=c.get("finetune_l1", True), end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
-    units = sum(u.num_units for u in clnp.units)
-    grown = [sum(s["new_units"]) for s in out["steps"]]
-    capacity = [sum(grown[: t + 1]) / units for t in range(len(tasks))]
-    return {"acc": out["acc"], "kept": kept_clnp(clnp), "capacity": capacity, "new_units": [s["new_units"] for s in out["steps"]]}
+    return CLNPSchedule(clnp, TrainSettings(c["epochs"], c["batch_size"], "adam", c["clnp_lr"]), alphas=c["alphas"],
+                        margin=c["margin"] / 100, finetune_iterations=c["finetune_rounds"],
+                        finetune=TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", c["clnp_lr"]),
+                        seed=c["seed"], finetune_l1=c.get("finetune_l1", True),
+                        end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
 
 
-def run_progressive_prune(c: dict, tasks: list[Task], ctx: RunContext) -> dict:
-    """Chapter 04's Algorithm 1: a column per task, pruned and retrained; earlier columns measured after each."""
-    acc: list[list[float]] = []
-    sizes: list[float] = []
-
-    def measure(net: ProgressiveNet, k: int) -> None:
-        acc.append(evaluate_tasks(net, tasks[: k + 1]))  # column j answers task j
-        sizes.append(kept_progressive(net, c["fraction"] > 0))
-
+def build_progressive(c: dict, tasks: Sequence[Task], ctx: RunContext) -> ProgressivePrune:
+    """Chapter 04's Algorithm 1: a column per task, pruned and retrained; capacity relative to the shared network."""
+    with torch.random.fork_rng():  # the shared network is built only to be counted
+        shared = float(count_parameters(network(c, tasks)).total)
     settings = TrainSettings(c["epochs"], c["column_batch_size"], "sgd", c["sgd_lr"], c["momentum"])
-    run_progressive(tasks, [c["column"]] * len(tasks), settings, adapter="learned",
-                    prune_fractions=[c["fraction"]] * len(tasks), retrain_epochs=c["epochs"], seed=c["seed"],
-                    show_progress=ctx.show_progress, after_column=measure)  # fmt: skip
-    shared = kept_dense(network(c, tasks))
-    return {"acc": acc, "kept": sizes[-1], "capacity": [s / shared for s in sizes]}
+    return ProgressivePrune(math.prod(tasks[0].input_shape), [c["column"]] * len(tasks), settings, adapter="learned",
+                            prune_fractions=[c["fraction"]] * len(tasks), retrain_epochs=c["epochs"], seed=c["seed"],
+                            show_progress=ctx.show_progress, reference_size=shared)  # fmt: skip
 
 
-METHOD_RUNNERS: dict[str, Callable[[dict, list[Task], RunContext], dict]] = {
-    "fine-tune": run_finetune, "joint": run_joint, "lwf": run_lwf, "packnet": run_packnet,
-    "packnet-iterative": run_packnet, "clnp": run_clnp, "progressive": run_progressive_prune}  # fmt: skip
+#: the methods compared: each builds its :class:`~cl_utils.methods.ContinualMethod` from a run's configuration
+BUILDERS: dict[str, Callable[[dict, Sequence[Task], RunContext], ContinualMethod]] = {
+    "fine-tune": build_finetune, "joint": build_joint, "lwf": build_lwf, "packnet": build_packnet,
+    "packnet-iterative": build_packnet, "clnp": build_clnp, "progressive": build_progressive}  # fmt: skip
 
 
 def run_train(c: dict, ctx: RunContext) -> dict:
@@ -373,7 +304,7 @@ def run_train(c: dict, ctx: RunContext) -> dict:
     (the record's ``wall_seconds`` also counts building the stream, which the first run of a process pays)."""
     tasks = stream_tasks(c, ctx.data_source, ctx.device)
     start = time.perf_counter()
-    out = METHOD_RUNNERS[c["method"]](c, tasks, ctx)
+    out = learn_stream(BUILDERS[c["method"]](c, tasks, ctx), tasks)
     return out | {"train_seconds": time.perf_counter() - start}
 
 

@@ -19,30 +19,21 @@ Runs (kinds):
 Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.stacked_mlp`,
 :func:`~cl_utils.models.stacked_ball_cnn`), each model with its own data order.
 
-:func:`run_method` is Algorithm 1 of the paper for the three methods; the mechanism
-(pruning per round, ownership, the matching search) is :mod:`cl_utils.efficiency`.
+:func:`~cl_utils.efficiency.run_method` is Algorithm 1 of the paper for the three methods, in the method layer
+with the mechanism (pruning per round, ownership, the matching search): :mod:`cl_utils.efficiency`.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..efficiency import (
-    METHODS,
-    free_fraction_per_model,
-    grid_frees,
-    match_free_fraction,
-    match_on_grid,
-    prune_per_round,
-)
+from ..efficiency import METHODS, grid_frees, match_free_fraction, match_on_grid, run_method
 from ..models import MultiHeadNet, ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
-from ..packnet import PackNet
-from ..streams import Task, concat_tasks, split_tasks
-from ..train import TrainSettings, accuracy_per_model, set_seed
+from ..streams import Task, split_tasks
+from ..train import TrainSettings, set_seed
 from .common import mlp_cost, task
 from .core import Records, Run, RunContext
 from .params import ParameterError, knob
@@ -225,83 +216,6 @@ def plan(p: Params) -> list[Run]:
             seen.add(key)
             unique.append(r)
     return unique
-
-
-# -- the schedule: Ball et al.'s Algorithm 1 for the three methods -----------------------------------
-def _accuracies(packnet: PackNet, tasks: Sequence[Task], shared: bool) -> list[list[float]]:
-    """Test accuracy of every task (rows) for every stacked model (columns).
-
-    With frozen weights (PackNet) task ``t`` uses the weights of tasks ``1..t``; when
-    nothing is frozen (Memory, Multinet) every task uses the whole final network.
-    """
-    out = []
-    for t, tk in enumerate(tasks):
-        if shared:  # the final network's weights, task t's head
-            forward = lambda x, t=t: packnet.call(packnet.num_tasks, x, t)  # noqa: E731
-        else:
-            forward = packnet.forward_for(t + 1)
-        out.append(accuracy_per_model(packnet.model, *tk.split("test"), forward=forward))
-    return out
-
-
-def run_method(
-    method: str,
-    model: MultiHeadNet,
-    tasks: Sequence[Task],
-    train: TrainSettings,
-    *,
-    retrain_budget: int,
-    rounds: int,
-    final_free: float | Sequence[float],
-    generator: torch.Generator | None = None,
-    show_progress: bool = True,
-    after_phase: Callable[[PackNet, int], None] | None = None,
-) -> dict:
-    """Fill ``model`` (one head per task) with ``tasks`` by ``method`` and leave ``final_free`` of it free
-    (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once).
-
-    * ``"packnet"``: PackNet with ``rounds`` rounds of iterative pruning per task
-      (Algorithm 1); earlier tasks' weights frozen.
-    * ``"memory"``: at task ``i``, train on tasks ``1..i`` (full rehearsal); nothing
-      frozen; the used weights grow on PackNet's schedule.
-    * ``"multinet"``: one training phase on every task's data, pruned to ``final_free``.
-
-    Each training phase is ``train.epochs`` epochs, then the ``retrain_budget`` epochs are
-    split over the ``rounds`` prune-retrain rounds (``R = B / N``; Algorithm 2 gives the
-    fraction ``z`` pruned per round). ``after_phase(packnet, tasks_seen)`` is called after each
-    phase's last round (the comparison chapter measures every task seen so far there).
-
-    :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
-        "z": the per-round pruning fraction}``.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if rounds < 1 or retrain_budget % rounds:
-        raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
-    retrain = replace(train, epochs=retrain_budget // rounds)
-    frozen = method == "packnet"
-    phases = [tasks] if method == "multinet" else [tasks[: i + 1] for i in range(len(tasks))]
-    if isinstance(final_free, (int, float)):
-        z: float | list[float] = prune_per_round(rounds, len(phases), final_free)
-    else:
-        z = [prune_per_round(rounds, len(phases), f) for f in final_free]
-    packnet = PackNet(model, max_tasks=len(phases), freeze_earlier=frozen)
-    for seen in phases:
-        packnet.start_task()
-        if frozen:  # the new task's data only, through its own head
-            x, y, ids, val = seen[-1].x_train, seen[-1].y_train, None, seen[-1].split("val")
-        else:  # every task seen so far, each sample through its task's head
-            x, y, ids = concat_tasks(seen, "train")
-            x_val, y_val, ids_val = concat_tasks(seen, "val")
-            val = ((x_val, ids_val), y_val)
-        kw = dict(val=val, task_ids=ids, generator=generator, show_progress=show_progress)
-        packnet.train_task(x, y, train, desc=f"task {packnet.num_tasks}", **kw)
-        for n in range(rounds):  # Algorithm 1: prune z of what the task holds, retrain R epochs
-            packnet.prune(z)
-            packnet.retrain(x, y, retrain, desc=f"task {packnet.num_tasks} round {n + 1}", **kw)
-        if after_phase is not None:
-            after_phase(packnet, len(seen))
-    return {"acc": _accuracies(packnet, tasks, shared=not frozen), "free": free_fraction_per_model(packnet), "z": z}
 
 
 # -- run functions ----------------------------------------------------------------------------------

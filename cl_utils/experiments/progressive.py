@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import math
-from typing import Callable, Sequence
-
-import torch
-
-from ..masks import count_parameters
-from ..progressive import ADAPTER_KINDS, PRUNING_SCOPES, ProgressiveNet, matched_unlinked_fractions, train_column
+from ..progressive import ADAPTER_KINDS, PRUNING_SCOPES, matched_unlinked_fractions
+from ..progressive_schedule import run_progressive, train_first_column
 from ..streams import Task, flipped_task
-from ..train import TrainSettings, evaluate, set_seed
+from ..train import TrainSettings
 from .common import mlp_cost, task
 from .core import Run, RunContext
 from .params import ParameterError, knob
@@ -98,87 +93,6 @@ def network_b(network: str, p: float, hidden: list[int], in_features: int, adapt
         return "none", matched_unlinked_fractions(in_features, [hidden] * 3, [10] * 3, p, adapter="learned",
                                                   adapter_width=adapter_width or None)  # fmt: skip
     return {"progressive pruned": "learned", "random-input pruned": "random"}[network], [p] * 3
-
-
-# -- the schedule of the paper's Algorithm 1 -------------------------------------------------------
-def run_progressive(
-    tasks: Sequence[Task],
-    hidden_sizes: Sequence[Sequence[int]],
-    settings: TrainSettings,
-    *,
-    adapter: str,
-    prune_fractions: Sequence[float] | None = None,
-    retrain_epochs: int = 0,
-    scope: str = "global",
-    seed: int = 0,
-    alpha_init: float = 0.1,
-    adapter_width: int | None = None,
-    first_column_state: dict[str, torch.Tensor] | None = None,
-    show_progress: bool = True,
-    after_column: Callable[[ProgressiveNet, int], None] | None = None,
-) -> dict:
-    """Train one column per task in order (Algorithm 1 when ``prune_fractions`` is given).
-
-    :param hidden_sizes: hidden widths of each column.
-    :param prune_fractions: one fraction per column (0 = that column is not pruned).
-    :param first_column_state: column 1's ``state_dict`` after its initial epochs, shared by
-        runs that differ only from there on (its initial training is then skipped).
-    :param after_column: ``after_column(net, k)`` is called once column ``k`` is done (trained, pruned,
-        retrained), e.g. to measure every earlier column again.
-    :returns: a JSON-able record: per-column results of :func:`train_column`, each column's
-        test accuracy re-measured after the last column (``final_test_acc``), and totals.
-    """
-    if len(hidden_sizes) != len(tasks):
-        raise ValueError(f"need one hidden-size list per task: {len(hidden_sizes)} for {len(tasks)} tasks")
-    fractions = list(prune_fractions) if prune_fractions is not None else [0.0] * len(tasks)
-    if len(fractions) != len(tasks) or not all(0.0 <= f < 1.0 for f in fractions):
-        raise ValueError(f"prune_fractions must be one value in [0, 1) per task, got {fractions}")
-    device = tasks[0].x_train.device
-    in_features = math.prod(tasks[0].input_shape)
-    net = ProgressiveNet(in_features, adapter, alpha_init=alpha_init, adapter_width=adapter_width)
-    columns = []
-    for k, (t, hidden, fraction) in enumerate(zip(tasks, hidden_sizes, fractions)):
-        set_seed(1000 * seed + 2 * k)
-        net.add_column(hidden, t.num_classes)
-        net.to(device)
-        loaded = k == 0 and first_column_state is not None
-        if loaded:
-            net.columns[0].load_state_dict(first_column_state)
-        columns.append(
-            train_column(
-                net, k, t, settings, initial_epochs=not loaded, prune_fraction=fraction,
-                retrain_epochs=retrain_epochs, scope=scope, seed=seed,
-                show_progress=show_progress,
-            )
-        )  # fmt: skip
-        if after_column is not None:
-            after_column(net, k)
-    final = [evaluate(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))[1] for k, t in enumerate(tasks)]
-    total = count_parameters(net)
-    return {
-        "columns": columns,
-        "final_test_acc": final,
-        "mean_test_error": 1.0 - sum(final) / len(final),
-        "params_total": total.total,
-        "params_nonzero": total.nonzero,
-    }
-
-
-def train_first_column(
-    task: Task, hidden: Sequence[int], settings: TrainSettings, *, seed: int = 0, show_progress: bool = True
-) -> dict[str, torch.Tensor]:
-    """Column 1 after its initial epochs, as a ``state_dict``: identical for every adapter kind.
-
-    Column 1 has no laterals, so runs that differ only in later columns (or in
-    how column 1 is pruned afterwards) can share it: pass it to
-    :func:`run_progressive` as ``first_column_state``.
-    """
-    set_seed(1000 * seed)
-    net = ProgressiveNet(math.prod(task.input_shape), "none")
-    net.add_column(hidden, task.num_classes)
-    net.to(task.x_train.device)
-    train_column(net, 0, task, settings, seed=seed, show_progress=show_progress)
-    return {n: p.detach().clone() for n, p in net.columns[0].state_dict().items()}
 
 
 def settings(c: dict) -> TrainSettings:

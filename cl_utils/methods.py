@@ -1,0 +1,73 @@
+"""The one contract every continual-learning method of the book meets, and the one loop that runs it.
+
+A method is an object that learns a stream one task at a time and can then answer any task it has
+learned. Six classes implement :class:`ContinualMethod`, each beside its method's mechanism:
+
+* fine-tuning and joint training: :class:`~cl_utils.baselines.FineTune`, :class:`~cl_utils.baselines.Joint`
+  (chapter 00, and the reference points of every comparison);
+* LwF: :class:`~cl_utils.lwf.LwF` (chapter 01's baseline);
+* PackNet, Memory and Multinet under Ball et al.'s Algorithm 1: :class:`~cl_utils.efficiency.PackingSchedule`
+  (chapter 02; one round is PackNet's one-shot pruning);
+* CLNP: :class:`~cl_utils.clnp_schedule.CLNPSchedule` (chapter 03);
+* Progressive Prune: :class:`~cl_utils.progressive_schedule.ProgressivePrune` (chapter 04).
+
+The contract is four methods, a flag and the network that answers, nothing else: no callbacks, plugins or strategy
+objects (Avalanche) and no per-batch hook (Mammoth's ``observe``), because every method here
+owns its whole per-task schedule (train, prune, retrain, fine-tune) and the book compares
+methods only between tasks. :func:`learn_stream` is the loop: learn task ``t``, then measure
+every task seen so far; chapter 06 builds each method from its configuration and calls it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+import torch
+
+from .streams import Task
+from .train import evaluate_tasks
+
+__all__ = ["ContinualMethod", "learn_stream"]
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+
+
+@runtime_checkable
+class ContinualMethod(Protocol):
+    """A method that learns tasks in order (0-based ``t``) and answers every task learned so far."""
+
+    #: ``False`` for a method that trains once, on every task, after the last one (joint training):
+    #: :func:`learn_stream` then measures only at the end
+    measures_each_task: bool
+    #: the network the forwards run (evaluation mode is set on it)
+    model: torch.nn.Module
+
+    def learn(self, t: int, task: Task) -> None:
+        """Learn task ``t`` by the method's whole schedule (train, and prune or distil as it does)."""
+
+    def forward_for(self, t: int) -> Forward:
+        """The forward pass that answers task ``t`` (its head, its weights or units, its column)."""
+
+    def parameters_kept(self) -> float:
+        """What must be stored to answer every task learned, in float32 parameters (masks at their bits)."""
+
+    def capacity(self) -> float | None:
+        """The share of the shared network the tasks so far own (may pass 1 for a growing method);
+        ``None`` for a method that owns nothing (every weight serves every task)."""
+
+
+def learn_stream(method: ContinualMethod, tasks: Sequence[Task]) -> dict:
+    """Learn ``tasks`` in order; after each, measure every task seen so far on its test split.
+
+    :returns: ``{"acc": acc[i][j] = task j after task i (one row, at the end, for a method that trains
+        once), "kept": parameters_kept() at the end, "capacity": capacity() after each measured task}``
+        (no ``capacity`` for a method without one).
+    """
+    acc: list[list[float]] = []
+    capacity: list[float | None] = []
+    for t, task in enumerate(tasks):
+        method.learn(t, task)
+        if method.measures_each_task or t == len(tasks) - 1:
+            acc.append(evaluate_tasks(method.model, tasks[: t + 1], forward_for=method.forward_for))
+            capacity.append(method.capacity())
+    out: dict = {"acc": acc, "kept": method.parameters_kept()}
+    return out if all(c is None for c in capacity) else out | {"capacity": capacity}
