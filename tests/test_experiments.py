@@ -409,6 +409,46 @@ def test_a_change_in_any_module_a_run_reaches_flags_its_records(module, monkeypa
     assert made_by_changed_code(legacy, now) is None, "a record without module hashes cannot tell"
 
 
+def test_a_checked_refactor_in_the_ledger_unflags_only_its_chapters_records(monkeypatch, tmp_path):
+    from cl_utils.experiments import identity
+    from cl_utils.experiments.core import code_hashes, made_by_changed_code
+
+    hashes = code_hashes(ex.load("00"))
+    record = RunCache("c", tmp_path).run(_request(), lambda: {"acc": 0.5}, code_hash=identity.combined_hash(hashes),
+                                         code_hashes=hashes)  # fmt: skip
+    refactored = dict(hashes, **{"cl_utils.train": "moved"})
+    ledger = tmp_path / "equivalent_code.json"
+    monkeypatch.setattr(identity, "LEDGER", ledger)
+    assert made_by_changed_code(record, refactored) is True  # no ledger: flagged
+    entry = {"from": identity.combined_hash(hashes), "to": identity.combined_hash(refactored), "evidence": "test"}
+    ledger.write_text(json.dumps([dict(entry, chapter="another chapter")]))
+    assert made_by_changed_code(record, refactored) is True  # another chapter's refactor: still flagged
+    ledger.write_text(json.dumps([dict(entry, chapter=record["chapter"])]))
+    assert made_by_changed_code(record, refactored) is False
+    assert identity.changed_modules(record, refactored) == [] and identity.refactored_since(record, refactored)
+    assert not identity.refactored_since(record, hashes)  # made by the current code: nothing to carry over
+    edited = dict(refactored, **{"cl_utils.data": "edited"})  # a change after the checked refactor
+    assert made_by_changed_code(record, edited) is True
+    assert identity.changed_modules(record, edited) == ["cl_utils.data", "cl_utils.train"]
+
+
+def test_the_equivalence_check_compares_results_not_timings(tmp_path):
+    from cl_utils.experiments.equivalence import differences
+
+    record = {"key": "k", "config": {"seed": 0}, "metrics": {"acc": [[0.5]], "history": [{"loss": 1.0, "seconds": 2.0}],
+              "train_seconds": 3.0}, "wall_seconds": 4.0, "environment": {"device": "cpu"}, "code_hash": "a"}  # fmt: skip
+    other_run = {**record, "metrics": {**record["metrics"], "history": [{"loss": 1.0, "seconds": 9.0}],
+                 "train_seconds": 8.0}, "wall_seconds": 7.0, "environment": {"device": "cuda"}, "code_hash": "b"}  # fmt: skip
+    changed = {**record, "metrics": {**record["metrics"], "acc": [[0.51]]}}
+    for side, content in (("before", record), ("after", other_run), ("changed", changed)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "k.json").write_text(json.dumps(content))
+    assert differences(tmp_path / "before", tmp_path / "after") == []
+    assert differences(tmp_path / "before", tmp_path / "changed") == ["differs: k.json"]
+    (tmp_path / "after" / "extra.json").write_text("{}")
+    assert differences(tmp_path / "before", tmp_path / "after") == ["only after: extra.json"]
+
+
 def test_a_changed_dataset_file_changes_every_key(tmp_path, monkeypatch):
     from cl_utils import data
 

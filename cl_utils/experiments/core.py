@@ -108,11 +108,12 @@ def code_hashes(experiment: ModuleType) -> dict[str, str]:
 
 
 def made_by_changed_code(record: Mapping[str, Any], now: Mapping[str, str]) -> bool | None:
-    """True if ``record`` was made by code that has changed since, False if not, None if it cannot tell (made
-    before records stored per-module hashes)."""
+    """True if ``record`` was made by code that has changed since, False if not (also when the code changed only by
+    refactors checked to give identical records: :mod:`.identity`'s ledger), None if it cannot tell (made before
+    records stored per-module hashes)."""
     if not record.get("code_hashes"):
         return None
-    return record.get("code_hash") != identity.combined_hash(now)
+    return identity.current_hash(record.get("chapter", ""), record.get("code_hash", "")) != identity.combined_hash(now)
 
 
 def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
@@ -232,6 +233,9 @@ class Outcome:
         modules = sorted({m for r in changed for m in identity.changed_modules(r, self.code_hashes) or ()})
         parts = [f"{len(changed)} of {len(self.records)} records made by code that has changed since"
                  + (f" ({', '.join(modules)})" if modules else "")]  # fmt: skip
+        refactored = sum(identity.refactored_since(r, self.code_hashes) for r in self.records)
+        if refactored:
+            parts.append(f"{refactored} made by code since refactored with identical results (checked)")
         if unknown:
             parts.append(f"{unknown} made before records named their modules (cannot tell)")
         return "; ".join(parts)

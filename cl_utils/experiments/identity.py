@@ -10,17 +10,27 @@ the ``cl_utils`` modules imported, directly or through each other, by the chapte
 module, read from the source with :mod:`ast`. The machinery that stores and schedules runs, and
 the report modules that only draw, are not followed (:data:`NOT_RUN`): a change there does not
 change a result.
+
+A refactor changes the hashes without changing a result. Where that was checked (the chapter's smoke
+plan trained by the code before and after gave identical records: :mod:`.equivalence`), the ledger
+:data:`LEDGER` maps the chapter's old combined hash to the new one, and a record made by the old code
+counts as made by the current code (:func:`current_hash`); every other change still flags it.
 """
 from __future__ import annotations
 
 import ast
 import hashlib
 import importlib.util
+import json
 from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 from typing import Mapping
 
-__all__ = ["NOT_RUN", "run_modules", "module_hashes", "combined_hash", "changed_modules"]
+__all__ = ["NOT_RUN", "LEDGER", "run_modules", "module_hashes", "combined_hash", "current_hash", "changed_modules"]
+
+#: checked refactors: ``[{"chapter", "from", "to", "evidence"}]``, combined hashes (written by :mod:`.equivalence`)
+LEDGER = Path(__file__).with_name("equivalent_code.json")
 
 PACKAGE = "cl_utils"
 #: modules that store, schedule, validate or draw runs without computing them (not followed)
@@ -100,10 +110,33 @@ def combined_hash(hashes: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def ledger() -> list[dict]:
+    """The checked refactors (:data:`LEDGER`), oldest first."""
+    return json.loads(LEDGER.read_text(encoding="utf-8")) if LEDGER.exists() else []
+
+
+def current_hash(chapter: str, code_hash: str) -> str:
+    """``code_hash`` carried through the ledger's checked refactors of ``chapter`` (itself when there is none)."""
+    steps = {e["from"]: e["to"] for e in ledger() if e["chapter"] == chapter}
+    seen = {code_hash}
+    while code_hash in steps and steps[code_hash] not in seen:
+        code_hash = steps[code_hash]
+        seen.add(code_hash)
+    return code_hash
+
+
+def refactored_since(record: Mapping, now: Mapping[str, str]) -> bool:
+    """True when ``record``'s code differs from now's only by checked refactors (the ledger)."""
+    then = record.get("code_hash", "")
+    return bool(then) and then != combined_hash(now) and current_hash(record.get("chapter", ""), then) == combined_hash(now)
+
+
 def changed_modules(record: Mapping, now: Mapping[str, str]) -> list[str] | None:
-    """The modules whose source differs from when ``record`` was made (added or removed ones too); None when the
-    record predates per-module hashes and cannot tell."""
+    """The modules whose source differs from when ``record`` was made (added or removed ones too), none after
+    checked refactors only; None when the record predates per-module hashes and cannot tell."""
     then = record.get("code_hashes")
     if not then:
         return None
+    if refactored_since(record, now):
+        return []
     return sorted(name for name in set(then) | set(now) if then.get(name) != now.get(name))
