@@ -12,10 +12,15 @@ One module per concern; the names chapters use are re-exported here:
 * :mod:`cl_utils.baselines`: fine-tuning in sequence and joint training, the reference points.
 * :mod:`cl_utils.packnet`: PackNet (Mallya & Lazebnik 2018): ownership, pruning, masked inference.
 * :mod:`cl_utils.lwf`: Learning without Forgetting, PackNet's baseline.
-* :mod:`cl_utils.efficiency`: Ball et al. (2020): iterative PackNet on a budget, Memory, Multinet, matching.
-* :mod:`cl_utils.clnp`: Continual Learning via Neural Pruning (Golkar et al. 2019): units, ownership, the θ scan.
-* :mod:`cl_utils.clnp_schedule`: CLNP's per-task schedule and its grid selection by graceful forgetting.
+* :mod:`cl_utils.efficiency`: Ball et al. (2020): iterative PackNet on a budget, Memory, Multinet (their
+  schedule over a stream), matching.
+* :mod:`cl_utils.methods`: the one contract every method meets (learn a task, answer a task, what it keeps)
+  and ``learn_stream``, the loop that runs any of them.
+* :mod:`cl_utils.clnp`: Continual Learning via Neural Pruning (Golkar et al. 2019): units, ownership, interference.
+* :mod:`cl_utils.graceful_forgetting`: CLNP's θ scan, the threshold that prunes most within the margin.
+* :mod:`cl_utils.clnp_schedule`: CLNP's per-task schedule, its grid selection, and the method over a stream.
 * :mod:`cl_utils.progressive`: progressive networks with lateral adapters, pruned (Nicholls & Dasgupta).
+* :mod:`cl_utils.progressive_schedule`: their Algorithm 1 over a stream, a column per task.
 * :mod:`cl_utils.filter_pruning`: iterative conv-filter pruning with physical removal (Salcedo & Sharma).
 * :mod:`cl_utils.experiments`: every chapter's runs: typed parameters, plans, run functions, the run cache
   (records under ``data/results/<chapter>/``).

@@ -16,10 +16,14 @@ That gives zero forgetting by construction, which :class:`CLNP` enforces
 bit-exactly with :class:`~cl_utils.masks.FrozenEntries`.
 
 *Graceful forgetting* (§3.2) picks θ: the largest threshold whose pruned network
-stays within a margin ``m`` (accuracy points) of the best validation accuracy.
-:func:`select_by_graceful_forgetting` implements the paper's hyperparameter
-selection over a grid of (α, learning rate): keep the models within ``m`` of the
-best, sparsify each with its largest admissible θ, and pick the sparsest.
+stays within a margin ``m`` (accuracy points) of the best validation accuracy
+(:mod:`cl_utils.graceful_forgetting`). :func:`~cl_utils.clnp_schedule.select_by_graceful_forgetting`
+implements the paper's hyperparameter selection over a grid of (α, learning rate): keep the models
+within ``m`` of the best, sparsify each with its largest admissible θ, and pick the sparsest.
+
+This module is the mechanism only, and :class:`CLNP` is one piece (about 340 lines) because every
+method of it reads or writes the same ownership state: which task owns each unit, the masks a task's
+forward uses, the weights frozen or zeroed when a task ends.
 
 Outputs: *multi-head* (one head per task, reading every unit of the last hidden
 layer that is active when the task is trained) or *single-head* (one shared
@@ -32,24 +36,18 @@ named in the docstrings (and in the chapter).
 from __future__ import annotations
 
 import copy
-import itertools
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
+from .graceful_forgetting import ThetaChoice, select_theta
 from .masks import FrozenEntries, unit_columns, unit_rows
 from .models import MultiHeadNet
 from .train import EpochStats, TrainSettings, evaluate, fit
 
-__all__ = [
-    "CLNP",
-    "UnitLayer",
-    "ThetaChoice",
-    "select_theta",
-]
+__all__ = ["CLNP", "UnitLayer"]
 
 
 @dataclass
@@ -86,20 +84,6 @@ def _unit_layers(body: nn.Sequential) -> list[UnitLayer]:
     if not out:
         raise ValueError("the body has no Linear/Conv2d + ReLU layers")
     return out
-
-
-@dataclass(frozen=True)
-class ThetaChoice:
-    """Result of graceful forgetting for one trained model."""
-
-    thetas: list[float]  # activity threshold per hidden layer
-    val_acc: float  # validation accuracy after pruning at these thresholds
-    active_units: list[int]  # newly active units per hidden layer
-
-    @property
-    def theta(self) -> float | None:
-        """The threshold shared by every layer (None when the layers have their own)."""
-        return self.thetas[0] if len(set(self.thetas)) == 1 else None
 
 
 class CLNP:
@@ -351,12 +335,16 @@ class CLNP:
             self.model.train(was_training)
         return [s / max(len(x), 1) for s in sums]
 
+    def units_above(self, layer: int, activity: torch.Tensor, theta: float) -> torch.Tensor:
+        """The rule that makes a unit the current task's: open (:meth:`open_units`) and mean activity above θ."""
+        return self.open_units(layer) & (activity > theta)
+
     def candidate_masks(self, activity: Sequence[torch.Tensor], thetas: Sequence[float]) -> list[torch.Tensor]:
         """Units the current task would read if open units with activity ≤ ``thetas[l]`` were pruned."""
         task, last = self.num_tasks, len(self.units) - 1
         masks = []
         for i, (act, theta) in enumerate(zip(activity, thetas)):
-            new = self.open_units(i) & (act > theta)
+            new = self.units_above(i, act, theta)
             owner = self.owner(i)
             masks.append(new if self.single_head and i == last else ((owner > 0) & (owner < task)) | new)
         return masks
@@ -372,7 +360,7 @@ class CLNP:
         task = self.num_tasks
         grown = []
         for i, (act, theta) in enumerate(zip(activity, thetas)):
-            new = self.open_units(i) & (act > theta)
+            new = self.units_above(i, act, theta)
             self.owner(i)[new] = task
             grown.append(int(new.sum()))
         for i, u in enumerate(self.units[1:], start=1):
@@ -450,63 +438,3 @@ class CLNP:
             released.append(owner == self.num_tasks)
             owner[released[-1]] = 0
         self._released = released
-
-
-def _theta_candidates(activity: Sequence[torch.Tensor], open_units: Sequence[torch.Tensor], n: int) -> list[float]:
-    """θ values at which some open unit changes side, thinned to at most ``n`` (plus θ = 0)."""
-    values = torch.cat([a[o] for a, o in zip(activity, open_units)]).unique().sort().values
-    values = values[values >= 0].cpu().numpy()
-    if len(values) > n:
-        values = values[np.unique(np.linspace(0, len(values) - 1, n).round().astype(int))]
-    return [0.0] + [float(v) for v in values if v > 0]
-
-
-def _threshold_grid(activity: Sequence[torch.Tensor], open_units: Sequence[torch.Tensor], per_layer: bool, n: int) -> list[list[float]]:
-    """Candidate thresholds, one list per candidate: ``[θ] * layers`` (shared), or every combination
-    of per-layer candidates, about ``(8n)^(1/L)`` per layer (``8n`` combinations in all)."""
-    layers = len(activity)
-    if not per_layer:
-        return [[theta] * layers for theta in _theta_candidates(activity, open_units, n)]
-    per = max(2, int(round((8 * n) ** (1 / layers))))
-    lists = [_theta_candidates([a], [o], per) for a, o in zip(activity, open_units)]
-    return [list(t) for t in itertools.product(*lists)]
-
-
-@torch.no_grad()
-def select_theta(
-    clnp: CLNP,
-    activity: Sequence[torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    *,
-    reference_acc: float,
-    margin: float,
-    per_layer: bool = False,
-    num_candidates: int = 40,
-) -> ThetaChoice:
-    """The activity thresholds whose pruned validation accuracy stays ≥ ``reference_acc − margin``.
-
-    Shared θ (the paper's default): the largest θ, among the open units' activity
-    values, that stays within the margin. ``per_layer`` (the paper allows one θ per
-    layer): among all combinations of per-layer candidates within the margin, the
-    one that keeps the fewest units (then the more accurate). ``margin`` and
-    accuracies are fractions (0.0005 = 0.05 points). Zero thresholds (prune only
-    dead units) are the fallback when nothing meets the margin. Pruning is
-    simulated with unit masks, so nothing is changed here.
-    """
-    task = clnp.num_tasks
-    opened = [clnp.open_units(i) for i in range(len(clnp.units))]
-    best: ThetaChoice | None = None
-    for thetas in _threshold_grid(activity, opened, per_layer, num_candidates):  # the zero thresholds come first
-        masks = clnp.candidate_masks(activity, thetas)
-        acc = evaluate(clnp.model, *val, forward=clnp.forward_with_units(masks, clnp.head_index(task)))[1]
-        choice = ThetaChoice(thetas, acc, [int((o & m).sum()) for o, m in zip(opened, masks)])
-        floor = reference_acc - margin
-        if best is None or (acc >= floor and (not per_layer or _sparser(choice, best, floor))):
-            best = choice  # shared θ ascends: a larger admissible θ replaces the last one
-    assert best is not None
-    return best
-
-
-def _sparser(choice: ThetaChoice, best: ThetaChoice, floor: float) -> bool:
-    """Per-layer search: does admissible ``choice`` beat ``best`` (a fallback below ``floor``, or more units)?"""
-    return best.val_acc < floor or (sum(choice.active_units), -choice.val_acc) < (sum(best.active_units), -best.val_acc)

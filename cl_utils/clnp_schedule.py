@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from .clnp import CLNP, ThetaChoice, select_theta
+from .clnp import CLNP
+from .graceful_forgetting import ThetaChoice, select_theta
 from .masks import count_parameters, unit_rows
 from .streams import Task
 from .train import TrainSettings, evaluate, evaluate_tasks

@@ -15,6 +15,9 @@ Sources, chosen by ``data_source``:
 
 When no real source works, :class:`DataUnavailableError` says where it looked
 and how to provide the data.
+
+Why one module (over 300 lines): every source (cache, torchvision, synthetic) produces the one cache
+format and its checksum, which is defined once, here.
 """
 from __future__ import annotations
 

@@ -24,6 +24,9 @@ The paper's Algorithms 1-3, in four pieces:
 every ``every`` epochs prune and (optionally) switch to the next block of data.
 The optimiser is rebuilt after each prune (its momentum buffers refer to removed
 filters); it is kept across data switches without a prune.
+
+Why one module (over 300 lines): the ranking, the physical removal of filters and the driver share the
+bookkeeping of which filters each layer keeps.
 """
 from __future__ import annotations
 

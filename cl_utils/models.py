@@ -15,6 +15,9 @@ Bodies provided:
 * :func:`stacked_mlp`: ``S`` independent MLPs (e.g. one per seed) evaluated as one
   network with batched matrix products (:class:`StackedLinear`), so that many
   small runs share each kernel launch and each Python step.
+
+Why one module (over 300 lines): the book's networks are short builders that share the
+:class:`MultiHeadNet` and stacked-layer conventions; a reader finds every architecture in one place.
 """
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ by magnitude, then retrain E epochs with the pruned weights held at zero.
 The pytorch-weights_pruning code the paper builds on uses one global threshold
 over every weight matrix (biases excluded); we do the same over the column and
 its adapters (``scope="global"``; ``"layer"`` prunes each matrix separately).
+
+Why one module (over 300 lines): the network, its adapter kinds, pruning a column and training it share
+the indexing of columns and laterals.
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ independent models trained together (:func:`~cl_utils.models.stacked_mlp`):
 :func:`accuracy_per_model` gives each model's own accuracy. :func:`fit` gives each
 stacked model its own data order (its batches are ``(S, B, ...)``); evaluation shows
 every model the same data.
+
+Why one module (over 300 lines): the training loop, evaluation and the stacked-model shapes
+(``(S, B, ...)`` batches, ``(B, classes, S)`` logits) are one convention and change together.
 """
 from __future__ import annotations
 

@@ -29,3 +29,15 @@ def test_the_derived_tables_follow_the_registry():
     assert experiments.CHAPTERS == {c.folder: c.module for c in chapters.REGISTRY}
     assert claims.CHAPTER_TITLES == {c.folder: c.title for c in chapters.REGISTRY}
     assert len({c.folder for c in chapters.REGISTRY}) == len(chapters.REGISTRY) == len(chapters.by_folder())
+
+
+def test_a_module_over_300_lines_says_why_it_is_one_piece():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "cl_utils"
+    for path in package.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > 300:
+            doc = ast.get_docstring(ast.parse(source)) or ""
+            assert "Why one module" in doc or "one piece" in doc, f"{path.name}: over 300 lines, no reason given"

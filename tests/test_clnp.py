@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import cl_utils as cl
-from cl_utils.clnp import CLNP, select_theta
+from cl_utils.clnp import CLNP
+from cl_utils.graceful_forgetting import select_theta
 from cl_utils.clnp_schedule import learn_task, learn_task_with_grid, select_by_graceful_forgetting
 
 SETTINGS = cl.TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)

@@ -30,6 +30,9 @@ stuck.
 Checkpoints (model states that several runs start from) are stored beside the
 records, git-ignored, and each run records the SHA-256 of every checkpoint it
 read (``inputs``), so a record made from another checkpoint can be told apart.
+
+Why one module (over 300 lines): keys, records, locks and checkpoints are the cache's storage and change
+together.
 """
 from __future__ import annotations
 

@@ -18,6 +18,9 @@ method layer: fine-tuning and joint training (:mod:`cl_utils.baselines`, chapter
 chapter 03) and Progressive Prune (:class:`cl_utils.progressive_schedule.ProgressivePrune`, chapter 04).
 :data:`BUILDERS` builds each from a run's configuration and :func:`~cl_utils.methods.learn_stream` runs it.
 What is adapted to the common streams is listed in :data:`ADAPTATIONS` (the chapter prints it).
+
+Why one module (over 300 lines): one chapter's parameters, plan, streams and method builders, read
+together (its report is :mod:`.comparison_report`).
 """
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ into every record, so records made by since-changed code are flagged.
 
 :func:`execute` is shared by the notebooks and ``python -m cl_utils.reproduce``, so
 both find the same records.
+
+Why one module (over 300 lines): runs, requests, the run context and :func:`execute` share the request
+format that keys every record.
 """
 from __future__ import annotations
 

@@ -21,6 +21,9 @@ Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.st
 
 :func:`~cl_utils.efficiency.run_method` is Algorithm 1 of the paper for the three methods, in the method layer
 with the mechanism (pruning per round, ownership, the matching search): :mod:`cl_utils.efficiency`.
+
+Why one module (over 300 lines): one chapter's parameters, plan and run functions, read together (its
+report is :mod:`.efficiency_report` and :mod:`.efficiency_figures`).
 """
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ Runs (kinds): ``initial`` (train the initial task; its state is a checkpoint),
 (the baselines), ``fig4`` (prune one added task at several fractions), ``fig5``
 (which layers the freed weights of a new task are trained in) and ``filter_task``
 (Table 6: a task added after filter pruning).
+
+Why one module (over 300 lines): one chapter's parameters, plan and run functions, read together (its
+report is :mod:`.packnet_report` and :mod:`.packnet_figures`).
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ or choices). From that declaration come
 
 Values may also arrive as strings, the way ``papermill -p`` and the command line
 pass them (``-p seeds '[0, 1]'``); lists and numbers are parsed as YAML.
+
+Why one module (over 300 lines): declaration, validation, presets and help all derive from the same field
+metadata.
 """
 from __future__ import annotations
 
