@@ -73,7 +73,9 @@ ADAPTATIONS = {
                "(half of E, as chapter 01's 10 after 20) in N = 1 round (one-shot) or N rounds (iterative), "
                "per-task pruning from Algorithm 2 so that a fraction p of the body is free at the end; "
                "biases frozen after task 1",
-    "CLNP": "chapter 03's schedule: L1 training, graceful forgetting within a margin, fine-tuning rounds (in that chapter's first reading: L1 kept on, a re-prune after the last round; chapter 03 now ends on a fine-tune without L1, as the paper does); "
+    "CLNP": "chapter 03's schedule: L1 training, graceful forgetting within a margin, fine-tuning rounds without the L1 "
+            "penalty, each task ending on a fine-tune (as the paper does), and each finished task's units rescaled to "
+            "mean activity 1 (chapter 03's addition: it changes no output and keeps later tasks' new units alive); "
             "MLP streams use the narrow network's settings with the task-1 grid's usual pick fixed in advance "
             "(lr 0.005, alpha 1e-4; no grid) on the stream's 256-256 network; Split CIFAR-10 uses the split-"
             "CIFAR settings (alphas, lr 1e-3); one activity threshold for all layers on every stream (the narrow "
@@ -167,7 +169,8 @@ def configurations(p: Params, stream: str, method: str) -> list[dict]:
         rounds = 1 if method == "packnet" else p.packnet_rounds
         return [{"free": f, "rounds": rounds, "budget": budget(p, stream)} for f in p.packnet_free]
     if method == "clnp":
-        finetune = dict(finetune_rounds=p.clnp_finetune_rounds, finetune_epochs=max(1, epochs(p, stream) // 4))
+        finetune = dict(finetune_rounds=p.clnp_finetune_rounds, finetune_epochs=max(1, epochs(p, stream) // 4),
+                        finetune_l1=False, end_on_finetune=True, normalise_units=True)  # chapter 03's procedure
         if stream == "split_cifar10":
             return [dict(clnp_lr=p.cifar_lr, alphas=p.clnp_cifar_alphas, margin=p.clnp_cifar_margin, **finetune)]
         return [dict(clnp_lr=p.clnp_mlp_lr, alphas=[p.clnp_mlp_alpha] * (len(p.mlp_hidden) + 1),
@@ -272,18 +275,16 @@ def build_packnet(c: dict, tasks: Sequence[Task], ctx: RunContext) -> PackingSch
 
 
 def build_clnp(c: dict, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedule:
-    """Chapter 03's schedule on the shared network (multi-head), no task-1 grid.
-
-    The fine-tuning these records were made with (L1 on, a re-prune after the last round): chapter 03 now ends each
-    task on a fine-tune without L1, as the paper does; switching here needs these runs' keys to change and a retrain.
-    """
+    """Chapter 03's schedule on the shared network (multi-head), no task-1 grid. Configurations without the
+    fine-tuning fields are the chapter's first reading (L1 on while fine-tuning, a re-prune after the last round)."""
     set_seed(c["seed"])
     clnp = CLNP(network(c, tasks).to(ctx.device))
     return CLNPSchedule(clnp, TrainSettings(c["epochs"], c["batch_size"], "adam", c["clnp_lr"]), alphas=c["alphas"],
                         margin=c["margin"] / 100, finetune_iterations=c["finetune_rounds"],
                         finetune=TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", c["clnp_lr"]),
                         seed=c["seed"], finetune_l1=c.get("finetune_l1", True),
-                        end_on_finetune=c.get("end_on_finetune", False))  # fmt: skip
+                        end_on_finetune=c.get("end_on_finetune", False),
+                        normalise_units=c.get("normalise_units", False))  # fmt: skip
 
 
 def build_progressive(c: dict, tasks: Sequence[Task], ctx: RunContext) -> ProgressivePrune:
