@@ -103,9 +103,12 @@ def table_grid_check(records: Records, p: Params) -> pd.DataFrame | None:
             val_acc=lambda d: (100 * d.val_acc).round(2), kept=lambda d: d.index == first["chosen"],
             average_after_10=round(final_accuracy(r), 2) if first["chosen"] is not None else None,
         ))  # fmt: skip
-    table = pd.concat(frames).rename(columns={"val_acc": "val. acc. task 1 (%)", "active": "active units",
-                                              "pruned_acc": "pruned val. acc."})  # fmt: skip
-    cols = [c for c in ("repetition", "lr", "alphas", "val. acc. task 1 (%)", "active units", "kept") if c in table]
+    table = pd.concat(frames)
+    if "active" in table:  # only the points within m of the best are sparsified; the others have no count
+        table["active"] = table["active"].map(lambda v: f"{v:,.0f}" if pd.notna(v) and np.isfinite(v) else "–")
+    active = "active units (points within m only)"
+    table = table.rename(columns={"val_acc": "val. acc. task 1 (%)", "active": active, "pruned_acc": "pruned val. acc."})
+    cols = [c for c in ("repetition", "lr", "alphas", "val. acc. task 1 (%)", active, "kept") if c in table]
     return table[cols].set_index(["repetition", "lr", "alphas"])
 
 
