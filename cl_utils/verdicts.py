@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["Z", "MIN_RUNS", "seed_se", "binomial_se", "paper_se", "combined_se", "size_status", "direction_status",
-           "paired_direction", "compound_status", "weakest_status"]
+           "paired_direction", "compound_status", "weakest_status", "undominated"]
 
 #: how many standard errors a difference must exceed to count
 Z = 2.0
@@ -129,3 +129,11 @@ def weakest_status(statuses) -> str:
     """The weakest of several statuses: a claim that must hold in each of several settings (each criterion,
     each schedule) holds only as far as it holds in the worst of them."""
     return min(statuses, key=STATUS_ORDER.index)
+
+
+def undominated(cost: Sequence[float], loss: Sequence[float]) -> np.ndarray:
+    """The Pareto front of points to minimise on both axes: True for each point that no other point beats (at
+    most its cost and its loss, and strictly less of one). Equal points both stay on the front."""
+    c, l = np.asarray(cost, dtype=float), np.asarray(loss, dtype=float)
+    beats = (c[None, :] <= c[:, None]) & (l[None, :] <= l[:, None]) & ((c[None, :] < c[:, None]) | (l[None, :] < l[:, None]))
+    return ~beats.any(axis=1)  # beats[i, j]: point j beats point i

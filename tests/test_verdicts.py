@@ -65,3 +65,12 @@ def test_compound_status(parts, expected):
     status, reason = v.compound_status([(s, "") for s in parts])
     assert status == expected
     assert reason.startswith(f"{parts.count('reproduced')} of {len(parts)} parts reproduced")
+
+
+def test_the_pareto_front_keeps_exactly_the_undominated_points():
+    from cl_utils.verdicts import undominated
+
+    cost = [1, 2, 3, 2, 4, 1]
+    loss = [5, 3, 1, 4, 1, 5]  # point 3 is beaten by 1; point 4 by 2; points 0 and 5 are equal, both kept
+    assert undominated(cost, loss).tolist() == [True, True, True, False, False, True]
+    assert undominated([1], [1]).tolist() == [True]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import backward_transfer, mean_sem
-from ..verdicts import compound_status, direction_status, paired_direction, seed_se
+from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
 from .comparison import METHODS, PRUNING, STREAM_NAMES, Params, label
 from .core import Records
 
@@ -98,10 +98,7 @@ def pareto_front(table: pd.DataFrame) -> pd.Series:
     flags = pd.Series(False, index=table.index)
     for stream, rows in table.groupby(level="stream", sort=False):
         rivals = rows[rows["method"] != "joint"]
-        for key, row in rivals.iterrows():
-            beaten = ((rivals["mean accuracy"] >= row["mean accuracy"]) & (rivals["kept parameters"] <= row["kept parameters"])
-                      & ((rivals["mean accuracy"] > row["mean accuracy"]) | (rivals["kept parameters"] < row["kept parameters"])))  # fmt: skip
-            flags[key] = not beaten.any()
+        flags[rivals.index] = undominated(rivals["kept parameters"], -rivals["mean accuracy"])
     return flags
 
 

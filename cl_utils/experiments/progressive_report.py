@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..verdicts import compound_status, direction_status, paired_direction, seed_se
+from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
 from .core import Records
 from .describe import synthetic
 from .progressive import PRUNED_NETWORKS, STAND_IN, Params
@@ -111,20 +111,13 @@ def frame_b(records: Records, p: Params) -> pd.DataFrame:
     return frame
 
 
-def _pareto(points: pd.DataFrame) -> pd.Series:
-    """True for points no other point beats on both axes (fewer parameters and lower error)."""
-    return points.apply(lambda r: not ((points.parameters <= r.parameters) & (points.error <= r.error)
-                                       & ((points.parameters < r.parameters) | (points.error < r.error))).any(),
-                        axis=1)  # fmt: skip
-
-
 def summary_b(records: Records, p: Params) -> pd.DataFrame:
     """Per network and p: parameters, mean error and its s.e.m. over seeds, seeds n, and the Pareto flag."""
     summary = (frame_b(records, p).groupby(["network", "p"])
                .agg(parameters=("parameters", "first"), error=(ERROR, "mean"), sem=(ERROR, "sem"),
                     n=("seed", "nunique"))
                .reset_index())  # fmt: skip
-    summary["on Pareto front"] = _pareto(summary)
+    summary["on Pareto front"] = undominated(summary.parameters, summary.error)
     return summary
 
 
