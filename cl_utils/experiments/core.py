@@ -39,7 +39,7 @@ from .cache import RunCache
 from .params import ParameterError, Params
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
-           "made_by_changed_code", "seconds_per_cost"]
+           "made_by_changed_code", "estimated_seconds", "seconds_per_cost"]
 
 
 @dataclass(frozen=True)
@@ -231,8 +231,9 @@ class Outcome:
 
     def provenance(self) -> str:
         """How many records were made by code that has changed since (and which modules), or cannot tell."""
-        changed = [r for r in self.records if made_by_changed_code(r, self.code_hashes)]
-        unknown = sum(made_by_changed_code(r, self.code_hashes) is None for r in self.records)
+        verdicts = [made_by_changed_code(r, self.code_hashes) for r in self.records]
+        changed = [r for r, v in zip(self.records, verdicts) if v]
+        unknown = verdicts.count(None)
         modules = sorted({m for r in changed for m in identity.changed_modules(r, self.code_hashes) or ()})
         parts = [f"{len(changed)} of {len(self.records)} records made by code that has changed since"
                  + (f" ({', '.join(modules)})" if modules else "")]  # fmt: skip
@@ -247,6 +248,12 @@ class Outcome:
         """The summary line, the total training time of the records, where they were made, and their code."""
         return (f"{self.summary()}; the {len(self.records)} records took {self.train_seconds / 60:.1f} min of "
                 f"training ({self.environment()}); {self.provenance()}")  # fmt: skip
+
+
+def estimated_seconds(rates: Mapping[str | None, float], run: Run) -> float:
+    """A run's expected seconds at this chapter's past rates (:func:`seconds_per_cost`): its kind's, else the
+    chapter's; 0 when no record of this device type has a rate."""
+    return (rates.get(run.kind) or rates.get(None) or 0.0) * (run.cost or 0.0)
 
 
 def seconds_per_cost(cache: RunCache, device_type: str | None = None) -> dict[str | None, float]:
@@ -324,7 +331,7 @@ def execute(
     trained, reused, pending = 0, 0, []
     out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
     rates = seconds_per_cost(cache, ctx.device.type) if log else {}
-    estimate = lambda run: (rates.get(run.kind) or rates.get(None) or 0.0) * (run.cost or 0.0)  # noqa: E731
+    estimate = lambda run: estimated_seconds(rates, run)  # noqa: E731
     to_train = {i for i, (_, request) in enumerate(planned) if not cache.path(request).is_file()} if log else set()
 
     def attempt(i: int, run: Run, request: dict) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .cache import RunCache, canonical
-from .core import Outcome, Records, _duration, context, requests, seconds_per_cost
+from .core import Outcome, Records, _duration, context, estimated_seconds, requests, seconds_per_cost
 from .core import execute as execute_runs
 from .params import ParameterError, Params
 
@@ -65,7 +65,7 @@ def execute(experiment: ModuleType, params: Params, **kwargs) -> Outcome:
             items.append(record)
     if missing:
         rates = seconds_per_cost(ctx.cache, ctx.device.type)
-        seconds = [(rates.get(r.kind) or rates.get(None) or 0.0) * (r.cost or 0.0) for r in missing]
+        seconds = [estimated_seconds(rates, r) for r in missing]
         cost = (f"about {_duration(sum(seconds))} on this {ctx.device.type} at this chapter's past rates"
                 if all(seconds) else f"{sum(r.cost or 0.0 for r in missing):.3g} multiply-adds")  # fmt: skip
         raise RunsNotStored(

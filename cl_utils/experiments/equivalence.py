@@ -17,6 +17,7 @@ takes) would slip through; the ledger entry names the check so a reader can judg
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -63,6 +64,7 @@ def _run(source: Path, args: Sequence[str]) -> str:
 
 
 def _combined_hash(source: Path, chapter: str) -> str:
+    """The chapter's combined code hash computed by the code in ``source`` (another revision's tree)."""
     code = ("from cl_utils import experiments as ex; from cl_utils.experiments import identity as i; "
             f"print(i.combined_hash(i.module_hashes(ex.load({chapter!r}))))")  # fmt: skip
     return _run(source, ["-c", code]).strip()
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if found[chapter]:
                 print(f"{name}: results differ, records stay flagged: {'; '.join(found[chapter][:5])}")
                 continue
-            old, new = _combined_hash(old_code, chapter), _combined_hash(ROOT, chapter)
+            old, new = _combined_hash(old_code, chapter), identity.combined_hash(identity.module_hashes(load(chapter)))
             if old == new:
                 print(f"{name}: identical results, and the code it runs has not changed")
                 continue
@@ -119,8 +121,7 @@ def _dirty(chapter: str) -> bool:
     """Whether a module the chapter's runs execute differs from the last commit (then ``to`` is not a commit's)."""
     from . import load
 
-    files = [str(Path(*m.split(".")).with_suffix(".py")) for m in identity.run_modules(load(chapter))]
-    files = [f for f in files if (ROOT / f).exists()] + [f[:-3] + "/__init__.py" for f in files if not (ROOT / f).exists()]
+    files = [importlib.util.find_spec(m).origin for m in identity.run_modules(load(chapter))]
     return bool(subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT, capture_output=True,
                                text=True).stdout.strip())  # fmt: skip
 

@@ -111,8 +111,16 @@ def combined_hash(hashes: Mapping[str, str]) -> str:
 
 
 def ledger() -> list[dict]:
-    """The checked refactors (:data:`LEDGER`), oldest first."""
-    return json.loads(LEDGER.read_text(encoding="utf-8")) if LEDGER.exists() else []
+    """The checked refactors (:data:`LEDGER`), oldest first (read once per state of the file)."""
+    if not LEDGER.exists():
+        return []
+    stat = LEDGER.stat()
+    return list(_read_ledger(str(LEDGER), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _read_ledger(path: str, mtime_ns: int, size: int) -> tuple[dict, ...]:
+    return tuple(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def current_hash(chapter: str, code_hash: str) -> str:
