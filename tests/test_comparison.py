@@ -37,15 +37,36 @@ def run(stream: str, method: str, **values) -> dict:
 
 def test_plan_has_every_configuration_and_seed_and_a_shared_budget():
     p = smoke_params(seeds=[0, 1, 2], packnet_free=[0.5, 0.9], progressive_fractions=[0.5, 0.9])
-    runs = C.plan(p)
-    per_stream = 1 + 1 + 1 + 2 + 2 + 1 + 2  # fine-tune, joint, LwF, PackNet x2, iterative x2, CLNP, Progressive x2
-    assert len(runs) == 3 * per_stream * 3
+    runs = [r for r in C.plan(p) if r.kind == "train"]
+    per_stream = 2 + 1 + 2 + 2 + 2 + 1 + 2  # fine-tune x2 (Adam, SGD), joint, LwF x2, PackNet x2, iterative x2, CLNP,
+    assert len(runs) == 3 * per_stream * 3  # Progressive x2
     assert len({r.label for r in runs}) == len(runs)
     for stream in C.STREAMS:
         b = C.budget(p, stream)
         assert b % p.packnet_rounds == 0 and b >= p.packnet_rounds  # one-shot and iterative share it
         budgets = {r.config["budget"] for r in runs if r.config["stream"] == stream and "budget" in r.config}
         assert budgets == {b}
+
+
+def test_fine_tuning_and_lwf_run_with_each_optimiser_and_adam_keeps_the_first_readings_keys():
+    p = smoke_params(baseline_optimizers=["adam", "sgd"], baseline_sgd_lr=0.02, baseline_sgd_momentum=0.8)
+    for method in ("fine-tune", "lwf"):
+        adam, sgd = C.configurations(p, "split_mnist", method)
+        assert "optimizer" not in adam and C._settings({**C.stream_config(p, "split_mnist"), **adam}).optimizer == "adam"
+        settings = C._settings({**C.stream_config(p, "split_mnist"), **sgd})
+        assert (settings.optimizer, settings.lr, settings.momentum) == ("sgd", 0.02, 0.8)
+        assert C.label(method, sgd).endswith("(SGD)")
+
+
+def test_rounds_grid_shares_one_budget_over_every_n_and_p():
+    p = smoke_params(rounds_streams=["split_mnist", "split_cifar10"], rounds_grid=[1, 2, 3], rounds_free=[0.9, 0.99],
+                     rounds_budget=6, rounds_seeds=[0, 1])  # fmt: skip
+    runs = [r for r in C.plan(p) if r.kind == "rounds"]
+    assert len(runs) == 2 * 3 * 2 * 2 and {r.config["budget"] for r in runs} == {6}
+    assert {(r.config["method"], r.config["rounds"]) for r in runs} == {("packnet", 1), ("packnet-iterative", 2),
+                                                                        ("packnet-iterative", 3)}  # fmt: skip
+    with pytest.raises(ex.ParameterError, match="rounds_budget"):
+        smoke_params(rounds_grid=[1, 4], rounds_budget=6)
 
 
 def test_bad_parameters_stop_with_the_name():

@@ -1,41 +1,114 @@
-"""Chapter 06's claim rules, driven by a synthetic runs table on both sides of each threshold."""
+"""Chapter 06's claim rules, driven by synthetic runs tables on both sides of each threshold."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from cl_utils import experiments
 from cl_utils.experiments import comparison_report as report
 from cl_utils.experiments.comparison import label
 
-P = experiments.load("06").Params(methods=["fine-tune", "lwf", "packnet", "packnet-iterative"], packnet_free=[0.9],
-                                  packnet_rounds=2)  # fmt: skip
+P = experiments.load("06").Params(methods=["fine-tune", "lwf", "packnet", "progressive"], packnet_free=[0.9],
+                                  progressive_fractions=[0.5])  # fmt: skip
 JITTER = [0.0, 0.3, -0.2]  # per seed, its own for each configuration below
+SGD = {"optimizer": "sgd"}
 
 
-def _frame(packnet_gap: float, iterative_gap: float, bwt: float) -> pd.DataFrame:
-    configs = {("lwf", label("lwf", {})): 80.0, ("packnet", label("packnet", {"free": 0.9, "rounds": 1})): 80.0 +
-               packnet_gap, ("packnet-iterative", label("packnet-iterative", {"free": 0.9, "rounds": 2})): 80.0 +
-               packnet_gap + iterative_gap, ("fine-tune", label("fine-tune", {})): 50.0}  # fmt: skip
+def _frame(packnet_gap: float, lwf_gap: float, bwt: float, progressive_gap: float = 0.0) -> pd.DataFrame:
+    """Two streams; LwF and fine-tuning with both optimisers; PackNet small, Progressive Prune large."""
+    configs = {  # (method, configuration): (final accuracy, earlier tasks' accuracy, kept parameters)
+        ("lwf", label("lwf", {})): (80.0, 70.0 + lwf_gap, 100),
+        ("lwf", label("lwf", SGD)): (80.0, 70.0 + lwf_gap, 100),
+        ("fine-tune", label("fine-tune", {})): (50.0, 70.0, 100),
+        ("fine-tune", label("fine-tune", SGD)): (50.0, 70.0, 100),
+        ("packnet", label("packnet", {"free": 0.9, "rounds": 1})): (80.0 + packnet_gap, 80.0, 10),
+        ("progressive", label("progressive", {"fraction": 0.5})): (80.0 + packnet_gap + progressive_gap, 80.0, 1000),
+    }
     rows = []
     for stream in ("Split MNIST", "Permuted MNIST"):
-        for k, ((method, configuration), acc) in enumerate(configs.items()):
-            for seed, j in enumerate(JITTER):
+        for noisy, ((method, configuration), (acc, earlier, kept)) in zip((1, 0, 0, 1, 0, 1), configs.items()):
+            for seed, j in enumerate(JITTER):  # each compared pair: one side noisy, so the differences spread
                 rows.append({"stream": stream, "method": method, "configuration": configuration, "seed": seed,
-                             "accuracy (%)": acc + j * (k % 2), "BWT (points)": bwt + j if method == "fine-tune"
-                             else 0.0, "largest change (points)": 0.0, "kept parameters": 1, "train seconds": 1.0,
+                             "accuracy (%)": acc + j * noisy, "earlier tasks (%)": earlier + j * noisy,
+                             "BWT (points)": bwt + j if method == "fine-tune" else 0.0,
+                             "largest change (points)": 0.0, "kept parameters": kept, "train seconds": 1.0,
                              "capacity": None})  # fmt: skip
     return pd.DataFrame(rows)
 
 
+def _rows(frame: pd.DataFrame, rounds: pd.DataFrame | None = None) -> dict[str, str]:
+    rows = report.claims(P, frame, report.summary(frame), "synthetic", rounds, "synthetic")
+    return {row["claim"].split(" (")[0].split(":")[0]: row["status"] for row in rows}
+
+
 def _statuses(**kw) -> list[str]:
-    frame = _frame(**kw)
-    return [row["status"] for row in report.claims(P, frame, report.summary(frame), "synthetic")][1:]
+    rows = _rows(_frame(**kw))
+    return [rows[k] for k in ("Fine-tuning forgets earlier tasks", "PackNet beats LwF when tasks are added to one "
+                              "network", "LwF keeps the earlier tasks better than fine-tuning")]  # fmt: skip
 
 
 def test_clear_differences_with_the_papers_sign_are_reproduced():
-    assert _statuses(packnet_gap=5.0, iterative_gap=2.0, bwt=-20.0) == ["reproduced"] * 3
+    assert _statuses(packnet_gap=5.0, lwf_gap=3.0, bwt=-20.0) == ["reproduced"] * 3
 
 
 def test_reversed_differences_are_not_reproduced_and_small_ones_inconclusive():
-    assert _statuses(packnet_gap=-5.0, iterative_gap=-2.0, bwt=20.0) == ["not reproduced"] * 3
-    assert _statuses(packnet_gap=0.05, iterative_gap=0.05, bwt=-0.05) == ["inconclusive"] * 3
+    assert _statuses(packnet_gap=-5.0, lwf_gap=-3.0, bwt=20.0) == ["not reproduced"] * 3
+    assert _statuses(packnet_gap=0.05, lwf_gap=0.05, bwt=-0.05) == ["inconclusive"] * 3
+
+
+def test_lwf_is_judged_against_fine_tuning_with_its_own_optimiser():
+    frame = _frame(packnet_gap=5.0, lwf_gap=3.0, bwt=-20.0)
+    sgd_lwf = frame["configuration"] == label("lwf", SGD)
+    frame.loc[sgd_lwf, "earlier tasks (%)"] -= 10.0  # LwF (SGD) now behind Fine-tune (SGD), Adam still ahead
+    rows = report.claims(P, frame, report.summary(frame), "synthetic")
+    row = next(r for r in rows if r["claim"].startswith("LwF keeps"))
+    assert row["status"] == "partly" and "2 of 4 parts reproduced, 2 reversed" in row["reason"]
+
+
+PROGRESSIVE = "Pruned progressive networks are parameter-efficient"
+
+
+@pytest.mark.parametrize("gap, status", [(5.0, "reproduced"), (0.01, "inconclusive"), (-5.0, "not reproduced")])
+def test_progressive_is_on_the_front_only_when_it_beats_every_smaller_rival_beyond_the_noise(gap, status):
+    assert _rows(_frame(packnet_gap=1.0, lwf_gap=0.0, bwt=-1.0, progressive_gap=gap))[PROGRESSIVE] == status
+
+
+def _rounds(mlp_gain: float, cifar_gain: float) -> pd.DataFrame:
+    rows = []
+    for stream, gain in (("Split MNIST", mlp_gain), ("Split CIFAR-10", cifar_gain)):
+        for p in (0.9, 0.99):
+            for n, share in ((1, 0.0), (2, 0.5), (3, 1.0)):
+                for seed, j in enumerate(JITTER):
+                    rows.append({"stream": stream, "p": p, "N": n, "seed": seed,
+                                 "accuracy (%)": 90.0 + share * gain + j * n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+ROUNDS = "At a fixed retraining budget, the best number of pruning rounds depends on the network"
+
+
+@pytest.mark.parametrize("mlp, cifar, status", [(3.0, -3.0, "reproduced"), (3.0, 3.0, "partly"),
+                                                (-3.0, 3.0, "not reproduced"), (0.01, -0.01, "inconclusive")])
+def test_rounds_want_more_rounds_on_the_mlp_and_fewer_on_the_conv_net(mlp, cifar, status):
+    frame = _frame(packnet_gap=1.0, lwf_gap=0.0, bwt=-1.0)
+    assert _rows(frame, _rounds(mlp, cifar))[ROUNDS] == status
+
+
+def test_rounds_table_names_the_best_n_and_counts_seeds():
+    table = report.rounds_table(_rounds(3.0, -3.0))
+    assert table.loc[("Split MNIST", 0.9), "best N (highest mean)"] == 3
+    assert table.loc[("Split CIFAR-10", 0.9), "best N (highest mean)"] == 1
+    assert (table["seeds"] == 3).all() and list(table.columns[:3]) == ["N = 1", "N = 2", "N = 3"]
+
+
+def test_the_reading_is_generated_from_the_runs_and_judges_pairs_by_the_shared_rule():
+    from cl_utils.experiments.comparison_findings import findings
+
+    frame = _frame(packnet_gap=5.0, lwf_gap=3.0, bwt=-20.0)
+    lines = findings(frame, report.summary(frame), _rounds(3.0, -3.0))
+    text = "\n".join(lines)
+    assert lines[0].startswith("**Zero forgetting") and "Over the 12 runs" in lines[0]  # PackNet and Progressive
+    assert "LwF minus Fine-tune: +3.03 ± 0.15 points (ahead beyond 2 SE)" in text  # the jitter adds 0.03
+    assert "Split MNIST p = 0.9: best N = 3" in text and "Split CIFAR-10 p = 0.9: best N = 1" in text
+    assert all("nan" not in line for line in lines)
+    assert not any(line.startswith("**Rounds") for line in findings(frame, report.summary(frame)))

@@ -438,15 +438,18 @@ def test_the_equivalence_check_compares_results_not_timings(tmp_path):
     record = {"key": "k", "config": {"seed": 0}, "metrics": {"acc": [[0.5]], "history": [{"loss": 1.0, "seconds": 2.0}],
               "train_seconds": 3.0}, "wall_seconds": 4.0, "environment": {"device": "cpu"}, "code_hash": "a"}  # fmt: skip
     other_run = {**record, "metrics": {**record["metrics"], "history": [{"loss": 1.0, "seconds": 9.0}],
-                 "train_seconds": 8.0}, "wall_seconds": 7.0, "environment": {"device": "cuda"}, "code_hash": "b"}  # fmt: skip
+                 "train_seconds": 8.0}, "wall_seconds": 7.0, "environment": {"device": "cuda"}, "code_hash": "b",
+                 "cost": 2.0e9}  # an estimate, re-estimated by the new plan: not a result  # fmt: skip
     changed = {**record, "metrics": {**record["metrics"], "acc": [[0.51]]}}
     for side, content in (("before", record), ("after", other_run), ("changed", changed)):
         (tmp_path / side).mkdir()
         (tmp_path / side / "k.json").write_text(json.dumps(content))
     assert differences(tmp_path / "before", tmp_path / "after") == []
     assert differences(tmp_path / "before", tmp_path / "changed") == ["differs: k.json"]
-    (tmp_path / "after" / "extra.json").write_text("{}")
-    assert differences(tmp_path / "before", tmp_path / "after") == ["only after: extra.json"]
+    (tmp_path / "after" / "extra.json").write_text("{}")  # a run the change adds: not a difference
+    assert differences(tmp_path / "before", tmp_path / "after") == []
+    (tmp_path / "before" / "gone.json").write_text("{}")  # a run the change no longer makes: a difference
+    assert differences(tmp_path / "before", tmp_path / "after") == ["only before: gone.json"]
 
 
 def test_a_changed_dataset_file_changes_every_key(tmp_path, monkeypatch):

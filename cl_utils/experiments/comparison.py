@@ -65,14 +65,16 @@ ADAPTATIONS = {
                     "Permuted MNIST included (chapter 03's narrow network is multi-head too); one plain network "
                     "per seed (no stacking), so wall times compare; the same data and preprocessing for all",
     "Fine-tune, Joint": "chapter 00's schedule (Adam, fresh optimiser per task; joint: as many epochs over all "
-                        "tasks' data) on the stream's network and epochs",
-    "LwF": "chapter 01's distillation (T = 2, unit weight, head-only warm-up for a quarter of the epochs) with "
-           "Adam at the stream's learning rate instead of SGD with weight decay (chapter 01 fine-tunes a VGG "
-           "from a trained initial task); the first task trains like fine-tuning",
+                        "tasks' data) on the stream's network and epochs; fine-tuning also with LwF's SGD",
+    "LwF": "chapter 01's distillation (T = 2, unit weight, head-only warm-up for a quarter of the epochs); the "
+           "first task trains like fine-tuning. Two configurations, each beside fine-tuning with the same optimiser: "
+           "the stream's Adam, and SGD with momentum (lr 0.01, momentum 0.9, no weight decay), the optimiser of "
+           "LwF's papers (chapter 01 fine-tunes a VGG from a trained initial task with SGD and weight decay)",
     "PackNet": "chapter 02's Algorithm 1 (Ball et al.): E epochs per task, then a retraining budget B "
                "(half of E, as chapter 01's 10 after 20) in N = 1 round (one-shot) or N rounds (iterative), "
                "per-task pruning from Algorithm 2 so that a fraction p of the body is free at the end; "
-               "biases frozen after task 1",
+               "biases frozen after task 1. The rounds grid (its own runs): N = 1, 2, 3 rounds sharing one budget "
+               "B = 6 epochs (Ball et al.'s conv-net budget, a multiple of every N) at p = 0.9, 0.95, 0.99",
     "CLNP": "chapter 03's schedule: L1 training, graceful forgetting within a margin, fine-tuning rounds without the L1 "
             "penalty, each task ending on a fine-tune (as the paper does), and each finished task's units rescaled to "
             "mean activity 1 (chapter 03's addition: it changes no output and keeps later tasks' new units alive); "
@@ -114,6 +116,11 @@ class Params(BaseParams):
     packnet_rounds: int = knob(3, "N, pruning rounds of iterative PackNet (sharing the budget B)", min=2, max=100)
     # LwF (chapter 01)
     lwf_temperature: float = knob(2.0, "distillation temperature", min=0.1, max=100.0)
+    # Fine-tuning and LwF also with the optimiser LwF's papers train with (SGD with momentum)
+    baseline_optimizers: list[str] = knob(["adam", "sgd"], "optimisers of fine-tuning and LwF, one configuration "
+                                          "each", choices=("adam", "sgd"), min_length=1, unique=True)  # fmt: skip
+    baseline_sgd_lr: float = knob(0.01, "SGD learning rate of fine-tuning and LwF", min=1e-8, max=10.0)
+    baseline_sgd_momentum: float = knob(0.9, "SGD momentum of fine-tuning and LwF", min=0.0, max=0.999)
     # CLNP (chapter 03)
     clnp_mlp_lr: float = knob(0.005, "Adam learning rate on the MLP streams (chapter 03's usual grid pick)",
                               min=1e-8, max=1.0)  # fmt: skip
@@ -130,11 +137,25 @@ class Params(BaseParams):
     progressive_lr: float = knob(0.1, "SGD learning rate", min=1e-8, max=10.0)
     progressive_momentum: float = knob(0.5, "SGD momentum", min=0.0, max=0.999)
     progressive_batch_size: int = knob(64, "minibatch size", min=1, max=65536)
+    # Iterative against one-shot PackNet at one retraining budget (Ball et al., Fig. 2): its own runs
+    rounds_streams: list[str] = knob(["split_mnist", "split_cifar10"], "streams of the rounds grid (none: no "
+                                     "grid)", choices=STREAMS, unique=True)  # fmt: skip
+    rounds_grid: list[int] = knob([1, 2, 3], "N, pruning rounds compared (1 = one-shot)", min=1, max=100,
+                                  min_length=1, unique=True)  # fmt: skip
+    rounds_free: list[float] = knob([0.9, 0.95, 0.99], "final free fractions p of the rounds grid", min=0.01,
+                                    max=0.999, min_length=1, unique=True)  # fmt: skip
+    rounds_budget: int = knob(6, "B, retraining epochs shared by the rounds (a multiple of every N; Ball et al.'s "
+                                 "conv-net budget)", min=1, max=10000)  # fmt: skip
+    rounds_seeds: list[int] = knob([0, 1, 2, 3, 4], "seeds of the rounds grid", min=0, min_length=1, unique=True)
 
     def check(self) -> None:
         if len(self.clnp_cifar_alphas) != 6:
             raise ParameterError(f"parameter 'clnp_cifar_alphas' must hold 6 values (conv1-4, fc, output); "
                                  f"got {self.clnp_cifar_alphas!r}")  # fmt: skip
+        uneven = [n for n in self.rounds_grid if self.rounds_budget % n]
+        if self.rounds_streams and uneven:
+            raise ParameterError(f"parameter 'rounds_budget' ({self.rounds_budget}) must be a multiple of every N "
+                                 f"in 'rounds_grid'; {uneven} do not divide it (each round gets B / N epochs)")
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -161,10 +182,12 @@ def stream_config(p: Params, stream: str) -> dict:
 
 def configurations(p: Params, stream: str, method: str) -> list[dict]:
     """The method's configurations on ``stream`` (its own settings; one per p for the pruning methods)."""
-    if method in ("fine-tune", "joint"):
+    if method == "joint":
         return [{}]
-    if method == "lwf":
-        return [{"warmup": epochs(p, stream) // 4, "temperature": p.lwf_temperature}]
+    if method in ("fine-tune", "lwf"):
+        lwf = {"warmup": epochs(p, stream) // 4, "temperature": p.lwf_temperature} if method == "lwf" else {}
+        sgd = {"optimizer": "sgd", "sgd_lr": p.baseline_sgd_lr, "momentum": p.baseline_sgd_momentum}
+        return [lwf | (sgd if o == "sgd" else {}) for o in p.baseline_optimizers]  # Adam: the first reading's keys
     if method in ("packnet", "packnet-iterative"):
         rounds = 1 if method == "packnet" else p.packnet_rounds
         return [{"free": f, "rounds": rounds, "budget": budget(p, stream)} for f in p.packnet_free]
@@ -180,8 +203,10 @@ def configurations(p: Params, stream: str, method: str) -> list[dict]:
 
 
 def label(method: str, c: dict) -> str:
-    """How tables and figures name a configuration: 'PackNet iterative (N=3) p=0.9'."""
+    """How tables and figures name a configuration: 'PackNet iterative (N=3) p=0.9', 'LwF (SGD)'."""
     name = METHOD_NAMES[method]
+    if c.get("optimizer") == "sgd" and method in ("fine-tune", "lwf"):
+        return f"{name} (SGD)"
     if method == "packnet-iterative":
         name += f" (N={c['rounds']})"
     if "free" in c:
@@ -204,15 +229,25 @@ def _cost(c: dict) -> float:
         per_task = 2 * (c["per_class"] or 5000) * (1 - c["val_fraction"])
     else:  # MNIST: 60,000 training images, split into pairs or permuted whole
         per_task = 60_000 * (1 - c["val_fraction"]) / (1 if c["stream"] == "permuted_mnist" else len(PAIRS))
-    factor = {"lwf": 1.5, "packnet": 1.5, "packnet-iterative": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c["method"], 1)
+    factor = {"lwf": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c["method"], 1)
+    if "budget" in c:  # PackNet: E epochs per task, then the retraining budget B
+        factor = 1 + c["budget"] / c["epochs"]
     passes = per_task * num_tasks(c) * c["epochs"] * factor
     if c["stream"] == "split_cifar10":
         return 3.0 * ZENKE_MACS * c["width"] ** 2 * passes
     return mlp_cost(784, c["hidden"], 10, passes, 1)
 
 
+def rounds_configurations(p: Params, stream: str) -> list[dict]:
+    """The rounds grid on ``stream``: PackNet with N rounds sharing one budget B, for every N and p (Ball et al.'s
+    Algorithm 1; N = 1 is one-shot PackNet)."""
+    return [{**stream_config(p, stream), "method": "packnet-iterative" if n > 1 else "packnet", "free": f,
+             "rounds": n, "budget": p.rounds_budget} for f in p.rounds_free for n in p.rounds_grid]  # fmt: skip
+
+
 def plan(p: Params) -> list[Run]:
-    """Every (stream, method, configuration, seed), MLP streams first (the conv stream is the slowest)."""
+    """Every (stream, method, configuration, seed), MLP streams first (the conv stream is the slowest); then
+    the rounds grid (kind ``rounds``)."""
     runs = []
     for stream in p.streams:
         for method in p.methods:
@@ -220,6 +255,11 @@ def plan(p: Params) -> list[Run]:
                 c = {**stream_config(p, stream), "method": method, **extra}
                 runs += [Run("train", {**c, "seed": s}, datasets(stream), _cost(c),
                              f"{STREAM_NAMES[stream]}: {label(method, c)}, seed {s}") for s in p.seeds]  # fmt: skip
+    for stream in p.rounds_streams:
+        for c in rounds_configurations(p, stream):
+            runs += [Run("rounds", {**c, "seed": s}, datasets(stream), _cost(c),
+                         f"{STREAM_NAMES[stream]} rounds grid: N={c['rounds']} p={c['free']:g}, seed {s}")
+                     for s in p.rounds_seeds]  # fmt: skip
     return runs
 
 
@@ -246,6 +286,9 @@ def network(c: dict, tasks: Sequence[Task]) -> MultiHeadNet:
 
 # -- the methods: each built from its configuration, then learn_stream ------------------------------
 def _settings(c: dict) -> TrainSettings:
+    """The stream's Adam, or SGD with momentum where the configuration asks for it (fine-tuning and LwF)."""
+    if c.get("optimizer") == "sgd":
+        return TrainSettings(c["epochs"], c["batch_size"], "sgd", c["sgd_lr"], c["momentum"])
     return TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
 
 
@@ -312,7 +355,7 @@ def run_train(c: dict, ctx: RunContext) -> dict:
     return out | {"train_seconds": time.perf_counter() - start}
 
 
-RUNNERS = {"train": run_train}
+RUNNERS = {"train": run_train, "rounds": run_train}
 
 
 def task_table(p: Params):

@@ -31,8 +31,9 @@ from . import identity
 __all__ = ["comparable", "differences", "check", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
-#: fields that say when, where, how fast or by which code a record was made, not what it computed
-NOT_RESULTS = {"wall_seconds", "environment", "code_hash", "code_hashes", "inputs"}
+#: fields that say when, where, how fast or by which code a record was made, or what it was estimated to cost
+#: (the plan's multiply-accumulates, for --list), not what it computed
+NOT_RESULTS = {"wall_seconds", "environment", "code_hash", "code_hashes", "inputs", "cost"}
 
 
 def comparable(value: Any) -> Any:
@@ -45,10 +46,12 @@ def comparable(value: Any) -> Any:
 
 
 def differences(before: Path, after: Path) -> list[str]:
-    """The record files that are missing on one side or differ in a result (empty: identical)."""
+    """The records the old code made that the new code does not make, or makes with another result (empty:
+    identical). Runs only the new plan has (a configuration the change adds) are not differences: they say
+    nothing about whether the old records still hold, and the old code could not have made them."""
     a = {f.name: f for f in before.rglob("*.json")}
     b = {f.name: f for f in after.rglob("*.json")}
-    found = [f"only {'before' if n in a else 'after'}: {n}" for n in sorted(set(a) ^ set(b))]
+    found = [f"only before: {n}" for n in sorted(set(a) - set(b))]
     for name in sorted(set(a) & set(b)):
         if comparable(json.loads(a[name].read_text())) != comparable(json.loads(b[name].read_text())):
             found.append(f"differs: {name}")

@@ -74,6 +74,8 @@ class Params(BaseParams):
     lwf_warmup_epochs: int = knob(5, "LwF trains only the new head for these first epochs", min=0, max=1000)
     lwf_temperature: float = knob(2.0, "LwF distillation temperature", min=0.1, max=100.0)
     lwf_weight_decay: float = knob(5e-4, "LwF weight decay", min=0.0, max=1.0)
+    lwf_lrs: list[float] = knob([1e-3], "LwF's SGD learning rates, one configuration each; the first is the LwF of "
+                                "every claim (paper: 1e-3)", min=1e-8, max=10.0, min_length=1, unique=True)  # fmt: skip
     # analyses
     fig4_fractions: list[float] = knob([0.5, 0.75, 0.9], "Figure 4: prune fractions", min=0.0, max=0.99, min_length=1)
     filter_prune_fraction: float = knob(0.3, "Table 6: share of filters (and fc neurons) pruned per layer",
@@ -121,9 +123,9 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("initial_pruned", {**base, **retrain, "fraction": f, "rule": "weights"}, ds, cost * 3) for f in fractions]
     runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": s, "run": r, "separate_biases": False},
                  ds, cost * 6) for s in p.schedules for o in orders for r in range(p.runs_per_order)]  # fmt: skip
-    runs += [Run("lwf", {**base, **tsk, "order": list(o), "warmup": p.lwf_warmup_epochs, "temperature": p.lwf_temperature,
-                         "weight_decay": p.lwf_weight_decay, "bn_stats": bn}, ds, cost * 6)
-             for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
+    runs += [Run("lwf", {**base, **tsk, "finetune_lr": lr, "order": list(o), "warmup": p.lwf_warmup_epochs,
+                         "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": bn},
+                 ds, cost * 6) for lr in p.lwf_lrs for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
     runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs},
                  ds, cost) for m in ("classifier_only", "individual") for d in p.added_datasets]  # fmt: skip
     runs += [Run("fig4", {**base, **retrain, **tsk, "dataset": d, "fractions": p.fig4_fractions}, ds, cost * 3)

@@ -41,7 +41,7 @@ PAPER_CAPTIONS = {
 def _first_order(records: Records, p: Params) -> tuple[dict, dict]:
     """Figure 2's runs: the first PackNet run of the first schedule, and the LwF run of the same order."""
     pk = packnet(records, p.schedules[0])[0]
-    return pk, next(r for r in lwf(records) if r["config"]["order"] == pk["config"]["order"])
+    return pk, next(r for r in lwf(records, p) if r["config"]["order"] == pk["config"]["order"])
 
 
 def shown(records: Records, p: Params, what: str) -> list[dict]:

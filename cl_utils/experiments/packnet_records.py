@@ -12,6 +12,7 @@ from collections import Counter
 from . import describe
 from .describe import distinct, synthetic
 from .core import Records
+from .packnet import Params
 
 __all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
            "packnet", "by_order", "final_errors", "lwf", "single"]
@@ -101,8 +102,10 @@ def final_errors(records: Records, schedule: list[float], separate_biases: bool 
     return {d: [e[d] for e in runs] for d in tasks(records)[1:]}
 
 
-def lwf(records: Records, bn_stats: str = "frozen") -> list[dict]:
-    return records.where("lwf", bn_stats=bn_stats)
+def lwf(records: Records, p: Params, bn_stats: str = "frozen", lr: float | None = None) -> list[dict]:
+    """The LwF runs with ``bn_stats`` at learning rate ``lr``; by default the first of ``p.lwf_lrs``, the LwF
+    of every claim (the paper's 1e-3 at the default)."""
+    return records.where("lwf", bn_stats=bn_stats, finetune_lr=p.lwf_lrs[0] if lr is None else lr)
 
 
 def single(records: Records, method: str, dataset: str) -> float:

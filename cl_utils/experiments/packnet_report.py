@@ -20,7 +20,7 @@ from .packnet import LAYERS, Params
 from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, \
     scale, schedule_name, single, tasks
 
-__all__ = ["PAPER_TABLE2", "PAPER_TABLE6", "table2", "order_frame", "fig4_frame", "fig5_frame", "table6", "claims"]
+__all__ = ["PAPER_TABLE2", "PAPER_TABLE6", "lwf_name", "table2", "order_frame", "fig4_frame", "fig5_frame", "table6", "claims"]
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -36,21 +36,27 @@ PAPER_TABLE6 = pd.DataFrame({"Classifier Only": [28.42, 36.76, 56.42, 20.50], "F
 
 
 # ---------------------------------------------------------------------------------------------------- the frames
+def lwf_name(lr: float, bn_stats: str, p: Params) -> str:
+    """Table 2's column of an LwF configuration: 'LwF' for the claims' one, else what differs from it."""
+    parts = ([] if lr == p.lwf_lrs[0] else [f"lr {lr:g}"]) + ([] if bn_stats == "frozen" else ["BN statistics updated"])
+    return "LwF" + (f", {', '.join(parts)}" if parts else "")
+
+
 def table2(records: Records, p: Params) -> pd.DataFrame:
     """Table 2: final error of every task per method, and each method's number of models and size."""
     names, stand_ins = tasks(records), carved(list(records))
     added, first = names[1:], packnet(records, p.schedules[0])[0]
     table = {"Classifier Only": [initial_error(records)] + [single(records, "classifier_only", d) for d in added]}
-    for bn in dict.fromkeys(r["config"]["bn_stats"] for r in records.where("lwf")):
+    configurations = dict.fromkeys((r["config"]["finetune_lr"], r["config"]["bn_stats"]) for r in records.where("lwf"))
+    for lr, bn in sorted(configurations, key=lambda c: (c[0] != p.lwf_lrs[0], c)):  # the claims' LwF first
         final = {d: [] for d in added}
         initial = []
-        for rec in lwf(records, bn):
+        for rec in lwf(records, p, bn, lr):
             last = rec["metrics"]["accuracies"][-1]
             initial.append(err(last[0]))
             for name, acc in zip(rec["config"]["order"], last[1:]):
                 final[name].append(err(acc))
-        table["LwF" if bn == "frozen" else "LwF, BN statistics updated"] = (
-            [np.mean(initial)] + [np.mean(final[d]) for d in added])
+        table[lwf_name(lr, bn, p)] = [np.mean(initial)] + [np.mean(final[d]) for d in added]
     schedules = [packnet(records, s)[0]["config"]["schedule"] for s in p.schedules]
     for s in schedules:
         errs = final_errors(records, s)
@@ -139,7 +145,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     per_schedule = {tuple(s): by_order(records, s) for s in p.schedules}
     pk = per_schedule[tuple(first)]
     lwf_orders = {tuple(r["config"]["order"]): {name: err(acc) for name, acc in zip(
-        r["config"]["order"], r["metrics"]["accuracies"][-1][1:])} for r in lwf(records)}  # fmt: skip
+        r["config"]["order"], r["metrics"]["accuracies"][-1][1:])} for r in lwf(records, p)}  # fmt: skip
     gap = [np.mean([t2.loc[a, schedule_name(s)] - t2.loc[a, "Individual Networks"] for a in added])
            for s in p.schedules]  # fmt: skip
     gap_se = []
@@ -153,7 +159,11 @@ def claims(records: Records, p: Params) -> list[dict]:
         orders = sorted(set(o for o, _ in pk) & set(lwf_orders))
         vs_lwf.append(paired_direction([pk[(o, 0)][d] for o in orders], [lwf_orders[o][d] for o in orders],
                                        expected_sign=-1, what=a))  # fmt: skip
-    rises = [err(r["metrics"]["accuracies"][-1][0]) - initial_err for r in lwf(records)]
+    vs_classifier = [direction_status(float(np.mean([o[d] for o in lwf_orders.values()])) - single(records,
+                                      "classifier_only", d), combined_se(seed_se([o[d] for o in lwf_orders.values()]),
+                                      bse(single(records, "classifier_only", d))), expected_sign=-1, what=a)
+                     for d, a in zip(added_names, added)]  # fmt: skip
+    rises = [err(r["metrics"]["accuracies"][-1][0]) - initial_err for r in lwf(records, p)]
     lwf_rise = float(np.mean(rises))
     weighted = pruned(records)
     start = weighted[first[0]]
@@ -213,6 +223,13 @@ def claims(records: Records, p: Params) -> list[dict]:
         {"claim": "Table 2: PackNet has a lower error than LwF on every added task", "paper": f"yes (by {paper_vs_lwf.min():.1f}-{paper_vs_lwf.max():.1f} points)",
          "this book": ", ".join(f"{a}: {g:+.2f}" for a, g in zip(added, packnet_vs_lwf)) + " points",
          "status": lower[0], "reason": f"{lower[1]}, one part per added task (paired by order): {reasons(vs_lwf)}"},
+        {"claim": "Table 2: LwF has a lower error than Classifier Only on every added task",
+         "paper": "yes (by " + "-".join(f"{v:.1f}" for v in sorted((t2p["Classifier Only"] - t2p["LwF"])[added_p])[::2])
+                  + " points)",
+         "this book": ", ".join(f"{a}: {t2.loc[a, 'LwF'] - t2.loc[a, 'Classifier Only']:+.2f}" for a in added) + " points",
+         "status": compound_status(vs_classifier)[0],
+         "reason": f"{compound_status(vs_classifier)[1]}, one part per added task (LwF at lr {p.lwf_lrs[0]:g} over "
+                   f"the orders against one Classifier Only run and its test set): {reasons(vs_classifier)}"},
         {"claim": "Table 2: PackNet's error above Individual Networks', mean over added tasks (0.50 / 0.75 initial pruning)",
          "paper": " / ".join(f"{q:.2f}" for q in paper_gap) + " points", "this book": " / ".join(f"{v:.2f}" for v in gap) + " points",
          "status": weakest(close),

@@ -1,0 +1,135 @@
+"""Chapter 06's reading, generated from the records: one markdown bullet per finding, every number computed
+from the runs table (:func:`.comparison_report.runs_frame`) and the rounds grid (:func:`.comparison_report.rounds_frame`),
+so no sentence can drift from the stored outputs. The interpretation that needs no number stays in the notebook."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import mean_sem
+from ..verdicts import paired_direction
+from .comparison_report import PRUNING
+
+__all__ = ["findings", "WORDS"]
+
+#: a paired difference, in words (the shared direction rule of :mod:`cl_utils.verdicts`, the expected sign +)
+WORDS = {"reproduced": "ahead beyond 2 SE", "inconclusive": "within 2 SE", "not reproduced": "behind beyond 2 SE"}
+
+
+def _acc(frame: pd.DataFrame, stream: str, configuration: str, column: str = "accuracy (%)") -> str:
+    rows = frame[(frame["stream"] == stream) & (frame["configuration"] == configuration)][column]
+    mean, sem = mean_sem(rows)
+    return f"{mean:.2f} ± {sem:.2f} %"
+
+
+def _paired(frame: pd.DataFrame, stream: str, ours: str, theirs: str, column: str = "accuracy (%)") -> str:
+    """'+1.23 ± 0.45 points (ahead beyond 2 SE)': ``ours`` minus ``theirs``, paired by seed."""
+    rows = frame[frame["stream"] == stream]
+    a = rows[rows["configuration"] == ours].set_index("seed")[column]
+    b = rows[rows["configuration"] == theirs].set_index("seed")[column]
+    seeds = sorted(set(a.index) & set(b.index))
+    d = np.asarray(a[seeds]) - np.asarray(b[seeds])
+    status, _ = paired_direction(list(a[seeds]), list(b[seeds]))
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return f"{d.mean():+.2f} ± {se:.2f} points ({WORDS[status]})"
+
+
+def _streams(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(frame["stream"]))
+
+
+def _forgetting(frame: pd.DataFrame, streams: Sequence[str]) -> str:
+    pruned = frame[frame["method"].isin(PRUNING)]
+    bwt = frame[frame["method"] == "fine-tune"].groupby(["stream", "configuration"], sort=False)["BWT (points)"]
+    shown = [f"{c} on {s} {m:+.2f}" for (s, c), m in bwt.mean().items()]
+    worst = pruned["largest change (points)"].max()
+    head = (f"**Zero forgetting, bit for bit.** Over the {len(pruned)} runs of the pruning methods no earlier task's "
+            "test accuracy changed as later tasks were added" if worst == 0 else
+            f"**Forgetting where none should be.** Over the {len(pruned)} runs of the pruning methods an earlier "
+            "task's test accuracy changed")  # fmt: skip
+    return (f"{head} (largest change {worst:g} points). Fine-tuning, with nothing protected, has a BWT of "
+            + "; ".join(shown) + " points (means over seeds).")
+
+
+def _stream(frame: pd.DataFrame, table: pd.DataFrame, stream: str) -> str:
+    rows = table.loc[stream]
+    rivals = rows[rows["method"] != "joint"].sort_values("mean accuracy", ascending=False)
+    best, worst = rivals.index[0], rivals.index[-1]
+    smallest = rivals.sort_values("kept parameters").index[0]
+    joint = rows[rows["method"] == "joint"]
+    parts = [f"**{stream}.** Most accurate continual configuration: {best} ({_acc(frame, stream, best)}, "
+             f"{rows.loc[best, 'kept parameters']:,} parameters kept); least accurate: {worst} "
+             f"({_acc(frame, stream, worst)})"]
+    if not joint.empty:
+        j = joint.index[0]
+        parts.append(f"joint training {_acc(frame, stream, j)}; {best} minus joint: {_paired(frame, stream, best, j)}")
+    parts.append(f"smallest: {smallest} ({rows.loc[smallest, 'kept parameters']:,} parameters, "
+                 f"{_acc(frame, stream, smallest)})")
+    front = rows[rows["on Pareto front"]].sort_values("kept parameters").index
+    parts.append("on the Pareto front of the means: " + ", ".join(front))
+    return "; ".join(parts) + "."
+
+
+def _lwf(frame: pd.DataFrame, table: pd.DataFrame, streams: Sequence[str]) -> str | None:
+    parts = []
+    for s in streams:
+        confs = table.loc[s]
+        for lwf in confs[confs["method"] == "lwf"].index:
+            finetune = lwf.replace("LwF", "Fine-tune")
+            if finetune in confs.index:
+                parts.append(f"{s}, {lwf} minus {finetune}: {_paired(frame, s, lwf, finetune, 'earlier tasks (%)')}")
+    if not parts:
+        return None
+    return ("**LwF against fine-tuning with the same optimiser** (final accuracy of every task but the last, paired by "
+            "seed, ± the standard error of the paired differences): " + "; ".join(parts) + ".")
+
+
+def _optimiser(frame: pd.DataFrame, table: pd.DataFrame, streams: Sequence[str]) -> str | None:
+    parts = []
+    for s in streams:
+        confs = table.loc[s].index
+        for name in ("LwF", "Fine-tune"):
+            if name in confs and f"{name} (SGD)" in confs:
+                parts.append(f"{s}, {name}: {_paired(frame, s, f'{name} (SGD)', name)}")
+    if not parts:
+        return None
+    return "**SGD minus Adam** (final average accuracy, paired by seed): " + "; ".join(parts) + "."
+
+
+def _rounds(rounds: pd.DataFrame) -> str | None:
+    if rounds is None or rounds.empty:
+        return None
+    parts = []
+    for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
+        means = g.groupby("N")["accuracy (%)"].mean()
+        most = int(g["N"].max())
+        one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
+        seeds = sorted(set(one.index) & set(many.index))
+        d = np.asarray(many[seeds]) - np.asarray(one[seeds])
+        status, _ = paired_direction(list(many[seeds]), list(one[seeds]))
+        parts.append(f"{stream} p = {p:g}: best N = {int(means.idxmax())} ({means.max():.2f} %), N = {most} minus "
+                     f"N = 1 {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} points ({WORDS[status]})")
+    return "**Rounds at one budget** (section 8; means over seeds): " + "; ".join(parts) + "."
+
+
+def _capacity(frame: pd.DataFrame, streams: Sequence[str]) -> str | None:
+    clnp = frame[(frame["method"] == "clnp") & frame["capacity"].notna()]
+    if clnp.empty:
+        return None
+    parts = []
+    for s in streams:
+        curves = [np.asarray(c) for c in clnp[clnp["stream"] == s]["capacity"]]
+        if curves:
+            last = [c[-1] for c in curves]
+            parts.append(f"{s} {100 * np.mean(last):.0f} % (seeds {100 * min(last):.0f}-{100 * max(last):.0f} %)")
+    return "**CLNP's share of the hidden units owned after the last task:** " + "; ".join(parts) + "."
+
+
+def findings(frame: pd.DataFrame, table: pd.DataFrame, rounds: pd.DataFrame | None = None) -> list[str]:
+    """The reading's bullets, in the order of the chapter's sections."""
+    streams = _streams(frame)
+    out = [_forgetting(frame, streams)] + [_stream(frame, table, s) for s in streams]
+    out += [_lwf(frame, table, streams), _optimiser(frame, table, streams), _capacity(frame, streams), _rounds(rounds)]
+    return [line for line in out if line]
