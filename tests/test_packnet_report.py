@@ -237,3 +237,9 @@ def test_the_scale_counts_the_runs_it_describes():
 def test_each_caption_rests_on_records_of_its_own(what):
     shown = figures.shown(_records(), P, what)
     assert shown and all(r in _records().items for r in shown)
+
+
+def test_a_rise_of_lwf_inside_the_noise_is_no_direction():
+    """+1 point on 2,000 test images (SE about 1.1) does not show the paper's rise: not even partly."""
+    assert _statuses(lwf_rise=1.0)["LwF rises"] == "not reproduced"
+    assert _statuses(lwf_rise=5.0)["LwF rises"] == "partly"  # beyond 2 SE, short of the paper's +10.81

@@ -187,8 +187,9 @@ def claims(records: Records, p: Params) -> list[dict]:
     paper_cost = [t2p.loc["ImageNet", c] - t2p.loc["ImageNet", "Individual Networks"]
                   for c in ("PackNet 0.50, 0.75, 0.75", "PackNet 0.75, 0.75, 0.75")]  # fmt: skip
     paper_filters = (PAPER_TABLE6["Filters (30 %)"] - PAPER_TABLE6["Weights (50 %)"])[added_p]
-    rise = size_status(lwf_rise, paper_rise, combined_se(seed_se(rises), bse(initial_err)), runs=len(rises),
-                       direction_holds=lwf_rise > 0)  # fmt: skip
+    rise_se = combined_se(seed_se(rises), bse(initial_err))
+    rise = size_status(lwf_rise, paper_rise, rise_se, runs=len(rises),
+                       direction_holds=lwf_rise > Z * rise_se)  # a rise inside the noise is no direction  # fmt: skip
     lower = compound_status(vs_lwf)
     close = [size_status(v, q, se, runs=len(per_schedule[tuple(s)]), direction_holds=v > 0)
              for v, q, se, s in zip(gap, paper_gap, gap_se, p.schedules)]  # fmt: skip
