@@ -112,6 +112,8 @@ def compound_status(parts: Sequence[tuple[str, str]]) -> tuple[str, str]:
     """One status for a claim made of several direction parts (see the module docstring), with a reason
     that counts them."""
     statuses = [status for status, _ in parts]
+    if not statuses:  # nothing was run that could judge it (never "every part reproduced")
+        return "not attempted", "no part could be judged"
     n, won, lost = len(statuses), statuses.count("reproduced"), statuses.count("not reproduced")
     counts = f"{won} of {n} parts reproduced, {lost} reversed beyond {Z:g} SE, {n - won - lost} within {Z:g} SE"
     if won == n:

@@ -67,6 +67,10 @@ def test_compound_status(parts, expected):
     assert reason.startswith(f"{parts.count('reproduced')} of {len(parts)} parts reproduced")
 
 
+def test_a_compound_claim_with_no_part_is_not_attempted_never_reproduced():
+    assert v.compound_status([]) == ("not attempted", "no part could be judged")
+
+
 def test_the_pareto_front_keeps_exactly_the_undominated_points():
     from cl_utils.verdicts import undominated
 

@@ -105,13 +105,15 @@ def _rounds(rounds: pd.DataFrame) -> str | None:
     for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
         means = g.groupby("N")["accuracy (%)"].mean()
         most = int(g["N"].max())
+        if most == 1 or 1 not in set(g["N"]):  # nothing to compare (an unfinished grid)
+            continue
         one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
         seeds = sorted(set(one.index) & set(many.index))
         d = np.asarray(many[seeds]) - np.asarray(one[seeds])
         status, _ = paired_direction(list(many[seeds]), list(one[seeds]))
         parts.append(f"{stream} p = {p:g}: best N = {int(means.idxmax())} ({means.max():.2f} %), N = {most} minus "
                      f"N = 1 {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} points ({WORDS[status]})")
-    return "**Rounds at one budget** (section 8; means over seeds): " + "; ".join(parts) + "."
+    return "**Rounds at one budget** (section 8; means over seeds): " + "; ".join(parts) + "." if parts else None
 
 
 def _capacity(frame: pd.DataFrame, streams: Sequence[str]) -> str | None:

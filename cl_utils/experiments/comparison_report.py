@@ -284,6 +284,8 @@ def _rounds_row(rounds: pd.DataFrame, rounds_line: str) -> dict:
     parts, shown = [], []
     for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
         most = g["N"].max()
+        if most == 1 or 1 not in set(g["N"]):  # nothing to compare (an unfinished grid)
+            continue
         one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
         seeds = sorted(set(one.index) & set(many.index))
         sign = -1 if "CIFAR" in stream else 1
