@@ -3,6 +3,7 @@ from the runs table (:func:`.comparison_report.runs_frame`) and the rounds grid 
 so no sentence can drift from the stored outputs. The interpretation that needs no number stays in the notebook."""
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -14,6 +15,8 @@ from .comparison_report import PRUNING
 
 __all__ = ["findings", "WORDS"]
 
+#: a task "adds units" to CLNP's network when the owned share grows by more than this (half a percent)
+GREW = 0.005
 #: a paired difference, in words (the shared direction rule of :mod:`cl_utils.verdicts`, the expected sign +)
 WORDS = {"reproduced": "ahead beyond 2 SE", "inconclusive": "within 2 SE", "not reproduced": "behind beyond 2 SE"}
 
@@ -113,7 +116,19 @@ def _rounds(rounds: pd.DataFrame) -> str | None:
         status, _ = paired_direction(list(many[seeds]), list(one[seeds]))
         parts.append(f"{stream} p = {p:g}: best N = {int(means.idxmax())} ({means.max():.2f} %), N = {most} minus "
                      f"N = 1 {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} points ({WORDS[status]})")
-    return "**Rounds at one budget** (section 8; means over seeds): " + "; ".join(parts) + "." if parts else None
+    if not parts:
+        return None
+    clear = []
+    for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
+        by_n = {n: r.set_index("seed")["accuracy (%)"] for n, r in g.groupby("N")}
+        for a, b in itertools.combinations(sorted(by_n), 2):
+            seeds = sorted(set(by_n[a].index) & set(by_n[b].index))
+            status, why = paired_direction(list(by_n[b][seeds]), list(by_n[a][seeds]),
+                                           what=f"{stream} p = {p:g}, N = {b} − N = {a}")  # fmt: skip
+            if status != "inconclusive":
+                clear.append(why.split(":")[0])
+    return ("**Rounds at one budget** (section 8; means over seeds): " + "; ".join(parts) + ". Of every pair of N "
+            f"(paired by seed), {len(clear)} differ beyond 2 SE: " + ("; ".join(clear) if clear else "none") + ".")
 
 
 def _capacity(frame: pd.DataFrame, streams: Sequence[str]) -> str | None:
@@ -125,8 +140,15 @@ def _capacity(frame: pd.DataFrame, streams: Sequence[str]) -> str | None:
         curves = [np.asarray(c) for c in clnp[clnp["stream"] == s]["capacity"]]
         if curves:
             last = [c[-1] for c in curves]
-            parts.append(f"{s} {100 * np.mean(last):.0f} % (seeds {100 * min(last):.0f}-{100 * max(last):.0f} %)")
+            grew = [1 + max(np.flatnonzero(np.diff(c, prepend=0.0) > GREW), default=0) for c in curves]
+            parts.append(f"{s} {100 * np.mean(last):.0f} % (seeds {100 * min(last):.0f}-{100 * max(last):.0f} %), the "
+                         f"last task to add more than {100 * GREW:g} % of them: task {_span(grew)} of {len(curves[0])}")
     return "**CLNP's share of the hidden units owned after the last task:** " + "; ".join(parts) + "."
+
+
+def _span(values) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
 def findings(frame: pd.DataFrame, table: pd.DataFrame, rounds: pd.DataFrame | None = None) -> list[str]:
