@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from cl_utils import experiments
+from cl_utils.experiments import comparison_claims
 from cl_utils.experiments import comparison_report as report
 from cl_utils.experiments.comparison import label
 
@@ -37,7 +38,7 @@ def _frame(packnet_gap: float, lwf_gap: float, bwt: float, progressive_gap: floa
 
 
 def _rows(frame: pd.DataFrame, rounds: pd.DataFrame | None = None) -> dict[str, str]:
-    rows = report.claims(P, frame, report.summary(frame), "synthetic", rounds, "synthetic")
+    rows = comparison_claims.claims(P, frame, report.summary(frame), "synthetic", rounds, "synthetic")
     return {row["claim"].split(" (")[0].split(":")[0]: row["status"] for row in rows}
 
 
@@ -60,7 +61,7 @@ def test_lwf_is_judged_against_fine_tuning_with_its_own_optimiser():
     frame = _frame(packnet_gap=5.0, lwf_gap=3.0, bwt=-20.0)
     sgd_lwf = frame["configuration"] == label("lwf", SGD)
     frame.loc[sgd_lwf, "earlier tasks (%)"] -= 10.0  # LwF (SGD) now behind Fine-tune (SGD), Adam still ahead
-    rows = report.claims(P, frame, report.summary(frame), "synthetic")
+    rows = comparison_claims.claims(P, frame, report.summary(frame), "synthetic")
     row = next(r for r in rows if r["claim"].startswith("LwF keeps"))
     assert row["status"] == "partly" and "2 of 4 parts reproduced, 2 reversed" in row["reason"]
 

@@ -208,7 +208,7 @@ def fig_cifar(records: Records, p: Params) -> plt.Figure:
             axes[0].plot(xs[full:] + offset, final[full:], "x", ms=10, color="red")
     axes[0].set(xticks=xs, xticklabels=_task_names(n), xlabel="task", ylabel="test accuracy after all tasks (%)",
                 title="Fig. 3a: accuracy per task")  # fmt: skip
-    axes[0].legend(fontsize=8, title="red x: a layer was full" if any_full else "no layer ran out",
+    axes[0].legend(fontsize=8, title="red x: a layer was full" if any_full else "no task trained after a layer ran out",
                    title_fontsize=8)  # fmt: skip
     wider = records.one("cifar", width=p.cifar_wide_width)
     grown = np.array([s["new_units"] for s in wider["metrics"]["steps"]])  # tasks x layers

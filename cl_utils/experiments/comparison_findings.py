@@ -45,22 +45,24 @@ def _streams(frame: pd.DataFrame) -> list[str]:
 
 def _forgetting(frame: pd.DataFrame, streams: Sequence[str]) -> str:
     pruned = frame[frame["method"].isin(PRUNING)]
-    bwt = frame[frame["method"] == "fine-tune"].groupby(["stream", "configuration"], sort=False)["BWT (points)"]
-    shown = [f"{c} on {s} {m:+.2f}" for (s, c), m in bwt.mean().items()]
+    bwt = frame[frame["method"] == "fine-tune"].groupby(["stream", "configuration"], sort=False)["BWT (points)"].mean()
+    shown = [f"{s} " + ", ".join(f"{m:+.2f} ({'SGD' if 'SGD' in c else 'Adam'})" for (_, c), m in bwt[[s]].items())
+             for s in dict.fromkeys(bwt.index.get_level_values(0))]  # fmt: skip
     worst = pruned["largest change (points)"].max()
     head = (f"**Zero forgetting, bit for bit.** Over the {len(pruned)} runs of the pruning methods no earlier task's "
             "test accuracy changed as later tasks were added" if worst == 0 else
             f"**Forgetting where none should be.** Over the {len(pruned)} runs of the pruning methods an earlier "
             "task's test accuracy changed")  # fmt: skip
-    return (f"{head} (largest change {worst:g} points). Fine-tuning, with nothing protected, has a BWT of "
-            + "; ".join(shown) + " points (means over seeds).")
+    return (f"{head} (largest change {worst:g} points). Fine-tuning, with nothing protected, has a BWT (points, "
+            "mean over seeds) of: " + "; ".join(shown) + ".")
 
 
 def _stream(frame: pd.DataFrame, table: pd.DataFrame, stream: str) -> str:
     rows = table.loc[stream]
     rivals = rows[rows["method"] != "joint"].sort_values("mean accuracy", ascending=False)
     best, worst = rivals.index[0], rivals.index[-1]
-    smallest = rivals.sort_values("kept parameters").index[0]
+    fewest = rivals["kept parameters"].min()
+    smallest = " and ".join(rivals[rivals["kept parameters"] == fewest].index)  # exact ties named together
     joint = rows[rows["method"] == "joint"]
     parts = [f"**{stream}.** Most accurate continual configuration: {best} ({_acc(frame, stream, best)}, "
              f"{rows.loc[best, 'kept parameters']:,} parameters kept); least accurate: {worst} "
@@ -68,8 +70,9 @@ def _stream(frame: pd.DataFrame, table: pd.DataFrame, stream: str) -> str:
     if not joint.empty:
         j = joint.index[0]
         parts.append(f"joint training {_acc(frame, stream, j)}; {best} minus joint: {_paired(frame, stream, best, j)}")
-    parts.append(f"smallest: {smallest} ({rows.loc[smallest, 'kept parameters']:,} parameters, "
-                 f"{_acc(frame, stream, smallest)})")
+    first = rivals[rivals["kept parameters"] == fewest].index[0]
+    parts.append(f"smallest: {smallest} ({fewest:,} parameters, {_acc(frame, stream, first)}"
+                 + (" for the first" if " and " in smallest else "") + ")")
     front = rows[rows["on Pareto front"]].sort_values("kept parameters").index
     parts.append("on the Pareto front of the means: " + ", ".join(front))
     return "; ".join(parts) + "."
