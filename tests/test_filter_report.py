@@ -39,12 +39,19 @@ def _history(c: dict, train: float, val: float, second_visit_gain: float, filter
 
 
 def _records(train_cost: float, val_cost: float, second_visit_gain: float, *, figs=("fig2", "fig4"),
-             filters_after: int = 3136, params=P) -> Records:  # fmt: skip
+             filters_after: int = 3136, params=P, ratios: list[float] | None = None) -> Records:  # fmt: skip
     """One record per run of the chapter's plan: the baseline at 90 % training and 80 % validation accuracy,
-    each pruned run ``train_cost`` and ``val_cost`` points below it (so its gap narrows by their difference)."""
+    each pruned run ``train_cost`` and ``val_cost`` points below it (so its gap narrows by their difference);
+    with ``ratios``, the timing run too (pruned over unpruned epoch time, one per pair)."""
     items = []
     for run in EXPERIMENT.plan(params):
         c = dict(run.config)
+        if run.kind == "epoch_time":
+            if ratios is not None:
+                items.append({"kind": "epoch_time", "config": c, "data": [], "metrics": {
+                    "seconds": {"unpruned": [10.0] * len(ratios), "pruned": [10.0 * r for r in ratios]},
+                    "filters": {"unpruned": 4224, "pruned": filters_after}, "threads": 1}})  # fmt: skip
+            continue
         if c["figure"] not in figs:
             continue
         cost = (0.0, 0.0) if c["criterion"] == "none" else (train_cost, val_cost)
@@ -84,6 +91,15 @@ def test_the_filter_count_is_an_exact_claim_and_the_epoch_times_cannot_settle_th
         assert (count["status"], count["this book"]) == (status, f"{after:,} of 4,224")
     speed = next(r for r in rows if r["claim"].startswith("Fig. 2: a late epoch"))
     assert speed["status"] == "inconclusive" and speed["this book"] == "wei. 0.80 (baseline 1.00: load changed)"
+
+
+@pytest.mark.parametrize("ratios, status", [([0.70, 0.71, 0.69, 0.70], "reproduced"),
+                                            ([0.99, 1.02, 0.98, 1.01], "inconclusive"),
+                                            ([1.10, 1.12, 1.09, 1.11], "not reproduced")])
+def test_the_timed_speed_up_is_a_direction_judged_on_paired_epochs(ratios, status):
+    rows = report.claims(_records(10.0, 4.0, 5.0, ratios=ratios), P)
+    speed = next(r for r in rows if r["claim"].startswith("Fig. 2: a late epoch"))
+    assert speed["status"] == status and "4 pairs" in speed["data and scale"], speed
 
 
 def test_the_claims_read_the_image_counts_and_seeds_from_the_records():
