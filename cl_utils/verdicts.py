@@ -7,7 +7,8 @@ paper's own SE where it reports a spread (:func:`paper_se`). The readings, share
 
 * a **size** claim (the paper's number itself) is *reproduced* when the paper's value lies within
   2 combined SE of ours and ours rests on at least 3 runs; *inconclusive* when it lies within
-  2 SE but on fewer runs; *partly* when it lies further but the claim's direction holds;
+  2 SE but on fewer runs; *partly* when it lies further but the claim's direction holds (ours
+  has the paper's sign and lies beyond 2 SE of zero);
   *not reproduced* otherwise (:func:`size_status`);
 * a **direction** claim (one thing beats another) is *reproduced* when the difference has the
   paper's sign and exceeds 2 SE, *inconclusive* within 2 SE of zero, *not reproduced* beyond
@@ -77,6 +78,9 @@ def size_status(ours: float, paper: float, se: float, *, runs: int, direction_ho
         return "reproduced", f"{says}: within {Z:g} SE"
     if within:
         return "inconclusive", f"{says}: within {Z:g} SE, but {MIN_RUNS} runs are needed to call a size reproduced"
+    if direction_holds and abs(ours) <= Z * se:  # the right sign, but not told apart from no effect at all
+        return "not reproduced", f"{says}: beyond {Z:g} SE, and ours lies within {Z:g} SE of zero, so even its " \
+                                 "direction is not shown"
     if direction_holds:
         return "partly", f"{says}: beyond {Z:g} SE; the direction holds"
     if direction_holds is None:

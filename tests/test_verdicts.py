@@ -30,6 +30,13 @@ def test_size_claims(ours, runs, direction, expected):
     assert f"{ours - 98.42:+.2f}" in reason and "SE" in reason
 
 
+def test_a_size_claim_whose_own_value_is_inside_the_noise_shows_no_direction_either():
+    """+1.23 against the paper's +10.81 with SE 1.12: far from the paper, and not told apart from zero."""
+    status, reason = v.size_status(1.23, 10.81, 1.12, runs=6, direction_holds=True)
+    assert status == "not reproduced" and "within 2 SE of zero" in reason
+    assert v.size_status(5.0, 10.81, 1.12, runs=6, direction_holds=True)[0] == "partly"  # 4.5 SE from zero
+
+
 @pytest.mark.parametrize("difference, sign, expected", [
     (0.5, 1, "reproduced"), (0.15, 1, "inconclusive"), (-0.15, 1, "inconclusive"), (-0.5, 1, "not reproduced"),
     (-0.5, -1, "reproduced"), (0.5, -1, "not reproduced"), (0.0, 1, "inconclusive"),

@@ -245,7 +245,7 @@ def epoch_time(c: dict, ctx: RunContext) -> dict:
         for name in (["unpruned", "pruned"] if i % 2 == 0 else ["pruned", "unpruned"]):
             net = nets[name]
             stats = fit(net, x, y, epochs=1, batch_size=c["batch_size"], optimizer=settings.make_optimizer(
-                net.parameters()), generator=generator, show_progress=False)[0]  # fmt: skip
+                net.parameters()), generator=generator, show_progress=ctx.show_progress)[0]  # fmt: skip
             seconds[name].append(stats.seconds)
     return {"seconds": seconds, "filters": {name: sum(net.filter_counts()) for name, net in nets.items()},
             "threads": torch.get_num_threads()}
