@@ -637,3 +637,12 @@ def test_a_notebook_draws_stored_runs_and_trains_only_when_asked(tmp_path, monke
     other = ex.execute(experiment, ex.Params(**values))
     assert (other.trained, other.other_data) == (0, 5) and "book's copy of the data" in other.report()
     assert [r["metrics"] for r in other.records] == [r["metrics"] for r in drawn.records]
+
+
+def test_each_record_says_how_busy_its_machine_was():
+    """Timings are claims too (chapters 05 and 06): a record keeps the machine's CPU count and its load when written."""
+    from cl_utils.experiments.cache import environment_record
+
+    env = environment_record("cpu")
+    assert env["cpus"] == os.cpu_count() and env["cpus"] >= 1
+    assert env["load_average"] is None or env["load_average"] >= 0.0

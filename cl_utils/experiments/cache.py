@@ -104,8 +104,18 @@ def environment_record(device: torch.device | str | None = None) -> dict[str, An
         "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
         "device": str(dev) if dev is not None else None, "device_name": name, "git_commit": _git_commit(),
         "threads": torch.get_num_threads(),  # CPU results depend on it (reduction order)
+        "cpus": os.cpu_count(), "load_average": _load_average(),  # how busy the machine was: its timings' context
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average when the record was written (None where the system has none): with
+    ``cpus`` it says whether the run's wall time was measured beside other work."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def state_digest(state: Mapping[str, torch.Tensor]) -> str:
