@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..verdicts import STATUS_ORDER, compound_status, direction_status, paired_direction, seed_se
 from .comparison import PRUNING, Params
+from .comparison_report import by_seed, lwf_against_finetune, most_rounds_against_one
 
 __all__ = ["claims"]
 
@@ -19,33 +20,19 @@ def _best_configuration(table: pd.DataFrame, stream: str, method: str) -> str:
     return str(rows[rows["method"] == method]["mean accuracy"].idxmax())
 
 
-def _seeds_of(frame: pd.DataFrame, stream: str, configuration: str, column: str = "accuracy (%)") -> pd.Series:
-    rows = frame[(frame["stream"] == stream) & (frame["configuration"] == configuration)]
-    return rows.set_index("seed")[column]
-
-
 def _paired_gap(frame: pd.DataFrame, stream: str, ours: str, theirs: str) -> tuple[float, tuple[str, str]]:
     """Mean accuracy of ``ours`` minus ``theirs`` on ``stream`` and its direction status, paired by seed."""
-    a, b = _seeds_of(frame, stream, ours), _seeds_of(frame, stream, theirs)
-    seeds = sorted(set(a.index) & set(b.index))
-    x, y = list(a[seeds]), list(b[seeds])
+    x, y = by_seed(frame, stream, ours, theirs)
     return float(np.mean(x) - np.mean(y)), paired_direction(x, y, what=stream)
 
 
 def _lwf_row(frame: pd.DataFrame, table: pd.DataFrame, streams: Sequence[str], scale_line: str) -> dict:
     """Li & Hoiem: LwF keeps the old tasks better than fine-tuning; one part per stream and optimiser."""
     parts, shown = [], []
-    for s in streams:
-        confs = table.loc[s]
-        for lwf in confs[confs["method"] == "lwf"].index:
-            finetune = lwf.replace("LwF", "Fine-tune")
-            if finetune not in confs.index:
-                continue
-            a, b = (_seeds_of(frame, s, c, "earlier tasks (%)") for c in (lwf, finetune))
-            seeds = sorted(set(a.index) & set(b.index))
-            what = f"{s}, {lwf} − {finetune}"
-            parts.append(paired_direction(list(a[seeds]), list(b[seeds]), what=what))
-            shown.append(f"{s} {lwf.replace('LwF', '').strip() or '(Adam)'}: {np.mean(a[seeds] - b[seeds]):+.2f}")
+    for s, lwf, finetune in lwf_against_finetune(table, streams):
+        x, y = by_seed(frame, s, lwf, finetune, "earlier tasks (%)")
+        parts.append(paired_direction(x, y, what=f"{s}, {lwf} − {finetune}"))
+        shown.append(f"{s} {lwf.replace('LwF', '').strip() or '(Adam)'}: {np.mean(x) - np.mean(y):+.2f}")
     status, counted = compound_status(parts)
     return {"claim": "LwF keeps the earlier tasks better than fine-tuning (Li & Hoiem)",
             "paper": "higher accuracy on the old tasks than fine-tuning",
@@ -59,16 +46,10 @@ def _rounds_row(rounds: pd.DataFrame, rounds_line: str) -> dict:
     """Ball et al., Fig. 2: at one budget, more rounds are best for the MLP (MNIST), few (often one) for the
     conv net (CIFAR-10); one part per stream and p: the most rounds against one-shot, paired by seed."""
     parts, shown = [], []
-    for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
-        most = g["N"].max()
-        if most == 1 or 1 not in set(g["N"]):  # nothing to compare (an unfinished grid)
-            continue
-        one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
-        seeds = sorted(set(one.index) & set(many.index))
+    for stream, p, most, many, one in most_rounds_against_one(rounds):
         sign = -1 if "CIFAR" in stream else 1
-        parts.append(paired_direction(list(many[seeds]), list(one[seeds]), expected_sign=sign,
-                                      what=f"{stream} p = {p:g}, N = {most} − N = 1"))  # fmt: skip
-        shown.append(f"{stream} p = {p:g}: {np.mean(many[seeds] - one[seeds]):+.2f}")
+        parts.append(paired_direction(many, one, expected_sign=sign, what=f"{stream} p = {p:g}, N = {most} − N = 1"))
+        shown.append(f"{stream} p = {p:g}: {np.mean(many) - np.mean(one):+.2f}")
     status, counted = compound_status(parts)
     return {"claim": "At a fixed retraining budget, the best number of pruning rounds depends on the network: more "
                      "rounds for the MLP on MNIST, few, often one, for the conv net on CIFAR-10 (Ball et al., Fig. 2)",

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import mean_sem
-from ..verdicts import paired_direction
-from .comparison_report import PRUNING
+from ..verdicts import paired_direction, seed_se
+from .comparison_report import PRUNING, by_seed, lwf_against_finetune, most_rounds_against_one
 
 __all__ = ["findings", "WORDS"]
 
@@ -29,14 +29,14 @@ def _acc(frame: pd.DataFrame, stream: str, configuration: str, column: str = "ac
 
 def _paired(frame: pd.DataFrame, stream: str, ours: str, theirs: str, column: str = "accuracy (%)") -> str:
     """'+1.23 ± 0.45 points (ahead beyond 2 SE)': ``ours`` minus ``theirs``, paired by seed."""
-    rows = frame[frame["stream"] == stream]
-    a = rows[rows["configuration"] == ours].set_index("seed")[column]
-    b = rows[rows["configuration"] == theirs].set_index("seed")[column]
-    seeds = sorted(set(a.index) & set(b.index))
-    d = np.asarray(a[seeds]) - np.asarray(b[seeds])
-    status, _ = paired_direction(list(a[seeds]), list(b[seeds]))
-    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return f"{d.mean():+.2f} ± {se:.2f} points ({WORDS[status]})"
+    return _difference(*by_seed(frame, stream, ours, theirs, column))
+
+
+def _difference(ours: Sequence[float], theirs: Sequence[float]) -> str:
+    """A paired difference in words: its mean ± the standard error of the paired differences, and its status."""
+    d = np.asarray(ours) - np.asarray(theirs)
+    status, _ = paired_direction(ours, theirs)
+    return f"{d.mean():+.2f} ± {seed_se(d):.2f} points ({WORDS[status]})"
 
 
 def _streams(frame: pd.DataFrame) -> list[str]:
@@ -79,13 +79,8 @@ def _stream(frame: pd.DataFrame, table: pd.DataFrame, stream: str) -> str:
 
 
 def _lwf(frame: pd.DataFrame, table: pd.DataFrame, streams: Sequence[str]) -> str | None:
-    parts = []
-    for s in streams:
-        confs = table.loc[s]
-        for lwf in confs[confs["method"] == "lwf"].index:
-            finetune = lwf.replace("LwF", "Fine-tune")
-            if finetune in confs.index:
-                parts.append(f"{s}, {lwf} minus {finetune}: {_paired(frame, s, lwf, finetune, 'earlier tasks (%)')}")
+    parts = [f"{s}, {lwf} minus {finetune}: {_paired(frame, s, lwf, finetune, 'earlier tasks (%)')}"
+             for s, lwf, finetune in lwf_against_finetune(table, streams)]
     if not parts:
         return None
     return ("**LwF against fine-tuning with the same optimiser** (final accuracy of every task but the last, paired by "
@@ -107,18 +102,10 @@ def _optimiser(frame: pd.DataFrame, table: pd.DataFrame, streams: Sequence[str])
 def _rounds(rounds: pd.DataFrame) -> str | None:
     if rounds is None or rounds.empty:
         return None
-    parts = []
-    for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
-        means = g.groupby("N")["accuracy (%)"].mean()
-        most = int(g["N"].max())
-        if most == 1 or 1 not in set(g["N"]):  # nothing to compare (an unfinished grid)
-            continue
-        one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
-        seeds = sorted(set(one.index) & set(many.index))
-        d = np.asarray(many[seeds]) - np.asarray(one[seeds])
-        status, _ = paired_direction(list(many[seeds]), list(one[seeds]))
-        parts.append(f"{stream} p = {p:g}: best N = {int(means.idxmax())} ({means.max():.2f} %), N = {most} minus "
-                     f"N = 1 {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} points ({WORDS[status]})")
+    means = {key: g.groupby("N")["accuracy (%)"].mean() for key, g in rounds.groupby(["stream", "p"], sort=False)}
+    parts = [f"{stream} p = {p:g}: best N = {int(means[stream, p].idxmax())} ({means[stream, p].max():.2f} %), "
+             f"N = {most} minus N = 1 {_difference(many, one)}"
+             for stream, p, most, many, one in most_rounds_against_one(rounds)]
     if not parts:
         return None
     clear = []

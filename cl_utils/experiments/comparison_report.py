@@ -18,7 +18,7 @@ from .comparison import METHODS, PRUNING, STREAM_NAMES, Params, label
 from .core import Records
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
-           "pareto_front", "forgetting", "plot_pareto", "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
+           "by_seed", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting", "plot_pareto", "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
 
 COLORS = dict(zip(METHODS, plt.get_cmap("tab10").colors))
 MARKERS = {"fine-tune": "v", "joint": "*", "lwf": "D", "packnet": "o", "packnet-iterative": "s", "clnp": "^",
@@ -83,6 +83,41 @@ def rounds_frame(records: Records) -> pd.DataFrame:
              "seed": r["config"]["seed"], "accuracy (%)": 100 * float(np.mean(r["metrics"]["acc"][-1]))}
             for r in records.where("rounds")]  # fmt: skip
     return pd.DataFrame(rows, columns=["stream", "p", "N", "seed", "accuracy (%)"])
+
+
+def by_seed(frame: pd.DataFrame, stream: str, ours: str, theirs: str,
+            column: str = "accuracy (%)") -> tuple[list[float], list[float]]:  # fmt: skip
+    """``column`` of two configurations on one stream, paired by seed (the seeds both ran, in order): the
+    methods of one seed see the same data order, so their difference is the paired one."""
+    rows = frame[frame["stream"] == stream]
+    a, b = (rows[rows["configuration"] == c].set_index("seed")[column] for c in (ours, theirs))
+    seeds = sorted(set(a.index) & set(b.index))
+    return list(a[seeds]), list(b[seeds])
+
+
+def lwf_against_finetune(table: pd.DataFrame, streams: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(stream, LwF configuration, fine-tuning with the same optimiser) for every LwF that has its match."""
+    pairs = []
+    for s in streams:
+        confs = table.loc[s]
+        for lwf in confs[confs["method"] == "lwf"].index:
+            if lwf.replace("LwF", "Fine-tune") in confs.index:
+                pairs.append((s, lwf, lwf.replace("LwF", "Fine-tune")))
+    return pairs
+
+
+def most_rounds_against_one(rounds: pd.DataFrame) -> list[tuple[str, float, int, list[float], list[float]]]:
+    """(stream, p, the most rounds N, accuracies at that N, at N = 1) paired by seed, per stream and p of the
+    rounds grid; a group without N = 1 or with only N = 1 (an unfinished grid) has nothing to compare."""
+    out = []
+    for (stream, p), g in rounds.groupby(["stream", "p"], sort=False):
+        most = int(g["N"].max())
+        if most == 1 or 1 not in set(g["N"]):
+            continue
+        one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
+        seeds = sorted(set(one.index) & set(many.index))
+        out.append((stream, p, most, list(many[seeds]), list(one[seeds])))
+    return out
 
 
 def rounds_table(rounds: pd.DataFrame) -> pd.DataFrame:
