@@ -32,7 +32,9 @@ from .params import ParameterError, knob
 from .params import Params as BaseParams
 
 CHAPTER = "01_packnet"
-CODE_VERSION = 1
+#: per run kind; packnet 2: each order has its own seed (before, orders with the same first task shared one)
+CODE_VERSION = {"initial": 1, "initial_pruned": 1, "packnet": 2, "lwf": 1, "single_task": 1, "fig4": 1, "fig5": 1,
+                "filter_task": 1}
 NAMES = sorted(data.DATASETS)
 
 
@@ -284,9 +286,17 @@ def add_task(
 
 
 # -- runs -----------------------------------------------------------------------------------------
+def packnet_seed(c: dict) -> int:
+    """The seed of one PackNet run: ``seed + 1000 x run + 10 x k``, k the order's index among the permutations of
+    the added tasks. Every (order, run) has its own data order and its own randomness, so the runs of one position
+    in Figure 3 are independent (orders that share their first task no longer train it identically)."""
+    k = list(itertools.permutations(c["added_datasets"])).index(tuple(c["order"]))
+    return c["seed"] + 1000 * c["run"] + 10 * k
+
+
 def run_packnet(c: dict, ctx: RunContext) -> dict:
     """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``."""
-    generator = set_seed(c["seed"] + 1000 * c["run"])
+    generator = set_seed(packnet_seed(c))
     pn = PackNet(new_model(c, ctx), separate_biases=c["separate_biases"])
     pn.load_state_dict(pruned_state(c, ctx, c["schedule"][0]), strict=False)
     pn.store_biases(1)
