@@ -66,7 +66,11 @@ class PackNet:
     :param model: the network; task ``k`` uses ``model.heads[k - 1]``.
     :param separate_biases: learn conv/linear biases for every task and store them
         per task (Table 5), instead of freezing them after task 1.
-    :param max_tasks: room for per-task biases in ``state_dict`` (separate biases only).
+    :param batchnorm_per_task: every task trains its own batch-norm (scale, shift and running statistics) and
+        keeps a copy, instead of using task 1's frozen ones: the per-task batch-norm the paper reports "further
+        improved performance" (section 4, Table 4), and the like-for-like match of an individual network, which
+        re-fits batch-norm too. The shared weights stay PackNet's; earlier tasks stay bit-identical.
+    :param max_tasks: room for per-task biases and batch-norm in ``state_dict`` (those options only).
     :param freeze_earlier: PackNet's weight freezing. ``False`` lets task ``k`` train
         every weight any task uses (and biases, batch-norm and every head):
         the "Memory" baseline of Ball et al., which rehearses all earlier data.
@@ -76,14 +80,19 @@ class PackNet:
     """
 
     def __init__(
-        self, model: MultiHeadNet, *, separate_biases: bool = False, max_tasks: int = 8, freeze_earlier: bool = True
-    ):
+        self, model: MultiHeadNet, *, separate_biases: bool = False, batchnorm_per_task: bool = False,
+        max_tasks: int = 8, freeze_earlier: bool = True,
+    ):  # fmt: skip
         if max_tasks > 255:
             raise ValueError("ownership is stored as uint8: at most 255 tasks")
         if separate_biases and not freeze_earlier:
             raise ValueError("separate_biases needs freeze_earlier=True (per-task biases of shared, changing weights)")
+        if batchnorm_per_task and not freeze_earlier:
+            raise ValueError("batchnorm_per_task needs freeze_earlier=True (per-task batch-norm of shared, changing "
+                             "weights)")  # fmt: skip
         self.model = model
         self.separate_biases = separate_biases
+        self.batchnorm_per_task = batchnorm_per_task
         self.freeze_earlier = freeze_earlier
         self.weights: dict[str, nn.Parameter] = prunable_weights(model)
         modules = dict(model.named_modules())
@@ -98,6 +107,13 @@ class PackNet:
             width = sum(self.layers[n].bias.numel() for n in self.bias_names)
             ref = next(model.parameters())
             model.register_buffer("packnet_biases", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
+        #: batch-norm tensors each task keeps its own copy of (batchnorm_per_task only), in a fixed order
+        self.batchnorm_names = [f"{n}.{t}" for n, m in model.named_modules() if isinstance(m, BN_TYPES)
+                                for t in ("weight", "bias", "running_mean", "running_var")] if batchnorm_per_task else []
+        if batchnorm_per_task and not hasattr(model, "packnet_batchnorm"):
+            width = sum(self._live(n).numel() for n in self.batchnorm_names)
+            ref = next(model.parameters())
+            model.register_buffer("packnet_batchnorm", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
         self._mask_cache: dict[int, dict[str, torch.Tensor]] = {}
         self._float_mask_cache: dict[int, dict[str, torch.Tensor]] = {}
 
@@ -165,14 +181,28 @@ class PackNet:
         return out
 
     # -------------------------------------------------------------- inference
+    def _live(self, name: str) -> torch.Tensor:
+        """The model's parameter or buffer ``name`` ("features.1.running_mean")."""
+        module, attr = name.rsplit(".", 1)
+        return getattr(self.model.get_submodule(module), attr)
+
+    def _own_names(self) -> tuple[list[str], list[str]]:
+        """The tensors each task keeps its own copy of: (conv/linear biases, batch-norm tensors)."""
+        biases = [n.rsplit(".", 1)[0] + ".bias" for n in self.bias_names] if self.separate_biases else []
+        return biases, self.batchnorm_names
+
     def _bias_overrides(self, task: int) -> dict[str, torch.Tensor]:
-        if not self.separate_biases or task == self.num_tasks:
+        """Task ``task``'s own biases and batch-norm, where it keeps them (the newest task's are the live ones)."""
+        if task == self.num_tasks:
             return {}
-        row, out, start = self.model.packnet_biases[task - 1], {}, 0
-        for n in self.bias_names:
-            bias = self.layers[n].bias
-            out[n.rsplit(".", 1)[0] + ".bias"] = row[start : start + bias.numel()].view_as(bias)
-            start += bias.numel()
+        out = {}
+        for names, rows in zip(self._own_names(), ("packnet_biases", "packnet_batchnorm")):
+            if names:
+                row, start = getattr(self.model, rows)[task - 1], 0
+                for n in names:
+                    live = self._live(n)
+                    out[n] = row[start : start + live.numel()].view_as(live)
+                    start += live.numel()
         return out
 
     def forward_for(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -207,9 +237,10 @@ class PackNet:
         task = self.num_tasks + 1
         if task > len(self.model.heads):
             raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)} head(s)")
-        if self.separate_biases and task > len(self.model.packnet_biases):
-            raise ValueError(f"task {task} needs a row of per-task biases; this PackNet keeps {len(self.model.packnet_biases)} "
-                             "(pass a larger max_tasks)")
+        for rows in ("packnet_biases", "packnet_batchnorm"):
+            if hasattr(self.model, rows) and task > len(getattr(self.model, rows)):
+                raise ValueError(f"task {task} needs a row of {rows}; this PackNet keeps "
+                                 f"{len(getattr(self.model, rows))} (pass a larger max_tasks)")  # fmt: skip
         for n, o in self.owners().items():
             takes = trainable_layers == "all" or (trainable_layers == "fc" and isinstance(self.layers[n], nn.Linear))
             if takes and reinit_free_units and task > 1:
@@ -237,13 +268,13 @@ class PackNet:
             trainable = {n: o > 0 for n, o in self.owners().items()}
             return [FrozenEntries({n: params[n] for n in trainable}, trainable)]
         trainable: dict[str, torch.Tensor] = {n: o == task for n, o in self.owners().items()}
-        own_biases = {n.rsplit(".", 1)[0] + ".bias" for n in self.bias_names} if self.separate_biases else set()
+        own = {n for names in self._own_names() for n in names}
         for n, p in params.items():
             if n in trainable or n.startswith("heads."):
                 continue
             # biases and batch-norm parameters: trained with task 1, then frozen,
-            # except conv/linear biases when each task keeps its own
-            trainable[n] = torch.full_like(p, task == 1 or n in own_biases, dtype=torch.bool)
+            # except those each task keeps its own copy of
+            trainable[n] = torch.full_like(p, task == 1 or n in own, dtype=torch.bool)
         guarded = {n: params[n] for n in trainable}
         return [FrozenEntries(guarded, trainable)]
 
@@ -293,7 +324,8 @@ class PackNet:
             generator=generator,
             show_progress=show_progress,
             desc=desc,
-            set_train_mode=train_mode(self.model, freeze_batchnorm_stats=task > 1 and self.freeze_earlier),
+            set_train_mode=train_mode(self.model, freeze_batchnorm_stats=task > 1 and self.freeze_earlier
+                                      and not self.batchnorm_per_task),  # fmt: skip
         )
         self.store_biases(task)
         return history
@@ -302,10 +334,11 @@ class PackNet:
 
     @torch.no_grad()
     def store_biases(self, task: int) -> None:
-        """Record the live conv/linear biases as task ``task``'s own (separate biases only)."""
-        if self.separate_biases:
-            flat = torch.cat([self.layers[n].bias.detach().flatten() for n in self.bias_names])
-            self.model.packnet_biases[task - 1].copy_(flat)
+        """Record the live conv/linear biases and batch-norm as task ``task``'s own (where each task keeps them)."""
+        for names, rows in zip(self._own_names(), ("packnet_biases", "packnet_batchnorm")):
+            if names:
+                flat = torch.cat([self._live(n).detach().flatten() for n in names])
+                getattr(self.model, rows)[task - 1].copy_(flat)
 
     @torch.no_grad()
     def prune(self, fraction: float | Sequence[float], keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:

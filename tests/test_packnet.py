@@ -34,9 +34,10 @@ def _first_task(tasks, batch_norm: bool = True) -> PackNet:
 SGD = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=1e-2, momentum=0.9)
 
 
-def _train_sequence(model, tasks, *, fractions=(0.5, 0.75, 0.75, None), separate_biases=False, optimizer="sgd"):
+def _train_sequence(model, tasks, *, fractions=(0.5, 0.75, 0.75, None), separate_biases=False, optimizer="sgd",
+                    batchnorm_per_task=False):  # fmt: skip
     """PackNet over the tasks; return the PackNet, fixed probe inputs and each task's logits right after it."""
-    pn = PackNet(model, separate_biases=separate_biases)
+    pn = PackNet(model, separate_biases=separate_biases, batchnorm_per_task=batchnorm_per_task)
     probe = torch.cat([t.x_test[:16] for t in tasks])
     settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer=optimizer, lr=1e-2, momentum=0.9, weight_decay=1e-3)
     recorded = []
@@ -73,6 +74,33 @@ def test_separate_biases_keep_old_tasks_and_differ(tasks):
             assert torch.equal(pn.forward_for(k)(probe), before)
     rows = model.packnet_biases[:3]
     assert not torch.equal(rows[0], rows[1]) and not torch.equal(rows[1], rows[2])
+
+
+@pytest.mark.parametrize("separate_biases", [False, True])
+def test_per_task_batchnorm_keeps_old_tasks_bit_identical_and_each_task_fits_its_own(tasks, separate_biases):
+    """Each task trains batch-norm (scale, shift, statistics) and keeps a copy; task 1's are not task 2's."""
+    model = _model()
+    pn, probe, recorded = _train_sequence(model, tasks[:3], fractions=(0.5, 0.5, None), separate_biases=separate_biases,
+                                          batchnorm_per_task=True)  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert torch.equal(pn.forward_for(k)(probe), before), f"task {k} changed"
+    rows = model.packnet_batchnorm[:3]
+    assert rows.abs().sum() > 0 and not torch.equal(rows[0], rows[1]) and not torch.equal(rows[1], rows[2])
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    width = bn.num_features  # the first layer's statistics come third in its row: weight, bias, mean, var
+    assert torch.equal(rows[2][2 * width:3 * width], bn.running_mean)  # the live statistics are the newest task's
+    assert not torch.equal(rows[0][2 * width:3 * width], bn.running_mean)
+
+
+def test_per_task_batchnorm_refuses_rehearsal_and_a_task_beyond_max_tasks(tasks):
+    with pytest.raises(ValueError, match="batchnorm_per_task needs freeze_earlier"):
+        PackNet(_model(), batchnorm_per_task=True, freeze_earlier=False)
+    pn = PackNet(_model(), batchnorm_per_task=True, max_tasks=1)
+    pn.start_task()
+    with pytest.raises(ValueError, match="packnet_batchnorm"):
+        pn.start_task()
 
 
 def test_ownership_is_a_partition_and_free_weights_are_zero(tasks):

@@ -70,6 +70,8 @@ class Params(BaseParams):
     retrain_lr: float = knob(1e-4, "its learning rate", min=1e-8, max=10.0)
     batch_size: int = knob(32, "minibatch size", min=1, max=4096)
     momentum: float = knob(0.9, "SGD momentum", min=0.0, max=0.999)
+    batchnorm_per_task: bool = knob(True, "with batch_norm: also PackNet (first schedule, run 0 of each order) with "
+                                    "per-task batch-norm, as individual networks re-fit it (the paper's section 5)")
     runs_per_order: int = knob(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
     # baselines
     classifier_epochs: int = knob(20, "Classifier Only: epochs at the constant lr finetune_lr", min=1, max=1000)
@@ -134,6 +136,10 @@ def plan(p: Params) -> list[Run]:
              for d in p.added_datasets]  # fmt: skip
     runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": p.schedules[0], "run": r,
                              "separate_biases": True}, ds, cost * 6) for o in orders for r in range(p.runs_per_order)]
+    if p.batch_norm and p.batchnorm_per_task:  # the key gains the field only here: the other runs' keys stay
+        runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": p.schedules[0], "run": 0,
+                                 "separate_biases": False, "batchnorm_per_task": True}, ds, cost * 6)
+                 for o in orders]  # fmt: skip (one run per order, each paired with its frozen twin of the same seed)
     runs += [Run("fig5", {**base, **retrain, **tsk, "dataset": d, "layers": layers}, ds, cost)
              for d in p.added_datasets for layers in LAYERS]  # fmt: skip
     filters = {**base, **retrain, "fraction": p.filter_prune_fraction, "rule": "filters"}
@@ -297,7 +303,8 @@ def packnet_seed(c: dict) -> int:
 def run_packnet(c: dict, ctx: RunContext) -> dict:
     """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``."""
     generator = set_seed(packnet_seed(c))
-    pn = PackNet(new_model(c, ctx), separate_biases=c["separate_biases"])
+    pn = PackNet(new_model(c, ctx), separate_biases=c["separate_biases"],
+                 batchnorm_per_task=c.get("batchnorm_per_task", False))  # fmt: skip
     pn.load_state_dict(pruned_state(c, ctx, c["schedule"][0]), strict=False)
     pn.store_biases(1)
     earlier, steps = [initial_task(c, ctx)], []

@@ -48,8 +48,8 @@ def label(name: str, stand_ins: list[str]) -> str:
 
 
 def _runs_per_order(shown: list[dict]) -> str:
-    runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"])
-                   for r in shown if r["kind"] == "packnet")  # fmt: skip
+    runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"],
+                    r["config"].get("batchnorm_per_task", False)) for r in shown if r["kind"] == "packnet")  # fmt: skip
     if runs:
         return f"{distinct(sorted(set(runs.values())))} run(s)/order"
     return "1 run(s)/order" if any(r["kind"] == "lwf" for r in shown) else "one run each"
@@ -66,7 +66,10 @@ def scale(shown: list[dict]) -> str:
     net = distinct(f"x{c['width']:g}{' +BN' if c['batch_norm'] else ''}, fc {c['fc_widths']}" for c in cs)
     added = distinct(f"{c['finetune_epochs']}+{c['retrain_epochs']}" for c in cs if "finetune_epochs" in c)
     epochs = f"initial {distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
-    return (f"{data}; VGG-16 layout {net}; {epochs}, batch {distinct(c['batch_size'] for c in cs)}; "
+    per_class = lambda key: distinct(c[key] or "all" for c in cs)  # noqa: E731 (0 = all)
+    images = (f"images/class: initial {per_class('initial_train_per_class')}, added {per_class('train_per_class')}, "
+              f"test {per_class('test_per_class')}")  # fmt: skip
+    return (f"{data}; {images}; VGG-16 layout {net}; {epochs}, batch {distinct(c['batch_size'] for c in cs)}; "
             f"{_runs_per_order(shown)}")  # fmt: skip
 
 
@@ -81,24 +84,29 @@ def pruned(records: Records) -> dict[float, dict]:
     return {r["config"]["fraction"]: r["metrics"] for r in runs}
 
 
-def packnet(records: Records, schedule: list[float], separate_biases: bool = False) -> list[dict]:
-    """The PackNet runs of one schedule, every order and run, in the plan's order."""
-    return records.where("packnet", schedule=list(schedule), separate_biases=separate_biases)
+def packnet(records: Records, schedule: list[float], separate_biases: bool = False,
+            batchnorm_per_task: bool = False) -> list[dict]:  # fmt: skip
+    """The PackNet runs of one schedule, every order and run, in the plan's order (with task 1's frozen batch-norm
+    unless ``batchnorm_per_task``)."""
+    return [r for r in records.where("packnet", schedule=list(schedule), separate_biases=separate_biases)
+            if r["config"].get("batchnorm_per_task", False) == batchnorm_per_task]
 
 
-def by_order(records: Records, schedule: list[float], separate_biases: bool = False) -> dict[tuple, dict[str, float]]:
+def by_order(records: Records, schedule: list[float], separate_biases: bool = False,
+             batchnorm_per_task: bool = False) -> dict[tuple, dict[str, float]]:  # fmt: skip
     """Final error (%) of each added task, keyed by (order of the added tasks, run)."""
     out = {}
-    for rec in packnet(records, schedule, separate_biases):
+    for rec in packnet(records, schedule, separate_biases, batchnorm_per_task):
         final = rec["metrics"]["steps"][-1]["accuracies"]  # initial task first, then the order
         out[(tuple(rec["config"]["order"]), rec["config"]["run"])] = {
             name: err(acc) for name, acc in zip(rec["config"]["order"], final[1:])}
     return out
 
 
-def final_errors(records: Records, schedule: list[float], separate_biases: bool = False) -> dict[str, list[float]]:
+def final_errors(records: Records, schedule: list[float], separate_biases: bool = False,
+                 batchnorm_per_task: bool = False) -> dict[str, list[float]]:  # fmt: skip
     """Final error (%) of each added task, one value per PackNet run (every order and run)."""
-    runs = by_order(records, schedule, separate_biases).values()
+    runs = by_order(records, schedule, separate_biases, batchnorm_per_task).values()
     return {d: [e[d] for e in runs] for d in tasks(records)[1:]}
 
 
