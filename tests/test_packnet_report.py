@@ -177,6 +177,7 @@ def test_without_batch_norm_there_are_no_batch_norm_rows_or_runs():
     assert not any(r.config.get("batchnorm_per_task") for r in EXPERIMENT.plan(plain))
     rows = report.claims(_records(params=plain), plain)
     assert not any(r["claim"].startswith(("Table 4, VGG", "Section 5: per-task")) for r in rows)
+    assert figures.table_batchnorm(_records(params=plain), plain).empty
 
 
 @pytest.mark.parametrize("gap, status", [(40.0, "reproduced"), (9.4, "inconclusive"), (0.0, "not reproduced")])
@@ -224,7 +225,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
     plt.close(fig)
     assert "one run each" in figures.fig_pruning(records, other)._suptitle.get_text().replace("\n", " ")
     plt.close("all")
-    for what in ("table2", "table5", "table6", "claims"):
+    for what in ("table2", "table5", "table6", "batchnorm", "claims"):
         line = figures.caption(records, other, what)
         assert "x0.25 +BN" in line and "batch 32" in line and "x0.5" not in line, line
     assert "PackNet [0.5, 0.75, 0.75]" in figures.caption(records, other, "table5")
@@ -234,7 +235,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
     tables = {"errors": figures.table_errors(records, other), "order": figures.table_order(records, other),
               "pruning": figures.table_pruning(records, other), "biases": figures.table_biases(records, other),
               "layers": figures.table_layers(records, other), "filters": figures.table_filters(records, other),
-              "storage": figures.table_storage(records, other),
+              "storage": figures.table_storage(records, other), "batchnorm": figures.table_batchnorm(records, other),
               **{f"paper {w}": figures.table_paper(w) for w in ("table2", "table5", "table6")}}  # fmt: skip
     for name, table in tables.items():
         assert isinstance(table, pd.DataFrame) and len(table) > 0, name
@@ -245,6 +246,9 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
     assert tables["errors"].loc["mnist", "Individual Networks"] == 5.0
     assert (tables["biases"]["separate bias"] - tables["biases"]["shared bias"]).abs().max() <= 0.02  # bias_gap 0
     assert tables["filters"].loc["fashion_mnist"].tolist() == [60.0, 33.0, 23.0]
+    gain = tables["batchnorm"]["frozen (task 1's)"] - tables["batchnorm"]["per task"]
+    assert ((gain - 1.0).abs() < 1e-9).all() and tables["batchnorm"].loc["mnist", "Individual Networks"] == 5.0
+    assert "run 0 of each order" in figures.caption(records, other, "batchnorm")
     assert ((tables["order"].loc["mnist"].diff().dropna() - 1.5).abs() < 0.5).all()  # the slope per position
     assert len(tables["pruning"]) == 4 * 3 and "Filters (30% of units)" in tables["filters"]
 

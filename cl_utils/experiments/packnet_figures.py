@@ -19,12 +19,14 @@ from ..verdicts import seed_se
 from .core import Records
 from .packnet import Params
 from .describe import suptitle
-from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
+from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, \
+    single, tasks
 from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, fig4_frame, fig5_frame, order_frame, table2, table6
 
 __all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
            "table_paper", "fig_forgetting", "fig_order", "table_order", "fig_pruning", "table_pruning",
-           "table_biases", "fig_layers", "table_layers", "table_filters", "storage_note", "table_storage"]  # fmt: skip
+           "table_biases", "table_batchnorm", "fig_layers", "table_layers", "table_filters", "storage_note",
+           "table_storage"]  # fmt: skip
 
 PAPER_SIZES = {"Classifier Only": "1 (562 MB)", "LwF": "1 (562 MB)", "PackNet 0.50, 0.75, 0.75": "1 (595 MB)",
                "PackNet 0.75, 0.75, 0.75": "1 (595 MB)", "Individual Networks": "4 (2,173 MB)"}  # fmt: skip
@@ -60,6 +62,8 @@ def shown(records: Records, p: Params, what: str) -> list[dict]:
         "fig3": lambda: packnet(records, p.schedules[0]),
         "fig4": lambda: base + [r for r in weights if r["config"]["fraction"] in fractions] + fig4,
         "table5": lambda: packnet(records, p.schedules[0]) + packnet(records, p.schedules[0], True),
+        "batchnorm": lambda: [r for r in packnet(records, p.schedules[0]) if r["config"]["run"] == 0]
+        + packnet(records, p.schedules[0], batchnorm_per_task=True) + records.where("single_task", method="individual"),
         "fig5": lambda: records.where("fig5"),
         "table6": lambda: base + records.where("single_task", method="classifier_only")
         + records.where("initial_pruned", rule="filters") + records.where("filter_task")
@@ -75,6 +79,8 @@ def caption(records: Records, p: Params, what: str) -> str:
     head = {"table2": "Table 2 (this book): top-1 test error (%)",
             "table5": f"Table 5 (analogue): top-1 error (%), PackNet {schedule}, mean over orders",
             "table6": "Table 6 (analogue): top-1 error (%)",
+            "batchnorm": f"Per-task batch-norm: top-1 error (%), PackNet {schedule}, run 0 of each order, mean over "
+                         "the orders",
             "claims": "The claims below rest on every record of the chapter"}[what]  # fmt: skip
     return f"{head}; {scale(shown(records, p, what))}"
 
@@ -112,6 +118,20 @@ def table_biases(records: Records, p: Params) -> pd.DataFrame:
     shared, separate = final_errors(records, first), final_errors(records, first, True)
     return pd.DataFrame({"separate bias": [np.mean(separate[d]) for d in added],
                          "shared bias": [np.mean(shared[d]) for d in added]},
+                        index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
+
+
+def table_batchnorm(records: Records, p: Params) -> pd.DataFrame:
+    """Batch-norm frozen after the initial task (the paper's PackNet) against per-task batch-norm, run 0 of each
+    order (the per-task runs' frozen twins, same seeds), beside the individual networks (which re-fit it)."""
+    first, stand_ins, added = p.schedules[0], carved(list(records)), tasks(records)[1:]
+    frozen = {k: e for k, e in by_order(records, first).items() if k[1] == 0}
+    own = by_order(records, first, batchnorm_per_task=True)
+    if not own:  # a network without batch-norm (the paper's default) has no such runs
+        return pd.DataFrame(columns=["frozen (task 1's)", "per task", "Individual Networks"])
+    return pd.DataFrame({"frozen (task 1's)": [np.mean([frozen[k][d] for k in own]) for d in added],
+                         "per task": [np.mean([e[d] for e in own.values()]) for d in added],
+                         "Individual Networks": [single(records, "individual", d) for d in added]},
                         index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
 
 
