@@ -113,3 +113,24 @@ def test_the_reading_is_generated_from_the_runs_and_judges_pairs_by_the_shared_r
     assert "Split MNIST p = 0.9: best N = 3" in text and "Split CIFAR-10 p = 0.9: best N = 1" in text
     assert all("nan" not in line for line in lines)
     assert not any(line.startswith("**Rounds") for line in findings(frame, report.summary(frame)))
+
+
+def test_the_time_figure_counts_only_the_runs_it_draws_and_equal_points_stay_apart():
+    """The rounds grid's runs are not drawn on the time figure, so its title does not count them; one-shot and
+    iterative PackNet with the same size and accuracy are drawn side by side, not on top of each other."""
+    import matplotlib.pyplot as plt
+
+    from cl_utils.experiments.core import Records
+
+    env = {"torch": "2.x", "device_name": None}
+    records = Records([{"kind": "train", "config": {}, "environment": env}] * 4
+                      + [{"kind": "rounds", "config": {}, "environment": env}] * 3)  # fmt: skip
+    frame = _frame(0.0, 0.0, -10.0)
+    twin = frame[frame["method"] == "packnet"].assign(method="packnet-iterative", configuration="iterative")
+    fig = report.plot_time(pd.concat([frame, twin]), "synthetic", records)
+    assert "(4 runs on cpu, torch 2.x;" in fig._suptitle.get_text()
+    plt.close(fig)
+    fig = report.plot_pareto(pd.concat([frame, twin]), report.summary(pd.concat([frame, twin])), "synthetic")
+    points = [c.lines[0].get_xydata()[0] for c in fig.axes[0].containers]
+    plt.close(fig)
+    assert len({tuple(p) for p in points}) == len(points), points  # no two markers on the same spot

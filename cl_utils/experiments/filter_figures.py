@@ -158,7 +158,7 @@ def fig_epoch_time(records: Records, p: Params) -> plt.Figure:
     config = {fig: common_config(r) for fig, r in shown.items()}
     fig, ax = plt.subplots(figsize=(7.6, 4.4))
     for (f, c), d in per_block.reset_index().groupby(["figure", "criterion"]):
-        ax.plot(d.block * config[f]["every"] + 1, d.seconds_per_epoch, marker="o", ls="-" if f == "fig2" else "--",
+        ax.plot(d.block * config[f]["every"] + 1, d.seconds_per_epoch, marker="o" if f == "fig2" else "s", ls="-" if f == "fig2" else "--",
                 color=plots.PALETTE[list(NAMES).index(c)], label=f"{FIG_NAME[f]}, {NAMES[c]}")  # fmt: skip
     joined = lambda key, fmt="{}": " / ".join(dict.fromkeys(fmt.format(c[key]) for c in config.values()))  # noqa: E731
     ax.set(xlabel=f"first epoch of the block (pruned runs lose {joined('percent', '{:g}')} % of their filters "
@@ -167,8 +167,8 @@ def fig_epoch_time(records: Records, p: Params) -> plt.Figure:
     ran_on = ", ".join(sorted({r.get("environment", {}).get("device_name", "unknown") for r in everything}))
     figs = " / ".join(FIG_NAME[f].removeprefix("Fig. ") for f in config)
     fig.suptitle(f"Epoch time as VGG-16 shrinks (runs on: {ran_on}; mean of each full block)\n"
-                 f"{data_label(everything)}: {' / '.join(', '.join(c['datasets']) for c in config.values())}, "
-                 f"{' / '.join(str(c['train_images']) for c in config.values())} training images per epoch "
+                 f"{data_label(everything)}: {' / '.join(dict.fromkeys(', '.join(c['datasets']) for c in config.values()))}, "
+                 f"{joined('train_images')} training images per epoch "
                  f"(Figs. {figs}), batch {joined('batch_size')}", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
