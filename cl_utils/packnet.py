@@ -102,18 +102,17 @@ class PackNet:
                 layer.register_buffer(OWNER, torch.zeros_like(layer.weight, dtype=torch.uint8))
         if not hasattr(model, "packnet_num_tasks"):
             model.register_buffer("packnet_num_tasks", torch.zeros((), dtype=torch.long))
-        self.bias_names = [n for n, layer in self.layers.items() if layer.bias is not None]
-        if separate_biases and not hasattr(model, "packnet_biases"):
-            width = sum(self.layers[n].bias.numel() for n in self.bias_names)
-            ref = next(model.parameters())
-            model.register_buffer("packnet_biases", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
-        #: batch-norm tensors each task keeps its own copy of (batchnorm_per_task only), in a fixed order
-        self.batchnorm_names = [f"{n}.{t}" for n, m in model.named_modules() if isinstance(m, BN_TYPES)
-                                for t in ("weight", "bias", "running_mean", "running_var")] if batchnorm_per_task else []
-        if batchnorm_per_task and not hasattr(model, "packnet_batchnorm"):
-            width = sum(self._live(n).numel() for n in self.batchnorm_names)
-            ref = next(model.parameters())
-            model.register_buffer("packnet_batchnorm", torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
+        biases = [n.rsplit(".", 1)[0] + ".bias" for n, layer in self.layers.items() if layer.bias is not None]
+        batchnorm = [f"{n}.{t}" for n, m in model.named_modules() if isinstance(m, BN_TYPES)
+                     for t in ("weight", "bias", "running_mean", "running_var")]  # fmt: skip
+        #: the tensors each task keeps its own copy of, by the buffer that holds one flat row of them per task
+        self.own: dict[str, list[str]] = {rows: names for rows, names, wanted in (
+            ("packnet_biases", biases, separate_biases), ("packnet_batchnorm", batchnorm, batchnorm_per_task)) if wanted}
+        ref = next(model.parameters())
+        for rows, names in self.own.items():
+            if not hasattr(model, rows):
+                width = sum(self._live(n).numel() for n in names)
+                model.register_buffer(rows, torch.zeros(max_tasks, width, dtype=ref.dtype, device=ref.device))
         self._mask_cache: dict[int, dict[str, torch.Tensor]] = {}
         self._float_mask_cache: dict[int, dict[str, torch.Tensor]] = {}
 
@@ -186,23 +185,17 @@ class PackNet:
         module, attr = name.rsplit(".", 1)
         return getattr(self.model.get_submodule(module), attr)
 
-    def _own_names(self) -> tuple[list[str], list[str]]:
-        """The tensors each task keeps its own copy of: (conv/linear biases, batch-norm tensors)."""
-        biases = [n.rsplit(".", 1)[0] + ".bias" for n in self.bias_names] if self.separate_biases else []
-        return biases, self.batchnorm_names
-
-    def _bias_overrides(self, task: int) -> dict[str, torch.Tensor]:
+    def _own_overrides(self, task: int) -> dict[str, torch.Tensor]:
         """Task ``task``'s own biases and batch-norm, where it keeps them (the newest task's are the live ones)."""
         if task == self.num_tasks:
             return {}
         out = {}
-        for names, rows in zip(self._own_names(), ("packnet_biases", "packnet_batchnorm")):
-            if names:
-                row, start = getattr(self.model, rows)[task - 1], 0
-                for n in names:
-                    live = self._live(n)
-                    out[n] = row[start : start + live.numel()].view_as(live)
-                    start += live.numel()
+        for rows, names in self.own.items():
+            row, start = getattr(self.model, rows)[task - 1], 0
+            for n in names:
+                live = self._live(n)
+                out[n] = row[start : start + live.numel()].view_as(live)
+                start += live.numel()
         return out
 
     def forward_for(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -211,7 +204,7 @@ class PackNet:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            return self.call(task, x, task - 1, overrides=self._bias_overrides(task))
+            return self.call(task, x, task - 1, overrides=self._own_overrides(task))
 
         return forward
 
@@ -237,8 +230,8 @@ class PackNet:
         task = self.num_tasks + 1
         if task > len(self.model.heads):
             raise ValueError(f"task {task} needs head {task - 1}; the model has {len(self.model.heads)} head(s)")
-        for rows in ("packnet_biases", "packnet_batchnorm"):
-            if hasattr(self.model, rows) and task > len(getattr(self.model, rows)):
+        for rows in self.own:
+            if task > len(getattr(self.model, rows)):
                 raise ValueError(f"task {task} needs a row of {rows}; this PackNet keeps "
                                  f"{len(getattr(self.model, rows))} (pass a larger max_tasks)")  # fmt: skip
         for n, o in self.owners().items():
@@ -268,7 +261,7 @@ class PackNet:
             trainable = {n: o > 0 for n, o in self.owners().items()}
             return [FrozenEntries({n: params[n] for n in trainable}, trainable)]
         trainable: dict[str, torch.Tensor] = {n: o == task for n, o in self.owners().items()}
-        own = {n for names in self._own_names() for n in names}
+        own = {n for names in self.own.values() for n in names}
         for n, p in params.items():
             if n in trainable or n.startswith("heads."):
                 continue
@@ -327,18 +320,16 @@ class PackNet:
             set_train_mode=train_mode(self.model, freeze_batchnorm_stats=task > 1 and self.freeze_earlier
                                       and not self.batchnorm_per_task),  # fmt: skip
         )
-        self.store_biases(task)
+        self.store_own(task)
         return history
 
     retrain = train_task  # retraining after pruning is training the same task's surviving weights
 
     @torch.no_grad()
-    def store_biases(self, task: int) -> None:
+    def store_own(self, task: int) -> None:
         """Record the live conv/linear biases and batch-norm as task ``task``'s own (where each task keeps them)."""
-        for names, rows in zip(self._own_names(), ("packnet_biases", "packnet_batchnorm")):
-            if names:
-                flat = torch.cat([self._live(n).detach().flatten() for n in names])
-                getattr(self.model, rows)[task - 1].copy_(flat)
+        for rows, names in self.own.items():
+            getattr(self.model, rows)[task - 1].copy_(torch.cat([self._live(n).detach().flatten() for n in names]))
 
     @torch.no_grad()
     def prune(self, fraction: float | Sequence[float], keep_fn: Callable[..., torch.Tensor] | None = None) -> dict[str, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import Counter
 import textwrap
 from typing import Sequence
 
@@ -16,10 +15,11 @@ import pandas as pd
 from ..metrics import backward_transfer, mean_sem
 from ..verdicts import undominated
 from .comparison import METHODS, PRUNING, STREAM_NAMES, Params, label
-from .core import Records
+from .core import Records, trained_where
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
-           "by_seed", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting", "plot_pareto", "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
+           "by_seed", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting", "plot_pareto",
+           "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
 
 COLORS = dict(zip(METHODS, plt.get_cmap("tab10").colors))
 MARKERS = {"fine-tune": "v", "joint": "*", "lwf": "D", "packnet": "o", "packnet-iterative": "s", "clnp": "^",
@@ -202,8 +202,8 @@ def _points(ax: plt.Axes, rows: pd.DataFrame, x: str) -> None:
     for conf, g in rows.groupby("configuration", sort=False):
         method = g["method"].iloc[0]
         mean, sem = mean_sem(g["accuracy (%)"])
-        ax.errorbar(g[x].mean() * NUDGE ** (METHODS.index(method) - 3), mean, yerr=sem, fmt=MARKERS[method], color=COLORS[method], label=conf, ms=6,
-                    capsize=2, mfc="white" if method in seen else COLORS[method])  # fmt: skip
+        ax.errorbar(g[x].mean() * NUDGE ** (METHODS.index(method) - 3), mean, yerr=sem, fmt=MARKERS[method],
+                    color=COLORS[method], label=conf, ms=6, capsize=2, mfc="white" if method in seen else COLORS[method])
         seen.add(method)
 
 
@@ -224,9 +224,7 @@ def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> pl
 
 def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Figure:
     """Accuracy against training time (one CPU thread per run), with where the drawn runs were trained."""
-    where = Counter(f"{r['environment'].get('device_name') or 'cpu'}, torch {r['environment']['torch']}"
-                    for r in records.where("train"))  # fmt: skip
-    environment = "; ".join(f"{n} runs on {w}" for w, n in where.items())
+    environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(records.where("train")).items())
     fig, axes = _panels(frame, f"final average accuracy against training time ({environment}; methods nudged "
                                f"sideways by up to {NUDGE ** 3 - 1:.0%}); {scale_line}")  # fmt: skip
     for ax, (stream, rows) in zip(axes, frame.groupby("stream", sort=False)):

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ from .cache import RunCache
 from .params import ParameterError, Params
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
-           "made_by_changed_code", "estimated_seconds", "seconds_per_cost"]
+           "made_by_changed_code", "estimated_seconds", "seconds_per_cost", "trained_where"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,12 @@ class Records:
         return found[0]
 
 
+def trained_where(records: Iterable[dict]) -> Counter[str]:
+    """How many of ``records`` were trained on each device and torch version ("cpu, torch 2.5.1")."""
+    return Counter(f"{r['environment'].get('device_name') or 'cpu'}, torch {r['environment']['torch']}"
+                   for r in records)  # fmt: skip
+
+
 @dataclass
 class Outcome:
     """What :func:`execute` did: the records (finished runs), and how many were trained, reused, left."""
@@ -222,9 +228,7 @@ class Outcome:
 
     def environment(self) -> str:
         """Where the records were trained: device names and torch versions, with counts."""
-        seen = Counter(f"{r['environment'].get('device_name') or 'cpu'}, torch {r['environment']['torch']}"
-                       for r in self.records)  # fmt: skip
-        return "; ".join(f"{n} on {where}" for where, n in seen.items())
+        return "; ".join(f"{n} on {where}" for where, n in trained_where(self.records).items())
 
     def summary(self) -> str:
         return f"{self.trained} trained, {self.reused} reused, {len(self.pending)} pending"

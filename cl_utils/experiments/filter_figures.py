@@ -158,16 +158,18 @@ def fig_epoch_time(records: Records, p: Params) -> plt.Figure:
     config = {fig: common_config(r) for fig, r in shown.items()}
     fig, ax = plt.subplots(figsize=(7.6, 4.4))
     for (f, c), d in per_block.reset_index().groupby(["figure", "criterion"]):
-        ax.plot(d.block * config[f]["every"] + 1, d.seconds_per_epoch, marker="o" if f == "fig2" else "s", ls="-" if f == "fig2" else "--",
-                color=plots.PALETTE[list(NAMES).index(c)], label=f"{FIG_NAME[f]}, {NAMES[c]}")  # fmt: skip
+        ax.plot(d.block * config[f]["every"] + 1, d.seconds_per_epoch, marker="o" if f == "fig2" else "s",
+                ls="-" if f == "fig2" else "--", color=plots.PALETTE[list(NAMES).index(c)],
+                label=f"{FIG_NAME[f]}, {NAMES[c]}")  # fmt: skip
     joined = lambda key, fmt="{}": " / ".join(dict.fromkeys(fmt.format(c[key]) for c in config.values()))  # noqa: E731
     ax.set(xlabel=f"first epoch of the block (pruned runs lose {joined('percent', '{:g}')} % of their filters "
                   "per block)", ylabel="seconds per epoch\n(training + validation)")  # fmt: skip
     everything = [r for rs in shown.values() for r in rs]
     ran_on = ", ".join(sorted({r.get("environment", {}).get("device_name", "unknown") for r in everything}))
     figs = " / ".join(FIG_NAME[f].removeprefix("Fig. ") for f in config)
+    datasets = " / ".join(dict.fromkeys(", ".join(c["datasets"]) for c in config.values()))
     fig.suptitle(f"Epoch time as VGG-16 shrinks (runs on: {ran_on}; mean of each full block)\n"
-                 f"{data_label(everything)}: {' / '.join(dict.fromkeys(', '.join(c['datasets']) for c in config.values()))}, "
+                 f"{data_label(everything)}: {datasets}, "
                  f"{joined('train_images')} training images per epoch "
                  f"(Figs. {figs}), batch {joined('batch_size')}", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")

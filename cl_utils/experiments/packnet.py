@@ -306,7 +306,7 @@ def run_packnet(c: dict, ctx: RunContext) -> dict:
     pn = PackNet(new_model(c, ctx), separate_biases=c["separate_biases"],
                  batchnorm_per_task=c.get("batchnorm_per_task", False))  # fmt: skip
     pn.load_state_dict(pruned_state(c, ctx, c["schedule"][0]), strict=False)
-    pn.store_biases(1)
+    pn.store_own(1)
     earlier, steps = [initial_task(c, ctx)], []
     for position, name in enumerate(c["order"]):
         fraction = c["schedule"][position + 1] if position < 2 else None

@@ -19,9 +19,9 @@ from ..verdicts import seed_se
 from .core import Records
 from .packnet import Params
 from .describe import suptitle
-from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, \
-    single, tasks
-from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, fig4_frame, fig5_frame, order_frame, table2, table6
+from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
+from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_frame, fig5_frame, order_frame, table2, \
+    table6
 
 __all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
            "table_paper", "fig_forgetting", "fig_order", "table_order", "fig_pruning", "table_pruning",
@@ -122,17 +122,8 @@ def table_biases(records: Records, p: Params) -> pd.DataFrame:
 
 
 def table_batchnorm(records: Records, p: Params) -> pd.DataFrame:
-    """Batch-norm frozen after the initial task (the paper's PackNet) against per-task batch-norm, run 0 of each
-    order (the per-task runs' frozen twins, same seeds), beside the individual networks (which re-fit it)."""
-    first, stand_ins, added = p.schedules[0], carved(list(records)), tasks(records)[1:]
-    frozen = {k: e for k, e in by_order(records, first).items() if k[1] == 0}
-    own = by_order(records, first, batchnorm_per_task=True)
-    if not own:  # a network without batch-norm (the paper's default) has no such runs
-        return pd.DataFrame(columns=["frozen (task 1's)", "per task", "Individual Networks"])
-    return pd.DataFrame({"frozen (task 1's)": [np.mean([frozen[k][d] for k in own]) for d in added],
-                         "per task": [np.mean([e[d] for e in own.values()]) for d in added],
-                         "Individual Networks": [single(records, "individual", d) for d in added]},
-                        index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
+    """Frozen against per-task batch-norm, run 0 of each order, beside the individual networks."""
+    return batchnorm_frame(records, p.schedules[0]).round(2)
 
 
 def table_filters(records: Records, p: Params) -> pd.DataFrame:

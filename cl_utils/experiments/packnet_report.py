@@ -20,7 +20,8 @@ from .packnet import LAYERS, Params
 from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, \
     scale, schedule_name, single, tasks
 
-__all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame", "fig4_frame", "fig5_frame", "table6", "claims"]
+__all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
+           "fig4_frame", "fig5_frame", "table6", "batchnorm_frame", "claims"]  # fmt: skip
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -39,6 +40,8 @@ PAPER_TABLE6 = pd.DataFrame({"Classifier Only": [28.42, 36.76, 56.42, 20.50], "F
 PAPER_TABLE4_BN = pd.DataFrame({"Classifier Only": [26.63, 35.26, 57.21, 21.79], "PackNet 0.50, 0.75, 0.75":
                                 [27.18, 21.89, 14.57, 7.45], "Individual Networks": [26.63, 19.83, 13.29, 6.04]},
                                index=PAPER_TABLE2.index)  # fmt: skip
+
+
 def per_task_bn_name(schedule: list[float]) -> str:
     """Table 2's column of PackNet with per-task batch-norm (the first schedule)."""
     return f"{schedule_name(schedule)}, per-task BN"
@@ -146,6 +149,21 @@ def table6(records: Records, p: Params) -> pd.DataFrame:
     return pd.DataFrame({"Classifier Only": classifier, f"Filters ({filt['config']['fraction']:.0%} of units)":
                          [err(filt["metrics"]["after_retrain"])] + per_task, WEIGHTS_COLUMN: weights},
                         index=[label(n, stand_ins) for n in names]).round(2)  # fmt: skip
+
+
+def batchnorm_frame(records: Records, schedule: list[float]) -> pd.DataFrame:
+    """Per added task: PackNet's final error with batch-norm frozen after the initial task (the paper's PackNet)
+    and with per-task batch-norm, over the per-task runs and their frozen twins of the same seeds (run 0 of each
+    order), beside the individual networks (which re-fit batch-norm). Empty without per-task runs."""
+    columns = ["frozen (task 1's)", "per task", "Individual Networks"]
+    own = by_order(records, schedule, batchnorm_per_task=True)
+    if not own:  # a network without batch-norm (the paper's default) has no such runs
+        return pd.DataFrame(columns=columns)
+    frozen, stand_ins, added = by_order(records, schedule), carved(list(records)), tasks(records)[1:]
+    return pd.DataFrame({columns[0]: [np.mean([frozen[k][d] for k in own]) for d in added],
+                         columns[1]: [np.mean([e[d] for e in own.values()]) for d in added],
+                         columns[2]: [single(records, "individual", d) for d in added]},
+                        index=[label(d, stand_ins) for d in added])  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------- the claims
@@ -336,14 +354,13 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
              "paper": f"{paper_gap:.2f} points (0.50, 0.75, 0.75)", "this book": f"{gap:.2f} points",
              "status": status, "reason": f"{why} (PackNet over the orders and runs, one individual network per task; "
                                          "the individual networks re-fit batch-norm, PackNet keeps the initial task's)"}]
-    own = by_order(records, first, batchnorm_per_task=True)
+    own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
     if own:
-        keys = sorted(set(own) & set(frozen))
+        keys = sorted(own)  # each has its frozen twin (same order, run and seed)
         parts = [paired_direction([own[k][d] for k in keys], [frozen[k][d] for k in keys], expected_sign=-1, what=a)
                  for d, a in zip(names, shown)]  # fmt: skip
-        diffs = [float(np.mean([own[k][d] - frozen[k][d] for k in keys])) for d in names]
-        individual = [single(records, "individual", d) for d in names]
-        own_gap = float(np.mean([np.mean([own[k][d] for k in keys]) - i for d, i in zip(names, individual)]))
+        diffs = table["per task"] - table["frozen (task 1's)"]
+        own_gap = float((table["per task"] - table["Individual Networks"]).mean())
         status, counted = compound_status(parts)
         rows.append({"claim": "Section 5: per-task batch-norm (4 vectors per layer and task) further lowers PackNet's "
                               "error on the added tasks",
