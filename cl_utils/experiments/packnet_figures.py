@@ -20,7 +20,7 @@ from .core import Records
 from .packnet import Params
 from .describe import suptitle
 from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
-from .packnet_report import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_frame, fig5_frame, order_frame, table2, \
+from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_frame, fig5_frame, order_frame, table2, \
     table6
 
 __all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
