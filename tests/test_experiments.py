@@ -15,7 +15,8 @@ import torch
 
 from cl_utils import experiments as ex
 from cl_utils.data import dataset_identity
-from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, request_key
+from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, checkpoint_mismatches, \
+    request_key, state_digest
 from cl_utils.experiments.core import Run, execute, requests
 from cl_utils.train import make_optimizer
 
@@ -496,6 +497,34 @@ def test_runs_record_the_checkpoints_they_read(tmp_path):
     state = {"w": torch.arange(4.0)}
     record = cache.run(_request(), lambda: {"sum": float(cache.checkpoint(_request(kind="stage"), lambda: state)["w"].sum())})
     assert list(record["inputs"].values()) == [__import__("cl_utils.experiments.cache", fromlist=["x"]).state_digest(state)]
+
+
+def test_a_stage_run_stores_its_own_state_over_a_rebuilt_checkpoint(tmp_path):
+    """A stage's record and its checkpoint are one state: the run that makes the stage replaces a file that a
+    later run rebuilt (the rebuild may differ on other hardware), and records its digest."""
+    cache = RunCache("c", tmp_path)
+    stage = _request(kind="stage")
+    cache.checkpoint(stage, lambda: {"w": torch.zeros(2)})  # rebuilt by a run that needed it
+    made = {"w": torch.ones(2)}
+    record = cache.run(stage, lambda: {"sum": float(cache.checkpoint(stage, lambda: made, replace=True)["w"].sum())})
+    assert record["metrics"]["sum"] == 2.0 and record["inputs"] == {record["key"]: state_digest(made)}
+    assert torch.equal(cache.checkpoint(stage, lambda: {"w": torch.zeros(2)})["w"], made["w"])
+
+
+def test_runs_that_started_from_another_state_than_their_stage_record_are_found():
+    stage = {"key": "s", "inputs": {"s": "d1"}}
+    same, other = {"key": "a", "inputs": {"s": "d1", "x": "record"}}, {"key": "b", "inputs": {"s": "d2"}}
+    assert checkpoint_mismatches([stage, same, other]) == (["b"], [])
+    old_stage = {"key": "s", "inputs": {}}  # made before stage runs recorded their own digest
+    assert checkpoint_mismatches([old_stage, same, other]) == ([], ["a", "b"])
+    # no stage record (a checkpoint built where it was first needed): its readers must agree
+    assert checkpoint_mismatches([same, {"key": "c", "inputs": {"s": "d1"}}]) == ([], [])
+    assert checkpoint_mismatches([same, other]) == (["a", "b"], [])
+    from cl_utils.experiments.core import Outcome, Records
+
+    env = {"environment": {"torch": "2"}, "code_hashes": {}, "wall_seconds": 1.0}
+    line = Outcome(Records([{**r, **env} for r in (stage, same, other)]), 0, 3, [], Path(".")).report()
+    assert "1 started from another state than the one their checkpoint's stage record describes" in line
 
 
 def test_packnet_initial_checkpoint_is_rebuilt_bit_exactly(tmp_path):

@@ -47,7 +47,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -104,9 +104,19 @@ def environment_record(device: torch.device | str | None = None) -> dict[str, An
         "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
         "device": str(dev) if dev is not None else None, "device_name": name, "git_commit": _git_commit(),
         "threads": torch.get_num_threads(),  # CPU results depend on it (reduction order)
+        "cpu_capability": _cpu_capability(),  # and on the vector kernels torch dispatches to (AVX2, AVX512)
         "cpus": os.cpu_count(), "load_average": _load_average(),  # how busy the machine was: its timings' context
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
+
+
+def _cpu_capability() -> str | None:
+    """The CPU vector instruction set torch's kernels dispatch to ("AVX2", "AVX512"): two machines with different
+    ones round differently, so a state rebuilt on another machine may differ from the stored one."""
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def _load_average() -> float | None:
@@ -126,6 +136,39 @@ def state_digest(state: Mapping[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:16]
+
+
+def checkpoint_mismatches(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Records that started from another state than the one their checkpoint's stage record describes.
+
+    Every run records the digest of each checkpoint it read (``inputs``: key -> digest); the run that made a
+    stage records its own (its key in its own ``inputs``). Returns (the keys of records that read a checkpoint
+    whose digest differs from its stage record's, or from the other readers' where no stage record holds one;
+    the keys of records that read a checkpoint whose stage record holds no digest, so that nobody can tell).
+    """
+    records = list(records)
+    own = {r["key"]: (r.get("inputs") or {}).get(r["key"]) for r in records}
+    read: dict[str, set[str]] = {}
+    for r in records:
+        for key, digest in (r.get("inputs") or {}).items():
+            if digest != "record" and key != r["key"]:
+                read.setdefault(key, set()).add(digest)
+    mismatched, unknown = [], []
+    for r in records:
+        for key, digest in (r.get("inputs") or {}).items():
+            if digest == "record" or key == r["key"]:
+                continue
+            if own.get(key) is not None:
+                wrong = digest != own[key]
+            elif key in own:  # the stage record is here but predates recording its own digest
+                unknown.append(r["key"])
+                break
+            else:  # built where needed, no stage record: the readers must agree
+                wrong = len(read[key]) > 1
+            if wrong:
+                mismatched.append(r["key"])
+                break
+    return mismatched, unknown
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -306,10 +349,18 @@ class RunCache:
         text = json.dumps(dict(record), default=_jsonable, indent=1, sort_keys=True) + "\n"
         _atomic_write(self.directory / f"{record['key']}.json", text.encode())
 
-    def checkpoint(self, request: Mapping[str, Any], build: Callable[[], Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """Load-or-build a model state several runs start from; the run in flight records its digest."""
+    def checkpoint(self, request: Mapping[str, Any], build: Callable[[], Mapping[str, torch.Tensor]], *,
+                   replace: bool = False) -> dict[str, torch.Tensor]:  # fmt: skip
+        """Load-or-build a model state several runs start from; the run in flight records its digest.
+
+        ``replace``: store the state ``build()`` returns even where a file exists. The run that *makes* a stage
+        (whose record describes the state) stores it so, so that its record and the checkpoint are one state;
+        a checkpoint rebuilt later by a run that needed it (its file absent, e.g. on a fresh clone) may differ
+        from the stage's record on other hardware, and the digests in ``inputs`` tell it
+        (:func:`checkpoint_mismatches`).
+        """
         path = self.directory / "checkpoints" / f"{request_key(request)}.pt"
-        if path.is_file():
+        if path.is_file() and not replace:
             state = torch.load(path, map_location="cpu", weights_only=True)
         else:
             state = {k: v.detach().cpu().clone() for k, v in build().items()}

@@ -35,7 +35,7 @@ from ..data import dataset_file, dataset_identity
 from ..paths import run_results_root
 from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
-from .cache import RunCache
+from .cache import RunCache, checkpoint_mismatches
 from .params import ParameterError, Params
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
@@ -74,11 +74,13 @@ class RunContext:
     acceleration: tuple[str, ...] = ()  # opt-in speed-ups active while its runs train (part of their keys)
     optimizer_kernels: str | Mapping[str, str] | None = None  # the experiment's OPTIMIZER_KERNEL (keyed)
 
-    def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any]):
+    def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any],
+                   *, replace: bool = False):  # fmt: skip
         """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
 
         A build reseeds and trains; it runs on a forked random state, so the run that asked for the checkpoint
         continues exactly as it would have had the checkpoint been cached (dropout draws, for instance).
+        ``replace``: the stage's own run stores the state it made, over any file (see ``RunCache.checkpoint``).
         """
         request = self._request(kind, config, datasets)
 
@@ -86,7 +88,7 @@ class RunContext:
             with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
                 return build()
 
-        return self.cache.checkpoint(request, isolated_build)
+        return self.cache.checkpoint(request, isolated_build, replace=replace)
 
     def record(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...],
                fn: Callable[[dict, "RunContext"], Mapping[str, Any]]) -> dict:  # fmt: skip
@@ -246,6 +248,12 @@ class Outcome:
             parts.append(f"{refactored} made by code since refactored with identical results (checked)")
         if unknown:
             parts.append(f"{unknown} made before records named their modules (cannot tell)")
+        mismatched, untold = checkpoint_mismatches(self.records)
+        if mismatched:
+            parts.append(f"{len(mismatched)} started from another state than the one their checkpoint's stage record "
+                         "describes (rebuilt elsewhere)")  # fmt: skip
+        if untold:
+            parts.append(f"{len(untold)} read a checkpoint whose stage record holds no digest (cannot tell which state)")
         return "; ".join(parts)
 
     def report(self) -> str:

@@ -74,6 +74,8 @@ class Params(BaseParams):
                                     "per-task batch-norm, as individual networks re-fit it (the paper's section 5)")
     runs_per_order: int = knob(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
     # baselines
+    single_task_runs: int = knob(3, "runs of Classifier Only and of each Individual Network, each its own seed "
+                                 "(paper: 3)", min=1, max=20)
     classifier_epochs: int = knob(20, "Classifier Only: epochs at the constant lr finetune_lr", min=1, max=1000)
     lwf_warmup_epochs: int = knob(5, "LwF trains only the new head for these first epochs", min=0, max=1000)
     lwf_temperature: float = knob(2.0, "LwF distillation temperature", min=0.1, max=100.0)
@@ -130,8 +132,10 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("lwf", {**base, **tsk, "finetune_lr": lr, "order": list(o), "warmup": p.lwf_warmup_epochs,
                          "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": bn},
                  ds, cost * 6) for lr in p.lwf_lrs for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
-    runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs},
-                 ds, cost) for m in ("classifier_only", "individual") for d in p.added_datasets]  # fmt: skip
+    runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs,
+                                 **({"run": r} if r else {})}, ds, cost)  # run 0 keeps the key it had as the only run
+             for m in ("classifier_only", "individual") for d in p.added_datasets
+             for r in range(p.single_task_runs)]  # fmt: skip
     runs += [Run("fig4", {**base, **retrain, **tsk, "dataset": d, "fractions": p.fig4_fractions}, ds, cost * 3)
              for d in p.added_datasets]  # fmt: skip
     runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": p.schedules[0], "run": r,
@@ -235,7 +239,7 @@ def run_stage(kind: str, build):
 
     def run(c: dict, ctx: RunContext) -> dict:
         state, metrics = build(c, ctx)
-        ctx.checkpoint(kind, c, _datasets(c), lambda: state)
+        ctx.checkpoint(kind, c, _datasets(c), lambda: state, replace=True)  # the record and the file: one state
         return metrics
 
     return run
@@ -300,6 +304,12 @@ def packnet_seed(c: dict) -> int:
     return c["seed"] + 1000 * c["run"] + 10 * k
 
 
+def single_task_seed(c: dict) -> int:
+    """The seed of one Classifier Only or Individual Network run: ``seed + 1000 x run`` (run 0: the seed itself, as
+    when each ran once)."""
+    return c["seed"] + 1000 * c.get("run", 0)
+
+
 def run_packnet(c: dict, ctx: RunContext) -> dict:
     """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``."""
     generator = set_seed(packnet_seed(c))
@@ -341,8 +351,9 @@ def run_lwf(c: dict, ctx: RunContext) -> dict:
 
 
 def run_single_task(c: dict, ctx: RunContext) -> dict:
-    """Classifier Only or Individual Network for one added task, from the unpruned initial network."""
-    generator = set_seed(c["seed"])
+    """Classifier Only or Individual Network for one added task, from the unpruned initial network (each run its
+    own seed for the new head and the minibatch order; the initial network is the same)."""
+    generator = set_seed(single_task_seed(c))
     model = new_model(c, ctx)
     model.load_state_dict(initial_state(c, ctx), strict=False)
     t = added_task(c["dataset"], c, ctx)

@@ -15,7 +15,7 @@ from .core import Records
 from .packnet import Params
 
 __all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
-           "packnet", "by_order", "final_errors", "lwf", "single"]
+           "packnet", "started_from", "by_order", "final_errors", "lwf", "singles", "single"]
 
 
 def err(acc: float) -> float:
@@ -84,6 +84,14 @@ def pruned(records: Records) -> dict[float, dict]:
     return {r["config"]["fraction"]: r["metrics"] for r in runs}
 
 
+def started_from(records: Records, runs: list[dict], fraction: float) -> list[dict]:
+    """Those of ``runs`` that started from the very state the weight-pruned initial network's record describes
+    (the digest it stored of its checkpoint); a run that started from a checkpoint rebuilt elsewhere is left out."""
+    stage = records.one("initial_pruned", rule="weights", fraction=fraction)
+    own = stage.get("inputs", {}).get(stage["key"])
+    return [r for r in runs if own is not None and r.get("inputs", {}).get(stage["key"]) == own]
+
+
 def packnet(records: Records, schedule: list[float], separate_biases: bool = False,
             batchnorm_per_task: bool = False) -> list[dict]:  # fmt: skip
     """The PackNet runs of one schedule, every order and run, in the plan's order (with task 1's frozen batch-norm
@@ -116,5 +124,15 @@ def lwf(records: Records, p: Params, bn_stats: str = "frozen", lr: float | None 
     return records.where("lwf", bn_stats=bn_stats, finetune_lr=p.lwf_lrs[0] if lr is None else lr)
 
 
+def singles(records: Records, method: str, dataset: str) -> list[float]:
+    """Test error (%) of each run of Classifier Only or of an Individual Network on ``dataset``."""
+    runs = records.where("single_task", method=method, dataset=dataset)
+    if not runs:
+        raise LookupError(f"no single_task record of {method} on {dataset}")
+    return [err(r["metrics"]["test_acc"]) for r in runs]
+
+
 def single(records: Records, method: str, dataset: str) -> float:
-    return err(records.one("single_task", method=method, dataset=dataset)["metrics"]["test_acc"])
+    """Mean test error (%) over the runs of Classifier Only or of an Individual Network on ``dataset``."""
+    errors = singles(records, method, dataset)
+    return sum(errors) / len(errors)

@@ -13,7 +13,7 @@ from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_s
 from .core import Records
 from .packnet import Params
 from .packnet_records import by_order, carved, err, initial_error, label, lwf, packnet, pruned, scale, \
-    schedule_name, single, tasks
+    schedule_name, single, singles, started_from, tasks
 from .packnet_frames import PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, batchnorm_frame, fig5_frame, order_frame, \
     table2, table6
 
@@ -47,6 +47,12 @@ def claims(records: Records, p: Params) -> list[dict]:
     SE of its test set (the records' ``test_per_class`` images per class) for each arm of a difference."""
     n_test = 10 * records.one("initial")["config"]["test_per_class"]
     bse = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
+
+    def single_se(method: str, dataset: str) -> float:
+        """SE of a baseline's mean error: over its runs, or of the test set where it ran once."""
+        errors = singles(records, method, dataset)
+        return seed_se(errors) if len(errors) > 1 else bse(errors[0])
+
     names, stand_ins = tasks(records), carved(list(records))
     initial_err, added_names = initial_error(records), names[1:]
     t2 = table2(records, p).iloc[:4, :].astype(float)
@@ -59,10 +65,10 @@ def claims(records: Records, p: Params) -> list[dict]:
     gap = [np.mean([t2.loc[a, schedule_name(s)] - t2.loc[a, "Individual Networks"] for a in added])
            for s in p.schedules]  # fmt: skip
     gap_se = []
-    for s in p.schedules:  # the mean over the added tasks of (PackNet over orders - one individual run)
+    individual_se = np.sqrt(sum(single_se("individual", d) ** 2 for d in added_names)) / len(added_names)
+    for s in p.schedules:  # the mean over the added tasks of (PackNet over orders and runs - individual networks)
         per_run = [np.mean([e[d] for d in added_names]) for e in per_schedule[tuple(s)].values()]
-        individual = [single(records, "individual", d) for d in added_names]
-        gap_se.append(combined_se(seed_se(per_run), np.sqrt(sum(bse(e) ** 2 for e in individual)) / len(individual)))
+        gap_se.append(combined_se(seed_se(per_run), individual_se))
     packnet_vs_lwf = [t2.loc[a, schedule_name(first)] - t2.loc[a, "LwF"] for a in added]
     vs_lwf = []
     for d, a in zip(added_names, added):
@@ -73,14 +79,15 @@ def claims(records: Records, p: Params) -> list[dict]:
     classifier = records.where("single_task", method="classifier_only")[0]["config"]
     vs_classifier = [direction_status(float(np.mean([o[d] for o in lwf_orders.values()])) - single(records,
                                       "classifier_only", d), combined_se(seed_se([o[d] for o in lwf_orders.values()]),
-                                      bse(single(records, "classifier_only", d))), expected_sign=-1, what=a)
+                                      single_se("classifier_only", d)), expected_sign=-1, what=a)
                      for d, a in zip(added_names, added)]  # fmt: skip
     rises = [err(r["metrics"]["accuracies"][-1][0]) - initial_err for r in lwf(records, p)]
     lwf_rise = float(np.mean(rises))
     weighted = pruned(records)
     start = weighted[first[0]]
-    pk_change = max(abs(err(s["accuracies"][0]) - err(start["after_retrain"]))
-                    for rec in packnet(records, first) for s in rec["metrics"]["steps"])  # fmt: skip
+    from_start = started_from(records, packnet(records, first), first[0])
+    pk_change = max((abs(err(s["accuracies"][0]) - err(start["after_retrain"]))
+                     for rec in from_start for s in rec["metrics"]["steps"]), default=float("nan"))  # fmt: skip
     order = _order_rise(order_frame(records, p))
     shared, separate = pk, by_order(records, first, True)
     cells = [(separate[k][d], shared[k][d]) for k in shared if k in separate for d in added_names]
@@ -124,10 +131,12 @@ def claims(records: Records, p: Params) -> list[dict]:
                 "not independent): too coarse to see the paper's differences of at most 0.1 points")  # fmt: skip
     rows = [
         {"claim": "Fig. 2 / Table 2: PackNet does not change the initial task's error while tasks are added",
-         "paper": "0 (by construction)", "this book": f"{pk_change:.2f} points (largest change, any run)",
-         "status": "reproduced" if pk_change == 0 else "not reproduced",
+         "paper": "0 (by construction)",
+         "this book": f"{pk_change:.2f} points (largest change, {len(from_start)} runs)" if from_start else "no run",
+         "status": ("reproduced" if pk_change == 0 else "not reproduced") if from_start else "inconclusive",
          "reason": "an exact property, bit-exact: frozen weights, biases and batch-norm statistics (tested with "
-                   "torch.equal)"},
+                   "torch.equal); judged on the runs that started from the pruned initial network the record "
+                   f"describes (same state digest): {len(from_start)} of {len(packnet(records, first))}"},
         {"claim": "Fig. 2: LwF's error on the initial task rises as tasks are added", "paper": f"{paper_rise:+.2f} points ({t2p.loc['ImageNet', 'Classifier Only']:.2f} → "
          f"{t2p.loc['ImageNet', 'LwF']:.2f})",
          "this book": f"{lwf_rise:+.2f} points",
@@ -141,13 +150,15 @@ def claims(records: Records, p: Params) -> list[dict]:
          "this book": ", ".join(f"{a}: {t2.loc[a, 'LwF'] - t2.loc[a, 'Classifier Only']:+.2f}" for a in added) + " points",
          "status": compound_status(vs_classifier)[0],
          "reason": f"{compound_status(vs_classifier)[1]}, one part per added task (LwF at lr {p.lwf_lrs[0]:g} over "
-                   f"the orders against one Classifier Only run and its test set; Classifier Only trains its head "
+                   f"the orders against Classifier Only over its {len(singles(records, 'classifier_only', added_names[0]))} "
+                   f"run(s); Classifier Only trains its head "
                    f"{classifier['classifier_epochs']} epochs at lr {classifier['finetune_lr']:g}): "
                    f"{reasons(vs_classifier)}"},
         {"claim": "Table 2: PackNet's error above Individual Networks', mean over added tasks (0.50 / 0.75 initial pruning)",
          "paper": " / ".join(f"{q:.2f}" for q in paper_gap) + " points", "this book": " / ".join(f"{v:.2f}" for v in gap) + " points",
          "status": weakest(close),
-         "reason": f"{reasons(close)} (PackNet over the orders, one individual network per task); weak CIFAR-10 "
+         "reason": f"{reasons(close)} (PackNet over the orders, {len(singles(records, 'individual', added_names[0]))} individual "
+                   f"network(s) per task); weak CIFAR-10 "
                    "features, not ImageNet's"},
         {"claim": "Fig. 4: pruning the initial network by 50 % / 75 % and retraining costs it little error",
          "paper": " / ".join(f"{q:+.2f}" for q in paper_cost) + " points", "this book": " / ".join(f"{v:+.2f}" for v in costs.values()) + " points",
@@ -204,7 +215,8 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
     rows = [{"claim": "Table 4, VGG-16 with batch-norm (frozen after the initial task, as ours): PackNet's error above "
                       "Individual Networks', mean over added tasks (first schedule)",
              "paper": f"{paper_gap:.2f} points (0.50, 0.75, 0.75)", "this book": f"{gap:.2f} points",
-             "status": status, "reason": f"{why} (PackNet over the orders and runs, one individual network per task; "
+             "status": status, "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
+                                         f"individual network(s) per task; "
                                          "the individual networks re-fit batch-norm, PackNet keeps the initial task's)"}]
     own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
     if own:
