@@ -40,7 +40,7 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
              indiv_gap: tuple[float, float] = (2.90, 1.75), prune_cost: tuple[float, float] = (0.91, 2.45),
              slope: float = 1.5, bias_gap: float = 0.0, bias_noise: float = 0.01, fc_gap: float = 30.0,
              filter_gap: float = 10.0, bits: int = 2, classifier_gap: float = 40.0, bn_gain: float = 1.0,
-             rebuilt: bool = False, single_spread: float = 1.0,
+             rebuilt: bool = False, single_spread: float = 1.0, fc_share: float = 0.93,
              params=P) -> Records:  # fmt: skip
     """One record per run of the chapter's plan. PackNet's added tasks end ``indiv_gap`` (per schedule) above the
     individual networks, ``slope`` points more per later position; LwF ends ``lwf_gap`` above PackNet on each added
@@ -63,6 +63,10 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
         elif kind == "initial_pruned":
             retrained = E0 + (cost[c["fraction"]] if c["rule"] == "weights" else 1.0)
             metrics = {"after_prune": _acc(E0 + 30 * c["fraction"]), "after_retrain": _acc(retrained)}
+            if c["rule"] == "taylor":  # 60 of 200 units pruned (100 conv, 100 fc), fc_share of them fc neurons
+                fc = round(60 * fc_share)
+                metrics |= {"freed_units": {"conv": 60 - fc, "fc6": fc // 2, "fc7": fc - fc // 2},
+                            "units": {"conv": 100, "fc6": 50, "fc7": 50}, "fc_layers": ["fc6", "fc7"]}
         elif kind == "packnet":
             gap = indiv_gap[[list(s) for s in params.schedules].index(c["schedule"])]
             start = E0 + cost[c["schedule"][0]]
@@ -110,7 +114,8 @@ CLAIMS = {"zero forgetting": "Fig. 2 / Table 2", "LwF rises": "Fig. 2: LwF", "be
           "below classifier": "Table 2: LwF has",
           "near individual": "Table 2: PackNet's error", "pruning cost": "Fig. 4", "order": "Fig. 3",
           "biases": "Table 5", "layers": "Fig. 5", "filters": "Table 6", "storage": "Storage",
-          "table 4": "Table 4, VGG-16 with batch-norm", "per-task BN": "Section 5: per-task batch-norm"}  # fmt: skip
+          "table 4": "Table 4, VGG-16 with batch-norm", "per-task BN": "Section 5: per-task batch-norm",
+          "fc share": "Section 5.5"}  # fmt: skip
 
 
 def _statuses(**knobs) -> dict[str, str]:
@@ -123,7 +128,26 @@ def test_the_papers_effects_at_the_papers_sizes_are_reproduced_where_the_runs_al
                            "below classifier": "reproduced",
                            "near individual": "reproduced", "pruning cost": "inconclusive", "order": "inconclusive",
                            "biases": "reproduced", "layers": "reproduced", "filters": "reproduced",
-                           "storage": "reproduced", "table 4": "partly", "per-task BN": "reproduced"}  # fmt: skip
+                           "storage": "reproduced", "table 4": "partly", "per-task BN": "reproduced",
+                           "fc share": "reproduced"}  # fmt: skip
+
+
+@pytest.mark.parametrize("share, status", [(0.93, "reproduced"), (0.55, "inconclusive"), (0.2, "not reproduced")])
+def test_the_taylor_ranking_takes_most_units_from_the_fc_layers(share, status):
+    """The fc layers hold half the units: 93 % of the pruned units from them is beyond 2 SE of half, 55 % within
+    (60 units: SE 6.5 points), 20 % the opposite."""
+    assert _statuses(fc_share=share)["fc share"] == status
+
+
+def test_table6_shows_each_ranking_and_the_claim_uses_the_first():
+    taylor_first = report.table6(_records(), P)
+    assert [c for c in taylor_first.columns if c.startswith("Filters")] == [
+        "Filters, Taylor (30% of all units)", "Filters, weight norm (30% per layer)"]
+    weight_norm_only = EXPERIMENT.Params(**{**P.as_dict(), "filter_rankings": ["weight_norm"]})
+    rows = report.claims(_records(params=weight_norm_only), weight_norm_only)
+    assert not any(r["claim"].startswith("Section 5.5") for r in rows)
+    row = next(r for r in rows if r["claim"].startswith("Table 6"))
+    assert "weight norm" in row["reason"] and row["status"] == "reproduced"
 
 
 def test_larger_effects_in_the_papers_direction_are_partly_reproduced():
@@ -141,7 +165,7 @@ def test_the_baselines_uncertainty_is_their_spread_over_runs():
 def test_reversed_effects_are_not_reproduced():
     statuses = _statuses(forget=0.5, lwf_rise=-10.0, lwf_gap=-5.0, indiv_gap=(-3.0, -3.0), prune_cost=(-5.0, -5.0),
                          bias_gap=1.0, bias_noise=0.1, fc_gap=-30.0, filter_gap=-10.0, bits=4,
-                         classifier_gap=-10.0, bn_gain=-1.0)  # fmt: skip
+                         classifier_gap=-10.0, bn_gain=-1.0, fc_share=0.2)  # fmt: skip
     assert set(statuses.values()) == {"not reproduced", "inconclusive"}, statuses
     assert statuses["order"] == "inconclusive"  # one run per order: 2 runs per cell, too few to judge a size
     assert [k for k, v in statuses.items() if v == "inconclusive"] == ["order"]
@@ -282,12 +306,12 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
                                               "PackNet 0.50, 0.75, 0.75, per-task BN", "Individual Networks"]  # fmt: skip
     assert tables["errors"].loc["mnist", "Individual Networks"] == 5.0
     assert (tables["biases"]["separate bias"] - tables["biases"]["shared bias"]).abs().max() <= 0.02  # bias_gap 0
-    assert tables["filters"].loc["fashion_mnist"].tolist() == [60.0, 33.0, 23.0]
+    assert tables["filters"].loc["fashion_mnist"].tolist() == [60.0, 33.0, 33.0, 23.0]  # classifier, 2 rankings, weights
     gain = tables["batchnorm"]["frozen (task 1's)"] - tables["batchnorm"]["per task"]
     assert ((gain - 1.0).abs() < 1e-9).all() and tables["batchnorm"].loc["mnist", "Individual Networks"] == 5.0
     assert "run 0 of each order" in figures.caption(records, other, "batchnorm")
     assert ((tables["order"].loc["mnist"].diff().dropna() - 1.5).abs() < 0.5).all()  # the slope per position
-    assert len(tables["pruning"]) == 4 * 3 and "Filters (30% of units)" in tables["filters"]
+    assert len(tables["pruning"]) == 4 * 3 and "Filters, Taylor (30% of all units)" in tables["filters"]
 
 
 def test_figure_3_shows_the_spread_over_the_runs_of_each_bar():

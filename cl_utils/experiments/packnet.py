@@ -25,6 +25,7 @@ from ..lwf import lwf_train_task
 from ..models import MultiHeadNet, vgg16
 from ..packnet import PackNet, filter_prune, pack_owners, reset_unread_batchnorm
 from ..streams import Task
+from ..taylor_pruning import taylor_filter_prune
 from ..train import EpochStats, TrainSettings, evaluate, fit, set_seed
 from .common import carved_datasets, is_carved, task
 from .core import Run, RunContext
@@ -84,8 +85,15 @@ class Params(BaseParams):
                                 "every claim (paper: 1e-3)", min=1e-8, max=10.0, min_length=1, unique=True)  # fmt: skip
     # analyses
     fig4_fractions: list[float] = knob([0.5, 0.75, 0.9], "Figure 4: prune fractions", min=0.0, max=0.99, min_length=1)
-    filter_prune_fraction: float = knob(0.3, "Table 6: share of filters (and fc neurons) pruned per layer",
-                                        min=0.0, max=0.9)  # fmt: skip
+    filter_prune_fraction: float = knob(0.3, "Table 6: share of the units (filters and fc neurons) pruned (paper: "
+                                        "about 30 %)", min=0.0, max=0.9)  # fmt: skip
+    filter_rankings: list[str] = knob(["taylor", "weight_norm"], "Table 6: how units are ranked, one configuration "
+                                      "each; the first is the claims' (taylor: Molchanov et al.'s criterion over the "
+                                      "whole network, as the paper; weight_norm: the same share of each layer by "
+                                      "weight norm, one shot)", choices=["taylor", "weight_norm"], min_length=1,
+                                      unique=True)  # fmt: skip
+    filter_prune_steps: int = knob(10, "taylor: rounds of ranking and pruning, one epoch of retraining each "
+                                   "(paper: 10 rounds of 400 filters)", min=1, max=100)  # fmt: skip
     seed: int = knob(0, "seed of the data splits and the initial network", min=0)
 
     def check(self) -> None:
@@ -146,11 +154,23 @@ def plan(p: Params) -> list[Run]:
                  for o in orders]  # fmt: skip (one run per order, each paired with its frozen twin of the same seed)
     runs += [Run("fig5", {**base, **retrain, **tsk, "dataset": d, "layers": layers}, ds, cost)
              for d in p.added_datasets for layers in LAYERS]  # fmt: skip
-    filters = {**base, **retrain, "fraction": p.filter_prune_fraction, "rule": "filters"}
-    runs += [Run("initial_pruned", filters, ds, cost * 3)]
-    runs += [Run("filter_task", {**base, **retrain, **tsk, "dataset": d, "filter_fraction": p.filter_prune_fraction,
-                                 "reinit_free_units": True}, ds, cost) for d in p.added_datasets]  # fmt: skip
+    for ranking in p.filter_rankings:  # weight_norm keeps the keys it had as the only ranking
+        rule = filter_rule(ranking, p.filter_prune_steps)
+        runs += [Run("initial_pruned", {**base, **retrain, "fraction": p.filter_prune_fraction, **rule}, ds,
+                     cost * (3 + 2 * rule.get("steps", 0)))]  # fmt: skip
+        runs += [Run("filter_task", {**base, **retrain, **tsk, "dataset": d, "filter_fraction": p.filter_prune_fraction,
+                                     "reinit_free_units": True, **_filter_task_rule(rule)}, ds, cost)
+                 for d in p.added_datasets]  # fmt: skip
     return runs
+
+
+def filter_rule(ranking: str, steps: int) -> dict:
+    """The config fields of a filter-pruned initial network: ``rule`` (and ``steps`` for the Taylor ranking)."""
+    return {"rule": "taylor", "steps": steps} if ranking == "taylor" else {"rule": "filters"}
+
+
+def _filter_task_rule(rule: dict) -> dict:
+    return {} if rule["rule"] == "filters" else {"filter_rule": rule["rule"], "filter_steps": rule["steps"]}
 
 
 # -- data and model ------------------------------------------------------------------------------
@@ -219,18 +239,30 @@ def build_pruned_initial(c: dict, ctx: RunContext):
     t = initial_task(c, ctx)
     generator = set_seed(c["seed"])
     pn = packnet_from(initial_state(c, ctx), c, ctx)
-    filter_prune(pn, c["fraction"]) if c["rule"] == "filters" else pn.prune(c["fraction"])
-    after_prune = test_acc(pn.model, t, pn.forward_for(1))
     s = TrainSettings(c["initial_retrain_epochs"], c["batch_size"], "sgd", c["initial_retrain_lr"], c["momentum"])
+    freed = None
+    if c["rule"] == "taylor":  # rank, prune a share, retrain one epoch; c["steps"] times (the paper's 10 x 400)
+        one_epoch = dataclasses.replace(s, epochs=1)
+        freed = taylor_filter_prune(pn, t.x_train, t.y_train, c["fraction"], c["steps"], lambda: pn.retrain(
+            t.x_train, t.y_train, one_epoch, generator=generator, show_progress=False), batch_size=c["batch_size"])
+    elif c["rule"] == "filters":
+        filter_prune(pn, c["fraction"])
+    else:
+        pn.prune(c["fraction"])
+    after_prune = test_acc(pn.model, t, pn.forward_for(1))
     pn.retrain(t.x_train, t.y_train, s, val=t.split("val"), scheduler_fn=step_decay(c["initial_retrain_decay_epoch"]),
                generator=generator, show_progress=ctx.show_progress, desc=f"retrain initial ({c['fraction']:g})")  # fmt: skip
-    if c["rule"] == "filters":
+    if c["rule"] != "weights":
         reset_unread_batchnorm(pn)  # dead channels' statistics would blow up the next task
-    return pn.model.state_dict(), {"after_prune": after_prune, "after_retrain": test_acc(pn.model, t, pn.forward_for(1))}
+    metrics = {"after_prune": after_prune, "after_retrain": test_acc(pn.model, t, pn.forward_for(1))}
+    if freed is not None:  # where the ranking took its units from (the paper: mostly the fc layers)
+        metrics |= {"freed_units": freed, "units": {n: w.shape[0] for n, w in pn.weights.items()},
+                    "fc_layers": [n for n, layer in pn.layers.items() if isinstance(layer, torch.nn.Linear)]}
+    return pn.model.state_dict(), metrics
 
 
-def pruned_state(c: dict, ctx: RunContext, fraction: float, rule: str = "weights"):
-    stage = {**_pick(c, BASE + RETRAIN), "fraction": fraction, "rule": rule}
+def pruned_state(c: dict, ctx: RunContext, fraction: float, rule: str = "weights", steps: int | None = None):
+    stage = {**_pick(c, BASE + RETRAIN), "fraction": fraction, "rule": rule, **({"steps": steps} if steps else {})}
     return ctx.checkpoint("initial_pruned", stage, _datasets(c), lambda: build_pruned_initial(stage, ctx)[0])
 
 
@@ -404,7 +436,8 @@ def run_fig5(c: dict, ctx: RunContext) -> dict:
 
 def run_filter_task(c: dict, ctx: RunContext) -> dict:
     """Table 6: add one task to the filter-pruned network (freed units re-initialised)."""
-    return _add_one_task(c, ctx, lambda: pruned_state(c, ctx, c["filter_fraction"], "filters"),
+    rule, steps = c.get("filter_rule", "filters"), c.get("filter_steps")
+    return _add_one_task(c, ctx, lambda: pruned_state(c, ctx, c["filter_fraction"], rule, steps),
                          reinit_free_units=c["reinit_free_units"])
 
 

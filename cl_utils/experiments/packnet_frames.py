@@ -19,7 +19,7 @@ from .packnet_records import by_order, carved, err, final_errors, initial_error,
     schedule_name, single, tasks
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
-           "fig4_frame", "fig5_frame", "table6", "batchnorm_frame"]  # fmt: skip
+           "fig4_frame", "fig5_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -134,19 +134,36 @@ def fig5_frame(records: Records) -> pd.DataFrame:
                          for d in tasks(records)[1:] for layers in LAYERS])  # fmt: skip
 
 
+#: Table 6's filter-pruning columns, by ranking (the order of ``Params.filter_rankings``)
+FILTER_COLUMNS = {"taylor": "Filters, Taylor ({:.0%} of all units)", "weight_norm": "Filters, weight norm ({:.0%} per layer)"}
+
+
+def filter_stage(records: Records, ranking: str) -> dict:
+    """The initial network pruned by filters with ``ranking`` ('taylor' or 'weight_norm')."""
+    return records.one("initial_pruned", rule="taylor" if ranking == "taylor" else "filters")
+
+
+def filter_tasks(records: Records, ranking: str) -> list[dict]:
+    """The added tasks trained on that network, one record per added task in the chapter's order."""
+    return [records.one("filter_task", dataset=d, filter_rule=None if ranking == "weight_norm" else "taylor")
+            for d in tasks(records)[1:]]
+
+
 def table6(records: Records, p: Params) -> pd.DataFrame:
-    """Table 6: Classifier Only, filter pruning and weight pruning (50 %, then the task pruned by 75 %), per task."""
+    """Table 6: Classifier Only, filter pruning by each ranking, and weight pruning (50 %, then the task pruned by
+    75 %), per task."""
     names, stand_ins = tasks(records), carved(list(records))
-    filt = records.one("initial_pruned", rule="filters")
-    per_task = [err(records.one("filter_task", dataset=d)["metrics"]["test_acc"]) for d in names[1:]]
     weights = [err(pruned(records)[0.5]["after_retrain"]) if 0.5 in pruned(records) else np.nan]
     for d in names[1:]:
         fr = records.one("fig4", dataset=d)["metrics"]["fractions"]
         weights.append(err(fr["0.75"]["after_retrain"]) if "0.75" in fr else np.nan)
-    classifier = [initial_error(records)] + [single(records, "classifier_only", d) for d in names[1:]]
-    return pd.DataFrame({"Classifier Only": classifier, f"Filters ({filt['config']['fraction']:.0%} of units)":
-                         [err(filt["metrics"]["after_retrain"])] + per_task, WEIGHTS_COLUMN: weights},
-                        index=[label(n, stand_ins) for n in names]).round(2)  # fmt: skip
+    table = {"Classifier Only": [initial_error(records)] + [single(records, "classifier_only", d) for d in names[1:]]}
+    for ranking in p.filter_rankings:
+        stage = filter_stage(records, ranking)
+        table[FILTER_COLUMNS[ranking].format(stage["config"]["fraction"])] = [err(stage["metrics"]["after_retrain"])] + [
+            err(r["metrics"]["test_acc"]) for r in filter_tasks(records, ranking)]
+    table[WEIGHTS_COLUMN] = weights
+    return pd.DataFrame(table, index=[label(n, stand_ins) for n in names]).round(2)
 
 
 def batchnorm_frame(records: Records, schedule: list[float]) -> pd.DataFrame:

@@ -14,8 +14,8 @@ from .core import Records
 from .packnet import Params
 from .packnet_records import by_order, carved, err, initial_error, label, lwf, packnet, pruned, scale, \
     schedule_name, single, singles, started_from, tasks
-from .packnet_frames import PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, batchnorm_frame, fig5_frame, order_frame, \
-    table2, table6
+from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, WEIGHTS_COLUMN, \
+    batchnorm_frame, fig5_frame, filter_stage, order_frame, table2, table6
 
 __all__ = ["PAPER_ORDER_RISE", "claims", "table2"]
 
@@ -97,7 +97,9 @@ def claims(records: Records, p: Params) -> list[dict]:
     overhead = rec["mask_bytes_packed"] / (4 * rec["mask_bytes_uint8"])
     costs = {f: err(weighted[f]["after_retrain"]) - initial_err for f in (0.5, 0.75) if f in weighted}
     fig5 = fig5_frame(records).pivot(index="task", columns="trained", values="error")
-    t6 = table6(records, p).iloc[1:, :3].astype(float)
+    ranking = p.filter_rankings[0]  # the claims' ranking (the paper's Taylor criterion by default)
+    t6_all = table6(records, p).astype(float)
+    t6 = t6_all.iloc[1:][[c for c in t6_all if c.startswith(FILTER_COLUMNS[ranking].split(" (")[0])] + [WEIGHTS_COLUMN]]
     t2p, added_p = PAPER_TABLE2, PAPER_TABLE2.index[1:]
     paper_gap = [float((t2p[f"PackNet {name}"] - t2p["Individual Networks"])[added_p].mean())
                  for name in ("0.50, 0.75, 0.75", "0.75, 0.75, 0.75")]  # fmt: skip
@@ -116,7 +118,7 @@ def claims(records: Records, p: Params) -> list[dict]:
                         direction_holds=v > 0) for v, q in zip(costs.values(), paper_cost)]  # fmt: skip
     layers = [direction_status(r["fc layers"] - r["all layers"], combined_se(bse(r["fc layers"]), bse(r["all layers"])),
                                what=t) for t, r in fig5.iterrows()]  # fmt: skip
-    filters = [direction_status(r.iloc[1] - r.iloc[2], combined_se(bse(r.iloc[1]), bse(r.iloc[2])), what=t)
+    filters = [direction_status(r.iloc[0] - r.iloc[1], combined_se(bse(r.iloc[0]), bse(r.iloc[1])), what=t)
                for t, r in t6.iterrows()]  # fmt: skip
     weakest = lambda parts: weakest_status(st for st, _ in parts)  # noqa: E731
     reasons = lambda parts: "; ".join(r for _, r in parts)  # noqa: E731
@@ -180,11 +182,15 @@ def claims(records: Records, p: Params) -> list[dict]:
                    f"of {n_test} test images each): {reasons(layers)}"},
         {"claim": "Table 6: filter pruning leaves a worse network for the added task than weight pruning",
          "paper": f"worse on all three (by {paper_filters.min():.1f}-{paper_filters.max():.1f} points)",
-         "this book": ", ".join(f"{t}: {r.iloc[1]:.1f} / {r.iloc[2]:.1f}" for t, r in t6.iterrows()) + " % (filters / weights)",
+         "this book": ", ".join(f"{t}: {r.iloc[0]:.1f} / {r.iloc[1]:.1f}" for t, r in t6.iterrows()) + " % (filters / weights)",
          "status": compound_status(filters)[0],
          "reason": f"{compound_status(filters)[1]}, one part per task (filter minus weight pruning error, binomial "
-                   f"SE of {n_test} test images each): {reasons(filters)}; our ranking is the weight norm, not "
-                   "Taylor"},
+                   f"SE of {n_test} test images each): {reasons(filters)}; "
+                   + ("units ranked by Molchanov et al.'s Taylor criterion over the whole network, pruned in "
+                      f"{filter_stage(records, ranking)['config']['steps']} rounds with an epoch of retraining each, "
+                      "as the paper" if ranking == "taylor" else "units ranked by weight norm, the same share of "
+                      "each layer, one shot (the paper ranks by Taylor criterion over the whole network)")},
+        *_fc_share_rows(records, p),
         {"claim": "Storage: the masks of 3 added tasks cost 1/16 of the weights' memory", "paper": "1/16 = 0.0625",
          "this book": f"{overhead:.4f} (measured)",
          "status": "reproduced" if abs(overhead - 0.0625) < 1e-3 else "not reproduced",
@@ -238,3 +244,30 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
                                + f". Like for like with the individual networks (both re-fit batch-norm), PackNet's "
                                  f"error is {own_gap:.2f} points above theirs (frozen: {gap:.2f})"})  # fmt: skip
     return rows
+
+
+#: Mallya & Lazebnik, section 5.5: of the 4,000 units the Taylor ranking pruned from VGG-16, 3,730 were fc neurons;
+#: VGG-16 (conv1_1 to fc7) has 4,224 filters and 8,192 fc neurons
+PAPER_FC_PRUNED, PAPER_PRUNED, PAPER_FC_UNITS, PAPER_UNITS = 3730, 4000, 8192, 12416
+
+
+def _fc_share_rows(records: Records, p: Params) -> list[dict]:
+    """Section 5.5: the Taylor ranking takes most units from the fc layers, more than their share of the units.
+    Judged as a direction: our fc share of the pruned units minus the fc layers' share of all units, against the
+    binomial SE of a share of that many units (one run)."""
+    if "taylor" not in p.filter_rankings:
+        return []
+    stage = filter_stage(records, "taylor")
+    freed, units = stage["metrics"]["freed_units"], stage["metrics"]["units"]  # per prunable layer
+    fc = stage["metrics"]["fc_layers"]
+    pruned_fc, pruned = sum(freed[n] for n in fc), sum(freed.values())
+    share, base = pruned_fc / pruned, sum(units[n] for n in fc) / sum(units.values())
+    status = direction_status(100 * (share - base), 100 * np.sqrt(base * (1 - base) / pruned), expected_sign=1,
+                              what="fc share minus the fc layers' share of the units")  # fmt: skip
+    paper_share, paper_base = PAPER_FC_PRUNED / PAPER_PRUNED, PAPER_FC_UNITS / PAPER_UNITS
+    return [{"claim": "Section 5.5: filter pruning by Taylor criterion takes most of its units from the fc layers",
+             "paper": f"{PAPER_FC_PRUNED:,} of {PAPER_PRUNED:,} ({paper_share:.0%}; fc layers hold {paper_base:.0%} of "
+                      "the units)",
+             "this book": f"{pruned_fc} of {pruned} ({share:.0%}; fc layers hold {base:.0%} of the units)",
+             "status": status[0],
+             "reason": f"{status[1]} (points; one run, the binomial SE of a share of {pruned} units)"}]
