@@ -27,7 +27,7 @@ from typing import Sequence
 import yaml
 
 from . import experiments
-from .experiments.cache import RunCache, canonical
+from .experiments.cache import RunCache, canonical, checkpoint_mismatches
 from .experiments import identity
 from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .experiments.drawing import without_data
@@ -133,6 +133,14 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     if n_unknown:
         print(f"cached?: {n_unknown} record(s) made before records named their modules (cannot tell whether the code "
               "changed since)")
+    mismatched, untold = checkpoint_mismatches(cache.records())
+    if mismatched:
+        print(f"checkpoints: {len(mismatched)} record(s) started from another state than the one their stage's record "
+              f"describes (a checkpoint rebuilt elsewhere): {', '.join(sorted(mismatched)[:8])}"
+              f"{' ...' if len(mismatched) > 8 else ''}; delete them to retrain them from the stage's state")  # fmt: skip
+    if untold:
+        print(f"checkpoints: {len(untold)} record(s) read a checkpoint whose stage record holds no digest (cannot tell "
+              "which state they started from)")  # fmt: skip
     print(f"{n_cached} cached, {len(planned) - n_cached} pending ({total})")
 
 

@@ -82,6 +82,18 @@ def test_command_budget_is_in_seconds(tmp_path):
     assert "(0 of 8 trained; this run ~" in first and "the 8 left ~" in first, first  # estimates from the records
 
 
+def test_listing_names_runs_that_started_from_another_state_than_their_stage(tmp_path):
+    folder = tmp_path / "00_forgetting"
+    folder.mkdir()
+    records = [{"key": "stage", "inputs": {"stage": "d1"}}, {"key": "same", "inputs": {"stage": "d1"}},
+               {"key": "rebuilt", "inputs": {"stage": "d2"}}]  # fmt: skip
+    for r in records:
+        (folder / f"{r['key']}.json").write_text(json.dumps({**r, "kind": "x", "config": {}, "metrics": {}}))
+    out = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--list")
+    assert out.returncode == 0 and "checkpoints: 1 record(s) started from another state" in out.stdout, out.stdout
+    assert "rebuilt" in out.stdout.split("checkpoints:")[1]
+
+
 def test_no_run_module_hides_progress():
     """Every run passes the chapter's show_progress on: none hard-codes False (a run of hours showed one line)."""
     folder = Path(ex.__file__).parent

@@ -243,8 +243,11 @@ def build_pruned_initial(c: dict, ctx: RunContext):
     freed = None
     if c["rule"] == "taylor":  # rank, prune a share, retrain one epoch; c["steps"] times (the paper's 10 x 400)
         one_epoch = dataclasses.replace(s, epochs=1)
-        freed = taylor_filter_prune(pn, t.x_train, t.y_train, c["fraction"], c["steps"], lambda: pn.retrain(
-            t.x_train, t.y_train, one_epoch, generator=generator, show_progress=False), batch_size=c["batch_size"])
+        def retrain_one_epoch() -> None:
+            pn.retrain(t.x_train, t.y_train, one_epoch, generator=generator, show_progress=ctx.show_progress)
+
+        freed = taylor_filter_prune(pn, t.x_train, t.y_train, c["fraction"], c["steps"], retrain_one_epoch,
+                                    batch_size=c["batch_size"])  # fmt: skip
     elif c["rule"] == "filters":
         filter_prune(pn, c["fraction"])
     else:
