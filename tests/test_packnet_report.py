@@ -263,7 +263,8 @@ def test_the_claims_read_the_test_set_and_the_scale_from_the_records():
     assert "binomial SE of 2000 test images" in next(r["reason"] for r in rows if r["claim"].startswith("Fig. 4"))
     assert rows[0]["data and scale"] == ("SYNTHETIC stand-in data (tests only); images/class: initial all, added all, "
                                          "test 200; VGG-16 layout x0.25 +BN, fc [512, 512]; initial 15 ep, added tasks "
-                                         "8+3 ep, batch 32; 1 run(s)/order")  # the records' 200, not other's 7
+                                         "8+3 ep, batch 32; 1 run(s)/order; Classifier Only / Individual Networks 3 "
+                                         "run(s) per task")  # the records' 200, not other's 7
 
 
 def test_every_figure_and_table_renders_and_its_captions_come_from_the_records():

@@ -50,9 +50,15 @@ def label(name: str, stand_ins: list[str]) -> str:
 def _runs_per_order(shown: list[dict]) -> str:
     runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"],
                     r["config"].get("batchnorm_per_task", False)) for r in shown if r["kind"] == "packnet")  # fmt: skip
+    baselines = Counter((r["config"]["method"], r["config"]["dataset"]) for r in shown if r["kind"] == "single_task")
+    single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
-        return f"{distinct(sorted(set(runs.values())))} run(s)/order"
-    return "1 run(s)/order" if any(r["kind"] == "lwf" for r in shown) else "one run each"
+        line = f"{distinct(sorted(set(runs.values())))} run(s)/order"
+    elif any(r["kind"] == "lwf" for r in shown):
+        line = "1 run(s)/order"
+    else:
+        return single if baselines and max(baselines.values()) > 1 else "one run each"
+    return f"{line}; {single}" if baselines and max(baselines.values()) > 1 else line
 
 
 def scale(shown: list[dict]) -> str:
