@@ -64,8 +64,9 @@ def shown(records: Records, p: Params, what: str) -> list[dict]:
         "fig4": lambda: base + [r for r in weights if r["config"]["fraction"] in fractions] + fig4,
         "table5": lambda: packnet(records, p.schedules[0]) + packnet(records, p.schedules[0], True),
         "batchnorm": lambda: [r for r in packnet(records, p.schedules[0]) if r["config"]["run"] == 0]
-        + packnet(records, p.schedules[0], batchnorm_per_task=True) + records.where("single_task", method="individual"),
-        "fig5": lambda: records.where("fig5"),
+        + packnet(records, p.schedules[0], batchnorm_per_task=True) + records.where("single_task", method="individual")
+        + base,
+        "fig5": lambda: base + records.where("initial_pruned", rule="weights", fraction=0.5) + records.where("fig5"),
         "table6": lambda: base + records.where("single_task", method="classifier_only")
         + records.where("initial_pruned", rule="filters") + records.where("initial_pruned", rule="taylor")
         + records.where("filter_task")

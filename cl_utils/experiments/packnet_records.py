@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import describe
+from .cache import checkpoint_mismatches
 from .describe import distinct, synthetic
 from .core import Records
 from .packnet import Params
@@ -76,7 +77,18 @@ def scale(shown: list[dict]) -> str:
     images = (f"images/class: initial {per_class('initial_train_per_class')}, added {per_class('train_per_class')}, "
               f"test {per_class('test_per_class')}")  # fmt: skip
     return (f"{data}; {images}; VGG-16 layout {net}; {epochs}, batch {distinct(c['batch_size'] for c in cs)}; "
-            f"{_runs_per_order(shown)}")  # fmt: skip
+            f"{_runs_per_order(shown)}{_rebuilt(shown)}")  # fmt: skip
+
+
+def _rebuilt(shown: list[dict]) -> str:
+    """Where some of ``shown`` started from another state than the one their stage's record (also shown)
+    describes, e.g. an initial network rebuilt on a CPU with other vector instructions: how many."""
+    mismatched = set(checkpoint_mismatches(shown)[0])
+    if not mismatched:
+        return ""
+    readers = sum(1 for r in shown if any(k != r["key"] and d != "record" for k, d in (r.get("inputs") or {}).items()))
+    return (f"; {len(mismatched)} of these {readers} runs started from a rebuilt initial network, not the recorded "
+            "one (same recipe, other rounding)")
 
 
 # ------------------------------------------------------------------------------------------------------ the runs

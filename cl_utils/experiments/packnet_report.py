@@ -16,6 +16,7 @@ from .packnet_records import by_order, carved, err, initial_error, label, lwf, p
     schedule_name, single, singles, started_from, tasks
 from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, WEIGHTS_COLUMN, \
     batchnorm_frame, fig5_frame, filter_stage, order_frame, table2, table6
+from .packnet_pruning_claims import fc_share_rows, fig4_rows, start_rows
 
 __all__ = ["PAPER_ORDER_RISE", "claims", "table2"]
 
@@ -162,10 +163,12 @@ def claims(records: Records, p: Params) -> list[dict]:
          "reason": f"{reasons(close)} (PackNet over the orders, {len(singles(records, 'individual', added_names[0]))} individual "
                    f"network(s) per task); weak CIFAR-10 "
                    "features, not ImageNet's"},
+        *start_rows(records, p),
         {"claim": "Fig. 4: pruning the initial network by 50 % / 75 % and retraining costs it little error",
          "paper": " / ".join(f"{q:+.2f}" for q in paper_cost) + " points", "this book": " / ".join(f"{v:+.2f}" for v in costs.values()) + " points",
          "status": weakest(cost), "reason": f"{reasons(cost)} (one run each, binomial SE of {n_test} test images "
                                             "before and after)"},
+        *fig4_rows(records),
         {"claim": "Fig. 3: a task added later finds fewer free weights: its error rises from first to third position "
                   "(mean over the added tasks)",
          "paper": "+3 points on average (e.g. Stanford Cars 16.00 → 19.91 %)", "this book": f"{order[0]:+.2f} points",
@@ -190,7 +193,7 @@ def claims(records: Records, p: Params) -> list[dict]:
                       f"{filter_stage(records, ranking)['config']['steps']} rounds with an epoch of retraining each, "
                       "as the paper" if ranking == "taylor" else "units ranked by weight norm, the same share of "
                       "each layer, one shot (the paper ranks by Taylor criterion over the whole network)")},
-        *_fc_share_rows(records, p),
+        *fc_share_rows(records, p),
         {"claim": "Storage: the masks of 3 added tasks cost 1/16 of the weights' memory", "paper": "1/16 = 0.0625",
          "this book": f"{overhead:.4f} (measured)",
          "status": "reproduced" if abs(overhead - 0.0625) < 1e-3 else "not reproduced",
@@ -244,30 +247,3 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
                                + f". Like for like with the individual networks (both re-fit batch-norm), PackNet's "
                                  f"error is {own_gap:.2f} points above theirs (frozen: {gap:.2f})"})  # fmt: skip
     return rows
-
-
-#: Mallya & Lazebnik, section 5.5: of the 4,000 units the Taylor ranking pruned from VGG-16, 3,730 were fc neurons;
-#: VGG-16 (conv1_1 to fc7) has 4,224 filters and 8,192 fc neurons
-PAPER_FC_PRUNED, PAPER_PRUNED, PAPER_FC_UNITS, PAPER_UNITS = 3730, 4000, 8192, 12416
-
-
-def _fc_share_rows(records: Records, p: Params) -> list[dict]:
-    """Section 5.5: the Taylor ranking takes most units from the fc layers, more than their share of the units.
-    Judged as a direction: our fc share of the pruned units minus the fc layers' share of all units, against the
-    binomial SE of a share of that many units (one run)."""
-    if "taylor" not in p.filter_rankings:
-        return []
-    stage = filter_stage(records, "taylor")
-    freed, units = stage["metrics"]["freed_units"], stage["metrics"]["units"]  # per prunable layer
-    fc = stage["metrics"]["fc_layers"]
-    pruned_fc, pruned = sum(freed[n] for n in fc), sum(freed.values())
-    share, base = pruned_fc / pruned, sum(units[n] for n in fc) / sum(units.values())
-    status = direction_status(100 * (share - base), 100 * np.sqrt(base * (1 - base) / pruned), expected_sign=1,
-                              what="fc share minus the fc layers' share of the units")  # fmt: skip
-    paper_share, paper_base = PAPER_FC_PRUNED / PAPER_PRUNED, PAPER_FC_UNITS / PAPER_UNITS
-    return [{"claim": "Section 5.5: filter pruning by Taylor criterion takes most of its units from the fc layers",
-             "paper": f"{PAPER_FC_PRUNED:,} of {PAPER_PRUNED:,} ({paper_share:.0%}; fc layers hold {paper_base:.0%} of "
-                      "the units)",
-             "this book": f"{pruned_fc} of {pruned} ({share:.0%}; fc layers hold {base:.0%} of the units)",
-             "status": status[0],
-             "reason": f"{status[1]} (points; one run, the binomial SE of a share of {pruned} units)"}]
