@@ -119,7 +119,7 @@ CLAIMS = {"zero forgetting": "Fig. 2 / Table 2", "LwF rises": "Fig. 2: LwF", "be
           "more pruned start": "Table 2: a more pruned", "below unpruned": "Fig. 4: pruning an added",
           "90 % costs little": "Fig. 4: even a 90 %", "order": "Fig. 3",
           "biases": "Table 5", "layers": "Fig. 5", "filters": "Table 6", "storage": "Storage",
-          "table 4": "Table 4, VGG-16 with batch-norm", "per-task BN": "Section 5: per-task batch-norm",
+          "table 4": "Table 4, VGG-16 with batch-norm", "per-task BN": "Section 4: per-task batch-norm",
           "fc share": "Section 5.5"}  # fmt: skip
 
 
@@ -255,7 +255,7 @@ def test_table_4s_gap_on_the_batch_norm_network_is_judged_as_a_size(gap, status)
 @pytest.mark.parametrize("gain, status", [(1.0, "reproduced"), (0.0, "inconclusive"), (-1.0, "not reproduced")])
 def test_per_task_batch_norm_is_judged_against_its_frozen_twin(gain, status):
     rows = report.claims(_records(bn_gain=gain), P)
-    row = next(r for r in rows if r["claim"].startswith("Section 5: per-task"))
+    row = next(r for r in rows if r["claim"].startswith("Section 4: per-task"))
     assert row["status"] == status and "6 pairs" in row["reason"], row
     columns = list(report.table2(_records(bn_gain=gain), P).columns)
     assert "PackNet 0.50, 0.75, 0.75, per-task BN" in columns
@@ -265,7 +265,7 @@ def test_without_batch_norm_there_are_no_batch_norm_rows_or_runs():
     plain = EXPERIMENT.Params(**{**P.as_dict(), "batch_norm": False})
     assert not any(r.config.get("batchnorm_per_task") for r in EXPERIMENT.plan(plain))
     rows = report.claims(_records(params=plain), plain)
-    assert not any(r["claim"].startswith(("Table 4, VGG", "Section 5: per-task")) for r in rows)
+    assert not any(r["claim"].startswith(("Table 4, VGG", "Section 4: per-task")) for r in rows)
     assert figures.table_batchnorm(_records(params=plain), plain).empty
 
 
