@@ -539,6 +539,17 @@ def test_runs_that_started_from_another_state_than_their_stage_record_are_found(
     assert "1 started from another state than the one their checkpoint's stage record describes" in line
 
 
+def test_the_report_names_the_commits_the_records_were_made_at_from_the_records():
+    """A chapter's provenance is read from its records, never typed: each record's git commit, counted."""
+    from cl_utils.experiments.core import Outcome, Records
+
+    made = lambda key, commit: {"key": key, "inputs": {}, "code_hashes": {}, "wall_seconds": 1.0,  # noqa: E731
+                                "environment": {"torch": "2", "git_commit": commit}}
+    records = [made("a", "4c944226a46"), made("b", "4c944226a46"), made("c", "7ca4acade28"), made("d", None)]
+    line = Outcome(Records(records), 0, 4, [], Path(".")).report()
+    assert "made at commit 4c94422 (2), 7ca4aca (1), unknown (1)" in line, line
+
+
 def test_packnet_initial_checkpoint_is_rebuilt_bit_exactly(tmp_path):
     experiment = ex.load("01")
     params = experiment.Params.from_values({"results_dir": str(tmp_path)}, ex.preset("01", "smoke"))

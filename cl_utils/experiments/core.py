@@ -256,10 +256,16 @@ class Outcome:
             parts.append(f"{len(untold)} read a checkpoint whose stage record holds no digest (cannot tell which state)")
         return "; ".join(parts)
 
+    def commits(self) -> str:
+        """The git commits the records were made at (each record's ``environment.git_commit``), most records first:
+        a chapter's provenance is read from its records, never typed into its prose."""
+        counts = Counter(((r.get("environment") or {}).get("git_commit") or "unknown")[:7] for r in self.records)
+        return "made at commit " + ", ".join(f"{c} ({n})" for c, n in counts.most_common())
+
     def report(self) -> str:
         """The summary line, the total training time of the records, where they were made, and their code."""
         return (f"{self.summary()}; the {len(self.records)} records took {self.train_seconds / 60:.1f} min of "
-                f"training ({self.environment()}); {self.provenance()}")  # fmt: skip
+                f"training ({self.environment()}), {self.commits()}; {self.provenance()}")  # fmt: skip
 
 
 def estimated_seconds(rates: Mapping[str | None, float], run: Run) -> float:

@@ -9,6 +9,9 @@ Every number and every scale line is read from the records (their ``config``, ``
 from the parameters the notebook was run with: the parameters only say which records belong to which figure
 (the datasets, p, N, B and seeds of each point, :func:`point_runs`), so a caption cannot describe other runs
 than the ones it shows. :mod:`.efficiency_figures` draws the figures and tables from the same selections.
+
+Why one module: the selections (:func:`point_runs`, :func:`fig_runs`, :func:`matching_runs`), the scale lines and
+the rules of each figure's rows are one piece: a row, its caption and its figure must select the same records.
 """
 from __future__ import annotations
 
@@ -139,6 +142,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     for d in ("mnist", "cifar10"):
         rows += _fig1(records, p, d)
         rows += _table1(records, p, d)
+        rows += _table1_trend(records, p, d)
         rows += _fig2(records, p, d)
         rows += _fig3(records, p, d)
         rows += _fig4(records, p, d)
@@ -200,6 +204,35 @@ def _table1(records: Records, p: Params, d: str) -> list[dict]:
                        + "; the sizes come from one matching over the seeds' mean, with no measured uncertainty, "
                        "so only the direction is judged (body weights only; the chapter also shows them with heads "
                        "and biases)"}]  # fmt: skip
+
+
+def _table1_trend(records: Records, p: Params, d: str) -> list[dict]:
+    """Section 2 on Table 1 (MNIST): as p grows, PackNet's relative memory efficiency worsens (both ratios rise) and
+    the multitask network needs the fewest weights (Multinet's ratio above Memory's at every p). Each part is an
+    ordering of matched ratios, and a ratio comes from one matching over the seeds' mean, with no measured
+    uncertainty: the row is inconclusive whatever the orderings, and says which hold."""
+    if d != "mnist":
+        return []
+    ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
+    paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in ps)
+    claim = (f"Table 1 ({TITLE[d]}): the compression ratios grow with p, and Multinet's is above Memory's at every "
+             "p")  # fmt: skip
+    if d not in p.matching_datasets:
+        return [_not_attempted(claim, paper, "matching_datasets")]
+    ratios = _ratios(records, p, d)
+    shown = {f: tuple(round(r, 2) for r in pair) for f, pair in ratios.items()}  # compared as printed
+    fs = sorted(ratios)
+    parts = [(f"{m} p={a:g} to {b:g}", shown[b][i] > shown[a][i]) for i, m in enumerate(("Memory", "Multinet"))
+             for a, b in zip(fs, fs[1:])] + [(f"Multinet above Memory at p={f:g}", shown[f][1] > shown[f][0])
+                                             for f in fs]  # fmt: skip
+    held = [w for w, ok in parts if ok]
+    return [{"claim": claim, "paper": paper,
+             "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
+             "data and scale": f"{scale(matching_runs(records, p, d), note=False)}", "status": "inconclusive",
+             "reason": f"{len(held)} of {len(parts)} orderings hold (" + "; ".join(
+                 f"{w}: {'holds' if ok else 'fails'}" for w, ok in parts) + "); a matched ratio comes from one "
+                 "matching over the seeds' mean, with no measured uncertainty, so no ordering can be told apart "
+                 "from the noise (a matching per seed would give one)"}]  # fmt: skip
 
 
 def _errors(records: Records, p: Params, d: str, f: float, rounds: list[int], budget_of) -> dict[int, float]:
