@@ -83,6 +83,9 @@ class Params(BaseParams):
     lwf_weight_decay: float = knob(5e-4, "LwF weight decay", min=0.0, max=1.0)
     lwf_lrs: list[float] = knob([1e-3], "LwF's SGD learning rates, one configuration each; the first is the LwF of "
                                 "every claim (paper: 1e-3)", min=1e-8, max=10.0, min_length=1, unique=True)  # fmt: skip
+    lwf_paper_schedule: bool = knob(True, "also LwF at the paper's schedule (20 epochs per task, the first 5 head-only, "
+                                     "lr x 0.1 after 10) at the first of lwf_lrs, batch-norm statistics frozen, where "
+                                     "finetune_epochs, lwf_warmup_epochs and lr_decay_epoch differ from it")  # fmt: skip
     # analyses
     fig4_fractions: list[float] = knob([0.5, 0.75, 0.9], "Figure 4: prune fractions", min=0.0, max=0.99, min_length=1)
     filter_prune_fraction: float = knob(0.3, "Table 6: share of the units (filters and fc neurons) pruned (paper: "
@@ -114,6 +117,8 @@ BASE = ("initial_dataset", "added_datasets", "initial_train_per_class", "train_p
 RETRAIN = ("initial_retrain_epochs", "initial_retrain_lr", "initial_retrain_decay_epoch")
 TASK = ("finetune_epochs", "finetune_lr", "lr_decay_epoch", "retrain_epochs", "retrain_lr")
 LAYERS = {"none": "classifier only", "fc": "fc layers", "all": "all layers"}
+#: Mallya & Lazebnik, section 4: LwF trains each added task 20 epochs, the first 5 the new head only, lr x 0.1 after 10
+LWF_PAPER_SCHEDULE = (20, 5, 10)
 
 
 def _pick(c: dict, names: tuple[str, ...]) -> dict:
@@ -140,6 +145,13 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("lwf", {**base, **tsk, "finetune_lr": lr, "order": list(o), "warmup": p.lwf_warmup_epochs,
                          "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": bn},
                  ds, cost * 6) for lr in p.lwf_lrs for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
+    paper_lwf = {"finetune_epochs": LWF_PAPER_SCHEDULE[0], "warmup": LWF_PAPER_SCHEDULE[1],
+                 "lr_decay_epoch": LWF_PAPER_SCHEDULE[2], "lwf_schedule": "paper"}  # fmt: skip
+    if p.lwf_paper_schedule and (p.finetune_epochs, p.lwf_warmup_epochs, p.lr_decay_epoch) != LWF_PAPER_SCHEDULE:
+        runs += [Run("lwf", {**base, **tsk, "finetune_lr": p.lwf_lrs[0], "order": list(o), "warmup": p.lwf_warmup_epochs,
+                             "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": "frozen",
+                             **paper_lwf}, ds, cost * 6 * LWF_PAPER_SCHEDULE[0] / p.finetune_epochs)
+                 for o in orders]  # fmt: skip
     runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs,
                                  **({"run": r} if r else {})}, ds, cost)  # run 0 keeps the key it had as the only run
              for m in ("classifier_only", "individual") for d in p.added_datasets

@@ -50,9 +50,12 @@ def per_task_bn_name(schedule: list[float]) -> str:
 WEIGHTS_COLUMN = "Weights (50 %; added tasks 75 %)"
 
 
-def lwf_name(lr: float, bn_stats: str, p: Params) -> str:
+def lwf_name(lr: float, bn_stats: str, p: Params, schedule: str | None = None, epochs: int = 0,
+             warmup: int = 0) -> str:  # fmt: skip
     """Table 2's column of an LwF configuration: 'LwF' for the claims' one, else what differs from it."""
     parts = ([] if lr == p.lwf_lrs[0] else [f"lr {lr:g}"]) + ([] if bn_stats == "frozen" else ["BN statistics updated"])
+    if schedule == "paper":
+        parts.append(f"paper's {epochs} epochs ({warmup} head-only)")
     return "LwF" + (f", {', '.join(parts)}" if parts else "")
 
 
@@ -61,16 +64,20 @@ def table2(records: Records, p: Params) -> pd.DataFrame:
     names, stand_ins = tasks(records), carved(list(records))
     added, first = names[1:], packnet(records, p.schedules[0])[0]
     table = {"Classifier Only": [initial_error(records)] + [single(records, "classifier_only", d) for d in added]}
-    configurations = dict.fromkeys((r["config"]["finetune_lr"], r["config"]["bn_stats"]) for r in records.where("lwf"))
-    for lr, bn in sorted(configurations, key=lambda c: (c[0] != p.lwf_lrs[0], c)):  # the claims' LwF first
+    configurations = dict.fromkeys((r["config"]["finetune_lr"], r["config"]["bn_stats"], r["config"].get("lwf_schedule"))
+                                   for r in records.where("lwf"))  # fmt: skip
+    # the claims' LwF first, then at the paper's schedule, then the other configurations
+    for lr, bn, sched in sorted(configurations, key=lambda c: (c[0] != p.lwf_lrs[0], c[1] != "frozen", c[2] or "", c)):
         final = {d: [] for d in added}
         initial = []
-        for rec in lwf(records, p, bn, lr):
+        runs = lwf(records, p, bn, lr, sched)
+        for rec in runs:
             last = rec["metrics"]["accuracies"][-1]
             initial.append(err(last[0]))
             for name, acc in zip(rec["config"]["order"], last[1:]):
                 final[name].append(err(acc))
-        table[lwf_name(lr, bn, p)] = [np.mean(initial)] + [np.mean(final[d]) for d in added]
+        table[lwf_name(lr, bn, p, sched, runs[0]["config"]["finetune_epochs"], runs[0]["config"]["warmup"])] = \
+            [np.mean(initial)] + [np.mean(final[d]) for d in added]
     schedules = [packnet(records, s)[0]["config"]["schedule"] for s in p.schedules]
     for s in schedules:
         errs = final_errors(records, s)

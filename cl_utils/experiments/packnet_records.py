@@ -136,10 +136,13 @@ def final_errors(records: Records, schedule: list[float], separate_biases: bool 
     return {d: [e[d] for e in runs] for d in tasks(records)[1:]}
 
 
-def lwf(records: Records, p: Params, bn_stats: str = "frozen", lr: float | None = None) -> list[dict]:
-    """The LwF runs with ``bn_stats`` at learning rate ``lr``; by default the first of ``p.lwf_lrs``, the LwF
-    of every claim (the paper's 1e-3 at the default)."""
-    return records.where("lwf", bn_stats=bn_stats, finetune_lr=p.lwf_lrs[0] if lr is None else lr)
+def lwf(records: Records, p: Params, bn_stats: str = "frozen", lr: float | None = None,
+        schedule: str | None = None) -> list[dict]:  # fmt: skip
+    """The LwF runs with ``bn_stats`` at learning rate ``lr`` on ``schedule`` (None: the added tasks' schedule;
+    "paper": the paper's 20 epochs, run beside a shorter preset); by default the first of ``p.lwf_lrs`` on the added
+    tasks' schedule, the LwF of every claim (the paper's 1e-3 at the default)."""
+    return records.where("lwf", bn_stats=bn_stats, finetune_lr=p.lwf_lrs[0] if lr is None else lr,
+                         lwf_schedule=schedule)  # fmt: skip
 
 
 def singles(records: Records, method: str, dataset: str) -> list[float]:
