@@ -698,3 +698,32 @@ def test_each_record_says_how_busy_its_machine_was():
     env = environment_record("cpu")
     assert env["cpus"] == os.cpu_count() and env["cpus"] >= 1
     assert env["load_average"] is None or env["load_average"] >= 0.0
+
+
+def test_a_checkpoint_another_live_process_is_building_is_waited_for_not_built_again(tmp_path):
+    """Two reproduce processes that start together need the same initial network: the second waits for the
+    first's file (the first holds the checkpoint's claim) instead of spending the same minutes building it."""
+    import threading
+
+    from cl_utils.experiments.cache import save_state
+
+    cache = RunCache("c", tmp_path)
+    cache.poll_seconds = 0.02
+    request = {"stage": "initial", "seed": 0}
+    lock = {"checkpoint": request}
+    assert cache.claim(lock)  # "the other process" (this pid is alive): it is building
+    state = {"w": torch.arange(4.0)}
+    path = cache.directory / "checkpoints" / f"{ex.cache.request_key(request)}.pt"
+
+    def other_finishes() -> None:
+        time.sleep(0.2)
+        save_state(path, state)
+        cache.release(lock)
+
+    threading.Thread(target=other_finishes).start()
+    built = []
+    loaded = cache.checkpoint(request, lambda: built.append(1) or {"w": torch.zeros(4)})
+    assert not built and torch.equal(loaded["w"], state["w"])
+    # nobody building and no file: this process builds it, and leaves no claim behind
+    other = cache.checkpoint({"stage": "pruned"}, lambda: {"w": torch.ones(2)})
+    assert torch.equal(other["w"], torch.ones(2)) and not list((cache.directory / ".locks").glob("*.lock"))

@@ -211,6 +211,7 @@ class RunCache:
     REQUEST_FIELDS = ("chapter", "kind", "code_version", "config", "data")
 
     def __init__(self, chapter: str, root: str | os.PathLike | None = None, device: torch.device | str | None = None):
+        self.poll_seconds = 5.0  # how often a process waiting for another's checkpoint looks for it
         self.chapter = chapter
         self.directory = results_root(root or None) / chapter
         self.device = device
@@ -353,6 +354,9 @@ class RunCache:
                    replace: bool = False) -> dict[str, torch.Tensor]:  # fmt: skip
         """Load-or-build a model state several runs start from; the run in flight records its digest.
 
+        Where the state is missing, one process builds it (it claims the checkpoint like a run) and any other
+        process that needs it meanwhile waits for its file instead of building the same state again.
+
         ``replace``: store the state ``build()`` returns even where a file exists. The run that *makes* a stage
         (whose record describes the state) stores it so, so that its record and the checkpoint are one state;
         a checkpoint rebuilt later by a run that needed it (its file absent, e.g. on a fresh clone) may differ
@@ -360,11 +364,20 @@ class RunCache:
         (:func:`checkpoint_mismatches`).
         """
         path = self.directory / "checkpoints" / f"{request_key(request)}.pt"
-        if path.is_file() and not replace:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        else:
-            state = {k: v.detach().cpu().clone() for k, v in build().items()}
-            save_state(path, state)
+        lock = {"checkpoint": dict(request)}  # one builder at a time: the others wait and load its state
+        held = False
+        if not replace:
+            while not path.is_file() and not (held := self.claim(lock)):
+                time.sleep(self.poll_seconds)  # another live process is building it
+        try:
+            if path.is_file() and not replace:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            else:
+                state = {k: v.detach().cpu().clone() for k, v in build().items()}
+                save_state(path, state)
+        finally:
+            if held:
+                self.release(lock)
         if self._inputs is not None:
             self._inputs[request_key(request)] = state_digest(state)
         return state
