@@ -128,8 +128,13 @@ def test_the_time_figure_counts_only_the_runs_it_draws_and_equal_points_stay_apa
     frame = _frame(0.0, 0.0, -10.0)
     twin = frame[frame["method"] == "packnet"].assign(method="packnet-iterative", configuration="iterative")
     fig = report.plot_time(pd.concat([frame, twin]), "synthetic", records)
-    assert "(4 runs on cpu, torch 2.x;" in fig._suptitle.get_text()
+    assert "(4 runs on cpu, torch 2.x; 4 made before records stored the machine's load" in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
+    loaded = Records([{"kind": "train", "config": {}, "environment": {**env, "load_average": la}}
+                      for la in (0.9, 2.1, 2.0, None)])  # fmt: skip
+    title = report.plot_time(pd.concat([frame, twin]), "synthetic", loaded)._suptitle.get_text().replace("\n", " ")
+    assert "2 made while other work ran on the machine" in title and "1 made before records" in title, title
+    plt.close("all")
     fig = report.plot_pareto(pd.concat([frame, twin]), report.summary(pd.concat([frame, twin])), "synthetic")
     points = [c.lines[0].get_xydata()[0] for c in fig.axes[0].containers]
     plt.close(fig)

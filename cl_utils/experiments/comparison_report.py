@@ -223,10 +223,19 @@ def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> pl
 
 
 def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Figure:
-    """Accuracy against training time (one CPU thread per run), with where the drawn runs were trained."""
-    environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(records.where("train")).items())
-    fig, axes = _panels(frame, f"final average accuracy against training time ({environment}; methods nudged "
-                               f"sideways by up to {NUDGE ** 3 - 1:.0%}); {scale_line}")  # fmt: skip
+    """Accuracy against training time (one CPU thread per run), with where the drawn runs were trained and how
+    many of them shared the cores with another process (the records' load average), which slows a run."""
+    drawn = records.where("train")
+    environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(drawn).items())
+    loads = [(r["environment"] or {}).get("load_average") for r in drawn]
+    busy = sum(1 for la in loads if la is not None and la > 1.5)  # other work ran beside it: its time is slower
+    untold = loads.count(None)
+    sharing = ("; " + ", ".join(part for part in (
+        f"{busy} made while other work ran on the machine (load average above 1.5)" if busy else "",
+        f"{untold} made before records stored the machine's load, so whether other work ran beside them is not "
+        "known" if untold else "") if part)) if busy or untold else ""  # fmt: skip
+    fig, axes = _panels(frame, f"final average accuracy against training time ({environment}{sharing}; methods "
+                               f"nudged sideways by up to {NUDGE ** 3 - 1:.0%}); {scale_line}")  # fmt: skip
     for ax, (stream, rows) in zip(axes, frame.groupby("stream", sort=False)):
         _points(ax, rows, "train seconds")
         ax.set(xscale="log", title=stream, xlabel="training time (s)", ylabel="accuracy (%)")
