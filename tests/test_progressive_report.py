@@ -30,17 +30,21 @@ def _record(kind: str, config: dict, metrics: dict, datasets: tuple[str, ...], s
             "data": [{"dataset": d, "source": source} for d in datasets]}  # fmt: skip
 
 
-def _fig2b(config: dict, network: str, f: float, s: int, parameters: int, error: float, source: str) -> dict:
-    """A Fig. 2(b) record: each task at the same test error (%); training accuracy 10 points above the test's."""
+def _fig2b(config: dict, network: str, f: float, s: int, parameters: int, error: float, source: str,
+           growth: float = 0.0) -> dict:  # fmt: skip
+    """A Fig. 2(b) record: each task at the same test error (%); training accuracy 10 points above the test's;
+    column k keeps ``growth`` x k more parameters than the first (its adapters from the earlier columns)."""
     test = 1 - error / 100
-    columns = [{"history": [], "retrain_history": [{"train_acc": min(test + 0.1, 1.0)}]} for _ in range(3)]
+    first = parameters / (3 + 3 * growth)  # the three columns add up to ``parameters``
+    columns = [{"history": [], "retrain_history": [{"train_acc": min(test + 0.1, 1.0)}],
+                "params_nonzero": round(first * (1 + growth * k))} for k in range(3)]  # fmt: skip
     return _record("fig2b", {**config, "network": network, "fraction": f, "seed": s},
                    {"final_test_acc": [test] * 3, "mean_test_error": error / 100, "params_nonzero": parameters,
                     "columns": columns}, ("mnist", config["rgb_dataset"]), source)  # fmt: skip
 
 
 def _records(gap: float, noise_gap: float, step: float, config_a: dict = CONFIG_A, config_b: dict = CONFIG_B,
-             source: str = "file") -> Records:  # fmt: skip
+             source: str = "file", growth: float = 0.0) -> Records:  # fmt: skip
     """Records where progressive beats unlinked by ``gap`` points of error, random-input errs ``noise_gap`` more
     than both, and learned adapters add ``step`` points per column (the others lose 1 point per column)."""
     items = [_record("fig2a", {**config_a, "adapter": a, "seed": s},
@@ -52,7 +56,8 @@ def _records(gap: float, noise_gap: float, step: float, config_a: dict = CONFIG_
             base = 36 + n + 3 * s  # seeds differ a lot: only pairing makes the gaps measurable
             for network, err in (("progressive pruned", base), ("unlinked pruned", base + gap),
                                  ("random-input pruned", base + max(gap, 0) + noise_gap)):  # fmt: skip
-                items.append(_fig2b(config_b, network, f, s, int(1e6 * (1 - f)), err + JITTER[network][s], source))
+                items.append(_fig2b(config_b, network, f, s, int(1e6 * (1 - f)), err + JITTER[network][s], source,
+                                    growth))  # fmt: skip
         items.append(_fig2b(config_b, "unlinked unpruned", 0.0, s, 930_270, 45.0, source))
     return Records(items)
 
@@ -62,7 +67,7 @@ def _statuses(gap, noise_gap, step):
 
 
 def test_claims_are_reproduced_when_every_difference_has_the_papers_sign_beyond_the_noise():
-    assert _statuses(gap=1.0, noise_gap=1.0, step=0.5) == ["reproduced"] * 5
+    assert _statuses(gap=1.0, noise_gap=1.0, step=0.5) == ["reproduced"] * 6
 
 
 def test_claims_are_not_reproduced_when_the_differences_are_reversed():
@@ -143,3 +148,14 @@ def test_matched_pruned_networks_of_unequal_size_are_refused():
     next(r for r in records if r["config"].get("network") == "unlinked pruned")["metrics"]["params_nonzero"] += 1
     with pytest.raises(ValueError, match="differ in size"):
         report.frame_b(records, P)
+
+
+@pytest.mark.parametrize("growth, status", [(0.0, "reproduced"), (-0.1, "reproduced"), (0.043, "not reproduced")])
+def test_parameter_growth_is_linear_when_no_task_costs_more_than_the_one_before(growth, status):
+    """Each column keeps the same share of itself and its adapters from every earlier column: the committed runs'
+    columns cost 4.3 % more per task (quadratic growth); pruning later columns harder makes it linear."""
+    rows = report.claims(_records(gap=1.0, noise_gap=1.0, step=0.5, growth=growth), P)
+    row = next(r for r in rows if r["claim"].startswith("Section 1: pruning each column"))
+    assert row["status"] == status, row
+    if growth > 0:
+        assert "4.1-4.3 % more" in row["reason"], row["reason"]
