@@ -134,8 +134,8 @@ def test_the_claims_read_their_scale_from_the_records():
     assert scale("Fig. 1 (CIFAR-10)").endswith("20 training images/class; E = 2, B = 2; 1 seed(s), no error bars")
     assert scale("Table 1 (MNIST)").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.; 3 seeds, a grid of 3 p̄ values")
     assert scale("Fig. 2 (MNIST): at").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.; B = 4")
-    assert scale("Fig. 4", "the paper draws CIFAR-10)").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.; R = B = 4")
-    assert scale("Fig. 4", "(CIFAR-10)").endswith("E = 2, B = 2; 1 seed(s), no error bars; R = B = 2")
+    assert scale("Fig. 4", "the paper draws CIFAR-10)").endswith("E = 3, 4 retraining epochs per round (N rounds: 4N epochs); 3 seed(s), mean ± s.e.m.")
+    assert scale("Fig. 4", "(CIFAR-10)").endswith("E = 2, 2 retraining epochs per round (N rounds: 2N epochs); 1 seed(s), no error bars")
 
 
 def test_a_caption_cannot_describe_runs_that_differ_from_each_other():
@@ -220,3 +220,14 @@ def test_table_1s_orderings_count_the_rises_and_multinet_above_memory(monkeypatc
     rows = report.claims(_records(paper_like), EXPERIMENT.Params(**SELECT, **SCALE))
     (row,) = [r for r in rows if r["claim"].startswith("Table 1 (MNIST): the compression ratios grow")]
     assert row["reason"].startswith(f"{held} of 7 orderings hold"), row["reason"]
+
+
+def test_figure_3_names_each_matched_network_by_its_p_bar_to_five_decimals_and_its_ratio():
+    """At p = 0.995 both matched p̄ round to 0.9997 at four decimals: the legend gives five, and the compression
+    ratio the reader came for (4 in the synthetic world: p̄ = 1 - (1 - p) / 4)."""
+    import matplotlib.pyplot as plt
+
+    fig = figures.fig_matching_per_task(_records(paper_like), EXPERIMENT.Params(**SELECT, **SCALE))
+    labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    assert "Memory p̄=0.99875 (4.00x fewer weights)" in labels, labels

@@ -280,7 +280,8 @@ def fig_matching_per_task(records: Records, p: Params) -> plt.Figure:
         for ax, f in zip(row, frees):
             found = {r["config"]["method"]: r["metrics"] for r in _of(runs, target_free=f)}
             bars = {f"PackNet p={f:g}": found["memory"]["target_acc"],
-                    **{f"{NAMES[m]} p̄={x['free']:.4f}": x["acc"] for m, x in found.items()}}  # fmt: skip
+                    **{f"{NAMES[m]} p̄={x['free']:.5f} ({(1 - f) / (1 - x['free']):.2f}x fewer weights)": x["acc"]
+                       for m, x in found.items()}}  # fmt: skip (5 decimals: at p = 0.995 both p̄ are 0.9997...)
             for i, (label, a) in enumerate(bars.items()):
                 a = np.asarray(a)
                 sem = a.std(1, ddof=1) / np.sqrt(a.shape[1]) if a.shape[1] > 1 else np.zeros(len(a))

@@ -99,7 +99,8 @@ def scale(runs: list[dict], *, per_round: bool = False, note: bool = True) -> st
     """The data and scale of ``runs``, read from their records; ``note`` adds what p counts."""
     c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
     data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
-    line = (f"{data}; {c['per_class'] or 'all'} training images/class; E = {c['epochs']}, B = {b}; {n} seed(s), "
+    budget = f"{b} retraining epochs per round (N rounds: {b}N epochs)" if per_round else f"B = {b}"
+    line = (f"{data}; {c['per_class'] or 'all'} training images/class; E = {c['epochs']}, {budget}; {n} seed(s), "
             + ("mean ± s.e.m." if n > 1 else "no error bars"))  # fmt: skip
     return line + "; p = free share of body weights (biases, heads kept)" if note else line
 
@@ -326,7 +327,6 @@ def _fig4(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim + f" ({TITLE[d]}{'' if d == 'cifar10' else ', the paper draws CIFAR-10'})", "paper": paper,
              "this book": "; ".join(f"p={f:g}: " + " / ".join(f"{v:.2f}" for v in e.values()) + " % (N = "
                                     + ", ".join(map(str, e)) + ")" for f, e in errs.items()),
-             "data and scale": f"{scale(shown, per_round=True, note=False)}; R = B = "
-                               f"{retraining_budget(shown, per_round=True)}", "status": status,
+             "data and scale": scale(shown, per_round=True, note=False), "status": status,
              "reason": f"{counted}, one part per p (paired by seed): " + "; ".join(r for _, r in parts)
                        + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly")}]
