@@ -62,7 +62,7 @@ book: $(BOOK_STAMP)
 # one pytest worker per core (pytest-xdist); a worker takes the next test when it is free, so the slow
 # notebook runs spread over the cores
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -n auto --dist worksteal
+	$(BIN)/python -m pytest tests -n auto --dist worksteal --durations=25
 
 publish: $(STAMP) $(BOOK_STAMP)
 	$(PUBLISH_TEST)

@@ -268,7 +268,7 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
         status = "reproduced" if few and abs(errs[worst] - errs[best] - 3.5) <= 2 else "partly" if few else "not reproduced"
         reason = f"best N = {best}; spread {errs[worst] - errs[best]:.2f} points against the paper's 3.5"
     shown = fig_runs(records, p, "fig2", d)
-    scale_line = f"{scale(shown, note=False)}; B = {retraining_budget(shown)}"
+    scale_line = scale(shown, note=False)  # it names B
     rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": scale_line,
              "status": status, "reason": reason}]
     if d == "mnist" and {0.99, 0.995} <= set(s.free):  # then f is 0.995 and errs its errors
