@@ -162,3 +162,16 @@ def test_restore_keeps_every_bit_of_trainable_entries():
         expected[~trainable] = torch.tensor([-2.25, 3.0])
     guard.restore()
     assert torch.equal(w.detach().view(torch.int32), expected.view(torch.int32))
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_the_smallest_scores_are_the_set_a_stable_sort_picks_ties_to_the_earlier_position(n):
+    """Pruning picks the k smallest scores without sorting them all; with many ties (scores 0-4) the chosen set
+    must be the one a stable sort's first k gives: ties go to the earlier position, so results stay bit-exact."""
+    from cl_utils.masks import _smallest
+
+    g = torch.Generator().manual_seed(n)
+    for scores in (torch.randint(0, 5, (n,), generator=g).float(), torch.rand(n, generator=g)):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            expected = set(torch.sort(scores, stable=True).indices[:k].tolist())
+            assert set(_smallest(scores, k).tolist()) == expected, (n, k)
