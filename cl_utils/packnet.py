@@ -54,7 +54,8 @@ from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights, unit_co
 from .models import STACKED_LAYERS, MultiHeadNet, num_models
 from .train import EpochStats, TrainSettings, fit, train_mode
 
-__all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask", "filter_prune", "reset_unread_batchnorm"]
+__all__ = ["PackNet", "PackedOwners", "pack_owners", "unpack_owners", "filter_keep_mask", "free_units", "filter_prune",
+           "reset_unread_batchnorm"]
 
 OWNER = "packnet_owner"
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -383,34 +384,47 @@ def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tens
 
 
 @torch.no_grad()
-def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
-    """Filter-based pruning of the current task (the paper's §5.5 / Table 6).
+def free_units(packnet: PackNet, choose: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]) -> dict[str, int]:
+    """Free whole output units of the current task, layer by layer, and the next layer's weights that read them.
 
-    In every prunable layer, ``round(fraction × units)`` of the output units (conv
-    filters, fc neurons) the task owns, those with the smallest weight norm, are
-    freed (:func:`filter_keep_mask`), and so are the next layer's weights that read
-    them, so that the task's surviving units never see what later tasks build there
-    (the paper sets those incoming weights to zero). Call :func:`reset_unread_batchnorm`
-    after retraining. Returns the number of freed units per layer.
+    In each prunable layer, first the weights that read a unit freed in the layer before are freed (so the task's
+    surviving units never see what later tasks build there); then ``choose(name, weight, mine)`` (``mine``: the
+    weights the task owns now) names the layer's units to free, a boolean mask over its output units, and their
+    weights the task owns are freed. Returns the number of units per layer the task no longer owns any weight of.
     """
     task = packnet.num_tasks
     freed_units: dict[str, int] = {}
     dropped_prev: torch.Tensor | None = None
     for name, w in packnet.weights.items():
         owner = getattr(packnet.layers[name], OWNER)
-        if dropped_prev is not None:  # free the columns that read units freed in the previous layer
+        if dropped_prev is not None:
             sel = unit_columns(dropped_prev, w) & (owner == task)
             owner[sel] = 0
             w[sel] = 0.0
-        owned = (owner == task).flatten(1).any(1)
-        keep = filter_keep_mask(w, fraction, owner == task)
-        owner[~keep] = 0
-        w[~keep] = 0.0
+        mine = owner == task
+        owned = mine.flatten(1).any(1)
+        rows = choose(name, w, mine).view(-1, *([1] * (w.dim() - 1))).expand_as(w) & mine
+        owner[rows] = 0
+        w[rows] = 0.0
         dropped = owned & ~(owner == task).flatten(1).any(1)
         freed_units[name] = int(dropped.sum())
         dropped_prev = dropped
     packnet._changed()
     return freed_units
+
+
+@torch.no_grad()
+def filter_prune(packnet: PackNet, fraction: float) -> dict[str, int]:
+    """Filter-based pruning of the current task (the paper's §5.5 / Table 6).
+
+    In every prunable layer, ``round(fraction × units)`` of the output units (conv
+    filters, fc neurons) the task owns, those with the smallest weight norm, are
+    freed (:func:`filter_keep_mask`), and so are the next layer's weights that read
+    them (:func:`free_units`), so that the task's surviving units never see what later
+    tasks build there (the paper sets those incoming weights to zero). Call
+    :func:`reset_unread_batchnorm` after retraining. Returns the number of freed units per layer.
+    """
+    return free_units(packnet, lambda _name, w, mine: ~filter_keep_mask(w, fraction, mine).flatten(1).all(1))
 
 
 @torch.no_grad()

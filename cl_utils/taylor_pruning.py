@@ -21,8 +21,9 @@ from typing import Callable
 
 import torch
 
-from .masks import unit_columns
+from .masks import _smallest
 from .packnet import OWNER, PackNet
+from .packnet import free_units as free_units_by
 
 __all__ = ["taylor_scores", "lowest_units", "free_units", "taylor_filter_prune"]
 
@@ -73,7 +74,7 @@ def taylor_scores(packnet: PackNet, x: torch.Tensor, y: torch.Tensor, *, batch_s
 
 def lowest_units(packnet: PackNet, scores: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
     """The ``count`` units with the lowest scores over all layers, among the units the current task owns; per layer a
-    boolean mask of its units to free. Ties are broken by layer order, then unit index (a stable sort)."""
+    boolean mask of its units to free. Ties go to the earlier layer, then the earlier unit."""
     names = list(packnet.weights)
     eligible = [_owned_units(packnet, n) for n in names]
     flat = torch.cat([torch.where(e, scores[n], torch.full_like(scores[n], float("inf"))) for n, e in zip(names, eligible)])
@@ -81,7 +82,7 @@ def lowest_units(packnet: PackNet, scores: dict[str, torch.Tensor], count: int) 
     if not 0 <= count <= available:
         raise ValueError(f"cannot free {count} units: the task owns {available}")
     chosen = torch.zeros(len(flat), dtype=torch.bool, device=flat.device)
-    chosen[torch.sort(flat, stable=True).indices[:count]] = True
+    chosen[_smallest(flat, count)] = True
     out, start = {}, 0
     for n in names:
         size = len(scores[n])
@@ -90,26 +91,11 @@ def lowest_units(packnet: PackNet, scores: dict[str, torch.Tensor], count: int) 
     return out
 
 
-@torch.no_grad()
 def free_units(packnet: PackNet, drop: dict[str, torch.Tensor]) -> dict[str, int]:
     """Free the current task's weights of the units in ``drop`` (per layer, a boolean mask of output units) and the
-    next layer's weights that read any unit no longer owned; return the number of units freed per layer."""
-    task = packnet.num_tasks
-    freed: dict[str, int] = {}
-    dropped_prev: torch.Tensor | None = None
-    for name, w in packnet.weights.items():
-        owner = getattr(packnet.layers[name], OWNER)
-        if dropped_prev is not None:  # the columns that read units freed in the previous layer
-            sel = unit_columns(dropped_prev, w) & (owner == task)
-            owner[sel], w[sel] = 0, 0.0
-        owned = _owned_units(packnet, name)
-        rows = drop[name].view(-1, *([1] * (w.dim() - 1))).expand_as(w) & (owner == task)
-        owner[rows], w[rows] = 0, 0.0
-        dropped = owned & ~_owned_units(packnet, name)
-        freed[name] = int(dropped.sum())
-        dropped_prev = dropped
-    packnet._changed()
-    return freed
+    next layer's weights that read any unit no longer owned (:func:`cl_utils.packnet.free_units`, as PackNet's own
+    filter pruning does); return the number of units freed per layer."""
+    return free_units_by(packnet, lambda name, _w, _mine: drop[name])
 
 
 def taylor_filter_prune(packnet: PackNet, x: torch.Tensor, y: torch.Tensor, fraction: float, steps: int,

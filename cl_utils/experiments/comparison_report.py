@@ -230,10 +230,10 @@ def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Fig
     loads = [(r["environment"] or {}).get("load_average") for r in drawn]
     busy = sum(1 for la in loads if la is not None and la > 1.5)  # other work ran beside it: its time is slower
     untold = loads.count(None)
-    sharing = ("; " + ", ".join(part for part in (
-        f"{busy} made while other work ran on the machine (load average above 1.5)" if busy else "",
-        f"{untold} made before records stored the machine's load, so whether other work ran beside them is not "
-        "known" if untold else "") if part)) if busy or untold else ""  # fmt: skip
+    notes = ([f"{busy} made while other work ran on the machine (load average above 1.5)"] if busy else []) + (
+        [f"{untold} made before records stored the machine's load, so whether other work ran beside them is not "
+         "known"] if untold else [])  # fmt: skip
+    sharing = "; " + ", ".join(notes) if notes else ""
     fig, axes = _panels(frame, f"final average accuracy against training time ({environment}{sharing}; methods "
                                f"nudged sideways by up to {NUDGE ** 3 - 1:.0%}); {scale_line}")  # fmt: skip
     for ax, (stream, rows) in zip(axes, frame.groupby("stream", sort=False)):

@@ -142,16 +142,17 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("initial_pruned", {**base, **retrain, "fraction": f, "rule": "weights"}, ds, cost * 3) for f in fractions]
     runs += [Run("packnet", {**base, **retrain, **tsk, "order": list(o), "schedule": s, "run": r, "separate_biases": False},
                  ds, cost * 6) for s in p.schedules for o in orders for r in range(p.runs_per_order)]  # fmt: skip
-    runs += [Run("lwf", {**base, **tsk, "finetune_lr": lr, "order": list(o), "warmup": p.lwf_warmup_epochs,
-                         "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": bn},
-                 ds, cost * 6) for lr in p.lwf_lrs for bn in lwf_bn_stats(p) for o in orders]  # fmt: skip
-    paper_lwf = {"finetune_epochs": LWF_PAPER_SCHEDULE[0], "warmup": LWF_PAPER_SCHEDULE[1],
-                 "lr_decay_epoch": LWF_PAPER_SCHEDULE[2], "lwf_schedule": "paper"}  # fmt: skip
+
+    def lwf_run(lr: float, bn: str, order: tuple[str, ...], **schedule) -> Run:
+        c = {**base, **tsk, "finetune_lr": lr, "order": list(order), "warmup": p.lwf_warmup_epochs,
+             "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": bn, **schedule}
+        return Run("lwf", c, ds, cost * 6 * (c["finetune_epochs"] / p.finetune_epochs))
+
+    runs += [lwf_run(lr, bn, o) for lr in p.lwf_lrs for bn in lwf_bn_stats(p) for o in orders]
+    epochs, warmup, decay = LWF_PAPER_SCHEDULE
     if p.lwf_paper_schedule and (p.finetune_epochs, p.lwf_warmup_epochs, p.lr_decay_epoch) != LWF_PAPER_SCHEDULE:
-        runs += [Run("lwf", {**base, **tsk, "finetune_lr": p.lwf_lrs[0], "order": list(o), "warmup": p.lwf_warmup_epochs,
-                             "temperature": p.lwf_temperature, "weight_decay": p.lwf_weight_decay, "bn_stats": "frozen",
-                             **paper_lwf}, ds, cost * 6 * LWF_PAPER_SCHEDULE[0] / p.finetune_epochs)
-                 for o in orders]  # fmt: skip
+        runs += [lwf_run(p.lwf_lrs[0], "frozen", o, finetune_epochs=epochs, warmup=warmup, lr_decay_epoch=decay,
+                         lwf_schedule="paper") for o in orders]  # fmt: skip
     runs += [Run("single_task", {**base, **tsk, "method": m, "dataset": d, "classifier_epochs": p.classifier_epochs,
                                  **({"run": r} if r else {})}, ds, cost)  # run 0 keeps the key it had as the only run
              for m in ("classifier_only", "individual") for d in p.added_datasets
