@@ -93,6 +93,7 @@ gpu-batch:
 	python3 -m cl_utils.gpu_batch run --budget $${BUDGET:-480} --grace 60 --device cuda --out $${OUT:-_build}/records.tar.gz
 
 benchmark: $(STAMP)
+	$(BIN)/python benchmarks/packnet_vs_plain.py
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/packnet_step.py
 	$(BIN)/python benchmarks/stacked_models.py

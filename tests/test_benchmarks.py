@@ -21,3 +21,19 @@ def test_benchmark_runs_and_prints_its_table(args, rows_at_least):
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) >= rows_at_least  # the header and the measured rows
+
+
+def test_packnet_against_plain_loops_runs_every_implementation_on_the_same_rules():
+    """The whole-run benchmark prints a row per implementation; the plain loops follow the book's rules, so on
+    the same data and initial weights their final accuracies stay close to the book's."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "packnet_vs_plain.py"), "--data-source", "synthetic",
+                          "--seeds", "1", "--epochs", "1", "--retrain-epochs", "1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    names = ["book", "book, fused Adam", "plain", "plain, fused Adam", "plain, DataLoader"]
+    rows = {n: line for line in out.stdout.splitlines() for n in names if line.startswith(n + " ") and
+            line[len(n):].split()[0].replace(".", "").isdigit()}  # fmt: skip
+    assert sorted(rows) == sorted(names), out.stdout
+    accuracy = {n: float(rows[n].split()[-1]) for n in names}
+    assert all(abs(accuracy[n] - accuracy["book"]) < 5 for n in names), accuracy
+    assert "FLOP floor" in out.stdout and "book against plain" in out.stdout

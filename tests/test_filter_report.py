@@ -157,3 +157,28 @@ def test_a_caption_cannot_describe_runs_that_differ_from_each_other():
     records.items[1]["config"] = {**records.items[1]["config"], "lr": 0.1}
     with pytest.raises(ValueError, match="differ in"):
         report.scale(records, P, "fig2")
+
+
+def test_fig2_has_its_own_seeds_and_draws_their_spread_as_a_band():
+    """Fig. 2's claims are sizes, so it runs ``fig2_seeds`` (three by default) while Figs. 3 and 4 run ``seeds``;
+    its curves are the seeds' mean with a band of one standard error, and a figure of one seed draws none."""
+    p = EXPERIMENT.Params(**{**P.as_dict(), "seeds": [0], "fig2_seeds": [0, 1]})
+    runs = EXPERIMENT.plan(p)
+    seeds = {fig: {r.config["seed"] for r in runs if r.config.get("figure") == fig} for fig in ("fig2", "fig3", "fig4")}
+    assert seeds == {"fig2": {0, 1}, "fig3": {0}, "fig4": {0}}
+    assert EXPERIMENT.Params().fig2_seeds == [0, 1, 2]
+    records = _records(10.0, 4.0, 5.0, figs=("fig2", "fig3"), params=EXPERIMENT.Params(**{**P.as_dict(),
+                       "seeds": [0, 1, 2], "fig2_seeds": [0, 1, 2]}))  # fmt: skip
+    for r in records.items:  # seeds apart: seed s is s points higher
+        r["metrics"]["history"] = [{**h, "val_acc": h["val_acc"] + r["config"]["seed"] / 100}
+                                   for h in r["metrics"]["history"]]  # fmt: skip
+    assert {r["config"]["seed"] for r in report.runs(records, p, "fig2")} == {0, 1}  # seed 2 is not Fig. 2's now
+    assert {r["config"]["seed"] for r in report.runs(records, p, "fig3")} == {0}
+    fig = figures.fig_fixed_subset(records, p)
+    assert len(fig.axes[0].collections) == 2 and "1 SE over seeds" in fig._suptitle.get_text()  # training, validation
+    band = fig.axes[0].collections[1].get_paths()[0].vertices[:, 1]
+    assert band.max() - band.min() == pytest.approx(1.0, abs=1e-6)  # mean 80.5 +- SE 0.5 of seeds at 80 and 81
+    plt.close(fig)
+    fig = figures.fig_resampled(records, p)
+    assert not fig.axes[0].collections and "SE" not in fig._suptitle.get_text()
+    plt.close(fig)

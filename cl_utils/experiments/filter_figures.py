@@ -78,7 +78,8 @@ def table_summary(records: Records, p: Params) -> pd.DataFrame:
 
 
 def _curves(records: Records, p: Params, fig: str, title: str) -> plt.Figure:
-    """Accuracy, loss and filter count per epoch, one column per criterion (mean over seeds)."""
+    """Accuracy, loss and filter count per epoch, one column per criterion (mean over seeds, with a band of one
+    standard error over seeds where there are several)."""
     shown = runs(records, p, fig)
     c_fig, stand_ins = common_config(shown), carved(shown)
     history = history_frame(records, p)
@@ -87,12 +88,18 @@ def _curves(records: Records, p: Params, fig: str, title: str) -> plt.Figure:
     every = c_fig["every"]
     f, axes = plt.subplots(3, len(crits), figsize=(4.2 * len(crits), 7.6), sharex=True, sharey="row", squeeze=False,
                            gridspec_kw={"height_ratios": [3, 3, 1.4]})  # fmt: skip
+    seeds = data.seed.nunique()
     for j, c in enumerate(crits):
-        d = data[data.criterion == c].groupby("epoch").mean(numeric_only=True)
-        names = data[data.criterion == c].groupby("epoch").data.first()
+        by_epoch = data[data.criterion == c].groupby("epoch")
+        d, se = by_epoch.mean(numeric_only=True), by_epoch.sem(numeric_only=True)  # SE over seeds (NaN for one)
+        names = by_epoch.data.first()
         for i, (metric, unit) in enumerate([("acc", "accuracy (%)"), ("loss", "cross-entropy loss")]):
-            axes[i, j].plot(d.index, d[f"train_{metric}"], label="training")
-            axes[i, j].plot(d.index, d[f"val_{metric}"], label="validation")
+            for split, label in (("train", "training"), ("val", "validation")):
+                col = f"{split}_{metric}"
+                line, = axes[i, j].plot(d.index, d[col], label=label)
+                if seeds > 1:
+                    axes[i, j].fill_between(d.index, d[col] - se[col], d[col] + se[col], color=line.get_color(),
+                                            alpha=0.2, lw=0)  # fmt: skip
             axes[i, j].set_ylabel(unit if j == 0 else "")
         axes[2, j].step(d.index, d.filters, where="mid", color="black")
         axes[2, j].set(xlabel="epoch", ylabel="conv filters" if j == 0 else "")
@@ -112,7 +119,8 @@ def _curves(records: Records, p: Params, fig: str, title: str) -> plt.Figure:
     f.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=8)
     key = ("; blocks: " + ", ".join(f"{v} = {k}" for k, v in SHORT.items() if k in data.data.values)
            if c_fig["mode"] == "datasets" else "")  # fmt: skip
-    f.suptitle(f"{title}{key}\n{scale(records, p, fig)}", fontsize=9)
+    band = f"; lines: mean of {seeds} seeds, bands: ± 1 SE over seeds" if seeds > 1 else ""
+    f.suptitle(f"{title}{key}{band}\n{scale(records, p, fig)}", fontsize=9)
     f.tight_layout(rect=(0, 0.03, 1, 1))
     return f
 

@@ -29,7 +29,7 @@ def runs(records: Records, p: Params, fig: str) -> list[dict]:
     """The records shown in ``fig``: the chapter's criteria of that figure (in their order) and seeds."""
     crits = p.fig4_criteria if fig == "fig4" else p.criteria
     return [r for c in crits for r in sorted(records.where("train", figure=fig, criterion=c),
-                                             key=lambda r: r["config"]["seed"]) if r["config"]["seed"] in p.seeds]
+                                             key=lambda r: r["config"]["seed"]) if r["config"]["seed"] in p.seeds_of(fig)]
 
 
 def common_config(shown: list[dict]) -> dict:
