@@ -18,7 +18,7 @@ from .core import Records
 from .filter_pruning import Params
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
-           "scale", "scales", "history_frame", "summary", "gaps", "speed", "visits", "claims"]  # fmt: skip
+           "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visits", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 FIGURES = ("fig2", "fig3", "fig4")
@@ -127,6 +127,25 @@ def gaps(records: Records, p: Params, fig: str) -> pd.DataFrame:
     return frame.astype({"filters at the end": int})
 
 
+def per_seed(records: Records, p: Params, fig: str) -> pd.DataFrame:
+    """Each run's averages over all epochs, indexed by (criterion, seed): training and validation accuracy (%),
+    their gap, and its instability, the mean absolute change from one epoch to the next of the validation
+    accuracy (points) and loss."""
+    history = history_frame(records, p)
+    h = history[history.figure == fig].sort_values("epoch")
+    rows = {}
+    for (c, s), x in h.groupby(["criterion", "seed"]):
+        rows[(c, s)] = {"train": x.train_acc.mean(), "val": x.val_acc.mean(), "gap": (x.train_acc - x.val_acc).mean(),
+                        "val acc swing": x.val_acc.diff().abs().mean(), "val loss swing": x.val_loss.diff().abs().mean()}
+    return pd.DataFrame(rows).T.rename_axis(["criterion", "seed"])
+
+
+def paired(runs_: pd.DataFrame, c: str, col: str, sign: int = 1) -> list[float]:
+    """``sign`` x (baseline minus criterion ``c``) in column ``col``, one value per seed both have."""
+    seeds = sorted(set(runs_.loc["none"].index) & set(runs_.loc[c].index))
+    return [sign * float(runs_.loc[("none", s), col] - runs_.loc[(c, s), col]) for s in seeds]
+
+
 def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seconds per epoch of each full block of Figs. 2 and 3, and first / last block ratios."""
     history = history_frame(records, p)
@@ -159,10 +178,48 @@ def visits(records: Records, p: Params) -> pd.DataFrame:
     return last
 
 
-def _range_status(ours: float, low: float, high: float, se: float, runs: int) -> tuple[str, str]:
+def _range_status(ours: float, se: float, low: float, high: float, runs: int) -> tuple[str, str]:
     """A size claim given as a range ("3 to 5 points"): judged against the range's nearest point."""
     status, reason = size_status(ours, min(max(ours, low), high), se, runs=runs, direction_holds=ours > 0)
     return status, reason.replace("the paper's", f"the paper's range {low:g}-{high:g}")
+
+
+def _stability(records: Records, p: Params, fig: str, claim: str, table: pd.DataFrame, pruned: list[str],
+               scale_line: str) -> dict:
+    """The report's "the pruned network's loss and accuracy are much less stable over epochs": a direction claim,
+    one part per criterion and curve (validation accuracy, validation loss), each the pruned run's mean absolute
+    change from one epoch to the next minus the baseline's; the SE is over seeds (paired), or with one seed over
+    the epochs (the two runs' changes paired by epoch)."""
+    history = history_frame(records, p)
+    h = history[history.figure == fig]
+    parts, said = [], []
+    for col, curve in (("val acc swing", "val_acc"), ("val loss swing", "val_loss")):
+        for c in pruned:
+            d = paired(table, c, col, sign=-1)
+            if len(d) > 1:
+                diff, se = float(np.mean(d)), seed_se(d)
+            else:  # one run each: the epochs' paired changes
+                swing = {k: h[h.criterion == k].sort_values("epoch").set_index("epoch")[curve].diff().abs()
+                         for k in ("none", c)}  # fmt: skip
+                per_epoch = (swing[c] - swing["none"]).dropna()
+                diff, se = float(per_epoch.mean()), seed_se(per_epoch.tolist())
+            parts.append(direction_status(diff, se, what=f"{c[:3]}. {col} minus the baseline's"))
+        unit = " points" if col == "val acc swing" else ""
+        said.append(f"{col}: baseline {table.loc['none', col].mean():.2f}{unit}, "
+                    + ", ".join(f"{c[:3]}. {table.loc[c, col].mean():.2f}" for c in pruned))  # fmt: skip
+    status, counted = compound_status(parts)
+    runs_ = len(set(table.loc["none"].index))
+    return {"claim": f"{claim}: the pruned runs' validation accuracy and loss are much less stable over epochs",
+            "paper": "much less stable than without pruning", "this book": "; ".join(said) + " per epoch",
+            "data and scale": scale_line, "status": status,
+            "reason": f"{counted} (mean absolute change from one epoch to the next, pruned minus baseline; SE over "
+                      + (f"{runs_} seeds" if runs_ > 1 else "the epochs, one run each") + "; 'much' is not judged): "
+                      + "; ".join(r for _, r in parts)}
+
+
+def _not_run(claim: str, paper: str, why: str, scale_line: str) -> dict:
+    return {"claim": claim, "paper": paper, "this book": "not run", "data and scale": scale_line,
+            "status": "not attempted", "reason": why}
 
 
 def _timed_speed(rec: dict, scale_line: str) -> dict:
@@ -236,36 +293,60 @@ def claims(records: Records, p: Params) -> list[dict]:
         if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
         n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]
-        se_of = lambda c, col, n: combined_se(binomial_se(avg(fig, "none", col), n),  # noqa: E731
-                                              binomial_se(avg(fig, c, col), n)) / math.sqrt(runs_)  # fmt: skip
-        train = [size_status(avg(fig, c, "train acc below baseline (points)"), 10.0,
-                             se_of(c, "train acc (%)", n_train), runs=runs_,
-                             direction_holds=avg(fig, c, "train acc below baseline (points)") > 0) for c in pruned]  # fmt: skip
-        val = [_range_status(avg(fig, c, "val acc below baseline (points)"), 3.0, 5.0, se_of(c, "val acc (%)", n_val),
-                             runs_) for c in pruned]  # fmt: skip
+        table = per_seed(records, p, fig)
+
+        def measured(c: str, col: str, n: int | None = None) -> tuple[float, float]:
+            """Baseline minus criterion ``c``: the mean of the seeds' paired differences and their SE (several
+            seeds), or one run's difference with the binomial SE of ``n`` images for both runs."""
+            d = paired(table, c, col)
+            if len(d) > 1:
+                return float(np.mean(d)), seed_se(d)
+            if col == "gap":
+                return d[0], combined_se(measured(c, "train", n_train)[1], measured(c, "val", n_val)[1])
+            both = [binomial_se(float(table.loc[(k, table.loc[k].index[0]), col]), n) for k in ("none", c)]
+            return d[0], combined_se(*both)
+
+        how = lambda n, what: (f"SE over {runs_} seeds of the paired differences" if runs_ > 1 else  # noqa: E731
+                               f"binomial SE of {n} {what} images, both runs")  # fmt: skip
+        train = []
+        for c in pruned:
+            cost, se = measured(c, "train", n_train)
+            train.append(size_status(cost, 10.0, se, runs=runs_, direction_holds=cost > 0))
+        val = [_range_status(*measured(c, "val", n_val), 3.0, 5.0, runs=runs_) for c in pruned]
         base_gap = avg(fig, "none", "train - val (points)")
-        closing = [direction_status(base_gap - avg(fig, c, "train - val (points)"), combined_se(
-            se_of(c, "train acc (%)", n_train), se_of(c, "val acc (%)", n_val)), what=f"{c[:3]}. gap narrowed by")
-            for c in pruned]  # fmt: skip
+        closing = [direction_status(*measured(c, "gap"), what=f"{c[:3]}. gap narrowed by") for c in pruned]
         closed = compound_status(closing)
         explain = lambda parts: "; ".join(f"{c[:3]}. {r}" for c, (_, r) in zip(pruned, parts))  # noqa: E731
         rows += [
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
-             "reason": explain(train) + f" (binomial SE of {n_train} training images, both runs)"},
+             "reason": explain(train) + f" ({how(n_train, 'training')})"},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in val),
-             "reason": explain(val) + f" (binomial SE of {n_val} validation images, both runs)"},
+             "reason": explain(val) + f" ({how(n_val, 'validation')})"},
             {"claim": f"{claim}: pruning closes the gap between training and validation accuracy",
              "paper": "about 10 points without pruning, about 0 with", "this book":
              f"{base_gap:.1f} without, {pair(fig, 'train - val (points)')} with (points)",
              "data and scale": scale_of[fig], "status": closed[0],
-             "reason": f"{closed[1]}: " + "; ".join(r for _, r in closing)},
+             "reason": f"{closed[1]}: " + "; ".join(r for _, r in closing)
+                       + (f" (SE over {runs_} seeds)" if runs_ > 1 else "")},
+            _stability(records, p, fig, claim, table, pruned, scale_of[fig]),
         ]  # fmt: skip
     if shown["fig2"]:
         rows += _fig2_count_and_speed(records, p, history, config["fig2"], scale_of["fig2"])
+        normalised = {r["config"]["normalize"] for r in shown["fig2"]}
+        rows += [
+            _not_run("Fig. 2: normalising the accumulated scores by their maximum has no significant impact",
+                     "no significant impact (so only un-normalised runs are shown)",
+                     f"every run of the figure uses {'normalised' if normalised == {True} else 'un-normalised'} "
+                     "scores only (parameter normalize); the claim needs the same runs with both", scale_of["fig2"]),
+            _not_run("Section 2.2.3: masking conv filters by a learned L0 norm deteriorated training significantly",
+                     "significantly deteriorated training results",
+                     "the report's L0-norm masking is not implemented here: it is described in one sentence, "
+                     "without its gates, penalty or schedule", scale_of["fig2"]),
+        ]  # fmt: skip
     if shown["fig4"] and passes(config["fig4"]) > 1:
         n_val, runs_, last = config["fig4"]["val_images"], seeds["fig4"], visits(records, p)
         gains, said = [], []
