@@ -164,7 +164,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records(t
     ours = EXPERIMENT.Params(**SELECT, **SCALE, results_dir=str(tmp_path))
     other = EXPERIMENT.Params(**SELECT, **OTHER, results_dir=str(tmp_path))
     made = [n for n in figures.__all__ if n.startswith(("fig_", "table_"))]
-    assert len(made) == 9 and all(callable(getattr(figures, n)) for n in made)
+    assert len(made) == 11 and all(callable(getattr(figures, n)) for n in made)
     for name in made:
         drawn, again = getattr(figures, name)(records, other), getattr(figures, name)(records, ours)
         if name.startswith("fig_"):
@@ -231,3 +231,54 @@ def test_figure_3_names_each_matched_network_by_its_p_bar_to_five_decimals_and_i
     labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     plt.close(fig)
     assert "Memory p̄=0.99875 (4.00x fewer weights)" in labels, labels
+
+
+def _scaled(closing: bool):
+    """PackNet's accuracy a gap below the paper's Fig. 3 value: a gap that vanishes at 400 images per class
+    (``closing``), or the same 8 points at every scale."""
+    def world(c: dict, seed: int, task: int) -> float:
+        if c["method"] != "packnet":
+            return paper_like(c, seed, task)
+        gap = 8.0 * max(0.0, 1 - c["per_class"] / 400) if closing else 8.0
+        return report.PAPER_FIG3[c["dataset"], c["free"]] - gap + _noise(c["per_class"], c["free"], seed, task)
+    return world
+
+
+TREND = EXPERIMENT.Params(**SELECT, **{**SCALE, "scale_trend": [0.5, 2.0, 8.0]})  # 25, 50 (the chapter's), 100, 400
+
+
+@pytest.mark.parametrize("closing", [True, False])
+def test_the_scale_trend_says_whether_the_gap_to_the_paper_closes(closing):
+    from cl_utils.experiments import efficiency_trend as trend
+
+    records = _records(_scaled(closing), params=TREND)
+    table = trend.trend_table(records, TREND, {f: v for (d, f), v in report.PAPER_FIG3.items() if d == "mnist"})
+    assert table["images/class"].drop_duplicates().tolist() == [25, 50, 100, 400]
+    assert table.E.drop_duplicates().tolist() == [2, 3, 6, 24] and len(table) == 4 * 3
+    clause = trend.trend_clause(table)
+    row = next(r for r in report.claims(records, TREND) if r["claim"].startswith("Fig. 3 (MNIST)"))
+    assert row["reason"].endswith(clause) and clause.startswith("scale trend (25/class, E = B = 2 -> 50/class, E = 3, B = 4 -> ")
+    if closing:
+        assert clause.count("the gap narrows from") == 3 and clause.count("closes at the largest scale") == 3, clause
+    else:
+        assert clause.count("does not change beyond 2 SE") == 3 and "closes" not in clause, clause
+    fig = figures.fig_scale_trend(records, TREND)
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3 and sum(line.get_linestyle() == "--" for line in ax.lines) == 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["25\nE=B=2", "50\nE=3, B=4", "100\nE=6, B=8",
+                                                              "400\nE=24, B=32"]
+    assert "SYNTHETIC" in ax.get_title() and "3 seeds" in ax.get_title() and "MLP 784-16-16" in ax.get_title()
+    plt.close(fig)
+    assert figures.table_scale_trend(records, TREND).shape[0] == 12
+
+
+def test_without_a_scale_trend_the_figure_says_so_and_the_row_has_no_clause():
+    params = EXPERIMENT.Params(**SELECT, **{**SCALE, "scale_trend": []})
+    records = _records(params=params)
+    row = next(r for r in report.claims(records, params) if r["claim"].startswith("Fig. 3 (MNIST)"))
+    assert "scale trend" not in row["reason"]
+    fig = figures.fig_scale_trend(records, params)
+    assert "not run" in fig.axes[0].get_title()
+    plt.close(fig)
+    with pytest.raises(experiments.ParameterError, match="scale_trend"):
+        EXPERIMENT.Params(**SELECT, **{**SCALE, "train_per_class": 1000, "scale_trend": [6.0]})

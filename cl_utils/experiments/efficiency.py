@@ -49,6 +49,7 @@ PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]  # five two-class tasks of consec
 MATCH_BOUNDS = (0.5, 0.9999)  # the range of p̄ the matching search may take
 BALL_CNN_MACS = 85.0e6  # multiply-accumulates of one 32x32 image through ball_cnn's body (conv layers + fc)
 PER_CLASS = {"mnist": 6_000, "cifar10": 5_000}  # training images per class when train_per_class is 0 (all)
+SMALLEST_CLASS = {"mnist": 5_421, "cifar10": 5_000}  # training images of the dataset's smallest class
 
 
 @dataclasses.dataclass
@@ -98,6 +99,9 @@ class Params(BaseParams):
                                     unique=True)  # fmt: skip
     fig4_rounds: list[int] = knob([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
                                   unique=True)  # fmt: skip
+    scale_trend: list[float] = knob([0.25, 0.5], "Fig. 3's scale trend: PackNet (N = 1) at every MNIST p and matching "
+                                    "seed, with the MNIST images per class and E and B times each factor",
+                                    min=0.001, max=100.0, unique=True)  # fmt: skip
 
     def check(self) -> None:
         for d in ("mnist", "cifar10"):
@@ -105,6 +109,12 @@ class Params(BaseParams):
             if any(budget % n for n in rounds):
                 raise ParameterError(f"parameter '{d[:5]}_rounds' must hold divisors of the retraining budget "
                                      f"{budget} (got {rounds}); fix it with -p {d[:5]}_rounds <list>")  # fmt: skip
+        for f in self.scale_trend:
+            per_class = trend_setting(self, f)[0]
+            if per_class > SMALLEST_CLASS["mnist"]:
+                raise ParameterError(f"parameter 'scale_trend': factor {f:g} asks for {per_class:,} MNIST training "
+                                     f"images per class, but its smallest class has {SMALLEST_CLASS['mnist']:,}; use "
+                                     f"factors up to {SMALLEST_CLASS['mnist'] / (self.train_per_class or PER_CLASS['mnist']):.2f}")  # fmt: skip
         for name in ("matching_datasets", "fig2_datasets"):
             extra = [d for d in getattr(self, name) if d not in self.datasets]
             if extra:
@@ -180,6 +190,26 @@ def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: 
                 f"seeds={c['seeds']}") for c in configs]  # fmt: skip
 
 
+def trend_setting(p: Params, factor: float) -> tuple[int, int, int]:
+    """MNIST images per class, E and B of the scale trend's point ``factor`` (each the chapter's times it)."""
+    s = setting(p, "mnist")
+    return (max(1, round(factor * (s.per_class or PER_CLASS["mnist"]))), max(1, round(factor * s.epochs)),
+            max(1, round(factor * s.budget)))  # fmt: skip
+
+
+def trend_runs(p: Params) -> list[Run]:
+    """Fig. 3's scale trend: PackNet at N = 1 at every MNIST p and matching seed, at each factor's images per class
+    and epochs, to show whether the gap to the paper's accuracy closes as the scale grows."""
+    s, runs = setting(p, "mnist"), []
+    for factor in p.scale_trend:
+        per_class, epochs, budget = trend_setting(p, factor)
+        base = {**_base(p, s), "per_class": per_class, "epochs": epochs}
+        runs += [Run("fill", c, ("mnist",), _cost(c, len(c["seeds"])), f"mnist packnet p={f:g} N=1 B={budget} "
+                     f"seeds={c['seeds']}, scale x{factor:g}")
+                 for f in s.free for c in _fill_configs(base, "packnet", f, 1, budget, p.matching_seeds)]  # fmt: skip
+    return runs
+
+
 def match_run(p: Params, d: str, free: float, method: str, how: str) -> Run:
     """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched."""
     c = {**_base(p, setting(p, d)), "method": method, "target_free": free, "budget": setting(p, d).budget,
@@ -212,6 +242,8 @@ def plan(p: Params) -> list[Run]:
                 for f in s.free:
                     for m in ("memory", "multinet"):
                         runs.append(match_run(p, d, f, m, how))
+            if d == "mnist":
+                runs += trend_runs(p)
     seen, unique = set(), []
     for r in runs:  # a point shared by two figures (Fig. 1 and Fig. 2 at N = 1) is one run
         key = (r.kind, repr(sorted(r.config.items())))

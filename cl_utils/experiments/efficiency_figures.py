@@ -4,7 +4,11 @@ Every label, caption and scale line is read from the records (their configs, met
 from the parameters the notebook was run with, so a caption cannot describe other runs than the ones it shows;
 the parameters only say which records go where (:func:`.efficiency_report.fig_runs`,
 :func:`.efficiency_report.matching_runs`). A figure drawn for several datasets has one row of panels per dataset.
-:mod:`.efficiency_report` holds the selections, the scale lines and the claims.
+:mod:`.efficiency_report` holds the selections, the scale lines and the claims; :mod:`.efficiency_trend` the
+scale trend's table.
+
+Why one module (over 300 lines): every figure and table of the chapter, drawn from the same selections with the
+same helpers (a figure and the table of its points must show the same records).
 """
 from __future__ import annotations
 
@@ -25,13 +29,15 @@ from ..paths import run_results_root
 from .cache import RunCache
 from .core import Records
 from .efficiency import PAIRS, Params
-from .efficiency_report import (PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs, retraining_budget,
-                                scale)  # fmt: skip
+from .efficiency import setting
+from .efficiency_report import (DATA, PAPER_FIG3, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
+                                point_runs, retraining_budget, scale, seeds_of, synthetic)  # fmt: skip
+from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
            "table_matching", "caption_grid_against_search", "table_grid_against_search", "fig_rounds_budget",
            "table_rounds_budget", "fig_matching_per_task", "fig_rounds_no_budget",
-           "table_rounds_no_budget"]  # fmt: skip
+           "table_rounds_no_budget", "fig_scale_trend", "table_scale_trend"]  # fmt: skip
 
 NAMES = {"packnet": "PackNet", "memory": "Memory", "multinet": "Multinet"}
 
@@ -298,3 +304,62 @@ def fig_matching_per_task(records: Records, p: Params) -> plt.Figure:
                  + _lines(names, [scale(runs) for runs in shown], 4.6 * cols), fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------- Fig. 3's scale trend
+def _trend(records: Records, p: Params) -> tuple[pd.DataFrame, list[dict]]:
+    shown = trend_records(records, p)
+    return trend_table(records, p, {f: v for (d, f), v in PAPER_FIG3.items() if d == "mnist"}), shown
+
+
+def _trend_scale(records: Records, shown: list[dict], p: Params) -> str:
+    """What the trend's runs share (all but images per class and epochs), and the chapter's own scale among
+    them, read from their records."""
+    c = shown[0]["config"]
+    data = "SYNTHETIC stand-in (tests only)" if synthetic(shown) else DATA[c["dataset"]]
+    hidden = "-".join(map(str, c["hidden"])) if isinstance(c["hidden"], list) else c["hidden"]
+    s = setting(p, "mnist")
+    own = point_runs(records, p, "mnist", "packnet", s.free[0], 1, s.budget, p.matching_seeds)[0]["config"]
+    return (f"{data}; PackNet, N = 1; MLP 784-{hidden}, Adam lr {c['lr']:g}, batch {c['batch_size']}; "
+            f"{len(seeds_of(shown))} seeds, mean ± s.e.m.; images per class and epochs as marked; the chapter's own "
+            f"point: {own['per_class'] or 'all'} training images/class; E = {own['epochs']}, B = {own['budget']}")
+
+
+def _epochs(e: int, b: int) -> str:
+    return f"E=B={e}" if e == b else f"E={e}, B={b}"
+
+
+def fig_scale_trend(records: Records, p: Params) -> plt.Figure:
+    """PackNet's mean accuracy at each p against the scale (images per class, with E = B growing alike), the
+    paper's Fig. 3 value of each p dashed in the same colour."""
+    table, shown = _trend(records, p)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    if table.empty:
+        ax.set_axis_off()
+        ax.set_title("Fig. 3's scale trend: not run (parameter scale_trend)", fontsize=9)
+        return fig
+    for i, (f, rows) in enumerate(table.groupby("p", sort=False)):
+        color = plots.PALETTE[i]
+        ax.errorbar(rows["images/class"], rows["accuracy (%)"], yerr=rows.SE.fillna(0), marker="o", capsize=3,
+                    color=color, label=f"p = {f:g}")  # fmt: skip
+        ax.axhline(rows["paper (%)"].iloc[0], color=color, ls="--", lw=1)
+    scales = table.drop_duplicates(["images/class", "E", "B"])
+    ax.set_xscale("log")
+    ax.set_xticks(scales["images/class"], [f"{int(r['images/class'])}\n{_epochs(int(r.E), int(r.B))}"
+                                           for _, r in scales.iterrows()])  # fmt: skip
+    ax.minorticks_off()
+    ax.set(xlabel="training images per class (and epochs E, B)", ylabel="PackNet's mean test accuracy, 5 tasks (%)")
+    ax.legend(title="dashed: the paper's Fig. 3", fontsize=8)
+    ax.set_title("Fig. 3's scale trend (MNIST): does PackNet's gap to the paper close with scale?\n"
+                 + textwrap.fill(_trend_scale(records, shown, p), 80), fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def table_scale_trend(records: Records, p: Params) -> pd.DataFrame:
+    """The trend's points: PackNet's mean accuracy (mean ± s.e.m. over seeds) and its gap to the paper."""
+    table, _ = _trend(records, p)
+    if table.empty:
+        return table
+    out = table.assign(**{"accuracy (%)": [f"{a:.2f} ± {s:.2f}" for a, s in zip(table["accuracy (%)"], table.SE)]})
+    return out.drop(columns="SE").round(2).set_index(["images/class", "E", "B", "p"])

@@ -23,6 +23,7 @@ from ..verdicts import binomial_se, combined_se, compound_status, direction_stat
 from .core import Records
 from .describe import synthetic
 from .efficiency import BASE_KEYS, Params, fill_runs, match, setting
+from .efficiency_trend import POINT_KEYS, trend_clause, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
            "common", "seeds_of", "synthetic", "retraining_budget", "scale", "claims"]  # fmt: skip
@@ -36,8 +37,6 @@ PAPER_TABLE1 = {("mnist", 0.95): (1.17, 1.63), ("mnist", 0.99): (1.45, 2.77), ("
 #: Figure 3's captions: PackNet's mean accuracy (%) at p
 PAPER_FIG3 = {("mnist", 0.95): 99.6, ("mnist", 0.99): 98.9, ("mnist", 0.995): 97.0,
               ("cifar10", 0.8): 89.1, ("cifar10", 0.9): 84.3, ("cifar10", 0.95): 79.7}
-#: the config keys that say which point of a figure a fill run is (the parameters choose them)
-POINT_KEYS = ("dataset", "method", "free", "rounds", "budget", "seeds")
 
 
 # ------------------------------------------------------------------------------------ which records go where
@@ -305,8 +304,16 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
              "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds", "status": status,
              "reason": ("; ".join(f"p={f:g}: {r}" for f, (_, r) in zip([f for f in ours if (d, f) in PAPER_FIG3], parts))
-                        + " (the SE over the seeds; the paper gives no spread)") if parts
+                        + " (the SE over the seeds; the paper gives no spread)" + _trend(records, p, d)) if parts
                        else "not measurable (no p in common)"}]  # fmt: skip
+
+
+def _trend(records: Records, p: Params, d: str) -> str:
+    """Fig. 3's scale-trend clause (MNIST, where the plan runs one), with its leading separator."""
+    if d != "mnist":
+        return ""
+    clause = trend_clause(trend_table(records, p, {f: v for (dd, f), v in PAPER_FIG3.items() if dd == d}))
+    return f"; {clause}" if clause else ""
 
 
 def _fig4(records: Records, p: Params, d: str) -> list[dict]:

@@ -1,0 +1,84 @@
+"""Chapter 02's scale trend: does PackNet's gap to the paper's Fig. 3 accuracy close as data and epochs grow?
+
+The committed run trains on a subset of MNIST for fewer epochs than the paper, and PackNet's mean accuracy at
+high p falls far below the paper's (Fig. 3's row). A gap that comes from the scale should shrink as the scale
+grows; one that comes from the method should not. The plan's ``scale_trend`` runs PackNet (N = 1) at every p and
+matching seed with the images per class and E = B multiplied by each factor (:func:`.efficiency.trend_runs`);
+this module reads those records and the chapter's own point (factor 1) into one table, and says in a clause of
+Fig. 3's row whether the gap closes. The figure is :func:`.efficiency_figures.fig_scale_trend`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..verdicts import combined_se, seed_se, size_status
+from .core import Records
+from .efficiency import BASE_KEYS, Params, fill_runs, setting
+
+__all__ = ["POINT_KEYS", "SCALE_KEYS", "trend_records", "trend_table", "trend_clause"]
+
+#: the config keys in which the trend's points differ (besides p)
+SCALE_KEYS = ("per_class", "epochs", "budget")
+#: the config keys that say which point of a figure a fill run is (the parameters choose them)
+POINT_KEYS = ("dataset", "method", "free", "rounds", "budget", "seeds")
+
+
+def trend_records(records: Records, p: Params) -> list[dict]:
+    """The fill records of the trend: MNIST, PackNet at N = 1 with the matching seeds, at every p of the chapter,
+    trained like the chapter's own point (its network, learning rate, batch and split) at any images per class and
+    epochs. They are found from the records, not from ``scale_trend`` (the parameters select the p and seeds
+    only), so a caption cannot describe runs it does not show; none where fewer than two scales were run."""
+    s = setting(p, "mnist")
+    anchor = [records.where("fill", **{k: r.config[k] for k in POINT_KEYS})
+              for f in s.free for r in fill_runs(p, "mnist", "packnet", f, 1, s.budget, p.matching_seeds)]  # fmt: skip
+    if not all(len(a) == 1 for a in anchor):
+        return []
+    same = {k: anchor[0][0]["config"].get(k) for k in BASE_KEYS if k not in SCALE_KEYS}
+    found = [r for r in records.where("fill", method="packnet", rounds=1, seeds=anchor[0][0]["config"]["seeds"])
+             if r["config"]["free"] in s.free and all(r["config"].get(k) == v for k, v in same.items())]  # fmt: skip
+    scales = {tuple(r["config"][k] for k in SCALE_KEYS) for r in found}
+    return found if len(scales) > 1 else []
+
+
+def trend_table(records: Records, p: Params, paper: dict[float, float]) -> pd.DataFrame:
+    """One row per (scale, p), smallest scale first: images per class, E = B, PackNet's mean accuracy over the five
+    tasks (mean and SE over seeds) and its distance to the paper's value (``paper``: p -> %) in SEs."""
+    rows = []
+    for r in trend_records(records, p):
+        c = r["config"]
+        per_seed = 100 * np.asarray(r["metrics"]["acc"]).mean(axis=0)  # tasks x seeds -> each seed's mean
+        mean, se = float(per_seed.mean()), seed_se(list(per_seed))
+        rows.append({"images/class": c["per_class"] or 6000, "E": c["epochs"], "B": c["budget"], "p": c["free"],
+                     "seeds": len(per_seed), "accuracy (%)": mean, "SE": se,
+                     "paper (%)": paper.get(c["free"], np.nan), "gap (points)": paper.get(c["free"], np.nan) - mean,
+                     "gap / SE": (paper.get(c["free"], np.nan) - mean) / se})  # fmt: skip
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["images/class", "E", "B", "p"], kind="stable").reset_index(drop=True)
+
+
+def trend_clause(table: pd.DataFrame) -> str:
+    """What the trend says about each p's gap to the paper, smallest scale to largest: the accuracies, whether the
+    gap narrows or widens by more than 2 SE (the two scales' SEs combined), and whether the largest scale reaches
+    the paper's value within 2 SE (the size rule)."""
+    if table.empty:
+        return ""
+    scales = table.drop_duplicates(["images/class", "E", "B"])
+    label = " -> ".join(f"{int(r['images/class'])}/class, " + (f"E = B = {int(r.E)}" if r.E == r.B else
+                                                                f"E = {int(r.E)}, B = {int(r.B)}")
+                        for _, r in scales.iterrows())  # fmt: skip
+    said = []
+    for f, rows in table.groupby("p", sort=False):
+        first, last = rows.iloc[0], rows.iloc[-1]
+        status, _ = size_status(float(last["accuracy (%)"]), float(last["paper (%)"]), float(last.SE),
+                                runs=int(last.seeds), direction_holds=None)  # fmt: skip
+        change = abs(first["gap (points)"]) - abs(last["gap (points)"])  # > 0: the gap narrows
+        se = combined_se(float(first.SE), float(last.SE))
+        moves = "narrows" if change > 2 * se else "widens" if change < -2 * se else "does not change beyond 2 SE"
+        said.append(f"p={f:g}: " + " -> ".join(f"{a:.1f}" for a in rows["accuracy (%)"]) + " % (paper "
+                    f"{last['paper (%)']:.1f}): the gap {moves} from "
+                    f"{first['gap (points)']:.1f} to {last['gap (points)']:.1f} points, "
+                    + ("and closes at the largest scale (within 2 SE)" if status == "reproduced" else
+                       f"still {abs(last['gap / SE']):.1f} SE at the largest scale"))  # fmt: skip
+    return f"scale trend ({label}): " + "; ".join(said)
