@@ -252,4 +252,10 @@ def claims(records: Records, p: Params) -> list[dict]:
          "paper": "progressive pruned only", "this book": ", ".join(front), "data and scale": line_b,
          "status": status_f, "reason": reason_f},
         _growth_row(records, p),
+        {"claim": "Section 4: a convolutional progressive pruned network has no benefit over the convolutional "
+                  "unlinked pruned one at equal parameters (MNIST, SVHN, flipped SVHN)",
+         "paper": "no benefit (initial experiments, no numbers)", "this book": "not run", "data and scale": "none",
+         "status": "not attempted",
+         "reason": "the book's progressive networks are fully connected only, and SVHN is not on the build machines; "
+                   "the paper gives no numbers, architecture or pruning levels for the convolutional variant"},
     ]  # fmt: skip
