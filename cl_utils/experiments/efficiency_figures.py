@@ -345,7 +345,7 @@ def fig_scale_trend(records: Records, p: Params) -> plt.Figure:
         ax.axhline(rows["paper (%)"].iloc[0], color=color, ls="--", lw=1)
     scales = table.drop_duplicates(["images/class", "E", "B"])
     ax.set_xscale("log")
-    ax.set_xticks(scales["images/class"], [f"{int(r['images/class'])}\n{_epochs(int(r.E), int(r.B))}"
+    ax.set_xticks(scales["images/class"], [f"{r.subset}\n{_epochs(int(r.E), int(r.B))}"
                                            for _, r in scales.iterrows()])  # fmt: skip
     ax.minorticks_off()
     ax.set(xlabel="training images per class (and epochs E, B)", ylabel="PackNet's mean test accuracy, 5 tasks (%)")
@@ -362,4 +362,5 @@ def table_scale_trend(records: Records, p: Params) -> pd.DataFrame:
     if table.empty:
         return table
     out = table.assign(**{"accuracy (%)": [f"{a:.2f} ± {s:.2f}" for a, s in zip(table["accuracy (%)"], table.SE)]})
-    return out.drop(columns="SE").round(2).set_index(["images/class", "E", "B", "p"])
+    return out.drop(columns=["SE", "images/class"]).round(2).set_index(["subset", "E", "B", "p"]).rename_axis(
+        ["images/class", "E", "B", "p"])  # fmt: skip
