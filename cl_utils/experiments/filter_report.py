@@ -129,8 +129,8 @@ def gaps(records: Records, p: Params, fig: str) -> pd.DataFrame:
 
 def per_seed(records: Records, p: Params, fig: str) -> pd.DataFrame:
     """Each run's averages over all epochs, indexed by (criterion, seed): training and validation accuracy (%),
-    their gap, and its instability, the mean absolute change from one epoch to the next of the validation
-    accuracy (points) and loss."""
+    their gap, and two measures of instability ("swing"): the mean absolute change from one epoch to the next of
+    the validation accuracy (points) and of the validation loss."""
     history = history_frame(records, p)
     h = history[history.figure == fig].sort_values("epoch")
     rows = {}
