@@ -361,6 +361,7 @@ def table_scale_trend(records: Records, p: Params) -> pd.DataFrame:
     table, _ = _trend(records, p)
     if table.empty:
         return table
-    out = table.assign(**{"accuracy (%)": [f"{a:.2f} ± {s:.2f}" for a, s in zip(table["accuracy (%)"], table.SE)]})
+    out = table.assign(**{"accuracy (%)": [f"{a:.2f} ± {s:.2f}" for a, s in zip(table["accuracy (%)"], table.SE)],
+                          "p": [f"{f:g}" for f in table.p]})  # (p to its own digits: 0.995 is not 1.00)
     return out.drop(columns=["SE", "images/class"]).round(2).set_index(["subset", "E", "B", "p"]).rename_axis(
         ["images/class", "E", "B", "p"])  # fmt: skip
