@@ -50,7 +50,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .masks import FrozenEntries, magnitude_keep_mask, prunable_weights, unit_columns
+from .masks import FrozenEntries, _smallest, magnitude_keep_mask, prunable_weights, unit_columns
 from .models import STACKED_LAYERS, MultiHeadNet, num_models
 from .train import EpochStats, TrainSettings, fit, train_mode
 
@@ -377,7 +377,7 @@ def filter_keep_mask(weight: torch.Tensor, fraction: float, eligible: torch.Tens
     units = elig.any(1).nonzero().squeeze(1)
     norms = (rows[units] * elig[units]).norm(dim=1)
     k = int(round(fraction * len(units)))
-    drop_units = units[torch.sort(norms, stable=True).indices[:k]]
+    drop_units = units[_smallest(norms, k)]  # the weakest k (ties: the earlier units), as magnitude pruning picks
     keep = torch.ones_like(elig)
     keep[drop_units] = ~elig[drop_units]
     return keep.view_as(weight)

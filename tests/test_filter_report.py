@@ -225,11 +225,31 @@ def test_stability_is_the_pruned_runs_epoch_to_epoch_change_against_the_baseline
 
 
 def test_claims_the_chapter_did_not_run_have_a_row_that_says_so():
-    rows = report.claims(_records(10.0, 4.0, 5.0), P)
+    none = EXPERIMENT.Params(**{**P.as_dict(), "fig2_other_normalize": []})
+    rows = report.claims(_records(10.0, 4.0, 5.0, params=none), none)
     found = {k: next(r for r in rows if k in r["claim"]) for k in ("normalising the accumulated", "learned L0 norm")}
     for row in found.values():
         assert row["status"] == "not attempted" and row["this book"] == "not run", row
     assert "un-normalised scores only" in found["normalising the accumulated"]["reason"]
+
+
+@pytest.mark.parametrize("shift, status", [(0.0, "reproduced"), (3.0, "not reproduced")])
+def test_normalisation_makes_no_difference_when_zero_lies_within_the_seeds_noise(shift, status):
+    """The report found normalising the scores made no significant difference: Fig. 2's runs with the other
+    'normalize' against their twins of the same seed, a size of zero judged on the seeds' paired SE."""
+    records = _records(10.0, 4.0, 5.0)  # P runs 'weight' also with normalised scores (the default)
+    for r in records.items:
+        if r["config"].get("normalize") and r["config"].get("figure") == "fig2":
+            move = (shift + 0.3 * (r["config"]["seed"] - 1)) / 100  # each seed its own difference
+            r["metrics"]["history"] = [{**h, "train_acc": h["train_acc"] + move, "val_acc": h["val_acc"] + move}
+                                       for h in r["metrics"]["history"]]  # fmt: skip
+    assert any(r["config"].get("normalize") for r in records.items)
+    row = next(r for r in report.claims(records, P) if "normalising the accumulated" in r["claim"])
+    assert row["status"] == status, row
+    assert f"wei. validation {shift:+.2f}" in row["this book"] and "3 seed(s)" in row["data and scale"], row
+    fig = figures.fig_fixed_subset(records, P)  # the figure shows the chapter's own normalisation only
+    assert "3 seed(s)" in fig._suptitle.get_text()
+    plt.close(fig)
 
 
 def test_epoch_times_use_full_blocks_only_whatever_the_number_of_seeds():

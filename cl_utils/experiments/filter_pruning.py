@@ -177,6 +177,9 @@ class Params(BaseParams):
     fig4_criteria: list[str] = knob(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
                                     unique=True)  # fmt: skip
     seeds: list[int] = knob([0], "one run per figure (3 and 4), criterion and seed", min=0, min_length=1, unique=True)
+    fig2_other_normalize: list[str] = knob(["activation", "weight"], "criteria of Fig. 2 also run with the other "
+                                           "'normalize' (the report: normalising made no significant difference)",
+                                           choices=("activation", "weight"), unique=True)  # fmt: skip
     fig2_seeds: list[int] = knob([0, 1, 2], "Fig. 2's seeds, one run per criterion and seed (its claims are sizes: "
                                  "3 runs give them a measured spread)", min=0, min_length=1, unique=True)  # fmt: skip
     epoch_time_pairs: int = knob(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
@@ -214,7 +217,8 @@ COMMON = ("percent", "normalize", "pretrained", "batch_norm", "pool_size", "fc_w
 
 
 def plan(p: Params) -> list[Run]:
-    """One run per (figure, criterion, seed)."""
+    """One run per (figure, criterion, seed), and Fig. 2's criteria in `fig2_other_normalize` once more with the other
+    `normalize`."""
     v = p.as_dict()
     common = {k: v[k] for k in COMMON}
     runs = []
@@ -223,6 +227,9 @@ def plan(p: Params) -> list[Run]:
         for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
             runs += [Run("train", {**common, **e, "figure": fig, "criterion": criterion, "seed": s}, tuple(e["datasets"]),
                          cost) for s in p.seeds_of(fig)]  # fmt: skip
+            if fig == "fig2" and criterion in p.fig2_other_normalize:  # the same runs, scores normalised the other way
+                runs += [Run("train", {**common, **e, "normalize": not p.normalize, "figure": fig, "criterion": criterion,
+                                       "seed": s}, tuple(e["datasets"]), cost) for s in p.seeds_of(fig)]  # fmt: skip
     if p.epoch_time_pairs:
         e = p.figures()["fig2"]
         c = {**common, "train_images": e["train_images"], "every": e["every"], "pairs": p.epoch_time_pairs,

@@ -72,7 +72,7 @@ class Params(BaseParams):
     batch_size: int = knob(32, "minibatch size", min=1, max=4096)
     momentum: float = knob(0.9, "SGD momentum", min=0.0, max=0.999)
     batchnorm_per_task: bool = knob(True, "with batch_norm: also PackNet (first schedule, run 0 of each order) with "
-                                    "per-task batch-norm, as individual networks re-fit it (the paper's section 5)")
+                                    "per-task batch-norm, as individual networks re-fit it (the paper's section 4)")
     runs_per_order: int = knob(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
     # baselines
     single_task_runs: int = knob(3, "runs of Classifier Only and of each Individual Network, each its own seed "
