@@ -188,7 +188,8 @@ def main() -> None:
     raw = cl.load_dataset("mnist", args.data_source)
     tasks = cl.split_tasks(cl.make_task(raw, seed=0, val_fraction=0.0, device=device), PAIRS)
     samples = sum(len(t.split("train")[1]) for t in tasks) * (args.epochs + args.retrain_epochs)
-    floor = 3 * macs_per_sample() * samples / mac_rate(device)
+    rate = mac_rate(device)
+    floor = 3 * macs_per_sample() * samples / rate
 
     runners = {"book": book_run, "book, fused Adam": book_fused_run, "plain": plain_run,
                "plain, fused Adam": lambda *a: plain_run(*a, fused=True),
@@ -231,7 +232,7 @@ def main() -> None:
     print(f"torch.sqrt of {n:,} zeros: {zeros * 1e6:.0f} us, of {n:,} random values: {randoms * 1e6:.0f} us "
           f"({zeros / randoms:.0f}x): the default Adam's square root of never-updated second moments")  # fmt: skip
     print(f"FLOP floor {floor:.2f} s ({3 * macs_per_sample() * samples / 1e9:.1f} G multiply-adds at "
-          f"{mac_rate(device) / 1e9:.1f} G/s)")  # fmt: skip
+          f"{rate / 1e9:.1f} G/s)")  # fmt: skip
     for name in ("book", "book, fused Adam"):
         print(f"{name} against plain: {med['plain'] / med[name]:.2f}x; against plain with a DataLoader: "
               f"{med['plain, DataLoader'] / med[name]:.2f}x; against plain with fused Adam: "

@@ -252,7 +252,7 @@ def test_the_scale_trend_says_whether_the_gap_to_the_paper_closes(closing):
     from cl_utils.experiments import efficiency_trend as trend
 
     records = _records(_scaled(closing), params=TREND)
-    table = trend.trend_table(records, TREND, {f: v for (d, f), v in report.PAPER_FIG3.items() if d == "mnist"})
+    table = trend.trend_table(trend.trend_records(records, TREND), report.paper_fig3("mnist"))
     assert table["images/class"].drop_duplicates().tolist() == [25, 50, 100, 400]
     assert table.E.drop_duplicates().tolist() == [2, 3, 6, 24] and len(table) == 4 * 3
     clause = trend.trend_clause(table)

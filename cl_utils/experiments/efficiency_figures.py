@@ -30,8 +30,8 @@ from .cache import RunCache
 from .core import Records
 from .efficiency import PAIRS, Params
 from .efficiency import setting
-from .efficiency_report import (DATA, PAPER_FIG3, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
-                                point_runs, retraining_budget, scale, seeds_of, synthetic)  # fmt: skip
+from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
+                                paper_fig3, point_runs, retraining_budget, scale, seeds_of, synthetic)  # fmt: skip
 from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
@@ -309,7 +309,7 @@ def fig_matching_per_task(records: Records, p: Params) -> plt.Figure:
 # ---------------------------------------------------------------------------------------- Fig. 3's scale trend
 def _trend(records: Records, p: Params) -> tuple[pd.DataFrame, list[dict]]:
     shown = trend_records(records, p)
-    return trend_table(records, p, {f: v for (d, f), v in PAPER_FIG3.items() if d == "mnist"}), shown
+    return trend_table(shown, paper_fig3("mnist")), shown
 
 
 def _trend_scale(records: Records, shown: list[dict], p: Params) -> str:

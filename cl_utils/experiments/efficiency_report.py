@@ -23,10 +23,10 @@ from ..verdicts import binomial_se, combined_se, compound_status, direction_stat
 from .core import Records
 from .describe import synthetic
 from .efficiency import BASE_KEYS, Params, fill_runs, match, setting
-from .efficiency_trend import POINT_KEYS, trend_clause, trend_table
+from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
-           "common", "seeds_of", "synthetic", "retraining_budget", "scale", "claims"]  # fmt: skip
+           "common", "seeds_of", "synthetic", "retraining_budget", "scale", "paper_fig3", "claims"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)
@@ -308,11 +308,16 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
                        else "not measurable (no p in common)"}]  # fmt: skip
 
 
+def paper_fig3(d: str) -> dict[float, float]:
+    """The paper's Fig. 3 accuracy (%) of dataset ``d`` at each p."""
+    return {f: v for (dd, f), v in PAPER_FIG3.items() if dd == d}
+
+
 def _trend(records: Records, p: Params, d: str) -> str:
     """Fig. 3's scale-trend clause (MNIST, where the plan runs one), with its leading separator."""
     if d != "mnist":
         return ""
-    clause = trend_clause(trend_table(records, p, {f: v for (dd, f), v in PAPER_FIG3.items() if dd == d}))
+    clause = trend_clause(trend_table(trend_records(records, p), paper_fig3(d)))
     return f"; {clause}" if clause else ""
 
 

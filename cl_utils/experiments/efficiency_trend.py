@@ -41,12 +41,12 @@ def trend_records(records: Records, p: Params) -> list[dict]:
     return found if len(scales) > 1 else []
 
 
-def trend_table(records: Records, p: Params, paper: dict[float, float]) -> pd.DataFrame:
+def trend_table(shown: list[dict], paper: dict[float, float]) -> pd.DataFrame:
     """One row per (scale, p), smallest scale first: images per class (``subset``: "all" for the whole training
     split, placed at 6,000), E, B, PackNet's mean accuracy over the five tasks (mean and SE over seeds) and its
     distance to the paper's value (``paper``: p -> %) in SEs."""
     rows = []
-    for r in trend_records(records, p):
+    for r in shown:  # :func:`trend_records`
         c = r["config"]
         per_seed = 100 * np.asarray(r["metrics"]["acc"]).mean(axis=0)  # tasks x seeds -> each seed's mean
         mean, se = float(per_seed.mean()), seed_se(list(per_seed))

@@ -132,11 +132,12 @@ def gaps(records: Records, p: Params, fig: str) -> pd.DataFrame:
     return frame.astype({"filters at the end": int})
 
 
-def per_seed(records: Records, p: Params, fig: str) -> pd.DataFrame:
+def per_seed(records: Records, p: Params, fig: str, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each run's averages over all epochs, indexed by (criterion, seed): training and validation accuracy (%),
     their gap, and two measures of instability ("swing"): the mean absolute change from one epoch to the next of
-    the validation accuracy (points) and of the validation loss."""
-    history = history_frame(records, p)
+    the validation accuracy (points) and of the validation loss. ``history``: :func:`history_frame`'s, if the
+    caller has it already."""
+    history = history_frame(records, p) if history is None else history
     h = history[history.figure == fig].sort_values("epoch")
     rows = {}
     for (c, s), x in h.groupby(["criterion", "seed"]):
@@ -194,13 +195,12 @@ def _range_status(ours: float, se: float, low: float, high: float, runs: int) ->
     return status, reason.replace("the paper's", f"the paper's range {low:g}-{high:g}")
 
 
-def _stability(records: Records, p: Params, fig: str, claim: str, table: pd.DataFrame, pruned: list[str],
+def _stability(history: pd.DataFrame, fig: str, claim: str, table: pd.DataFrame, pruned: list[str],
                scale_line: str) -> dict:
     """The report's "the pruned network's loss and accuracy are much less stable over epochs": a direction claim,
     one part per criterion and curve (validation accuracy, validation loss), each the pruned run's mean absolute
     change from one epoch to the next minus the baseline's; the SE is over seeds (paired), or with one seed over
     the epochs (the two runs' changes paired by epoch)."""
-    history = history_frame(records, p)
     h = history[history.figure == fig]
     parts, said = [], []
     for col, curve in (("val acc swing", "val_acc"), ("val loss swing", "val_loss")):
@@ -333,7 +333,7 @@ def claims(records: Records, p: Params) -> list[dict]:
         if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
         n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]
-        table = per_seed(records, p, fig)
+        table = per_seed(records, p, fig, history)
 
         def measured(c: str, col: str, n: int | None = None) -> tuple[float, float]:
             """Baseline minus criterion ``c``: the mean of the seeds' paired differences and their SE (several
@@ -377,7 +377,7 @@ def claims(records: Records, p: Params) -> list[dict]:
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in closing),
              "reason": explain(closing) + (f" (binomial SE of {n_train} training and {n_val} validation images, both "
                                            "runs)" if runs_ == 1 else f" ({how(0, '')})")},
-            _stability(records, p, fig, claim, table, pruned, scale_of[fig]),
+            _stability(history, fig, claim, table, pruned, scale_of[fig]),
         ]  # fmt: skip
     if shown["fig2"]:
         rows += _fig2_count_and_speed(records, p, history, config["fig2"], scale_of["fig2"])
