@@ -22,18 +22,25 @@ def batch_indices(
     device: torch.device | str = "cpu",
     drop_last: bool = False,
     models: int = 1,
+    limit: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``).
 
     With ``models > 1`` (stacked models) each model draws its own permutation, one after
     another from ``generator``, and each batch is an ``(models, batch)`` index tensor.
+    ``limit`` keeps the first ``limit`` indices of the (shuffled) order: an epoch of ``limit``
+    samples drawn afresh, without replacement, from all ``n`` (``None``: all of them).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if limit is not None and not 1 <= limit <= n:
+        raise ValueError(f"limit must be in [1, {n}] (the samples there are), got {limit}")
     if models > 1 and shuffle:
         order = torch.stack([torch.randperm(n, generator=generator) for _ in range(models)])
     else:
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if limit is not None:
+        order, n = order[..., :limit], limit
     order = order.to(device, non_blocking=True)
     stop = n - (n % batch_size) if drop_last else n
     for start in range(0, stop, batch_size):
@@ -48,12 +55,14 @@ def iterate_batches(
     generator: torch.Generator | None = None,
     drop_last: bool = False,
     models: int = 1,
+    limit: int | None = None,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield ``tuple(t[idx] for t in tensors)`` batches; unshuffled batches are plain views.
 
     All tensors share their first dimension and device (e.g. images, labels, task ids).
     With ``models > 1`` and shuffling, every batch is ``(models, batch, ...)``: each stacked
-    model gets its own data order (:func:`batch_indices`).
+    model gets its own data order (:func:`batch_indices`). ``limit``: each pass takes that many
+    samples of a fresh shuffle (:func:`batch_indices`).
     """
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
@@ -63,7 +72,7 @@ def iterate_batches(
             yield tuple(t[start : start + batch_size] for t in tensors)
         return
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
-                             models=models):  # fmt: skip
+                             models=models, limit=limit):  # fmt: skip
         # index_select of the flat indices: the same rows as t[idx], several times faster on the CPU
         flat = idx.reshape(-1)
         yield tuple(t.index_select(0, flat).view(*idx.shape, *t.shape[1:]) for t in tensors)

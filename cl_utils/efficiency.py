@@ -10,7 +10,10 @@ fraction ``p`` of the weights *free* (zero, available to future tasks):
   Algorithm 2 (:func:`prune_per_round`). ``N = 1`` is the original PackNet.
 * ``"memory"``: at task ``i`` train on the data of tasks
   ``1..i`` (full rehearsal), nothing frozen; the set of used weights only grows,
-  on the same schedule as PackNet's.
+  on the same schedule as PackNet's. With the same epochs per phase it takes
+  ``1 + 2 + ... + 5 = 15`` tasks' worth of gradient steps to PackNet's 5 (Multinet's one phase
+  on all five tasks takes 5, as PackNet); ``memory_steps="packnet"`` gives it PackNet's steps instead:
+  every epoch draws as many samples of the rehearsed data as the new task has.
 * ``"multinet"``: all tasks' data at once (multitask), pruned to ``p``.
 
 All three run on the same :class:`~cl_utils.packnet.PackNet` machinery, with the
@@ -46,6 +49,7 @@ from .train import TrainSettings, accuracy_per_model
 
 __all__ = [
     "METHODS",
+    "MEMORY_STEPS",
     "prune_per_round",
     "PackingSchedule",
     "run_method",
@@ -58,6 +62,9 @@ __all__ = [
 ]
 
 METHODS = ("packnet", "memory", "multinet")
+#: Memory's gradient steps per phase: "epochs" (every rehearsed sample in every epoch, so task i costs i tasks' steps)
+#: or "packnet" (every epoch a fresh draw of the new task's size from the rehearsed data: PackNet's steps)
+MEMORY_STEPS = ("epochs", "packnet")
 
 
 def prune_per_round(rounds: int, num_tasks: int, final_free: float) -> float:
@@ -190,14 +197,18 @@ class PackingSchedule:
     round, so that ``final_free`` of the body is free after the ``num_tasks`` tasks; a sequence: one
     value per stacked model). PackNet's phase is the new task's data through its head, earlier tasks'
     weights frozen; Memory's is every task seen so far, nothing frozen; Multinet has one phase, on all
-    tasks, after the last (``measures_each_task`` is False). A :class:`~cl_utils.methods.ContinualMethod`.
+    tasks, after the last (``measures_each_task`` is False). ``memory_steps`` (:data:`MEMORY_STEPS`) sets how
+    many gradient steps a Memory phase takes. A :class:`~cl_utils.methods.ContinualMethod`.
     """
 
     def __init__(self, method: str, model: MultiHeadNet, train: TrainSettings, num_tasks: int, *, retrain_budget: int,
                  rounds: int, final_free: float | Sequence[float], generator: torch.Generator | None = None,
-                 show_progress: bool = True):  # fmt: skip
+                 show_progress: bool = True, memory_steps: str = "epochs"):  # fmt: skip
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if memory_steps not in MEMORY_STEPS:
+            raise ValueError(f"memory_steps must be one of {MEMORY_STEPS}, got {memory_steps!r}")
+        self.memory_steps = memory_steps
         if rounds < 1 or retrain_budget % rounds:
             raise ValueError(f"rounds must divide the retraining budget: {retrain_budget} epochs, {rounds} rounds")
         self.method, self.model, self.train, self.num_tasks, self.rounds = method, model, train, num_tasks, rounds
@@ -224,7 +235,9 @@ class PackingSchedule:
             x, y, ids = concat_tasks(seen, "train")
             x_val, y_val, ids_val = concat_tasks(seen, "val")
             val = ((x_val, ids_val), y_val)
-        kw = dict(val=val, task_ids=ids, generator=self.generator, show_progress=self.show_progress)
+        per_epoch = len(seen[-1].y_train) if self.method == "memory" and self.memory_steps == "packnet" else None
+        kw = dict(val=val, task_ids=ids, generator=self.generator, show_progress=self.show_progress,
+                  samples_per_epoch=per_epoch)  # fmt: skip
         packnet.train_task(x, y, self.train, desc=f"task {packnet.num_tasks}", **kw)
         for n in range(self.rounds):  # Algorithm 1: prune z of what the task holds, retrain R epochs
             packnet.prune(self.z)
@@ -258,16 +271,19 @@ def run_method(
     final_free: float | Sequence[float],
     generator: torch.Generator | None = None,
     show_progress: bool = True,
+    memory_steps: str = "epochs",
 ) -> dict:
     """Fill ``model`` (one head per task) with ``tasks`` by :class:`PackingSchedule` and leave ``final_free`` of it
-    free (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once).
+    free (a sequence: one value per stacked model, e.g. a grid of p̄ trained at once); ``memory_steps``: see
+    :data:`MEMORY_STEPS`.
 
     :returns: ``{"acc": tasks × models test accuracy, "free": free fraction per model,
         "z": the per-round pruning fraction}``; with frozen weights (PackNet) task ``t`` is measured with the
         weights of tasks ``1..t``, otherwise (Memory, Multinet) with the whole final network.
     """
     schedule = PackingSchedule(method, model, train, len(tasks), retrain_budget=retrain_budget, rounds=rounds,
-                               final_free=final_free, generator=generator, show_progress=show_progress)  # fmt: skip
+                               final_free=final_free, generator=generator, show_progress=show_progress,
+                               memory_steps=memory_steps)  # fmt: skip
     for t, task in enumerate(tasks):
         schedule.learn(t, task)
     acc = [accuracy_per_model(model, *task.split("test"), forward=schedule.forward_for(t)) for t, task in enumerate(tasks)]

@@ -288,12 +288,14 @@ class PackNet:
         show_progress: bool = True,
         desc: str = "train",
         task_ids: torch.Tensor | None = None,
+        samples_per_epoch: int | None = None,
     ) -> list[EpochStats]:
         """Train the current task's weights (call :meth:`start_task` first).
 
         :param task_ids: 0-based head of each sample of ``x``, for data that mixes
             tasks (multitask training, rehearsal); ``val`` is then ``((x, ids), y)``.
             By default every sample goes through the current task's head.
+        :param samples_per_epoch: passed to :func:`~cl_utils.train.fit` (``None``: every sample each epoch).
         """
         task = self.num_tasks
         if task < 1:
@@ -320,6 +322,7 @@ class PackNet:
             desc=desc,
             set_train_mode=train_mode(self.model, freeze_batchnorm_stats=task > 1 and self.freeze_earlier
                                       and not self.batchnorm_per_task),  # fmt: skip
+            samples_per_epoch=samples_per_epoch,
         )
         self.store_own(task)
         return history

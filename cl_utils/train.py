@@ -324,6 +324,7 @@ def fit(
     show_progress: bool = True,
     desc: str = "train",
     set_train_mode: Callable[[], None] | None = None,
+    samples_per_epoch: int | None = None,
 ) -> list[EpochStats]:
     """Train ``model`` for ``epochs`` epochs over ``(x, y)`` in shuffled minibatches.
 
@@ -337,6 +338,8 @@ def fit(
     :param val: validation data evaluated after every epoch (never the test split).
     :param set_train_mode: called instead of ``model.train()`` at the start of every epoch
         (e.g. to keep frozen batch-norm layers in eval mode).
+    :param samples_per_epoch: an epoch of this many samples, drawn afresh from all of ``(x, y)`` every
+        epoch (e.g. rehearsal on all tasks seen at the gradient steps of one task); ``None``: every sample.
     :returns: one :class:`EpochStats` per epoch.
     """
     if epochs < 0:
@@ -357,7 +360,8 @@ def fit(
                 set_train_mode()
             loss_sum = torch.zeros((), device=y.device)  # sums stay on the device: no step waits for it
             correct = torch.zeros((), device=y.device)
-            for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models):
+            for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models,
+                                           limit=samples_per_epoch):  # fmt: skip
                 if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits
                     yb = yb.t()
                 with step_context():
@@ -376,7 +380,7 @@ def fit(
                 correct += _correct(logits.detach(), yb)
             if scheduler is not None:
                 scheduler.step()
-            n = max(len(y), 1)
+            n = max(samples_per_epoch or len(y), 1)
             val_loss, val_acc = (evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None
                                  else (None, None))  # fmt: skip
             stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc,

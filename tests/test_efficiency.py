@@ -6,8 +6,10 @@ import math
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 import cl_utils as cl
+from cl_utils import packnet as packnet_module
 from cl_utils.efficiency import (
     compression_ratio,
     free_fraction_per_model,
@@ -321,3 +323,59 @@ def test_accelerations_enter_the_key_only_when_on():
     assert "acceleration" not in r_plain["config"] and r_fast["config"]["acceleration"] == ["bf16"]
     with pytest.raises(ex.ParameterError, match="acceleration"):
         chapter.Params.from_values({"acceleration": ["turbo"]})
+
+
+def _steps_and_samples(method: str, pairs: list[cl.Task], memory_steps: str) -> tuple[int, int]:
+    """Optimizer steps and the samples they saw over a three-task run of ``method``."""
+    steps, samples = [0], [0]
+
+    def count(optimizer, args, kwargs):
+        steps[0] += 1
+
+    real_fit = packnet_module.fit
+
+    def counting_fit(model, x, y, **kw):  # every sample an epoch shows, from the indices it is given
+        n = kw.get("samples_per_epoch") or len(y)
+        samples[0] += n * kw["epochs"]
+        return real_fit(model, x, y, **kw)
+
+    handle = register_optimizer_step_post_hook(count)
+    packnet_module.fit = counting_fit
+    try:
+        torch.manual_seed(0)
+        run_method(method, cl.mlp(784, [16], [2] * 3), pairs, ADAM, retrain_budget=2, rounds=2, final_free=0.5,
+                   show_progress=False, memory_steps=memory_steps)  # fmt: skip
+    finally:
+        handle.remove()
+        packnet_module.fit = real_fit
+    return steps[0], samples[0]
+
+
+def test_memory_at_packnets_steps_takes_packnets_gradient_steps_and_the_default_three_times_as_many(pairs):
+    """Ball et al. compare at 'the same time budget'. With the same epochs Memory rehearses 1 + 2 + 3 tasks' data
+    over three tasks (twice PackNet's 3 here), with ``memory_steps="packnet"`` exactly PackNet's steps."""
+    packnet, seen = _steps_and_samples("packnet", pairs, "epochs")
+    same_epochs, _ = _steps_and_samples("memory", pairs, "epochs")
+    same_steps, seen_steps = _steps_and_samples("memory", pairs, "packnet")
+    assert packnet > 0 and same_steps == packnet and seen_steps == seen
+    assert same_epochs >= 1.9 * packnet  # 6 tasks' worth of batches against 3 (batches round up per phase)
+    with pytest.raises(ValueError, match="memory_steps"):
+        run_method("memory", cl.mlp(784, [8], [2] * 3), pairs, ADAM, retrain_budget=1, rounds=1, final_free=0.5,
+                   memory_steps="time")  # fmt: skip
+
+
+def test_an_epoch_of_fewer_samples_draws_them_afresh_from_all_of_them():
+    from cl_utils.batches import batch_indices
+
+    g = torch.Generator().manual_seed(0)
+    epochs = [torch.cat(list(batch_indices(100, 8, generator=g, limit=30))) for _ in range(20)]
+    assert all(len(e) == 30 and len(set(e.tolist())) == 30 for e in epochs)  # 30 distinct samples an epoch
+    assert len(set(torch.cat(epochs).tolist())) == 100  # every sample drawn over the epochs: not a fixed subset
+    assert not torch.equal(epochs[0], epochs[1])
+    full = torch.cat(list(batch_indices(100, 8, generator=torch.Generator().manual_seed(0))))
+    limited = torch.cat(list(batch_indices(100, 8, generator=torch.Generator().manual_seed(0), limit=100)))
+    assert torch.equal(full, limited)  # a limit of all the samples changes nothing
+    stacked = list(batch_indices(100, 8, generator=g, models=3, limit=30))
+    assert sum(b.shape[1] for b in stacked) == 30 and all(b.shape[0] == 3 for b in stacked)
+    with pytest.raises(ValueError, match="limit"):
+        next(batch_indices(100, 8, limit=101))

@@ -164,7 +164,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records(t
     ours = EXPERIMENT.Params(**SELECT, **SCALE, results_dir=str(tmp_path))
     other = EXPERIMENT.Params(**SELECT, **OTHER, results_dir=str(tmp_path))
     made = [n for n in figures.__all__ if n.startswith(("fig_", "table_"))]
-    assert len(made) == 11 and all(callable(getattr(figures, n)) for n in made)
+    assert len(made) == 12 and all(callable(getattr(figures, n)) for n in made)
     for name in made:
         drawn, again = getattr(figures, name)(records, other), getattr(figures, name)(records, ours)
         if name.startswith("fig_"):
@@ -282,3 +282,38 @@ def test_without_a_scale_trend_the_figure_says_so_and_the_row_has_no_clause():
     plt.close(fig)
     with pytest.raises(experiments.ParameterError, match="scale_trend"):
         EXPERIMENT.Params(**SELECT, **{**SCALE, "train_per_class": 1000, "scale_trend": [6.0]})
+
+
+# ------------------------------------------------------------------------ Memory at PackNet's gradient steps
+def test_memory_at_packnets_steps_adds_its_own_runs_and_leaves_every_other_key_alone():
+    on = EXPERIMENT.plan(EXPERIMENT.Params(**SELECT, **SCALE))
+    off = EXPERIMENT.plan(EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=False))
+    assert [r.config for r in on if "steps" not in r.config] == [r.config for r in off]  # records made before stay
+    extra = [r for r in on if "steps" in r.config]
+    assert {(r.config["method"], r.config["steps"]) for r in extra} == {("memory", "packnet")}
+    assert sorted(r.kind for r in extra) == ["fill"] * (3 + 2) + ["match"] * (3 + 2)  # a fill run per p (one seed group)
+    assert all(r.config["how"] == "grid" for r in extra if r.kind == "match")
+
+
+@pytest.mark.parametrize("ratio, status", [(4.0, "partly"), (1.0, "not reproduced")])
+def test_memory_at_packnets_steps_is_judged_as_table_1_and_says_what_the_fewer_steps_cost(ratio, status):
+    """Its ratios have no measured SE, so only 'above 1' is judged (a ratio of 1: not reproduced); the reason
+    gives Memory's accuracy at PackNet's steps minus at the same epochs, paired by seed (here 2 points lower)."""
+
+    def fewer_steps_cost_two_points(c: dict, seed: int, task: int) -> float:
+        return paper_like(c, seed, task) - (2.0 if c.get("steps") == "packnet" else 0.0)
+
+    records = _records(fewer_steps_cost_two_points)
+    for r in records:
+        if r["kind"] == "match" and r["config"].get("steps"):
+            r["metrics"]["free"] = 1 - (1 - r["config"]["target_free"]) / ratio
+    rows = report.claims(records, EXPERIMENT.Params(**SELECT, **SCALE))
+    (row,) = [r for r in rows if r["claim"].startswith("Table 1 (MNIST), Memory given PackNet's gradient steps")]
+    assert row["status"] == status
+    assert f"p=0.95: {ratio:.2f} (same epochs: 4.00)" in row["this book"]
+    assert "p=0.99 -2.00" in row["reason"] and "the paper's sign" in row["reason"]
+    table = figures.table_memory_steps(records, EXPERIMENT.Params(**SELECT, **OTHER))
+    assert table.loc[("MNIST", "0.95"), "ratio, PackNet's steps"] == f"{ratio:.2f}"
+    off = EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=False)
+    assert not [r for r in report.claims(records, off) if "gradient steps" in r["claim"]]
+    assert figures.table_memory_steps(records, off).empty

@@ -87,9 +87,12 @@ class Params(BaseParams):
                                    unique=True)  # fmt: skip
     cifar_train_per_class: int = knob(0, "CIFAR-10 training images per class (0: all)", min=0)
     # Appendix B (matching) and Appendix C (no budget)
-    match_grid_points: int = knob(16, "Table 1: p_bar values trained at once (even in u = -log10(1 - p_bar))",
+    match_grid_points: int = knob(16, "Table 1: p_bar values trained at once (spaced evenly in -log10(1 - p_bar))",
                                   min=2, max=1000)  # fmt: skip
     match_search: bool = knob(False, "also run the sequential search (bounded Brent) to check the grid")
+    memory_equal_steps: bool = knob(True, "also run Memory at PackNet's gradient steps (every epoch a fresh draw of "
+                                    "one task's size from the rehearsed data) for Table 1's p; the main runs give it "
+                                    "PackNet's epochs, 3 times the steps")  # fmt: skip
     match_xatol: float = knob(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
     match_maxiter: int = knob(12, "most search steps per matched method", min=1, max=100)
     matching_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
@@ -99,8 +102,8 @@ class Params(BaseParams):
                                     unique=True)  # fmt: skip
     fig4_rounds: list[int] = knob([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
                                   unique=True)  # fmt: skip
-    scale_trend: list[float] = knob([0.25, 0.5], "Fig. 3's scale trend: PackNet (N = 1) at every MNIST p and matching "
-                                    "seed, with the MNIST images per class and E and B times each factor",
+    scale_trend: list[float] = knob([0.25, 0.5], "Fig. 3's scale trend: PackNet, one round, at every MNIST p and "
+                                    "matching seed, with the MNIST images per class and E and B times each factor",
                                     min=0.001, max=100.0, unique=True)  # fmt: skip
 
     def check(self) -> None:
@@ -147,8 +150,9 @@ def setting(p: Params, d: str) -> Setting:
 
 
 #: the config keys that fix a dataset's network, data and training (shared by a search and the runs it asks for);
-#: ``data_order`` is there only for stacked networks
-BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked", "data_order")
+#: ``data_order`` is there only for stacked networks, ``steps`` only for Memory at PackNet's gradient steps
+BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked", "data_order",
+             "steps")  # fmt: skip
 
 
 def _base(p: Params, s: Setting) -> dict:
@@ -169,6 +173,9 @@ def _groups(c: dict, seeds: Sequence[int]) -> list[list[int]]:
 
 
 def _fill_configs(base: dict, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[dict]:
+    """The fill configs of one point; ``steps`` (Memory at PackNet's gradient steps) is kept for Memory only."""
+    if method != "memory":
+        base = {k: v for k, v in base.items() if k != "steps"}
     return [{**base, "method": method, "free": free, "rounds": rounds, "budget": budget, "seeds": g}
             for g in _groups(base, seeds)]  # fmt: skip
 
@@ -177,17 +184,22 @@ def _cost(c: dict, seeds: int) -> float:
     """Multiply-accumulates of a fill run: Memory trains 1 + 2 + ... + 5 tasks' data, the others 5."""
     images = 2 * (c["per_class"] or PER_CLASS[c["dataset"]]) * (1 - c["val_fraction"])
     epochs = c["epochs"] + c["budget"]
-    passes = images * epochs * (15 if c["method"] == "memory" else 5) * seeds
+    rehearsed = c["method"] == "memory" and c.get("steps", "epochs") == "epochs"
+    passes = images * epochs * (15 if rehearsed else 5) * seeds
     if c["dataset"] == "mnist":
         return mlp_cost(784, c["hidden"], 2, passes, 1)
     return 3.0 * BALL_CNN_MACS * passes
 
 
-def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[Run]:
-    """The ``fill`` runs of one point of a figure (one per seed group)."""
-    configs = _fill_configs(_base(p, setting(p, d)), method, free, rounds, budget, seeds)
+def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int],
+              steps: str = "epochs") -> list[Run]:  # fmt: skip
+    """The ``fill`` runs of one point of a figure (one per seed group); ``steps="packnet"``: Memory at PackNet's
+    gradient steps (:data:`~cl_utils.efficiency.MEMORY_STEPS`; the key only where it differs from the default)."""
+    base = _base(p, setting(p, d)) | ({"steps": steps} if steps != "epochs" else {})
+    configs = _fill_configs(base, method, free, rounds, budget, seeds)
+    tag = ", PackNet's steps" if "steps" in configs[0] else ""
     return [Run("fill", c, (d,), _cost(c, len(c["seeds"])), f"{d} {method} p={free:g} N={rounds} B={budget} "
-                f"seeds={c['seeds']}") for c in configs]  # fmt: skip
+                f"seeds={c['seeds']}{tag}") for c in configs]  # fmt: skip
 
 
 def trend_setting(p: Params, factor: float) -> tuple[int, int, int]:
@@ -210,10 +222,13 @@ def trend_runs(p: Params) -> list[Run]:
     return runs
 
 
-def match_run(p: Params, d: str, free: float, method: str, how: str) -> Run:
-    """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched."""
+def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str = "epochs") -> Run:
+    """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched;
+    ``steps="packnet"``: Memory at PackNet's gradient steps (PackNet's own runs are the same)."""
     c = {**_base(p, setting(p, d)), "method": method, "target_free": free, "budget": setting(p, d).budget,
          "seeds": p.matching_seeds, "bounds": list(MATCH_BOUNDS), "how": how}  # fmt: skip
+    if steps != "epochs":
+        c["steps"] = steps
     if how == "grid":
         c["points"] = p.match_grid_points
         shared = p.match_grid_points / len(setting(p, d).free)  # one grid serves every target p: its share
@@ -221,7 +236,8 @@ def match_run(p: Params, d: str, free: float, method: str, how: str) -> Run:
     else:
         c |= {"xatol": p.match_xatol, "maxiter": p.match_maxiter}
         cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
-    return Run("match", c, (d,), cost, f"{d} {method} against PackNet p={free:g} ({how})")
+    tag = ", PackNet's steps" if steps != "epochs" else ""
+    return Run("match", c, (d,), cost, f"{d} {method}{tag} against PackNet p={free:g} ({how})")
 
 
 def plan(p: Params) -> list[Run]:
@@ -242,6 +258,9 @@ def plan(p: Params) -> list[Run]:
                 for f in s.free:
                     for m in ("memory", "multinet"):
                         runs.append(match_run(p, d, f, m, how))
+            if p.memory_equal_steps:  # Memory at PackNet's steps: its accuracy at p (Fig. 1's seeds), its matching
+                runs += [r for f in s.free for r in fill_runs(p, d, "memory", f, 1, s.budget, s.seeds, "packnet")]
+                runs += [match_run(p, d, f, "memory", "grid", "packnet") for f in s.free]
             if d == "mnist":
                 runs += trend_runs(p)
     seen, unique = set(), []
@@ -274,7 +293,7 @@ def _fill(c: dict, ctx: RunContext, models: int, final_free: float | list[float]
     train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
     return run_method(c["method"], _network(c, models).to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
                       retrain_budget=c["budget"], rounds=rounds, final_free=final_free, generator=generator,
-                      show_progress=ctx.show_progress)  # fmt: skip
+                      show_progress=ctx.show_progress, memory_steps=c.get("steps", "epochs"))  # fmt: skip
 
 
 def run_fill(c: dict, ctx: RunContext) -> dict:
@@ -339,6 +358,15 @@ def accuracy(records: Records, p: Params, d: str, method: str, free: float, roun
     return 100 * np.concatenate([np.asarray(records.one("fill", **r.config)["metrics"]["acc"]) for r in runs], axis=1)
 
 
-def match(records: Records, p: Params, d: str, free: float, method: str, how: str = "grid") -> dict:
-    """The metrics of the matching of ``method`` against PackNet at ``free`` (on the grid, or by the search)."""
-    return records.one("match", dataset=d, target_free=free, method=method, how=how)["metrics"]
+def match_record(records: Records, d: str, free: float, method: str, how: str = "grid",
+                 steps: str = "epochs") -> dict:  # fmt: skip
+    """The record of the matching of ``method`` against PackNet at ``free`` (on the grid, or by the search);
+    ``steps="packnet"``: Memory's at PackNet's gradient steps."""
+    return records.one("match", dataset=d, target_free=free, method=method, how=how,
+                       steps=None if steps == "epochs" else steps)  # fmt: skip
+
+
+def match(records: Records, p: Params, d: str, free: float, method: str, how: str = "grid",
+          steps: str = "epochs") -> dict:  # fmt: skip
+    """The metrics of :func:`match_record`."""
+    return match_record(records, d, free, method, how, steps)["metrics"]

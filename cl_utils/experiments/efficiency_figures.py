@@ -28,14 +28,14 @@ from ..models import ball_cnn, mlp
 from ..paths import run_results_root
 from .cache import RunCache
 from .core import Records
-from .efficiency import PAIRS, Params
-from .efficiency import setting
+from .efficiency import PAIRS, Params, match, setting
 from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
-                                paper_fig3, point_runs, retraining_budget, scale, seeds_of, synthetic)  # fmt: skip
+                                memory_steps_runs, paper_fig3, point_runs, retraining_budget, scale, seeds_of,
+                                synthetic)  # fmt: skip
 from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
-           "table_matching", "caption_grid_against_search", "table_grid_against_search", "fig_rounds_budget",
+           "table_matching", "caption_memory_steps", "table_memory_steps", "caption_grid_against_search", "table_grid_against_search", "fig_rounds_budget",
            "table_rounds_budget", "fig_matching_per_task", "fig_rounds_no_budget",
            "table_rounds_no_budget", "fig_scale_trend", "table_scale_trend"]  # fmt: skip
 
@@ -166,6 +166,38 @@ def table_matching(records: Records, p: Params) -> pd.DataFrame:
                         f"paper {NAMES[m]}": paper_ratio}  # fmt: skip
             rows.append(row)
     return pd.DataFrame(rows).set_index(["dataset", "PackNet p"]).T if rows else pd.DataFrame()
+
+
+def caption_memory_steps(records: Records, p: Params) -> str:
+    """What :func:`table_memory_steps` shows, and the data and scale of its records."""
+    lines = ["Memory at two readings of 'the same time budget': the same epochs per phase as PackNet (Table 1; "
+             "Memory rehearses every", "earlier task, so it takes 3 times PackNet's gradient steps) and PackNet's "
+             "steps (every epoch a fresh draw of one task's size from the rehearsed data)"]  # fmt: skip
+    for d in p.matching_datasets:
+        fills, matches = memory_steps_runs(records, p, d)
+        if fills:
+            lines.append(f"  {TITLE[d]}: {scale(fills)}; p_bar on a grid of {_points(matches)} values")
+    return "\n".join(lines)
+
+
+def table_memory_steps(records: Records, p: Params) -> pd.DataFrame:
+    """At each p: Memory's accuracy (mean ± s.e.m. over seeds) and compression ratio (body weights) with the same
+    epochs as PackNet and with PackNet's gradient steps, beside PackNet's accuracy and the paper's ratio."""
+    rows = []
+    for d in p.matching_datasets:
+        fills, matches = memory_steps_runs(records, p, d)
+        s = setting(p, d)
+        for f, m in zip(s.free, matches):
+            epochs = match(records, p, d, f, "memory")
+            same_epochs = point_runs(records, p, d, "memory", f, 1, s.budget, s.seeds)
+            rows.append({"dataset": TITLE[d], "p": f"{f:g}", "PackNet acc (%)": f"{m['metrics']['target']:.2f}",
+                         "Memory acc at p, same epochs (%)": format_mean_spread(accuracy(same_epochs).mean(0)),
+                         "Memory acc at p, PackNet's steps (%)": format_mean_spread(
+                             accuracy(_of(fills, free=f)).mean(0)),
+                         "ratio, same epochs": f"{compression_ratio(f, epochs['free']):.2f}",
+                         "ratio, PackNet's steps": f"{compression_ratio(f, m['metrics']['free']):.2f}",
+                         "paper ratio": f"{PAPER_TABLE1[d, f][0]:.2f}" if (d, f) in PAPER_TABLE1 else "not in paper"})
+    return pd.DataFrame(rows).set_index(["dataset", "p"]) if rows else pd.DataFrame()
 
 
 def caption_grid_against_search(records: Records, p: Params) -> str:
