@@ -311,7 +311,7 @@ def test_memory_at_packnets_steps_is_judged_as_table_1_and_says_what_the_fewer_s
     (row,) = [r for r in rows if r["claim"].startswith("Table 1 (MNIST), Memory given PackNet's gradient steps")]
     assert row["status"] == status
     assert f"p=0.95: {ratio:.2f} (same epochs: 4.00)" in row["this book"]
-    assert "p=0.99 -2.00" in row["reason"] and "the paper's sign" in row["reason"]
+    assert "p=0.99: -2.00 (SE 0.00)" in row["reason"] and "(3 seed(s))" in row["reason"]
     table = figures.table_memory_steps(records, EXPERIMENT.Params(**SELECT, **OTHER))
     assert table.loc[("MNIST", "0.95"), "ratio, PackNet's steps"] == f"{ratio:.2f}"
     off = EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=False)
