@@ -308,7 +308,7 @@ def test_memory_at_packnets_steps_is_judged_as_table_1_and_says_what_the_fewer_s
         if r["kind"] == "match" and r["config"].get("steps"):
             r["metrics"]["free"] = 1 - (1 - r["config"]["target_free"]) / ratio
     rows = report.claims(records, EXPERIMENT.Params(**SELECT, **SCALE))
-    (row,) = [r for r in rows if r["claim"].startswith("Table 1 (MNIST), Memory given PackNet's gradient steps")]
+    (row,) = [r for r in rows if r["claim"].startswith("Table 1 (MNIST), Memory given PackNet's number of gradient")]
     assert row["status"] == status
     assert f"p=0.95: {ratio:.2f} (same epochs: 4.00)" in row["this book"]
     assert "p=0.99: -2.00 (SE 0.00)" in row["reason"] and "(3 seed(s))" in row["reason"]

@@ -171,8 +171,10 @@ def table_matching(records: Records, p: Params) -> pd.DataFrame:
 def caption_memory_steps(records: Records, p: Params) -> str:
     """What :func:`table_memory_steps` shows, and the data and scale of its records."""
     lines = ["Memory at two readings of 'the same time budget': the same epochs per phase as PackNet (Table 1; "
-             "Memory rehearses every", "earlier task, so it takes 3 times PackNet's gradient steps) and PackNet's "
-             "steps (every epoch a fresh draw of one task's size from the rehearsed data)"]  # fmt: skip
+             "Memory also trains on every", "earlier task's images, about 3 times PackNet's gradient steps) and "
+             "PackNet's steps (every epoch a fresh draw, one task's size, from all tasks seen so far);",
+             "acc at p_bar: the run at the matched p_bar, gap: it minus PackNet's accuracy (a large gap: a flat or "
+             "noisy curve near p_bar)"]  # fmt: skip
     for d in p.matching_datasets:
         fills, matches = memory_steps_runs(records, p, d)
         if fills:
@@ -194,6 +196,8 @@ def table_memory_steps(records: Records, p: Params) -> pd.DataFrame:
                          "Memory acc at p, same epochs (%)": format_mean_spread(accuracy(same_epochs).mean(0)),
                          "Memory acc at p, PackNet's steps (%)": format_mean_spread(
                              accuracy(_of(fills, free=f)).mean(0)),
+                         "acc at p̄, PackNet's steps (%)": f"{m['metrics']['performance']:.2f}",
+                         "gap (points)": f"{m['metrics']['performance'] - m['metrics']['target']:+.2f}",
                          "ratio, same epochs": f"{compression_ratio(f, epochs['free']):.2f}",
                          "ratio, PackNet's steps": f"{compression_ratio(f, m['metrics']['free']):.2f}",
                          "paper ratio": f"{PAPER_TABLE1[d, f][0]:.2f}" if (d, f) in PAPER_TABLE1 else "not in paper"})

@@ -265,9 +265,9 @@ def _memory_steps(records: Records, p: Params, d: str) -> list[dict]:
         change = fewer - _per_seed(records, p, d, "memory", f)  # Fig. 1's Memory: the same seeds, paired
         costs.append(f"p={f:g}: {change.mean():+.2f} (SE {seed_se(list(change)):.2f})")
     above_one = all(r > 1 for r in ratios.values())
-    return [{"claim": f"Table 1 ({TITLE[d]}), Memory given PackNet's gradient steps instead of its epochs: it still "
-                      "matches PackNet with fewer weights",
-             "paper": paper or "not in the paper",
+    return [{"claim": f"Table 1 ({TITLE[d]}), Memory given PackNet's number of gradient steps rather than PackNet's "
+                      "epochs: it still matches PackNet with fewer weights",
+             "paper": f"not run by the paper; its Table 1 (same time budget): {paper}" if paper else "not in the paper",
              "this book": "; ".join(f"p={f:g}: {ratios[f]:.2f} (same epochs: {epochs[f]:.2f})" for f in ps),
              "data and scale": f"{scale(fills, note=False)}; Memory draws one task's size from the rehearsed data "
                                f"every epoch; a grid of {matches[0]['config']['points']} p̄ values",
