@@ -35,7 +35,8 @@ from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig
 from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
-           "table_matching", "caption_memory_steps", "table_memory_steps", "caption_grid_against_search", "table_grid_against_search", "fig_rounds_budget",
+           "table_matching", "caption_memory_steps", "table_memory_steps", "caption_grid_against_search",
+           "table_grid_against_search", "fig_rounds_budget",
            "table_rounds_budget", "fig_matching_per_task", "fig_rounds_no_budget",
            "table_rounds_no_budget", "fig_scale_trend", "table_scale_trend"]  # fmt: skip
 

@@ -26,7 +26,8 @@ from .efficiency import BASE_KEYS, Params, fill_runs, match, match_record, setti
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
-           "memory_steps_runs", "common", "seeds_of", "synthetic", "retraining_budget", "scale", "paper_fig3", "claims"]  # fmt: skip
+           "memory_steps_runs", "common", "seeds_of", "synthetic", "retraining_budget", "scale", "paper_fig3",
+           "claims"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)

@@ -21,7 +21,8 @@ from .core import Records
 from .filter_pruning import Params
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
-           "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits", "claims"]  # fmt: skip
+           "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",
+           "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 FIGURES = ("fig2", "fig3", "fig4")
@@ -171,25 +172,25 @@ def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per_block, table
 
 
-def _visit_peaks(records: Records, p: Params) -> pd.Series:
+def _visit_peaks(history: pd.DataFrame) -> pd.Series:
     """Fig. 4: the best validation accuracy (%) of each run on each dataset during each visit, indexed by
-    (criterion, seed, data, visit)."""
-    history = history_frame(records, p)
+    (criterion, seed, data, visit), from :func:`history_frame`'s frame."""
     v = history[history.figure == "fig4"].copy()
     v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
     return v.groupby(["criterion", "seed", "data", "visit"])["val_acc"].max()
 
 
-def visit_gains(records: Records, p: Params) -> pd.Series:
+def visit_gains(records: Records, p: Params, history: pd.DataFrame | None = None) -> pd.Series:
     """Fig. 4: each run's second visit's peak minus its first, averaged over the datasets, indexed by (criterion,
-    seed): one value per seed, whose spread is the gain's measured uncertainty."""
-    peaks = _visit_peaks(records, p).unstack("visit")
+    seed): one value per seed, whose spread is the gain's measured uncertainty. ``history``: as :func:`per_seed`."""
+    peaks = _visit_peaks(history_frame(records, p) if history is None else history).unstack("visit")
     return (peaks[2] - peaks[1]).groupby(["criterion", "seed"]).mean()
 
 
-def visits(records: Records, p: Params) -> pd.DataFrame:
-    """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds)."""
-    last = _visit_peaks(records, p).groupby(["criterion", "data", "visit"]).mean().unstack("visit")
+def visits(records: Records, p: Params, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds). ``history``: as
+    :func:`per_seed`."""
+    last = _visit_peaks(history_frame(records, p) if history is None else history).groupby(["criterion", "data", "visit"]).mean().unstack("visit")
     last.columns = [f"visit {k}: peak val acc (%)" for k in last.columns]
     if len(last.columns) > 1:
         last["visit 2 - visit 1 (points)"] = last.iloc[:, 1] - last.iloc[:, 0]
@@ -402,8 +403,8 @@ def claims(records: Records, p: Params) -> list[dict]:
                      "without its gates, penalty or schedule", scale_of["fig2"]),
         ]  # fmt: skip
     if shown["fig4"] and passes(config["fig4"]) > 1:
-        n_val, runs_, last = config["fig4"]["val_images"], seeds["fig4"], visits(records, p)
-        per_run = visit_gains(records, p)
+        n_val, runs_, last = config["fig4"]["val_images"], seeds["fig4"], visits(records, p, history)
+        per_run = visit_gains(records, p, history)
         gains, said = [], []
         for c, per_data in last.groupby(level="criterion"):
             diffs = per_data["visit 2 - visit 1 (points)"]
