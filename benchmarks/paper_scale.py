@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from cl_utils import experiments
 from cl_utils.experiments.cache import RunCache
-from cl_utils.experiments.core import seconds_per_cost
+from cl_utils.experiments.runs import seconds_per_cost
 
 
 def _hours(seconds: float | None) -> str:

@@ -18,18 +18,18 @@ class Chapter:
     """One chapter of the book."""
 
     folder: str  # "03_clnp": book/03_clnp.ipynb, book/params/03_clnp/, data/results/03_clnp/
-    module: str  # its experiment module, cl_utils.experiments.<module>
+    module: str  # its experiment module, cl_utils.experiments.<module> (its runs: parameters, configs, plan)
     title: str  # its heading on the scorecard
 
 
 REGISTRY: tuple[Chapter, ...] = (
-    Chapter("00_forgetting", "forgetting", "Prologue: forgetting"),
-    Chapter("01_packnet", "packnet", "PackNet"),
-    Chapter("02_efficiency", "efficiency", "Efficiency in continual learning"),
-    Chapter("03_clnp", "clnp", "Continual Learning via Neural Pruning"),
-    Chapter("04_progressive_prune", "progressive", "Progressive Prune Network"),
-    Chapter("05_filter_pruning", "filter_pruning", "Iterative filter pruning"),
-    Chapter("06_comparison", "comparison", "Comparison: the methods side by side"),
+    Chapter("00_forgetting", "forgetting_runs", "Prologue: forgetting"),
+    Chapter("01_packnet", "packnet_runs", "PackNet"),
+    Chapter("02_efficiency", "efficiency_runs", "Efficiency in continual learning"),
+    Chapter("03_clnp", "clnp_runs", "Continual Learning via Neural Pruning"),
+    Chapter("04_progressive_prune", "progressive_runs", "Progressive Prune Network"),
+    Chapter("05_filter_pruning", "filter_runs", "Iterative filter pruning"),
+    Chapter("06_comparison", "comparison_runs", "Comparison: the methods side by side"),
 )
 
 

@@ -37,7 +37,7 @@ import yaml
 from .data import DataUnavailableError, dataset_identity
 from .experiments import load
 from .experiments.cache import RunCache, request_key
-from .experiments.core import version_of
+from .experiments.runs import version_of
 from .paths import project_root, results_root
 
 __all__ = ["QUEUE", "read_queue", "run_queue", "import_archive", "main"]

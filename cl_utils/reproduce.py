@@ -29,7 +29,7 @@ import yaml
 from . import experiments
 from .experiments.cache import RunCache, canonical, checkpoint_mismatches
 from .experiments import identity
-from .experiments.core import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
+from .experiments.runs import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .experiments.drawing import without_data
 from .data import DataUnavailableError
 from .paths import results_root, run_results_root

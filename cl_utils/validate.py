@@ -5,7 +5,7 @@ Each function returns the value in its canonical type and raises
 expected and what was given, so a bad ``papermill -p`` stops the run before
 any data is loaded or any model trained. The scalar checks live here; lists (and the string form
 papermill's ``-p`` gives them) are checked by :mod:`cl_utils.experiments.params`, which knows each
-knob's element type and bounds.
+parameter's element type and bounds.
 """
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def test_every_chapter_stores_its_claims_and_the_scorecard_is_generated_from_the
 def test_code_lines_fit_the_page(chapter):
     """No code line over 100 characters, so the book never scrolls sideways.
 
-    The parameters cell is generated from the chapter's Params (one line per knob: papermill reads a
+    The parameters cell is generated from the chapter's Params (one line per parameter: papermill reads a
     parameter's help only from the comment on its own line), and is checked against it instead.
     """
     for i, cell in enumerate(_cells(chapter)):

@@ -41,3 +41,15 @@ def test_a_module_over_300_lines_says_why_it_is_one_piece():
         if source.count("\n") > 300:
             doc = ast.get_docstring(ast.parse(source)) or ""
             assert "Why one module" in doc or "one piece" in doc, f"{path.name}: over 300 lines, no reason given"
+
+
+def test_no_module_of_the_runs_layer_shares_a_name_with_one_of_the_method_layer():
+    """``cl_utils.packnet`` is the method, ``cl_utils.experiments.packnet_runs`` chapter 01's runs: one name, one module."""
+    from pathlib import Path
+
+    import cl_utils
+
+    package = Path(cl_utils.__file__).parent
+    methods = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    runs_layer = {p.stem for p in (package / "experiments").glob("*.py")} - {"__init__"}
+    assert not methods & runs_layer, sorted(methods & runs_layer)

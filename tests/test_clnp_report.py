@@ -14,7 +14,7 @@ from cl_utils.experiments import clnp_figures as figures  # noqa: E402
 from cl_utils.experiments import clnp_findings as findings  # noqa: E402
 from cl_utils.experiments import clnp_records  # noqa: E402
 from cl_utils.experiments import clnp_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 P = experiments.load("03").Params(repetitions=5, narrow_repetitions=3, narrow_margin_scan=[5.0],
                                   unrescaled_repetitions=[0, 1, 2], cifar_margins=[1.0, 2.0, 4.0],
@@ -159,12 +159,14 @@ def test_the_narrow_capacity_error_bars_are_sample_sds_cut_at_zero(reps):
 
 
 def test_the_narrow_grid_adds_per_layer_alphas_after_the_uniform_points():
-    narrow_grid = experiments.load("03").narrow_grid
-    c = dict(epochs_per_task=1, batch_size=8, alphas=[1e-5] * 3, grid_lrs=[0.001, 0.005],
-             grid_alpha_scales=[1.0, 10.0, 100.0], hidden=[100, 100])  # fmt: skip
-    uniform = [(s.lr, a) for s, a in narrow_grid(c)]
+    experiment = experiments.load("03")
+    planned = next(r for r in experiment.plan(P) if r.kind == "narrow" and "layer_alphas" not in r.config)
+    c = experiment.NarrowRun.from_config(planned.config).replace(
+        epochs_per_task=1, batch_size=8, alphas=[1e-5] * 3, grid_lrs=[0.001, 0.005], grid_alpha_scales=[1.0, 10.0, 100.0],
+        hidden=[100, 100])  # fmt: skip
+    uniform = [(s.lr, a) for s, a in experiment.narrow_grid(c)]
     assert len(uniform) == 6 and all(len(set(a)) == 1 for _, a in uniform)
-    layered = [(s.lr, a) for s, a in narrow_grid({**c, "layer_alphas": [1e-4, 3e-4, 1e-3]})]
+    layered = [(s.lr, a) for s, a in experiment.narrow_grid(c.replace(layer_alphas=[1e-4, 3e-4, 1e-3]))]
     assert layered[:6] == uniform  # the uniform points first, in the same order: older records stay valid
     assert len(layered) == 6 + 2 * (9 - 2)  # (1e-4, 1e-4) and (1e-3, 1e-3) equal uniform points
     assert (0.005, [1e-4, 1e-3, 1e-3]) in layered and (0.001, [3e-4, 1e-4, 1e-4]) in layered

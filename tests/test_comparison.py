@@ -13,9 +13,9 @@ from cl_utils.baselines import FineTune
 from cl_utils.clnp import CLNP
 from cl_utils.clnp_schedule import CLNPSchedule
 from cl_utils.efficiency import PackingSchedule
-from cl_utils.experiments import comparison as C
+from cl_utils.experiments import comparison_runs as C
 from cl_utils.experiments import comparison_report as R
-from cl_utils.experiments.core import RunContext
+from cl_utils.experiments.runs import RunContext
 from cl_utils.models import mlp
 from cl_utils.packnet import PackNet
 from cl_utils.progressive_schedule import ProgressivePrune
@@ -32,7 +32,7 @@ def run(stream: str, method: str, **values) -> dict:
     """One smoke-scale run (synthetic data), trained now."""
     p = smoke_params(streams=[stream], methods=[method], seeds=[0], **values)
     (first, *_), ctx = C.plan(p), RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
-    return C.run_train(dict(first.config), ctx)
+    return C.run_train(C.StreamRun.from_config(first.config), ctx)
 
 
 def test_plan_has_every_configuration_and_seed_and_a_shared_budget():
@@ -52,8 +52,10 @@ def test_fine_tuning_and_lwf_run_with_each_optimiser_and_adam_keeps_the_first_re
     p = smoke_params(baseline_optimizers=["adam", "sgd"], baseline_sgd_lr=0.02, baseline_sgd_momentum=0.8)
     for method in ("fine-tune", "lwf"):
         adam, sgd = C.configurations(p, "split_mnist", method)
-        assert "optimizer" not in adam and C._settings({**C.stream_config(p, "split_mnist"), **adam}).optimizer == "adam"
-        settings = C._settings({**C.stream_config(p, "split_mnist"), **sgd})
+        typed = lambda extra: C.StreamRun.from_config({**C.stream_config(p, "split_mnist"), "method": method,  # noqa: E731
+                                                       **extra, "seed": 0})  # fmt: skip
+        assert "optimizer" not in adam and C._settings(typed(adam)).optimizer == "adam"
+        settings = C._settings(typed(sgd))
         assert (settings.optimizer, settings.lr, settings.momentum) == ("sgd", 0.02, 0.8)
         assert C.label(method, sgd).endswith("(SGD)")
 

@@ -7,7 +7,7 @@ import pytest
 from cl_utils import experiments
 from cl_utils.experiments import comparison_claims
 from cl_utils.experiments import comparison_report as report
-from cl_utils.experiments.comparison import label
+from cl_utils.experiments.comparison_runs import label
 
 P = experiments.load("06").Params(methods=["fine-tune", "lwf", "packnet", "progressive"], packnet_free=[0.9],
                                   progressive_fractions=[0.5])  # fmt: skip
@@ -120,7 +120,7 @@ def test_the_time_figure_counts_only_the_runs_it_draws_and_equal_points_stay_apa
     iterative PackNet with the same size and accuracy are drawn side by side, not on top of each other."""
     import matplotlib.pyplot as plt
 
-    from cl_utils.experiments.core import Records
+    from cl_utils.experiments.runs import Records
 
     env = {"torch": "2.x", "device_name": None}
     records = Records([{"kind": "train", "config": {}, "environment": env}] * 4

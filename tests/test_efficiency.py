@@ -314,7 +314,7 @@ def test_zero_forgetting_stays_bit_exact_with_accelerations_and_stacked_models(p
 
 def test_accelerations_enter_the_key_only_when_on():
     from cl_utils import experiments as ex
-    from cl_utils.experiments.core import requests
+    from cl_utils.experiments.runs import requests
 
     chapter = ex.load("00")
     plain = chapter.Params.from_values({}, ex.preset("00", "smoke"))

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import efficiency_figures as figures  # noqa: E402
 from cl_utils.experiments import efficiency_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 EXPERIMENT = experiments.load("02")
 #: what selects the records (datasets, p, N, B, seeds): both datasets in every figure, CIFAR-10 with one seed

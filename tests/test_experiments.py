@@ -1,6 +1,8 @@
 """The experiments layer: typed parameters, plans, the honest run cache, and the reproduce command."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -17,7 +19,8 @@ from cl_utils import experiments as ex
 from cl_utils.data import dataset_identity
 from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, checkpoint_mismatches, \
     request_key, state_digest
-from cl_utils.experiments.core import Run, execute, requests
+from cl_utils.experiments.runs import Run, execute, requests
+from cl_utils.experiments.run_config import RunConfig
 from cl_utils.train import make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,18 +105,25 @@ def test_no_run_module_hides_progress():
 
 
 # -- execute(): budget, interruption ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Sleep(RunConfig):
+    """The config of the fake chapters' runs."""
+
+    i: int
+
+
 def fake_experiment(seconds: float, fail_at: int | None = None) -> types.ModuleType:
     """A chapter whose five runs sleep, so budgets can be checked without training."""
     module = types.ModuleType("fake")
-    module.CHAPTER, module.CODE_VERSION, module.SOURCES = "fake", 1, ("cl_utils.experiments.core",)
+    module.CHAPTER, module.CODE_VERSION, module.SOURCES = "fake", 1, ("cl_utils.experiments.runs",)
     module.Params = ex.Params
     module.plan = lambda p: [Run("sleep", {"i": i}, ("mnist",)) for i in range(5)]
 
-    def sleep(c, ctx):
-        if c["i"] == fail_at:
+    def sleep(c: Sleep, ctx):
+        if c.i == fail_at:
             raise KeyboardInterrupt
         time.sleep(seconds)
-        return {"i": c["i"]}
+        return {"i": c.i}
 
     module.RUNNERS = {"sleep": sleep}
     return module
@@ -181,19 +191,23 @@ def test_a_list_of_the_wrong_length_is_refused_before_any_data_is_read(chapter, 
 
 # -- several processes on one results folder ---------------------------------------------------------
 SHARED_WORKER = """
-import json, os, sys, time, types
+import dataclasses, json, os, sys, time, types
 from cl_utils import experiments as ex
-from cl_utils.experiments.core import Run, execute
+from cl_utils.experiments.runs import Run, execute
+from cl_utils.experiments.run_config import RunConfig
+@dataclasses.dataclass(frozen=True)
+class Sleep(RunConfig):
+    i: int
 log, results = sys.argv[1], sys.argv[2]
 module = types.ModuleType("shared")
-module.CHAPTER, module.CODE_VERSION, module.SOURCES = "shared", 1, ("cl_utils.experiments.core",)
+module.CHAPTER, module.CODE_VERSION, module.SOURCES = "shared", 1, ("cl_utils.experiments.runs",)
 module.Params = ex.Params
 module.plan = lambda p: [Run("sleep", {"i": i}, ("mnist",)) for i in range(6)]
-def sleep(c, ctx):
+def sleep(c: Sleep, ctx):
     with open(log, "a") as f:
-        f.write(f"{c['i']} {os.getpid()}\\n")
+        f.write(f"{c.i} {os.getpid()}\\n")
     time.sleep(float(os.environ.get("RUN_SECONDS", "0.4")))
-    return {"i": c["i"]}
+    return {"i": c.i}
 module.RUNNERS = {"sleep": sleep}
 out = execute(module, ex.Params(data_source="synthetic", results_dir=results, show_progress=False), poll_seconds=0.1)
 print(json.dumps({"trained": out.trained, "records": [r["metrics"]["i"] for r in out.records]}))
@@ -343,7 +357,7 @@ def test_an_optimizer_kernel_is_keyed_per_kind_and_its_runs_train_under_it(tmp_p
     """A kind the experiment trains with the fused kernel has it in its key and builds fused optimizers."""
     experiment = fake_experiment(0.0)
     experiment.plan = lambda p: [Run("sleep", {"i": 0}, ("mnist",)), Run("plain", {"i": 1}, ("mnist",))]
-    def built(c, ctx):
+    def built(c: Sleep, ctx):
         optimizer = make_optimizer([torch.nn.Parameter(torch.ones(2))], "adam", 1e-3)  # "auto", as the runs ask
         return {"fused": bool(optimizer.defaults["fused"])}
 
@@ -384,7 +398,7 @@ def test_cost_rates_are_per_kind_and_per_device(tmp_path):
         (cache.directory / f"{i}.json").write_text(json.dumps(
             {"kind": kind, "config": {}, "metrics": {}, "cost": 1.0, "wall_seconds": seconds,
              "environment": {"device": device}}))  # fmt: skip
-    from cl_utils.experiments.core import seconds_per_cost
+    from cl_utils.experiments.runs import seconds_per_cost
 
     assert seconds_per_cost(cache, "cpu") == {"a": 20.0, "b": 100.0, None: 30.0}
     assert seconds_per_cost(cache, "cuda") == {"a": 1.0, None: 1.0}
@@ -399,14 +413,14 @@ def test_the_modules_of_a_chapter_come_from_its_imports():
     assert "cl_utils.models" in identity.run_modules(ex.load("04"))
     for chapter in ex.CHAPTERS:
         modules = identity.run_modules(ex.load(chapter))
-        assert {"cl_utils.data", "cl_utils.train", "cl_utils.experiments.common"} <= set(modules), chapter
+        assert {"cl_utils.data", "cl_utils.train", "cl_utils.experiments.data_cache"} <= set(modules), chapter
         assert not any(m.endswith("_report") or m in identity.NOT_RUN for m in modules), chapter
 
 
 @pytest.mark.parametrize("module", __import__("cl_utils.experiments.identity", fromlist=["x"]).run_modules(ex.load("00")))
 def test_a_change_in_any_module_a_run_reaches_flags_its_records(module, monkeypatch, tmp_path):
     from cl_utils.experiments import identity
-    from cl_utils.experiments.core import code_hashes, made_by_changed_code
+    from cl_utils.experiments.runs import code_hashes, made_by_changed_code
 
     experiment = ex.load("00")
     hashes = code_hashes(experiment)
@@ -424,7 +438,7 @@ def test_a_change_in_any_module_a_run_reaches_flags_its_records(module, monkeypa
 
 def test_a_checked_refactor_in_the_ledger_unflags_only_its_chapters_records(monkeypatch, tmp_path):
     from cl_utils.experiments import identity
-    from cl_utils.experiments.core import code_hashes, made_by_changed_code
+    from cl_utils.experiments.runs import code_hashes, made_by_changed_code
 
     hashes = code_hashes(ex.load("00"))
     record = RunCache("c", tmp_path).run(_request(), lambda: {"acc": 0.5}, code_hash=identity.combined_hash(hashes),
@@ -532,7 +546,7 @@ def test_runs_that_started_from_another_state_than_their_stage_record_are_found(
     # no stage record (a checkpoint built where it was first needed): its readers must agree
     assert checkpoint_mismatches([same, {"key": "c", "inputs": {"s": "d1"}}]) == ([], [])
     assert checkpoint_mismatches([same, other]) == (["a", "b"], [])
-    from cl_utils.experiments.core import Outcome, Records
+    from cl_utils.experiments.runs import Outcome, Records
 
     env = {"environment": {"torch": "2"}, "code_hashes": {}, "wall_seconds": 1.0}
     line = Outcome(Records([{**r, **env} for r in (stage, same, other)]), 0, 3, [], Path(".")).report()
@@ -541,7 +555,7 @@ def test_runs_that_started_from_another_state_than_their_stage_record_are_found(
 
 def test_the_report_names_the_commits_the_records_were_made_at_from_the_records():
     """A chapter's provenance is read from its records, never typed: each record's git commit, counted."""
-    from cl_utils.experiments.core import Outcome, Records
+    from cl_utils.experiments.runs import Outcome, Records
 
     made = lambda key, commit: {"key": key, "inputs": {}, "code_hashes": {}, "wall_seconds": 1.0,  # noqa: E731
                                 "environment": {"torch": "2", "git_commit": commit}}
@@ -555,11 +569,11 @@ def test_packnet_initial_checkpoint_is_rebuilt_bit_exactly(tmp_path):
     params = experiment.Params.from_values({"results_dir": str(tmp_path)}, ex.preset("01", "smoke"))
     run, request = requests(experiment, params)[0]
     assert run.kind == "initial"
-    from cl_utils.experiments.core import RunContext
+    from cl_utils.experiments.runs import RunContext
 
     ctx = RunContext(torch.device("cpu"), "synthetic", RunCache(experiment.CHAPTER, tmp_path), 1)
-    first, _ = experiment.build_initial(dict(run.config), ctx)
-    second, _ = experiment.build_initial(dict(run.config), ctx)
+    first, _ = experiment.build_initial(experiment.InitialRun.from_config(run.config), ctx)
+    second, _ = experiment.build_initial(experiment.InitialRun.from_config(run.config), ctx)
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
@@ -616,7 +630,7 @@ def test_a_value_set_to_its_default_is_still_an_explicit_choice_the_preset_keeps
 
 def test_a_checkpoint_build_leaves_the_callers_random_state_alone(tmp_path):
     """A run continues identically whether its checkpoint was cached or had to be built (e.g. its dropout draws)."""
-    from cl_utils.experiments.core import RunContext
+    from cl_utils.experiments.runs import RunContext
 
     ctx = RunContext(torch.device("cpu"), "synthetic", RunCache("c", tmp_path), 1, data_ids={})
     build = lambda: {"w": torch.randn(3)}  # noqa: E731  (a build draws random numbers, as training does)
@@ -643,7 +657,12 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     assert all((folder / f"{k}.json").is_file() for k in evaluated)
     trained = []
     original = experiment.run_fill
-    monkeypatch.setattr(experiment, "run_fill", lambda c, ctx: trained.append(c["free"]) or original(c, ctx))
+    @functools.wraps(original)  # its config type too
+    def counted(c, ctx):
+        trained.append(c.free)
+        return original(c, ctx)
+
+    monkeypatch.setattr(experiment, "run_fill", counted)
     (folder / f"{match['key']}.json").unlink()  # the search was killed after its evaluations ...
     last = max(evaluated - {first.records.one("fill", method="packnet")["key"]})
     (folder / f"{last}.json").unlink()  # ... and during one of them
@@ -660,7 +679,12 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     (folder / f"{at_found[0]}.json").unlink()
     trained.clear()
     grid_trained = []
-    monkeypatch.setattr(experiment, "run_grid", lambda c, ctx: grid_trained.append(c) or {})
+    @functools.wraps(experiment.run_grid)
+    def grid_counted(c, ctx):
+        grid_trained.append(c)
+        return {}
+
+    monkeypatch.setattr(experiment, "run_grid", grid_counted)
     third = execute(experiment, params)
     assert (len(trained), grid_trained) == (1, []), "the grid run is reused; only the run at p_bar is trained"
     assert third.records.one("match", method="memory", how="grid")["metrics"] == grid_match["metrics"]

@@ -224,7 +224,7 @@ def test_driver_prunes_on_schedule_and_switches_blocks(criterion: str):
 
 
 def test_blocks_fixed_resample_and_dataset_cycle():
-    from cl_utils.experiments.filter_pruning import load_pools, make_blocks
+    from cl_utils.experiments.filter_runs import load_pools, make_blocks
 
     pools = load_pools(["cifar10", "mnist"], 20, data_source="synthetic", train_from_test=0.8, seed=0,
                        device=torch.device("cpu"))

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import filter_figures as figures  # noqa: E402
 from cl_utils.experiments import filter_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 EXPERIMENT = experiments.load("05")
 #: the records' scale: 2 blocks of 2 epochs in Figs. 2 and 3, two datasets visited twice in Fig. 4

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import forgetting_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 P = experiments.load("00").Params(seeds=[0, 1, 2], class_groups=[[0, 1], [2, 3], [4, 5]])
 

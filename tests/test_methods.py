@@ -12,8 +12,8 @@ from cl_utils.clnp import CLNP
 from cl_utils.clnp_schedule import CLNPSchedule
 from cl_utils.efficiency import PackingSchedule, run_method
 from cl_utils.lwf import LwF, lwf_train_task
-from cl_utils.experiments import comparison as C
-from cl_utils.experiments.core import RunContext
+from cl_utils.experiments import comparison_runs as C
+from cl_utils.experiments.runs import RunContext
 from cl_utils.methods import ContinualMethod, learn_stream
 from cl_utils.progressive_schedule import ProgressivePrune, run_progressive
 
@@ -72,7 +72,7 @@ def test_a_method_that_trains_after_the_last_task_is_measured_once(pairs):
 @pytest.mark.parametrize("method", list(C.BUILDERS))
 def test_every_method_of_the_comparison_meets_the_contract(method):
     p = C.Params.from_values(dict(streams=["split_mnist"], methods=[method], seeds=[0]), ex.preset("06", "smoke"))
-    c = dict(C.plan(p)[0].config)
+    c = C.StreamRun.from_config(C.plan(p)[0].config)
     built = C.BUILDERS[method](c, C.stream_tasks(c, "synthetic"), RunContext(torch.device("cpu"), "synthetic", None, 1))
     assert isinstance(built, ContinualMethod)
     assert built.measures_each_task == (method != "joint")

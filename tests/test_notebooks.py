@@ -24,7 +24,7 @@ from papermill.parameterize import parameterize_notebook
 
 from cl_utils import experiments
 from cl_utils.experiments.cache import request_key
-from cl_utils.experiments.core import requests
+from cl_utils.experiments.runs import requests
 from test_experiments import reproduce  # the command in an interpreter where Jupyter cannot be imported
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -288,7 +288,7 @@ def test_filter_pruning_frees_units_and_their_readers_and_keeps_task_one(tasks):
 
 
 def test_add_task_trains_prunes_retrains_and_reports_every_task(tasks):
-    from cl_utils.experiments.packnet import add_task
+    from cl_utils.experiments.packnet_runs import add_task
 
     pn = _first_task(tasks)
     probe = tasks[0].x_test[:16]

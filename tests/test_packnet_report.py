@@ -16,7 +16,7 @@ from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import packnet_figures as figures  # noqa: E402
 from cl_utils.experiments import packnet_records as records_of  # noqa: E402
 from cl_utils.experiments import packnet_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 EXPERIMENT = experiments.load("01")
 #: the records' scale (the committed preset's): 2,000 test images per task, one run per order
@@ -229,11 +229,11 @@ def test_every_packnet_run_of_the_plan_has_its_own_seed():
     packnet = [r.config for r in EXPERIMENT.plan(three) if r.kind == "packnet"]
     variant = lambda c: (c["separate_biases"], c.get("batchnorm_per_task", False))  # noqa: E731
     runs = [c for c in packnet if variant(c) == (False, False) and c["schedule"] == three.schedules[0]]
-    seeds = [EXPERIMENT.packnet_seed(c) for c in runs]
+    seeds = [EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in runs]
     assert len(runs) == 18 and len(set(seeds)) == 18
-    twins = {v: sorted(EXPERIMENT.packnet_seed(c) for c in packnet if variant(c) == v) for v in ((True, False), (False, True))}
+    twins = {v: sorted(EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in packnet if variant(c) == v) for v in ((True, False), (False, True))}
     assert twins[True, False] == sorted(seeds)  # Table 5 pairs every run by seed; per-task batch-norm run 0's
-    assert twins[False, True] == sorted(EXPERIMENT.packnet_seed(c) for c in runs if c["run"] == 0)
+    assert twins[False, True] == sorted(EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in runs if c["run"] == 0)
 
 
 def test_each_run_of_a_baseline_has_its_own_seed_and_the_first_keeps_its_key():
@@ -242,7 +242,7 @@ def test_each_run_of_a_baseline_has_its_own_seed_and_the_first_keeps_its_key():
     cells = {(c["method"], c["dataset"]) for c in singles}
     assert len(singles) == 3 * len(cells) == 18
     for cell in cells:
-        seeds = [EXPERIMENT.single_task_seed(c) for c in singles if (c["method"], c["dataset"]) == cell]
+        seeds = [EXPERIMENT.single_task_seed(EXPERIMENT.SingleTaskRun.from_config(c)) for c in singles if (c["method"], c["dataset"]) == cell]
         assert len(set(seeds)) == 3 and P.seed in seeds
     assert sum("run" not in c for c in singles) == len(cells)  # run 0's config (and key) as when it ran once
 

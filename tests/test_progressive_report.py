@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import progressive_figures as figures  # noqa: E402
 from cl_utils.experiments import progressive_report as report  # noqa: E402
-from cl_utils.experiments.core import Records  # noqa: E402
+from cl_utils.experiments.runs import Records  # noqa: E402
 
 P = experiments.load("04").Params(fig2a_adapters=["none", "unlearned", "learned"], prune_fractions=[0.5, 0.9])
 SEEDS = [0, 1, 2]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cl_utils import experiments as ex
-from cl_utils.experiments.core import execute
+from cl_utils.experiments.runs import execute
 
 ray = pytest.importorskip("ray", reason="the Ray executor's test needs Ray (pip install '.[ray]')")
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,10 +13,10 @@ import pandas as pd
 
 from .. import plots
 from .. import verdicts as v
-from .clnp import Params
+from .clnp_runs import Params
 from .clnp_records import (_fmt, _rescaled, final_accuracy, full_after, narrow_by_margin, scale_cifar, scale_narrow,
                            scale_wide, single_task_averages, wide_runs)
-from .core import Records
+from .runs import Records
 from .describe import suptitle
 
 __all__ = ["wide_headline", "table_wide_steps", "fig_wide", "grid_check_note", "table_grid_check", "table_narrow",

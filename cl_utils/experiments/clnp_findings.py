@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import verdicts as v
-from .clnp import Params
+from .clnp_runs import Params
 from .clnp_records import MNIST_TEST, final_accuracy, full_after, narrow_by_margin, single_task_averages, wide_runs
 from .clnp_report import PAPER_SINGLE, PAPER_WIDE
-from .core import Records
+from .runs import Records
 
 __all__ = ["findings", "rescaling_effect", "layer_alpha_effect"]
 

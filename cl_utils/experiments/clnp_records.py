@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import format_mean_spread
-from .clnp import Params
-from .core import Records
+from .clnp_runs import Params
+from .runs import Records
 from .describe import synthetic
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import verdicts as v
-from .clnp import Params
+from .clnp_runs import Params
 from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
                            largest_change, narrow_by_margin, saturating_margin, scales, single_task_averages, wide_runs)
-from .core import Records
+from .runs import Records
 
 __all__ = ["claims"]
 

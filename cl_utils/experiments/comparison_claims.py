@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..verdicts import STATUS_ORDER, compound_status, direction_status, paired_direction, seed_se
-from .comparison import PRUNING, Params
+from .comparison_runs import PRUNING, Params
 from .comparison_report import by_seed, lwf_against_finetune, most_rounds_against_one
 
 __all__ = ["claims"]

@@ -14,8 +14,8 @@ import pandas as pd
 
 from ..metrics import backward_transfer, mean_sem
 from ..verdicts import undominated
-from .comparison import METHODS, PRUNING, STREAM_NAMES, Params, label
-from .core import Records, trained_where
+from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, label
+from .runs import Records, trained_where
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
            "by_seed", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting", "plot_pareto",

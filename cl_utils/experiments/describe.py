@@ -9,7 +9,7 @@ from typing import Iterable
 
 import matplotlib.pyplot as plt
 
-from .common import carved_datasets
+from .data_cache import carved_datasets
 
 __all__ = ["synthetic", "distinct", "carved", "suptitle"]
 

@@ -6,8 +6,8 @@ training, naming how many are missing, what training them would cost at this cha
 two ways on (``preset = 'committed'`` to draw the book's runs, ``train = True`` to train). Records are
 matched by their full key; a record that differs only in the data file's checksum (the book's data copy
 against, say, CIFAR-10 from torchvision) is drawn too and counted in the report, since it was made on the
-book's copy of the data. With ``train`` on, :func:`.core.execute` reuses what is stored and trains the rest.
-``python -m cl_utils.reproduce`` always trains (it calls :func:`.core.execute` itself).
+book's copy of the data. With ``train`` on, :func:`.runs.execute` reuses what is stored and trains the rest.
+``python -m cl_utils.reproduce`` always trains (it calls :func:`.runs.execute` itself).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .cache import RunCache, canonical
-from .core import Outcome, Records, _duration, context, estimated_seconds, requests, seconds_per_cost
-from .core import execute as execute_runs
+from .runs import Outcome, Records, _duration, context, estimated_seconds, requests, seconds_per_cost
+from .runs import execute as execute_runs
 from .params import ParameterError, Params
 
 __all__ = ["execute", "RunsNotStored", "without_data"]
@@ -34,7 +34,7 @@ def without_data(request: dict) -> str:
 
 @dataclass
 class DrawnOutcome(Outcome):
-    """An :class:`.core.Outcome` of drawing only, which also counts the records made on other data files."""
+    """An :class:`.runs.Outcome` of drawing only, which also counts the records made on other data files."""
 
     other_data: int = 0
 

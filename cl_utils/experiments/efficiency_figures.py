@@ -27,8 +27,8 @@ from ..metrics import format_mean_spread, mean_sem
 from ..models import ball_cnn, mlp
 from ..paths import run_results_root
 from .cache import RunCache
-from .core import Records
-from .efficiency import PAIRS, Params, match, setting
+from .runs import Records
+from .efficiency_runs import PAIRS, Params, match, setting
 from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
                                 memory_steps_runs, paper_fig3, point_runs, retraining_budget, scale, seeds_of,
                                 synthetic)  # fmt: skip

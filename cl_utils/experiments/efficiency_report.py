@@ -20,9 +20,9 @@ import numpy as np
 from ..efficiency import METHODS, compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
-from .core import Records
+from .runs import Records
 from .describe import synthetic
-from .efficiency import BASE_KEYS, Params, fill_runs, match, match_record, setting
+from .efficiency_runs import BASE_KEYS, Params, fill_runs, match, match_record, setting
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
@@ -83,7 +83,7 @@ def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], 
 
 # ------------------------------------------------------------------------------------ scale, from the records
 def common(runs: list[dict]) -> dict:
-    """The network, data and training settings (:data:`.efficiency.BASE_KEYS`) the runs share, else an error."""
+    """The network, data and training settings (:data:`.efficiency_runs.BASE_KEYS`) the runs share, else an error."""
     first = {k: runs[0]["config"].get(k) for k in BASE_KEYS}
     differ = sorted({k for r in runs for k in BASE_KEYS if r["config"].get(k) != first[k]})
     if differ:

@@ -3,7 +3,7 @@
 The committed run trains on a subset of MNIST for fewer epochs than the paper, and PackNet's mean accuracy at
 high p falls far below the paper's (Fig. 3's row). A gap that comes from the scale should shrink as the scale
 grows; one that comes from the method should not. The plan's ``scale_trend`` runs PackNet (N = 1) at every p and
-matching seed with the images per class and E = B multiplied by each factor (:func:`.efficiency.trend_runs`);
+matching seed with the images per class and E = B multiplied by each factor (:func:`.efficiency_runs.trend_runs`);
 this module reads those records and the chapter's own point (factor 1) into one table, and says in a clause of
 Fig. 3's row whether the gap closes. The figure is :func:`.efficiency_figures.fig_scale_trend`.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..verdicts import combined_se, seed_se, size_status
-from .core import Records
-from .efficiency import BASE_KEYS, PER_CLASS, Params, fill_runs, setting
+from .runs import Records
+from .efficiency_runs import BASE_KEYS, PER_CLASS, Params, fill_runs, setting
 
 __all__ = ["POINT_KEYS", "SCALE_KEYS", "trend_records", "trend_table", "trend_clause"]
 

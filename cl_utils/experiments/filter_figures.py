@@ -13,8 +13,8 @@ import pandas as pd
 from .. import plots
 from ..filter_pruning import filter_count_trajectory, filters_to_prune
 from ..models import VGG16_LAYOUT
-from .core import Records
-from .filter_pruning import Params
+from .runs import Records
+from .filter_runs import Params
 from .filter_report import (NAMES, carved, common_config, data_label, gaps, history_frame, runs, scale, speed,
                             summary, visits)  # fmt: skip
 

@@ -17,8 +17,8 @@ import pandas as pd
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status, weakest_status
 from . import describe
 from .describe import synthetic
-from .core import Records
-from .filter_pruning import Params
+from .runs import Records
+from .filter_runs import Params
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",

@@ -22,9 +22,9 @@ from .. import plots
 from ..data import DATASETS
 from ..metrics import average_accuracy, backward_transfer, format_mean_spread
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
-from .core import Records
+from .runs import Records
 from .describe import distinct, synthetic
-from .forgetting import METHODS, SCENARIOS, Params
+from .forgetting_runs import METHODS, SCENARIOS, Params
 
 __all__ = ["claims", "finals", "scale", "final_frame", "fig_accuracy_matrices", "fig_final_accuracy",
            "table_summary"]

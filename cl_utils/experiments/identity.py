@@ -35,7 +35,7 @@ LEDGER = Path(__file__).with_name("equivalent_code.json")
 PACKAGE = "cl_utils"
 #: modules that store, schedule, validate or draw runs without computing them (not followed)
 NOT_RUN = frozenset({
-    "cl_utils", "cl_utils.experiments", "cl_utils.experiments.core", "cl_utils.experiments.cache",
+    "cl_utils", "cl_utils.experiments", "cl_utils.experiments.runs", "cl_utils.experiments.cache",
     "cl_utils.experiments.params", "cl_utils.experiments.ray_executor", "cl_utils.experiments.identity",
     "cl_utils.paths", "cl_utils.validate", "cl_utils.plots", "cl_utils.claims", "cl_utils.verdicts",
     "cl_utils.reproduce",

@@ -16,8 +16,8 @@ import seaborn as sns
 from .. import plots
 from ..models import VGG16_LAYOUT
 from ..verdicts import seed_se
-from .core import Records
-from .packnet import Params
+from .runs import Records
+from .packnet_runs import Params
 from .describe import suptitle
 from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
 from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_frame, fig5_frame, order_frame, table2, \
@@ -158,7 +158,7 @@ def fig_forgetting(records: Records, p: Params) -> plt.Figure:
 
 # ------------------------------------------------------------------------------------------------------ Figure 3
 def _error_bar_note(frame: pd.DataFrame) -> str:
-    """What Figure 3's bars and error bars are: the runs of a bar are independent (:func:`.packnet.packnet_seed`
+    """What Figure 3's bars and error bars are: the runs of a bar are independent (:func:`.packnet_runs.packnet_seed`
     gives each order and run its own seed)."""
     sizes = "/".join(map(str, sorted(set(frame.groupby(["task", "position"]).size()))))
     return (f"bars: mean over the {sizes} run(s) with the task at that position (each order and run its own seed), "

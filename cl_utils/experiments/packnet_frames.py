@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 
 from ..models import vgg16
-from .core import Records
-from .packnet import LAYERS, Params
+from .runs import Records
+from .packnet_runs import LAYERS, Params
 from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, \
     schedule_name, single, tasks
 

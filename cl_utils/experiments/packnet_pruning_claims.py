@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status
-from .core import Records
-from .packnet import Params
+from .runs import Records
+from .packnet_runs import Params
 from .packnet_frames import PAPER_TABLE2, filter_stage, fig4_frame
 from .packnet_records import by_order, carved, label, tasks
 

@@ -12,8 +12,8 @@ from collections import Counter
 from . import describe
 from .cache import checkpoint_mismatches
 from .describe import distinct, synthetic
-from .core import Records
-from .packnet import Params
+from .runs import Records
+from .packnet_runs import Params
 
 __all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
            "packnet", "started_from", "by_order", "final_errors", "lwf", "singles", "single"]

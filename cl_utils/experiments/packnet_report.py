@@ -10,8 +10,8 @@ import pandas as pd
 
 from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
-from .core import Records
-from .packnet import Params
+from .runs import Records
+from .packnet_runs import Params
 from .packnet_records import by_order, carved, err, initial_error, label, lwf, packnet, pruned, scale, \
     schedule_name, single, singles, started_from, tasks
 from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, WEIGHTS_COLUMN, \
@@ -26,7 +26,7 @@ PAPER_ORDER_RISE = 3.0
 
 def _order_rise(frame: pd.DataFrame) -> tuple[float, tuple[str, str], str]:
     """Figure 3's claim as a size: per added task, its mean error at the last position minus at the first (the
-    runs of a cell are independent: :func:`.packnet.packnet_seed` gives each order and run its own seed), then the
+    runs of a cell are independent: :func:`.packnet_runs.packnet_seed` gives each order and run its own seed), then the
     mean over the tasks; its SE combines the cells' SE over runs. Returns the mean rise, its status and the
     per-task rises in words."""
     last, rises, ses, runs = frame.position.max(), [], [], []

@@ -1,6 +1,6 @@
 """Typed chapter parameters: one dataclass per chapter is the single source of truth.
 
-Each field is declared with :func:`knob` (default, one-line help, and its range
+Each field is declared with :func:`param` (default, one-line help, and its range
 or choices). From that declaration come
 
 * validation (:meth:`Params.from_values`): every value is checked against its
@@ -35,11 +35,11 @@ from ..train import ACCELERATIONS
 from ..validate import ParameterError, check_bool, check_choice, check_device, check_float, check_int
 from ..validate import parameter_error as _fail
 
-__all__ = ["knob", "Params", "ParameterError"]
+__all__ = ["param", "Params", "ParameterError"]
 
 
 
-def knob(
+def param(
     default: Any,
     help: str,
     *,
@@ -129,16 +129,16 @@ def _literal(node: ast.AST | None) -> Any:
 class Params:
     """Fields every chapter has: where the data comes from and where runs go (none changes a result)."""
 
-    data_source: str = knob("auto", "'auto' | 'cache' | 'torchvision' | 'synthetic' (tests only)",
+    data_source: str = param("auto", "'auto' | 'cache' | 'torchvision' | 'synthetic' (tests only)",
                             choices=DATA_SOURCES)  # fmt: skip
-    device: str = knob("auto", "'auto' | 'cpu' | 'cuda' | 'cuda:N'")
-    results_dir: str = knob("", "folder of the run records; '' = _build/runs/results, seeded with the book's "
+    device: str = param("auto", "'auto' | 'cpu' | 'cuda' | 'cuda:N'")
+    results_dir: str = param("", "folder of the run records; '' = _build/runs/results, seeded with the book's "
                             "records (the committed data/results is written only when named here)")  # fmt: skip
-    show_progress: bool = knob(True, "progress bars while training")
-    train: bool = knob(False, "train the runs that are not stored; off: draw the stored runs only, and stop naming "
+    show_progress: bool = param(True, "progress bars while training")
+    train: bool = param(False, "train the runs that are not stored; off: draw the stored runs only, and stop naming "
                        "what is missing and what training it would cost")  # fmt: skip
-    preset: str = knob("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
-    acceleration: list[str] = knob([], "opt-in: 'compile', 'bf16', 'tf32' (change the arithmetic; records keyed "
+    preset: str = param("", "a file of book/params/<chapter>/ (e.g. 'committed') for values left at default")
+    acceleration: list[str] = param([], "opt-in: 'compile', 'bf16', 'tf32' (change the arithmetic; records keyed "
                                    "apart)", choices=ACCELERATIONS, unique=True)  # fmt: skip
 
     #: names that never change a result, so they stay out of the run keys

@@ -16,8 +16,8 @@ from matplotlib.ticker import NullLocator
 
 from .. import plots
 from ..progressive import ProgressiveNet
-from .core import Records
-from .progressive import Params
+from .runs import Records
+from .progressive_runs import Params
 from .progressive_report import (ACCURACY, NAMES_A, frame_a, frame_b, runs_a, runs_b, scale_a, scale_b,
                                  summary_b, task_names, value)  # fmt: skip
 

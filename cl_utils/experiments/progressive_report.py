@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
-from .core import Records
+from .runs import Records
 from .describe import synthetic
-from .progressive import PRUNED_NETWORKS, STAND_IN, Params
+from .progressive_runs import PRUNED_NETWORKS, STAND_IN, Params
 
 __all__ = ["NAMES_A", "runs_a", "runs_b", "value", "data_label", "scale_a", "scale_b", "task_names", "frame_a",
            "frame_b", "summary_b", "claims", "successive_columns", "per_level"]  # fmt: skip

@@ -27,7 +27,7 @@ import time
 from types import ModuleType
 from typing import Any, Callable
 
-from .core import Outcome, Records, Run, context, requests, train_run
+from .runs import Outcome, Records, Run, context, requests, train_run
 from .params import Params
 
 __all__ = ["resources", "execute_ray"]

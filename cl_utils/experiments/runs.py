@@ -9,7 +9,8 @@ An experiment module (one per chapter, see :mod:`cl_utils.experiments`) defines
 * ``Params``: a :class:`~.params.Params` dataclass of the chapter's parameters;
 * ``plan(params) -> list[Run]``: every run the chapter's figures need, in order;
 * ``RUNNERS``: ``{kind: fn(config, ctx) -> metrics}``; a run function reads nothing
-  but its config and the :class:`RunContext` (device, data source, checkpoints);
+  but its config, a :class:`~.run_config.RunConfig` of its kind (the type annotates its first
+  parameter), and the :class:`RunContext` (device, data source, checkpoints);
 and the modules its runs execute are found from its imports (:mod:`.identity`) and hashed
 into every record, so records made by since-changed code are flagged.
 
@@ -37,9 +38,10 @@ from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
 from .cache import RunCache, checkpoint_mismatches
 from .params import ParameterError, Params
+from .run_config import RunConfig, typed
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
-           "made_by_changed_code", "estimated_seconds", "seconds_per_cost", "trained_where"]
+           "made_by_changed_code", "estimated_seconds", "seconds_per_cost", "trained_where", "mlp_cost"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,27 @@ class Run:
     """One training run of a chapter: what it is (kind + config), what data it reads, roughly what it costs."""
 
     kind: str  # the name of its run function in the experiment's RUNNERS
-    config: Mapping[str, Any]  # JSON values; everything besides code and data that changes the result
+    config: Mapping[str, Any]  # its typed config (a RunConfig) as JSON values: what changes the result
     datasets: tuple[str, ...]  # names whose identity enters the key
     cost: float = 0.0  # estimated multiply-accumulates, for --list and time estimates
     label: str = ""  # how --list and the log name the run (default: its last config values)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.config, RunConfig):  # stored as its JSON form: the form records are keyed by
+            object.__setattr__(self, "config", self.config.as_config())
 
     def describe(self) -> str:
         if self.label:
             return f"{self.kind}: {self.label}"
         short = {k: v for k, v in self.config.items() if not isinstance(v, (list, dict)) or len(str(v)) < 30}
         return f"{self.kind}: " + ", ".join(f"{k}={v}" for k, v in list(short.items())[-4:])
+
+
+def mlp_cost(in_features: int, hidden: list[int], out_features: int, examples: int, epochs: float) -> float:
+    """Multiply-accumulates of training an MLP (forward + backward ~ 3x forward)."""
+    widths = [in_features, *hidden, out_features]
+    per_example = sum(a * b for a, b in zip(widths, widths[1:]))
+    return 3.0 * per_example * examples * epochs
 
 
 @dataclass
@@ -74,8 +87,8 @@ class RunContext:
     acceleration: tuple[str, ...] = ()  # opt-in speed-ups active while its runs train (part of their keys)
     optimizer_kernels: str | Mapping[str, str] | None = None  # the experiment's OPTIMIZER_KERNEL (keyed)
 
-    def checkpoint(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...], build: Callable[[], Any],
-                   *, replace: bool = False):  # fmt: skip
+    def checkpoint(self, kind: str, config: Mapping[str, Any] | RunConfig, datasets: tuple[str, ...],
+                   build: Callable[[], Any], *, replace: bool = False):  # fmt: skip
         """A model state shared by runs: loaded from the cache, or built and stored (its digest is recorded).
 
         A build reseeds and trains; it runs on a forked random state, so the run that asked for the checkpoint
@@ -90,20 +103,22 @@ class RunContext:
 
         return self.cache.checkpoint(request, isolated_build, replace=replace)
 
-    def record(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...],
-               fn: Callable[[dict, "RunContext"], Mapping[str, Any]]) -> dict:  # fmt: skip
+    def record(self, kind: str, config: RunConfig, datasets: tuple[str, ...],
+               fn: Callable[[Any, "RunContext"], Mapping[str, Any]]) -> dict:  # fmt: skip
         """The record of a run that a run asks for while it runs (an adaptive search's evaluations).
 
         Loaded, or trained by ``fn(config, ctx)`` and stored exactly like a planned run, so an
         interrupted search loses only the evaluation in flight and a later search reuses the rest.
         """
+        config = typed(fn, config)  # the type fn takes: a config of another kind fails before any training
         request = self._request(kind, config, datasets)
-        return self.cache.run(request, lambda: fn(dict(config), self), code_hash=self.code_hash,
+        return self.cache.run(request, lambda: fn(config, self), code_hash=self.code_hash,
                               code_hashes=self.code_hashes)  # fmt: skip
 
-    def _request(self, kind: str, config: Mapping[str, Any], datasets: tuple[str, ...]) -> dict[str, Any]:
+    def _request(self, kind: str, config: Mapping[str, Any] | RunConfig, datasets: tuple[str, ...]) -> dict[str, Any]:
         """The full request of a run asked for while a run trains (keyed like a planned one)."""
-        return _request(self.cache.chapter, self.code_version, Run(kind, dict(config), datasets), self.data_ids,
+        config = config.as_config() if isinstance(config, RunConfig) else dict(config)
+        return _request(self.cache.chapter, self.code_version, Run(kind, config, datasets), self.data_ids,
                         self.acceleration, kernel_of(self.optimizer_kernels, kind))  # fmt: skip
 
 
@@ -159,6 +174,10 @@ def requests(experiment: ModuleType, params: Params, runs: list[Run] | None = No
     stopping, a dataset that is not here gets this string as its checksum (for listing, never for training).
     """
     runs = experiment.plan(params) if runs is None else runs
+    for run in runs:  # each config must be one its run function takes: a wrong key stops before any training
+        if run.kind not in experiment.RUNNERS:
+            raise TypeError(f"{experiment.CHAPTER}: no run function for kind {run.kind!r}")
+        typed(experiment.RUNNERS[run.kind], run.config)
     if kinds is not None:
         unknown = sorted(set(kinds) - set(experiment.RUNNERS))
         if unknown:
@@ -317,7 +336,7 @@ def train_run(experiment: ModuleType, ctx: RunContext, run: Run, request: dict) 
     """Train one run and store its record (what :func:`execute` and the Ray workers both do)."""
     fn = experiment.RUNNERS[run.kind]
     with accelerated(*ctx.acceleration), optimizer_kernel(kernel_of(ctx.optimizer_kernels, run.kind)):
-        return ctx.cache.make(request, lambda: fn(dict(run.config), ctx), code_hash=ctx.code_hash, cost=run.cost,
+        return ctx.cache.make(request, lambda: fn(typed(fn, run.config), ctx), code_hash=ctx.code_hash, cost=run.cost,
                               code_hashes=ctx.code_hashes)  # fmt: skip
 
 

@@ -19,8 +19,11 @@ chapter 03) and Progressive Prune (:class:`cl_utils.progressive_schedule.Progres
 :data:`BUILDERS` builds each from a run's configuration and :func:`~cl_utils.methods.learn_stream` runs it.
 What is adapted to the common streams is listed in :data:`ADAPTATIONS` (the chapter prints it).
 
-Why one module (over 300 lines): one chapter's parameters, plan, streams and method builders, read
-together (its report is :mod:`.comparison_report`).
+A run's config is a :class:`StreamRun`, typed (:mod:`.run_config`): the subclass of its method
+(:data:`METHOD_CONFIGS`) adds the method's settings.
+
+Why one module (over 300 lines): one chapter's parameters, run configs, plan, streams and method builders,
+read together (its report is :mod:`.comparison_report`).
 """
 from __future__ import annotations
 
@@ -42,10 +45,11 @@ from ..models import MultiHeadNet, mlp, zenke_cnn
 from ..progressive_schedule import ProgressivePrune
 from ..streams import Task, permuted_tasks, split_tasks
 from ..train import TrainSettings, set_seed
-from .common import mlp_cost, raw_dataset, task
-from .core import Run, RunContext
-from .params import ParameterError, knob
+from .data_cache import raw_dataset, task
+from .runs import Run, RunContext, mlp_cost
+from .params import ParameterError, param
 from .params import Params as BaseParams
+from .run_config import RunConfig, optional
 
 CHAPTER = "06_comparison"
 CODE_VERSION = 1
@@ -91,62 +95,62 @@ ADAPTATIONS = {
 
 @dataclasses.dataclass
 class Params(BaseParams):
-    streams: list[str] = knob(list(STREAMS), "task streams", choices=STREAMS, min_length=1, unique=True)
-    methods: list[str] = knob(list(METHODS), "methods compared", choices=METHODS, min_length=1, unique=True)
-    seeds: list[int] = knob([0, 1, 2, 3, 4], "one run per seed, method, configuration and stream", min=0,
+    streams: list[str] = param(list(STREAMS), "task streams", choices=STREAMS, min_length=1, unique=True)
+    methods: list[str] = param(list(METHODS), "methods compared", choices=METHODS, min_length=1, unique=True)
+    seeds: list[int] = param([0, 1, 2, 3, 4], "one run per seed, method, configuration and stream", min=0,
                             min_length=1, unique=True)  # fmt: skip
-    val_fraction: float = knob(0.1, "share of each class held out (early choices of CLNP; reported only)",
+    val_fraction: float = param(0.1, "share of each class held out (early choices of CLNP; reported only)",
                                min=0.01, max=0.5)  # fmt: skip
     # MLP streams: Split MNIST (5 two-class tasks), Permuted MNIST (10 tasks); MLP 784-256-256 (Zenke et al.)
-    mlp_hidden: list[int] = knob([256, 256], "hidden widths of the shared MLP", min=1, min_length=1)
-    mlp_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
-    mlp_batch_size: int = knob(128, "minibatch size", min=1, max=65536)
-    split_mnist_epochs: int = knob(10, "E, epochs per task on Split MNIST (chapter 00)", min=1, max=1000)
-    permuted_tasks: int = knob(10, "Permuted MNIST tasks (the first unpermuted)", min=2, max=50)
-    permuted_epochs: int = knob(20, "E, epochs per task on Permuted MNIST (chapter 03)", min=1, max=1000)
+    mlp_hidden: list[int] = param([256, 256], "hidden widths of the shared MLP", min=1, min_length=1)
+    mlp_lr: float = param(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    mlp_batch_size: int = param(128, "minibatch size", min=1, max=65536)
+    split_mnist_epochs: int = param(10, "E, epochs per task on Split MNIST (chapter 00)", min=1, max=1000)
+    permuted_tasks: int = param(10, "Permuted MNIST tasks (the first unpermuted)", min=2, max=50)
+    permuted_epochs: int = param(20, "E, epochs per task on Permuted MNIST (chapter 03)", min=1, max=1000)
     # Split CIFAR-10 (5 two-class tasks): Zenke et al.'s conv net (chapter 03)
-    cifar_width: float = knob(1.0, "width multiplier of the conv net", min=1 / 32, max=8.0)
-    cifar_train_per_class: int = knob(0, "training images per class; 0 = all", min=0)
-    cifar_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
-    cifar_batch_size: int = knob(256, "minibatch size (chapter 03)", min=1, max=65536)
-    cifar_epochs: int = knob(60, "E, epochs per task (Zenke et al.'s split-CIFAR setting)", min=1, max=1000)
+    cifar_width: float = param(1.0, "width multiplier of the conv net", min=1 / 32, max=8.0)
+    cifar_train_per_class: int = param(0, "training images per class; 0 = all", min=0)
+    cifar_lr: float = param(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    cifar_batch_size: int = param(256, "minibatch size (chapter 03)", min=1, max=65536)
+    cifar_epochs: int = param(60, "E, epochs per task (Zenke et al.'s split-CIFAR setting)", min=1, max=1000)
     # PackNet (chapters 01 and 02)
-    packnet_free: list[float] = knob([0.5, 0.9], "final free fractions p, one configuration each", min=0.01,
+    packnet_free: list[float] = param([0.5, 0.9], "final free fractions p, one configuration each", min=0.01,
                                      max=0.999, min_length=1, unique=True)  # fmt: skip
-    packnet_rounds: int = knob(3, "N, pruning rounds of iterative PackNet (sharing the budget B)", min=2, max=100)
+    packnet_rounds: int = param(3, "N, pruning rounds of iterative PackNet (sharing the budget B)", min=2, max=100)
     # LwF (chapter 01)
-    lwf_temperature: float = knob(2.0, "distillation temperature", min=0.1, max=100.0)
+    lwf_temperature: float = param(2.0, "distillation temperature", min=0.1, max=100.0)
     # Fine-tuning and LwF also with the optimiser LwF's papers train with (SGD with momentum)
-    baseline_optimizers: list[str] = knob(["adam", "sgd"], "optimisers of fine-tuning and LwF, one configuration "
+    baseline_optimizers: list[str] = param(["adam", "sgd"], "optimisers of fine-tuning and LwF, one configuration "
                                           "each", choices=("adam", "sgd"), min_length=1, unique=True)  # fmt: skip
-    baseline_sgd_lr: float = knob(0.01, "SGD learning rate of fine-tuning and LwF", min=1e-8, max=10.0)
-    baseline_sgd_momentum: float = knob(0.9, "SGD momentum of fine-tuning and LwF", min=0.0, max=0.999)
+    baseline_sgd_lr: float = param(0.01, "SGD learning rate of fine-tuning and LwF", min=1e-8, max=10.0)
+    baseline_sgd_momentum: float = param(0.9, "SGD momentum of fine-tuning and LwF", min=0.0, max=0.999)
     # CLNP (chapter 03)
-    clnp_mlp_lr: float = knob(0.005, "Adam learning rate on the MLP streams (chapter 03's usual grid pick)",
+    clnp_mlp_lr: float = param(0.005, "Adam learning rate on the MLP streams (chapter 03's usual grid pick)",
                               min=1e-8, max=1.0)  # fmt: skip
-    clnp_mlp_alpha: float = knob(1e-4, "L1 strength of every layer on the MLP streams", min=0.0, max=1.0)
-    clnp_mlp_margin: float = knob(3.0, "graceful-forgetting margin on the MLP streams (points)", min=0.0, max=100.0)
-    clnp_cifar_alphas: list[float] = knob([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1: conv1-4, fc, output",
+    clnp_mlp_alpha: float = param(1e-4, "L1 strength of every layer on the MLP streams", min=0.0, max=1.0)
+    clnp_mlp_margin: float = param(3.0, "graceful-forgetting margin on the MLP streams (points)", min=0.0, max=100.0)
+    clnp_cifar_alphas: list[float] = param([1e-6, 1e-6, 1e-6, 1e-6, 1e-5, 1e-5], "L1: conv1-4, fc, output",
                                           min=0.0, min_length=6)  # fmt: skip
-    clnp_cifar_margin: float = knob(2.0, "margin on Split CIFAR-10 (points)", min=0.0, max=100.0)
-    clnp_finetune_rounds: int = knob(2, "fine-tuning rounds after pruning, each a quarter of E", min=0, max=10)
+    clnp_cifar_margin: float = param(2.0, "margin on Split CIFAR-10 (points)", min=0.0, max=100.0)
+    clnp_finetune_rounds: int = param(2, "fine-tuning rounds after pruning, each a quarter of E", min=0, max=10)
     # Progressive Prune (chapter 04)
-    progressive_hidden: list[int] = knob([128, 64], "hidden widths of every column", min=1, min_length=1)
-    progressive_fractions: list[float] = knob([0.5, 0.9], "pruning fractions p, one configuration each",
+    progressive_hidden: list[int] = param([128, 64], "hidden widths of every column", min=1, min_length=1)
+    progressive_fractions: list[float] = param([0.5, 0.9], "pruning fractions p, one configuration each",
                                               min=0.0, max=0.999, min_length=1, unique=True)  # fmt: skip
-    progressive_lr: float = knob(0.1, "SGD learning rate", min=1e-8, max=10.0)
-    progressive_momentum: float = knob(0.5, "SGD momentum", min=0.0, max=0.999)
-    progressive_batch_size: int = knob(64, "minibatch size", min=1, max=65536)
+    progressive_lr: float = param(0.1, "SGD learning rate", min=1e-8, max=10.0)
+    progressive_momentum: float = param(0.5, "SGD momentum", min=0.0, max=0.999)
+    progressive_batch_size: int = param(64, "minibatch size", min=1, max=65536)
     # Iterative against one-shot PackNet at one retraining budget (Ball et al., Fig. 2): its own runs
-    rounds_streams: list[str] = knob(["split_mnist", "split_cifar10"], "streams of the rounds grid (none: no "
+    rounds_streams: list[str] = param(["split_mnist", "split_cifar10"], "streams of the rounds grid (none: no "
                                      "grid)", choices=STREAMS, unique=True)  # fmt: skip
-    rounds_grid: list[int] = knob([1, 2, 3], "N, pruning rounds compared (1 = one-shot)", min=1, max=100,
+    rounds_grid: list[int] = param([1, 2, 3], "N, pruning rounds compared (1 = one-shot)", min=1, max=100,
                                   min_length=1, unique=True)  # fmt: skip
-    rounds_free: list[float] = knob([0.9, 0.95, 0.99], "final free fractions p of the rounds grid", min=0.01,
+    rounds_free: list[float] = param([0.9, 0.95, 0.99], "final free fractions p of the rounds grid", min=0.01,
                                     max=0.999, min_length=1, unique=True)  # fmt: skip
-    rounds_budget: int = knob(6, "B, retraining epochs shared by the rounds (a multiple of every N; Ball et al.'s "
+    rounds_budget: int = param(6, "B, retraining epochs shared by the rounds (a multiple of every N; Ball et al.'s "
                                  "conv-net budget)", min=1, max=10000)  # fmt: skip
-    rounds_seeds: list[int] = knob([0, 1, 2, 3, 4], "seeds of the rounds grid", min=0, min_length=1, unique=True)
+    rounds_seeds: list[int] = param([0, 1, 2, 3, 4], "seeds of the rounds grid", min=0, min_length=1, unique=True)
 
     def check(self) -> None:
         if len(self.clnp_cifar_alphas) != 6:
@@ -156,6 +160,91 @@ class Params(BaseParams):
         if self.rounds_streams and uneven:
             raise ParameterError(f"parameter 'rounds_budget' ({self.rounds_budget}) must be a multiple of every N "
                                  f"in 'rounds_grid'; {uneven} do not divide it (each round gets B / N epochs)")
+
+
+# -- the runs' configs -----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class StreamRun(RunConfig):
+    """One method learning one stream with one seed: the stream, its shared network and training; each method's
+    subclass adds its own settings (:data:`METHOD_CONFIGS`; a JSON config becomes the subclass its ``method`` names)."""
+
+    stream: str
+    val_fraction: float
+    epochs: int
+    lr: float  # the stream's Adam learning rate
+    batch_size: int
+    hidden: list[int] | None = optional()  # the MLP streams' hidden widths
+    tasks: int | None = optional()  # permuted MNIST: its number of permutations
+    width: float | None = optional()  # split CIFAR-10: the conv net's width multiplier
+    per_class: int | None = optional()  # split CIFAR-10: training images per class (0: all)
+    method: str
+    seed: int
+
+    @classmethod
+    def variant(cls, config):
+        return METHOD_CONFIGS[config["method"]] if cls is StreamRun else cls
+
+
+@dataclasses.dataclass(frozen=True)
+class JointRun(StreamRun):
+    """Joint training on every task at once (the upper reference)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneRun(StreamRun):
+    """Fine-tuning, with the stream's Adam or (``optimizer = "sgd"``) SGD with momentum."""
+
+    optimizer: str | None = optional()  # "sgd", or absent (the stream's Adam)
+    sgd_lr: float | None = optional()
+    momentum: float | None = optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class LwfRun(FineTuneRun):
+    """Learning without Forgetting: ``warmup`` epochs of the new head alone, distillation at ``temperature``."""
+
+    warmup: int
+    temperature: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PackNetRun(StreamRun):
+    """Ball et al.'s Algorithm 1: ``free`` left after ``rounds`` rounds of pruning sharing the budget B."""
+
+    free: float
+    rounds: int
+    budget: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClnpRun(StreamRun):
+    """Chapter 03's schedule on the shared network (fine-tuning fields absent: the chapter's first reading)."""
+
+    clnp_lr: float
+    alphas: list[float]
+    margin: float  # accuracy points
+    finetune_rounds: int
+    finetune_epochs: int
+    finetune_l1: bool | None = optional()
+    end_on_finetune: bool | None = optional()
+    normalise_units: bool | None = optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressiveRun(StreamRun):
+    """Chapter 04's Progressive Prune: a column of ``column`` widths per task, pruned by ``fraction``."""
+
+    column: list[int]
+    fraction: float
+    sgd_lr: float
+    momentum: float
+    column_batch_size: int
+
+
+#: each method's config type
+METHOD_CONFIGS: dict[str, type[StreamRun]] = {
+    "fine-tune": FineTuneRun, "joint": JointRun, "lwf": LwfRun, "packnet": PackNetRun,
+    "packnet-iterative": PackNetRun, "clnp": ClnpRun, "progressive": ProgressiveRun}  # fmt: skip
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -172,7 +261,7 @@ def budget(p: Params, stream: str) -> int:
 
 def stream_config(p: Params, stream: str) -> dict:
     """What fixes a stream's tasks, its shared network and its training (every method's run has it)."""
-    c = dict(stream=stream, val_fraction=p.val_fraction, epochs=epochs(p, stream))
+    c = dict(stream=stream, val_fraction=p.val_fraction, epochs=epochs(p, stream))  # the fields of StreamRun
     if stream == "split_cifar10":
         return c | dict(width=p.cifar_width, per_class=p.cifar_train_per_class, lr=p.cifar_lr,
                         batch_size=p.cifar_batch_size)  # fmt: skip
@@ -218,24 +307,24 @@ def datasets(stream: str) -> tuple[str, ...]:
     return ("cifar10",) if stream == "split_cifar10" else ("mnist",)
 
 
-def num_tasks(c: dict) -> int:
+def num_tasks(c: StreamRun) -> int:
     """Tasks of the run's stream: the class pairs, or ``tasks`` permutations."""
-    return c["tasks"] if c["stream"] == "permuted_mnist" else len(PAIRS)
+    return c.tasks if c.stream == "permuted_mnist" else len(PAIRS)
 
 
-def _cost(c: dict) -> float:
+def _cost(c: StreamRun) -> float:
     """Rough multiply-accumulates of a run (for --list and time estimates)."""
-    if c["stream"] == "split_cifar10":
-        per_task = 2 * (c["per_class"] or 5000) * (1 - c["val_fraction"])
+    if c.stream == "split_cifar10":
+        per_task = 2 * (c.per_class or 5000) * (1 - c.val_fraction)
     else:  # MNIST: 60,000 training images, split into pairs or permuted whole
-        per_task = 60_000 * (1 - c["val_fraction"]) / (1 if c["stream"] == "permuted_mnist" else len(PAIRS))
-    factor = {"lwf": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c["method"], 1)
-    if "budget" in c:  # PackNet: E epochs per task, then the retraining budget B
-        factor = 1 + c["budget"] / c["epochs"]
-    passes = per_task * num_tasks(c) * c["epochs"] * factor
-    if c["stream"] == "split_cifar10":
-        return 3.0 * ZENKE_MACS * c["width"] ** 2 * passes
-    return mlp_cost(784, c["hidden"], 10, passes, 1)
+        per_task = 60_000 * (1 - c.val_fraction) / (1 if c.stream == "permuted_mnist" else len(PAIRS))
+    factor = {"lwf": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c.method, 1)
+    if isinstance(c, PackNetRun):  # E epochs per task, then the retraining budget B
+        factor = 1 + c.budget / c.epochs
+    passes = per_task * num_tasks(c) * c.epochs * factor
+    if c.stream == "split_cifar10":
+        return 3.0 * ZENKE_MACS * c.width ** 2 * passes
+    return mlp_cost(784, c.hidden, 10, passes, 1)
 
 
 def rounds_configurations(p: Params, stream: str) -> list[dict]:
@@ -253,105 +342,105 @@ def plan(p: Params) -> list[Run]:
         for method in p.methods:
             for extra in configurations(p, stream, method):
                 c = {**stream_config(p, stream), "method": method, **extra}
-                runs += [Run("train", {**c, "seed": s}, datasets(stream), _cost(c),
-                             f"{STREAM_NAMES[stream]}: {label(method, c)}, seed {s}") for s in p.seeds]  # fmt: skip
+                typed = [StreamRun.from_config(c | {"seed": s}) for s in p.seeds]
+                runs += [Run("train", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]}: {label(method, c)}, "
+                             f"seed {t.seed}") for t in typed]  # fmt: skip
     for stream in p.rounds_streams:
         for c in rounds_configurations(p, stream):
-            runs += [Run("rounds", {**c, "seed": s}, datasets(stream), _cost(c),
-                         f"{STREAM_NAMES[stream]} rounds grid: N={c['rounds']} p={c['free']:g}, seed {s}")
-                     for s in p.rounds_seeds]  # fmt: skip
+            typed = [PackNetRun.from_config(c | {"seed": s}) for s in p.rounds_seeds]
+            runs += [Run("rounds", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]} rounds grid: N={t.rounds} "
+                         f"p={t.free:g}, seed {t.seed}") for t in typed]  # fmt: skip
     return runs
 
 
 # -- streams and the shared network -----------------------------------------------------------------
-def stream_tasks(c: dict, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
+def stream_tasks(c: StreamRun, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
     """The run's tasks: MNIST or CIFAR-10 class pairs, or MNIST under ``tasks`` pixel permutations of the seed."""
-    if c["stream"] == "split_cifar10":
-        base = task("cifar10", data_source, device, val_fraction=c["val_fraction"], seed=0,
-                    train_per_class=c["per_class"])  # fmt: skip
+    if c.stream == "split_cifar10":
+        base = task("cifar10", data_source, device, val_fraction=c.val_fraction, seed=0,
+                    train_per_class=c.per_class)  # fmt: skip
         return split_tasks(base, PAIRS)
-    base = task("mnist", data_source, device, val_fraction=c["val_fraction"], seed=0)
-    if c["stream"] == "split_mnist":
+    base = task("mnist", data_source, device, val_fraction=c.val_fraction, seed=0)
+    if c.stream == "split_mnist":
         return split_tasks(base, PAIRS)
-    return permuted_tasks(base, c["tasks"], seed=1000 + c["seed"])
+    return permuted_tasks(base, c.tasks, seed=1000 + c.seed)
 
 
-def network(c: dict, tasks: Sequence[Task]) -> MultiHeadNet:
+def network(c: StreamRun, tasks: Sequence[Task]) -> MultiHeadNet:
     """The shared network of every method but Progressive Prune: one head per task."""
     heads = [t.num_classes for t in tasks]
-    if c["stream"] == "split_cifar10":
-        return zenke_cnn(heads, width=c["width"])
-    return mlp(math.prod(tasks[0].input_shape), c["hidden"], heads)
+    if c.stream == "split_cifar10":
+        return zenke_cnn(heads, width=c.width)
+    return mlp(math.prod(tasks[0].input_shape), c.hidden, heads)
 
 
 # -- the methods: each built from its configuration, then learn_stream ------------------------------
-def _settings(c: dict) -> TrainSettings:
+def _settings(c: StreamRun) -> TrainSettings:
     """The stream's Adam, or SGD with momentum where the configuration asks for it (fine-tuning and LwF)."""
-    if c.get("optimizer") == "sgd":
-        return TrainSettings(c["epochs"], c["batch_size"], "sgd", c["sgd_lr"], c["momentum"])
-    return TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
+    if isinstance(c, FineTuneRun) and c.optimizer == "sgd":
+        return TrainSettings(c.epochs, c.batch_size, "sgd", c.sgd_lr, c.momentum)
+    return TrainSettings(c.epochs, c.batch_size, "adam", c.lr)
 
 
-def build_finetune(c: dict, tasks: Sequence[Task], ctx: RunContext) -> FineTune:
-    generator = set_seed(c["seed"])  # before the network: it draws its initial weights
+def build_finetune(c: FineTuneRun, tasks: Sequence[Task], ctx: RunContext) -> FineTune:
+    generator = set_seed(c.seed)  # before the network: it draws its initial weights
     return FineTune(network(c, tasks).to(ctx.device), _settings(c), generator=generator, show_progress=ctx.show_progress)
 
 
-def build_joint(c: dict, tasks: Sequence[Task], ctx: RunContext) -> Joint:
-    generator = set_seed(c["seed"])
+def build_joint(c: JointRun, tasks: Sequence[Task], ctx: RunContext) -> Joint:
+    generator = set_seed(c.seed)
     return Joint(network(c, tasks).to(ctx.device), _settings(c), len(tasks), generator=generator,
                  show_progress=ctx.show_progress)  # fmt: skip
 
 
-def build_lwf(c: dict, tasks: Sequence[Task], ctx: RunContext) -> LwF:
-    generator = set_seed(c["seed"])
-    return LwF(network(c, tasks).to(ctx.device), _settings(c), warmup_epochs=c["warmup"], temperature=c["temperature"],
+def build_lwf(c: LwfRun, tasks: Sequence[Task], ctx: RunContext) -> LwF:
+    generator = set_seed(c.seed)
+    return LwF(network(c, tasks).to(ctx.device), _settings(c), warmup_epochs=c.warmup, temperature=c.temperature,
                generator=generator, show_progress=ctx.show_progress)  # fmt: skip
 
 
-def build_packnet(c: dict, tasks: Sequence[Task], ctx: RunContext) -> PackingSchedule:
+def build_packnet(c: PackNetRun, tasks: Sequence[Task], ctx: RunContext) -> PackingSchedule:
     """Ball et al.'s Algorithm 1 (chapter 02), one-shot or iterative (``rounds``)."""
-    generator = set_seed(c["seed"])
+    generator = set_seed(c.seed)
     return PackingSchedule("packnet", network(c, tasks).to(ctx.device), _settings(c), len(tasks),
-                           retrain_budget=c["budget"], rounds=c["rounds"], final_free=c["free"], generator=generator,
+                           retrain_budget=c.budget, rounds=c.rounds, final_free=c.free, generator=generator,
                            show_progress=ctx.show_progress)  # fmt: skip
 
 
-def build_clnp(c: dict, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedule:
+def build_clnp(c: ClnpRun, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedule:
     """Chapter 03's schedule on the shared network (multi-head), no task-1 grid. Configurations without the
     fine-tuning fields are the chapter's first reading (L1 on while fine-tuning, a re-prune after the last round)."""
-    set_seed(c["seed"])
+    set_seed(c.seed)
     clnp = CLNP(network(c, tasks).to(ctx.device))
-    return CLNPSchedule(clnp, TrainSettings(c["epochs"], c["batch_size"], "adam", c["clnp_lr"]), alphas=c["alphas"],
-                        margin=c["margin"] / 100, finetune_iterations=c["finetune_rounds"],
-                        finetune=TrainSettings(c["finetune_epochs"], c["batch_size"], "adam", c["clnp_lr"]),
-                        seed=c["seed"], finetune_l1=c.get("finetune_l1", True),
-                        end_on_finetune=c.get("end_on_finetune", False),
-                        normalise_units=c.get("normalise_units", False))  # fmt: skip
+    return CLNPSchedule(clnp, TrainSettings(c.epochs, c.batch_size, "adam", c.clnp_lr), alphas=c.alphas,
+                        margin=c.margin / 100, finetune_iterations=c.finetune_rounds,
+                        finetune=TrainSettings(c.finetune_epochs, c.batch_size, "adam", c.clnp_lr),
+                        seed=c.seed, finetune_l1=c.finetune_l1 is not False,
+                        end_on_finetune=bool(c.end_on_finetune), normalise_units=bool(c.normalise_units))  # fmt: skip
 
 
-def build_progressive(c: dict, tasks: Sequence[Task], ctx: RunContext) -> ProgressivePrune:
+def build_progressive(c: ProgressiveRun, tasks: Sequence[Task], ctx: RunContext) -> ProgressivePrune:
     """Chapter 04's Algorithm 1: a column per task, pruned and retrained; capacity relative to the shared network."""
     with torch.random.fork_rng():  # the shared network is built only to be counted
         shared = float(count_parameters(network(c, tasks)).total)
-    settings = TrainSettings(c["epochs"], c["column_batch_size"], "sgd", c["sgd_lr"], c["momentum"])
-    return ProgressivePrune(math.prod(tasks[0].input_shape), [c["column"]] * len(tasks), settings, adapter="learned",
-                            prune_fractions=[c["fraction"]] * len(tasks), retrain_epochs=c["epochs"], seed=c["seed"],
+    settings = TrainSettings(c.epochs, c.column_batch_size, "sgd", c.sgd_lr, c.momentum)
+    return ProgressivePrune(math.prod(tasks[0].input_shape), [c.column] * len(tasks), settings, adapter="learned",
+                            prune_fractions=[c.fraction] * len(tasks), retrain_epochs=c.epochs, seed=c.seed,
                             show_progress=ctx.show_progress, reference_size=shared)  # fmt: skip
 
 
 #: the methods compared: each builds its :class:`~cl_utils.methods.ContinualMethod` from a run's configuration
-BUILDERS: dict[str, Callable[[dict, Sequence[Task], RunContext], ContinualMethod]] = {
+BUILDERS: dict[str, Callable[[StreamRun, Sequence[Task], RunContext], ContinualMethod]] = {
     "fine-tune": build_finetune, "joint": build_joint, "lwf": build_lwf, "packnet": build_packnet,
     "packnet-iterative": build_packnet, "clnp": build_clnp, "progressive": build_progressive}  # fmt: skip
 
 
-def run_train(c: dict, ctx: RunContext) -> dict:
+def run_train(c: StreamRun, ctx: RunContext) -> dict:
     """One method in one configuration on one stream with one seed; ``train_seconds`` times the method alone
     (the record's ``wall_seconds`` also counts building the stream, which the first run of a process pays)."""
     tasks = stream_tasks(c, ctx.data_source, ctx.device)
     start = time.perf_counter()
-    out = learn_stream(BUILDERS[c["method"]](c, tasks, ctx), tasks)
+    out = learn_stream(BUILDERS[c.method](c, tasks, ctx), tasks)
     return out | {"train_seconds": time.perf_counter() - start}
 
 
@@ -364,11 +453,11 @@ def task_table(p: Params):
 
     rows = []
     for stream in p.streams:
-        c = stream_config(p, stream) | {"seed": p.seeds[0], "tasks": 1}  # one permutation shows the sizes
-        first = stream_tasks(c, p.data_source)[0]
+        c = JointRun.from_config(stream_config(p, stream) | {"method": "joint", "seed": p.seeds[0]})
+        first = stream_tasks(c.replace(tasks=1) if c.tasks else c, p.data_source)[0]  # one permutation: the sizes
         name = datasets(stream)[0]
         rows.append({"stream": STREAM_NAMES[stream], "data": f"{name} ({raw_dataset(name, p.data_source).source})",
-                     "tasks": num_tasks(stream_config(p, stream)), "classes per task": first.num_classes,
+                     "tasks": num_tasks(c), "classes per task": first.num_classes,
                      "train per task": len(first.y_train), "validation per task": len(first.y_val),
                      "test per task": len(first.y_test)})  # fmt: skip
     return pd.DataFrame(rows).set_index("stream")

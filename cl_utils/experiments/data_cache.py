@@ -1,4 +1,4 @@
-"""Helpers the experiment modules share: cached data loading and rough run costs."""
+"""The datasets the runs read, loaded once per process, and the tasks built from them (shared by every chapter's runs)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -9,7 +9,7 @@ import torch
 from ..data import RawDataset, load_dataset
 from ..streams import Task, make_task
 
-__all__ = ["raw_dataset", "task", "mlp_cost", "is_carved", "carved_datasets"]
+__all__ = ["raw_dataset", "task", "is_carved", "carved_datasets"]
 
 
 @lru_cache(maxsize=8)
@@ -40,10 +40,3 @@ def _task(name: str, data_source: str, device: str, options: tuple) -> Task:
 def task(name: str, data_source: str, device: torch.device | str, **options: Any) -> Task:
     """:func:`cl_utils.make_task` of a dataset, built once per process for the same arguments."""
     return _task(name, data_source, str(device), tuple(sorted((k, _freeze(v)) for k, v in options.items())))
-
-
-def mlp_cost(in_features: int, hidden: list[int], out_features: int, examples: int, epochs: float) -> float:
-    """Multiply-accumulates of training an MLP (forward + backward ~ 3x forward)."""
-    widths = [in_features, *hidden, out_features]
-    per_example = sum(a * b for a, b in zip(widths, widths[1:]))
-    return 3.0 * per_example * examples * epochs

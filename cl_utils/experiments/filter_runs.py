@@ -1,4 +1,4 @@
-"""Chapter 05: the three experiments of Salcedo & Sharma, as one run function over a JSON config.
+"""Chapter 05: the three experiments of Salcedo & Sharma, as one run function over a typed config.
 
 * ``"fixed"`` (their Fig. 2): one random subset of a dataset's training split, the same
   in every block.
@@ -11,7 +11,11 @@
   as the paper does (it is not reset).
 
 Each dataset keeps a fixed validation split held out of its training split (never the
-test split). Every run (kind ``train``) is one (figure, criterion, seed) of the chapter.
+test split). Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a
+:class:`FilterRun` (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
+
+Why one module (over 300 lines): the chapter's data blocks, parameters, run configs, plan and run functions,
+read together (its report is :mod:`.filter_report` and :mod:`.filter_figures`).
 """
 from __future__ import annotations
 
@@ -25,12 +29,14 @@ from ..data import RawDataset
 from ..filter_pruning import CRITERIA, Block, PruningSchedule, prune_step, train_with_filter_pruning, vgg16_filter_net
 from ..streams import Task, make_task
 from ..train import TrainSettings, fit, resolve_device, set_seed
-from .common import carved_datasets, raw_dataset
-from .core import Run, RunContext
-from .params import ParameterError, knob
+from .data_cache import carved_datasets, raw_dataset
+from .runs import Run, RunContext
+from .params import ParameterError, param
 from .params import Params as BaseParams
+from .run_config import RunConfig
 
-__all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_experiment", "Params", "plan", "RUNNERS"]
+__all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_experiment", "Params", "plan", "RUNNERS",
+           "FilterRun", "EpochTimeRun"]  # fmt: skip
 
 CHAPTER = "05_filter_pruning"
 CODE_VERSION = 1
@@ -90,37 +96,73 @@ def make_blocks(mode: str, pools: list[Task], train_images: int, seed: int) -> C
     return lambda b: sample(pools[b % len(pools)], b, replace=False)
 
 
-def run_filter_experiment(
-    config: Mapping[str, Any], *, device: torch.device | str = "auto", show_progress: bool = True
-) -> dict[str, Any]:
-    """Train (and prune) one VGG-16 as ``config`` says; return its per-epoch history and filter counts.
+@dataclasses.dataclass(frozen=True)
+class NetworkRun(RunConfig):
+    """What every run of the chapter shares: the pruning step, the network and its fine-tuning."""
 
-    ``config`` keys: ``mode``, ``datasets``, ``train_images``, ``val_images``, ``epochs``,
-    ``every``, ``percent``, ``criterion``, ``normalize``, ``pretrained``, ``batch_norm``,
-    ``pool_size``, ``fc_widths``, ``dropout``, ``optimizer``, ``lr``, ``momentum``,
-    ``weight_decay``, ``batch_size``, ``seed``, ``data_source``, ``train_from_test``.
-    """
+    percent: float
+    normalize: bool
+    pretrained: bool
+    batch_norm: bool
+    pool_size: int
+    fc_widths: list[int]
+    dropout: float
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    train_from_test: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterRun(NetworkRun):
+    """One (figure, criterion, seed): a VGG-16 trained, and pruned every ``every`` epochs, on the figure's data."""
+
+    mode: str  # one of MODES
+    datasets: list[str]
+    train_images: int
+    val_images: int
+    epochs: int
+    every: int
+    figure: str
+    criterion: str
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochTimeRun(NetworkRun):
+    """Fig. 2's epoch time: ``pairs`` epochs of the unpruned and of the ``prunes`` times pruned network."""
+
+    train_images: int
+    every: int
+    pairs: int
+    prunes: int
+    seed: int
+
+
+def run_filter_experiment(
+    config: FilterRun, *, data_source: str, device: torch.device | str = "auto", show_progress: bool = True
+) -> dict[str, Any]:
+    """Train (and prune) one VGG-16 as ``config`` says, on data from ``data_source``; return its per-epoch history
+    and filter counts."""
+    c = config
     device = resolve_device(device) if isinstance(device, str) else device
-    generator = set_seed(config["seed"])
-    pools = load_pools(
-        list(config["datasets"]), config["val_images"], data_source=config["data_source"],
-        train_from_test=config["train_from_test"], seed=config["seed"], device=device,
-    )  # fmt: skip
-    blocks = make_blocks(config["mode"], pools, config["train_images"], config["seed"])
-    set_seed(config["seed"])  # the same initial weights whatever the data loading consumed
+    generator = set_seed(c.seed)
+    pools = load_pools(list(c.datasets), c.val_images, data_source=data_source, train_from_test=c.train_from_test,
+                       seed=c.seed, device=device)  # fmt: skip
+    blocks = make_blocks(c.mode, pools, c.train_images, c.seed)
+    set_seed(c.seed)  # the same initial weights whatever the data loading consumed
     model = vgg16_filter_net(
-        max(t.num_classes for t in pools), pretrained=config["pretrained"], batch_norm=config["batch_norm"],
-        pool_size=config["pool_size"], fc_widths=config["fc_widths"], dropout=config["dropout"],
+        max(t.num_classes for t in pools), pretrained=c.pretrained, batch_norm=c.batch_norm, pool_size=c.pool_size,
+        fc_widths=c.fc_widths, dropout=c.dropout,
     ).to(device)  # fmt: skip
     start_counts = model.filter_counts()
-    settings = TrainSettings(
-        config["epochs"], config["batch_size"], config["optimizer"], config["lr"], config["momentum"],
-        config["weight_decay"],
-    )  # fmt: skip
-    schedule = PruningSchedule(config["criterion"], config["percent"], config["every"], config["normalize"])
+    settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
+    schedule = PruningSchedule(c.criterion, c.percent, c.every, c.normalize)
     history = train_with_filter_pruning(
-        model, blocks, epochs=config["epochs"], settings=settings, schedule=schedule, generator=generator,
-        show_progress=show_progress, desc=f"{config['mode']}/{config['criterion']}/seed {config['seed']}",
+        model, blocks, epochs=c.epochs, settings=settings, schedule=schedule, generator=generator,
+        show_progress=show_progress, desc=f"{c.mode}/{c.criterion}/seed {c.seed}",
     )  # fmt: skip
     return {
         "history": history,
@@ -137,55 +179,55 @@ NAMES = sorted(data.DATASETS)
 @dataclasses.dataclass
 class Params(BaseParams):
     # network: torchvision's VGG-16 (13 convs, 4,224 filters)
-    pretrained: bool = knob(True, "ImageNet weights from torchvision (needs internet once)")
-    batch_norm: bool = knob(False, "True gives torchvision's vgg16_bn layout")
-    pool_size: int = knob(7, "average pool before the classifier (torchvision: 7)",
+    pretrained: bool = param(True, "ImageNet weights from torchvision (needs internet once)")
+    batch_norm: bool = param(False, "True gives torchvision's vgg16_bn layout")
+    pool_size: int = param(7, "average pool before the classifier (torchvision: 7)",
                           min=1, max=7)  # fmt: skip
-    fc_widths: list[int] = knob([4096, 4096], "classifier hidden widths", min=1)
-    dropout: float = knob(0.5, "classifier dropout", min=0.0, max=0.95)
+    fc_widths: list[int] = param([4096, 4096], "classifier hidden widths", min=1)
+    dropout: float = param(0.5, "classifier dropout", min=0.0, max=0.95)
     # fine-tuning (the report: "in accompanying code"; SGD as in Gildenblat's pruning code)
-    optimizer: str = knob("sgd", "optimiser", choices=("sgd", "adam", "adamw"))
-    lr: float = knob(0.001, "learning rate", min=1e-8, max=10.0)
-    momentum: float = knob(0.9, "momentum", min=0.0, max=0.999)
-    weight_decay: float = knob(0.0, "weight decay", min=0.0, max=1.0)
-    batch_size: int = knob(32, "minibatch size", min=1, max=65536)
+    optimizer: str = param("sgd", "optimiser", choices=("sgd", "adam", "adamw"))
+    lr: float = param(0.001, "learning rate", min=1e-8, max=10.0)
+    momentum: float = param(0.9, "momentum", min=0.0, max=0.999)
+    weight_decay: float = param(0.0, "weight decay", min=0.0, max=1.0)
+    batch_size: int = param(32, "minibatch size", min=1, max=65536)
     # pruning (the report's Eq. 1 and Algorithm 3)
-    percent: float = knob(5.0, "share of each conv layer's filters removed at every pruning step", min=0.0, max=50.0)
-    normalize: bool = knob(False, "divide each iteration's scores by the layer's maximum (the report: False)")
-    criteria: list[str] = knob(["none", "activation", "weight"], "'none' is the unpruned baseline", choices=CRITERIA,
+    percent: float = param(5.0, "share of each conv layer's filters removed at every pruning step", min=0.0, max=50.0)
+    normalize: bool = param(False, "divide each iteration's scores by the layer's maximum (the report: False)")
+    criteria: list[str] = param(["none", "activation", "weight"], "'none' is the unpruned baseline", choices=CRITERIA,
                                min_length=1, unique=True)  # fmt: skip
     # Figure 2: one fixed 5 % subset of CIFAR-10
-    fig2_dataset: str = knob("cifar10", "dataset of Fig. 2", choices=NAMES)
-    fig2_train_images: int = knob(2000, "training images (a fixed subset)", min=10, max=10**6)
-    fig2_val_images: int = knob(500, "validation images", min=10, max=10**6)
-    fig2_epochs: int = knob(50, "epochs", min=1, max=1000)
-    fig2_every: int = knob(7, "epochs per block (a pruning step after each)", min=1, max=1000)
+    fig2_dataset: str = param("cifar10", "dataset of Fig. 2", choices=NAMES)
+    fig2_train_images: int = param(2000, "training images (a fixed subset)", min=10, max=10**6)
+    fig2_val_images: int = param(500, "validation images", min=10, max=10**6)
+    fig2_epochs: int = param(50, "epochs", min=1, max=1000)
+    fig2_every: int = param(7, "epochs per block (a pruning step after each)", min=1, max=1000)
     # Figure 3: 10 % of CIFAR-10 resampled with replacement at every block
-    fig3_dataset: str = knob("cifar10", "dataset of Fig. 3", choices=NAMES)
-    fig3_train_images: int = knob(4000, "training images per block (resampled)", min=10, max=10**6)
-    fig3_val_images: int = knob(1000, "validation images", min=10, max=10**6)
-    fig3_epochs: int = knob(50, "epochs", min=1, max=1000)
-    fig3_every: int = knob(7, "epochs per block", min=1, max=1000)
+    fig3_dataset: str = param("cifar10", "dataset of Fig. 3", choices=NAMES)
+    fig3_train_images: int = param(4000, "training images per block (resampled)", min=10, max=10**6)
+    fig3_val_images: int = param(1000, "validation images", min=10, max=10**6)
+    fig3_epochs: int = param(50, "epochs", min=1, max=1000)
+    fig3_every: int = param(7, "epochs per block", min=1, max=1000)
     # Figure 4: a different dataset every block, every dataset visited fig4_passes times
-    fig4_datasets: list[str] = knob(["cifar10", "cifar100", "mnist", "kmnist", "fashion_mnist", "emnist"],
+    fig4_datasets: list[str] = param(["cifar10", "cifar100", "mnist", "kmnist", "fashion_mnist", "emnist"],
                                     "datasets, one per block", choices=NAMES, min_length=1, unique=True)  # fmt: skip
-    fig4_train_images: int = knob(3000, "training images per visit (about 5 % of each training split)", min=10,
+    fig4_train_images: int = param(3000, "training images per visit (about 5 % of each training split)", min=10,
                                   max=10**6)  # fmt: skip
-    fig4_val_images: int = knob(500, "validation images per dataset", min=10, max=10**6)
-    fig4_every: int = knob(6, "epochs per block", min=1, max=1000)
-    fig4_passes: int = knob(2, "visits of every dataset", min=1, max=20)
-    fig4_criteria: list[str] = knob(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
+    fig4_val_images: int = param(500, "validation images per dataset", min=10, max=10**6)
+    fig4_every: int = param(6, "epochs per block", min=1, max=1000)
+    fig4_passes: int = param(2, "visits of every dataset", min=1, max=20)
+    fig4_criteria: list[str] = param(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
                                     unique=True)  # fmt: skip
-    seeds: list[int] = knob([0, 1, 2], "Figs. 3 and 4's seeds, one run per figure, criterion and seed (3 runs give "
+    seeds: list[int] = param([0, 1, 2], "Figs. 3 and 4's seeds, one run per figure, criterion and seed (3 runs give "
                             "their claims a measured spread)", min=0, min_length=1, unique=True)  # fmt: skip
-    fig2_other_normalize: list[str] = knob(["activation", "weight"], "criteria of Fig. 2 also run with the other "
+    fig2_other_normalize: list[str] = param(["activation", "weight"], "criteria of Fig. 2 also run with the other "
                                            "'normalize' (the report: normalising made no significant difference)",
                                            choices=("activation", "weight"), unique=True)  # fmt: skip
-    fig2_seeds: list[int] = knob([0, 1, 2], "Fig. 2's seeds, one run per criterion and seed (its claims are sizes: "
+    fig2_seeds: list[int] = param([0, 1, 2], "Fig. 2's seeds, one run per criterion and seed (its claims are sizes: "
                                  "3 runs give them a measured spread)", min=0, min_length=1, unique=True)  # fmt: skip
-    epoch_time_pairs: int = knob(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
+    epoch_time_pairs: int = param(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
                                  "of epochs 43-49 alternating (0 = none)", min=0, max=100)  # fmt: skip
-    train_from_test: float = knob(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
+    train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
 
     def check(self) -> None:
         if self.pretrained and (self.pool_size != 7 or self.fc_widths != [4096, 4096]):
@@ -213,62 +255,59 @@ class Params(BaseParams):
         }  # fmt: skip
 
 
-COMMON = ("percent", "normalize", "pretrained", "batch_norm", "pool_size", "fc_widths", "dropout", "optimizer", "lr",
-          "momentum", "weight_decay", "batch_size", "train_from_test")  # fmt: skip
+def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
+    """The :class:`NetworkRun` fields of every run, from the parameters (``normalize``: the other normalisation)."""
+    v = p.as_dict() | ({} if normalize is None else {"normalize": normalize})
+    return {f.name: v[f.name] for f in dataclasses.fields(NetworkRun)}
 
 
 def plan(p: Params) -> list[Run]:
     """One run per (figure, criterion, seed), and Fig. 2's criteria in `fig2_other_normalize` once more with the other
     `normalize`."""
-    v = p.as_dict()
-    common = {k: v[k] for k in COMMON}
     runs = []
     for fig, e in p.figures().items():
         cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
         for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
-            runs += [Run("train", {**common, **e, "figure": fig, "criterion": criterion, "seed": s}, tuple(e["datasets"]),
-                         cost) for s in p.seeds_of(fig)]  # fmt: skip
-            if fig == "fig2" and criterion in p.fig2_other_normalize:  # the same runs, scores normalised the other way
-                runs += [Run("train", {**common, **e, "normalize": not p.normalize, "figure": fig, "criterion": criterion,
-                                       "seed": s}, tuple(e["datasets"]), cost) for s in p.seeds_of(fig)]  # fmt: skip
+            normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
+                                              else [])  # the same runs, scores normalised the other way  # fmt: skip
+            runs += [Run("train", FilterRun(**network(p, n), **e, figure=fig, criterion=criterion, seed=s),
+                         tuple(e["datasets"]), cost) for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
     if p.epoch_time_pairs:
         e = p.figures()["fig2"]
-        c = {**common, "train_images": e["train_images"], "every": e["every"], "pairs": p.epoch_time_pairs,
-             "prunes": (min(49, e["epochs"]) - 1) // e["every"], "seed": p.seeds_of("fig2")[0]}
+        c = EpochTimeRun(**network(p), train_images=e["train_images"], every=e["every"], pairs=p.epoch_time_pairs,
+                         prunes=(min(49, e["epochs"]) - 1) // e["every"], seed=p.seeds_of("fig2")[0])  # fmt: skip
         runs.append(Run("epoch_time", c, (), 3 * 3.1e8 * e["train_images"] * 2 * p.epoch_time_pairs))
     return runs
 
 
-def epoch_time(c: dict, ctx: RunContext) -> dict:
+def epoch_time(c: EpochTimeRun, ctx: RunContext) -> dict:
     """Fig. 2's speed-up, timed on its own: one epoch of the unpruned network, one of the network pruned as in epochs
     43-49 (``prunes`` steps of ``percent`` per layer), alternating (which goes first alternates too), on random
     inputs of the block's size; the arithmetic, not the pixels, sets an epoch's time. Each record holds its
     machine and thread count; the book's was made with the machine otherwise idle."""
-    generator = set_seed(c["seed"])
-    build = lambda: vgg16_filter_net(10, batch_norm=c["batch_norm"], pool_size=c["pool_size"],  # noqa: E731
-                                     fc_widths=c["fc_widths"], dropout=c["dropout"]).to(ctx.device)
+    generator = set_seed(c.seed)
+    build = lambda: vgg16_filter_net(10, batch_norm=c.batch_norm, pool_size=c.pool_size,  # noqa: E731
+                                     fc_widths=c.fc_widths, dropout=c.dropout).to(ctx.device)
     nets = {"unpruned": build(), "pruned": build()}
-    for _ in range(c["prunes"]):  # structure only: any ranking removes the same number of filters per layer
+    for _ in range(c.prunes):  # structure only: any ranking removes the same number of filters per layer
         prune_step(nets["pruned"], [conv.weight.detach().abs().sum((1, 2, 3)) for conv in nets["pruned"].conv_layers()],
-                   c["percent"])  # fmt: skip
-    x = torch.randn(c["train_images"], 3, 32, 32, generator=generator).to(ctx.device)
-    y = torch.randint(0, 10, (c["train_images"],), generator=generator).to(ctx.device)
-    settings = TrainSettings(1, c["batch_size"], c["optimizer"], c["lr"], c["momentum"], c["weight_decay"])
+                   c.percent)  # fmt: skip
+    x = torch.randn(c.train_images, 3, 32, 32, generator=generator).to(ctx.device)
+    y = torch.randint(0, 10, (c.train_images,), generator=generator).to(ctx.device)
+    settings = TrainSettings(1, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
     seconds: dict[str, list[float]] = {name: [] for name in nets}
-    for i in range(c["pairs"]):
+    for i in range(c.pairs):
         for name in (["unpruned", "pruned"] if i % 2 == 0 else ["pruned", "unpruned"]):
             net = nets[name]
-            stats = fit(net, x, y, epochs=1, batch_size=c["batch_size"], optimizer=settings.make_optimizer(
+            stats = fit(net, x, y, epochs=1, batch_size=c.batch_size, optimizer=settings.make_optimizer(
                 net.parameters()), generator=generator, show_progress=ctx.show_progress)[0]  # fmt: skip
             seconds[name].append(stats.seconds)
     return {"seconds": seconds, "filters": {name: sum(net.filter_counts()) for name, net in nets.items()},
             "threads": torch.get_num_threads()}
 
 
-def train(c: dict, ctx: RunContext) -> dict:
-    config = {k: v for k, v in c.items() if k != "figure"}
-    return run_filter_experiment({**config, "data_source": ctx.data_source}, device=ctx.device,
-                                 show_progress=ctx.show_progress)  # fmt: skip
+def train(c: FilterRun, ctx: RunContext) -> dict:
+    return run_filter_experiment(c, data_source=ctx.data_source, device=ctx.device, show_progress=ctx.show_progress)
 
 
 RUNNERS = {"train": train, "epoch_time": epoch_time}

@@ -13,7 +13,7 @@ Runs (kinds):
   and one ``fill`` run at that p̄ gives the accuracy reported. With ``match_search`` the
   paper's way runs too (``how = "search"``): a sequential bounded Brent search
   (:func:`cl_utils.efficiency.match_free_fraction`), one ``fill`` run per step. Every run a
-  match asks for is stored in the cache like a planned one (:meth:`.core.RunContext.record`),
+  match asks for is stored in the cache like a planned one (:meth:`.runs.RunContext.record`),
   so an interrupted match resumes where it stopped and the notebook finds its runs.
 
 Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.stacked_mlp`,
@@ -22,8 +22,11 @@ Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.st
 :func:`~cl_utils.efficiency.run_method` is Algorithm 1 of the paper for the three methods, in the method layer
 with the mechanism (pruning per round, ownership, the matching search): :mod:`cl_utils.efficiency`.
 
-Why one module (over 300 lines): one chapter's parameters, plan and run functions, read together (its
-report is :mod:`.efficiency_report` and :mod:`.efficiency_figures`).
+Configs: :class:`FillRun`, :class:`GridRun` and :class:`MatchRun`, typed (:mod:`.run_config`), sharing the fields of
+:class:`NetworkRun`, which fix a run's network, data and training.
+
+Why one module (over 300 lines): one chapter's parameters, run configs, plan and run functions, read together
+(its report is :mod:`.efficiency_report` and :mod:`.efficiency_figures`).
 """
 from __future__ import annotations
 
@@ -37,10 +40,11 @@ from ..efficiency import METHODS, grid_frees, match_free_fraction, match_on_grid
 from ..models import MultiHeadNet, ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
 from ..streams import Task, split_tasks
 from ..train import TrainSettings, set_seed
-from .common import mlp_cost, task
-from .core import Records, Run, RunContext
-from .params import ParameterError, knob
+from .data_cache import task
+from .runs import Records, Run, RunContext, mlp_cost
+from .params import ParameterError, param
 from .params import Params as BaseParams
+from .run_config import RunConfig, optional
 
 CHAPTER = "02_efficiency"
 CODE_VERSION = 1
@@ -54,55 +58,55 @@ SMALLEST_CLASS = {"mnist": 5_421, "cifar10": 5_000}  # training images of the da
 
 @dataclasses.dataclass
 class Params(BaseParams):
-    datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Figs. 1-3",
+    datasets: list[str] = param(["mnist", "cifar10"], "datasets of Figs. 1-3",
                                choices=DATASETS, min_length=1, unique=True)  # fmt: skip
-    seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 (MNIST)", min=0,
+    seeds: list[int] = param(list(range(10)), "seeds of Figs. 1, 2, 4 (MNIST)", min=0,
                             min_length=1, unique=True)  # fmt: skip
-    cifar_seeds: list[int] = knob(list(range(10)), "seeds of Figs. 1, 2, 4 on CIFAR-10", min=0, min_length=1,
+    cifar_seeds: list[int] = param(list(range(10)), "seeds of Figs. 1, 2, 4 on CIFAR-10", min=0, min_length=1,
                                   unique=True)  # fmt: skip
-    matching_seeds: list[int] = knob([0, 1, 2, 3, 4], "seeds of Table 1 and Fig. 3 (the paper: 5)", min=0,
+    matching_seeds: list[int] = param([0, 1, 2, 3, 4], "seeds of Table 1 and Fig. 3 (the paper: 5)", min=0,
                                      min_length=1, unique=True)  # fmt: skip
-    stack_seeds: bool = knob(True, "train the seeds together as one stacked network (CIFAR-10: 2+ seeds)")
-    val_fraction: float = knob(0.1, "share of each task's training images held out (reported only)", min=0.01,
+    stack_seeds: bool = param(True, "train the seeds together as one stacked network (CIFAR-10: 2+ seeds)")
+    val_fraction: float = param(0.1, "share of each task's training images held out (reported only)", min=0.01,
                                max=0.5)  # fmt: skip
-    train_per_class: int = knob(0, "MNIST training images per class, a class-balanced subset (0: all)", min=0)
+    train_per_class: int = param(0, "MNIST training images per class, a class-balanced subset (0: all)", min=0)
     # MNIST: MLP 784-256-256-2 per task (the paper's Appendix A)
-    mnist_hidden: list[int] = knob([256, 256], "hidden widths of the MLP", min=1, min_length=1)
-    mnist_lr: float = knob(1e-3, "Adam learning rate", min=1e-8, max=1.0)
-    mnist_batch_size: int = knob(128, "minibatch size", min=1, max=100_000)
-    mnist_epochs: int = knob(72, "E, training epochs per task", min=1, max=100_000)
-    mnist_budget: int = knob(72, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
-    mnist_free: list[float] = knob([0.95, 0.99, 0.995], "final free fractions p", min=0.01, max=0.9999,
+    mnist_hidden: list[int] = param([256, 256], "hidden widths of the MLP", min=1, min_length=1)
+    mnist_lr: float = param(1e-3, "Adam learning rate", min=1e-8, max=1.0)
+    mnist_batch_size: int = param(128, "minibatch size", min=1, max=100_000)
+    mnist_epochs: int = param(72, "E, training epochs per task", min=1, max=100_000)
+    mnist_budget: int = param(72, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
+    mnist_free: list[float] = param([0.95, 0.99, 0.995], "final free fractions p", min=0.01, max=0.9999,
                                    min_length=1, unique=True)  # fmt: skip
-    mnist_rounds: list[int] = knob([1, 2, 3, 4, 6, 8, 9, 12], "pruning rounds N of Fig. 2 (divisors of B)", min=1,
+    mnist_rounds: list[int] = param([1, 2, 3, 4, 6, 8, 9, 12], "pruning rounds N of Fig. 2 (divisors of B)", min=1,
                                    min_length=1, unique=True)  # fmt: skip
     # CIFAR-10: conv3-32, conv3-64, pool, conv3-128, conv3-128, pool, fc 8192-1024-2 (Appendix A)
-    cifar_lr: float = knob(1e-4, "Adam learning rate", min=1e-8, max=1.0)
-    cifar_batch_size: int = knob(32, "minibatch size", min=1, max=100_000)
-    cifar_epochs: int = knob(12, "E, training epochs per task", min=1, max=100_000)
-    cifar_budget: int = knob(6, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
-    cifar_free: list[float] = knob([0.8, 0.9, 0.95], "final free fractions p", min=0.01, max=0.9999, min_length=1,
+    cifar_lr: float = param(1e-4, "Adam learning rate", min=1e-8, max=1.0)
+    cifar_batch_size: int = param(32, "minibatch size", min=1, max=100_000)
+    cifar_epochs: int = param(12, "E, training epochs per task", min=1, max=100_000)
+    cifar_budget: int = param(6, "B, retraining epochs per task, shared by the N rounds", min=1, max=100_000)
+    cifar_free: list[float] = param([0.8, 0.9, 0.95], "final free fractions p", min=0.01, max=0.9999, min_length=1,
                                    unique=True)  # fmt: skip
-    cifar_rounds: list[int] = knob([1, 2, 3, 6], "pruning rounds N of Fig. 2 (divisors of B)", min=1, min_length=1,
+    cifar_rounds: list[int] = param([1, 2, 3, 6], "pruning rounds N of Fig. 2 (divisors of B)", min=1, min_length=1,
                                    unique=True)  # fmt: skip
-    cifar_train_per_class: int = knob(0, "CIFAR-10 training images per class (0: all)", min=0)
+    cifar_train_per_class: int = param(0, "CIFAR-10 training images per class (0: all)", min=0)
     # Appendix B (matching) and Appendix C (no budget)
-    match_grid_points: int = knob(16, "Table 1: p_bar values trained at once (spaced evenly in -log10(1 - p_bar))",
+    match_grid_points: int = param(16, "Table 1: p_bar values trained at once (spaced evenly in -log10(1 - p_bar))",
                                   min=2, max=1000)  # fmt: skip
-    match_search: bool = knob(False, "also run the sequential search (bounded Brent) to check the grid")
-    memory_equal_steps: bool = knob(True, "also run Memory at PackNet's gradient steps (every epoch a fresh draw of "
+    match_search: bool = param(False, "also run the sequential search (bounded Brent) to check the grid")
+    memory_equal_steps: bool = param(True, "also run Memory at PackNet's gradient steps (every epoch a fresh draw of "
                                     "one task's size from the rehearsed data) for Table 1's p; the main runs give it "
                                     "PackNet's epochs, 3 times the steps")  # fmt: skip
-    match_xatol: float = knob(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
-    match_maxiter: int = knob(12, "most search steps per matched method", min=1, max=100)
-    matching_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
+    match_xatol: float = param(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
+    match_maxiter: int = param(12, "most search steps per matched method", min=1, max=100)
+    matching_datasets: list[str] = param(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
                                         unique=True)  # fmt: skip
-    fig2_datasets: list[str] = knob(["mnist", "cifar10"], "datasets of Fig. 2", choices=DATASETS, unique=True)
-    fig4_datasets: list[str] = knob(["cifar10"], "datasets of Fig. 4 (the paper: CIFAR-10)", choices=DATASETS,
+    fig2_datasets: list[str] = param(["mnist", "cifar10"], "datasets of Fig. 2", choices=DATASETS, unique=True)
+    fig4_datasets: list[str] = param(["cifar10"], "datasets of Fig. 4 (the paper: CIFAR-10)", choices=DATASETS,
                                     unique=True)  # fmt: skip
-    fig4_rounds: list[int] = knob([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
+    fig4_rounds: list[int] = param([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
                                   unique=True)  # fmt: skip
-    scale_trend: list[float] = knob([0.25, 0.5], "Fig. 3's scale trend: PackNet, one round, at every MNIST p and "
+    scale_trend: list[float] = param([0.25, 0.5], "Fig. 3's scale trend: PackNet, one round, at every MNIST p and "
                                     "matching seed, with the MNIST images per class and E and B times each factor",
                                     min=0.001, max=100.0, unique=True)  # fmt: skip
 
@@ -149,45 +153,97 @@ def setting(p: Params, d: str) -> Setting:
                    p.cifar_train_per_class, p.cifar_seeds, "ball_cnn")  # fmt: skip
 
 
-#: the config keys that fix a dataset's network, data and training (shared by a search and the runs it asks for);
-#: ``data_order`` is there only for stacked networks, ``steps`` only for Memory at PackNet's gradient steps
-BASE_KEYS = ("dataset", "epochs", "lr", "batch_size", "per_class", "val_fraction", "hidden", "stacked", "data_order",
-             "steps")  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class NetworkRun(RunConfig):
+    """What fixes a run's network, data and training (shared by a matching and the runs it asks for)."""
+
+    dataset: str
+    epochs: int  # E
+    lr: float
+    batch_size: int
+    per_class: int  # training images per class (0: all)
+    val_fraction: float
+    hidden: list[int] | str  # the MLP's hidden widths, or "ball_cnn"
+    stacked: bool
+    data_order: str | None = optional()  # "per model" on stacked networks (each model shuffles on its own)
+    steps: str | None = optional()  # "packnet" on Memory at PackNet's gradient steps (absent: PackNet's epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class FillRun(NetworkRun):
+    """One method filling the five-task network down to ``free`` in ``rounds`` rounds of a ``budget``, for the
+    seeds of one group (one record)."""
+
+    method: str  # one of METHODS
+    free: float
+    rounds: int
+    budget: int  # B
+    seeds: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class GridRun(NetworkRun):
+    """One-shot ``method`` at every free fraction of ``frees`` for every seed, as one stacked network."""
+
+    method: str
+    budget: int
+    seeds: list[int]
+    frees: list[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchRun(NetworkRun):
+    """Appendix B: the p̄ at which ``method`` matches PackNet's mean accuracy at ``target_free``, on a grid of
+    ``points`` or by the bounded search (``xatol``, ``maxiter``)."""
+
+    method: str
+    target_free: float
+    budget: int
+    seeds: list[int]
+    bounds: list[float]
+    how: str  # "grid" or "search"
+    points: int | None = optional()  # grid only
+    xatol: float | None = optional()  # search only
+    maxiter: int | None = optional()  # search only
+
+
+#: the config keys that fix a dataset's network, data and training (:class:`NetworkRun`)
+BASE_KEYS = tuple(f.name for f in dataclasses.fields(NetworkRun))
 
 
 def _base(p: Params, s: Setting) -> dict:
     stacked = p.stack_seeds and (s.dataset == "mnist" or len(s.seeds) > 1)  # (one CIFAR-10 seed: a plain net)
-    base = dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
-                val_fraction=p.val_fraction, hidden=s.hidden, stacked=stacked)  # fmt: skip
-    return base | {"data_order": "per model"} if stacked else base  # each stacked model shuffles on its own
+    return dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
+                val_fraction=p.val_fraction, hidden=s.hidden, stacked=stacked,
+                data_order="per model" if stacked else None)  # fmt: skip
 
 
-def _base_of(c: dict) -> dict:
-    """The keys of a run's config that fix its network, data and training (:data:`BASE_KEYS`)."""
-    return {k: c[k] for k in BASE_KEYS if k in c}
+def _base_of(c: NetworkRun) -> dict:
+    """The fields of a run's config that fix its network, data and training (:class:`NetworkRun`)."""
+    return {k: getattr(c, k) for k in BASE_KEYS}
 
 
-def _groups(c: dict, seeds: Sequence[int]) -> list[list[int]]:
+def _groups(stacked: bool, seeds: Sequence[int]) -> list[list[int]]:
     """The seeds trained together: all of them as one stacked MLP, else one run per seed."""
-    return [list(seeds)] if c["stacked"] else [[s] for s in seeds]
+    return [list(seeds)] if stacked else [[s] for s in seeds]
 
 
-def _fill_configs(base: dict, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[dict]:
+def _fill_configs(base: dict, method: str, free: float, rounds: int, budget: int, seeds: Sequence[int]) -> list[FillRun]:
     """The fill configs of one point; ``steps`` (Memory at PackNet's gradient steps) is kept for Memory only."""
     if method != "memory":
-        base = {k: v for k, v in base.items() if k != "steps"}
-    return [{**base, "method": method, "free": free, "rounds": rounds, "budget": budget, "seeds": g}
-            for g in _groups(base, seeds)]  # fmt: skip
+        base = base | {"steps": None}
+    return [FillRun(**base, method=method, free=free, rounds=rounds, budget=budget, seeds=g)
+            for g in _groups(base["stacked"], seeds)]  # fmt: skip
 
 
-def _cost(c: dict, seeds: int) -> float:
+def _cost(c: FillRun | MatchRun, seeds: int) -> float:
     """Multiply-accumulates of a fill run: Memory trains 1 + 2 + ... + 5 tasks' data, the others 5."""
-    images = 2 * (c["per_class"] or PER_CLASS[c["dataset"]]) * (1 - c["val_fraction"])
-    epochs = c["epochs"] + c["budget"]
-    rehearsed = c["method"] == "memory" and c.get("steps", "epochs") == "epochs"
+    images = 2 * (c.per_class or PER_CLASS[c.dataset]) * (1 - c.val_fraction)
+    epochs = c.epochs + c.budget
+    rehearsed = c.method == "memory" and c.steps is None
     passes = images * epochs * (15 if rehearsed else 5) * seeds
-    if c["dataset"] == "mnist":
-        return mlp_cost(784, c["hidden"], 2, passes, 1)
+    if c.dataset == "mnist":
+        return mlp_cost(784, c.hidden, 2, passes, 1)
     return 3.0 * BALL_CNN_MACS * passes
 
 
@@ -195,11 +251,11 @@ def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: 
               steps: str = "epochs") -> list[Run]:  # fmt: skip
     """The ``fill`` runs of one point of a figure (one per seed group); ``steps="packnet"``: Memory at PackNet's
     gradient steps (:data:`~cl_utils.efficiency.MEMORY_STEPS`; the key only where it differs from the default)."""
-    base = _base(p, setting(p, d)) | ({"steps": steps} if steps != "epochs" else {})
+    base = _base(p, setting(p, d)) | {"steps": None if steps == "epochs" else steps}
     configs = _fill_configs(base, method, free, rounds, budget, seeds)
-    tag = ", PackNet's steps" if "steps" in configs[0] else ""
-    return [Run("fill", c, (d,), _cost(c, len(c["seeds"])), f"{d} {method} p={free:g} N={rounds} B={budget} "
-                f"seeds={c['seeds']}{tag}") for c in configs]  # fmt: skip
+    tag = ", PackNet's steps" if configs[0].steps else ""
+    return [Run("fill", c, (d,), _cost(c, len(c.seeds)), f"{d} {method} p={free:g} N={rounds} B={budget} "
+                f"seeds={c.seeds}{tag}") for c in configs]  # fmt: skip
 
 
 def trend_setting(p: Params, factor: float) -> tuple[int, int, int]:
@@ -216,8 +272,8 @@ def trend_runs(p: Params) -> list[Run]:
     for factor in p.scale_trend:
         per_class, epochs, budget = trend_setting(p, factor)
         base = {**_base(p, s), "per_class": per_class, "epochs": epochs}
-        runs += [Run("fill", c, ("mnist",), _cost(c, len(c["seeds"])), f"mnist packnet p={f:g} N=1 B={budget} "
-                     f"seeds={c['seeds']}, scale x{factor:g}")
+        runs += [Run("fill", c, ("mnist",), _cost(c, len(c.seeds)), f"mnist packnet p={f:g} N=1 B={budget} "
+                     f"seeds={c.seeds}, scale x{factor:g}")
                  for f in s.free for c in _fill_configs(base, "packnet", f, 1, budget, p.matching_seeds)]  # fmt: skip
     return runs
 
@@ -225,16 +281,15 @@ def trend_runs(p: Params) -> list[Run]:
 def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str = "epochs") -> Run:
     """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched;
     ``steps="packnet"``: Memory at PackNet's gradient steps (PackNet's own runs are the same)."""
-    c = {**_base(p, setting(p, d)), "method": method, "target_free": free, "budget": setting(p, d).budget,
-         "seeds": p.matching_seeds, "bounds": list(MATCH_BOUNDS), "how": how}  # fmt: skip
-    if steps != "epochs":
-        c["steps"] = steps
-    if how == "grid":
-        c["points"] = p.match_grid_points
+    grid = how == "grid"
+    c = MatchRun(**_base(p, setting(p, d)) | {"steps": None if steps == "epochs" else steps}, method=method,
+                 target_free=free, budget=setting(p, d).budget, seeds=p.matching_seeds, bounds=list(MATCH_BOUNDS),
+                 how=how, points=p.match_grid_points if grid else None, xatol=None if grid else p.match_xatol,
+                 maxiter=None if grid else p.match_maxiter)  # fmt: skip
+    if grid:
         shared = p.match_grid_points / len(setting(p, d).free)  # one grid serves every target p: its share
         cost = _cost(c, len(p.matching_seeds)) * (shared + 1)  # and one run at the p̄ found
     else:
-        c |= {"xatol": p.match_xatol, "maxiter": p.match_maxiter}
         cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
     tag = ", PackNet's steps" if steps != "epochs" else ""
     return Run("match", c, (d,), cost, f"{d} {method}{tag} against PackNet p={free:g} ({how})")
@@ -273,76 +328,76 @@ def plan(p: Params) -> list[Run]:
 
 
 # -- run functions ----------------------------------------------------------------------------------
-def pairs(c: dict, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
+def pairs(c: NetworkRun, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
     """The five two-class tasks of a dataset, with the run's subset and validation split."""
-    base = task(c["dataset"], data_source, device, val_fraction=c["val_fraction"], seed=0,
-                train_per_class=c["per_class"])  # fmt: skip
+    base = task(c.dataset, data_source, device, val_fraction=c.val_fraction, seed=0,
+                train_per_class=c.per_class)  # fmt: skip
     return split_tasks(base, PAIRS)
 
 
-def _network(c: dict, models: int) -> MultiHeadNet:
+def _network(c: NetworkRun, models: int) -> MultiHeadNet:
     """The run's network, five two-class heads: ``models`` stacked copies, or a plain one (``models = 1``, unstacked)."""
-    if c["dataset"] == "mnist":
-        return stacked_mlp(models, 784, c["hidden"], [2] * 5) if c["stacked"] else mlp(784, c["hidden"], [2] * 5)
-    return stacked_ball_cnn(models, [2] * 5) if c["stacked"] else ball_cnn([2] * 5)
+    if c.dataset == "mnist":
+        return stacked_mlp(models, 784, c.hidden, [2] * 5) if c.stacked else mlp(784, c.hidden, [2] * 5)
+    return stacked_ball_cnn(models, [2] * 5) if c.stacked else ball_cnn([2] * 5)
 
 
-def _fill(c: dict, ctx: RunContext, models: int, final_free: float | list[float], rounds: int) -> dict:
-    """``c['method']`` filling ``models`` stacked networks (1: a plain one) seeded by ``c['seeds'][0]``."""
-    generator = set_seed(c["seeds"][0])
-    train = TrainSettings(c["epochs"], c["batch_size"], "adam", c["lr"])
-    return run_method(c["method"], _network(c, models).to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
-                      retrain_budget=c["budget"], rounds=rounds, final_free=final_free, generator=generator,
-                      show_progress=ctx.show_progress, memory_steps=c.get("steps", "epochs"))  # fmt: skip
+def _fill(c: FillRun | GridRun, ctx: RunContext, models: int, final_free: float | list[float], rounds: int) -> dict:
+    """``c.method`` filling ``models`` stacked networks (1: a plain one) seeded by ``c.seeds[0]``."""
+    generator = set_seed(c.seeds[0])
+    train = TrainSettings(c.epochs, c.batch_size, "adam", c.lr)
+    return run_method(c.method, _network(c, models).to(ctx.device), pairs(c, ctx.data_source, ctx.device), train,
+                      retrain_budget=c.budget, rounds=rounds, final_free=final_free, generator=generator,
+                      show_progress=ctx.show_progress, memory_steps=c.steps or "epochs")  # fmt: skip
 
 
-def run_fill(c: dict, ctx: RunContext) -> dict:
+def run_fill(c: FillRun, ctx: RunContext) -> dict:
     """One method filling the network, for the run's seed group."""
-    return _fill(c, ctx, len(c["seeds"]) if c["stacked"] else 1, c["free"], c["rounds"])
+    return _fill(c, ctx, len(c.seeds) if c.stacked else 1, c.free, c.rounds)
 
 
-def _filled(c: dict, ctx: RunContext, method: str, free: float) -> np.ndarray:
+def _filled(c: MatchRun, ctx: RunContext, method: str, free: float) -> np.ndarray:
     """Test accuracy (%, tasks × seeds) of one-shot ``method`` at ``free``: stored sub-runs, trained if missing."""
-    configs = _fill_configs(_base_of(c), method, free, 1, c["budget"], c["seeds"])
-    records = [ctx.record("fill", cfg, (c["dataset"],), run_fill) for cfg in configs]
+    configs = _fill_configs(_base_of(c), method, free, 1, c.budget, c.seeds)
+    records = [ctx.record("fill", cfg, (c.dataset,), run_fill) for cfg in configs]
     return 100 * np.concatenate([np.asarray(r["metrics"]["acc"]) for r in records], axis=1)
 
 
-def run_grid(c: dict, ctx: RunContext) -> dict:
-    """One-shot ``method`` at every free fraction of ``c['frees']`` for every seed: one stacked network of
+def run_grid(c: GridRun, ctx: RunContext) -> dict:
+    """One-shot ``method`` at every free fraction of ``c.frees`` for every seed: one stacked network of
     ``len(frees) × len(seeds)`` models (model ``i × len(seeds) + j`` is point ``i``, seed ``j``)."""
-    frees, seeds = c["frees"], c["seeds"]
+    frees, seeds = c.frees, c.seeds
     return _fill(c, ctx, len(frees) * len(seeds), [f for f in frees for _ in seeds], rounds=1)
 
 
-def _grid_accuracy(c: dict, ctx: RunContext, frees: list[float]) -> np.ndarray:
-    """Test accuracy (%, points × tasks × seeds) of one-shot ``c['method']`` at each of ``frees``.
+def _grid_accuracy(c: MatchRun, ctx: RunContext, frees: list[float]) -> np.ndarray:
+    """Test accuracy (%, points × tasks × seeds) of one-shot ``c.method`` at each of ``frees``.
 
     Stacked networks: one ``grid`` run trains every point and seed at once (shared by the three targets).
     Otherwise one stored ``fill`` run per point, as the search would train them.
     """
-    if not c["stacked"]:
-        return np.stack([_filled(c, ctx, c["method"], f) for f in frees])
-    config = {**_base_of(c), "method": c["method"], "budget": c["budget"], "seeds": c["seeds"], "frees": frees}
-    acc = np.asarray(ctx.record("grid", config, (c["dataset"],), run_grid)["metrics"]["acc"])  # tasks × models
-    return 100 * acc.reshape(acc.shape[0], len(frees), len(c["seeds"])).transpose(1, 0, 2)
+    if not c.stacked:
+        return np.stack([_filled(c, ctx, c.method, f) for f in frees])
+    config = GridRun(**_base_of(c), method=c.method, budget=c.budget, seeds=c.seeds, frees=frees)
+    acc = np.asarray(ctx.record("grid", config, (c.dataset,), run_grid)["metrics"]["acc"])  # tasks × models
+    return 100 * acc.reshape(acc.shape[0], len(frees), len(c.seeds)).transpose(1, 0, 2)
 
 
-def run_match(c: dict, ctx: RunContext) -> dict:
-    """Appendix B: the free fraction p̄ at which ``c['method']`` matches PackNet's mean accuracy at ``target_free``.
+def run_match(c: MatchRun, ctx: RunContext) -> dict:
+    """Appendix B: the free fraction p̄ at which ``c.method`` matches PackNet's mean accuracy at ``target_free``.
 
     ``how = "grid"``: every p̄ of an even grid in u trained at once, the crossing interpolated, then one
     run at that p̄ (its accuracy is the one reported); ``"search"``: the sequential bounded Brent search.
     """
-    target = _filled(c, ctx, "packnet", c["target_free"])
-    if c["how"] == "grid":
-        frees = grid_frees(c["points"], tuple(c["bounds"]))
+    target = _filled(c, ctx, "packnet", c.target_free)
+    if c.how == "grid":
+        frees = grid_frees(c.points, tuple(c.bounds))
         curve = _grid_accuracy(c, ctx, frees).mean(axis=(1, 2))
         found = match_on_grid(float(target.mean()), frees, list(curve))
     else:
-        found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c["method"], q).mean(),
-                                    bounds=tuple(c["bounds"]), xatol=c["xatol"], maxiter=c["maxiter"])  # fmt: skip
-    acc = _filled(c, ctx, c["method"], found["free"])  # the search evaluated it already: a stored run
+        found = match_free_fraction(float(target.mean()), lambda q: _filled(c, ctx, c.method, q).mean(),
+                                    bounds=tuple(c.bounds), xatol=c.xatol, maxiter=c.maxiter)  # fmt: skip
+    acc = _filled(c, ctx, c.method, found["free"])  # the search evaluated it already: a stored run
     return {**found, "performance": float(acc.mean()), "target": float(target.mean()), "target_acc": target,
             "acc": acc}
 
