@@ -67,9 +67,10 @@ def iterate_batches(
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError("all tensors must have the same length")
-    if not shuffle:
-        for start in range(0, n, batch_size):
-            yield tuple(t[start : start + batch_size] for t in tensors)
+    if not shuffle:  # views in order; ``limit`` and ``drop_last`` as in the shuffled path
+        for idx in batch_indices(n, batch_size, shuffle=False, drop_last=drop_last, limit=limit):
+            start = int(idx[0])
+            yield tuple(t[start : start + len(idx)] for t in tensors)
         return
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
                              models=models, limit=limit):  # fmt: skip

@@ -379,3 +379,17 @@ def test_an_epoch_of_fewer_samples_draws_them_afresh_from_all_of_them():
     assert sum(b.shape[1] for b in stacked) == 30 and all(b.shape[0] == 3 for b in stacked)
     with pytest.raises(ValueError, match="limit"):
         next(batch_indices(100, 8, limit=101))
+
+
+def test_unshuffled_batches_are_views_in_order_and_honour_limit_and_drop_last():
+    from cl_utils.batches import iterate_batches
+
+    x, y = torch.arange(20.0).reshape(10, 2), torch.arange(10)
+    batches = list(iterate_batches((x, y), 4, shuffle=False))
+    assert [b[1].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert batches[0][0].data_ptr() == x.data_ptr()  # a view, not a copy
+    assert [b[1].tolist() for b in iterate_batches((x, y), 4, shuffle=False, limit=6)] == [[0, 1, 2, 3], [4, 5]]
+    assert [b[1].tolist() for b in iterate_batches((x, y), 4, shuffle=False, drop_last=True)] == [[0, 1, 2, 3],
+                                                                                                 [4, 5, 6, 7]]
+    with pytest.raises(ValueError, match="limit"):
+        next(iterate_batches((x, y), 4, shuffle=False, limit=11))
