@@ -27,7 +27,7 @@ from typing import Sequence
 import yaml
 
 from . import experiments
-from .experiments.cache import RunCache, canonical, checkpoint_mismatches
+from .experiments.cache import RunCache, checkpoint_mismatches
 from .experiments import identity
 from .experiments.runs import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .experiments.drawing import without_data

@@ -179,7 +179,7 @@ class EpochStats:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Optimiser and schedule of one training phase (the knobs every chapter shares)."""
+    """Optimiser and schedule of one training phase (the settings every chapter shares)."""
 
     epochs: int
     batch_size: int

@@ -124,8 +124,8 @@ CLAIMS = {"zero forgetting": "Fig. 2 / Table 2", "LwF rises": "Fig. 2: LwF", "be
           "fc share": "Section 5.5"}  # fmt: skip
 
 
-def _statuses(**knobs) -> dict[str, str]:
-    rows = report.claims(_records(**knobs), P)
+def _statuses(**settings) -> dict[str, str]:
+    rows = report.claims(_records(**settings), P)
     return {name: next(r["status"] for r in rows if r["claim"].startswith(head)) for name, head in CLAIMS.items()}
 
 

@@ -93,10 +93,36 @@ def test_a_run_function_without_its_config_type_is_refused():
 
     with pytest.raises(TypeError, match="must annotate its first parameter"):
         config_type(untyped)
-    with pytest.raises(TypeError, match="takes Point"):
+    with pytest.raises(TypeError, match="takes test_run_config.Point"):
         typed(point, dataclasses.replace(_Other(), y=1))
 
 
 @dataclasses.dataclass(frozen=True)
 class _Other(RunConfig):
     y: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Wider(Point):
+    extra: int = 1
+
+
+def test_a_config_of_another_kind_or_with_more_fields_is_refused():
+    """A subclass with more fields would key another record: ``typed`` wants the exact class."""
+    with pytest.raises(TypeError, match="takes test_run_config.Point"):
+        typed(point, _Wider(1))
+    comparison = ex.load("06")
+    joint = next(r for r in comparison.plan(_params("06", "smoke")[1]) if r.config["method"] == "joint").config
+    with pytest.raises(TypeError, match="cannot hold"):
+        comparison.JointRun.from_config({**joint, "method": "lwf", "warmup": 1, "temperature": 2.0})
+    with pytest.raises(TypeError, match="needs 'method'"):
+        comparison.StreamRun.from_config({k: v for k, v in joint.items() if k != "method"})
+    with pytest.raises(TypeError, match="needs 'hidden'"):
+        comparison.StreamRun.from_config({k: v for k, v in joint.items() if k != "hidden"})
+
+
+def test_pick_names_only_fields():
+    assert Point(1, label="a").pick(["x", "label"]) == {"x": 1, "label": "a"}
+    assert Point(1).pick(["x", "label"]) == {"x": 1}  # an unset optional field is left out, as in the key
+    with pytest.raises(TypeError, match="no field 'lable'"):
+        Point(1).pick(["lable"])

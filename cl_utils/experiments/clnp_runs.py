@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Sequence
 
 import numpy as np
-import torch
 
 from ..clnp import CLNP
 from ..clnp_schedule import run_sequence

@@ -182,7 +182,18 @@ class StreamRun(RunConfig):
 
     @classmethod
     def variant(cls, config):
-        return METHOD_CONFIGS[config["method"]] if cls is StreamRun else cls
+        """The subclass of the config's ``method`` (:data:`METHOD_CONFIGS`)."""
+        if config.get("method") not in METHOD_CONFIGS:
+            raise TypeError(f"a run config of chapter 06 needs 'method', one of {', '.join(METHOD_CONFIGS)}; got "
+                            f"{config.get('method')!r}")  # fmt: skip
+        return METHOD_CONFIGS[config["method"]]
+
+    def __post_init__(self) -> None:
+        needed = {"split_cifar10": ("width", "per_class"), "permuted_mnist": ("hidden", "tasks")}.get(self.stream,
+                                                                                                   ("hidden",))
+        missing = [n for n in needed if getattr(self, n) is None]
+        if missing:
+            raise TypeError(f"a {self.stream} run needs {', '.join(map(repr, missing))}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ read together (its report is :mod:`.filter_report` and :mod:`.filter_figures`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 

@@ -229,6 +229,8 @@ class FilterTaskRun(_AddedTraining, _InitialRetraining, InitialRun):
     filter_steps: int | None = optional()
 
 
+#: the configs of the runs that train added tasks
+AddedTaskRun = PackNetRun | LwfRun | SingleTaskRun | Fig4Run | Fig5Run | FilterTaskRun
 LAYERS = {"none": "classifier only", "fc": "fc layers", "all": "all layers"}
 #: Mallya & Lazebnik, section 4: LwF trains each added task 20 epochs, the first 5 the new head only, lr x 0.1 after 10
 LWF_PAPER_SCHEDULE = (20, 5, 10)
@@ -329,9 +331,10 @@ def test_acc(model, t: Task, forward) -> float:
     return evaluate(model, *t.split("test"), forward=forward)[1]
 
 
-def settings(c: _AddedTraining, phase: str) -> TrainSettings:
-    lr = {"finetune": c.finetune_lr, "retrain": c.retrain_lr}[phase]
-    return TrainSettings(getattr(c, f"{phase}_epochs"), c.batch_size, "sgd", lr, c.momentum)
+def settings(c: AddedTaskRun, phase: str) -> TrainSettings:
+    """SGD for an added task's fine-tuning (``phase = "finetune"``) or its retraining after a prune (``"retrain"``)."""
+    epochs, lr = {"finetune": (c.finetune_epochs, c.finetune_lr), "retrain": (c.retrain_epochs, c.retrain_lr)}[phase]
+    return TrainSettings(epochs, c.batch_size, "sgd", lr, c.momentum)
 
 
 def packnet_from(state, c: InitialRun, ctx: RunContext, **kwargs) -> PackNet:

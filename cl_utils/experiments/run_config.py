@@ -52,18 +52,22 @@ class RunConfig:
 
     @classmethod
     def from_config(cls: type[T], config: Mapping[str, Any]) -> T:
-        """The typed config of a JSON one; an unknown or missing key is an error that names it."""
-        cls = cls.variant(config)
+        """The typed config of a JSON one; an unknown or missing key, or a config of another kind, is an error that
+        names it."""
+        target = cls.variant(config)
+        if not issubclass(target, cls):
+            raise TypeError(f"{_name(cls)} cannot hold a config of {_name(target)} ({dict(config)!r})")
+        cls = target
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(config) - names)
         if unknown:
-            raise TypeError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; its fields are "
+            raise TypeError(f"{_name(cls)} has no field {', '.join(map(repr, unknown))}; its fields are "
                             f"{', '.join(sorted(names))}")  # fmt: skip
         required = {f.name for f in dataclasses.fields(cls)
                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}  # fmt: skip
         missing = sorted(required - set(config))
         if missing:
-            raise TypeError(f"{cls.__name__} needs {', '.join(map(repr, missing))}")
+            raise TypeError(f"{_name(cls)} needs {', '.join(map(repr, missing))}")
         return cls(**config)
 
     def replace(self: T, **changes: Any) -> T:
@@ -71,15 +75,29 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def pick(self, names: typing.Iterable[str]) -> dict[str, Any]:
-        """The JSON values of the fields ``names`` that this config carries (to build another kind's config)."""
+        """The JSON values of the fields ``names`` (to build another kind's config, e.g. a stage's checkpoint key); an
+        optional field that is ``None`` is left out, as in :meth:`as_config`; a name that is no field is an error."""
+        names = list(names)
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = [n for n in names if n not in fields]
+        if unknown:
+            raise TypeError(f"{_name(type(self))} has no field {', '.join(map(repr, unknown))}")
         config = self.as_config()
         return {n: config[n] for n in names if n in config}
+
+
+def _name(cls: type) -> str:
+    """A config class's name with its module (two chapters may both have a ``PackNetRun``)."""
+    return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__qualname__}"
 
 
 def config_type(fn: Callable[..., Any]) -> type[RunConfig]:
     """The :class:`RunConfig` subclass a run function takes: the annotation of its first parameter."""
     parameters = list(inspect.signature(fn).parameters)
-    first = typing.get_type_hints(fn).get(parameters[0]) if parameters else None
+    try:
+        first = typing.get_type_hints(fn).get(parameters[0]) if parameters else None
+    except (NameError, TypeError):  # an annotation that does not resolve (a class defined inside a function)
+        first = None
     if not (isinstance(first, type) and issubclass(first, RunConfig)):
         raise TypeError(f"run function {getattr(fn, '__qualname__', fn)!r} must annotate its first parameter with "
                         f"its RunConfig subclass (got {first!r})")  # fmt: skip
@@ -87,10 +105,12 @@ def config_type(fn: Callable[..., Any]) -> type[RunConfig]:
 
 
 def typed(fn: Callable[..., Any], config: Mapping[str, Any] | RunConfig) -> RunConfig:
-    """``config`` as the type run function ``fn`` takes (a typed config of another kind is an error)."""
+    """``config`` as the type run function ``fn`` takes; a typed config must be exactly the class its JSON form
+    becomes (not a subclass with more fields, which would key another record)."""
     kind = config_type(fn)
     if isinstance(config, RunConfig):
-        if not isinstance(config, kind):
-            raise TypeError(f"{getattr(fn, '__qualname__', fn)} takes {kind.__name__}, got {type(config).__name__}")
+        expected = kind.variant(config.as_config())
+        if type(config) is not expected or not issubclass(expected, kind):
+            raise TypeError(f"{getattr(fn, '__qualname__', fn)} takes {_name(expected)}, got {_name(type(config))}")
         return config
     return kind.from_config(config)

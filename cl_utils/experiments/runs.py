@@ -49,7 +49,7 @@ class Run:
     """One training run of a chapter: what it is (kind + config), what data it reads, roughly what it costs."""
 
     kind: str  # the name of its run function in the experiment's RUNNERS
-    config: Mapping[str, Any]  # its typed config (a RunConfig) as JSON values: what changes the result
+    config: Mapping[str, Any] | RunConfig  # its typed config, stored as its JSON form: what changes the result
     datasets: tuple[str, ...]  # names whose identity enters the key
     cost: float = 0.0  # estimated multiply-accumulates, for --list and time estimates
     label: str = ""  # how --list and the log name the run (default: its last config values)
