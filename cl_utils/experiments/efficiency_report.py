@@ -299,11 +299,10 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
     best, worst = min(errs, key=errs.get), max(errs, key=errs.get)
     ours = f"p={f:g}: worst N={worst} {errs[worst]:.2f} %, best N={best} {errs[best]:.2f} % (ratio {errs[worst] / errs[best]:.2f})"
     if d == "mnist":
+        rival = best if best != 1 else min((n for n in s.rounds if n != 1), key=errs.get)  # the best of several rounds
         one = 100 - _per_seed(records, p, d, "packnet", f, 1, s.budget)
-        many = 100 - _per_seed(records, p, d, "packnet", f, best, s.budget)
-        status, says = paired_direction(list(one), list(many), what=f"N=1 minus N={best} error")
-        if best == 1:
-            status, says = "not reproduced", "one round is the best N"
+        many = 100 - _per_seed(records, p, d, "packnet", f, rival, s.budget)
+        status, says = paired_direction(list(one), list(many), what=f"N=1 minus N={rival} error")
         reason = (f"{says} (paired by seed, {len(one)} seeds; the best N chosen on these runs); the worst/best ratio "
                   f"is {errs[worst] / errs[best]:.2f} against the paper's 2, at errors far above the paper's")
     else:  # the paper's contrast with the MLP: one round beats many, at every p (one seed: the test sets' SE)
