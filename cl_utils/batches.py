@@ -31,20 +31,27 @@ def batch_indices(
     ``limit`` keeps the first ``limit`` indices of the (shuffled) order: an epoch of ``limit``
     samples drawn afresh, without replacement, from all ``n`` (``None``: all of them).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if limit is not None and not 1 <= limit <= n:
-        raise ValueError(f"limit must be in [1, {n}] (the samples there are), got {limit}")
+    starts = _batch_starts(n, batch_size, drop_last, limit)
     if models > 1 and shuffle:
         order = torch.stack([torch.randperm(n, generator=generator) for _ in range(models)])
     else:
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     if limit is not None:
-        order, n = order[..., :limit], limit
+        order = order[..., :limit]
     order = order.to(device, non_blocking=True)
-    stop = n - (n % batch_size) if drop_last else n
-    for start in range(0, stop, batch_size):
+    for start in starts:
         yield order[..., start : start + batch_size]
+
+
+def _batch_starts(n: int, batch_size: int, drop_last: bool, limit: int | None) -> range:
+    """Where each batch of an epoch starts: ``limit`` of the ``n`` samples (all with ``None``), in steps of
+    ``batch_size``, the last partial batch dropped with ``drop_last``; bad sizes are errors."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if limit is not None and not 1 <= limit <= n:
+        raise ValueError(f"limit must be in [1, {n}] (the samples there are), got {limit}")
+    size = n if limit is None else limit
+    return range(0, size - size % batch_size if drop_last else size, batch_size)
 
 
 def iterate_batches(
@@ -68,9 +75,9 @@ def iterate_batches(
     if any(len(t) != n for t in tensors):
         raise ValueError("all tensors must have the same length")
     if not shuffle:  # views in order; ``limit`` and ``drop_last`` as in the shuffled path
-        for idx in batch_indices(n, batch_size, shuffle=False, drop_last=drop_last, limit=limit):
-            start = int(idx[0])
-            yield tuple(t[start : start + len(idx)] for t in tensors)
+        for start in _batch_starts(n, batch_size, drop_last, limit):
+            stop = min(start + batch_size, n if limit is None else limit)
+            yield tuple(t[start:stop] for t in tensors)
         return
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
                              models=models, limit=limit):  # fmt: skip

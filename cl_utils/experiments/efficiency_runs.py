@@ -220,7 +220,7 @@ def _base(p: Params, s: Setting) -> dict:
 
 def _base_of(c: NetworkRun) -> dict:
     """The fields of a run's config that fix its network, data and training (:class:`NetworkRun`)."""
-    return {k: getattr(c, k) for k in BASE_KEYS}
+    return NetworkRun.fields_from(c.as_config())
 
 
 def _groups(stacked: bool, seeds: Sequence[int]) -> list[list[int]]:

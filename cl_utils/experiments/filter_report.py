@@ -190,7 +190,8 @@ def visit_gains(records: Records, p: Params, history: pd.DataFrame | None = None
 def visits(records: Records, p: Params, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds). ``history``: as
     :func:`per_seed`."""
-    last = _visit_peaks(history_frame(records, p) if history is None else history).groupby(["criterion", "data", "visit"]).mean().unstack("visit")
+    peaks = _visit_peaks(history_frame(records, p) if history is None else history)
+    last = peaks.groupby(["criterion", "data", "visit"]).mean().unstack("visit")
     last.columns = [f"visit {k}: peak val acc (%)" for k in last.columns]
     if len(last.columns) > 1:
         last["visit 2 - visit 1 (points)"] = last.iloc[:, 1] - last.iloc[:, 0]

@@ -257,8 +257,7 @@ class Params(BaseParams):
 
 def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
     """The :class:`NetworkRun` fields of every run, from the parameters (``normalize``: the other normalisation)."""
-    v = p.as_dict() | ({} if normalize is None else {"normalize": normalize})
-    return {f.name: v[f.name] for f in dataclasses.fields(NetworkRun)}
+    return NetworkRun.fields_from(p.as_dict() | ({} if normalize is None else {"normalize": normalize}))
 
 
 def plan(p: Params) -> list[Run]:

@@ -236,11 +236,6 @@ LAYERS = {"none": "classifier only", "fc": "fc layers", "all": "all layers"}
 LWF_PAPER_SCHEDULE = (20, 5, 10)
 
 
-def _fields(*groups: type[RunConfig], values: dict) -> dict:
-    """The values of the fields of ``groups``, in their order, from ``values`` (the parameters)."""
-    return {f.name: values[f.name] for g in groups for f in dataclasses.fields(g)}
-
-
 def lwf_bn_stats(p: Params) -> list[str]:
     """LwF keeps batch-norm statistics frozen, as PackNet does; with batch-norm also a run that updates them."""
     return ["frozen", "updated"] if p.batch_norm else ["frozen"]
@@ -249,7 +244,7 @@ def lwf_bn_stats(p: Params) -> list[str]:
 def plan(p: Params) -> list[Run]:
     """Every run of the chapter, stages first (later runs start from their checkpoints)."""
     v = p.as_dict()
-    base, retrain, tsk = (_fields(g, values=v) for g in (InitialRun, _InitialRetraining, _AddedTraining))
+    base, retrain, tsk = (g.fields_from(v) for g in (InitialRun, _InitialRetraining, _AddedTraining))
     ds = (p.initial_dataset, *p.added_datasets)
     cost = 4e9 * p.width ** 2 * (p.initial_train_per_class or 5000) * 10  # rough VGG MACs per epoch
     orders = list(itertools.permutations(p.added_datasets))
@@ -361,7 +356,7 @@ def build_initial(c: InitialRun, ctx: RunContext):
 
 
 def initial_state(c: InitialRun, ctx: RunContext):
-    base = InitialRun(**c.pick(f.name for f in dataclasses.fields(InitialRun)))
+    base = InitialRun(**InitialRun.fields_from(c.as_config()))
     return ctx.checkpoint("initial", base, _datasets(c), lambda: build_initial(base, ctx)[0])
 
 
@@ -396,8 +391,8 @@ def build_pruned_initial(c: PrunedInitialRun, ctx: RunContext):
 
 def pruned_state(c: PackNetRun | Fig4Run | Fig5Run | FilterTaskRun, ctx: RunContext, fraction: float,
                  rule: str = "weights", steps: int | None = None):  # fmt: skip
-    retrained = (f.name for f in dataclasses.fields(_InitialRetraining) + dataclasses.fields(InitialRun))
-    stage = PrunedInitialRun(**c.pick(retrained), fraction=fraction, rule=rule, steps=steps or None)
+    retrained = InitialRun.fields_from(c.as_config()) | _InitialRetraining.fields_from(c.as_config())
+    stage = PrunedInitialRun(**retrained, fraction=fraction, rule=rule, steps=steps or None)
     return ctx.checkpoint("initial_pruned", stage, _datasets(c), lambda: build_pruned_initial(stage, ctx)[0])
 
 
@@ -587,7 +582,7 @@ def data_table(p: Params):
     import pandas as pd
 
     ctx = RunContext(torch.device("cpu"), p.data_source, None, CODE_VERSION)  # type: ignore[arg-type]
-    c = InitialRun(**_fields(InitialRun, values=p.as_dict()))
+    c = InitialRun(**InitialRun.fields_from(p.as_dict()))
     tasks = [initial_task(c, ctx)] + [added_task(n, c, ctx) for n in p.added_datasets]
     names = [p.initial_dataset, *p.added_datasets]
     return pd.DataFrame({"role in the paper": ["ImageNet (initial)", "CUBS / Cars / Flowers (added)", "", ""],

@@ -99,8 +99,7 @@ class Fig2bRun(ColumnsRun):
 
 def columns(p: Params) -> dict:
     """The :class:`ColumnsRun` fields of every run, from the parameters."""
-    v = p.as_dict()
-    return {f.name: v[f.name] for f in dataclasses.fields(ColumnsRun)}
+    return ColumnsRun.fields_from(p.as_dict())
 
 
 def plan(p: Params) -> list[Run]:
@@ -154,7 +153,7 @@ def tasks_b(c: Fig2bRun, ctx: RunContext) -> list[Task]:
 def first_column(c: Fig2aRun | Fig2bRun, ctx: RunContext, t: Task, hidden: list[int], kind: str,
                  datasets: tuple[str, ...]):  # fmt: skip
     """Column 1 after its first epochs (a checkpoint per seed: identical for every adapter kind)."""
-    stage = c.pick(f.name for f in dataclasses.fields(ColumnsRun)) | {"hidden": hidden, "seed": c.seed}
+    stage = ColumnsRun.fields_from(c.as_config()) | {"hidden": hidden, "seed": c.seed}
     if kind == "fig2b":
         stage |= c.pick(["rgb_dataset", "scope"])
     return ctx.checkpoint(f"{kind}_first_column", stage, datasets,

@@ -15,6 +15,7 @@ Which type a run function takes is read from the annotation of its first paramet
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from typing import Any, Callable, Mapping, TypeVar
@@ -70,6 +71,14 @@ class RunConfig:
             raise TypeError(f"{_name(cls)} needs {', '.join(map(repr, missing))}")
         return cls(**config)
 
+    @classmethod
+    def fields_from(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """This class's fields, with their values in ``values`` (a chapter's parameters, or a config of another kind
+        that shares them): the part of a config another kind, or a stage's checkpoint key, is built from. A field
+        ``values`` lacks is left out (an unset optional field; a missing required one fails where the config is
+        built)."""
+        return {f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values}
+
     def replace(self: T, **changes: Any) -> T:
         """A copy with ``changes`` (a field that does not exist is an error)."""
         return dataclasses.replace(self, **changes)
@@ -91,6 +100,7 @@ def _name(cls: type) -> str:
     return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__qualname__}"
 
 
+@functools.cache  # requests() and every trained run ask it of the same few run functions
 def config_type(fn: Callable[..., Any]) -> type[RunConfig]:
     """The :class:`RunConfig` subclass a run function takes: the annotation of its first parameter."""
     parameters = list(inspect.signature(fn).parameters)
