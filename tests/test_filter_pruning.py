@@ -242,3 +242,46 @@ def test_blocks_fixed_resample_and_dataset_cycle():
         make_blocks("fixed", pools[:1], 10**6, seed=0)
     with pytest.raises(ValueError, match="one dataset"):
         make_blocks("fixed", pools, 10, seed=0)
+
+
+def test_a_pretrained_state_is_loaded_into_every_layer_but_the_last():
+    """The stand-in for ImageNet weights: features, batch-norm statistics and hidden fc layers come from the
+    pretrained state, the output layer keeps the run's own fresh initialisation (the paper replaces ImageNet's)."""
+    from cl_utils.experiments.filter_runs import load_pretrained
+
+    pretrained, fresh = small_net(batch_norm=True, seed=0), small_net(batch_norm=True, seed=1)
+    own_last = {k: v.clone() for k, v in fresh.classifier[-1].state_dict().items()}
+    load_pretrained(fresh, pretrained.state_dict())
+    loaded, kept = fresh.state_dict(), pretrained.state_dict()
+    last = [k for k in loaded if k.startswith("classifier.2.")]
+    assert last == ["classifier.2.weight", "classifier.2.bias"]
+    assert all(torch.equal(loaded[k], kept[k]) for k in loaded if k not in last)
+    assert all(torch.equal(loaded[k], own_last[k.split(".")[-1]]) for k in last)
+    assert not torch.equal(own_last["weight"], kept["classifier.2.weight"])  # a real difference to keep
+    with pytest.raises(ValueError, match="does not fit"):
+        load_pretrained(fresh, {k: v for k, v in kept.items() if not k.startswith("features.0.")})
+
+
+def test_the_stand_ins_images_come_from_the_test_split_only(monkeypatch):
+    """No block or validation image of the chapter (all from the training split) is a pretraining image: here
+    the training split holds only class 0, so a pretraining label 0 would be an image taken from it."""
+    from cl_utils.data import RawDataset
+    from cl_utils.experiments import filter_runs
+
+    g = torch.Generator().manual_seed(0)
+    images = lambda n: torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g)  # noqa: E731
+    raw = RawDataset("cifar10", images(300), torch.zeros(300, dtype=torch.long), images(200),
+                     torch.arange(200) % 9 + 1, tuple(str(i) for i in range(10)), "synthetic")  # fmt: skip
+    monkeypatch.setattr(filter_runs, "raw_dataset", lambda name, source: raw)
+    stage = filter_runs.PretrainRun(dataset="cifar10", images=150, val_images=50, epochs=1, batch_norm=True,
+                                    pool_size=1, fc_widths=[8], dropout=0.0, optimizer="sgd", lr=0.01, momentum=0.9,
+                                    weight_decay=0.0, batch_size=32, seed=0)  # fmt: skip
+    task = filter_runs.pretrain_task(stage, data_source="synthetic", device=torch.device("cpu"))
+    assert len(task.y_train) + len(task.y_val) == 200 and abs(len(task.y_val) - 50) < 9  # held out per class
+    assert bool((task.y_train > 0).all()) and bool((task.y_val > 0).all())
+    with pytest.raises(ValueError, match="test images"):
+        filter_runs.pretrain_task(stage.replace(images=190), data_source="synthetic", device=torch.device("cpu"))
+    monkeypatch.setattr(filter_runs, "raw_dataset", lambda name, source: RawDataset(
+        "kmnist", raw.x_train[:0], raw.y_train[:0], raw.x_test, raw.y_test, raw.classes, "synthetic"))
+    with pytest.raises(ValueError, match="fig2_dataset"):  # its blocks are carved from its test split
+        filter_runs.pretrain_task(stage, data_source="synthetic", device=torch.device("cpu"))

@@ -61,6 +61,11 @@ def _records(train_cost: float, val_cost: float, second_visit_gain: float, *, fi
                     "seconds": {"unpruned": [10.0] * len(ratios), "pruned": [10.0 * r for r in ratios]},
                     "filters": {"unpruned": 4224, "pruned": filters_after}, "threads": 1}})  # fmt: skip
             continue
+        if run.kind == "pretrain":  # the stand-in's stage: its own validation accuracy ends at 61.5 %
+            items.append({"kind": "pretrain", "config": c, "data": [], "metrics": {
+                "history": [{"epoch": 1, "train_acc": 0.7, "val_acc": 0.615}], "val_images": c["val_images"],
+                "train_images": c["images"]}})
+            continue
         if c["figure"] not in figs:
             continue
         cost = (0.0, 0.0) if c["criterion"] == "none" else (train_cost, val_cost)
@@ -283,3 +288,46 @@ def test_fig4s_second_visit_gain_is_judged_on_the_seeds_spread_not_the_images():
     assert row["status"] == "reproduced" and "SE over 3 seeds of each run's mean gain" in row["reason"], row
     gains = report.visit_gains(_records(10.0, 4.0, 2.0, params=few), few)
     assert gains.loc["weight"].round(2).tolist() == [1.5, 2.0, 2.5]
+
+
+#: P with the pretrained stand-in: Fig. 2 once more from a network pretrained on 900 test-split images
+PRE = EXPERIMENT.Params(**{**P.as_dict(), "pretrain_images": 900, "pretrain_val_images": 100, "pretrain_epochs": 3})
+
+
+def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_the_random_init_ones_alone():
+    """Fig. 2 from the stand-in is judged by the same rules in rows of its own; its scale line names the stand-in
+    and the stage's own accuracy (from the stage's record); the random-init rows read only the random-init runs."""
+    plain = report.claims(_records(2.0, 1.0, 5.0, figs=("fig2", "fig4")), P)
+    both = _records(2.0, 1.0, 5.0, figs=("fig2", "fig4", "fig2_pretrained"), params=PRE)
+    for r in both.items:  # the stand-in's runs pay the paper's costs: 10 training and 4 validation points
+        c = r["config"]
+        if c.get("figure") == "fig2_pretrained":
+            r["metrics"]["history"] = _history(c, 90.0 - 10.0 * (c["criterion"] != "none"),
+                                               80.0 - 4.0 * (c["criterion"] != "none"), 0.0, 3136)  # fmt: skip
+    rows = report.claims(both, PRE)
+    assert [r for r in rows if not r["claim"].startswith("Fig. 2 from the pre")] == plain  # unchanged, in order
+    stand_in = {r["claim"].split(": ", 1)[1][:30]: r for r in rows if r["claim"].startswith("Fig. 2 from the pre")}
+    assert {k: r["status"] for k, r in stand_in.items() if k in RULES[:3]} == dict.fromkeys(RULES[:3], "reproduced")
+    line = next(iter(stand_in.values()))["data and scale"]
+    assert "pretrained stand-in for ImageNet weights: 900 cifar10 test-split images, 3 epochs" in line, line
+    assert "61.5 % on 100 held-out ones" in line and "random init" not in line, line
+    fig = figures.fig_fixed_subset_pretrained(both, PRE)
+    assert "pretrained stand-in" in fig._suptitle.get_text() and "3 seed(s)" in fig._suptitle.get_text()
+    plt.close(fig)
+    starts = figures.table_starts(both, PRE)
+    assert starts.loc[("random init", report.NAMES["weight"]), "train acc below baseline (points)"] == 2.0
+    assert starts.loc[("pretrained stand-in", report.NAMES["weight"]), "train acc below baseline (points)"] == 10.0
+
+
+def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothing_when_off():
+    keys = lambda p: {(r.kind, str(sorted(dict(r.config).items()))) for r in EXPERIMENT.plan(p)}  # noqa: E731
+    with_stand_in = EXPERIMENT.plan(PRE)
+    assert keys(P) < keys(PRE)  # off (the default): the plan, and so every record's key, as before
+    stages = [r for r in with_stand_in if r.kind == "pretrain"]
+    started = [r for r in with_stand_in if r.config.get("figure") == "fig2_pretrained"]
+    assert len(stages) == 1 and len(started) == len(P.criteria) * len(P.fig2_seeds)
+    assert with_stand_in.index(stages[0]) < min(with_stand_in.index(r) for r in started)
+    stage = EXPERIMENT.PretrainRun.of(EXPERIMENT.FilterRun.from_config(dict(started[0].config)))
+    assert stage.as_config() == dict(stages[0].config)  # the checkpoint every run asks for is the planned stage's
+    with pytest.raises(experiments.params.ParameterError, match="pretrain_images"):
+        EXPERIMENT.Params(**{**PRE.as_dict(), "pretrained": True, "pool_size": 7})

@@ -21,11 +21,12 @@ from .runs import Records
 from .filter_runs import Params
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
-           "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",
+           "pretraining", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",
            "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
-FIGURES = ("fig2", "fig3", "fig4")
+#: "fig2_pretrained": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
+FIGURES = ("fig2", "fig2_pretrained", "fig3", "fig4")
 PER_RUN = ("criterion", "seed")  # the config keys in which the runs of one figure differ
 
 
@@ -67,9 +68,30 @@ def data_label(shown: list[dict]) -> str:
     return "SYNTHETIC stand-in data (tests only)" if synthetic(shown) else "real data"
 
 
-def net_label(shown: list[dict]) -> str:
+def pretraining(records: Records, c: dict) -> dict | None:
+    """The stage record of the pretrained stand-in a run of config ``c`` started from (None: it started from
+    random or ImageNet weights, or the stage record is missing)."""
+    if not c.get("pretrain_images"):
+        return None
+    found = records.where("pretrain", dataset=c["datasets"][0], images=c["pretrain_images"],
+                          val_images=c["pretrain_val_images"], epochs=c["pretrain_epochs"], seed=c["pretrain_seed"],
+                          batch_norm=c["batch_norm"], pool_size=c["pool_size"], fc_widths=c["fc_widths"], lr=c["lr"])
+    return found[0] if found else None
+
+
+def net_label(shown: list[dict], stage: dict | None = None) -> str:
+    """The network line of a scale: layout, start (random, ImageNet or the stand-in, with the stage's own
+    validation accuracy where its record is given), optimiser, seeds."""
     c = common_config(shown)
-    init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
+    if c.get("pretrain_images"):
+        m = stage["metrics"] if stage is not None else {}
+        init = (f"pretrained stand-in for ImageNet weights: {m.get('train_images', c['pretrain_images']):,} "
+                f"{c['datasets'][0]} test-split images, {c['pretrain_epochs']} epochs")  # fmt: skip
+        if m:
+            init += f", {100 * m['history'][-1]['val_acc']:.1f} % on {m['val_images']:,} held-out ones"
+        init += "; last layer reset"
+    else:
+        init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
     seeds = len({r["config"]["seed"] for r in shown})
     return (f"VGG-16{'-BN' if c['batch_norm'] else ''}, {init}, pool {c['pool_size']}x{c['pool_size']}; "
             f"{c['optimizer'].upper()} lr {c['lr']:g}, batch {c['batch_size']}; {seeds} seed(s)")
@@ -87,11 +109,12 @@ def scale(records: Records, p: Params, fig: str) -> str:
     mine = [d for d in c["datasets"] if d in stand_ins]
     note = f"\n*{', '.join(mine)}: stand-in, training images carved from the test split" if mine else ""
     return (f"{data_label(shown)}: {names}; {c['train_images']} train / {c['val_images']} val images per block "
-            f"({what}); {c['epochs']} epochs, prune {c['percent']:g} % every {c['every']}{note}\n{net_label(shown)}")
+            f"({what}); {c['epochs']} epochs, prune {c['percent']:g} % every {c['every']}{note}\n"
+            f"{net_label(shown, pretraining(records, c))}")
 
 
 def scales(records: Records, p: Params) -> dict[str, str]:
-    """The scale line of each figure ('fig2', 'fig3', 'fig4')."""
+    """The scale line of each figure ('fig2', 'fig2_pretrained', 'fig3', 'fig4')."""
     return {fig: scale(records, p, fig) for fig in FIGURES}
 
 
@@ -339,12 +362,13 @@ def claims(records: Records, p: Params) -> list[dict]:
     seeds = {fig: len({r["config"]["seed"] for r in rs}) for fig, rs in shown.items()}
     scale_of = scales(records, p)
     history = history_frame(records, p)
-    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3") if shown[fig]}
+    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3", "fig2_pretrained") if shown[fig]}
     avg = lambda fig, c, col: float(gap_tables[fig].loc[NAMES[c], col])  # noqa: E731
     pair = lambda fig, col: ", ".join(f"{c[:3]}. {avg(fig, c, col):.1f}" for c in pruned)  # noqa: E731
     rows = []
-    for fig in ("fig2", "fig3"):
-        claim = {"fig2": "Fig. 2", "fig3": "Fig. 3 (subset resampled every block)"}[fig]
+    for fig in ("fig2", "fig3", "fig2_pretrained"):
+        claim = {"fig2": "Fig. 2", "fig2_pretrained": "Fig. 2 from the pretrained stand-in",
+                 "fig3": "Fig. 3 (subset resampled every block)"}[fig]  # fmt: skip
         if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
         n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]

@@ -11,7 +11,14 @@
   as the paper does (it is not reset).
 
 Each dataset keeps a fixed validation split held out of its training split (never the
-test split). Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a
+test split).
+
+The paper fine-tunes an ImageNet-trained VGG-16; no ImageNet weights can be had offline. The stand-in
+(``pretrain_images > 0``, figure ``"fig2_pretrained"``): Fig. 2 once more from a network pretrained (kind
+``pretrain``, :class:`PretrainRun`, its state a checkpoint) on images of Fig. 2's dataset that no block or
+validation set of the chapter draws from: its *test* split, which this chapter never evaluates on. Its last layer
+is re-initialised for the fine-tuning, as the paper replaces ImageNet's 1,000-way layer. It is a stand-in, not
+ImageNet: the same classes and the same domain as the fine-tuning task, on far fewer images. Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a
 :class:`FilterRun` (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
 
 Why one module (over 300 lines): the chapter's data blocks, parameters, run configs, plan and run functions,
@@ -33,10 +40,10 @@ from .data_cache import carved_datasets, raw_dataset
 from .runs import Run, RunContext
 from .params import ParameterError, param
 from .params import Params as BaseParams
-from .run_config import RunConfig
+from .run_config import RunConfig, optional
 
 __all__ = ["MODES", "carved_datasets", "load_pools", "make_blocks", "run_filter_experiment", "Params", "plan", "RUNNERS",
-           "FilterRun", "EpochTimeRun"]  # fmt: skip
+           "FilterRun", "EpochTimeRun", "PretrainRun", "pretrain_task", "pretrained_state", "load_pretrained"]  # fmt: skip
 
 CHAPTER = "05_filter_pruning"
 CODE_VERSION = 1
@@ -128,6 +135,41 @@ class FilterRun(NetworkRun):
     figure: str
     criterion: str
     seed: int
+    #: the pretraining stand-in (figure "fig2_pretrained" only; absent from the other runs' keys)
+    pretrain_images: int | None = optional()
+    pretrain_val_images: int | None = optional()
+    pretrain_epochs: int | None = optional()
+    pretrain_seed: int | None = optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainRun(RunConfig):
+    """The ImageNet stand-in: the network trained on ``images`` of ``dataset``'s test split (``val_images`` more
+    of it held out to watch it), its state a checkpoint the ``fig2_pretrained`` runs start from."""
+
+    dataset: str
+    images: int
+    val_images: int
+    epochs: int
+    batch_norm: bool
+    pool_size: int
+    fc_widths: list[int]
+    dropout: float
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    seed: int
+
+    @classmethod
+    def of(cls, c: FilterRun) -> "PretrainRun":
+        """The stage a ``fig2_pretrained`` run starts from."""
+        if c.pretrain_images is None:
+            raise ValueError(f"run {c.figure}/{c.criterion}/seed {c.seed} has no pretraining stage")
+        own = dict(dataset=c.datasets[0], images=c.pretrain_images, val_images=c.pretrain_val_images,
+                   epochs=c.pretrain_epochs, seed=c.pretrain_seed)  # the network's fields are the run's
+        return cls(**cls.fields_from(c.as_config() | own))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,10 +184,12 @@ class EpochTimeRun(NetworkRun):
 
 
 def run_filter_experiment(
-    config: FilterRun, *, data_source: str, device: torch.device | str = "auto", show_progress: bool = True
+    config: FilterRun, *, data_source: str, device: torch.device | str = "auto", show_progress: bool = True,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Train (and prune) one VGG-16 as ``config`` says, on data from ``data_source``; return its per-epoch history
-    and filter counts."""
+    and filter counts. ``initial_state``: a pretrained network's state, loaded into every layer but the last
+    (:func:`load_pretrained`)."""
     c = config
     device = resolve_device(device) if isinstance(device, str) else device
     generator = set_seed(c.seed)
@@ -157,6 +201,8 @@ def run_filter_experiment(
         max(t.num_classes for t in pools), pretrained=c.pretrained, batch_norm=c.batch_norm, pool_size=c.pool_size,
         fc_widths=c.fc_widths, dropout=c.dropout,
     ).to(device)  # fmt: skip
+    if initial_state is not None:
+        load_pretrained(model, initial_state)
     start_counts = model.filter_counts()
     settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
     schedule = PruningSchedule(c.criterion, c.percent, c.every, c.normalize)
@@ -171,6 +217,56 @@ def run_filter_experiment(
         "parameters": sum(p.numel() for p in model.parameters()),
         "sources": sorted({t.source for t in pools}),
     }
+
+
+def pretrain_task(c: PretrainRun, *, data_source: str, device: torch.device) -> Task:
+    """The stand-in's images: ``images + val_images`` of ``c.dataset``'s test split (32 px RGB, standardised with
+    their own statistics), never a block's or a validation image of this chapter (those come from its training
+    split)."""
+    raw = raw_dataset(c.dataset, data_source)
+    if len(raw.y_train) == 0:
+        raise ValueError(f"{c.dataset} has no training split here: its blocks are carved from its test split, so "
+                         "the test split cannot hold the pretraining images; set fig2_dataset to a dataset with a "
+                         "training split (e.g. cifar10) or pretrain_images=0")  # fmt: skip
+    if c.images + c.val_images > len(raw.y_test):
+        raise ValueError(f"pretrain_images + pretrain_val_images = {c.images + c.val_images} > the {len(raw.y_test)} "
+                         f"test images of {c.dataset}")  # fmt: skip
+    g = torch.Generator().manual_seed(c.seed)
+    pick = torch.randperm(len(raw.y_test), generator=g)[: c.images + c.val_images]
+    test_only = dataclasses.replace(raw, x_train=raw.x_test[pick], y_train=raw.y_test[pick], x_test=raw.x_test[:0],
+                                    y_test=raw.y_test[:0])  # fmt: skip
+    return make_task(test_only, val_fraction=c.val_images / (c.images + c.val_images), seed=c.seed, rgb=True,
+                     size=32, standardize=True, device=device)  # fmt: skip
+
+
+def build_pretrained(c: PretrainRun, ctx: RunContext) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train the stand-in from random weights (no pruning); its state and its per-epoch history."""
+    task = pretrain_task(c, data_source=ctx.data_source, device=ctx.device)
+    generator = set_seed(c.seed)
+    model = vgg16_filter_net(task.num_classes, batch_norm=c.batch_norm, pool_size=c.pool_size,
+                             fc_widths=c.fc_widths, dropout=c.dropout).to(ctx.device)  # fmt: skip
+    settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
+    history = fit(model, task.x_train, task.y_train, epochs=c.epochs, batch_size=c.batch_size,
+                  optimizer=settings.make_optimizer(model.parameters()), val=(task.x_val, task.y_val),
+                  generator=generator, show_progress=ctx.show_progress, desc=f"pretrain on {c.dataset} test split")
+    return model.state_dict(), {"history": [h.as_dict() for h in history], "train_images": len(task.y_train),
+                                "val_images": len(task.y_val), "source": task.source}  # fmt: skip
+
+
+def pretrained_state(c: FilterRun, ctx: RunContext) -> dict[str, torch.Tensor]:
+    """The stand-in's state a ``fig2_pretrained`` run starts from: its checkpoint, or trained here."""
+    stage = PretrainRun.of(c)
+    return ctx.checkpoint("pretrain", stage, (stage.dataset,), lambda: build_pretrained(stage, ctx)[0])
+
+
+def load_pretrained(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load ``state`` into every layer of ``model`` but its output layer, which keeps its fresh initialisation (the
+    paper replaces ImageNet's 1,000-way layer with one for its task)."""
+    last = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
+    kept = {k: v for k, v in state.items() if not k.startswith(f"{last}.")}
+    missing, unexpected = model.load_state_dict(kept, strict=False)
+    if unexpected or sorted(missing) != [f"{last}.bias", f"{last}.weight"]:
+        raise ValueError(f"the pretrained state does not fit the network: missing {missing}, unexpected {unexpected}")
 
 
 NAMES = sorted(data.DATASETS)
@@ -228,26 +324,46 @@ class Params(BaseParams):
     epoch_time_pairs: int = param(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
                                  "of epochs 43-49 alternating (0 = none)", min=0, max=100)  # fmt: skip
     train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
+    # the ImageNet stand-in: Fig. 2 again, pretrained on fig2_dataset's test split (no block or validation image)
+    pretrain_images: int = param(0, "Fig. 2 also from a network pretrained on this many test-split images of "
+                                 "fig2_dataset, the stand-in for ImageNet weights (0 = not run)", min=0,
+                                 max=10**6)  # fmt: skip
+    pretrain_val_images: int = param(1000, "test-split images held out to watch the pretraining", min=10,
+                                     max=10**6)  # fmt: skip
+    pretrain_epochs: int = param(10, "epochs of the pretraining", min=1, max=1000)
+    pretrain_seed: int = param(0, "seed of the pretraining (one pretrained network, as one ImageNet checkpoint, for "
+                               "every seed of the fine-tuning)", min=0)  # fmt: skip
 
     def check(self) -> None:
         if self.pretrained and (self.pool_size != 7 or self.fc_widths != [4096, 4096]):
             raise ParameterError("pretrained=True needs torchvision's layout: set pool_size=7 and fc_widths=[4096, "
                                  f"4096] (got pool_size={self.pool_size}, fc_widths={self.fc_widths}), or set "
                                  "pretrained=False")  # fmt: skip
+        if self.pretrained and self.pretrain_images:
+            raise ParameterError("pretrain_images is the stand-in for the ImageNet weights that pretrained=True loads: "
+                                 "set pretrain_images=0, or pretrained=False")  # fmt: skip
 
     def seeds_of(self, fig: str) -> list[int]:
-        """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2, ``seeds`` for the others."""
-        return self.fig2_seeds if fig == "fig2" else self.seeds
+        """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2 (both starts), ``seeds`` for the others."""
+        return self.fig2_seeds if fig.startswith("fig2") else self.seeds
+
+    def pretraining(self) -> dict[str, int]:
+        """The stand-in's fields of a ``fig2_pretrained`` run."""
+        return dict(pretrain_images=self.pretrain_images, pretrain_val_images=self.pretrain_val_images,
+                    pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed)
 
     @property
     def fig4_epochs(self) -> int:
         return self.fig4_every * len(self.fig4_datasets) * self.fig4_passes
 
     def figures(self) -> dict[str, dict]:
-        """Each figure's mode, datasets, images per block, epochs and block length."""
+        """Each figure's mode, datasets, images per block, epochs and block length; ``fig2_pretrained``: Fig. 2
+        from the pretrained stand-in (when ``pretrain_images`` > 0)."""
+        fig2 = dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
+                    val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every)
         return {
-            "fig2": dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
-                         val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every),
+            "fig2": fig2,
+            **({"fig2_pretrained": fig2 | self.pretraining()} if self.pretrain_images else {}),
             "fig3": dict(mode="resample", datasets=[self.fig3_dataset], train_images=self.fig3_train_images,
                          val_images=self.fig3_val_images, epochs=self.fig3_epochs, every=self.fig3_every),
             "fig4": dict(mode="datasets", datasets=self.fig4_datasets, train_images=self.fig4_train_images,
@@ -260,17 +376,30 @@ def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
     return NetworkRun.fields_from(p.as_dict() | ({} if normalize is None else {"normalize": normalize}))
 
 
+def _label(fig: str, criterion: str, seed: int) -> str:
+    """A run's name in ``--list`` and the log: the default (its last config values) for the figures that had it, the
+    figure named for the runs from the stand-in (their last values are the pretraining's)."""
+    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig == "fig2_pretrained" else ""
+
+
 def plan(p: Params) -> list[Run]:
     """One run per (figure, criterion, seed), and Fig. 2's criteria in `fig2_other_normalize` once more with the other
     `normalize`."""
     runs = []
     for fig, e in p.figures().items():
         cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
+        if fig == "fig2_pretrained":  # the stage first: its runs start from its checkpoint
+            stage = PretrainRun.of(FilterRun(**network(p), **e, figure=fig, criterion="none", seed=0))
+            runs.append(Run("pretrain", stage, (stage.dataset,),
+                            3 * 3.1e8 * (stage.images + stage.val_images / 3) * stage.epochs,
+                            f"the stand-in for ImageNet weights: {stage.images} {stage.dataset} test images, "
+                            f"{stage.epochs} epochs, seed {stage.seed}"))
         for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
             runs += [Run("train", FilterRun(**network(p, n), **e, figure=fig, criterion=criterion, seed=s),
-                         tuple(e["datasets"]), cost) for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
+                         tuple(e["datasets"]), cost, _label(fig, criterion, s))
+                     for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
     if p.epoch_time_pairs:
         e = p.figures()["fig2"]
         c = EpochTimeRun(**network(p), train_images=e["train_images"], every=e["every"], pairs=p.epoch_time_pairs,
@@ -306,7 +435,16 @@ def epoch_time(c: EpochTimeRun, ctx: RunContext) -> dict:
 
 
 def train(c: FilterRun, ctx: RunContext) -> dict:
-    return run_filter_experiment(c, data_source=ctx.data_source, device=ctx.device, show_progress=ctx.show_progress)
+    state = pretrained_state(c, ctx) if c.pretrain_images else None
+    return run_filter_experiment(c, data_source=ctx.data_source, device=ctx.device, show_progress=ctx.show_progress,
+                                 initial_state=state)  # fmt: skip
 
 
-RUNNERS = {"train": train, "epoch_time": epoch_time}
+def pretrain(c: PretrainRun, ctx: RunContext) -> dict:
+    """The stand-in's stage: its metrics are the record, its state the checkpoint its runs start from."""
+    state, metrics = build_pretrained(c, ctx)
+    ctx.checkpoint("pretrain", c, (c.dataset,), lambda: state, replace=True)  # the record and the file: one state
+    return metrics
+
+
+RUNNERS = {"train": train, "epoch_time": epoch_time, "pretrain": pretrain}
