@@ -331,3 +331,6 @@ def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothi
     assert stage.as_config() == dict(stages[0].config)  # the checkpoint every run asks for is the planned stage's
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "pretrained": True, "pool_size": 7})
+    with pytest.raises(experiments.params.ParameterError, match="pretrain_images .* test split holds 10,000"):
+        EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 9500, "pretrain_val_images": 1000})
+    assert EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 9000, "pretrain_val_images": 1000})

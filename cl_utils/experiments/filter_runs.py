@@ -18,8 +18,10 @@ The paper fine-tunes an ImageNet-trained VGG-16; no ImageNet weights can be had 
 ``pretrain``, :class:`PretrainRun`, its state a checkpoint) on images of Fig. 2's dataset that no block or
 validation set of the chapter draws from: its *test* split, which this chapter never evaluates on. Its last layer
 is re-initialised for the fine-tuning, as the paper replaces ImageNet's 1,000-way layer. It is a stand-in, not
-ImageNet: the same classes and the same domain as the fine-tuning task, on far fewer images. Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a
-:class:`FilterRun` (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
+ImageNet: the same classes and the same domain as the fine-tuning task, on far fewer images.
+
+Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a :class:`FilterRun`
+(typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
 
 Why one module (over 300 lines): the chapter's data blocks, parameters, run configs, plan and run functions,
 read together (its report is :mod:`.filter_report` and :mod:`.filter_figures`).
@@ -270,6 +272,9 @@ def load_pretrained(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> N
 
 
 NAMES = sorted(data.DATASETS)
+#: images in each dataset's test split (torchvision's; EMNIST's "balanced"): the stand-in's pretraining pool
+TEST_IMAGES = {"mnist": 10_000, "fashion_mnist": 10_000, "kmnist": 10_000, "emnist": 18_800, "svhn": 26_032,
+               "cifar10": 10_000, "cifar100": 10_000}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -339,6 +344,11 @@ class Params(BaseParams):
             raise ParameterError("pretrained=True needs torchvision's layout: set pool_size=7 and fc_widths=[4096, "
                                  f"4096] (got pool_size={self.pool_size}, fc_widths={self.fc_widths}), or set "
                                  "pretrained=False")  # fmt: skip
+        pool = TEST_IMAGES[self.fig2_dataset]
+        if self.pretrain_images and self.pretrain_images + self.pretrain_val_images > pool:
+            asked = self.pretrain_images + self.pretrain_val_images
+            raise ParameterError(f"pretrain_images + pretrain_val_images = {asked:,} but {self.fig2_dataset}'s test "
+                                 f"split holds {pool:,} images: lower them to sum to at most {pool:,}")  # fmt: skip
         if self.pretrained and self.pretrain_images:
             raise ParameterError("pretrain_images is the stand-in for the ImageNet weights that pretrained=True loads: "
                                  "set pretrain_images=0, or pretrained=False")  # fmt: skip
