@@ -279,9 +279,49 @@ def test_the_stand_ins_images_come_from_the_test_split_only(monkeypatch):
     task = filter_runs.pretrain_task(stage, data_source="synthetic", device=torch.device("cpu"))
     assert len(task.y_train) + len(task.y_val) == 200 and abs(len(task.y_val) - 50) < 9  # held out per class
     assert bool((task.y_train > 0).all()) and bool((task.y_val > 0).all())
-    with pytest.raises(ValueError, match="test images"):
+    with pytest.raises(ValueError, match="test split holds 200 images here"):
         filter_runs.pretrain_task(stage.replace(images=190), data_source="synthetic", device=torch.device("cpu"))
     monkeypatch.setattr(filter_runs, "raw_dataset", lambda name, source: RawDataset(
         "kmnist", raw.x_train[:0], raw.y_train[:0], raw.x_test, raw.y_test, raw.classes, "synthetic"))
     with pytest.raises(ValueError, match="fig2_dataset"):  # its blocks are carved from its test split
         filter_runs.pretrain_task(stage, data_source="synthetic", device=torch.device("cpu"))
+
+
+def test_a_stand_in_run_starts_from_its_planned_stage_with_only_the_output_layer_fresh(monkeypatch):
+    """The run function, not only the loader: each stand-in run asks for the planned pretraining stage's checkpoint
+    and trains a network holding that state in every layer but the output one, which is the fresh layer its seed
+    draws (the random-init run of the same seed starts from the same output layer)."""
+    from cl_utils.experiments import filter_runs
+    from cl_utils.train import set_seed
+
+    p = filter_runs.Params(data_source="synthetic", pretrained=False, batch_norm=True, pool_size=1, fc_widths=[8],
+                           fig2_train_images=40, fig2_val_images=20, fig2_seeds=[0, 1], pretrain_images=100,
+                           pretrain_val_images=20, pretrain_seed=7)  # fmt: skip
+    runs = filter_runs.plan(p)
+    stage = next(r for r in runs if r.kind == "pretrain")
+    build = lambda seed: (set_seed(seed), filter_runs.vgg16_filter_net(  # noqa: E731
+        10, batch_norm=True, pool_size=1, fc_widths=[8]))[1]
+    known = build(123).state_dict()
+    asked, trained = [], []
+
+    class Context:
+        data_source, device, show_progress = "synthetic", torch.device("cpu"), False
+
+        def checkpoint(self, kind, config, datasets, make):
+            asked.append((kind, config.as_config(), datasets))
+            return known
+
+    def capture(model, *args, **kwargs):
+        trained.append(model)
+        return []
+
+    monkeypatch.setattr(filter_runs, "train_with_filter_pruning", capture)
+    for run in (r for r in runs if r.config.get("figure") == "fig2_standin" and r.config["criterion"] == "none"):
+        c = filter_runs.FilterRun.from_config(dict(run.config))
+        filter_runs.train(c, Context())
+        state, fresh = trained[-1].state_dict(), build(c.seed).state_dict()
+        last = [k for k in state if k.startswith("classifier.3.")]  # Linear, ReLU, Dropout, then the output layer
+        assert last and all(torch.equal(state[k], fresh[k]) for k in last)
+        assert all(torch.equal(state[k], known[k]) for k in state if k not in last)
+        assert asked[-1] == (stage.kind, dict(stage.config), stage.datasets)
+    assert len(trained) == 2  # seeds 0 and 1, one stage

@@ -291,17 +291,18 @@ def test_fig4s_second_visit_gain_is_judged_on_the_seeds_spread_not_the_images():
 
 
 #: P with the pretrained stand-in: Fig. 2 once more from a network pretrained on 900 test-split images
-PRE = EXPERIMENT.Params(**{**P.as_dict(), "pretrain_images": 900, "pretrain_val_images": 100, "pretrain_epochs": 3})
+PRE = EXPERIMENT.Params(**{**P.as_dict(), "pretrain_images": 900, "pretrain_val_images": 100, "pretrain_epochs": 3,
+                           "pretrain_seed": 7})  # fmt: skip
 
 
 def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_the_random_init_ones_alone():
     """Fig. 2 from the stand-in is judged by the same rules in rows of its own; its scale line names the stand-in
     and the stage's own accuracy (from the stage's record); the random-init rows read only the random-init runs."""
     plain = report.claims(_records(2.0, 1.0, 5.0, figs=("fig2", "fig4")), P)
-    both = _records(2.0, 1.0, 5.0, figs=("fig2", "fig4", "fig2_pretrained"), params=PRE)
+    both = _records(2.0, 1.0, 5.0, figs=("fig2", "fig4", "fig2_standin"), params=PRE)
     for r in both.items:  # the stand-in's runs pay the paper's costs: 10 training and 4 validation points
         c = r["config"]
-        if c.get("figure") == "fig2_pretrained":
+        if c.get("figure") == "fig2_standin":
             r["metrics"]["history"] = _history(c, 90.0 - 10.0 * (c["criterion"] != "none"),
                                                80.0 - 4.0 * (c["criterion"] != "none"), 0.0, 3136)  # fmt: skip
     rows = report.claims(both, PRE)
@@ -309,7 +310,8 @@ def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_th
     stand_in = {r["claim"].split(": ", 1)[1][:30]: r for r in rows if r["claim"].startswith("Fig. 2 from the pre")}
     assert {k: r["status"] for k, r in stand_in.items() if k in RULES[:3]} == dict.fromkeys(RULES[:3], "reproduced")
     line = next(iter(stand_in.values()))["data and scale"]
-    assert "pretrained stand-in for ImageNet weights: 900 cifar10 test-split images, 3 epochs" in line, line
+    assert "pretrained stand-in for ImageNet weights (900 cifar10 test-split images of the same label set, 3 epochs" \
+        in line, line
     assert "61.5 % on 100 held-out ones" in line and "random init" not in line, line
     fig = figures.fig_fixed_subset_pretrained(both, PRE)
     assert "pretrained stand-in" in fig._suptitle.get_text() and "3 seed(s)" in fig._suptitle.get_text()
@@ -322,15 +324,19 @@ def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_th
 def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothing_when_off():
     keys = lambda p: {(r.kind, str(sorted(dict(r.config).items()))) for r in EXPERIMENT.plan(p)}  # noqa: E731
     with_stand_in = EXPERIMENT.plan(PRE)
-    assert keys(P) < keys(PRE)  # off (the default): the plan, and so every record's key, as before
+    assert keys(P) < keys(PRE)
+    assert not any(k.startswith("pretrain_") for r in EXPERIMENT.plan(P) for k in r.config)  # off: no key gains one
     stages = [r for r in with_stand_in if r.kind == "pretrain"]
-    started = [r for r in with_stand_in if r.config.get("figure") == "fig2_pretrained"]
+    started = [r for r in with_stand_in if r.config.get("figure") == "fig2_standin"]
     assert len(stages) == 1 and len(started) == len(P.criteria) * len(P.fig2_seeds)
-    assert with_stand_in.index(stages[0]) < min(with_stand_in.index(r) for r in started)
-    stage = EXPERIMENT.PretrainRun.of(EXPERIMENT.FilterRun.from_config(dict(started[0].config)))
-    assert stage.as_config() == dict(stages[0].config)  # the checkpoint every run asks for is the planned stage's
+    assert with_stand_in[0] == stages[0]  # first: a data problem stops it before anything trains
+    for run in started:  # every seed's run asks for the planned stage (the pretraining's own seed, not the run's)
+        stage = EXPERIMENT.PretrainRun.of(EXPERIMENT.FilterRun.from_config(dict(run.config)))
+        assert stage.as_config() == dict(stages[0].config) and stage.seed == 7
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "pretrained": True, "pool_size": 7})
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images .* test split holds 10,000"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 9500, "pretrain_val_images": 1000})
+    with pytest.raises(experiments.params.ParameterError, match="pretrain_images = 5 is too few"):
+        EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 5})
     assert EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 9000, "pretrain_val_images": 1000})

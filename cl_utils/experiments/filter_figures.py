@@ -25,7 +25,7 @@ __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table
 SHORT = {"cifar10": "C10", "mnist": "MN", "fashion_mnist": "FMN", "kmnist": "KMN", "cifar100": "C100", "emnist": "EMN"}
 LONG = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "KMNIST",
         "cifar100": "CIFAR-100", "emnist": "EMNIST"}  # fmt: skip
-FIG_NAME = {"fig2": "Fig. 2", "fig2_pretrained": "Fig. 2 from the pretrained stand-in", "fig3": "Fig. 3",
+FIG_NAME = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained stand-in", "fig3": "Fig. 3",
             "fig4": "Fig. 4"}  # fmt: skip
 
 
@@ -68,11 +68,11 @@ def caption(records: Records, p: Params, fig: str, head: str) -> str:
     return f"{head}\n{scale(records, p, fig)}"
 
 
-def scale_lines(records: Records, p: Params, figs: tuple[str, ...] = ("fig2", "fig3", "fig4")) -> str:
+def scale_lines(records: Records, p: Params, figs: tuple[str, ...] | None = None) -> str:
     """The scale of the records of each figure in ``figs``, one figure per line; by default Figs. 2-4, and Fig. 2
     from the pretrained stand-in where it has records."""
-    if figs == ("fig2", "fig3", "fig4") and runs(records, p, "fig2_pretrained"):
-        figs = ("fig2", "fig3", "fig4", "fig2_pretrained")
+    if figs is None:
+        figs = ("fig2", "fig3", "fig4") + (("fig2_standin",) if runs(records, p, "fig2_standin") else ())
     return "\n".join(f"{FIG_NAME[f]}: {scale(records, p, f)}" for f in figs)
 
 
@@ -142,8 +142,8 @@ def fig_fixed_subset(records: Records, p: Params) -> plt.Figure:
 
 def fig_fixed_subset_pretrained(records: Records, p: Params) -> plt.Figure:
     """Fig. 2 again, from the network pretrained on images no block uses (the stand-in for ImageNet weights)."""
-    return _curves(records, p, "fig2_pretrained", "Fig. 2 from a pretrained network (a stand-in for ImageNet "
-                   f"weights): fixed subset of {_dataset(records, p, 'fig2_pretrained')} (dotted lines: blocks)")
+    return _curves(records, p, "fig2_standin", "Fig. 2 from a pretrained network (a stand-in for ImageNet "
+                   f"weights): fixed subset of {_dataset(records, p, 'fig2_standin')} (dotted lines: blocks)")
 
 
 def fig_resampled(records: Records, p: Params) -> plt.Figure:
@@ -166,8 +166,10 @@ def table_fixed_subset(records: Records, p: Params) -> pd.DataFrame:
 def table_starts(records: Records, p: Params) -> pd.DataFrame:
     """Fig. 2's averages over all epochs from each start, side by side: random weights and the pretrained
     stand-in (the quantities the paper's Fig. 2 claims are about)."""
-    starts = {"random init": "fig2", "pretrained stand-in": "fig2_pretrained"}
+    starts = {"random init": "fig2", "pretrained stand-in": "fig2_standin"}
     shown = {name: gaps(records, p, fig) for name, fig in starts.items() if runs(records, p, fig)}
+    if not shown:
+        return pd.DataFrame()
     columns = ["train acc (%)", "val acc (%)", "train - val (points)", "train acc below baseline (points)",
                "val acc below baseline (points)"]  # fmt: skip
     return pd.concat({name: t[[c for c in columns if c in t]] for name, t in shown.items()}, names=["start", "run"])

@@ -18,15 +18,15 @@ from ..verdicts import binomial_se, combined_se, compound_status, direction_stat
 from . import describe
 from .describe import synthetic
 from .runs import Records
-from .filter_runs import Params
+from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
-           "pretraining", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",
+           "stage_record", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed", "visit_gains", "visits",
            "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
-#: "fig2_pretrained": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
-FIGURES = ("fig2", "fig2_pretrained", "fig3", "fig4")
+#: "fig2_standin": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
+FIGURES = ("fig2", "fig2_standin", "fig3", "fig4")
 PER_RUN = ("criterion", "seed")  # the config keys in which the runs of one figure differ
 
 
@@ -68,14 +68,12 @@ def data_label(shown: list[dict]) -> str:
     return "SYNTHETIC stand-in data (tests only)" if synthetic(shown) else "real data"
 
 
-def pretraining(records: Records, c: dict) -> dict | None:
-    """The stage record of the pretrained stand-in a run of config ``c`` started from (None: it started from
-    random or ImageNet weights, or the stage record is missing)."""
+def stage_record(records: Records, c: dict) -> dict | None:
+    """The record of the pretraining stage a run of config ``c`` started from, found by the key the run asked for
+    (None: it started from random or ImageNet weights, or the stage record is missing)."""
     if not c.get("pretrain_images"):
         return None
-    found = records.where("pretrain", dataset=c["datasets"][0], images=c["pretrain_images"],
-                          val_images=c["pretrain_val_images"], epochs=c["pretrain_epochs"], seed=c["pretrain_seed"],
-                          batch_norm=c["batch_norm"], pool_size=c["pool_size"], fc_widths=c["fc_widths"], lr=c["lr"])
+    found = records.where("pretrain", **PretrainRun.of(FilterRun.from_config(c)).as_config())
     return found[0] if found else None
 
 
@@ -85,11 +83,11 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     c = common_config(shown)
     if c.get("pretrain_images"):
         m = stage["metrics"] if stage is not None else {}
-        init = (f"pretrained stand-in for ImageNet weights: {m.get('train_images', c['pretrain_images']):,} "
-                f"{c['datasets'][0]} test-split images, {c['pretrain_epochs']} epochs")  # fmt: skip
+        init = (f"pretrained stand-in for ImageNet weights ({m.get('train_images', c['pretrain_images']):,} "
+                f"{c['datasets'][0]} test-split images of the same label set, {c['pretrain_epochs']} epochs")
         if m:
             init += f", {100 * m['history'][-1]['val_acc']:.1f} % on {m['val_images']:,} held-out ones"
-        init += "; last layer reset"
+        init += "; one network for every seed, last layer reset)"
     else:
         init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
     seeds = len({r["config"]["seed"] for r in shown})
@@ -110,11 +108,11 @@ def scale(records: Records, p: Params, fig: str) -> str:
     note = f"\n*{', '.join(mine)}: stand-in, training images carved from the test split" if mine else ""
     return (f"{data_label(shown)}: {names}; {c['train_images']} train / {c['val_images']} val images per block "
             f"({what}); {c['epochs']} epochs, prune {c['percent']:g} % every {c['every']}{note}\n"
-            f"{net_label(shown, pretraining(records, c))}")
+            f"{net_label(shown, stage_record(records, shown[0]['config']))}")
 
 
 def scales(records: Records, p: Params) -> dict[str, str]:
-    """The scale line of each figure ('fig2', 'fig2_pretrained', 'fig3', 'fig4')."""
+    """The scale line of each figure ('fig2', 'fig2_standin', 'fig3', 'fig4')."""
     return {fig: scale(records, p, fig) for fig in FIGURES}
 
 
@@ -362,12 +360,12 @@ def claims(records: Records, p: Params) -> list[dict]:
     seeds = {fig: len({r["config"]["seed"] for r in rs}) for fig, rs in shown.items()}
     scale_of = scales(records, p)
     history = history_frame(records, p)
-    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3", "fig2_pretrained") if shown[fig]}
+    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3", "fig2_standin") if shown[fig]}
     avg = lambda fig, c, col: float(gap_tables[fig].loc[NAMES[c], col])  # noqa: E731
     pair = lambda fig, col: ", ".join(f"{c[:3]}. {avg(fig, c, col):.1f}" for c in pruned)  # noqa: E731
-    rows = []
-    for fig in ("fig2", "fig3", "fig2_pretrained"):
-        claim = {"fig2": "Fig. 2", "fig2_pretrained": "Fig. 2 from the pretrained stand-in",
+    rows, standin_rows = [], []  # the stand-in's rows come last, after every row of the random-init runs
+    for fig in ("fig2", "fig3", "fig2_standin"):
+        claim = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained stand-in",
                  "fig3": "Fig. 3 (subset resampled every block)"}[fig]  # fmt: skip
         if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
@@ -400,7 +398,7 @@ def claims(records: Records, p: Params) -> list[dict]:
             closing.append((status, f"narrowed by {narrowed:+.2f} points = {100 * narrowed / base_gap:.1f} % of the "
                                     f"baseline's gap: {why}"))  # fmt: skip
         explain = lambda parts: "; ".join(f"{c[:3]}. {r}" for c, (_, r) in zip(pruned, parts))  # noqa: E731
-        rows += [
+        (standin_rows if fig == "fig2_standin" else rows).extend([
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
@@ -417,7 +415,7 @@ def claims(records: Records, p: Params) -> list[dict]:
              "reason": explain(closing) + (f" (binomial SE of {n_train} training and {n_val} validation images, both "
                                            "runs)" if runs_ == 1 else f" ({how(0, '')})")},
             _stability(history, fig, claim, table, pruned, scale_of[fig]),
-        ]  # fmt: skip
+        ])  # fmt: skip
     if shown["fig2"]:
         rows += _fig2_count_and_speed(records, p, history, config["fig2"], scale_of["fig2"])
         rows += [
@@ -451,4 +449,4 @@ def claims(records: Records, p: Params) -> list[dict]:
                                + (f"SE over {runs_} seeds of each run's mean gain" if runs_ > 1 else
                                   f"binomial SE of {n_val} validation images") + "): "
                                + "; ".join(r for _, r in gains)})  # fmt: skip
-    return rows
+    return rows + standin_rows

@@ -14,11 +14,13 @@ Each dataset keeps a fixed validation split held out of its training split (neve
 test split).
 
 The paper fine-tunes an ImageNet-trained VGG-16; no ImageNet weights can be had offline. The stand-in
-(``pretrain_images > 0``, figure ``"fig2_pretrained"``): Fig. 2 once more from a network pretrained (kind
+(``pretrain_images > 0``, figure ``"fig2_standin"``): Fig. 2 once more from a network pretrained (kind
 ``pretrain``, :class:`PretrainRun`, its state a checkpoint) on images of Fig. 2's dataset that no block or
-validation set of the chapter draws from: its *test* split, which this chapter never evaluates on. Its last layer
-is re-initialised for the fine-tuning, as the paper replaces ImageNet's 1,000-way layer. It is a stand-in, not
-ImageNet: the same classes and the same domain as the fine-tuning task, on far fewer images.
+validation set of the chapter draws from: its *test* split, which this chapter never evaluates on. Its output
+layer is re-initialised for the fine-tuning, as any fine-tuning on another label set must (``pretrained=True``
+replaces ImageNet's 1,000-way layer too). It is a stand-in, not ImageNet: the same label set and domain as the
+fine-tuning task (closer to pruning a network already trained on the task than to transfer), on far fewer
+images than ImageNet but many more than one block. The pretraining uses the chapter's optimiser settings.
 
 Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a :class:`FilterRun`
 (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
@@ -137,7 +139,7 @@ class FilterRun(NetworkRun):
     figure: str
     criterion: str
     seed: int
-    #: the pretraining stand-in (figure "fig2_pretrained" only; absent from the other runs' keys)
+    #: the pretraining stand-in (figure "fig2_standin" only; absent from the other runs' keys)
     pretrain_images: int | None = optional()
     pretrain_val_images: int | None = optional()
     pretrain_epochs: int | None = optional()
@@ -147,7 +149,7 @@ class FilterRun(NetworkRun):
 @dataclasses.dataclass(frozen=True)
 class PretrainRun(RunConfig):
     """The ImageNet stand-in: the network trained on ``images`` of ``dataset``'s test split (``val_images`` more
-    of it held out to watch it), its state a checkpoint the ``fig2_pretrained`` runs start from."""
+    of it held out to watch it), its state a checkpoint the ``fig2_standin`` runs start from."""
 
     dataset: str
     images: int
@@ -166,7 +168,7 @@ class PretrainRun(RunConfig):
 
     @classmethod
     def of(cls, c: FilterRun) -> "PretrainRun":
-        """The stage a ``fig2_pretrained`` run starts from."""
+        """The stage a ``fig2_standin`` run starts from."""
         if c.pretrain_images is None:
             raise ValueError(f"run {c.figure}/{c.criterion}/seed {c.seed} has no pretraining stage")
         own = dict(dataset=c.datasets[0], images=c.pretrain_images, val_images=c.pretrain_val_images,
@@ -231,8 +233,9 @@ def pretrain_task(c: PretrainRun, *, data_source: str, device: torch.device) -> 
                          "the test split cannot hold the pretraining images; set fig2_dataset to a dataset with a "
                          "training split (e.g. cifar10) or pretrain_images=0")  # fmt: skip
     if c.images + c.val_images > len(raw.y_test):
-        raise ValueError(f"pretrain_images + pretrain_val_images = {c.images + c.val_images} > the {len(raw.y_test)} "
-                         f"test images of {c.dataset}")  # fmt: skip
+        raise ValueError(f"pretrain_images + pretrain_val_images = {c.images + c.val_images:,} but {c.dataset}'s test "
+                         f"split holds {len(raw.y_test):,} images here: lower them to sum to at most "
+                         f"{len(raw.y_test):,}")  # fmt: skip
     g = torch.Generator().manual_seed(c.seed)
     pick = torch.randperm(len(raw.y_test), generator=g)[: c.images + c.val_images]
     test_only = dataclasses.replace(raw, x_train=raw.x_test[pick], y_train=raw.y_test[pick], x_test=raw.x_test[:0],
@@ -256,14 +259,14 @@ def build_pretrained(c: PretrainRun, ctx: RunContext) -> tuple[dict[str, torch.T
 
 
 def pretrained_state(c: FilterRun, ctx: RunContext) -> dict[str, torch.Tensor]:
-    """The stand-in's state a ``fig2_pretrained`` run starts from: its checkpoint, or trained here."""
+    """The stand-in's state a ``fig2_standin`` run starts from: its checkpoint, or trained here."""
     stage = PretrainRun.of(c)
     return ctx.checkpoint("pretrain", stage, (stage.dataset,), lambda: build_pretrained(stage, ctx)[0])
 
 
 def load_pretrained(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load ``state`` into every layer of ``model`` but its output layer, which keeps its fresh initialisation (the
-    paper replaces ImageNet's 1,000-way layer with one for its task)."""
+    """Load ``state`` into every layer of ``model`` but its output layer, which keeps its fresh initialisation (as
+    ``pretrained=True`` replaces ImageNet's 1,000-way layer with one for the task)."""
     last = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
     kept = {k: v for k, v in state.items() if not k.startswith(f"{last}.")}
     missing, unexpected = model.load_state_dict(kept, strict=False)
@@ -331,8 +334,8 @@ class Params(BaseParams):
     train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
     # the ImageNet stand-in: Fig. 2 again, pretrained on fig2_dataset's test split (no block or validation image)
     pretrain_images: int = param(0, "Fig. 2 also from a network pretrained on this many test-split images of "
-                                 "fig2_dataset, the stand-in for ImageNet weights (0 = not run)", min=0,
-                                 max=10**6)  # fmt: skip
+                                 "fig2_dataset with the optimiser settings above, the stand-in for ImageNet weights "
+                                 "(0 = not run; else at least 100)", min=0, max=10**6)  # fmt: skip
     pretrain_val_images: int = param(1000, "test-split images held out to watch the pretraining", min=10,
                                      max=10**6)  # fmt: skip
     pretrain_epochs: int = param(10, "epochs of the pretraining", min=1, max=1000)
@@ -344,21 +347,29 @@ class Params(BaseParams):
             raise ParameterError("pretrained=True needs torchvision's layout: set pool_size=7 and fc_widths=[4096, "
                                  f"4096] (got pool_size={self.pool_size}, fc_widths={self.fc_widths}), or set "
                                  "pretrained=False")  # fmt: skip
-        pool = TEST_IMAGES[self.fig2_dataset]
-        if self.pretrain_images and self.pretrain_images + self.pretrain_val_images > pool:
-            asked = self.pretrain_images + self.pretrain_val_images
-            raise ParameterError(f"pretrain_images + pretrain_val_images = {asked:,} but {self.fig2_dataset}'s test "
-                                 f"split holds {pool:,} images: lower them to sum to at most {pool:,}")  # fmt: skip
+        if self.pretrain_images:
+            self._check_pretraining()
         if self.pretrained and self.pretrain_images:
             raise ParameterError("pretrain_images is the stand-in for the ImageNet weights that pretrained=True loads: "
                                  "set pretrain_images=0, or pretrained=False")  # fmt: skip
+
+    def _check_pretraining(self) -> None:
+        """The stand-in's image counts against the test split it draws from (known per dataset), before any run."""
+        if self.pretrain_images < 100:
+            raise ParameterError(f"pretrain_images = {self.pretrain_images} is too few to pretrain on: set it to 0 "
+                                 "(no stand-in) or to at least 100")  # fmt: skip
+        pool = TEST_IMAGES.get(self.fig2_dataset)
+        asked = self.pretrain_images + self.pretrain_val_images
+        if pool is not None and asked > pool:
+            raise ParameterError(f"pretrain_images + pretrain_val_images = {asked:,} but {self.fig2_dataset}'s test "
+                                 f"split holds {pool:,} images: lower them to sum to at most {pool:,}")  # fmt: skip
 
     def seeds_of(self, fig: str) -> list[int]:
         """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2 (both starts), ``seeds`` for the others."""
         return self.fig2_seeds if fig.startswith("fig2") else self.seeds
 
-    def pretraining(self) -> dict[str, int]:
-        """The stand-in's fields of a ``fig2_pretrained`` run."""
+    def pretrain_fields(self) -> dict[str, int]:
+        """The stand-in's fields of a ``fig2_standin`` run."""
         return dict(pretrain_images=self.pretrain_images, pretrain_val_images=self.pretrain_val_images,
                     pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed)
 
@@ -367,13 +378,13 @@ class Params(BaseParams):
         return self.fig4_every * len(self.fig4_datasets) * self.fig4_passes
 
     def figures(self) -> dict[str, dict]:
-        """Each figure's mode, datasets, images per block, epochs and block length; ``fig2_pretrained``: Fig. 2
+        """Each figure's mode, datasets, images per block, epochs and block length; ``fig2_standin``: Fig. 2
         from the pretrained stand-in (when ``pretrain_images`` > 0)."""
         fig2 = dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
                     val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every)
         return {
             "fig2": fig2,
-            **({"fig2_pretrained": fig2 | self.pretraining()} if self.pretrain_images else {}),
+            **({"fig2_standin": fig2 | self.pretrain_fields()} if self.pretrain_images else {}),
             "fig3": dict(mode="resample", datasets=[self.fig3_dataset], train_images=self.fig3_train_images,
                          val_images=self.fig3_val_images, epochs=self.fig3_epochs, every=self.fig3_every),
             "fig4": dict(mode="datasets", datasets=self.fig4_datasets, train_images=self.fig4_train_images,
@@ -387,29 +398,30 @@ def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
 
 
 def _label(fig: str, criterion: str, seed: int) -> str:
-    """A run's name in ``--list`` and the log: the default (its last config values) for the figures that had it, the
-    figure named for the runs from the stand-in (their last values are the pretraining's)."""
-    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig == "fig2_pretrained" else ""
+    """How ``--list`` and the log name a run: a stand-in run by its figure, criterion and seed (its last config
+    values, the default name, are the pretraining's, the same for all); the other runs by the default."""
+    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig == "fig2_standin" else ""
 
 
 def plan(p: Params) -> list[Run]:
     """One run per (figure, criterion, seed), and Fig. 2's criteria in `fig2_other_normalize` once more with the other
-    `normalize`."""
+    `normalize`; with the stand-in, its pretraining stage first (a data problem stops it before anything trains, and
+    its runs start from its checkpoint)."""
     runs = []
     for fig, e in p.figures().items():
         cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
-        if fig == "fig2_pretrained":  # the stage first: its runs start from its checkpoint
-            stage = PretrainRun.of(FilterRun(**network(p), **e, figure=fig, criterion="none", seed=0))
-            runs.append(Run("pretrain", stage, (stage.dataset,),
-                            3 * 3.1e8 * (stage.images + stage.val_images / 3) * stage.epochs,
-                            f"the stand-in for ImageNet weights: {stage.images} {stage.dataset} test images, "
-                            f"{stage.epochs} epochs, seed {stage.seed}"))
         for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
             runs += [Run("train", FilterRun(**network(p, n), **e, figure=fig, criterion=criterion, seed=s),
                          tuple(e["datasets"]), cost, _label(fig, criterion, s))
                      for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
+    started = [r for r in runs if r.config["figure"] == "fig2_standin"]
+    if started:  # the stage its runs ask for, built the way they build it
+        stage = PretrainRun.of(FilterRun.from_config(dict(started[0].config)))
+        cost = 3 * 3.1e8 * (stage.images + stage.val_images / 3) * stage.epochs * (1 if p.pool_size == 1 else 1.1)
+        runs.insert(0, Run("pretrain", stage, (stage.dataset,), cost, f"the stand-in for ImageNet weights: "
+                           f"{stage.images} {stage.dataset} test images, {stage.epochs} epochs, seed {stage.seed}"))
     if p.epoch_time_pairs:
         e = p.figures()["fig2"]
         c = EpochTimeRun(**network(p), train_images=e["train_images"], every=e["every"], pairs=p.epoch_time_pairs,
