@@ -310,8 +310,8 @@ def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_th
     stand_in = {r["claim"].split(": ", 1)[1][:30]: r for r in rows if r["claim"].startswith("Fig. 2 from the pre")}
     assert {k: r["status"] for k, r in stand_in.items() if k in RULES[:3]} == dict.fromkeys(RULES[:3], "reproduced")
     line = next(iter(stand_in.values()))["data and scale"]
-    assert "pretrained stand-in for ImageNet weights (900 cifar10 test-split images of the same label set, 3 epochs" \
-        in line, line
+    assert "pretrained stand-in for ImageNet weights (900 cifar10 test-split images of the same label set, 3 epochs " \
+           "at lr 0.01" in line and "SGD lr 0.001" in line, line  # pretrained at pretrain_lr, fine-tuned at standin_lr
     assert "61.5 % on 100 held-out ones" in line and "random init" not in line, line
     fig = figures.fig_fixed_subset_pretrained(both, PRE)
     assert "pretrained stand-in" in fig._suptitle.get_text() and "3 seed(s)" in fig._suptitle.get_text()
@@ -333,6 +333,7 @@ def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothi
     for run in started:  # every seed's run asks for the planned stage (the pretraining's own seed, not the run's)
         stage = EXPERIMENT.PretrainRun.of(EXPERIMENT.FilterRun.from_config(dict(run.config)))
         assert stage.as_config() == dict(stages[0].config) and stage.seed == 7
+        assert (run.config["lr"], stage.lr) == (PRE.standin_lr, PRE.pretrain_lr) != (PRE.lr, PRE.lr)
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "pretrained": True, "pool_size": 7})
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images .* test split holds 10,000"):

@@ -84,7 +84,8 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     if c.get("pretrain_images"):
         m = stage["metrics"] if stage is not None else {}
         init = (f"pretrained stand-in for ImageNet weights ({m.get('train_images', c['pretrain_images']):,} "
-                f"{c['datasets'][0]} test-split images of the same label set, {c['pretrain_epochs']} epochs")
+                f"{c['datasets'][0]} test-split images of the same label set, {c['pretrain_epochs']} epochs at lr "
+                f"{c['pretrain_lr']:g}")  # fmt: skip
         if m:
             init += f", {100 * m['history'][-1]['val_acc']:.1f} % on {m['val_images']:,} held-out ones"
         init += "; one network for every seed, last layer reset)"

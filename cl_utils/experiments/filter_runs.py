@@ -20,7 +20,9 @@ validation set of the chapter draws from: its *test* split, which this chapter n
 layer is re-initialised for the fine-tuning, as any fine-tuning on another label set must (``pretrained=True``
 replaces ImageNet's 1,000-way layer too). It is a stand-in, not ImageNet: the same label set and domain as the
 fine-tuning task (closer to pruning a network already trained on the task than to transfer), on far fewer
-images than ImageNet but many more than one block. The pretraining uses the chapter's optimiser settings.
+images than ImageNet but many more than one block. The pretraining uses the chapter's optimiser settings at its
+own rate (``pretrain_lr``, a rate for training from random weights); the stand-in's runs fine-tune at
+``standin_lr``, the paper's rate for a pretrained network, where the random-init runs use ``lr``.
 
 Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a :class:`FilterRun`
 (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
@@ -144,6 +146,7 @@ class FilterRun(NetworkRun):
     pretrain_val_images: int | None = optional()
     pretrain_epochs: int | None = optional()
     pretrain_seed: int | None = optional()
+    pretrain_lr: float | None = optional()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +175,7 @@ class PretrainRun(RunConfig):
         if c.pretrain_images is None:
             raise ValueError(f"run {c.figure}/{c.criterion}/seed {c.seed} has no pretraining stage")
         own = dict(dataset=c.datasets[0], images=c.pretrain_images, val_images=c.pretrain_val_images,
-                   epochs=c.pretrain_epochs, seed=c.pretrain_seed)  # the network's fields are the run's
+                   epochs=c.pretrain_epochs, seed=c.pretrain_seed, lr=c.pretrain_lr)  # the rest are the run's
         return cls(**cls.fields_from(c.as_config() | own))
 
 
@@ -334,11 +337,15 @@ class Params(BaseParams):
     train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
     # the ImageNet stand-in: Fig. 2 again, pretrained on fig2_dataset's test split (no block or validation image)
     pretrain_images: int = param(0, "Fig. 2 also from a network pretrained on this many test-split images of "
-                                 "fig2_dataset with the optimiser settings above, the stand-in for ImageNet weights "
-                                 "(0 = not run; else at least 100)", min=0, max=10**6)  # fmt: skip
+                                 "fig2_dataset, the stand-in for ImageNet weights (0 = not run; else at least 100)",
+                                 min=0, max=10**6)  # fmt: skip
     pretrain_val_images: int = param(1000, "test-split images held out to watch the pretraining", min=10,
                                      max=10**6)  # fmt: skip
     pretrain_epochs: int = param(10, "epochs of the pretraining", min=1, max=1000)
+    pretrain_lr: float = param(0.01, "learning rate of the pretraining, from random weights (the optimiser's other "
+                               "settings are the chapter's)", min=1e-8, max=10.0)  # fmt: skip
+    standin_lr: float = param(0.001, "learning rate of the stand-in's Fig. 2 runs: the paper's rate for fine-tuning "
+                              "a pretrained network (lr is the random-init runs')", min=1e-8, max=10.0)  # fmt: skip
     pretrain_seed: int = param(0, "seed of the pretraining (one pretrained network, as one ImageNet checkpoint, for "
                                "every seed of the fine-tuning)", min=0)  # fmt: skip
 
@@ -368,10 +375,10 @@ class Params(BaseParams):
         """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2 (both starts), ``seeds`` for the others."""
         return self.fig2_seeds if fig.startswith("fig2") else self.seeds
 
-    def pretrain_fields(self) -> dict[str, int]:
-        """The stand-in's fields of a ``fig2_standin`` run."""
+    def pretrain_fields(self) -> dict[str, float]:
+        """The stand-in's fields of a ``fig2_standin`` run (its pretraining stage's)."""
         return dict(pretrain_images=self.pretrain_images, pretrain_val_images=self.pretrain_val_images,
-                    pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed)
+                    pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed, pretrain_lr=self.pretrain_lr)
 
     @property
     def fig4_epochs(self) -> int:
@@ -379,12 +386,13 @@ class Params(BaseParams):
 
     def figures(self) -> dict[str, dict]:
         """Each figure's mode, datasets, images per block, epochs and block length; ``fig2_standin``: Fig. 2
-        from the pretrained stand-in (when ``pretrain_images`` > 0)."""
+        from the pretrained stand-in (when ``pretrain_images`` > 0), fine-tuned at ``standin_lr``."""
         fig2 = dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
                     val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every)
         return {
             "fig2": fig2,
-            **({"fig2_standin": fig2 | self.pretrain_fields()} if self.pretrain_images else {}),
+            **({"fig2_standin": fig2 | self.pretrain_fields() | {"lr": self.standin_lr}} if self.pretrain_images
+               else {}),
             "fig3": dict(mode="resample", datasets=[self.fig3_dataset], train_images=self.fig3_train_images,
                          val_images=self.fig3_val_images, epochs=self.fig3_epochs, every=self.fig3_every),
             "fig4": dict(mode="datasets", datasets=self.fig4_datasets, train_images=self.fig4_train_images,
@@ -413,7 +421,7 @@ def plan(p: Params) -> list[Run]:
         for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
-            runs += [Run("train", FilterRun(**network(p, n), **e, figure=fig, criterion=criterion, seed=s),
+            runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, seed=s),
                          tuple(e["datasets"]), cost, _label(fig, criterion, s))
                      for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
     started = [r for r in runs if r.config["figure"] == "fig2_standin"]
