@@ -110,12 +110,9 @@ def make_blocks(mode: str, pools: list[Task], train_images: int, seed: int) -> C
 
 
 @dataclasses.dataclass(frozen=True)
-class NetworkRun(RunConfig):
-    """What every run of the chapter shares: the pruning step, the network and its fine-tuning."""
+class _Network(RunConfig):
+    """The network and its optimiser: what a pruned run and the stand-in's pretraining stage share."""
 
-    percent: float
-    normalize: bool
-    pretrained: bool
     batch_norm: bool
     pool_size: int
     fc_widths: list[int]
@@ -125,6 +122,15 @@ class NetworkRun(RunConfig):
     momentum: float
     weight_decay: float
     batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkRun(_Network):
+    """What every run of the chapter shares: the network, its fine-tuning and the pruning step."""
+
+    percent: float
+    normalize: bool
+    pretrained: bool
     train_from_test: float
 
 
@@ -150,7 +156,7 @@ class FilterRun(NetworkRun):
 
 
 @dataclasses.dataclass(frozen=True)
-class PretrainRun(RunConfig):
+class PretrainRun(_Network):
     """The ImageNet stand-in: the network trained on ``images`` of ``dataset``'s test split (``val_images`` more
     of it held out to watch it), its state a checkpoint the ``fig2_standin`` runs start from."""
 
@@ -158,15 +164,6 @@ class PretrainRun(RunConfig):
     images: int
     val_images: int
     epochs: int
-    batch_norm: bool
-    pool_size: int
-    fc_widths: list[int]
-    dropout: float
-    optimizer: str
-    lr: float
-    momentum: float
-    weight_decay: float
-    batch_size: int
     seed: int
 
     @classmethod
