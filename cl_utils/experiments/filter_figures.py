@@ -170,8 +170,8 @@ def table_starts(records: Records, p: Params) -> pd.DataFrame:
     shown = {name: gaps(records, p, fig) for name, fig in starts.items() if runs(records, p, fig)}
     if not shown:
         return pd.DataFrame()
-    columns = ["train acc (%)", "val acc (%)", "train - val (points)", "train acc below baseline (points)",
-               "val acc below baseline (points)"]  # fmt: skip
+    columns = ["train acc (%)", "val acc (%)", "train - val (points)", "final val acc (%)",
+               "train acc below baseline (points)", "val acc below baseline (points)"]  # fmt: skip
     return pd.concat({name: t[[c for c in columns if c in t]] for name, t in shown.items()}, names=["start", "run"])
 
 
