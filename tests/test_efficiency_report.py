@@ -337,3 +337,30 @@ def test_one_round_best_within_the_noise_is_inconclusive_and_beyond_it_reverses_
 
     assert _status(one_round_ahead(0.1), "Fig. 2 (MNIST): at a fixed") == "inconclusive"  # -1.7 SE
     assert _status(one_round_ahead(0.3), "Fig. 2 (MNIST): at a fixed") == "not reproduced"  # -12 SE
+
+
+def at_the_papers_fig3(c: dict, seed: int, task: int) -> float:
+    """PackNet at the paper's Fig. 3 accuracy on CIFAR-10 (within 0.3 points), the others as ``paper_like``."""
+    if c["dataset"] == "cifar10" and c["method"] == "packnet" and c["rounds"] == 1:
+        return report.PAPER_FIG3["cifar10", c["free"]] + _noise(c["free"], seed, task)
+    return paper_like(c, seed, task)
+
+
+@pytest.mark.parametrize("world, seeds, expected", [(paper_like, [0], "not reproduced"),
+                                                    (at_the_papers_fig3, [0], "inconclusive"),
+                                                    (at_the_papers_fig3, [0, 1, 2], "reproduced")])  # fmt: skip
+def test_fig3_on_a_dataset_without_matching_is_judged_from_fig1s_packnet_runs(world, seeds, expected):
+    params = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "cifar_seeds": seeds}, **SCALE)
+    (row,) = [r for r in report.claims(_records(world, params), params) if r["claim"].startswith("Fig. 3 (CIFAR-10)")]
+    assert row["status"] == expected
+    assert row["this book"].startswith("p=0.8: ") and "p=0.9 not run ('cifar_free'" in row["reason"]
+    assert ("10,000 test images" in row["reason"]) == (len(seeds) == 1)
+    if expected == "inconclusive":
+        assert "3 runs are needed" in row["reason"]
+
+
+def test_fig3_without_the_dataset_is_not_attempted():
+    params = EXPERIMENT.Params(**{**SELECT, "datasets": ["mnist"], "matching_datasets": ["mnist"],
+                                  "fig2_datasets": ["mnist"], "fig4_datasets": ["mnist"]}, **SCALE)  # fmt: skip
+    (row,) = [r for r in report.claims(_records(paper_like, params), params) if r["claim"].startswith("Fig. 3 (CIFAR")]
+    assert row["status"] == "not attempted" and "'datasets'" in row["reason"]
