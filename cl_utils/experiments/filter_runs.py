@@ -22,7 +22,8 @@ replaces ImageNet's 1,000-way layer too). It is a stand-in, not ImageNet: the sa
 fine-tuning task (closer to pruning a network already trained on the task than to transfer), on far fewer
 images than ImageNet but many more than one block. The pretraining uses the chapter's optimiser settings at its
 own rate (``pretrain_lr``, a rate for training from random weights); the stand-in's runs fine-tune at
-``standin_lr``, the paper's rate for a pretrained network, where the random-init runs use ``lr``.
+``standin_lr``, a rate for fine-tuning a pretrained network (``lr``'s default, after the code the paper builds on;
+the paper states none), where the random-init runs use ``lr``.
 
 Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a :class:`FilterRun`
 (typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
@@ -341,8 +342,9 @@ class Params(BaseParams):
     pretrain_epochs: int = param(10, "epochs of the pretraining", min=1, max=1000)
     pretrain_lr: float = param(0.01, "learning rate of the pretraining, from random weights (the optimiser's other "
                                "settings are the chapter's)", min=1e-8, max=10.0)  # fmt: skip
-    standin_lr: float = param(0.001, "learning rate of the stand-in's Fig. 2 runs: the paper's rate for fine-tuning "
-                              "a pretrained network (lr is the random-init runs')", min=1e-8, max=10.0)  # fmt: skip
+    standin_lr: float = param(0.001, "learning rate of the stand-in's Fig. 2 runs: lr's default, a rate for "
+                              "fine-tuning a pretrained network (lr is the random-init runs')", min=1e-8,
+                              max=10.0)  # fmt: skip
     pretrain_seed: int = param(0, "seed of the pretraining (one pretrained network, as one ImageNet checkpoint, for "
                                "every seed of the fine-tuning)", min=0)  # fmt: skip
 
