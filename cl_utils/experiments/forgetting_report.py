@@ -3,9 +3,9 @@
 The claims are the literature's claims about forgetting, judged by the shared rules of :mod:`cl_utils.verdicts`
 (direction claims, differences paired by seed, against their standard error). The prologue reproduces no single
 paper, so it states only claims the literature makes, as directions (forgetting happens; one head per task forgets
-less; joint training is the upper bound), each with its source; the levels it measures (about 20 % after
-single-head fine-tuning, about 98 % for joint training) are reported beside them, not judged against numbers no
-source gives.
+less; joint training is the upper bound), each with its source; the levels it measures (the accuracy after
+single-head fine-tuning, and after joint training) are reported beside them, not judged: no source gives numbers
+for this network and training.
 
 Every label, caption and scale line of the figures and tables is read from the records (their configs and data
 sources), never from the parameters the notebook was run with, so a caption cannot describe other runs than the
@@ -83,10 +83,12 @@ def claims(records: Records, p: Params, scale: str) -> list[dict]:
          "this book": f"BWT {_mean(mh_ft, 'bwt'):+.2f} against {np.mean(bwt):+.2f} points",
          "data and scale": scale, "status": less[0], "reason": f"{less[1]} (paired by seed, {n} seeds)"},
         {"claim": "Multi-head fine-tuning still forgets: above chance, below joint training",
-         "paper": f"between {chance:.0f} % (chance) and joint training (Zenke et al. 2017)",
+         "paper": f"between {chance:.0f} % (chance) and joint training (van de Ven & Tolias 2019: task-incremental "
+                  "fine-tuning below the offline upper bound)",
          "this book": f"{_mean(mh_ft, 'avg'):.2f} % against joint {_mean(mh_joint, 'avg'):.2f} %",
          "data and scale": scale, "status": between[0],
-         "reason": f"{between[1]}: {above_chance[1]}; {below_joint[1]} ({n} seeds)"},
+         "reason": f"{between[1]}: {above_chance[1]}; {below_joint[1]} (joint paired with fine-tuning by seed; "
+                   f"{n} seeds)"},
         {"claim": "Joint training on all tasks at once is the upper bound: the network can hold every task, so "
                   "the loss comes from the order of training",
          "paper": "joint above fine-tuning (the usual upper bound, e.g. van de Ven & Tolias 2019)",

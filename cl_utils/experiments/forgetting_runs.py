@@ -29,6 +29,7 @@ METHODS = ("fine-tune", "joint")
 
 @dataclasses.dataclass
 class Params(BaseParams):
+    DEFAULTS_ARE = "Zenke et al.'s split-MNIST network and training"
     dataset: str = param("mnist", "a 10-class dataset", choices=sorted(data.DATASETS))
     class_groups: list[list[int]] = param([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], "one task per group",
                                          min=0, min_length=2)  # fmt: skip

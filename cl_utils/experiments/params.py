@@ -145,6 +145,8 @@ class Params:
     RUNNING: ClassVar[tuple[str, ...]] = ("data_source", "device", "results_dir", "show_progress", "train", "preset")
     #: fields every chapter has that do change a result (they enter a run's key when not at their default)
     SHARED: ClassVar[tuple[str, ...]] = ("acceleration",)
+    #: what the defaults are, for the parameters cell's first line (a chapter that reproduces no paper says whose)
+    DEFAULTS_ARE: ClassVar[str] = "the paper's scale"
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -277,7 +279,7 @@ class Params:
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         module = cls.__module__.rsplit(".", 1)[-1]
-        lines = [f"# Defaults: the paper's scale. Types, ranges, help: cl_utils.experiments.{module}.Params"]
+        lines = [f"# Defaults: {cls.DEFAULTS_ARE}. Types, ranges, help: cl_utils.experiments.{module}.Params"]
         for line in (line.strip() for line in inspect.getsource(cls).splitlines()[1:]):
             if line.startswith("#") and not line.startswith("#:"):
                 lines += ["", line]
