@@ -18,7 +18,9 @@ flight at the hard limit are stopped and lost, every finished record is kept. Th
 ``import`` reads an archive and merges each record into ``data/results/<chapter>/`` only if its
 file name is the hash of its request, its chapter exists, its code version is the chapter's
 current one for its kind, and every dataset it names has the checksum of the local file; it
-reports what it refused and why, and never overwrites a different record.
+reports what it refused and why. It overwrites a different record only where the local one is not
+known to be made by the current code and the archive's is (an entry with ``retrain_unverified: true``
+retrains such records there: ``reproduce --retrain-unverified``).
 """
 from __future__ import annotations
 
@@ -37,13 +39,13 @@ import yaml
 from .data import DataUnavailableError, dataset_identity
 from .experiments import load
 from .experiments.cache import RunCache, request_key
-from .experiments.runs import version_of
+from .experiments.runs import code_hashes, made_by_changed_code, version_of
 from .paths import project_root, results_root
 
 __all__ = ["QUEUE", "read_queue", "run_queue", "import_archive", "main"]
 
 QUEUE = Path("book") / "params" / "gpu_queue.yaml"
-ENTRY_FIELDS = {"chapter", "preset", "params", "kinds", "workers", "why"}
+ENTRY_FIELDS = {"chapter", "preset", "params", "kinds", "workers", "retrain_unverified", "why"}
 
 
 def read_queue(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
@@ -75,6 +77,8 @@ def _command(entry: dict[str, Any], results: Path, budget: float, device: str) -
         cmd += ["-p", name, json.dumps(value)]
     if entry.get("kinds"):
         cmd += ["--kinds", ",".join(entry["kinds"])]
+    if entry.get("retrain_unverified"):
+        cmd += ["--retrain-unverified"]
     return cmd
 
 
@@ -147,10 +151,17 @@ def _check(record: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _replaces(incoming: dict[str, Any], local: dict[str, Any]) -> bool:
+    """Whether ``incoming`` may replace the ``local`` record of the same request: the local one is not known to be
+    made by the current code (``cached?`` or ``cached*``) and the incoming one is."""
+    now = code_hashes(load(incoming["chapter"]))
+    return made_by_changed_code(local, now) is not False and made_by_changed_code(incoming, now) is False
+
+
 def import_archive(archive: str | os.PathLike, results: str | os.PathLike | None = None, log=print) -> dict[str, list[str]]:
     """Merge the records of ``archive`` into ``results`` (default: the book's), each only if :func:`_check` passes."""
     results = Path(results) if results else results_root()
-    outcome: dict[str, list[str]] = {"merged": [], "present": [], "refused": []}
+    outcome: dict[str, list[str]] = {"merged": [], "replaced": [], "present": [], "refused": []}
     with tarfile.open(archive, "r:*") as tar:
         for member in tar.getmembers():
             if not member.isfile() or not member.name.endswith(".json"):
@@ -167,17 +178,18 @@ def import_archive(archive: str | os.PathLike, results: str | os.PathLike | None
             target = results / chapter / name
             if why:
                 outcome["refused"].append(f"{member.name}: {why}")
-            elif target.is_file():
+            elif target.is_file() and not _replaces(record, json.loads(target.read_text())):
                 same = json.loads(target.read_text()).get("metrics") == record.get("metrics")
                 outcome["present"].append(member.name + ("" if same else " (a different record is kept)"))
             else:
+                replacing = target.is_file()  # a local record not known to be made by the current code
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".tmp-{name}")
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
-                outcome["merged"].append(member.name)
+                outcome["replaced" if replacing else "merged"].append(member.name)
     for what, items in outcome.items():
-        log(f"{what}: {len(items)}" + "".join(f"\n  {i}" for i in items if what != "merged"))
+        log(f"{what}: {len(items)}" + "".join(f"\n  {i}" for i in items if what not in ("merged", "replaced")))
     return outcome
 
 

@@ -8,6 +8,7 @@ Examples::
     python -m cl_utils.reproduce 01 --budget 3600 --device cuda # train for at most an hour on a GPU
     python -m cl_utils.reproduce 00 -p seeds '[0, 1]' -p num_epochs 2 --results /tmp/runs
     python -m cl_utils.reproduce 02 --preset committed --executor ray  # each pending run a Ray task
+    python -m cl_utils.reproduce 03 --preset committed --in-place --retrain-unverified  # cached?/cached* again
 
 Without ``--preset`` or ``--params`` the parameters are the paper's scale (each chapter's
 defaults). Values: preset or ``--params`` file, then each ``-p NAME VALUE`` (parsed as YAML).
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print the runs, cached or pending, and stop")
     p.add_argument("--budget", type=float, help="seconds after which no run starts")
     p.add_argument("--kinds", help="only runs of these kinds, comma-separated (e.g. wide,single_task)")
+    p.add_argument("--retrain-unverified", action="store_true",
+                   help="train again every run whose record is not known to be made by the current code ('cached?' "
+                        "and 'cached*' in --list), and each run it asks for; the new record replaces the old one "
+                        "once it is stored (an interrupted run keeps the old)")  # fmt: skip
     where = p.add_mutually_exclusive_group()
     where.add_argument("--results", help="results folder (default: _build/runs/results, seeded with the book's "
                                          "records; $CL_RESULTS_DIR if set)")  # fmt: skip
@@ -133,6 +138,8 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     if n_unknown:
         print(f"cached?: {n_unknown} record(s) made before records named their modules (cannot tell whether the code "
               "changed since)")
+    if changed or n_unknown:
+        print("--retrain-unverified trains the cached? and cached* runs again, each new record replacing the old")
     mismatched, untold = checkpoint_mismatches(cache.records())
     if mismatched:
         print(f"checkpoints: {len(mismatched)} record(s) started from another state than the one their stage's record "
@@ -162,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.monotonic()
         log = lambda line: print(f"{_fmt_seconds(time.monotonic() - start):>8}  {line}", flush=True)  # noqa: E731
         if args.executor == "ray":
-            if kinds is not None:
-                raise ParameterError("--kinds works with the local executor only")
+            if kinds is not None or args.retrain_unverified:
+                raise ParameterError("--kinds and --retrain-unverified work with the local executor only")
             if args.budget is not None:
                 raise ParameterError("--budget works with the local executor only; stop a Ray sweep with Ctrl-C "
                                      "(finished runs are kept)")  # fmt: skip
@@ -171,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             outcome = execute_ray(experiment, params, address=args.ray_address, num_cpus=args.ray_cpus, log=log)
         else:
-            outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False, log=log, kinds=kinds)
+            outcome = execute(experiment, params, budget_seconds=args.budget, require_all=False, log=log, kinds=kinds,
+                              retrain_unverified=args.retrain_unverified)  # fmt: skip
     except (ParameterError, DataUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

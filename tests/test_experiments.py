@@ -142,6 +142,32 @@ def test_budget_stops_new_runs_and_interruption_keeps_finished_ones(tmp_path):
                 budget_seconds=0.0)  # fmt: skip
 
 
+def test_retraining_unverified_records_replaces_only_those_and_an_interruption_keeps_the_old(tmp_path, monkeypatch):
+    from cl_utils.experiments import identity
+
+    monkeypatch.setattr(identity, "module_hashes", lambda experiment: {"fake": "v1"})  # the fake chapter's code
+    params = ex.Params(data_source="synthetic", results_dir=str(tmp_path), show_progress=False)
+    first = execute(fake_experiment(0.0), params)
+    paths = sorted(first.directory.glob("*.json"), key=lambda p: json.loads(p.read_text())["config"]["i"])  # plan order
+    assert len(paths) == 5 and all(json.loads(p.read_text())["code_hashes"] for p in paths)
+    legacy = {p: {k: v for k, v in json.loads(p.read_text()).items() if k != "code_hashes"} for p in paths[:2]}
+    changed = {**json.loads(paths[2].read_text()), "code_hash": "old", "code_hashes": {"cl_utils.x": "old"}}
+    for p, record in [*legacy.items(), (paths[2], changed)]:
+        p.write_text(json.dumps({**record, "metrics": {"i": -1}}))  # an old result, to see it replaced
+    assert execute(fake_experiment(0.0), params).trained == 0, "without the option every record is reused"
+    with pytest.raises(KeyboardInterrupt):  # the first unverified run fails: its old record stays
+        execute(fake_experiment(0.0, fail_at=0), params, retrain_unverified=True)
+    assert json.loads(paths[0].read_text())["metrics"] == {"i": -1}
+    untouched = {p: p.read_text() for p in paths[3:]}
+    again = execute(fake_experiment(0.0), params, retrain_unverified=True)
+    assert (again.trained, again.reused) == (3, 2)
+    for p in paths[:3]:
+        record = json.loads(p.read_text())
+        assert record["metrics"] == {"i": record["config"]["i"]} and record["code_hashes"], p.name
+    assert {p: p.read_text() for p in paths[3:]} == untouched, "records of the current code are not retrained"
+    assert execute(fake_experiment(0.0), params, retrain_unverified=True).trained == 0
+
+
 # -- parameters as papermill and reproduce deliver them ---------------------------------------------
 @pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
 def test_every_value_the_parameters_cell_shows_is_accepted_back_as_a_string(chapter):

@@ -74,3 +74,24 @@ def test_an_edited_or_stale_record_is_refused(archive, tmp_path, change, why):
     outcome = gpu_batch.import_archive(bad, tmp_path / "results", log=lambda *_: None)
     assert not outcome["merged"] and len(outcome["refused"]) == 1 and why in outcome["refused"][0]
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
+
+
+def test_an_entry_can_retrain_unverified_records():
+    entry = {"chapter": "03", "preset": "committed", "kinds": ["single_task"], "retrain_unverified": True}
+    assert gpu_batch._command(entry, Path("r"), 60, "cuda")[-1] == "--retrain-unverified"
+    assert "--retrain-unverified" not in gpu_batch._command({"chapter": "03"}, Path("r"), 60, "cuda")
+
+
+def test_an_archived_record_replaces_a_local_one_only_if_that_is_unverified(archive, tmp_path):
+    path, _ = archive
+    gpu_batch.import_archive(path, tmp_path, log=lambda *_: None)
+    local = sorted((tmp_path / "00_forgetting").glob("*.json"))
+    old = {k: v for k, v in json.loads(local[0].read_text()).items() if k != "code_hashes"}
+    local[0].write_text(json.dumps({**old, "metrics": {"old": True}}))  # made before records named their modules
+    verified_but_other = {**json.loads(local[1].read_text()), "metrics": {"other": True}}
+    local[1].write_text(json.dumps(verified_but_other))
+    outcome = gpu_batch.import_archive(path, tmp_path, log=lambda *_: None)
+    assert outcome["replaced"] == [f"00_forgetting/{local[0].name}"] and not outcome["merged"]
+    assert json.loads(local[0].read_text())["code_hashes"], "the archive's record of the current code is in"
+    assert json.loads(local[1].read_text())["metrics"] == {"other": True}, "a record of the current code is kept"
+    assert any("a different record is kept" in p for p in outcome["present"])

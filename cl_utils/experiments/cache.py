@@ -27,6 +27,11 @@ finds a run claimed leaves it to its owner and waits for the record at the end; 
 process has died (same host) is stale and is taken over, so a killed process never leaves a run
 stuck.
 
+A cache may be told to *retrain* some stored records (:attr:`RunCache.stale`, a test on a record: ``reproduce
+--retrain-unverified`` passes the records not known to be made by the current code). Such a record counts as
+missing: its run trains again, and the new record replaces it at the same path only once it is written, so an
+interrupted retraining keeps the old record.
+
 Checkpoints (model states that several runs start from) are stored beside the
 records, git-ignored, and each run records the SHA-256 of every checkpoint it
 read (``inputs``), so a record made from another checkpoint can be told apart.
@@ -216,6 +221,8 @@ class RunCache:
         self.directory = results_root(root or None) / chapter
         self.device = device
         self._inputs: dict[str, str] | None = None  # checkpoints read by the run in flight
+        #: a stored record this test marks counts as missing: its run trains again and replaces it (None: none does)
+        self.stale: Callable[[Mapping[str, Any]], bool] | None = None
 
     def path(self, request: Mapping[str, Any]) -> Path:
         return self.directory / f"{request_key(request)}.json"
@@ -234,7 +241,8 @@ class RunCache:
         return record
 
     def load(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The stored record of ``request``, or None; refuses a record stored for another request."""
+        """The stored record of ``request``, or None (also where :attr:`stale` marks it, to be trained again);
+        refuses a record stored for another request."""
         path = self.path(request)
         if not path.is_file():
             return None
@@ -244,6 +252,8 @@ class RunCache:
             diff = [k for k in self.REQUEST_FIELDS if canonical(stored[k]) != canonical(request[k])]
             raise StaleRecordError(f"run record {path} was stored for another request (differs in {diff}). "
                                    "Delete it, or move it away if you need it; the run is trained again.")  # fmt: skip
+        if self.stale is not None and self.stale(record):
+            return None
         return record
 
     def run(

@@ -41,7 +41,7 @@ from .params import ParameterError, Params
 from .run_config import RunConfig, typed
 
 __all__ = ["Run", "RunContext", "Outcome", "Records", "requests", "context", "train_run", "execute", "code_hashes",
-           "made_by_changed_code", "estimated_seconds", "seconds_per_cost", "trained_where", "mlp_cost"]
+           "made_by_changed_code", "unverified", "estimated_seconds", "seconds_per_cost", "trained_where", "mlp_cost"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,12 @@ def made_by_changed_code(record: Mapping[str, Any], now: Mapping[str, str]) -> b
     if not record.get("code_hashes"):
         return None
     return identity.current_hash(record.get("chapter", ""), record.get("code_hash", "")) != identity.combined_hash(now)
+
+
+def unverified(now: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
+    """A test for :attr:`.cache.RunCache.stale`: a record not known to be made by the code of hashes ``now`` (made
+    before records named their modules, or by code that has changed since and was not checked equivalent)."""
+    return lambda record: made_by_changed_code(record, now) is not False
 
 
 def version_of(code_version: int | Mapping[str, int], kind: str) -> int:
@@ -349,12 +355,15 @@ def execute(
     log: Callable[[str], None] | None = None,
     kinds: Sequence[str] | None = None,
     poll_seconds: float = 5.0,
+    retrain_unverified: bool = False,
 ) -> Outcome:
     """Reuse every stored record of the plan and train the rest, in plan order.
 
     With ``budget_seconds`` no run starts once that much time has passed (a run in flight
     finishes); with ``require_all`` a run left pending is an error (the notebooks draw
     only when every record exists). ``kinds`` restricts the plan to those run kinds.
+    ``retrain_unverified`` trains again every run (and every run it asks for) whose record is not known
+    to be made by the current code (:func:`unverified`); each new record replaces the old one.
 
     Other processes may work on the same results folder: a run another live process has
     claimed is left to it, and its record is awaited (polled every ``poll_seconds``) once this
@@ -363,13 +372,15 @@ def execute(
     planned = requests(experiment, params, kinds=kinds)
     ctx = context(experiment, params, planned)
     cache = ctx.cache
+    if retrain_unverified:
+        cache.stale = unverified(ctx.code_hashes)
     start = time.monotonic()
     records: dict[int, dict] = {}
     trained, reused, pending = 0, 0, []
     out_of_time = lambda: budget_seconds is not None and time.monotonic() - start >= budget_seconds  # noqa: E731
     rates = seconds_per_cost(cache, ctx.device.type) if log else {}
     estimate = lambda run: estimated_seconds(rates, run)  # noqa: E731
-    to_train = {i for i, (_, request) in enumerate(planned) if not cache.path(request).is_file()} if log else set()
+    to_train = {i for i, (_, request) in enumerate(planned) if cache.load(request) is None} if log else set()
 
     def attempt(i: int, run: Run, request: dict) -> bool:
         """Train run ``i`` if this process can claim it; False if another process holds it."""
