@@ -364,3 +364,63 @@ def test_fig3_without_the_dataset_is_not_attempted():
                                   "fig2_datasets": ["mnist"], "fig4_datasets": ["mnist"]}, **SCALE)  # fmt: skip
     (row,) = [r for r in report.claims(_records(paper_like, params), params) if r["claim"].startswith("Fig. 3 (CIFAR")]
     assert row["status"] == "not attempted" and "'datasets'" in row["reason"]
+
+
+# ------------------------------------------------------------------------- Table 1 per seed (efficiency_seeds)
+def _seed_world(crossings_u: list[float], frees: list[float], free: float = 0.95, method: str = "memory"):
+    """A matching record and its grid run: every seed's curve is 100 - u(p̄) on every task, and seed j's PackNet
+    target is 100 - crossings_u[j], so seed j crosses at u = crossings_u[j] (ratio 10 ** (u_j - u(p)))."""
+    from cl_utils.experiments.efficiency_seeds import run_cache  # noqa: F401  (the module under test)
+
+    seeds = list(range(len(crossings_u)))
+    grid_acc = [[(100 - -math.log10(1 - f)) / 100 for f in frees for _ in seeds] for _ in range(5)]
+    grid = {"key": "g", "kind": "grid", "config": {"frees": frees, "seeds": seeds}, "metrics": {"acc": grid_acc}}
+    target = [[100 - u for u in crossings_u] for _ in range(5)]  # tasks × seeds (%)
+    config = {"dataset": "mnist", "target_free": free, "method": method, "how": "grid"}
+    match = _record(config, "match", f"m-{method}-{free}", {"target_acc": target, "free": 0.99}, inputs={"g": "record"})
+    return match, grid
+
+
+GRID = [1 - 10.0**-u for u in (0.5, 1.5, 2.5, 3.5, 4.5)]
+
+
+def test_each_seed_is_matched_on_its_own_curve_against_its_own_target():
+    from cl_utils.experiments import efficiency_seeds as seeds
+
+    match, grid = _seed_world([2.5, 3.0, 3.5], GRID)
+    found = seeds.seed_ratios(Records([match]), {"g": grid}, "mnist", 0.95, "memory")
+    assert np.allclose(found.log10, np.array([2.5, 3.0, 3.5]) + math.log10(1 - 0.95)) and found.unbracketed == 0
+    high, grid = _seed_world([0.2, 3.0, 3.5], GRID)  # seed 0's target is above the whole curve
+    assert seeds.seed_ratios(Records([high]), {"g": grid}, "mnist", 0.95, "memory").unbracketed == 1
+    assert seeds.seed_ratios(Records([match]), {}, "mnist", 0.95, "memory") is None  # no grid run: no per-seed ratio
+
+
+@pytest.mark.parametrize("crossings, paper, expected", [([2.5, 2.6, 2.7], 20.0, "reproduced"),  # 10**1.3 = 20
+                                                         ([2.5, 2.6, 2.7], 1.17, "partly"),
+                                                         ([0.7, 0.8, 0.9], 1.17, "not reproduced")])  # fmt: skip
+def test_a_ratio_is_judged_in_log10_against_the_seeds_spread(crossings, paper, expected):
+    from cl_utils.experiments import efficiency_seeds as seeds
+
+    match, grid = _seed_world(crossings, GRID)
+    ratios = seeds.seed_ratios(Records([match]), {"g": grid}, "mnist", 0.95, "memory")
+    status, reason = seeds.size_part(ratios, paper, "p=0.95 Memory")
+    assert status == expected and f"the paper's {paper:.2f}" in reason and "geometric mean" in reason
+
+
+@pytest.mark.parametrize("crossings, expected", [
+    # memory and multinet at p=0.95, then at p=0.99: the seeds spread over 1 in u, each ordering holds on every seed
+    (([1.0, 1.5, 2.0], [1.5, 2.0, 2.6], [2.1, 2.65, 3.1], [2.7, 3.2, 3.8]), "reproduced"),
+    (([2.1, 2.65, 3.1], [1.6, 2.2, 2.6], [1.0, 1.5, 2.0], [0.6, 1.0, 1.5]), "not reproduced"),  # every one reversed
+])  # fmt: skip
+def test_the_orderings_are_paired_by_seed(crossings, expected):
+    from cl_utils.experiments import efficiency_seeds as seeds
+
+    def ratios(us, free):
+        match, grid = _seed_world(us, GRID, free)
+        return seeds.seed_ratios(Records([match]), {"g": grid}, "mnist", free, "memory")
+
+    memory_95, multinet_95, memory_99, multinet_99 = crossings
+    by_p = {0.95: (ratios(memory_95, 0.95), ratios(multinet_95, 0.95)),
+            0.99: (ratios(memory_99, 0.99), ratios(multinet_99, 0.99))}  # fmt: skip
+    status, reason = seeds.ordering_parts(by_p)
+    assert status == expected and reason.count("SE") >= 4

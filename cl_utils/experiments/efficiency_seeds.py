@@ -1,0 +1,92 @@
+"""Chapter 02's Table 1 per seed: a measured uncertainty for the compression ratios.
+
+Table 1's matching finds the p̄ at which Memory (or Multinet) reaches PackNet's accuracy *averaged over the
+seeds*, so its ratio comes with no uncertainty, and a rule could judge only its direction (above 1). The grid
+matching trains every grid point for every seed at once (one stacked ``grid`` run: model ``i × seeds + j`` is
+point ``i``, seed ``j``), and PackNet's target is stored per seed (``target_acc``), so each seed can be matched
+on its own curve from the stored records, with no training: each seed's crossing gives one ratio, and the spread
+over the seeds measures the ratio's uncertainty.
+
+Ratios are compared in ``log10`` (a ratio is ``10 ** (u(p̄) − u(p))``, with ``u = −log10(1 − p)`` the scale the
+grid is even in): the seeds' ratios spread over a factor of several, so their mean in log10 (the geometric mean)
+and its standard error describe them better than a mean of ratios. A seed whose crossing lies beyond the grid
+counts at the grid's end (a bound); the reasons say how many did.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..efficiency import compression_ratio, match_on_grid
+from ..paths import run_results_root
+from ..verdicts import Z, compound_status, paired_direction, seed_se, size_status
+from .cache import RunCache
+from .efficiency_runs import Params, match_record
+from .runs import Records
+
+__all__ = ["SeedRatios", "run_cache", "seed_ratios", "size_part", "ordering_parts"]
+
+
+@dataclass(frozen=True)
+class SeedRatios:
+    """One matching's compression ratio per seed, in log10, and how many seeds crossed beyond the grid."""
+
+    log10: np.ndarray
+    unbracketed: int
+
+    @property
+    def geometric_mean(self) -> float:
+        return float(10 ** self.log10.mean())
+
+    def describe(self) -> str:
+        per_seed = ", ".join(f"{10 ** v:.2f}" for v in self.log10)
+        beyond = f", {self.unbracketed} of them beyond the grid (counted at its end)" if self.unbracketed else ""
+        return f"geometric mean {self.geometric_mean:.2f} over the seeds ({per_seed}{beyond})"
+
+
+def run_cache(records: Records, p: Params) -> dict[str, dict]:
+    """Every record of the chapter's run cache by key: a matching's grid run is one of its inputs, not a planned
+    run, so it is read from the cache (as the grid-against-search table does)."""
+    chapter = records.items[0]["chapter"]
+    return {r["key"]: r for r in RunCache(chapter, run_results_root(chapter, p.results_dir)).records()}
+
+
+def seed_ratios(records: Records, cache: dict[str, dict], d: str, free: float, method: str,
+                steps: str = "epochs") -> SeedRatios | None:  # fmt: skip
+    """Each seed's own grid matching of ``method`` against PackNet at ``free`` (None where the matching's grid run
+    is not in the cache, or the matching was not made on a grid of stacked seeds)."""
+    match = match_record(records, d, free, method, "grid", steps)
+    grids = [cache[k] for k in match.get("inputs") or {} if k in cache and cache[k]["kind"] == "grid"]
+    if not grids:
+        return None
+    frees, seeds = grids[0]["config"]["frees"], grids[0]["config"]["seeds"]
+    acc = 100 * np.asarray(grids[0]["metrics"]["acc"], dtype=float)
+    curves = acc.reshape(acc.shape[0], len(frees), len(seeds)).mean(axis=0)  # points × seeds, mean over the tasks
+    targets = np.asarray(match["metrics"]["target_acc"], dtype=float).mean(axis=0)  # PackNet's, per seed
+    found = [match_on_grid(float(targets[j]), frees, list(curves[:, j])) for j in range(len(seeds))]
+    return SeedRatios(np.array([math.log10(compression_ratio(free, m["free"])) for m in found]),
+                      sum(not m["bracketed"] for m in found))  # fmt: skip
+
+
+def size_part(ratios: SeedRatios, paper: float, what: str) -> tuple[str, str]:
+    """The status of one ratio against the paper's, in log10, with the SE over the seeds: reproduced within 2 SE
+    (3 seeds or more); partly when only its direction (a ratio above 1, beyond 2 SE) holds."""
+    values, target = ratios.log10, math.log10(paper)
+    se = seed_se(list(values))
+    above_one = bool(values.mean() > Z * se) if se == se else False  # se is nan with one seed
+    status, says = size_status(float(values.mean()), target, se, runs=len(values), direction_holds=above_one)
+    return status, f"{what}: the paper's {paper:.2f}, ours a {ratios.describe()}; in log10 {says}"
+
+
+def ordering_parts(by_p: dict[float, tuple[SeedRatios, SeedRatios]]) -> tuple[str, str]:
+    """Section 2's orderings, paired by seed in log10: each method's ratio grows from each p to the next, and
+    Multinet's lies above Memory's at every p."""
+    fs = sorted(by_p)
+    parts = [paired_direction(list(by_p[b][i].log10), list(by_p[a][i].log10), what=f"{m} log10 ratio p={b:g} minus "
+                              f"p={a:g}") for i, m in enumerate(("Memory", "Multinet")) for a, b in zip(fs, fs[1:])]
+    parts += [paired_direction(list(by_p[f][1].log10), list(by_p[f][0].log10),
+                               what=f"Multinet minus Memory log10 ratio at p={f:g}") for f in fs]  # fmt: skip
+    status, counted = compound_status(parts)
+    return status, f"{counted}: " + "; ".join(r for _, r in parts)
