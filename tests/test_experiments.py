@@ -229,7 +229,17 @@ module = types.ModuleType("shared")
 module.CHAPTER, module.CODE_VERSION, module.SOURCES = "shared", 1, ("cl_utils.experiments.runs",)
 module.Params = ex.Params
 module.plan = lambda p: [Run("sleep", {"i": i}, ("mnist",)) for i in range(6)]
+@dataclasses.dataclass(frozen=True)
+class Base(RunConfig):
+    j: int
+def base(c: Base, ctx):
+    with open(log, "a") as f:
+        f.write(f"base {os.getpid()}\\n")
+    time.sleep(float(os.environ.get("RUN_SECONDS", "0.4")))
+    return {"j": c.j}
 def sleep(c: Sleep, ctx):
+    if os.environ.get("ASK_INPUT"):  # every run asks for one shared input run (as 02's matchings share a grid)
+        ctx.record("base", {"j": 0}, ("mnist",), base)
     with open(log, "a") as f:
         f.write(f"{c.i} {os.getpid()}\\n")
     time.sleep(float(os.environ.get("RUN_SECONDS", "0.4")))
@@ -240,8 +250,8 @@ print(json.dumps({"trained": out.trained, "records": [r["metrics"]["i"] for r in
 """
 
 
-def _worker(log: Path, results: Path, seconds: float = 0.4) -> subprocess.Popen:
-    env = dict(os.environ, RUN_SECONDS=str(seconds))
+def _worker(log: Path, results: Path, seconds: float = 0.4, ask_input: bool = False) -> subprocess.Popen:
+    env = dict(os.environ, RUN_SECONDS=str(seconds), **({"ASK_INPUT": "1"} if ask_input else {}))
     return subprocess.Popen([sys.executable, "-c", SHARED_WORKER, str(log), str(results)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
@@ -257,6 +267,17 @@ def test_two_processes_on_one_plan_train_each_run_once_and_both_end_with_every_r
     assert sum(r["trained"] for r in results) == 6 and all(r["trained"] > 0 for r in results), results
     assert all(r["records"] == list(range(6)) for r in results), "each process ends with every record, in plan order"
     assert len(list((tmp_path / "results" / "shared").glob("*.json"))) == 6
+    assert not list((tmp_path / "results" / "shared" / ".locks").glob("*")), "claims are released"
+
+
+def test_a_run_two_processes_ask_for_at_once_is_trained_once(tmp_path):
+    log = tmp_path / "trained.log"
+    workers = [_worker(log, tmp_path / "results", seconds=1.0, ask_input=True) for _ in range(2)]
+    outs = [w.communicate(timeout=120) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1][-2000:] for o in outs]
+    started = [line.split()[0] for line in log.read_text().splitlines()]
+    assert started.count("base") == 1, f"the shared input was trained {started.count('base')} times: {started}"
+    assert sorted(s for s in started if s != "base") == [str(i) for i in range(6)]
     assert not list((tmp_path / "results" / "shared" / ".locks").glob("*")), "claims are released"
 
 

@@ -25,7 +25,8 @@ notebook beside a command): before training a run, a process *claims* it with a 
 (``.locks/<key>.lock``, created exclusively, holding its host and process id). A process that
 finds a run claimed leaves it to its owner and waits for the record at the end; a lock whose
 process has died (same host) is stale and is taken over, so a killed process never leaves a run
-stuck.
+stuck. A run that another run asks for while it trains (an input, :meth:`RunCache.run`) is claimed
+the same way: a second process that needs it waits for its record instead of training it again.
 
 A cache may be told to *retrain* some stored records (:attr:`RunCache.stale`, a test on a record: ``reproduce
 --retrain-unverified`` passes the records not known to be made by the current code). Such a record counts as
@@ -266,10 +267,35 @@ class RunCache:
         """
         record = self.load(request)
         if record is None:
-            record = self.make(request, fn, code_hash=code_hash, cost=cost, code_hashes=code_hashes)
+            record = self._make_once(request, lambda: self.make(request, fn, code_hash=code_hash, cost=cost,
+                                                                code_hashes=code_hashes))  # fmt: skip
         if self._inputs is not None:
             self._inputs[record["key"]] = "record"
         return record
+
+    def _make_once(self, request: Mapping[str, Any], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``make()`` under this process's claim of ``request``; while another live process holds the claim (two
+        runs asked for the same input run), wait for its record instead of training the run twice, and take the
+        run over if that process dies first."""
+        while not self.claim(request):
+            if self._held_here(request):  # this process's own claim (a run that asks for itself): make it
+                return make()
+            time.sleep(self.poll_seconds)
+            record = self.load(request)
+            if record is not None:
+                return record
+        try:
+            record = self.load(request)  # finished by the process that held it before us
+            return record if record is not None else make()
+        finally:
+            self.release(request)
+
+    def _held_here(self, request: Mapping[str, Any]) -> bool:
+        try:
+            holder = json.loads(self.lock_path(request).read_text())
+        except (OSError, ValueError):
+            return False
+        return holder.get("host") == socket.gethostname() and holder.get("pid") == os.getpid()
 
     def make(
         self, request: Mapping[str, Any], fn: Callable[[], Mapping[str, Any]], *, code_hash: str = "", cost: float = 0.0,
