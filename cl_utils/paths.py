@@ -57,7 +57,8 @@ def run_results_root(chapter: str, override: str | os.PathLike | None = None) ->
     """The folder a chapter's runs read and write: ``override``, else ``$CL_RESULTS_DIR``, else the scratch folder.
 
     The scratch folder's chapter gets a copy of every committed record (``*.json``) it lacks, each time, so a
-    re-run reuses them (also those committed after the folder was made) without writing into ``data/results``.
+    re-run reuses them (also those committed after the folder was made) without writing into ``data/results``; a
+    copy whose committed record was rewritten since (:func:`_replaced_since`) is copied again.
     """
     if override:
         return Path(override).expanduser()
@@ -70,10 +71,18 @@ def run_results_root(chapter: str, override: str | os.PathLike | None = None) ->
         target.mkdir(parents=True, exist_ok=True)
         for record in committed.glob("*.json"):
             copy = target / record.name
-            if not record.name.startswith(".") and not copy.exists():
+            if not record.name.startswith(".") and (not copy.exists() or _replaced_since(record, copy)):
                 fd, tmp = tempfile.mkstemp(dir=target, prefix=".tmp-", suffix=".part")  # one per process
                 with os.fdopen(fd, "wb") as f:
                     f.write(record.read_bytes())
                 os.chmod(tmp, record.stat().st_mode & 0o777)
                 os.replace(tmp, copy)  # atomic: a process reading the folder never sees half a record
     return root
+
+
+def _replaced_since(committed: Path, copy: Path) -> bool:
+    """Whether a committed record was rewritten after its scratch copy was made, with other contents: a record is
+    replaced at its path when it is retrained in place (``reproduce --in-place --retrain-unverified``) or an import
+    replaces it (``gpu_batch import``), and the scratch folder must not keep reading the old one. A copy written
+    after its committed record (a run retrained in the scratch folder) is kept."""
+    return committed.stat().st_mtime_ns > copy.stat().st_mtime_ns and committed.read_bytes() != copy.read_bytes()

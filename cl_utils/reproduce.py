@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", help="only runs of these kinds, comma-separated (e.g. wide,single_task)")
     p.add_argument("--retrain-unverified", action="store_true",
                    help="train again every run whose record is not known to be made by the current code ('cached?' "
-                        "and 'cached*' in --list), and each run it asks for; the new record replaces the old one "
+                        "and 'cached*' in --list), and each unverified run it asks for; the new record replaces the old one "
                         "once it is stored (an interrupted run keeps the old)")  # fmt: skip
     where = p.add_mutually_exclusive_group()
     where.add_argument("--results", help="results folder (default: _build/runs/results, seeded with the book's "

@@ -168,6 +168,21 @@ def test_retraining_unverified_records_replaces_only_those_and_an_interruption_k
     assert execute(fake_experiment(0.0), params, retrain_unverified=True).trained == 0
 
 
+def test_a_record_of_the_current_code_is_verified_even_where_the_ledger_carries_its_hash_on(monkeypatch):
+    """A checked refactor from this code, reverted since, leaves a ledger step *from* the current hash: the records
+    this code makes must still count as its own (else --retrain-unverified retrains each of them on every call)."""
+    from cl_utils.experiments import identity
+    from cl_utils.experiments.runs import made_by_changed_code, unverified
+
+    now = {"fake": "v1"}
+    current = identity.combined_hash(now)
+    monkeypatch.setattr(identity, "ledger", lambda: [{"chapter": "fake", "from": current, "to": "0123456789ab"}])
+    fresh = {"chapter": "fake", "code_hash": current, "code_hashes": dict(now)}
+    assert made_by_changed_code(fresh, now) is False and not unverified(now)(fresh)
+    other = {"chapter": "fake", "code_hash": "0123456789ab", "code_hashes": {"fake": "v2"}}
+    assert made_by_changed_code(other, now) is True and unverified(now)(other)
+
+
 # -- parameters as papermill and reproduce deliver them ---------------------------------------------
 @pytest.mark.parametrize("chapter", list(ex.CHAPTERS))
 def test_every_value_the_parameters_cell_shows_is_accepted_back_as_a_string(chapter):

@@ -95,3 +95,15 @@ def test_an_archived_record_replaces_a_local_one_only_if_that_is_unverified(arch
     assert json.loads(local[0].read_text())["code_hashes"], "the archive's record of the current code is in"
     assert json.loads(local[1].read_text())["metrics"] == {"other": True}, "a record of the current code is kept"
     assert any("a different record is kept" in p for p in outcome["present"])
+
+
+def test_an_unverified_archived_record_never_replaces_a_local_one(archive, tmp_path):
+    bad = _tampered(archive[0], tmp_path, lambda r: r.pop("code_hashes"))  # made before records named modules
+    with tarfile.open(bad) as tar:
+        (member,) = tar.getmembers()
+        incoming = json.loads(tar.extractfile(member).read())
+    local = tmp_path / "results" / member.name
+    local.parent.mkdir(parents=True)
+    local.write_text(json.dumps({**incoming, "metrics": {"old": True}}))  # also unverified
+    outcome = gpu_batch.import_archive(bad, tmp_path / "results", log=lambda *_: None)
+    assert not outcome["replaced"] and json.loads(local.read_text())["metrics"] == {"old": True}

@@ -133,7 +133,10 @@ def made_by_changed_code(record: Mapping[str, Any], now: Mapping[str, str]) -> b
     records stored per-module hashes)."""
     if not record.get("code_hashes"):
         return None
-    return identity.current_hash(record.get("chapter", ""), record.get("code_hash", "")) != identity.combined_hash(now)
+    then, current = record.get("code_hash", ""), identity.combined_hash(now)
+    # the current code's own records first: a ledger step *from* this code (a checked refactor reverted since) would
+    # carry their hash on, and every record just made would look changed (retrained again by --retrain-unverified)
+    return then != current and identity.current_hash(record.get("chapter", ""), then) != current
 
 
 def unverified(now: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
