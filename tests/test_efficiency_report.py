@@ -424,3 +424,23 @@ def test_the_orderings_are_paired_by_seed(crossings, expected):
             0.99: (ratios(memory_99, 0.99), ratios(multinet_99, 0.99))}  # fmt: skip
     status, reason = seeds.ordering_parts(by_p)
     assert status == expected and reason.count("SE") >= 4
+
+
+def test_table1_rows_use_the_per_seed_ratios_where_the_grid_runs_are_stored(monkeypatch):
+    """The wiring: with per-seed ratios at hand, Table 1's rows are judged on them (log10, SE over the seeds)."""
+    from cl_utils.experiments.efficiency_seeds import SeedRatios
+
+    def fake(records, cache, d, free, method, steps="epochs"):  # Multinet above Memory, both growing with p
+        u = -math.log10(1 - free) + (0.5 if method == "multinet" else 0.0)
+        return SeedRatios(np.array([u - 0.5, u - 0.45, u - 0.4]), 0)
+
+    monkeypatch.setattr(report, "run_cache", lambda records, p: {})
+    monkeypatch.setattr(report, "seed_ratios", fake)
+    params = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "memory_equal_steps": True}, **SCALE)
+    rows = {r["claim"]: r for r in report.claims(_records(paper_like, params), params)}
+    size = rows["Table 1 (MNIST): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"]
+    order = rows["Table 1 (MNIST): the compression ratios grow with p, and Multinet's is above Memory's at every p"]
+    assert size["status"] == "partly" and "geometric mean" in size["reason"] and "in log10" in size["reason"]
+    assert order["status"] == "reproduced" and "log10 ratio" in order["reason"]
+    (steps,) = [r for c, r in rows.items() if "PackNet's number of gradient steps" in c]
+    assert "each seed matched on its own grid curve" in steps["reason"]
