@@ -28,7 +28,7 @@ from typing import Sequence
 import yaml
 
 from . import experiments
-from .experiments.cache import RunCache, checkpoint_mismatches
+from .experiments.cache import RunCache, checkpoint_mismatches, input_mismatches
 from .experiments import identity
 from .experiments.runs import code_hashes, execute, made_by_changed_code, requests, seconds_per_cost
 from .experiments.drawing import without_data
@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", help="only runs of these kinds, comma-separated (e.g. wide,single_task)")
     p.add_argument("--retrain-unverified", action="store_true",
                    help="train again every run whose record is not known to be made by the current code ('cached?' "
-                        "and 'cached*' in --list), and each unverified run it asks for; the new record replaces the old one "
-                        "once it is stored (an interrupted run keeps the old)")  # fmt: skip
+                        "and 'cached*' in --list) or was made from an input record replaced since, and each such run "
+                        "it asks for; the new record replaces the old one once it is stored (an interrupted run keeps "
+                        "the old)")  # fmt: skip
     where = p.add_mutually_exclusive_group()
     where.add_argument("--results", help="results folder (default: _build/runs/results, seeded with the book's "
                                          "records; $CL_RESULTS_DIR if set)")  # fmt: skip
@@ -138,8 +139,13 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     if n_unknown:
         print(f"cached?: {n_unknown} record(s) made before records named their modules (cannot tell whether the code "
               "changed since)")
-    if changed or n_unknown:
-        print("--retrain-unverified trains the cached? and cached* runs again, each new record replacing the old")
+    stale_inputs = input_mismatches(cache.records())
+    if stale_inputs:
+        print(f"inputs: {len(stale_inputs)} record(s) made from an input record that was replaced since: "
+              f"{', '.join(sorted(stale_inputs)[:8])}{' ...' if len(stale_inputs) > 8 else ''}")  # fmt: skip
+    if changed or n_unknown or stale_inputs:
+        print("--retrain-unverified trains the cached?, cached* and those runs again, each new record replacing the "
+              "old")
     mismatched, untold = checkpoint_mismatches(cache.records())
     if mismatched:
         print(f"checkpoints: {len(mismatched)} record(s) started from another state than the one their stage's record "

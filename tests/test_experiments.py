@@ -168,6 +168,48 @@ def test_retraining_unverified_records_replaces_only_those_and_an_interruption_k
     assert execute(fake_experiment(0.0), params, retrain_unverified=True).trained == 0
 
 
+@dataclasses.dataclass(frozen=True)
+class Base(RunConfig):
+    """The config of the fake chapter's shared input run."""
+
+    j: int
+
+
+def reading_experiment(value: float) -> types.ModuleType:
+    """A chapter whose three runs each read one shared input run (as 02's matchings read PackNet's run)."""
+    module = fake_experiment(0.0)
+
+    def base(c: Base, ctx):
+        return {"value": value}
+
+    def uses(c: Sleep, ctx):
+        return {"i": c.i, "read": ctx.record("base", {"j": 0}, ("mnist",), base)["metrics"]["value"]}
+
+    module.plan = lambda p: [Run("uses", {"i": i}, ("mnist",)) for i in range(3)]
+    module.RUNNERS = {"uses": uses, "base": base}
+    return module
+
+
+def test_a_record_made_from_an_input_replaced_since_is_found_and_retrained(tmp_path, monkeypatch):
+    from cl_utils.experiments import identity
+    from cl_utils.experiments.cache import input_mismatches
+
+    monkeypatch.setattr(identity, "module_hashes", lambda experiment: {"fake": "v1"})
+    params = ex.Params(data_source="synthetic", results_dir=str(tmp_path), show_progress=False)
+    first = execute(reading_experiment(1.0), params)
+    cache = RunCache("fake", tmp_path)
+    assert first.trained == 3 and not input_mismatches(cache.records())
+    (base,) = [p for p in cache.directory.glob("*.json") if json.loads(p.read_text())["kind"] == "base"]
+    base.write_text(json.dumps({**json.loads(base.read_text()), "metrics": {"value": 2.0}}))  # retrained since
+    readers = sorted(r["key"] for r in cache.records() if r["kind"] == "uses")
+    assert sorted(input_mismatches(cache.records())) == readers
+    assert checkpoint_mismatches(cache.records()) == ([], []), "a record input is not a checkpoint"
+    assert "3 made from an input record that was replaced since" in execute(reading_experiment(1.0), params).report()
+    again = execute(reading_experiment(1.0), params, retrain_unverified=True)
+    assert again.trained == 3 and [r["metrics"]["read"] for r in again.records] == [2.0] * 3
+    assert not input_mismatches(cache.records())
+
+
 def test_a_record_of_the_current_code_is_verified_even_where_the_ledger_carries_its_hash_on(monkeypatch):
     """A checked refactor from this code, reverted since, leaves a ledger step *from* the current hash: the records
     this code makes must still count as its own (else --retrain-unverified retrains each of them on every call)."""

@@ -60,7 +60,8 @@ import torch
 
 from ..paths import project_root, results_root
 
-__all__ = ["CorruptRecordError", "StaleRecordError", "RunCache", "request_key", "environment_record"]
+__all__ = ["CorruptRecordError", "StaleRecordError", "RunCache", "request_key", "environment_record", "record_digest",
+           "input_mismatches"]
 
 
 class CorruptRecordError(RuntimeError):
@@ -144,6 +145,27 @@ def state_digest(state: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+def record_digest(record: Mapping[str, Any]) -> str:
+    """What a run stores in ``inputs`` for a record it read: ``record:`` and a hash of that record's metrics, so a
+    record made from an input that was replaced since (retrained) can be found (:func:`input_mismatches`).
+    Records made before this was stored hold ``"record"`` alone."""
+    return "record:" + hashlib.sha256(canonical(record.get("metrics")).encode()).hexdigest()[:16]
+
+
+def is_record_input(value: str) -> bool:
+    """Whether an ``inputs`` value names a record read (else a checkpoint's state digest)."""
+    return value == "record" or value.startswith("record:")
+
+
+def input_mismatches(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The keys of records made from an input record whose stored version differs from the one they read (it was
+    retrained or replaced since): their results rest on a record that no longer exists."""
+    records = list(records)
+    digests = {r["key"]: record_digest(r) for r in records}
+    return [r["key"] for r in records
+            if any(v.startswith("record:") and k in digests and digests[k] != v for k, v in (r.get("inputs") or {}).items())]
+
+
 def checkpoint_mismatches(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """Records that started from another state than the one their checkpoint's stage record describes.
 
@@ -157,12 +179,12 @@ def checkpoint_mismatches(records: Iterable[Mapping[str, Any]]) -> tuple[list[st
     read: dict[str, set[str]] = {}
     for r in records:
         for key, digest in (r.get("inputs") or {}).items():
-            if digest != "record" and key != r["key"]:
+            if not is_record_input(digest) and key != r["key"]:
                 read.setdefault(key, set()).add(digest)
     mismatched, unknown = [], []
     for r in records:
         for key, digest in (r.get("inputs") or {}).items():
-            if digest == "record" or key == r["key"]:
+            if is_record_input(digest) or key == r["key"]:
                 continue
             if own.get(key) is not None:
                 wrong = digest != own[key]
@@ -270,7 +292,7 @@ class RunCache:
             record = self._make_once(request, lambda: self.make(request, fn, code_hash=code_hash, cost=cost,
                                                                 code_hashes=code_hashes))  # fmt: skip
         if self._inputs is not None:
-            self._inputs[record["key"]] = "record"
+            self._inputs[record["key"]] = record_digest(record)
         return record
 
     def _make_once(self, request: Mapping[str, Any], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:

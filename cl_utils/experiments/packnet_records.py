@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import describe
-from .cache import checkpoint_mismatches
+from .cache import checkpoint_mismatches, is_record_input
 from .describe import distinct, synthetic
 from .runs import Records
 from .packnet_runs import Params
@@ -86,7 +86,7 @@ def _rebuilt(shown: list[dict]) -> str:
     mismatched = set(checkpoint_mismatches(shown)[0])
     if not mismatched:
         return ""
-    readers = sum(1 for r in shown if any(k != r["key"] and d != "record" for k, d in (r.get("inputs") or {}).items()))
+    readers = sum(1 for r in shown if any(k != r["key"] and not is_record_input(d) for k, d in (r.get("inputs") or {}).items()))
     return (f"; {len(mismatched)} of these {readers} runs started from a rebuilt initial network, not the recorded "
             "one (same recipe, other rounding)")
 

@@ -36,7 +36,7 @@ from ..data import dataset_file, dataset_identity
 from ..paths import run_results_root
 from ..train import accelerated, optimizer_kernel, resolve_device
 from . import identity
-from .cache import RunCache, checkpoint_mismatches
+from .cache import RunCache, checkpoint_mismatches, input_mismatches
 from .params import ParameterError, Params
 from .run_config import RunConfig, typed
 
@@ -242,6 +242,13 @@ class Outcome:
     directory: Path  # the chapter's results folder (figures go to its figures/ subfolder)
     code_hashes: dict[str, str] = field(default_factory=dict)  # of the code now
 
+    def made_from_replaced_inputs(self) -> list[str]:
+        """The keys of the records made from an input record replaced since (the inputs are read from the results
+        folder: they are not planned runs)."""
+        everything = RunCache(self.directory.name, self.directory.parent).records() if self.directory.is_dir() else []
+        planned = {r["key"] for r in self.records}
+        return [k for k in input_mismatches(everything or self.records) if k in planned]
+
     @property
     def train_seconds(self) -> float:
         """Training time of all the records (however long ago they were made)."""
@@ -282,6 +289,10 @@ class Outcome:
                          "describes (rebuilt elsewhere)")  # fmt: skip
         if untold:
             parts.append(f"{len(untold)} read a checkpoint whose stage record holds no digest (cannot tell which state)")
+        stale_inputs = self.made_from_replaced_inputs()
+        if stale_inputs:
+            parts.append(f"{len(stale_inputs)} made from an input record that was replaced since (retrained: "
+                         "--retrain-unverified trains them again)")  # fmt: skip
         return "; ".join(parts)
 
     def commits(self) -> str:
@@ -366,7 +377,8 @@ def execute(
     finishes); with ``require_all`` a run left pending is an error (the notebooks draw
     only when every record exists). ``kinds`` restricts the plan to those run kinds.
     ``retrain_unverified`` trains again every run (and every run it asks for) whose record is not known
-    to be made by the current code (:func:`unverified`); each new record replaces the old one.
+    to be made by the current code (:func:`unverified`), or was made from an input record replaced since
+    (:func:`.cache.input_mismatches`); each new record replaces the old one.
 
     Other processes may work on the same results folder: a run another live process has
     claimed is left to it, and its record is awaited (polled every ``poll_seconds``) once this
@@ -375,8 +387,9 @@ def execute(
     planned = requests(experiment, params, kinds=kinds)
     ctx = context(experiment, params, planned)
     cache = ctx.cache
-    if retrain_unverified:
-        cache.stale = unverified(ctx.code_hashes)
+    if retrain_unverified:  # also the records made from an input record that was replaced since
+        made_from_replaced, not_current = set(input_mismatches(cache.records())), unverified(ctx.code_hashes)
+        cache.stale = lambda record: not_current(record) or record["key"] in made_from_replaced
     start = time.monotonic()
     records: dict[int, dict] = {}
     trained, reused, pending = 0, 0, []
