@@ -18,7 +18,7 @@ import torch
 from cl_utils import experiments as ex
 from cl_utils.data import dataset_identity
 from cl_utils.experiments.cache import CorruptRecordError, RunCache, StaleRecordError, checkpoint_mismatches, \
-    request_key, state_digest
+    is_record_input, request_key, state_digest
 from cl_utils.experiments.runs import Run, execute, requests
 from cl_utils.experiments.run_config import RunConfig
 from cl_utils.train import make_optimizer
@@ -756,7 +756,7 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     first = execute(experiment, params)
     match = first.records.one("match", method="memory", how="search")
     folder = tmp_path / experiment.CHAPTER
-    evaluated = {k for k, how in match["inputs"].items() if how == "record"}
+    evaluated = {k for k, how in match["inputs"].items() if is_record_input(how)}
     assert len(evaluated) == len(match["metrics"]["evaluations"]) + 1, "PackNet's target and every point searched"
     assert all((folder / f"{k}.json").is_file() for k in evaluated)
     trained = []
