@@ -39,7 +39,7 @@ import yaml
 from .data import DataUnavailableError, dataset_identity
 from .experiments import load
 from .experiments.cache import RunCache, request_key
-from .experiments.runs import code_hashes, made_by_changed_code, version_of
+from .experiments.runs import code_hashes, unverified, version_of
 from .paths import project_root, results_root
 
 __all__ = ["QUEUE", "read_queue", "run_queue", "import_archive", "main"]
@@ -154,8 +154,8 @@ def _check(record: dict[str, Any], name: str) -> str | None:
 def _replaces(incoming: dict[str, Any], local: dict[str, Any]) -> bool:
     """Whether ``incoming`` may replace the ``local`` record of the same request: the local one is not known to be
     made by the current code (``cached?`` or ``cached*``) and the incoming one is."""
-    now = code_hashes(load(incoming["chapter"]))
-    return made_by_changed_code(local, now) is not False and made_by_changed_code(incoming, now) is False
+    not_current = unverified(code_hashes(load(incoming["chapter"])))
+    return not_current(local) and not not_current(incoming)
 
 
 def import_archive(archive: str | os.PathLike, results: str | os.PathLike | None = None, log=print) -> dict[str, list[str]]:

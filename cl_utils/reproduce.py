@@ -139,14 +139,15 @@ def list_runs(experiment, params, kinds: Sequence[str] | None = None) -> None:
     if n_unknown:
         print(f"cached?: {n_unknown} record(s) made before records named their modules (cannot tell whether the code "
               "changed since)")
-    stale_inputs = input_mismatches(cache.records())
+    stored = cache.records()  # read once: the input and checkpoint checks below both need every record
+    stale_inputs = input_mismatches(stored)
     if stale_inputs:
         print(f"inputs: {len(stale_inputs)} record(s) made from an input record that was replaced since: "
               f"{', '.join(sorted(stale_inputs)[:8])}{' ...' if len(stale_inputs) > 8 else ''}")  # fmt: skip
     if changed or n_unknown or stale_inputs:
         print("--retrain-unverified trains the cached?, cached* and those runs again, each new record replacing the "
               "old")
-    mismatched, untold = checkpoint_mismatches(cache.records())
+    mismatched, untold = checkpoint_mismatches(stored)
     if mismatched:
         print(f"checkpoints: {len(mismatched)} record(s) started from another state than the one their stage's record "
               f"describes (a checkpoint rebuilt elsewhere): {', '.join(sorted(mismatched)[:8])}"
@@ -162,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         experiment = experiments.load(args.chapter)
         if args.help_params:
-            print(f"parameters of {experiment.CHAPTER} (defaults = the paper's scale):\n{experiment.Params.help()}")
+            print(f"parameters of {experiment.CHAPTER} (defaults = {experiment.Params.DEFAULTS_ARE}):\n"
+                  f"{experiment.Params.help()}")
             return 0
         if args.budget is not None and not args.budget >= 0:
             raise ParameterError(f"--budget must be a number of seconds >= 0; got {args.budget:g}")

@@ -313,6 +313,7 @@ class RunCache:
             self.release(request)
 
     def _held_here(self, request: Mapping[str, Any]) -> bool:
+        """Whether this process holds ``request``'s lock."""
         try:
             holder = json.loads(self.lock_path(request).read_text())
         except (OSError, ValueError):
@@ -395,13 +396,8 @@ class RunCache:
 
     def release(self, request: Mapping[str, Any]) -> None:
         """Drop this process's claim on ``request`` (a lock another process holds now is left alone)."""
-        path = self.lock_path(request)
-        try:
-            holder = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            return
-        if holder.get("host") == socket.gethostname() and holder.get("pid") == os.getpid():
-            path.unlink(missing_ok=True)
+        if self._held_here(request):
+            self.lock_path(request).unlink(missing_ok=True)
 
     def store(self, record: Mapping[str, Any]) -> None:
         """Write a record made elsewhere (e.g. by a Ray worker) under its key, atomically."""

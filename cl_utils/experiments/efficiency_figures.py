@@ -25,13 +25,12 @@ from .. import plots
 from ..efficiency import METHODS, compression_ratio, dense_fraction
 from ..metrics import format_mean_spread, mean_sem
 from ..models import ball_cnn, mlp
-from ..paths import run_results_root
-from .cache import RunCache
 from .runs import Records
 from .efficiency_runs import PAIRS, Params, match, setting
 from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
                                 memory_steps_runs, paper_fig3, point_runs, retraining_budget, scale, seeds_of,
                                 synthetic)  # fmt: skip
+from .efficiency_seeds import run_cache
 from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
@@ -224,8 +223,7 @@ def table_grid_against_search(records: Records, p: Params) -> pd.DataFrame:
     shared by every target; each target then trains one run at the p̄ it found); times are the wall times of
     those trainings, read from the run cache (the records a match asked for: its ``inputs``).
     """
-    chapter = records.items[0]["chapter"]
-    cache = {r["key"]: r for r in RunCache(chapter, run_results_root(chapter, p.results_dir)).records()}
+    cache = run_cache(records, p)
     minutes = lambda runs: f"{sum(r['wall_seconds'] for r in runs) / 60:.1f}"  # noqa: E731
     shown = {d: (matching_runs(records, p, d), matching_runs(records, p, d, "search")) for d in p.matching_datasets}
     counts = dict.fromkeys(str(len(_values(grids, "target_free"))) for grids, _ in shown.values())

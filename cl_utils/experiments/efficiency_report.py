@@ -152,11 +152,15 @@ def _not_attempted(claim: str, paper: str, parameter: str) -> dict:
 def claims(records: Records, p: Params) -> list[dict]:
     """Every claim of the paper's Figures 1-4 and Table 1, for both datasets; data and scale from the records."""
     rows = []
+    cache = run_cache(records, p) if p.matching_datasets else {}  # read once: the grid runs are inputs, not planned
     for d in ("mnist", "cifar10"):
+        matched = d in p.matching_datasets
+        per_seed = _seed_ratios(records, cache, p, d) if matched else {}
         rows += _fig1(records, p, d)
-        rows += _table1(records, p, d)
-        rows += _table1_trend(records, p, d)
-        rows += _memory_steps(records, p, d)
+        rows += _table1(records, p, d, per_seed)
+        rows += _table1_trend(records, p, d, per_seed)
+        rows += _memory_steps(records, p, d, _seed_ratios(records, cache, p, d, "packnet")
+                              if matched and p.memory_equal_steps else {})  # fmt: skip
         rows += _fig2(records, p, d)
         rows += _fig3(records, p, d)
         rows += _fig4(records, p, d)
@@ -199,7 +203,7 @@ def _ratios(records: Records, p: Params, d: str) -> dict[float, tuple[float, flo
             for f in setting(p, d).free}  # fmt: skip
 
 
-def _table1(records: Records, p: Params, d: str) -> list[dict]:
+def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     paper_ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in paper_ps)
     claim = f"Table 1 ({TITLE[d]}): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"
@@ -211,7 +215,6 @@ def _table1(records: Records, p: Params, d: str) -> list[dict]:
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
            "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
-    per_seed = _seed_ratios(records, p, d)
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:  # each seed matched on its own: the ratios' spread is measured
         parts = [size_part(per_seed[f][i], PAPER_TABLE1[d, f][i], f"p={f:g} {name}") for f in shared
@@ -229,15 +232,15 @@ def _table1(records: Records, p: Params, d: str) -> list[dict]:
                        "and biases)"}]  # fmt: skip
 
 
-def _seed_ratios(records: Records, p: Params, d: str, steps: str = "epochs") -> dict:
-    """Per p: (Memory's, Multinet's) ratios per seed (:mod:`.efficiency_seeds`); empty where any is missing."""
-    cache = run_cache(records, p)
+def _seed_ratios(records: Records, cache: dict[str, dict], p: Params, d: str, steps: str = "epochs") -> dict:
+    """Per p: (Memory's, Multinet's) ratios per seed (:mod:`.efficiency_seeds`; ``cache``: the run cache's records by
+    key); empty where any is missing. Memory's alone with ``steps="packnet"``."""
     methods = ("memory",) if steps == "packnet" else ("memory", "multinet")
     found = {f: tuple(seed_ratios(records, cache, d, f, m, steps) for m in methods) for f in setting(p, d).free}
     return {} if any(r is None for pair in found.values() for r in pair) else found
 
 
-def _table1_trend(records: Records, p: Params, d: str) -> list[dict]:
+def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     """Section 2 on Table 1 (MNIST): as p grows, PackNet's relative memory efficiency worsens (both ratios rise) and
     the multitask network needs the fewest weights (Multinet's ratio above Memory's at every p). Each part is an
     ordering of matched ratios, judged paired by seed, each seed matched on its own grid curve
@@ -255,7 +258,6 @@ def _table1_trend(records: Records, p: Params, d: str) -> list[dict]:
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
            "data and scale": f"{scale(matching_runs(records, p, d), note=False)}"}
-    per_seed = _seed_ratios(records, p, d)
     if per_seed:  # the orderings paired by seed, against their measured spread
         status, reason = ordering_parts(per_seed)
         return [{**row, "status": status, "reason": f"{reason} (each seed matched on its own grid curve; the row's "
@@ -273,7 +275,7 @@ def _table1_trend(records: Records, p: Params, d: str) -> list[dict]:
                  "from the noise (a matching per seed would give one)"}]  # fmt: skip
 
 
-def _memory_steps(records: Records, p: Params, d: str) -> list[dict]:
+def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     """Table 1's Memory ratio under the other reading of the paper's "same time budget": Memory given PackNet's
     number of gradient steps instead of its epochs (with the same epochs it rehearses 1 + 2 + ... + 5 tasks' data:
     3 times the steps). Judged as Table 1's row (each seed matched on its own, against the paper's Table 1 ratio;
@@ -295,7 +297,6 @@ def _memory_steps(records: Records, p: Params, d: str) -> list[dict]:
     status = "partly" if above_one else "not reproduced"
     judged = ("every ratio above 1, as the paper's" if above_one else "some ratio at or below 1") + \
         " (the direction only, as Table 1's row: a matched ratio has no measured uncertainty)"  # fmt: skip
-    per_seed = _seed_ratios(records, p, d, "packnet")
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:
         parts = [size_part(per_seed[f][0], PAPER_TABLE1[d, f][0], f"p={f:g}") for f in shared]

@@ -75,7 +75,7 @@ def size_part(ratios: SeedRatios, paper: float, what: str) -> tuple[str, str]:
     (3 seeds or more); partly when only its direction (a ratio above 1, beyond 2 SE) holds."""
     values, target = ratios.log10, math.log10(paper)
     se = seed_se(list(values))
-    above_one = bool(values.mean() > Z * se) if se == se else False  # se is nan with one seed
+    above_one = not math.isnan(se) and bool(values.mean() > Z * se)  # se is nan with one seed
     status, says = size_status(float(values.mean()), target, se, runs=len(values), direction_holds=above_one)
     return status, f"{what}: the paper's {paper:.2f}, ours a {ratios.describe()}; in log10 {says}"
 

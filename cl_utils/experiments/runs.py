@@ -245,9 +245,9 @@ class Outcome:
     def made_from_replaced_inputs(self) -> list[str]:
         """The keys of the records made from an input record replaced since (the inputs are read from the results
         folder: they are not planned runs)."""
-        everything = RunCache(self.directory.name, self.directory.parent).records() if self.directory.is_dir() else []
         planned = {r["key"] for r in self.records}
-        return [k for k in input_mismatches(everything or self.records) if k in planned]
+        return [k for k in input_mismatches(RunCache(self.directory.name, self.directory.parent).records())
+                if k in planned]
 
     @property
     def train_seconds(self) -> float:
