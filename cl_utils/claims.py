@@ -8,26 +8,69 @@ files by ``python -m cl_utils.claims``, so a claim's status is typed once, in it
 A row has: ``claim`` (what the paper says is true, with its figure or table number),
 ``paper`` (its value), ``this book`` (ours), ``data and scale`` (what ours came from),
 ``status`` (one of :data:`STATUSES`, judged by the rules of :mod:`cl_utils.verdicts` where a
-chapter has moved to them) and ``reason`` (one line: why that status).
+chapter has moved to them), ``reason`` (one line: why that status), ``records`` (the keys of the run
+records the row rests on, :func:`run_keys`; a reader can open each ``<key>.json`` beside the file) and
+``command`` (the one command that trains those records at this scale and writes the rows again,
+:func:`regenerate_command`). Only a "not attempted" row rests on no record, and it must rest on none.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shlex
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from .chapters import REGISTRY
 from .paths import project_root, results_root
 
-__all__ = ["STATUSES", "COLUMNS", "claims_frame", "write", "read_all", "scorecard_markdown", "main"]
+__all__ = ["STATUSES", "COLUMNS", "NO_RECORDS", "run_keys", "regenerate_command", "claims_frame", "write",
+           "read_all", "scorecard_markdown", "main"]
 
 STATUSES = ("reproduced", "partly", "inconclusive", "not reproduced", "not attempted")
-COLUMNS = ("claim", "paper", "this book", "data and scale", "status", "reason")
+COLUMNS = ("claim", "paper", "this book", "data and scale", "status", "reason", "records", "command")
+NO_RECORDS = "none"  # the records of a row that no run tests ("not attempted")
 FILE = "claims.csv"
 CHAPTER_TITLES = {c.folder: c.title for c in REGISTRY}  # derived from cl_utils.chapters
+_KEY = re.compile(r"[0-9a-f]{16}")
+
+
+def run_keys(*groups: Iterable[Mapping[str, Any]]) -> str:
+    """The ``records`` field of a row: the keys of the run records in ``groups``, sorted, each once,
+    space-separated; :data:`NO_RECORDS` when there are none."""
+    return " ".join(sorted({r["key"] for group in groups for r in group})) or NO_RECORDS
+
+
+def _cli_value(value: Any) -> str:
+    """``value`` as one shell word that the parameters' YAML parsing reads back unchanged."""
+    if isinstance(value, str):
+        return shlex.quote(value)
+    text = json.dumps(value)
+    # YAML 1.1 reads 1e-07 as a string: give every exponent a mantissa with a point and a signed exponent
+    text = re.sub(r"(?<![\d.])(\d+)e([-+]?)(\d+)", lambda m: f"{m[1]}.0e{m[2] or '+'}{m[3]}", text)
+    text = re.sub(r"(\d+\.\d+)e(\d)", r"\1e+\2", text)
+    return shlex.quote(text)
+
+
+def regenerate_command(chapter: str, params: Any) -> str:
+    """The one command that trains the records of ``chapter`` at ``params`` (those missing) and writes its rows
+    again: ``make reproduce`` for the committed preset as it is (what the book shows), else ``make run`` with
+    the preset and every value set on top of it (``-p name value``, as papermill passes them)."""
+    from .experiments import preset as preset_values  # late: experiments imports this module's users
+
+    base = {**params.defaults(), **(preset_values(chapter, params.preset) if params.preset else {})}
+    running = set(params.RUNNING)
+    overrides = {k: v for k, v in params.as_dict().items() if k not in running and base.get(k) != v}
+    notebook = f"book/{chapter}.ipynb"
+    if params.preset == "committed" and not overrides:
+        return f"make reproduce NB={notebook}"
+    args = ([f"-p preset {params.preset}"] if params.preset else []) + [f"-p {k} {_cli_value(v)}"
+                                                                          for k, v in overrides.items()]
+    return f"make run NB={notebook}" + (f' ARGS="{" ".join(args)}"' if args else "")
 
 
 def claims_frame(rows: Sequence[Mapping[str, str]]) -> pd.DataFrame:
@@ -42,14 +85,25 @@ def claims_frame(rows: Sequence[Mapping[str, str]]) -> pd.DataFrame:
     empty = frame[list(COLUMNS)].isna() | (frame[list(COLUMNS)].astype(str).apply(lambda c: c.str.strip()) == "")
     if empty.any().any():
         raise ValueError(f"empty claim fields in rows {sorted(frame.index[empty.any(axis=1)].tolist())}")
+    for i, row in frame.iterrows():
+        keys = str(row["records"]).split()
+        if keys != [NO_RECORDS] and not all(_KEY.fullmatch(k) for k in keys):
+            raise ValueError(f"row {i} ({row['claim']!r}): records must be run keys (cl_utils.claims.run_keys) "
+                             f"or {NO_RECORDS!r}, not {row['records']!r}")
+        if (keys == [NO_RECORDS]) != (row["status"] == "not attempted"):
+            raise ValueError(f"row {i} ({row['claim']!r}) is {row['status']!r} but rests on "
+                             f"{'no record' if keys == [NO_RECORDS] else f'{len(keys)} record(s)'}: only a 'not "
+                             f"attempted' row rests on none, and it on none")
     return frame[list(COLUMNS)].astype(str)
 
 
-def write(rows: Sequence[Mapping[str, str]], directory: str | os.PathLike) -> Path:
-    """Store a chapter's claims as ``<directory>/claims.csv`` (byte-stable: same rows, same file)."""
+def write(rows: Sequence[Mapping[str, str]], directory: str | os.PathLike, command: str | None = None) -> Path:
+    """Store a chapter's claims as ``<directory>/claims.csv`` (byte-stable: same rows, same file). ``command``
+    (:func:`regenerate_command`) fills the ``command`` field of every row that has none."""
     path = Path(directory) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    claims_frame(rows).to_csv(path, index=False, lineterminator="\n")
+    filled = [{**row, "command": command} if command and not row.get("command") else row for row in rows]
+    claims_frame(filled).to_csv(path, index=False, lineterminator="\n")
     return path
 
 
@@ -110,8 +164,8 @@ def scorecard_markdown(claims: pd.DataFrame) -> str:
 
 def _chapter_section(chapter: str, rows: pd.DataFrame) -> list[str]:
     """A chapter's rows: a short table (claim, the two numbers, status) under a link to the chapter, then, folded,
-    the data and scale (each distinct line once, numbered), every row's reason, and the command that regenerates
-    the rows (the long text stays out of the table, so the page stays short)."""
+    the data and scale (each distinct line once, numbered), every row's reason and number of records, and the
+    command that regenerates the rows (the long text stays out of the table, so the page stays short)."""
     title = CHAPTER_TITLES.get(chapter, chapter)
     scales = list(dict.fromkeys(rows["data and scale"]))
     out = ["", f"## [{title}]({chapter}.ipynb)", "", "| claim | paper | this book | status | scale |",
@@ -120,10 +174,18 @@ def _chapter_section(chapter: str, rows: pd.DataFrame) -> list[str]:
             f"[{scales.index(r['data and scale']) + 1}] |" for _, r in rows.iterrows()]  # fmt: skip
     out += ["", ":::{dropdown} Data and scale, the reason for each status, and how to regenerate these rows", ""]
     out += [f"[{i + 1}] {_cell(text)}" + "\n" for i, text in enumerate(scales)]
-    out += [f"* **{_cell(r['claim'])}**: {r['status']}. {_cell(r['reason'])}" for _, r in rows.iterrows()]
-    out += ["", f"Regenerate: `python -m cl_utils.reproduce {chapter[:2]} --preset committed --in-place`, then execute "
-            f"the chapter (`make reproduce NB=book/{chapter}.ipynb` does both) and `python -m cl_utils.claims`.", ":::"]
+    out += [f"* **{_cell(r['claim'])}**: {r['status']}. {_cell(r['reason'])} ({_records_said(r['records'])})"
+            for _, r in rows.iterrows()]  # fmt: skip
+    commands = " or ".join(f"`{c}`" for c in dict.fromkeys(rows["command"]))
+    out += ["", f"Regenerate these rows: {commands} (trains the runs whose records are missing, then executes the "
+            f"chapter). The keys of each row's records are in the `records` column of "
+            f"`data/results/{chapter}/{FILE}`; each record is `data/results/{chapter}/<key>.json`.", ":::"]
     return out
+
+
+def _records_said(records: str) -> str:
+    keys = str(records).split()
+    return "no run" if keys == [NO_RECORDS] else f"{len(keys)} run record{'s' if len(keys) > 1 else ''}"
 
 
 def page_path() -> Path:

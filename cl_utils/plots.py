@@ -97,20 +97,35 @@ def accuracy_heatmap(
     return ax
 
 
-def paper_vs_book(rows: Sequence[dict], *, unit: str = "%", save_to: str | os.PathLike | None = None) -> pd.DataFrame:
+def paper_vs_book(rows: Sequence[dict], *, unit: str = "%", save_to: str | os.PathLike | None = None,
+                  params=None) -> pd.DataFrame:
     """The "paper vs. this book" table: each row needs ``claim``, ``paper``, ``this book``.
 
     With ``save_to`` (the chapter's results folder) every row also needs ``data and scale``,
-    ``status`` and ``reason``, and the rows are stored as the chapter's claims
-    (:func:`cl_utils.claims.write`), from which the book's scorecard page is generated.
+    ``status``, ``reason`` and ``records``, and the rows are stored as the chapter's claims
+    (:func:`cl_utils.claims.write`, each with the command that regenerates it from ``params``, the
+    chapter's parameters), from which the book's scorecard page is generated.
     Extra keys (e.g. ``unit``) become extra columns of the table only. ``None`` shows as "n/a".
+    The table shows how many records a row rests on (``runs``), not their keys or the command.
     """
     if save_to is not None:
-        claims.write(rows, save_to)
-    frame = pd.DataFrame(list(rows))
+        if params is None:
+            raise TypeError("paper_vs_book(..., save_to=...) needs params= (the chapter's parameters): each stored "
+                            "row carries the command that regenerates it")
+        claims.write(rows, save_to, claims.regenerate_command(Path(save_to).name, params))
+    frame = pd.DataFrame([_with_run_count(r) for r in rows])
     for col in ("claim", "paper", "this book"):
         if col not in frame:
             raise KeyError(f"paper_vs_book rows need a {col!r} entry")
     frame = frame.fillna("n/a").set_index("claim")
     frame.columns = [f"{c} ({unit})" if c in ("paper", "this book") and unit else c for c in frame.columns]
     return frame
+
+
+def _with_run_count(row: dict) -> dict:
+    """``row`` for display: its ``records`` keys as a count (``runs``), its ``command`` left out."""
+    shown = {k: v for k, v in row.items() if k not in ("records", "command")}
+    if "records" in row:
+        keys = str(row["records"]).split()
+        shown["runs"] = 0 if keys == [claims.NO_RECORDS] else len(keys)
+    return shown

@@ -183,6 +183,12 @@ def test_every_chapter_stores_its_claims_and_the_scorecard_is_generated_from_the
     assert sorted(set(frame.chapter)) == sorted(Path(c).stem for c in CHAPTERS), "one claims.csv per chapter"
     for chapter, rows in frame.groupby("chapter"):
         claims.claims_frame(rows.drop(columns="chapter").to_dict("records"))  # every field filled, statuses known
+        folder = ROOT / "data" / "results" / chapter
+        missing = sorted({k for keys in rows["records"] for k in keys.split()
+                          if k != claims.NO_RECORDS and not (folder / f"{k}.json").is_file()})  # fmt: skip
+        assert not missing, f"{chapter}: claims.csv names records that are not committed: {missing[:3]}"
+        assert set(rows["command"]) == {f"make reproduce NB=book/{chapter}.ipynb"}, \
+            f"{chapter}: the committed rows come from the committed preset as it is"
     page = (ROOT / "book" / "scorecard.md").read_text()
     assert page == claims.scorecard_markdown(frame), "book/scorecard.md is stale: run python -m cl_utils.claims"
     for status in claims.STATUSES:

@@ -1,6 +1,8 @@
 """Chapter 03's claim rules and figures, driven by synthetic records on both sides of each threshold."""
 from __future__ import annotations
 
+import hashlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cl_utils import experiments  # noqa: E402
+from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import clnp_figures as figures  # noqa: E402
 from cl_utils.experiments import clnp_findings as findings  # noqa: E402
 from cl_utils.experiments import clnp_records  # noqa: E402
@@ -36,10 +38,16 @@ def _steps(free_after: list[list[int]], *, grid: bool = False) -> list[dict]:
     return steps
 
 
+def _key(kind: str, config: dict) -> str:
+    """16 hex characters, as a run record's key, from its kind and config."""
+    return hashlib.sha256(repr((kind, sorted(config.items()))).encode()).hexdigest()[:16]
+
+
 def _run(kind: str, config: dict, final: list[float], free_after: list[list[int]], grid: bool = True) -> dict:
     """A record whose every task keeps its accuracy (rows of the matrix repeat the final accuracies)."""
     acc = [[a / 100 for a in final[: i + 1]] for i in range(len(final))]
-    return {"kind": kind, "config": config, "data": [{"dataset": "mnist", "source": "file"}],
+    return {"kind": kind, "key": _key(kind, config), "config": config,
+            "data": [{"dataset": "mnist", "source": "file"}],
             "metrics": {"acc": acc, "steps": _steps(free_after, grid=grid), "free_units": free_after[-1]}}  # fmt: skip
 
 
@@ -54,8 +62,9 @@ def _records(wide_level: float, narrow_full_at: int, rescaling_gain: float, cifa
     lasting = [[100 - 10 * (t + 1), 100 - 10 * (t + 1)] for t in range(TASKS)]  # full after the last task
     filling = [[max(0, 100 - (100 // narrow_full_at) * (t + 1))] * 2 for t in range(TASKS)]
     items = [_run("wide", {**wide, "rep": r}, [wide_level + n] * TASKS, lasting) for r, n in enumerate(NOISE)]
-    items += [{"kind": "single_task", "config": {**common, "task": t, "rep": r}, "data": [{"source": "file"}],
-               "metrics": {"test_acc": (98.48 + n) / 100}} for r, n in enumerate(NOISE) for t in range(TASKS)]  # fmt: skip
+    singles = [{**common, "task": t, "rep": r} for r in range(len(NOISE)) for t in range(TASKS)]
+    items += [{"kind": "single_task", "key": _key("single_task", c), "config": c, "data": [{"source": "file"}],
+               "metrics": {"test_acc": (98.48 + NOISE[c["rep"]]) / 100}} for c in singles]  # fmt: skip
     for r in range(3):
         base = [95.0 + NOISE[r]] * 5 + [85.0 + NOISE[r]] * 5
         spread = [[max(0, f - r) for f in free] for free in filling]  # repetitions differ by one unit each
@@ -81,6 +90,20 @@ def _status(rows: list[dict], start: str) -> str:
 def _claims(**kw) -> list[dict]:
     records = _records(**kw)
     return report.claims(records, P)
+
+
+def test_each_row_names_the_records_it_rests_on():
+    records = _records(wide_level=98.4, narrow_full_at=5, rescaling_gain=3.0, cifar_full_at=4,
+                       cifar_stream="cifar100")
+    rows = report.claims(records, P)
+    claims.claims_frame([{**row, "command": "make"} for row in rows])
+    keys = [row["records"].split() for row in rows]
+    assert all(len(k) == len(set(k)) for k in keys)
+    # 5 wide runs; with the 50 single-task runs; every run but those 50; 3 narrow runs at m = 3 %; the 4
+    # rescaled narrow runs of the scan (twice); the m = 1 % run; with m = 2 %; the two compared; m = 4 % +
+    # fine-tuning and m = 1 % (twice); the wider net and the m = 1 % run, whose stream says whether it is the stand-in
+    assert [len(k) for k in keys] == [5, 55, 16, 3, 4, 4, 1, 2, 2, 2, 2, 2]
+    assert set(keys[1]) == {r["key"] for r in records.where("wide") + records.where("single_task")}
 
 
 def test_the_wide_average_is_reproduced_at_the_papers_level_and_not_two_points_below():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cl_utils import experiments
+from cl_utils import claims, experiments
 from cl_utils.experiments import comparison_claims
 from cl_utils.experiments import comparison_report as report
 from cl_utils.experiments.comparison_runs import label
@@ -33,7 +33,7 @@ def _frame(packnet_gap: float, lwf_gap: float, bwt: float, progressive_gap: floa
                              "accuracy (%)": acc + j * noisy, "earlier tasks (%)": earlier + j * noisy,
                              "BWT (points)": bwt + j if method == "fine-tune" else 0.0,
                              "largest change (points)": 0.0, "kept parameters": kept, "train seconds": 1.0,
-                             "capacity": None})  # fmt: skip
+                             "capacity": None, "key": f"{len(rows):016x}"})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -81,7 +81,8 @@ def _rounds(mlp_gain: float, cifar_gain: float) -> pd.DataFrame:
             for n, share in ((1, 0.0), (2, 0.5), (3, 1.0)):
                 for seed, j in enumerate(JITTER):
                     rows.append({"stream": stream, "p": p, "N": n, "seed": seed,
-                                 "accuracy (%)": 90.0 + share * gain + j * n})  # fmt: skip
+                                 "accuracy (%)": 90.0 + share * gain + j * n,
+                                 "key": f"{1000 + len(rows):016x}"})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -139,3 +140,16 @@ def test_the_time_figure_counts_only_the_runs_it_draws_and_equal_points_stay_apa
     points = [c.lines[0].get_xydata()[0] for c in fig.axes[0].containers]
     plt.close(fig)
     assert len({tuple(p) for p in points}) == len(points), points  # no two markers on the same spot
+
+
+def test_each_row_rests_on_the_runs_its_numbers_are_computed_from():
+    """Two streams of 3 seeds: the pruning runs (PackNet, Progressive Prune), the two fine-tunings, one PackNet
+    and one LwF per stream, two LwF-fine-tuning pairs, N = 3 and N = 1 of the rounds grid, and Progressive Prune
+    with its smaller rivals (every other continual configuration)."""
+    frame = _frame(packnet_gap=5.0, lwf_gap=3.0, bwt=-20.0)
+    rows = comparison_claims.claims(P, frame, report.summary(frame), "synthetic", _rounds(3.0, -3.0), "synthetic")
+    claims.claims_frame([{**row, "command": "make run"} for row in rows])
+    counts = {row["claim"].split(" (")[0].split(":")[0]: len(row["records"].split()) for row in rows}
+    assert counts == {"PackNet, CLNP and Progressive Prune forget nothing": 12, "Fine-tuning forgets earlier tasks": 12,
+                      "PackNet beats LwF when tasks are added to one network": 12,
+                      "LwF keeps the earlier tasks better than fine-tuning": 24, ROUNDS: 24, PROGRESSIVE: 36}

@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from cl_utils import experiments  # noqa: E402
 from cl_utils.experiments import filter_figures as figures  # noqa: E402
 from cl_utils.experiments import filter_report as report  # noqa: E402
+from cl_utils.experiments.cache import request_key  # noqa: E402
 from cl_utils.experiments.runs import Records  # noqa: E402
 
 EXPERIMENT = experiments.load("05")
@@ -73,7 +74,8 @@ def _records(train_cost: float, val_cost: float, second_visit_gain: float, *, fi
         items.append({"kind": run.kind, "config": c, "environment": {"device_name": "test-cpu"},
                       "data": [{"dataset": d, "source": "synthetic"} for d in c["datasets"]],
                       "metrics": {"history": history, "sources": ["synthetic"]}})  # fmt: skip
-    return Records(items)
+    # each run's key from its kind and config, as a real record's (the same run: the same key in any plan)
+    return Records([{**r, "key": request_key({"kind": r["kind"], "config": r["config"]})} for r in items])
 
 
 RULES = ("pruning costs about 10 points ", "pruning costs only 3 to 5 poin", "pruning closes the gap between",

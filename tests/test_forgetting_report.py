@@ -26,9 +26,9 @@ def _records(kept: float, multi_kept: float, joint: float) -> Records:
         for scenario, keep in (("single-head", kept), ("multi-head", multi_kept)):
             acc = [[0.98 if j == i else 0.98 * keep + jitter if j < i else 0.0 for j in range(3)] for i in range(3)]
             items.append({"kind": "train", "config": {"scenario": scenario, "method": "fine-tune", "seed": seed},
-                          "metrics": {"acc": acc}})  # fmt: skip
+                          "metrics": {"acc": acc}, "key": f"{len(items):016x}"})  # fmt: skip
             items.append({"kind": "train", "config": {"scenario": scenario, "method": "joint", "seed": seed},
-                          "metrics": {"acc": [joint + jitter] * 3}})  # fmt: skip
+                          "metrics": {"acc": [joint + jitter] * 3}, "key": f"{len(items):016x}"})  # fmt: skip
     return Records(items)
 
 
@@ -38,6 +38,20 @@ def _statuses(**kw) -> list[str]:
 
 def test_forgetting_as_the_literature_describes_it_is_reproduced():
     assert _statuses(kept=0.0, multi_kept=0.9, joint=0.99) == ["reproduced"] * 4
+
+
+def test_each_row_rests_on_the_runs_its_numbers_come_from():
+    records = _records(kept=0.0, multi_kept=0.9, joint=0.99)
+
+    def keys(*runs: tuple[str, str]) -> set[str]:
+        return {r["key"] for s, m in runs for r in records.where("train", scenario=s, method=m)}
+
+    rows = report.claims(records, P, "synthetic")
+    sh_ft, mh_ft, sh_joint, mh_joint = (("single-head", "fine-tune"), ("multi-head", "fine-tune"),
+                                        ("single-head", "joint"), ("multi-head", "joint"))  # fmt: skip
+    expected = [keys(sh_ft), keys(mh_ft, sh_ft), keys(mh_ft, mh_joint), keys(sh_joint, sh_ft)]
+    assert [set(row["records"].split()) for row in rows] == expected
+    assert [len(k) for k in expected] == [3, 6, 6, 6]
 
 
 def test_no_forgetting_and_a_weaker_joint_run_are_not_reproduced():

@@ -1,7 +1,9 @@
 """Chapter 01's claim rules, figures and tables, driven by small synthetic records on both sides of each threshold."""
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 
 import matplotlib
 
@@ -50,8 +52,9 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
     orders = list(itertools.permutations(params.added_datasets))
     cost = {0.5: prune_cost[0], 0.75: prune_cost[1], 0.9: 14.0}
     items, stages = [], {}
-    for i, run in enumerate(EXPERIMENT.plan(params)):
-        c, kind, key = dict(run.config), run.kind, f"run{i}"
+    for run in EXPERIMENT.plan(params):
+        c, kind = dict(run.config), run.kind
+        key = hashlib.sha256(json.dumps([kind, c], sort_keys=True).encode()).hexdigest()[:16]  # by its run
         inputs = {}
         if kind == "initial_pruned":
             stages[c["fraction"], c["rule"]] = key

@@ -2,6 +2,8 @@
 tables, drawn from records whose configs differ from the parameters (their captions must follow the records)."""
 from __future__ import annotations
 
+import hashlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cl_utils import experiments  # noqa: E402
+from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import progressive_figures as figures  # noqa: E402
 from cl_utils.experiments import progressive_report as report  # noqa: E402
 from cl_utils.experiments.runs import Records  # noqa: E402
@@ -26,7 +28,8 @@ CONFIG_B = {"num_epochs": 10, "rgb_dataset": "cifar10", "hidden": [128, 64], "sc
 
 
 def _record(kind: str, config: dict, metrics: dict, datasets: tuple[str, ...], source: str) -> dict:
-    return {"kind": kind, "config": config, "metrics": metrics,
+    key = hashlib.sha256(repr((kind, sorted(config.items()))).encode()).hexdigest()[:16]  # 16 hex, as a run's
+    return {"kind": kind, "key": key, "config": config, "metrics": metrics,
             "data": [{"dataset": d, "source": source} for d in datasets]}  # fmt: skip
 
 
@@ -79,6 +82,21 @@ def test_claims_are_not_reproduced_when_the_differences_are_reversed():
 def test_differences_inside_the_noise_are_inconclusive():
     statuses = _statuses(gap=0.01, noise_gap=0.01, step=1.0)
     assert statuses[2] == "inconclusive" and statuses[3] == "inconclusive"
+
+
+def test_each_row_names_the_records_it_rests_on():
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5)
+    rows = report.claims(records, P)
+    claims.claims_frame([{**row, "command": "make"} for row in rows])  # only the "not attempted" row rests on none
+    keys = [row["records"].split() for row in rows]
+    # the unpruned run counted; 3 adapter kinds x 3 seeds; 2 networks (3 for random inputs) x 2 levels x 3 seeds;
+    # the Pareto front of every Fig. 2(b) run; the first seed's progressive runs (one per level); none
+    assert [len(k) for k in keys] == [1, 9, 12, 18, 21, 2, 1] and keys[-1] == [claims.NO_RECORDS]
+    by_key = {r["key"]: r for r in records}
+    assert by_key[keys[0][0]]["config"]["network"] == "unlinked unpruned"
+    assert {by_key[k]["config"]["network"] for k in keys[2]} == {"progressive pruned", "unlinked pruned"}
+    assert {(by_key[k]["config"]["network"], by_key[k]["config"]["seed"]) for k in keys[5]} == {
+        ("progressive pruned", 0)}  # fmt: skip
 
 
 def test_the_parameters_select_the_records_the_claims_read():

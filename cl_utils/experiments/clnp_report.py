@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import verdicts as v
+from ..claims import run_keys
 from .clnp_runs import Params
 from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
                            largest_change, narrow_by_margin, saturating_margin, scales, single_task_averages, wide_runs)
@@ -38,12 +39,13 @@ def _level(values: list[float], n_test: int) -> tuple[float, float]:
 
 def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> list[dict]:
     """The rows of the "paper vs. this book" table. ``scale``: 'wide', 'narrow', 'cifar' -> data and scale (default:
-    read from the records, :func:`.clnp_records.scales`)."""
+    read from the records, :func:`.clnp_records.scales`). Each row's ``records`` are the runs its numbers are
+    computed from."""
     scale = scale or scales(records, p)
     wide, check = wide_runs(records, p)
     margins = narrow_by_margin(records, p.normalise_units)
     wide_avg = [final_accuracy(r) for r in wide]
-    single = single_task_averages(records)
+    single, single_runs = single_task_averages(records), records.where("single_task")
     n_test = MNIST_TEST * p.num_tasks
     wide_mean, wide_se = _level(wide_avg, n_test)
     single_mean, single_se = _level(single, n_test)
@@ -57,13 +59,13 @@ def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> 
         {"claim": "Permuted MNIST, wide single-head: CLNP's average accuracy over 10 tasks",
          "paper": f"{PAPER_WIDE} ± {PAPER_WIDE_SD} %", "this book": _fmt(wide_avg) + " %", "data and scale": scale["wide"],
          **_status(*v.size_status(wide_mean, PAPER_WIDE, v.combined_se(wide_se, paper_wide_se), runs=len(wide_avg),
-                                  direction_holds=None))},
+                                  direction_holds=None)), "records": run_keys(wide)},
         {"claim": "Permuted MNIST, wide: CLNP is just short of single-task training",
          "paper": f"{paper_gap:.2f} points short ({PAPER_SINGLE} %)",
          "this book": f"{gap:.2f} points short (single-task {_fmt(single)} %, every task)",
          "data and scale": scale["wide"],
          **_status(*v.size_status(gap, paper_gap, gap_se, runs=min(len(wide_avg), len(single)),
-                                  direction_holds=gap > 0))},
+                                  direction_holds=gap > 0)), "records": run_keys(wide, single_runs)},
         {"claim": "CLNP does not forget: earlier tasks keep their accuracy as tasks are added",
          "paper": "virtually no forgetting (the margin m bounds the loss at pruning)",
          "this book": f"largest change {drop:.2f} points",
@@ -72,7 +74,8 @@ def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> 
          "reason": f"an exact property, not a noisy one: no earlier task's test accuracy changes after its own "
                    f"training, in any of the {len(permuted)} permuted-MNIST and {len(cifar)} split-CIFAR runs (the unit "
                    f"tests check the outputs bit for bit)" if drop == 0 else
-                   f"an exact property, and some earlier task's accuracy moved in the {len(everything)} runs"},  # fmt: skip
+                   f"an exact property, and some earlier task's accuracy moved in the {len(everything)} runs",
+         "records": run_keys(everything)},  # fmt: skip
     ]
     if margins.get(p.narrow_margin):
         rows += _narrow_claims(margins, p, scale["narrow"], n_test)
@@ -86,6 +89,9 @@ def _status(status: str, reason: str) -> dict[str, str]:
 
 
 def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_test: int) -> list[dict]:
+    """The narrow network's rows: its average and its filling at the paper's margin (the filling row quotes every
+    scanned margin), and, with a scan, its average at the margin chosen as the paper chose it (from every margin)."""
+    scanned = [r for runs in margins.values() for r in runs]
     narrow_avg = [final_accuracy(r) for r in margins[p.narrow_margin]]
     mean, se = _level(narrow_avg, n_test)
     full = [full_after(r) for r in margins[p.narrow_margin]]
@@ -101,13 +107,13 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
     rows = [
         {"claim": f"Permuted MNIST, narrow multi-head (m = {p.narrow_margin:g} %, 2 fine-tuning rounds): average "
                   "accuracy", "paper": f"{PAPER_NARROW} %", "this book": _fmt(narrow_avg) + " %",
-         "data and scale": scale,
+         "data and scale": scale, "records": run_keys(margins[p.narrow_margin]),
          **_status(*v.size_status(mean, PAPER_NARROW, se, runs=len(narrow_avg), direction_holds=None))},
         {"claim": f"Narrow multi-head: m = {p.narrow_margin:g} % makes the network full exactly after the last task",
          "paper": f"full after task {p.num_tasks}", "this book": "full after task " +
          ", ".join(str(f or "never") for f in full), "data and scale": scale, "status": status,
          "reason": f"{at_ten} of {len(full)} repetition(s) fill up at task {p.num_tasks} "
-                   f"({v.MIN_RUNS} needed to call it reproduced); the scan: {fills}"},
+                   f"({v.MIN_RUNS} needed to call it reproduced); the scan: {fills}", "records": run_keys(scanned)},
     ]  # fmt: skip
     if len(margins) > 1:
         chosen = saturating_margin(margins, p.num_tasks)
@@ -117,6 +123,7 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
             {"claim": "Narrow multi-head at the margin chosen as the paper chose it (full only after the last task)",
              "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {_fmt(chosen_avg)} %",
              "data and scale": scale + f"; margins scanned {', '.join(f'{m:g}' for m in margins)}",
+             "records": run_keys(scanned),
              **_status(*v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None))})
     return rows
 
@@ -126,7 +133,8 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
     the validation set the search reads."""
     picks, ties = [], []
     n_val = round(60_000 * p.val_fraction)
-    for r in sorted(check, key=lambda x: x["config"]["rep"]):
+    ordered = sorted(check, key=lambda x: x["config"]["rep"])
+    for i, r in enumerate(ordered):
         first = r["metrics"]["steps"][0]
         grid, chosen = first["grid"], first["chosen"]
         picks.append(f"lr {grid[chosen]['lr']:g}, alpha x{grid[chosen]['alphas'][0] / p.wide_alphas[0]:g}")
@@ -135,7 +143,8 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
         if paper is None:
             return {"claim": GRID_CLAIM, "paper": GRID_PAPER, "this book": "the check grid lacks that point",
                     "data and scale": scale, "status": "inconclusive",
-                    "reason": "the check grid does not hold the paper's point"}  # fmt: skip
+                    "reason": "the check grid does not hold the paper's point",
+                    "records": run_keys(ordered[: i + 1])}  # fmt: skip
         best = max(g["val_acc"] for g in grid)
         se = v.combined_se(v.binomial_se(100 * best, n_val), v.binomial_se(100 * paper["val_acc"], n_val))
         ties.append(100 * (best - paper["val_acc"]) <= v.Z * se)
@@ -152,13 +161,17 @@ def _grid_check_claim(check: list[dict], p: Params, scale: str) -> dict:
                    f"({n_val:,} images) in {sum(ties)} of {len(ties)} repetition(s): the search cannot tell them "
                    "apart" if status == "inconclusive" else
                    f"the paper's point is kept in {sum(chose_paper)} of {len(picks)} repetition(s)"),
+        "records": run_keys(check),
     }  # fmt: skip
 
 
 def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
+    """Fig. 3's rows. Each rests on the runs it compares, on the m = 1 % run where it reads the number of tasks, and
+    on the run whose stream says whether it is the stand-in, where that changes its status or test-set sizes."""
     runs = {(m, f): records.one("cifar", margin=m, finetune=f, width=1.0)
             for m, f in zip(p.cifar_margins, p.cifar_finetune)}  # fmt: skip
-    pairs = next(iter(runs.values()))["config"]["stream"] == "cifar10_pairs"  # the records' stream, not p's
+    stream = next(iter(runs.values()))
+    pairs = stream["config"]["stream"] == "cifar10_pairs"  # the records' stream, not p's
     later_test = PAIR_TEST if pairs else BLOCK_TEST
     test_of = lambda i: CIFAR10_TEST if i == 0 else later_test  # noqa: E731  (task i, 0-based)
     plain = sorted(k for k in runs if not k[1])
@@ -178,7 +191,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
          "status": "inconclusive" if full_first is None or pairs else "reproduced" if full_first == 4
          else "not reproduced",
          "reason": never if full_first is None else f"full after task {full_first} (an exact count, one run)"
-         + (stand_in if pairs else "")},
+         + (stand_in if pairs else ""), "records": run_keys([runs[first], stream])},
     ]  # fmt: skip
     if len(plain) > 1:
         second = plain[1]
@@ -191,7 +204,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
              "status": "inconclusive" if full_second is None or pairs else "reproduced" if full_second >= n_tasks
              else "not reproduced",
              "reason": never if full_second is None else f"full after task {full_second} of {n_tasks}"
-             + (stand_in if pairs else "")})  # fmt: skip
+             + (stand_in if pairs else ""), "records": run_keys([runs[first], runs[second], stream])})  # fmt: skip
     if full_first is not None and full_first < n_tasks and len(plain) > 1:
         # the same tasks, trained without capacity at m = 1 % and with it at m = 2 % (Fig. 3a's comparison)
         other = 100 * np.array(runs[plain[1]]["metrics"]["acc"][-1])
@@ -201,7 +214,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
         rows.append({"claim": "Fig. 3a: once capacity is spent (m = 1 %), the later tasks' accuracy plummets",
                      "paper": "plummets", "this book": f"{diff:+.2f} points (tasks {full_first + 1}-{n_tasks}, "
                                                        f"m = {first[0]:g} % against m = {plain[1][0]:g} %)",
-                     "data and scale": scale,
+                     "data and scale": scale, "records": run_keys([runs[first], runs[plain[1]], stream]),
                      **_status(*v.direction_status(diff, se, expected_sign=-1, what="difference"))})
     else:
         spent_last = full_first is not None  # full only after the last task: no later task to see it
@@ -209,7 +222,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                      "paper": "plummets", "data and scale": scale, "status": "inconclusive",
                      "this book": "capacity spent only by the last task" if spent_last else "capacity never spent",
                      "reason": f"full after task {full_first} of {n_tasks}: no task came after it" if spent_last
-                     else never})  # fmt: skip
+                     else never, "records": run_keys([runs[first], stream])})  # fmt: skip
     tuned = [k for k in runs if k[1]]
     if tuned:
         ft = 100 * np.array(runs[tuned[0]]["metrics"]["acc"][-1])
@@ -222,12 +235,15 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
         rows += [
             {"claim": "Fig. 3a: m = 4 % with fine-tuning keeps task 1 (as good or better)",
              "paper": "virtually no forgetting on task 1", "this book": f"task 1 {task1:+.2f} points ({label})",
-             "data and scale": scale, **_status(status1, reason1)},
+             "data and scale": scale, **_status(status1, reason1),
+             "records": run_keys([runs[tuned[0]], runs[first]])},
             {"claim": "Fig. 3a: m = 4 % with fine-tuning lifts the later tasks",
              "paper": "a significant boost", "this book": f"tasks 2-{n_tasks} {later:+.2f} points on average ({label})",
-             "data and scale": scale, **_status(*v.direction_status(later, se_later, what="tasks 2-6"))},
+             "data and scale": scale, **_status(*v.direction_status(later, se_later, what="tasks 2-6")),
+             "records": run_keys([runs[tuned[0]], runs[first], stream])},
         ]  # fmt: skip
-    grown = np.array([s["new_units"] for s in records.one("cifar", width=p.cifar_wide_width)["metrics"]["steps"]])
+    wider = records.one("cifar", width=p.cifar_wide_width)
+    grown = np.array([s["new_units"] for s in wider["metrics"]["steps"]])
     last = [max([t + 1 for t in range(len(grown)) if grown[t, layer] > 0], default=0) for layer in range(4)]
     rows.append(
         {"claim": "Fig. 3b, wider net: conv1 grows channels for tasks 1-2 only, deeper layers for longer",
@@ -242,5 +258,6 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                       and pairs else
                       "no layer grows after task 1 here" if max(last) <= 1 else
                       "deeper layers grow for longer, in another pattern" if last == sorted(last) else
-                      "the layers do not grow for longer with depth")})  # fmt: skip
+                      "the layers do not grow for longer with depth"),
+         "records": run_keys([wider, stream])})  # fmt: skip
     return rows

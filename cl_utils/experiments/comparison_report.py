@@ -18,8 +18,8 @@ from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, label
 from .runs import Records, trained_where
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
-           "by_seed", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting", "plot_pareto",
-           "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
+           "by_seed", "paired_runs", "lwf_against_finetune", "most_rounds_against_one", "pareto_front", "forgetting",
+           "plot_pareto", "plot_time", "plot_capacity", "plot_rounds"]  # fmt: skip
 
 COLORS = dict(zip(METHODS, plt.get_cmap("tab10").colors))
 MARKERS = {"fine-tune": "v", "joint": "*", "lwf": "D", "packnet": "o", "packnet-iterative": "s", "clnp": "^",
@@ -62,7 +62,8 @@ def _square(acc: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 def runs_frame(records: Records) -> pd.DataFrame:
-    """One row per run: stream, method, configuration, seed, accuracy, BWT, largest change, size, time, capacity."""
+    """One row per run: stream, method, configuration, seed, accuracy, BWT, largest change, size, time, capacity,
+    and the record's key (the claims rows name the runs they rest on)."""
     rows = []
     for r in records.where("train"):
         c, m = r["config"], r["metrics"]
@@ -74,16 +75,16 @@ def runs_frame(records: Records) -> pd.DataFrame:
                      "BWT (points)": math.nan if one_row else 100 * backward_transfer(_square(m["acc"])),
                      "largest change (points)": math.nan if one_row else 100 * largest_change(m["acc"]),
                      "kept parameters": m["kept"], "train seconds": m["train_seconds"],
-                     "capacity": m.get("capacity")})  # fmt: skip
+                     "capacity": m.get("capacity"), "key": r["key"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def rounds_frame(records: Records) -> pd.DataFrame:
-    """One row per run of the rounds grid: stream, p, N, seed, final average accuracy."""
+    """One row per run of the rounds grid: stream, p, N, seed, final average accuracy, the record's key."""
     rows = [{"stream": STREAM_NAMES[r["config"]["stream"]], "p": r["config"]["free"], "N": r["config"]["rounds"],
-             "seed": r["config"]["seed"], "accuracy (%)": 100 * float(np.mean(r["metrics"]["acc"][-1]))}
-            for r in records.where("rounds")]  # fmt: skip
-    return pd.DataFrame(rows, columns=["stream", "p", "N", "seed", "accuracy (%)"])
+             "seed": r["config"]["seed"], "accuracy (%)": 100 * float(np.mean(r["metrics"]["acc"][-1])),
+             "key": r["key"]} for r in records.where("rounds")]  # fmt: skip
+    return pd.DataFrame(rows, columns=["stream", "p", "N", "seed", "accuracy (%)", "key"])
 
 
 def by_seed(frame: pd.DataFrame, stream: str, ours: str, theirs: str,
@@ -94,6 +95,14 @@ def by_seed(frame: pd.DataFrame, stream: str, ours: str, theirs: str,
     a, b = (rows[rows["configuration"] == c].set_index("seed")[column] for c in (ours, theirs))
     seeds = sorted(set(a.index) & set(b.index))
     return list(a[seeds]), list(b[seeds])
+
+
+def paired_runs(rows: pd.DataFrame, column: str, ours: object, theirs: object) -> pd.DataFrame:
+    """The rows whose ``column`` is ``ours`` or ``theirs``, at the seeds both ran: the runs a paired difference
+    (:func:`by_seed`, :func:`most_rounds_against_one`) is computed from."""
+    a, b = rows[rows[column] == ours], rows[rows[column] == theirs]
+    seeds = set(a["seed"]) & set(b["seed"])
+    return pd.concat([a, b])[lambda both: both["seed"].isin(seeds)]
 
 
 def lwf_against_finetune(table: pd.DataFrame, streams: Sequence[str]) -> list[tuple[str, str, str]]:

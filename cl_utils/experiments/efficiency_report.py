@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..claims import NO_RECORDS, run_keys
 from ..efficiency import METHODS, compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
 from .runs import Records
 from .describe import synthetic
 from .efficiency_runs import BASE_KEYS, Params, fill_runs, match, match_record, setting
-from .efficiency_seeds import ordering_parts, run_cache, seed_ratios, size_part
+from .efficiency_seeds import SeedRatios, ordering_parts, run_cache, seed_ratios, size_part
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
@@ -130,6 +131,18 @@ def _per_seed(records: Records, p: Params, d: str, method: str, free: float, rou
     return _acc(records, p, d, method, free, rounds, budget, seeds).mean(axis=0)
 
 
+def _packnet_runs(records: Records, p: Params, d: str, points: list[tuple[float, int, int]],
+                  seeds: list[int] | None = None) -> list[dict]:  # fmt: skip
+    """PackNet's fill records of dataset ``d`` at each point (p, N, B), at the figure's seeds (or ``seeds``)."""
+    s = setting(p, d)
+    return [r for f, n, b in points for r in point_runs(records, p, d, "packnet", f, n, b, seeds or s.seeds)]
+
+
+def _ratio_runs(per_seed: dict[float, tuple[SeedRatios, ...]]) -> list[dict]:
+    """The records the per-seed ratios are read from: each matching and its grid run."""
+    return [r for ratios in per_seed.values() for one in ratios for r in one.runs]
+
+
 #: test images behind a five-task mean accuracy (each dataset's whole test split, split into its five tasks)
 TEST_IMAGES = 10_000
 
@@ -146,7 +159,8 @@ def _direction(ours: np.ndarray, theirs: np.ndarray, *, expected_sign: int = 1, 
 def _not_attempted(claim: str, paper: str, parameter: str) -> dict:
     return {"claim": claim, "paper": paper, "this book": "not run", "data and scale": "none",
             "status": "not attempted", "reason": f"left out of the committed run by '{parameter}' (CPU time); "
-                                                  "the default (paper-scale) parameters run it"}  # fmt: skip
+                                                  "the default (paper-scale) parameters run it",
+            "records": NO_RECORDS}  # fmt: skip
 
 
 def claims(records: Records, p: Params) -> list[dict]:
@@ -190,12 +204,14 @@ def _fig1(records: Records, p: Params, d: str) -> list[dict]:
                                           what=f"gap change p={f0:g} to {f1:g} (one seed: binomial SE of four runs)"))
     per_seed = [pk - ot for pk, ot in arms]
     status, counted = compound_status(parts)
+    shown = fig_runs(records, p, "fig1", d)  # every method at every p: the ones compared
     return [{"claim": claim, "paper": "yes, at every p",
              "this book": "PackNet minus the better other method: "
                           + ", ".join(f"p={f:g}: {g:+.2f}" for f, g in zip(ps, gaps)) + " points",
-             "data and scale": scale(fig_runs(records, p, "fig1", d), note=False), "status": status,
+             "data and scale": scale(shown, note=False), "status": status,
              "reason": f"{counted} (behind at each p, and the gap wider at each larger p; paired by seed, "
-                       f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts)}]  # fmt: skip
+                       f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts),
+             "records": run_keys(shown)}]  # fmt: skip
 
 
 def _ratios(records: Records, p: Params, d: str) -> dict[float, tuple[float, float]]:
@@ -223,9 +239,11 @@ def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
                  "reason": "each seed matched on its own grid curve against its own PackNet accuracy, judged in "
                            "log10 of the ratio with the SE over the seeds (the row's numbers come from the one "
                            "matching over the seeds' mean; body weights only): "
-                           + "; ".join(r for _, r in parts)}]  # fmt: skip
+                           + "; ".join(r for _, r in parts),
+                 "records": run_keys(runs, _ratio_runs(per_seed))}]  # fmt: skip
     above_one = all(r > 1 for pair in ratios.values() for r in pair)
     return [{**row, "status": "partly" if above_one else "not reproduced",  # the direction only: no measured SE
+             "records": run_keys(runs),
              "reason": ("every ratio above 1, as the paper's" if above_one else "some ratio at or below 1")
                        + "; the sizes come from one matching over the seeds' mean, with no measured uncertainty, "
                        "so only the direction is judged (body weights only; the chapter also shows them with heads "
@@ -254,14 +272,15 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
              "p")  # fmt: skip
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
-    ratios = _ratios(records, p, d)
+    ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{scale(matching_runs(records, p, d), note=False)}"}
+           "data and scale": f"{scale(runs, note=False)}", "records": run_keys(runs)}
     if per_seed:  # the orderings paired by seed, against their measured spread
         status, reason = ordering_parts(per_seed)
         return [{**row, "status": status, "reason": f"{reason} (each seed matched on its own grid curve; the row's "
-                                                    "numbers come from the one matching over the seeds' mean)"}]
+                                                    "numbers come from the one matching over the seeds' mean)",
+                 "records": run_keys(runs, _ratio_runs(per_seed))}]
     shown = {f: tuple(round(r, 2) for r in pair) for f, pair in ratios.items()}  # compared as printed
     fs = sorted(ratios)
     parts = [(f"{m} p={a:g} to {b:g}", shown[b][i] > shown[a][i]) for i, m in enumerate(("Memory", "Multinet"))
@@ -284,10 +303,14 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     fills, matches = memory_steps_runs(records, p, d)
     if not matches:
         return []
-    ps = setting(p, d).free
+    s = setting(p, d)
+    ps = s.free
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f}" for f in ps if (d, f) in PAPER_TABLE1)
     ratios = {f: compression_ratio(f, m["metrics"]["free"]) for f, m in zip(ps, matches)}
-    epochs = {f: compression_ratio(f, match(records, p, d, f, "memory")["free"]) for f in ps}
+    same_epochs = [match_record(records, d, f, "memory") for f in ps]  # Table 1's Memory matchings
+    epochs = {f: compression_ratio(f, m["metrics"]["free"]) for f, m in zip(ps, same_epochs)}
+    fig1_memory = [r for f in ps for r in point_runs(records, p, d, "memory", f, 1, s.budget, s.seeds)]
+    used = [fills, matches, same_epochs, fig1_memory]  # and the grid runs, where each seed is matched
     costs = []
     for f in ps:
         fewer = accuracy([r for r in fills if r["config"]["free"] == f]).mean(axis=0)
@@ -301,6 +324,7 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     if per_seed and shared:
         parts = [size_part(per_seed[f][0], PAPER_TABLE1[d, f][0], f"p={f:g}") for f in shared]
         status = weakest_status(st for st, _ in parts)
+        used.append(_ratio_runs(per_seed))
         judged = ("each seed matched on its own grid curve, judged in log10 of the ratio with the SE over the seeds "
                   "against the paper's Table 1 Memory ratio: " + "; ".join(r for _, r in parts))  # fmt: skip
     return [{"claim": f"Table 1 ({TITLE[d]}), Memory given PackNet's number of gradient steps rather than PackNet's "
@@ -311,7 +335,8 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
                                f"every epoch; a grid of {matches[0]['config']['points']} p̄ values",
              "status": status,
              "reason": f"{judged}; Memory's accuracy at p with PackNet's steps minus with the same epochs, paired "
-                       f"by seed ({len(fewer)} seed(s)): " + "; ".join(costs) + " points"}]  # fmt: skip
+                       f"by seed ({len(fewer)} seed(s)): " + "; ".join(costs) + " points",
+             "records": run_keys(*used)}]  # fmt: skip
 
 
 def _errors(records: Records, p: Params, d: str, f: float, rounds: list[int], budget_of) -> dict[int, float]:
@@ -331,6 +356,7 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
         return [_not_attempted(claim, paper, "fig2_datasets")]
     f = hardest if hardest in s.free else max(s.free)
     errs = _errors(records, p, d, f, s.rounds, lambda n: s.budget)
+    used = [(f, n, s.budget) for n in [1, *s.rounds]]  # the points (p, N, B) of PackNet the row reads
     best, worst = min(errs, key=errs.get), max(errs, key=errs.get)
     ours = f"p={f:g}: worst N={worst} {errs[worst]:.2f} %, best N={best} {errs[best]:.2f} % (ratio {errs[worst] / errs[best]:.2f})"
     if d == "mnist":
@@ -345,13 +371,14 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
         parts = [_direction(100 - _per_seed(records, p, d, "packnet", q, 1, s.budget),
                             100 - _per_seed(records, p, d, "packnet", q, most, s.budget), expected_sign=-1,
                             what=f"p={q:g}: N=1 minus N={most} error") for q in s.free]  # fmt: skip
+        used += [(q, n, s.budget) for q in s.free for n in (1, most)]
         status, counts = compound_status(parts)
         reason = (f"{counts}: {'; '.join(says for _, says in parts)}; at p={f:g} the best N is {best}, the worst "
                   f"{worst}, {errs[worst] - errs[best]:.2f} points apart (the paper: 3.5)")  # fmt: skip
     shown = fig_runs(records, p, "fig2", d)
     scale_line = scale(shown, note=False)  # it names B
     rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": scale_line,
-             "status": status, "reason": reason}]
+             "status": status, "reason": reason, "records": run_keys(_packnet_runs(records, p, d, used))}]
     if d == "mnist" and {0.99, 0.995} <= set(s.free):  # then f is 0.995 and errs its errors
         errs_99 = _errors(records, p, d, 0.99, s.rounds, lambda n: s.budget)
         best_995, worst_99 = min(errs.values()), max(errs_99.values())
@@ -364,7 +391,9 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
                      "this book": f"{best_995:.2f} % against {worst_99:.2f} %", "data and scale": scale_line,
                      "status": status,
                      "reason": says.replace("from the paper's", "from the worst N at 0.99") + " (a two-sided claim, "
-                               f"paired by seed): the best at 0.995 is {best_995 - worst_99:+.2f} points from it"})  # fmt: skip
+                               f"paired by seed): the best at 0.995 is {best_995 - worst_99:+.2f} points from it",
+                     "records": run_keys(_packnet_runs(records, p, d, [(q, n, s.budget) for q in (0.99, 0.995)
+                                                                       for n in s.rounds]))})  # fmt: skip
     return rows
 
 
@@ -377,19 +406,27 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
             return [_not_attempted(claim, paper, "datasets")]
         return [_fig3_from_fills(records, p, d, claim, paper)]
     runs = matching_runs(records, p, d)
-    ours = {f: match(records, p, d, f, "memory")["target"] for f in setting(p, d).free}
+    targets = [match_record(records, d, f, "memory") for f in setting(p, d).free]  # PackNet's target: each p's
+    ours = {f: m["metrics"]["target"] for f, m in zip(setting(p, d).free, targets)}
+    shared = [f for f in ours if (d, f) in PAPER_FIG3]
     parts = []
-    for f in ours:
-        if (d, f) in PAPER_FIG3:
-            acc = _per_seed(records, p, d, "packnet", f, seeds=p.matching_seeds)
-            parts.append(size_status(float(acc.mean()), PAPER_FIG3[d, f], seed_se(list(acc)), runs=len(acc),
-                                     direction_holds=None))  # fmt: skip
-    status = weakest_status(st for st, _ in parts) if parts else "not attempted"
+    for f in shared:
+        acc = _per_seed(records, p, d, "packnet", f, seeds=p.matching_seeds)
+        parts.append(size_status(float(acc.mean()), PAPER_FIG3[d, f], seed_se(list(acc)), runs=len(acc),
+                                 direction_holds=None))  # fmt: skip
+    if not parts:
+        return [{"claim": claim, "paper": paper,
+                 "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
+                 "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds",
+                 "status": "not attempted", "reason": "not measurable (no p in common)", "records": NO_RECORDS}]
+    clause, trend = _trend(records, p, d)
+    packnet = _packnet_runs(records, p, d, [(f, 1, setting(p, d).budget) for f in shared], p.matching_seeds)
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-             "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds", "status": status,
-             "reason": ("; ".join(f"p={f:g}: {r}" for f, (_, r) in zip([f for f in ours if (d, f) in PAPER_FIG3], parts))
-                        + " (the SE over the seeds; the paper gives no spread)" + _trend(records, p, d)) if parts
-                       else "not measurable (no p in common)"}]  # fmt: skip
+             "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds",
+             "status": weakest_status(st for st, _ in parts),
+             "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
+                       + " (the SE over the seeds; the paper gives no spread)" + clause,
+             "records": run_keys(targets, packnet, trend)}]  # fmt: skip
 
 
 def _fig3_from_fills(records: Records, p: Params, d: str, claim: str, paper: str) -> dict:
@@ -408,7 +445,7 @@ def _fig3_from_fills(records: Records, p: Params, d: str, claim: str, paper: str
     for f, acc in accs.items():
         se = seed_se(list(acc)) if len(acc) > 1 else binomial_se(float(acc[0]), TEST_IMAGES)
         parts.append(size_status(float(acc.mean()), PAPER_FIG3[d, f], se, runs=len(acc), direction_holds=None))
-    runs = [r for f in shared for r in point_runs(records, p, d, "packnet", f, 1, s.budget, s.seeds)]
+    runs = _packnet_runs(records, p, d, [(f, 1, s.budget) for f in shared])
     spread = ("the SE over the seeds" if len(s.seeds) > 1
               else f"one seed: the binomial SE of {TEST_IMAGES:,} test images")  # fmt: skip
     return {"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a.mean():.1f} %" for f, a in accs.items()),
@@ -416,7 +453,7 @@ def _fig3_from_fills(records: Records, p: Params, d: str, claim: str, paper: str
             "status": weakest_status(st for st, _ in parts),
             "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
                       + f" ({spread}; the paper gives no spread; no matching ran on this dataset, so the accuracies "
-                      f"come from Fig. 1's PackNet runs){skipped}"}  # fmt: skip
+                      f"come from Fig. 1's PackNet runs){skipped}", "records": run_keys(runs)}  # fmt: skip
 
 
 def paper_fig3(d: str) -> dict[float, float]:
@@ -424,12 +461,14 @@ def paper_fig3(d: str) -> dict[float, float]:
     return {f: v for (dd, f), v in PAPER_FIG3.items() if dd == d}
 
 
-def _trend(records: Records, p: Params, d: str) -> str:
-    """Fig. 3's scale-trend clause (MNIST, where the plan runs one), with its leading separator."""
+def _trend(records: Records, p: Params, d: str) -> tuple[str, list[dict]]:
+    """Fig. 3's scale-trend clause (MNIST, where the plan runs one), with its leading separator, and the records it
+    reads (none without a clause)."""
     if d != "mnist":
-        return ""
-    clause = trend_clause(trend_table(trend_records(records, p), paper_fig3(d)))
-    return f"; {clause}" if clause else ""
+        return "", []
+    shown = trend_records(records, p)
+    clause = trend_clause(trend_table(shown, paper_fig3(d)))
+    return (f"; {clause}", shown) if clause else ("", [])
 
 
 def _fig4(records: Records, p: Params, d: str) -> list[dict]:
@@ -452,4 +491,5 @@ def _fig4(records: Records, p: Params, d: str) -> list[dict]:
                                     + ", ".join(map(str, e)) + ")" for f, e in errs.items()),
              "data and scale": scale(shown, per_round=True, note=False), "status": status,
              "reason": f"{counted}, one part per p (paired by seed): " + "; ".join(r for _, r in parts)
-                       + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly")}]
+                       + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly"),
+             "records": run_keys(shown)}]  # every p at every N of Fig. 4: the errors shown

@@ -31,10 +31,12 @@ __all__ = ["SeedRatios", "run_cache", "seed_ratios", "size_part", "ordering_part
 
 @dataclass(frozen=True)
 class SeedRatios:
-    """One matching's compression ratio per seed, in log10, and how many seeds crossed beyond the grid."""
+    """One matching's compression ratio per seed, in log10, how many seeds crossed beyond the grid, and the records
+    they are read from (the matching and its grid run)."""
 
     log10: np.ndarray
     unbracketed: int
+    runs: tuple[dict, ...] = ()
 
     @property
     def geometric_mean(self) -> float:
@@ -67,7 +69,7 @@ def seed_ratios(records: Records, cache: dict[str, dict], d: str, free: float, m
     targets = np.asarray(match["metrics"]["target_acc"], dtype=float).mean(axis=0)  # PackNet's, per seed
     found = [match_on_grid(float(targets[j]), frees, list(curves[:, j])) for j in range(len(seeds))]
     return SeedRatios(np.array([math.log10(compression_ratio(free, m["free"])) for m in found]),
-                      sum(not m["bracketed"] for m in found))  # fmt: skip
+                      sum(not m["bracketed"] for m in found), (match, grids[0]))  # fmt: skip
 
 
 def size_part(ratios: SeedRatios, paper: float, what: str) -> tuple[str, str]:

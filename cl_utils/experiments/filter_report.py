@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..claims import NO_RECORDS, run_keys
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status, weakest_status
 from . import describe
 from .describe import synthetic
@@ -275,13 +276,15 @@ def _normalisation(records: Records, p: Params, shown: list[dict], scale_line: s
         return _not_run(claim, paper, f"every run of the figure uses {'normalised' if p.normalize else 'un-normalised'} "
                         "scores only (parameter fig2_other_normalize names no criterion)", scale_line)  # fmt: skip
     mine = {(r["config"]["criterion"], r["config"]["seed"]): r for r in shown}
-    parts, said = [], []
+    parts, said, used = [], [], []
     for c in crits:
+        pairs = [(mine[(c, r["config"]["seed"])], r) for r in other
+                 if r["config"]["criterion"] == c and (c, r["config"]["seed"]) in mine]  # (chapter's, other) by seed
+        used += [r for pair in pairs for r in pair]
         for col, name in (("train_acc", "training"), ("val_acc", "validation")):
-            d = [(1 if p.normalize else -1) * 100 * (np.mean([h[col] for h in mine[(c, s)]["metrics"]["history"]])
-                                                     - np.mean([h[col] for h in r["metrics"]["history"]]))
-                 for s, r in ((r["config"]["seed"], r) for r in other if r["config"]["criterion"] == c)
-                 if (c, s) in mine]  # fmt: skip
+            d = [(1 if p.normalize else -1) * 100 * (np.mean([h[col] for h in a["metrics"]["history"]])
+                                                     - np.mean([h[col] for h in b["metrics"]["history"]]))
+                 for a, b in pairs]  # fmt: skip
             status, why = size_status(float(np.mean(d)), 0.0, seed_se(d), runs=len(d), direction_holds=None)
             parts.append((status, f"{c[:3]}. {name}: {why}"))
             said.append(f"{c[:3]}. {name} {np.mean(d):+.2f}")
@@ -290,12 +293,13 @@ def _normalisation(records: Records, p: Params, shown: list[dict], scale_line: s
             "data and scale": f"{scale_line}; {', '.join(crits)} also with normalised scores, {n} seed(s)",
             "status": weakest_status(st for st, _ in parts),
             "reason": "; ".join(r for _, r in parts) + " (accuracy averaged over the epochs, paired by seed, SE over "
-                      "seeds; a size of zero: reproduced when zero lies within 2 SE, on 3 runs or more)"}
+                      "seeds; a size of zero: reproduced when zero lies within 2 SE, on 3 runs or more)",
+            "records": run_keys(used)}
 
 
 def _not_run(claim: str, paper: str, why: str, scale_line: str) -> dict:
     return {"claim": claim, "paper": paper, "this book": "not run", "data and scale": scale_line,
-            "status": "not attempted", "reason": why}
+            "status": "not attempted", "reason": why, "records": NO_RECORDS}
 
 
 def _timed_speed(rec: dict, scale_line: str) -> dict:
@@ -313,22 +317,28 @@ def _timed_speed(rec: dict, scale_line: str) -> dict:
                               "otherwise idle",
             "status": status,
             "reason": f"{why} ({len(ratios)} paired epochs); the ratio's size depends on the hardware (the paper's "
-                      "was timed on its own), so only the direction is judged"}
+                      "was timed on its own), so only the direction is judged",
+            "records": run_keys([rec])}
 
 
-def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, c: dict, scale_line: str) -> list[dict]:
-    """Fig. 2's exact filter count in epochs 43-49 and its first / last block epoch times."""
+def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, shown: list[dict], c: dict,
+                          scale_line: str) -> list[dict]:
+    """Fig. 2's exact filter count in epochs 43-49 (read from one pruned run: the first at that epoch, of ``shown``,
+    Fig. 2's runs) and its first / last block epoch times."""
     rows = []
     at49 = history[(history.figure == "fig2") & (history.criterion != "none") & (history.epoch == min(49, c["epochs"]))]
     if len(at49):
-        n = int(at49.filters.iloc[0])
+        first = at49.iloc[0]
+        run = next(r for r in shown if (r["config"]["criterion"], r["config"]["seed"]) == (first.criterion, first.seed))
+        n, total = int(first.filters), max(h["filters"] for h in run["metrics"]["history"])  # total: its first epoch's
         rows.append({"claim": "Fig. 2: filters left in the network of epochs 43-49", "paper": "3,136 of 4,224",
-                     "this book": f"{n:,} of {int(history.filters.max()):,}", "data and scale": scale_line,
+                     "this book": f"{n:,} of {total:,}", "data and scale": scale_line,
                      "status": "reproduced" if n == 3136 else "not reproduced",
                      "reason": ("an exact count, equal to the paper's" if n == 3136 else "an exact count, and it differs")
                                + ": 5 % of each layer's filters, rounded down per layer, removed every 7 epochs; that "
                                "reading of Eq. 1 was chosen because it is the one that gives the paper's 3,136, so the "
-                               "match confirms the reading more than it tests the method"})  # fmt: skip
+                               "match confirms the reading more than it tests the method",
+                     "records": run_keys([run])})  # fmt: skip
     timed = records.where("epoch_time")
     if timed:
         rows.append(_timed_speed(timed[0], scale_line))
@@ -344,7 +354,8 @@ def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, c:
                      "data and scale": scale_line, "status": "inconclusive",
                      "reason": "measured, but on a shared 2-core machine whose load changed during the runs (the "
                                "unpruned baseline's own ratio moves too): the epoch times cannot separate the "
-                               "pruning from the load; an idle machine alternating the two networks would"})
+                               "pruning from the load; an idle machine alternating the two networks would",
+                     "records": run_keys(shown)})  # Fig. 2's runs: the pruned ones and the baseline
     return rows
 
 
@@ -353,7 +364,8 @@ def claims(records: Records, p: Params) -> list[dict]:
     :mod:`cl_utils.verdicts`: with several seeds the standard error of the seeds' paired differences, with one
     run the binomial standard error of the images each accuracy is measured on (training and validation
     subsets), for both arms of a difference. Image counts, epochs and seeds are read from the records of each
-    figure.
+    figure. Each row's ``records`` are the runs its numbers are read from (:func:`cl_utils.claims.run_keys`): a
+    figure's runs, with the stand-in's pretraining stage, whose accuracy its rows' scale line quotes.
     """
     pruned = [c for c in p.criteria if c != "none"]
     shown = {fig: runs(records, p, fig) for fig in FIGURES}
@@ -372,6 +384,8 @@ def claims(records: Records, p: Params) -> list[dict]:
             continue
         n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]
         table = per_seed(records, p, fig, history)
+        stage = stage_record(records, shown[fig][0]["config"])  # the stand-in's pretraining, or None
+        used = run_keys(shown[fig], [stage] if stage else [])
 
         def measured(c: str, col: str, n: int | None = None) -> tuple[float, float]:
             """Baseline minus criterion ``c``: the mean of the seeds' paired differences and their SE (several
@@ -403,22 +417,22 @@ def claims(records: Records, p: Params) -> list[dict]:
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
-             "reason": explain(train) + f" ({how(n_train, 'training')})"},
+             "reason": explain(train) + f" ({how(n_train, 'training')})", "records": used},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in val),
-             "reason": explain(val) + f" ({how(n_val, 'validation')})"},
+             "reason": explain(val) + f" ({how(n_val, 'validation')})", "records": used},
             {"claim": f"{claim}: pruning closes the gap between training and validation accuracy",
              "paper": "about 10 points without pruning, balanced with it (its costs, 10 and 3-5 points, close 50-70 % "
                       "of the gap)", "this book":
              f"{base_gap:.1f} without, {pair(fig, 'train - val (points)')} with (points)",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in closing),
              "reason": explain(closing) + (f" (binomial SE of {n_train} training and {n_val} validation images, both "
-                                           "runs)" if runs_ == 1 else f" ({how(0, '')})")},
-            _stability(history, fig, claim, table, pruned, scale_of[fig]),
+                                           "runs)" if runs_ == 1 else f" ({how(0, '')})"), "records": used},
+            _stability(history, fig, claim, table, pruned, scale_of[fig]) | {"records": used},
         ])  # fmt: skip
     if shown["fig2"]:
-        rows += _fig2_count_and_speed(records, p, history, config["fig2"], scale_of["fig2"])
+        rows += _fig2_count_and_speed(records, p, history, shown["fig2"], config["fig2"], scale_of["fig2"])
         rows += [
             _normalisation(records, p, shown["fig2"], scale_of["fig2"]),
             _not_run("Section 2.2.3: masking conv filters by a learned L0 norm deteriorated training significantly",
@@ -449,5 +463,6 @@ def claims(records: Records, p: Params) -> list[dict]:
                                "peak against the first, "
                                + (f"SE over {runs_} seeds of each run's mean gain" if runs_ > 1 else
                                   f"binomial SE of {n_val} validation images") + "): "
-                               + "; ".join(r for _, r in gains)})  # fmt: skip
+                               + "; ".join(r for _, r in gains),
+                     "records": run_keys(shown["fig4"])})  # fmt: skip
     return rows + standin_rows

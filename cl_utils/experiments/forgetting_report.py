@@ -19,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 
 from .. import plots
+from ..claims import run_keys
 from ..data import DATASETS
 from ..metrics import average_accuracy, backward_transfer, format_mean_spread
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se
@@ -44,7 +45,12 @@ def _final(r: dict) -> dict[str, float]:
 def finals(records: Records, scenario: str, method: str) -> dict[int, dict[str, float]]:
     """Per seed: average final accuracy (%), BWT (points; fine-tuning only) and the earlier tasks' mean
     final accuracy (%)."""
-    return {r["config"]["seed"]: _final(r) for r in records.where("train", scenario=scenario, method=method)}
+    return _by_seed(records.where("train", scenario=scenario, method=method))
+
+
+def _by_seed(runs: list[dict]) -> dict[int, dict[str, float]]:
+    """:func:`_final` of each of ``runs``, by seed."""
+    return {r["config"]["seed"]: _final(r) for r in runs}
 
 
 def _paired(a: dict, b: dict, key: str = "avg") -> tuple[list[float], list[float]]:
@@ -57,9 +63,11 @@ def _mean(d: dict, key: str) -> float:
 
 
 def claims(records: Records, p: Params, scale: str) -> list[dict]:
-    """The rows of the "claims vs. this book" table (see the module docstring)."""
-    sh_ft, mh_ft = finals(records, "single-head", "fine-tune"), finals(records, "multi-head", "fine-tune")
-    sh_joint, mh_joint = finals(records, "single-head", "joint"), finals(records, "multi-head", "joint")
+    """The rows of the "claims vs. this book" table (see the module docstring); each row's ``records`` are the
+    runs its numbers are computed from."""
+    sh_ft_runs, mh_ft_runs = _runs(records, "single-head", "fine-tune"), _runs(records, "multi-head", "fine-tune")
+    sh_joint_runs, mh_joint_runs = _runs(records, "single-head", "joint"), _runs(records, "multi-head", "joint")
+    sh_ft, mh_ft, sh_joint, mh_joint = map(_by_seed, (sh_ft_runs, mh_ft_runs, sh_joint_runs, mh_joint_runs))
     chance = 100 / len(p.class_groups[0])
     bwt = [v["bwt"] for v in sh_ft.values()]
     forgets = direction_status(float(np.mean(bwt)), seed_se(bwt), expected_sign=-1, what="BWT")
@@ -77,24 +85,28 @@ def claims(records: Records, p: Params, scale: str) -> list[dict]:
          "this book": f"BWT {np.mean(bwt):+.2f} points; tasks 1-{tasks - 1} end at {_mean(sh_ft, 'earlier'):.2f} "
                       f"%, the last at {_mean(sh_ft, 'last'):.2f} %, so the average ({_mean(sh_ft, 'avg'):.2f} %) is "
                       f"about 1/{tasks} of the last task's",
-         "data and scale": scale, "status": forgets[0], "reason": f"{forgets[1]} ({n} seeds)"},
+         "data and scale": scale, "status": forgets[0], "reason": f"{forgets[1]} ({n} seeds)",
+         "records": run_keys(sh_ft_runs)},
         {"claim": "One head per task forgets far less than one shared head (task- against class-incremental)",
          "paper": "multi-head BWT above single-head BWT (van de Ven & Tolias 2019)",
          "this book": f"BWT {_mean(mh_ft, 'bwt'):+.2f} against {np.mean(bwt):+.2f} points",
-         "data and scale": scale, "status": less[0], "reason": f"{less[1]} (paired by seed, {n} seeds)"},
+         "data and scale": scale, "status": less[0], "reason": f"{less[1]} (paired by seed, {n} seeds)",
+         "records": run_keys(mh_ft_runs, sh_ft_runs)},
         {"claim": "Multi-head fine-tuning still forgets: above chance, below joint training",
          "paper": f"between {chance:.0f} % (chance) and joint training (van de Ven & Tolias 2019: task-incremental "
                   "fine-tuning below the offline upper bound)",
          "this book": f"{_mean(mh_ft, 'avg'):.2f} % against joint {_mean(mh_joint, 'avg'):.2f} %",
          "data and scale": scale, "status": between[0],
          "reason": f"{between[1]}: {above_chance[1]}; {below_joint[1]} (joint paired with fine-tuning by seed; "
-                   f"{n} seeds)"},
+                   f"{n} seeds)",
+         "records": run_keys(mh_ft_runs, mh_joint_runs)},
         {"claim": "Joint training on all tasks at once is the upper bound: the network can hold every task, so "
                   "the loss comes from the order of training",
          "paper": "joint above fine-tuning (the usual upper bound, e.g. van de Ven & Tolias 2019)",
          "this book": f"single-head joint {_mean(sh_joint, 'avg'):.2f} % against fine-tuning "
                       f"{_mean(sh_ft, 'avg'):.2f} %",
-         "data and scale": scale, "status": bound[0], "reason": f"{bound[1]} (paired by seed, {n} seeds)"},
+         "data and scale": scale, "status": bound[0], "reason": f"{bound[1]} (paired by seed, {n} seeds)",
+         "records": run_keys(sh_joint_runs, sh_ft_runs)},
     ]  # fmt: skip
 
 

@@ -1,16 +1,18 @@
 """Chapter 01's claims about how much pruning costs and frees, beside :mod:`.packnet_report`'s main rows: the
 0.75 start helps the added tasks (section 4), Figure 4's 50 % prune-and-retrain that ends an added task below its
 unpruned error and its 90 % one-shot prune that costs it little (section 5.2), and the Taylor ranking's taste for
-fc units (section 5.5). Each row is judged by the shared rules of :mod:`cl_utils.verdicts` on the records."""
+fc units (section 5.5). Each row is judged by the shared rules of :mod:`cl_utils.verdicts` on the records, and
+names them (``records``: the keys of the runs its numbers come from)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..claims import run_keys
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status
 from .runs import Records
 from .packnet_runs import Params
 from .packnet_frames import PAPER_TABLE2, filter_stage, fig4_frame
-from .packnet_records import by_order, carved, label, tasks
+from .packnet_records import by_order, carved, label, packnet, tasks
 
 __all__ = ["PAPER_FIG4_90", "fc_share_rows", "fig4_rows", "start_rows"]
 
@@ -44,7 +46,8 @@ def start_rows(records: Records, p: Params) -> list[dict]:
              "this book": f"{diff:+.2f} points",
              "status": status[0],
              "reason": f"{status[1]} (the mean over the added tasks of each run, {len(means[0])} / {len(means[1])} "
-                       "runs over the orders)"}]
+                       "runs over the orders)",
+             "records": run_keys(*(packnet(records, s) for s in p.schedules[:2]))}]
 
 
 def fig4_rows(records: Records) -> list[dict]:
@@ -56,6 +59,7 @@ def fig4_rows(records: Records) -> list[dict]:
     names, stand_ins = tasks(records), carved(list(records))
     added = frame[frame.task != label(names[0], stand_ins)]
     n_test = 10 * records.one("initial")["config"]["test_per_class"]
+    runs = run_keys([records.one("fig4", dataset=d) for d in names[1:]])  # the frame's rows of the added tasks
     se = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
     rows = []
     half = added[added.fraction == 0.5]
@@ -69,7 +73,8 @@ def fig4_rows(records: Records) -> list[dict]:
                                   + " points",
                      "status": status,
                      "reason": f"{counted}, one part per added task (retrained minus unpruned, one run, binomial SE "
-                               f"of {n_test} test images each): " + "; ".join(r for _, r in parts)})  # fmt: skip
+                               f"of {n_test} test images each): " + "; ".join(r for _, r in parts),
+                     "records": runs})  # fmt: skip
     most = added[added.fraction == 0.9]
     if len(most):
         costs = (most.retrained - most.before).to_numpy()
@@ -83,7 +88,8 @@ def fig4_rows(records: Records) -> list[dict]:
                          f"{t} {c:+.2f}" for t, c in zip(most.task, costs)) + ")",
                      "status": status[0],
                      "reason": f"{status[1]} (the mean over the added tasks, one run each, binomial SE of {n_test} "
-                               "test images before and after)"})  # fmt: skip
+                               "test images before and after)",
+                     "records": runs})  # fmt: skip
     return rows
 
 
@@ -106,4 +112,5 @@ def fc_share_rows(records: Records, p: Params) -> list[dict]:
                       "the units)",
              "this book": f"{pruned_fc} of {pruned} ({share:.0%}; fc layers hold {base:.0%} of the units)",
              "status": status[0],
-             "reason": f"{status[1]} (points; one run, the binomial SE of a share of {pruned} units)"}]
+             "reason": f"{status[1]} (points; one run, the binomial SE of a share of {pruned} units)",
+             "records": run_keys([stage])}]

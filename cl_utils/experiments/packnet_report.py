@@ -2,20 +2,22 @@
 the shared rules of :mod:`cl_utils.verdicts` on the frames of :mod:`.packnet_frames` (``table2`` is re-exported
 for the notebook). Every number, dataset name and scale line is read from the records, never from the
 parameters the notebook was run with: the parameters only say which records go where (the schedules, and which
-of them is the first). :mod:`.packnet_figures` draws the figures and tables."""
+of them is the first). Each row names the runs its numbers come from (``records``: their keys, or none for a row
+not attempted). :mod:`.packnet_figures` draws the figures and tables."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ..claims import NO_RECORDS, run_keys
 from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
     size_status, weakest_status
 from .runs import Records
-from .packnet_runs import Params
+from .packnet_runs import LAYERS, Params
 from .packnet_records import by_order, carved, err, initial_error, label, lwf, packnet, pruned, scale, \
     schedule_name, single, singles, started_from, tasks
 from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, WEIGHTS_COLUMN, \
-    batchnorm_frame, fig5_frame, filter_stage, order_frame, table2, table6
+    batchnorm_frame, fig5_frame, filter_stage, filter_tasks, order_frame, table2, table6
 from .packnet_pruning_claims import fc_share_rows, fig4_rows, start_rows
 
 __all__ = ["PAPER_ORDER_RISE", "claims", "table2"]
@@ -41,11 +43,17 @@ def _order_rise(frame: pd.DataFrame) -> tuple[float, tuple[str, str], str]:
     return rise, status, f"{words} ({min(runs)} independent runs per cell)"
 
 
+def _single_runs(records: Records, method: str, datasets: list[str]) -> list[dict]:
+    """The runs of Classifier Only or of the Individual Networks on ``datasets`` (what :func:`.singles` reads)."""
+    return [r for d in datasets for r in records.where("single_task", method=method, dataset=d)]
+
+
 def claims(records: Records, p: Params) -> list[dict]:
     """The rows of the chapter's "paper vs. this book" table. Statuses by the shared rules of
     :mod:`cl_utils.verdicts`: PackNet ran ``runs_per_order`` times per order of the added tasks and LwF once, so
     their spread is over the runs and orders (paired by order where both ran it); every other run is single, with the binomial
-    SE of its test set (the records' ``test_per_class`` images per class) for each arm of a difference."""
+    SE of its test set (the records' ``test_per_class`` images per class) for each arm of a difference. Each row's
+    ``records`` are the runs its numbers, status and reason are computed from."""
     n_test = 10 * records.one("initial")["config"]["test_per_class"]
     bse = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
 
@@ -78,6 +86,13 @@ def claims(records: Records, p: Params) -> list[dict]:
         vs_lwf.append(paired_direction(per_order, [lwf_orders[o][d] for o in orders],
                                        expected_sign=-1, what=a))  # fmt: skip
     classifier = records.where("single_task", method="classifier_only")[0]["config"]
+    # the runs behind the rows: the initial network and its weight-pruned stages, the baselines, PackNet, LwF
+    initial = [records.one("initial")]
+    weight_stages = {r["config"]["fraction"]: r for r in records.where("initial_pruned", rule="weights")}
+    classifier_runs = _single_runs(records, "classifier_only", added_names)
+    individual_runs = _single_runs(records, "individual", added_names)
+    pk_runs, lwf_runs = packnet(records, first), lwf(records, p)
+    fig4_runs = [records.one("fig4", dataset=d) for d in added_names]
     vs_classifier = [direction_status(float(np.mean([o[d] for o in lwf_orders.values()])) - single(records,
                                       "classifier_only", d), combined_se(seed_se([o[d] for o in lwf_orders.values()]),
                                       single_se("classifier_only", d)), expected_sign=-1, what=a)
@@ -139,14 +154,17 @@ def claims(records: Records, p: Params) -> list[dict]:
          "status": ("reproduced" if pk_change == 0 else "not reproduced") if from_start else "inconclusive",
          "reason": "an exact property, bit-exact: frozen weights, biases and batch-norm statistics (tested with "
                    "torch.equal); judged on the runs that started from the pruned initial network the record "
-                   f"describes (same state digest): {len(from_start)} of {len(packnet(records, first))}"},
+                   f"describes (same state digest): {len(from_start)} of {len(packnet(records, first))}",
+         "records": run_keys(pk_runs, [weight_stages[first[0]]])},
         {"claim": "Fig. 2: LwF's error on the initial task rises as tasks are added", "paper": f"{paper_rise:+.2f} points ({t2p.loc['ImageNet', 'Classifier Only']:.2f} → "
          f"{t2p.loc['ImageNet', 'LwF']:.2f})",
          "this book": f"{lwf_rise:+.2f} points",
-         "status": rise[0], "reason": f"{rise[1]} (over the {len(rises)} orders, and the initial run's test set)"},
+         "status": rise[0], "reason": f"{rise[1]} (over the {len(rises)} orders, and the initial run's test set)",
+         "records": run_keys(lwf_runs, initial)},
         {"claim": "Table 2: PackNet has a lower error than LwF on every added task", "paper": f"yes (by {paper_vs_lwf.min():.1f}-{paper_vs_lwf.max():.1f} points)",
          "this book": ", ".join(f"{a}: {g:+.2f}" for a, g in zip(added, packnet_vs_lwf)) + " points",
-         "status": lower[0], "reason": f"{lower[1]}, one part per added task (paired by order; PackNet the mean of its runs of the order): {reasons(vs_lwf)}"},
+         "status": lower[0], "reason": f"{lower[1]}, one part per added task (paired by order; PackNet the mean of its runs of the order): {reasons(vs_lwf)}",
+         "records": run_keys(pk_runs, lwf_runs)},
         {"claim": "Table 2: LwF has a lower error than Classifier Only on every added task",
          "paper": "yes (by " + "-".join(f"{v:.1f}" for v in sorted((t2p["Classifier Only"] - t2p["LwF"])[added_p])[::2])
                   + " points)",
@@ -156,33 +174,39 @@ def claims(records: Records, p: Params) -> list[dict]:
                    f"the orders against Classifier Only over its {len(singles(records, 'classifier_only', added_names[0]))} "
                    f"run(s); Classifier Only trains its head "
                    f"{classifier['classifier_epochs']} epochs at lr {classifier['finetune_lr']:g}): "
-                   f"{reasons(vs_classifier)}"},
+                   f"{reasons(vs_classifier)}",
+         "records": run_keys(lwf_runs, classifier_runs)},
         {"claim": "Table 2: PackNet's error above Individual Networks', mean over added tasks (0.50 / 0.75 initial pruning)",
          "paper": " / ".join(f"{q:.2f}" for q in paper_gap) + " points", "this book": " / ".join(f"{v:.2f}" for v in gap) + " points",
          "status": weakest(close),
          "reason": f"{reasons(close)} (PackNet over the orders, {len(singles(records, 'individual', added_names[0]))} individual "
                    f"network(s) per task); weak CIFAR-10 "
-                   "features, not ImageNet's"},
+                   "features, not ImageNet's",
+         "records": run_keys(*(packnet(records, s) for s in p.schedules), individual_runs)},
         *start_rows(records, p),
         {"claim": "Fig. 4: pruning the initial network by 50 % / 75 % and retraining costs it little error",
          "paper": " / ".join(f"{q:+.2f}" for q in paper_cost) + " points", "this book": " / ".join(f"{v:+.2f}" for v in costs.values()) + " points",
          "status": weakest(cost), "reason": f"{reasons(cost)} (one run each, binomial SE of {n_test} test images "
-                                            "before and after)"},
+                                            "before and after)",
+         "records": run_keys(initial, [weight_stages[f] for f in costs])},
         *fig4_rows(records),
         {"claim": "Fig. 3: a task added later finds fewer free weights: its error rises from first to third position "
                   "(mean over the added tasks)",
          "paper": "+3 points on average (e.g. Stanford Cars 16.00 → 19.91 %)", "this book": f"{order[0]:+.2f} points",
-         "status": order[1][0], "reason": f"{order[1][1]}; per task, last minus first position: {order[2]}"},
+         "status": order[1][0], "reason": f"{order[1][1]}; per task, last minus first position: {order[2]}",
+         "records": run_keys(pk_runs)},
         {"claim": "Table 5: task-specific biases make no noticeable difference", "paper": "+0.00 points (±0.1 per task)",
          "this book": f"{bias_gap:+.2f} points (separate minus shared)",
-         "status": bias[0], "reason": bias[1]},
+         "status": bias[0], "reason": bias[1],
+         "records": run_keys(pk_runs, packnet(records, first, separate_biases=True))},
         {"claim": "Fig. 5: a new task needs free weights in the lower (conv) layers, not only in fc6/fc7",
          "paper": "training all layers far better than fc layers or the classifier only",
          "this book": ", ".join(f"{t}: {r['all layers']:.1f} / {r['fc layers']:.1f} / {r['classifier only']:.1f}"
                                 for t, r in fig5.iterrows()) + " % error (all / fc / classifier)",
          "status": compound_status(layers)[0],
          "reason": f"{compound_status(layers)[1]}, one part per task (fc-only minus all-layers error, binomial SE "
-                   f"of {n_test} test images each): {reasons(layers)}"},
+                   f"of {n_test} test images each): {reasons(layers)}",
+         "records": run_keys([records.one("fig5", dataset=d, layers=lay) for d in added_names for lay in LAYERS])},
         {"claim": "Table 6: filter pruning leaves a worse network for the added task than weight pruning",
          "paper": f"worse on all three (by {paper_filters.min():.1f}-{paper_filters.max():.1f} points)",
          "this book": ", ".join(f"{t}: {r.iloc[0]:.1f} / {r.iloc[1]:.1f}" for t, r in t6.iterrows()) + " % (filters / weights)",
@@ -192,30 +216,33 @@ def claims(records: Records, p: Params) -> list[dict]:
                    + ("units ranked by Molchanov et al.'s Taylor criterion over the whole network, pruned in "
                       f"{filter_stage(records, ranking)['config']['steps']} rounds with an epoch of retraining each, "
                       "as the paper" if ranking == "taylor" else "units ranked by weight norm, the same share of "
-                      "each layer, one shot (the paper ranks by Taylor criterion over the whole network)")},
+                      "each layer, one shot (the paper ranks by Taylor criterion over the whole network)"),
+         "records": run_keys([filter_stage(records, ranking)], filter_tasks(records, ranking), fig4_runs)},
         *fc_share_rows(records, p),
         {"claim": "Storage: the masks of 3 added tasks cost 1/16 of the weights' memory", "paper": "1/16 = 0.0625",
          "this book": f"{overhead:.4f} (measured)",
          "status": "reproduced" if abs(overhead - 0.0625) < 1e-3 else "not reproduced",
-         "reason": "an exact property: 2 bits per weight beside 32-bit weights"},
+         "reason": "an exact property: 2 bits per weight beside 32-bit weights",
+         "records": run_keys(pk_runs[:1])},
         {"claim": "Table 3: Places365 added to a 50 % / 75 % pruned ImageNet VGG-16",
          "paper": "Places365 top-1 error 47.44 / 46.99 (PackNet) against 46.35 (individual network)", "this book": "not run",
          "status": "not attempted", "reason": "no ImageNet or Places365 here, and no GPU for a full VGG-16",
-         "data and scale": "none"},
+         "data and scale": "none", "records": NO_RECORDS},
         {"claim": "Table 4: PackNet on ResNet-50 and DenseNet-121",
          "paper": "PackNet within 2.4 points of individual networks on every added task", "this book": "not run",
          "status": "not attempted", "reason": "needs ImageNet-trained ResNet-50 / DenseNet-121 and a GPU",
-         "data and scale": "none"},
+         "data and scale": "none", "records": NO_RECORDS},
     ]  # fmt: skip
-    rows[-2:-2] = _batchnorm_rows(records, first, pk, gap[0], gap_se[0], added_names, added)
+    rows[-2:-2] = _batchnorm_rows(records, first, pk, gap[0], gap_se[0], added_names, added, individual_runs)
     return [{"data and scale": scale(list(records)), **r} for r in rows]
 
 
 def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: float, gap_se: float,
-                    names: list[str], shown: list[str]) -> list[dict]:  # fmt: skip
+                    names: list[str], shown: list[str], individual: list[dict]) -> list[dict]:  # fmt: skip
     """The batch-norm rows, where the network has batch-norm: Table 4's gap to individual networks on VGG-16 with
     batch-norm (frozen after task 1, as ours), and the section 4 remark that per-task batch-norm lowers the error
-    further (paired by order and run: a per-task run and its frozen twin share the seed)."""
+    further (paired by order and run: a per-task run and its frozen twin share the seed). ``individual``: the
+    individual networks' runs behind ``gap``, for the rows' ``records``."""
     if not packnet(records, first)[0]["config"]["batch_norm"]:
         return []
     paper = PAPER_TABLE4_BN.iloc[1:]
@@ -226,7 +253,8 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
              "paper": f"{paper_gap:.2f} points (0.50, 0.75, 0.75)", "this book": f"{gap:.2f} points",
              "status": status, "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
                                          f"individual network(s) per task; "
-                                         "the individual networks re-fit batch-norm, PackNet keeps the initial task's)"}]
+                                         "the individual networks re-fit batch-norm, PackNet keeps the initial task's)",
+             "records": run_keys(packnet(records, first), individual)}]
     own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
     if own:
         keys = sorted(own)  # each has its frozen twin (same order, run and seed)
@@ -247,5 +275,7 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
                                + "; ".join(r for _, r in parts)
                                + f". Like for like with the individual networks (both re-fit batch-norm), PackNet's "
                                  f"error is {own_gap:.2f} points above theirs (its frozen twins: {twin_gap:.2f}; all "
-                                 f"frozen runs: {gap:.2f})"})  # fmt: skip
+                                 f"frozen runs: {gap:.2f})",
+                     "records": run_keys(packnet(records, first, batchnorm_per_task=True), packnet(records, first),
+                                         individual)})  # fmt: skip
     return rows

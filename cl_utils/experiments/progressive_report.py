@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..claims import NO_RECORDS, run_keys
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
 from .runs import Records
 from .describe import synthetic
@@ -140,6 +141,17 @@ def per_level(errors: pd.DataFrame, network: str, other: str, fractions) -> dict
     return out
 
 
+def _paired_runs(runs: list[dict], network: str, other: str, fractions) -> list[dict]:
+    """The records :func:`per_level` pairs: ``network`` and ``other`` at each fraction, for the seeds both have."""
+    out = []
+    for f in fractions:
+        at = {n: [r for r in runs if r["config"]["network"] == n and r["config"]["fraction"] == f]
+              for n in (network, other)}  # fmt: skip
+        seeds = {r["config"]["seed"] for r in at[network]} & {r["config"]["seed"] for r in at[other]}
+        out += [r for n in (network, other) for r in at[n] if r["config"]["seed"] in seeds]
+    return out
+
+
 def _levels(pairs: dict[float, tuple[list, list]], what: str) -> tuple[list[tuple[str, str]], str]:
     """Each level's paired direction (``other`` minus ``network``: positive when ``network`` errs less)."""
     parts = {f: paired_direction(b, a, what=f"p={f:g}") for f, (a, b) in pairs.items()}
@@ -188,6 +200,7 @@ def _growth_row(records: Records, p: Params) -> dict:
                      "the number of tasks",
             "paper": "linear (no number given)", "this book": f"parameters kept per task, columns 1-3: {shown}",
             "data and scale": scale_b(records, p), "status": "reproduced" if linear else "not reproduced",
+            "records": run_keys(first),
             "reason": "an exact count: no task costs more than the one before it" if linear else
                       f"an exact count: each task costs {min(growth):.1f}-{max(growth):.1f} % more than the one before "
                       "it, because every column keeps the same share of its weights and a later column has adapters "
@@ -205,6 +218,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     acc_a, errors, means = frame_a(records, p), frame_b(records, p), summary_b(records, p)
     names_a, line_a, line_b = NAMES_A, scale_a(records, p), scale_b(records, p)
     fs = p.prune_fractions
+    fig2b = runs_b(records, p)
     expected = {"learned": +1, "none": -1, "unlearned": -1}
     steps, parts_a = {}, []
     for key, sign in expected.items():
@@ -225,11 +239,13 @@ def claims(records: Records, p: Params) -> list[dict]:
     status_r, counted_r = compound_status(worse_than_prog + worse_than_unl)
     status_f, reason_f, front = _pareto_check(means, errors)
     unpruned = int(means[means.network == "unlinked unpruned"].iloc[0].parameters)
+    counted = next(r for r in fig2b if r["config"]["network"] == "unlinked unpruned")  # the run it is read from
+    adapters = [r for r in runs_a(records, p) if r["config"]["adapter"] in steps]
     n_a, n_b = acc_a.seed.nunique(), errors.seed.nunique()
     return [
         {"claim": "The unlinked, unpruned network of Fig. 2(b) has 930,270 parameters", "paper": "930,270",
          "this book": f"{unpruned:,}", "data and scale": "counted, no training",
-         "status": "reproduced" if unpruned == 930_270 else "not reproduced",
+         "status": "reproduced" if unpruned == 930_270 else "not reproduced", "records": run_keys([counted]),
          "reason": "an exact count: the same architecture gives the same number" if unpruned == 930_270
          else "an exact count, and it differs"},
         {"claim": "Fig. 2(a): with learned adapters each later, smaller column gains a little accuracy; without "
@@ -237,25 +253,28 @@ def claims(records: Records, p: Params) -> list[dict]:
          "paper": "learned: column 2 > 1 and 3 > 2; none and unlearned: 2 < 1 and 3 < 2",
          "this book": "; ".join(f"{names_a[k]}: " + ", ".join(f"{step}: {mean:+.2f}" for step, (mean, _) in v.items())
                                 for k, v in steps.items()) + " points",
-         "data and scale": line_a, "status": status_a,
+         "data and scale": line_a, "status": status_a, "records": run_keys(adapters),
          "reason": f"{counted_a} (paired by seed, {n_a} seeds); "
                    + "; ".join(reason for status, reason in parts_a if status != "reproduced")},
         {"claim": "Fig. 2(b): at equal parameters the progressive pruned network beats the unlinked pruned one",
          "paper": "at every pruning level (figure only)", "this book": shown_beats, "data and scale": line_b,
-         "status": status_b, "reason": f"{counted_b} (one part per pruning level, paired by seed, {n_b} seeds)"},
+         "status": status_b, "records": run_keys(_paired_runs(fig2b, "progressive pruned", "unlinked pruned", fs)),
+         "reason": f"{counted_b} (one part per pruning level, paired by seed, {n_b} seeds)"},
         {"claim": "Fig. 2(b): adapters fed random inputs make the worst pruned network",
          "paper": "random-input pruned has the highest error", "this book": f"{shown_prog}; {shown_unl}",
          "data and scale": line_b, "status": status_r,
+         "records": run_keys(_paired_runs(fig2b, "progressive pruned", "random-input pruned", fs),
+                             _paired_runs(fig2b, "unlinked pruned", "random-input pruned", fs)),
          "reason": f"{counted_r} (worse than the progressive and than the unlinked network at each level, paired "
                    f"by seed, {n_b} seeds)"},
         {"claim": "Fig. 2(b): only progressive pruned networks lie on the Pareto front of error against size",
          "paper": "progressive pruned only", "this book": ", ".join(front), "data and scale": line_b,
-         "status": status_f, "reason": reason_f},
+         "status": status_f, "reason": reason_f, "records": run_keys(fig2b)},
         _growth_row(records, p),
         {"claim": "Section 4: with conv columns, the pruned progressive network does no better than a pruned "
                   "unlinked conv network of the same size (MNIST, SVHN, flipped SVHN)",
          "paper": "no benefit (initial experiments, no numbers)", "this book": "not run", "data and scale": "none",
-         "status": "not attempted",
+         "status": "not attempted", "records": NO_RECORDS,
          "reason": "the book's progressive networks are fully connected only, and SVHN is not on the build machines; "
                    "the paper gives no numbers, architecture or pruning levels for the convolutional variant"},
     ]  # fmt: skip
