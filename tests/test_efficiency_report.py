@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cl_utils import experiments  # noqa: E402
+from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import efficiency_figures as figures  # noqa: E402
 from cl_utils.experiments import efficiency_report as report  # noqa: E402
 from cl_utils.experiments.runs import Records  # noqa: E402
@@ -66,7 +66,7 @@ def _records(world=paper_like, params=None, cache=None) -> Records:
     params = params or EXPERIMENT.Params(**SELECT, **SCALE)
     items = []
     for i, run in enumerate(EXPERIMENT.plan(params)):
-        c, key = dict(run.config), f"run{i}"
+        c, key = dict(run.config), f"{i:016x}"  # a run key's form
         if run.kind == "fill":
             acc = [[world(c, s, t) / 100 for s in c["seeds"]] for t in range(5)]
             items.append(_record(c, "fill", key, {"acc": acc, "free": [c["free"]] * len(c["seeds"]), "z": 0.5}))
@@ -136,6 +136,46 @@ def test_the_claims_read_their_scale_from_the_records():
     assert scale("Fig. 2 (MNIST): at").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.")
     assert scale("Fig. 4", "the paper draws CIFAR-10)").endswith("E = 3, 4 retraining epochs per round (N rounds: 4N epochs); 3 seed(s), mean ± s.e.m.")
     assert scale("Fig. 4", "(CIFAR-10)").endswith("E = 2, 2 retraining epochs per round (N rounds: 2N epochs); 1 seed(s), no error bars")
+
+
+def test_each_row_rests_on_the_runs_its_numbers_come_from(monkeypatch):
+    """Every grid matching asked for its grid run, stored in the run cache: Table 1's rows rest on those too."""
+    records, grid_of, cache = _records(), {}, {}
+    for i, m in enumerate(records.where("match", how="grid")):
+        seeds = m["config"]["seeds"]
+        acc = [[(99 - k - j) / 100 for k in range(len(GRID)) for j in seeds] for _ in range(5)]  # points x seeds
+        grid_of[m["key"]] = f"f{i:015x}"
+        cache[grid_of[m["key"]]] = {"key": grid_of[m["key"]], "kind": "grid", "metrics": {"acc": acc},
+                                    "config": {"dataset": m["config"]["dataset"], "frees": GRID, "seeds": seeds}}
+        m["inputs"] = {grid_of[m["key"]]: "record"}
+    monkeypatch.setattr(report, "run_cache", lambda records, p: cache)
+    rows = report.claims(records, EXPERIMENT.Params(**SELECT, **SCALE))
+    claims.claims_frame([{**row, "command": "x"} for row in rows])
+
+    def keys(kind: str, d: str, steps: str | None = None, **match) -> set[str]:
+        return {r["key"] for r in records.where(kind, dataset=d, steps=steps, **match)}
+
+    def matched(d: str, steps: str | None = None) -> set[str]:  # the grid matchings and their grid runs
+        found = keys("match", d, steps, how="grid")
+        return found | {grid_of[k] for k in found}
+
+    def memory_steps(d: str, budget: int, seeds: list[int]) -> set[str]:  # with Table 1's and Fig. 1's Memory
+        return keys("fill", d, "packnet") | matched(d, "packnet") | keys("match", d, how="grid", method="memory") \
+            | keys("fill", d, method="memory", rounds=1, budget=budget, seeds=seeds)
+
+    packnet = lambda d, **match: keys("fill", d, method="packnet", **match)  # noqa: E731
+    memory = lambda d: keys("match", d, how="grid", method="memory")  # noqa: E731  (Fig. 3's targets)
+    expected = [keys("fill", "mnist", rounds=1, budget=4), matched("mnist"), matched("mnist"),
+                memory_steps("mnist", 4, [0, 1, 2]), packnet("mnist", free=0.995, budget=4),
+                packnet("mnist", free=0.99, budget=4) | packnet("mnist", free=0.995, budget=4),
+                memory("mnist") | packnet("mnist", rounds=1),  # every scale of the trend
+                packnet("mnist", rounds=1, budget=4) | packnet("mnist", rounds=2, budget=8),
+                keys("fill", "cifar10", rounds=1, budget=2, seeds=[0]), matched("cifar10"),
+                memory_steps("cifar10", 2, [0]), packnet("cifar10", budget=2, seeds=[0]),
+                memory("cifar10") | packnet("cifar10", rounds=1, budget=2),  # the matching's seeds
+                packnet("cifar10", rounds=1, budget=2, seeds=[0]) | packnet("cifar10", rounds=2, budget=4)]
+    assert [set(row["records"].split()) for row in rows] == expected
+    assert [len(k) for k in expected] == [9, 12, 12, 15, 3, 6, 12, 6, 6, 8, 10, 4, 8, 4]
 
 
 def test_a_caption_cannot_describe_runs_that_differ_from_each_other():

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cl_utils import experiments  # noqa: E402
+from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import filter_figures as figures  # noqa: E402
 from cl_utils.experiments import filter_report as report  # noqa: E402
 from cl_utils.experiments.cache import request_key  # noqa: E402
@@ -106,6 +106,8 @@ def test_the_filter_count_is_an_exact_claim_and_the_epoch_times_cannot_settle_th
         rows = report.claims(_records(10.0, 4.0, 5.0, filters_after=after), P)
         count = next(r for r in rows if r["claim"].startswith("Fig. 2: filters left"))
         assert (count["status"], count["this book"]) == (status, f"{after:,} of 4,224")
+        assert "only this one gives the paper's count" in count["reason"] and "3,102" in count["reason"], \
+            "the reason names the readings of Eq. 1 that would not give the paper's count"
     speed = next(r for r in rows if r["claim"].startswith("Fig. 2: a late epoch"))
     assert speed["status"] == "inconclusive" and speed["this book"] == "wei. 0.80 (baseline 1.00: load changed)"
 
@@ -321,6 +323,24 @@ def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_th
     starts = figures.table_starts(both, PRE)
     assert starts.loc[("random init", report.NAMES["weight"]), "train acc below baseline (points)"] == 2.0
     assert starts.loc[("pretrained stand-in", report.NAMES["weight"]), "train acc below baseline (points)"] == 10.0
+
+
+def test_each_row_rests_on_the_runs_its_numbers_come_from():
+    records = _records(10.0, 4.0, 5.0, figs=("fig2", "fig3", "fig4", "fig2_standin"), params=PRE, ratios=[0.7] * 4)
+    rows = report.claims(records, PRE)
+    claims.claims_frame([{**row, "command": "x"} for row in rows])
+
+    def keys(kind: str, **match) -> set[str]:
+        return {r["key"] for r in records.where(kind, **match)}
+
+    fig2, fig3, fig4 = (keys("train", figure=f, normalize=False) for f in ("fig2", "fig3", "fig4"))
+    stand_in = keys("train", figure="fig2_standin") | keys("pretrain")  # the stage whose accuracy the scale quotes
+    first_pruned = keys("train", figure="fig2", criterion="weight", normalize=False, seed=0)  # its filter count
+    normalisation = keys("train", figure="fig2", criterion="weight")  # each seed's run both ways
+    expected = ([fig2] * 4 + [fig3] * 4 + [first_pruned, keys("epoch_time"), normalisation, {claims.NO_RECORDS}, fig4]
+                + [stand_in] * 4)
+    assert [set(row["records"].split()) for row in rows] == expected
+    assert [len(k) for k in expected] == [6] * 8 + [1, 1, 6, 1, 6] + [7] * 4
 
 
 def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothing_when_off():

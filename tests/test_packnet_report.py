@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 
-from cl_utils import experiments  # noqa: E402
+from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import packnet_figures as figures  # noqa: E402
 from cl_utils.experiments import packnet_records as records_of  # noqa: E402
 from cl_utils.experiments import packnet_report as report  # noqa: E402
@@ -140,6 +140,33 @@ def test_the_papers_effects_at_the_papers_sizes_are_reproduced_where_the_runs_al
                            "storage": "reproduced", "table 4": "partly", "per-task BN": "reproduced",
                            "fc share": "reproduced", "more pruned start": "reproduced",
                            "below unpruned": "reproduced", "90 % costs little": "inconclusive"}  # fmt: skip
+
+
+def test_each_row_rests_on_the_runs_its_numbers_come_from():
+    records = _records()
+    rows = report.claims(records, P)
+    claims.claims_frame([{**row, "command": "x"} for row in rows])
+
+    def keys(kind: str, **match) -> set[str]:
+        return {r["key"] for r in records.where(kind, **match)}
+
+    def packnet(schedule: list[float], biases: bool = False, per_task_bn: bool | None = None, **match) -> set[str]:
+        """PackNet's runs of a schedule; frozen batch-norm (the default) is a config without 'batchnorm_per_task'."""
+        return keys("packnet", schedule=schedule, separate_biases=biases, batchnorm_per_task=per_task_bn, **match)
+
+    first, second = P.schedules
+    pk, lwf = packnet(first), keys("lwf", bn_stats="frozen", lwf_schedule=None)  # the claims' LwF: the preset's
+    initial, individual, fig4 = keys("initial"), keys("single_task", method="individual"), keys("fig4")
+    stage = lambda fraction: keys("initial_pruned", rule="weights", fraction=fraction)  # noqa: E731
+    taylor = keys("initial_pruned", rule="taylor")
+    expected = [pk | stage(0.5), lwf | initial, pk | lwf, lwf | keys("single_task", method="classifier_only"),
+                pk | packnet(second) | individual, pk | packnet(second), initial | stage(0.5) | stage(0.75),
+                fig4, fig4, pk, pk | packnet(first, biases=True), keys("fig5"),
+                taylor | keys("filter_task", filter_rule="taylor") | fig4, taylor,
+                packnet(first, order=P.added_datasets, run=0), pk | individual,
+                packnet(first, per_task_bn=True) | pk | individual, {claims.NO_RECORDS}, {claims.NO_RECORDS}]
+    assert [set(row["records"].split()) for row in rows] == expected
+    assert [len(k) for k in expected] == [7, 7, 12, 15, 21, 12, 3, 3, 3, 6, 12, 9, 7, 1, 1, 15, 21, 1, 1]
 
 
 @pytest.mark.parametrize("share, status", [(0.93, "reproduced"), (0.55, "inconclusive"), (0.2, "not reproduced")])

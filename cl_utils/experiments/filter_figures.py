@@ -11,11 +11,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import plots
-from ..filter_pruning import filter_count_trajectory, filters_to_prune
-from ..models import VGG16_LAYOUT
 from .runs import Records
 from .filter_runs import Params
-from .filter_report import (NAMES, carved, common_config, data_label, gaps, history_frame, runs, scale, speed,
+from .filter_report import (NAMES, carved, eq1_readings, common_config, data_label, gaps, history_frame, runs, scale, speed,
                             summary, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
@@ -35,29 +33,9 @@ EQ1_CAPTION = ("VGG-16 filter count after k pruning steps of 5 % (the report: 4,
 
 
 def table_eq1_readings() -> pd.DataFrame:
-    """VGG-16's filter count after k steps of 5 % every 7 epochs under four readings of the report's Eq. (1).
-
-    The paper's arithmetic, not a run: it reads no record (the report's one number to check, 3,136, is for
-    exactly this network, share and schedule), so it takes no arguments.
-    """
-    filters = [int(c) for c in VGG16_LAYOUT if c != "M"]  # filters per conv layer
-
-    def trajectory(rule, steps: int = 7) -> list[int]:
-        counts, totals = list(filters), [sum(filters)]
-        for _ in range(steps):
-            counts = [n - rule(n, n0) for n, n0 in zip(counts, filters)]
-            totals.append(sum(counts))
-        return totals
-
-    used = "floor(5 % of the layer's current filters)  [used here]"
-    readings = {
-        used: trajectory(lambda n, n0: filters_to_prune(n, 5.0)),
-        "round(5 % of the layer's current filters)": trajectory(lambda n, n0: round(0.05 * n)),
-        "round(5 % of the layer's initial filters)": trajectory(lambda n, n0: round(0.05 * n0)),
-        "5 % of the network's current total (spread over layers)": [round(sum(filters) * 0.95**k) for k in range(8)],
-    }
-    assert readings[used] == filter_count_trajectory(filters, 5.0, 7)
-    table = pd.DataFrame(readings, index=pd.Index(range(8), name="pruning steps")).T
+    """VGG-16's filter count after k steps of 5 % every 7 epochs under four readings of the report's Eq. (1)
+    (:func:`.filter_report.eq1_readings`: the paper's arithmetic, not a run)."""
+    table = pd.DataFrame(eq1_readings(), index=pd.Index(range(8), name="pruning steps")).T
     table.columns = [f"{k} (epoch {7 * k + 1}+)" for k in range(8)]
     return table
 
