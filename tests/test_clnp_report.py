@@ -199,3 +199,15 @@ def test_a_network_full_only_after_its_last_task_is_not_called_never_full():
     rows = report.claims(_records(98.4, 10, 3.0, cifar_full_at=6), P)
     row = next(r for r in rows if r["claim"].startswith("Fig. 3a: once capacity is spent"))
     assert row["this book"] == "capacity spent only by the last task" and "no task came after it" in row["reason"]
+
+
+def test_the_chosen_margin_says_whether_it_lasts_to_the_last_task():
+    start = "Narrow multi-head at the margin chosen"
+    records = _records(wide_level=98.4, narrow_full_at=5, rescaling_gain=3.0)
+    row = next(r for r in report.claims(records, P) if r["claim"].startswith(start))
+    assert row["this book"].startswith("m = 5 %: ")
+    assert row["reason"].startswith("m = 5 % is the smallest scanned margin not full before task 10 (full after task")
+    scanned = next(r for r in records.where("narrow", margin=5.0))
+    scanned["metrics"]["steps"] = _steps([[max(0, 100 - 20 * (t + 1))] * 2 for t in range(TASKS)])  # full after 5
+    row = next(r for r in report.claims(records, P) if r["claim"].startswith(start))
+    assert row["reason"].startswith("no scanned margin lasts to task 10: m = 5 %, the largest, is full after task 5")

@@ -119,12 +119,17 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
         chosen = saturating_margin(margins, p.num_tasks)
         chosen_avg = [final_accuracy(r) for r in margins[chosen]]
         c_mean, c_se = _level(chosen_avg, n_test)
+        status, reason = v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None)
+        fills_at = ", ".join(str(full_after(r) or "never") for r in margins[chosen])
+        lasts = all((full_after(r) or p.num_tasks) >= p.num_tasks for r in margins[chosen])
+        how = (f"m = {chosen:g} % is the smallest scanned margin not full before task {p.num_tasks} (full after task "
+               f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the "
+               f"largest, is full after task {fills_at}, so the paper's choice is not reached")  # fmt: skip
         rows.append(
             {"claim": "Narrow multi-head at the margin chosen as the paper chose it (full only after the last task)",
              "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {_fmt(chosen_avg)} %",
              "data and scale": scale + f"; margins scanned {', '.join(f'{m:g}' for m in margins)}",
-             "records": run_keys(scanned),
-             **_status(*v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None))})
+             "records": run_keys(scanned), "status": status, "reason": f"{how}; {reason}"})
     return rows
 
 
