@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from typing import Callable
 
 import matplotlib
 
@@ -168,6 +169,7 @@ def test_each_row_rests_on_the_runs_its_numbers_come_from(monkeypatch):
     expected = [keys("fill", "mnist", rounds=1, budget=4), matched("mnist"), matched("mnist"),
                 memory_steps("mnist", 4, [0, 1, 2]), packnet("mnist", free=0.995, budget=4),
                 packnet("mnist", free=0.99, budget=4) | packnet("mnist", free=0.995, budget=4),
+                packnet("mnist", budget=4),  # the drop then rise: every p at every N of Fig. 2
                 memory("mnist") | packnet("mnist", rounds=1),  # every scale of the trend
                 packnet("mnist", rounds=1, budget=4) | packnet("mnist", rounds=2, budget=8),
                 keys("fill", "cifar10", rounds=1, budget=2, seeds=[0]), matched("cifar10"),
@@ -175,7 +177,7 @@ def test_each_row_rests_on_the_runs_its_numbers_come_from(monkeypatch):
                 memory("cifar10") | packnet("cifar10", rounds=1, budget=2),  # the matching's seeds
                 packnet("cifar10", rounds=1, budget=2, seeds=[0]) | packnet("cifar10", rounds=2, budget=4)]
     assert [set(row["records"].split()) for row in rows] == expected
-    assert [len(k) for k in expected] == [9, 12, 12, 15, 3, 6, 12, 6, 6, 8, 10, 4, 8, 4]
+    assert [len(k) for k in expected] == [9, 12, 12, 15, 3, 6, 9, 12, 6, 6, 8, 10, 4, 8, 4]
 
 
 def test_a_caption_cannot_describe_runs_that_differ_from_each_other():
@@ -377,6 +379,46 @@ def test_one_round_best_within_the_noise_is_inconclusive_and_beyond_it_reverses_
 
     assert _status(one_round_ahead(0.1), "Fig. 2 (MNIST): at a fixed") == "inconclusive"  # -1.7 SE
     assert _status(one_round_ahead(0.3), "Fig. 2 (MNIST): at a fixed") == "not reproduced"  # -12 SE
+
+
+def _mlp_rounds(by_rounds: dict[int, float], by_seed: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                at: int = 4) -> Callable[[dict, int, int], float]:  # fmt: skip
+    """PackNet on MNIST at ``by_rounds[N]`` % at every p, plus ``by_seed[seed]`` at N = ``at`` (a spread over the
+    seeds of one step); everything else as ``paper_like``."""
+    def world(c: dict, seed: int, task: int) -> float:
+        if c["dataset"] != "mnist" or c["method"] != "packnet" or c["rounds"] not in by_rounds:
+            return paper_like(c, seed, task)
+        spread = by_seed[seed] if c["rounds"] == at else 0.0
+        return by_rounds[c["rounds"]] + spread + _noise(c["free"], c["rounds"], c["budget"], seed, task)
+    return world
+
+
+DIP = "Fig. 2 (MNIST): as N grows"
+
+
+@pytest.mark.parametrize("world, status, says", [
+    (_mlp_rounds({1: 95.0, 2: 93.0, 4: 97.0}), "reproduced", "at some p both the drop and the later rise exceed"),
+    (paper_like, "not reproduced", "never drops beyond 2 SE"),  # more rounds always help: no drop at all
+    (_mlp_rounds({1: 95.0, 2: 93.0, 4: 95.3}, (1.5, -0.3, -0.3)), "inconclusive", "a step (the drop or the rise) is "
+     "within 2 SE"),  # the rise: +0.3 points on average, 1.5 / -0.3 / -0.3 by seed
+    (_mlp_rounds({1: 95.0, 2: 95.0, 4: 97.0}, (-1.5, 0.3, 0.3), at=2), "inconclusive", "a step (the drop or the rise) "
+     "is within 2 SE"),  # the drop: -0.3 points on average, +1.5 / -0.3 / -0.3 by seed; the rise clear
+    (_mlp_rounds({1: 95.0, 2: 93.0, 4: 94.0}), "not reproduced", "no larger N climbs back above"),  # up, not beyond N=1
+])  # fmt: skip
+def test_the_mlps_drop_then_rise_counts_each_step_beyond_2_se_and_the_rise_beyond_the_best_before_the_drop(
+        world, status, says):  # fmt: skip
+    """Section 3.1: as N grows the MLP's accuracy drops, then rises beyond the best so far. Every p of these worlds has
+    the same shape, judged on the fake Fig. 2 records (N = 1, 2, 4; 3 seeds, paired)."""
+    rows = report.claims(_records(world), EXPERIMENT.Params(**SELECT, **SCALE))
+    (row,) = [r for r in rows if r["claim"].startswith(DIP)]
+    assert row["status"] == status and says in row["reason"], row["reason"]
+    assert row["paper"] == "performance drops as N grows, then rises beyond the best so far (MLP)"
+    assert [r["claim"] for r in rows].index(row["claim"]) == 6  # right after Fig. 2's two MNIST rows
+    assert row["data and scale"] == next(r["data and scale"] for r in rows if r["claim"].startswith("Fig. 2 (MNIST)"))
+    if status == "reproduced":  # the drop at N=2 and the rise at N=4, each in points and in SE
+        assert row["this book"].startswith("p=0.95: down 2.") and "above it at N=4" in row["this book"]
+        assert all(f"p={f}: N=2 below N=1 (best so far, " in row["reason"] for f in ("0.95", "0.99", "0.995"))
+        assert row["reason"].count("then N=4 above N=1 by ") == 3
 
 
 def at_the_papers_fig3(c: dict, seed: int, task: int) -> float:

@@ -15,12 +15,14 @@ the rules of each figure's rows are one piece: a row, its caption and its figure
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..claims import NO_RECORDS, run_keys
 from ..efficiency import METHODS, compression_ratio
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, paired_direction, seed_se, \
-    size_status, weakest_status
+    size_status, weakest_status, Z
 from .runs import Records
 from .describe import synthetic
 from .efficiency_runs import BASE_KEYS, Params, fill_runs, match, match_record, setting
@@ -176,6 +178,7 @@ def claims(records: Records, p: Params) -> list[dict]:
         rows += _memory_steps(records, p, d, _seed_ratios(records, cache, p, d, "packnet")
                               if matched and p.memory_equal_steps else {})  # fmt: skip
         rows += _fig2(records, p, d)
+        rows += _fig2_dip(records, p, d)
         rows += _fig3(records, p, d)
         rows += _fig4(records, p, d)
     return rows
@@ -395,6 +398,113 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
                      "records": run_keys(_packnet_runs(records, p, d, [(q, n, s.budget) for q in (0.99, 0.995)
                                                                        for n in s.rounds]))})  # fmt: skip
     return rows
+
+
+def _step(high: np.ndarray, low: np.ndarray) -> tuple[float, float, float]:
+    """``high`` minus ``low`` (points, per seed): its mean, its SE (over the seeds, paired; with one seed the binomial
+    SE of both runs' test sets) and the mean in SEs (nan where no SE is measured)."""
+    diff = high - low
+    mean = float(diff.mean())
+    if len(diff) > 1:
+        se = seed_se(list(diff))
+    else:
+        se = combined_se(binomial_se(float(high[0]), TEST_IMAGES), binomial_se(float(low[0]), TEST_IMAGES))
+    if math.isnan(se):
+        return mean, se, math.nan
+    if se == 0:  # no noise measured: any non-zero difference counts
+        return mean, se, math.copysign(math.inf, mean) if mean else 0.0
+    return mean, se, mean / se
+
+
+def _dip_then_rise(acc: dict[int, np.ndarray]) -> tuple[str, str, str]:
+    """Section 3.1's MLP pattern at one p: walking N upwards, an accuracy below the best so far (the drop), then, at a
+    larger N, one above the best before the drop (the rise). ``acc``: each N's per-seed mean accuracy (%), the seeds
+    paired. Returns the finding ('both': drop and rise each beyond 2 SE; 'within': the pattern is in the means but a
+    step is within 2 SE; 'no recovery': a drop beyond 2 SE that no larger N climbs back above; 'no drop': none
+    beyond 2 SE), a short text for the row's 'this book' and one with the SEs for its reason. Of several candidates
+    the one whose weaker step has the most SEs is shown (on a tie, the one whose stronger step has more)."""
+    ns = sorted(acc)
+    means = {n: float(acc[n].mean()) for n in ns}
+    shapes, stuck, small = [], [], []  # ((weaker z, stronger z), drop, rise) of each drop with a rise; the others
+    for j in range(1, len(ns)):
+        best = max(ns[:j], key=means.get)
+        d, d_se, d_z = _step(acc[best], acc[ns[j]])
+        if d <= 0:
+            continue  # ns[j] is a new best
+        drop = (best, ns[j], d, d_se, d_z)
+        rises = [(k, *_step(acc[k], acc[best])) for k in ns[j + 1:]]
+        rises = [r for r in rises if r[1] > 0]
+        if rises:
+            shapes += [((min(d_z, r[3]), max(d_z, r[3])), drop, r) for r in rises]
+        else:
+            (stuck if d_z > Z else small).append(drop)
+
+    def in_se(value: float, se: float, z: float) -> str:
+        return f"{value:.2f} points, {z:.1f} SE (SE {se:.2f})"
+
+    def below(best: int, n: int, d: float, d_se: float, d_z: float) -> str:
+        return f"N={n} below N={best} (best so far, {means[best]:.2f} %) by {in_se(d, d_se, d_z)}"
+
+    late = max(stuck, key=lambda drop: drop[4]) if stuck else None  # the strongest drop with no rise after it
+    unrecovered = f"; no larger N climbs back above N={late[0]}" if late else ""
+    if shapes:
+        _, (best, n, d, d_se, d_z), (k, r, r_se, r_z) = max(shapes, key=lambda s: s[0])
+        short = f"down {d:.2f} at N={n} from N={best}'s {means[best]:.2f} %, then {r:.2f} above it at N={k}"
+        long = f"{below(best, n, d, d_se, d_z)}, then N={k} above N={best} by {in_se(r, r_se, r_z)}"
+        if late:
+            long += f"; later {below(*late)}{unrecovered}"
+        return ("both" if min(d_z, r_z) > Z else "within"), short, long
+    if late:
+        best, n, d = late[:3]
+        return "no recovery", f"down {d:.2f} at N={n} from N={best}, never back above it", below(*late) + unrecovered
+    if small:
+        best, n, d = (weak := max(small, key=lambda drop: drop[4]))[:3]
+        return ("no drop", f"largest drop {d:.2f} at N={n} from N={best}, never back above it",
+                f"largest drop: {below(*weak)}, within 2 SE, and no larger N above N={best}")
+    return "no drop", "higher at every larger N", "every N above the best so far: no drop"
+
+
+def _fig2_dip(records: Records, p: Params, d: str) -> list[dict]:
+    """Section 3.1's remark on the MLP's Fig. 2 (MNIST only): as N grows, accuracy at some point drops below the best so
+    far, then rises beyond it. Judged per p on Fig. 2's PackNet records (the seeds paired, every step against 2 SE):
+    reproduced where at some p both steps exceed 2 SE; inconclusive where the pattern is in the means at some p but a
+    step is within 2 SE; not reproduced otherwise (no drop beyond 2 SE, or no recovery after every such drop)."""
+    if d != "mnist":
+        return []
+    claim = "Fig. 2 (MNIST): as N grows, the MLP's accuracy at some point drops, then rises beyond the best so far"
+    paper = "performance drops as N grows, then rises beyond the best so far (MLP)"
+    s = setting(p, d)
+    if d not in p.fig2_datasets:
+        return [_not_attempted(claim, paper, "fig2_datasets")]
+    if len(s.rounds) < 3:
+        return [{**_not_attempted(claim, paper, "mnist_rounds"), "reason": "a drop and a later rise need at least "
+                 "three N ('mnist_rounds')"}]  # fmt: skip
+    found = {f: _dip_then_rise({n: _per_seed(records, p, d, "packnet", f, n, s.budget) for n in s.rounds})
+             for f in s.free}  # fmt: skip
+    kinds = [k for k, _, _ in found.values()]
+    if "both" in kinds:
+        status, reading = "reproduced", "at some p both the drop and the later rise exceed 2 SE"
+    elif "within" in kinds:
+        status, reading = "inconclusive", (f"the pattern is in the means at {kinds.count('within')} of {len(kinds)} p, "
+                                           "but at each a step (the drop or the rise) is within 2 SE")  # fmt: skip
+    elif "no recovery" in kinds:
+        status, reading = "not reproduced", ("accuracy drops beyond 2 SE, but at every p where it does, no larger N "
+                                             "climbs back above the best before the drop")  # fmt: skip
+    else:
+        status, reading = "not reproduced", "accuracy never drops beyond 2 SE below the best so far, at any p"
+    shown = fig_runs(records, p, "fig2", d)  # every p at every N: the walks read them all
+    seeds = len(seeds_of(shown))
+    spread = f"the SE over the {seeds} seeds of the difference paired by seed" if seeds > 1 else \
+        f"one seed: the binomial SE of both runs' {TEST_IMAGES:,} test images"  # fmt: skip
+    return [{"claim": claim, "paper": paper,
+             "this book": "; ".join(f"p={f:g}: {short}" for f, (_, short, _) in found.items())
+                          + " (mean accuracy; steps in points)",
+             "data and scale": scale(shown, note=False), "status": status,
+             "reason": f"{reading} (walking N = {', '.join(map(str, s.rounds))} upwards at each p: a drop below the "
+                       "best so far, then at a larger N an accuracy above the best before the drop; accuracy is the "
+                       f"mean over the five tasks, and a step counts beyond {Z:g} SE, {spread}): "
+                       + "; ".join(f"p={f:g}: {long}" for f, (_, _, long) in found.items()),
+             "records": run_keys(shown)}]  # fmt: skip
 
 
 def _fig3(records: Records, p: Params, d: str) -> list[dict]:
