@@ -208,6 +208,14 @@ def test_the_chosen_margin_says_whether_it_lasts_to_the_last_task():
     assert row["this book"].startswith("m = 5 %: ")
     assert row["reason"].startswith("m = 5 % is the smallest scanned margin not full before task 10 (full after task")
     scanned = next(r for r in records.where("narrow", margin=5.0))
-    scanned["metrics"]["steps"] = _steps([[max(0, 100 - 20 * (t + 1))] * 2 for t in range(TASKS)])  # full after 5
+
+    def full_after(task: int) -> list[dict]:
+        return _steps([[max(0, 10 * (task - t - 1))] * 2 for t in range(TASKS)])
+
+    scanned["metrics"]["steps"] = full_after(7)  # m = 3 % is full after task 5 in every repetition
     row = next(r for r in report.claims(records, P) if r["claim"].startswith(start))
-    assert row["reason"].startswith("no scanned margin lasts to task 10: m = 5 %, the largest, is full after task 5")
+    assert row["reason"].startswith("no scanned margin lasts to task 10: m = 5 %, the one that lasts longest, is "
+                                    "full after task 7")
+    scanned["metrics"]["steps"] = full_after(4)
+    margins = clnp_records.narrow_by_margin(records, True)
+    assert clnp_records.saturating_margin(margins, TASKS) == 3.0, "the margin lasting longest, not the largest"

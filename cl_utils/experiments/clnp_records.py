@@ -74,9 +74,12 @@ def narrow_by_margin(records: Records, rescaled: bool = True, layer_alphas: bool
 
 def saturating_margin(by_margin: dict[float, list[dict]], num_tasks: int) -> float:
     """The paper's choice of m: the smallest scanned margin whose network is not full before the last task
-    (in every repetition); the largest margin if every one fills up earlier."""
-    lasting = [m for m, runs in by_margin.items() if all((full_after(r) or num_tasks) >= num_tasks for r in runs)]
-    return min(lasting) if lasting else max(by_margin)
+    (in every repetition). If every one fills up earlier, the nearest to it: the margin whose network lasts
+    longest (its earliest repetition to fill, the latest; the smaller margin on a tie). How full a network
+    gets need not grow monotonically with m over single repetitions, so the largest margin is not that."""
+    lasts = {m: min(full_after(r) or num_tasks for r in runs) for m, runs in by_margin.items()}
+    lasting = [m for m, task in lasts.items() if task >= num_tasks]
+    return min(lasting) if lasting else min(lasts, key=lambda m: (-lasts[m], m))
 
 
 

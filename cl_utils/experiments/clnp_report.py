@@ -123,8 +123,8 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
         fills_at = ", ".join(str(full_after(r) or "never") for r in margins[chosen])
         lasts = all((full_after(r) or p.num_tasks) >= p.num_tasks for r in margins[chosen])
         how = (f"m = {chosen:g} % is the smallest scanned margin not full before task {p.num_tasks} (full after task "
-               f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the "
-               f"largest, is full after task {fills_at}, so the paper's choice is not reached")  # fmt: skip
+               f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the one "
+               f"that lasts longest, is full after task {fills_at}, so the paper's choice is not reached")  # fmt: skip
         rows.append(
             {"claim": "Narrow multi-head at the margin chosen as the paper chose it (full only after the last task)",
              "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {_fmt(chosen_avg)} %",
