@@ -19,6 +19,12 @@ question does not arise there.
 Recording the responses once equals recomputing them per batch here, because
 the book uses no data augmentation and records them with dropout off.
 
+``train_old_heads=False`` is a diagnostic, not LwF as Li & Hoiem define it (they
+train the old tasks' parameters too): the old heads are left out of the
+optimiser, so they keep their weights bit for bit, while their distillation
+loss still flows back into the shared body. Chapter 06 uses it to test whether
+LwF's collapse under Adam comes from training the old heads.
+
 :class:`LwF` is the method as a :class:`~cl_utils.methods.ContinualMethod` (chapter 06): the first task
 is fine-tuned, every later one is added by :func:`lwf_train_task`.
 """
@@ -90,6 +96,7 @@ def lwf_train_task(
     distill_weight: float = 1.0,
     scheduler_fn: Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler] | None = None,
     freeze_batchnorm_stats: bool = True,
+    train_old_heads: bool = True,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
     show_progress: bool = True,
@@ -100,6 +107,9 @@ def lwf_train_task(
         (see the module docstring); ``False`` lets the new task's batches update them.
     :param scheduler_fn: ``scheduler_fn(optimizer, first_epoch)`` builds the learning-rate
         schedule of each phase, knowing at which overall epoch the phase starts.
+    :param train_old_heads: ``False`` (a diagnostic, not Li & Hoiem's LwF) leaves the old heads out of
+        the optimiser and stops their weights' gradients, so they stay bit-identical while the
+        distillation through them still trains the body; the default trains them as LwF does.
     """
     if not 0 <= warmup_epochs <= settings.epochs:
         raise ValueError(f"warmup_epochs must be in [0, {settings.epochs}], got {warmup_epochs}")
@@ -115,27 +125,37 @@ def lwf_train_task(
             scheduler=scheduler_fn(opt, 0) if scheduler_fn else None, desc="LwF warm-up", set_train_mode=set_mode,
         )  # fmt: skip
     distill = _Distillation(model, task, old_heads, temperature, distill_weight)
-    params = list(model.body.parameters()) + [p for h in [*old_heads, task] for p in model.heads[h].parameters()]
+    trained_heads = [*old_heads, task] if train_old_heads else [task]
+    params = list(model.body.parameters()) + [p for h in trained_heads for p in model.heads[h].parameters()]
+    frozen = [] if train_old_heads else [p for h in old_heads for p in model.heads[h].parameters() if p.requires_grad]
+    for p in frozen:  # no gradient kept for weights no optimiser steps; the body's gradient is unchanged
+        p.requires_grad_(False)
     opt = settings.make_optimizer(params)
-    history += fit(
-        model, (x, targets), y, epochs=settings.epochs - warmup_epochs, batch_size=settings.batch_size,
-        optimizer=opt, forward=distill.forward, penalty=distill.penalty, generator=generator,
-        val=((val[0], record_soft_targets(model, val[0], old_heads, temperature)), val[1]) if val else None,
-        scheduler=scheduler_fn(opt, warmup_epochs) if scheduler_fn else None,
-        show_progress=show_progress, desc="LwF", set_train_mode=set_mode,
-    )  # fmt: skip
+    try:
+        history += fit(
+            model, (x, targets), y, epochs=settings.epochs - warmup_epochs, batch_size=settings.batch_size,
+            optimizer=opt, forward=distill.forward, penalty=distill.penalty, generator=generator,
+            val=((val[0], record_soft_targets(model, val[0], old_heads, temperature)), val[1]) if val else None,
+            scheduler=scheduler_fn(opt, warmup_epochs) if scheduler_fn else None,
+            show_progress=show_progress, desc="LwF", set_train_mode=set_mode,
+        )  # fmt: skip
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
     return history
 
 
 class LwF(FineTune):
     """LwF as a :class:`~cl_utils.methods.ContinualMethod`: task 1 fine-tuned, each later task trained with
     the distillation of every earlier head (``warmup_epochs`` of head-only training first); nothing frozen,
-    so the whole network is what it keeps."""
+    so the whole network is what it keeps. ``train_old_heads=False`` is the diagnostic of :func:`lwf_train_task`
+    (old heads frozen), not Li & Hoiem's LwF."""
 
     def __init__(self, model: MultiHeadNet, settings: TrainSettings, *, warmup_epochs: int, temperature: float = 2.0,
-                 generator: torch.Generator | None = None, show_progress: bool = True):  # fmt: skip
+                 train_old_heads: bool = True, generator: torch.Generator | None = None,
+                 show_progress: bool = True):  # fmt: skip
         super().__init__(model, settings, multi_head=True, generator=generator, show_progress=show_progress)
-        self.warmup_epochs, self.temperature = warmup_epochs, temperature
+        self.warmup_epochs, self.temperature, self.train_old_heads = warmup_epochs, temperature, train_old_heads
 
     def learn(self, t: int, task: Task) -> None:
         if t == 0:
@@ -144,4 +164,5 @@ class LwF(FineTune):
             return
         lwf_train_task(self.model, t, task.x_train, task.y_train, self.settings, old_heads=list(range(t)),
                        warmup_epochs=self.warmup_epochs, temperature=self.temperature, val=task.split("val"),
-                       generator=self.generator, show_progress=self.show_progress)  # fmt: skip
+                       train_old_heads=self.train_old_heads, generator=self.generator,
+                       show_progress=self.show_progress)  # fmt: skip

@@ -197,3 +197,68 @@ def test_each_row_rests_on_the_runs_its_numbers_are_computed_from():
     assert counts == {"PackNet, CLNP and Progressive Prune forget nothing": 12, "Fine-tuning forgets earlier tasks": 12,
                       "PackNet beats LwF when tasks are added to one network": 18,
                       "LwF keeps the earlier tasks better than fine-tuning": 24, ROUNDS: 24, PROGRESSIVE: 36}
+
+
+def _stream_records(earlier: dict[str, list[float]]):
+    """Fake Permuted MNIST records of three tasks: per configuration, each seed's earlier tasks' final accuracy
+    (fractions; the last task at 0.95); the diagnostic's runs made with other CPU kernels (AVX2) than the rest."""
+    from cl_utils.experiments.runs import Records
+
+    configs = {"lwf": ("lwf", {"warmup": 0, "temperature": 2.0}),
+               "frozen": ("lwf", {"warmup": 0, "temperature": 2.0, "train_old_heads": False}),
+               "fine-tune": ("fine-tune", {})}  # fmt: skip
+    items = []
+    for name, values in earlier.items():
+        method, extra = configs[name]
+        for seed, a in enumerate(values):
+            items.append({"kind": "train", "key": f"{len(items):016x}",
+                          "config": {"stream": "permuted_mnist", "method": method, "seed": seed, **extra},
+                          "metrics": {"acc": [[0.97], [a + 0.01, 0.96], [a - 0.01, a + 0.01, 0.95]], "kept": 100,
+                                      "train_seconds": 1.0},
+                          "environment": {"torch": "2", "load_average": 0.5,
+                                          "cpu_capability": "AVX2" if name == "frozen" else "AVX512"}})  # fmt: skip
+    return Records(items)
+
+
+def test_heads_diagnostic_pairs_the_frozen_variant_with_lwf_and_fine_tuning_by_seed():
+    """The diagnostic's table: per seed the earlier tasks' accuracy of the three Adam configurations and the frozen
+    variant's paired differences, then mean and SE over seeds; the reading judges each difference at 2 SE."""
+    from cl_utils.experiments.comparison_findings import (heads_diagnostic, heads_diagnostic_cpus,
+                                                          heads_diagnostic_reading)
+    from cl_utils.verdicts import seed_se
+
+    records = _stream_records({"lwf": [0.40, 0.45, 0.35], "frozen": [0.80, 0.82, 0.79],
+                               "fine-tune": [0.70, 0.69, 0.72]})  # fmt: skip
+    table = heads_diagnostic(report.runs_frame(records, diagnostics=True))
+    assert list(table.index) == ["seed 0", "seed 1", "seed 2", "mean", "SE over seeds"]
+    assert table.loc["seed 1", "frozen − LwF"] == pytest.approx(37.0)
+    assert table.loc["seed 2", "frozen − fine-tune"] == pytest.approx(7.0)
+    assert table.loc["mean", "LwF, old heads frozen"] == pytest.approx(80.333333)
+    assert table.loc["SE over seeds", "frozen − fine-tune"] == pytest.approx(seed_se([10.0, 13.0, 7.0]))
+    reading = heads_diagnostic_reading(table)
+    assert "minus LwF: +40.33 ±" in reading and reading.count("(ahead beyond 2 SE)") == 2
+    level = _stream_records({"lwf": [0.40, 0.45, 0.35], "frozen": [0.70, 0.70, 0.72], "fine-tune": [0.70, 0.69, 0.72]})
+    assert "minus fine-tuning: +0.33 ± 0.33 points (within 2 SE)" in heads_diagnostic_reading(
+        heads_diagnostic(report.runs_frame(level, diagnostics=True)))
+    assert heads_diagnostic(report.runs_frame(records, diagnostics=True), "Split MNIST").empty
+    records.items[0]["environment"].pop("cpu_capability")  # a record made before records named the kernels
+    assert heads_diagnostic_cpus(report.runs_frame(records, diagnostics=True), records) == (
+        "CPU kernels the runs were trained with: LwF: 2 on AVX512, 1 made before records named them; "
+        "LwF, old heads frozen: 3 on AVX2; fine-tune: 3 on AVX512")
+
+
+def test_the_diagnostic_enters_no_other_table_figure_or_claim():
+    """The runs table of every other table, figure and claim leaves the diagnostic out (and with it its seeds);
+    the time figure counts the runs it draws."""
+    import matplotlib.pyplot as plt
+
+    records = _stream_records({"lwf": [0.40, 0.45], "frozen": [0.80, 0.82], "fine-tune": [0.70, 0.69]})
+    frame = report.runs_frame(records)
+    assert len(frame) == 4 and not frame["configuration"].str.contains("frozen").any()
+    assert len(report.runs_frame(records, diagnostics=True)) == 6
+    fig = report.plot_time(frame, "synthetic", records)
+    assert "4 runs on cpu" in fig._suptitle.get_text()
+    lwf_only = experiments.load("06").Params(methods=["fine-tune", "lwf"], streams=["permuted_mnist"])
+    rows = comparison_claims.claims(lwf_only, frame, report.summary(frame), "synthetic")
+    assert len(rows) == 2 and not any("frozen" in str(v) for row in rows for v in row.values())
+    plt.close(fig)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import cl_utils as cl
+from cl_utils.baselines import finetune_task
 from cl_utils.lwf import lwf_train_task, record_soft_targets
 
 SGD = cl.TrainSettings(epochs=2, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9)
@@ -112,3 +113,41 @@ def test_lwf_learns_its_new_task_at_least_as_well_as_classifier_only_and_keeps_t
         m, 1, x, y, settings, show_progress=False))
     assert lwf_new >= head_new
     assert lwf_old >= head_old - 0.05  # classifier-only keeps the old task exactly; LwF nearly
+
+
+@pytest.mark.parametrize("train_old_heads", [False, True], ids=["old-heads-frozen", "default"])
+def test_old_heads_stay_bit_identical_only_when_left_out_of_the_optimiser(tasks, train_old_heads):
+    """Chapter 06's diagnostic (``train_old_heads=False``, not Li & Hoiem's LwF): every old head keeps its weights
+    bit for bit while the body learns the new task through the distillation; by default (LwF) they move too.
+    Adam, as in the chapter's collapse: its per-parameter step makes even a small gradient a full step."""
+    model = cl.mlp(3 * 32 * 32, [32], [10, 10, 10])
+    adam = cl.TrainSettings(epochs=2, batch_size=64, optimizer="adam", lr=1e-3)
+    cl.fit(model, tasks[0].x_train, tasks[0].y_train, epochs=1, batch_size=64, forward=lambda x: model(x, 0),
+           optimizer=adam.make_optimizer(model.parameters()), show_progress=False)  # fmt: skip
+    for head in (1, 2):  # heads 0 and 1 are the old ones when head 2 is added
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        lwf_train_task(model, head, tasks[1].x_train, tasks[1].y_train, adam, old_heads=list(range(head)),
+                       warmup_epochs=1, train_old_heads=train_old_heads, show_progress=False)  # fmt: skip
+        moved = {n: not torch.equal(p, before[n]) for n, p in model.named_parameters()}
+        old = [n for n in moved if any(n.startswith(f"heads.{h}.") for h in range(head))]
+        assert old and all(p.numel() for n, p in model.named_parameters() if n in old)
+        assert all(moved[n] for n in moved if n.startswith("body.")) and moved[f"heads.{head}.weight"]
+        assert all(moved[n] for n in old) == train_old_heads and any(moved[n] for n in old) == train_old_heads
+        assert all(p.requires_grad for p in model.parameters())  # the heads train again in a later phase
+
+
+def test_lwf_with_old_heads_frozen_no_warm_up_and_no_distillation_is_fine_tuning_bit_for_bit(tasks):
+    """What separates chapter 06's diagnostic (old heads frozen, no warm-up at 2 epochs per task) from fine-tuning
+    is the distillation's gradient into the body alone: with its weight at 0 the two give identical weights."""
+    adam = cl.TrainSettings(epochs=2, batch_size=64, optimizer="adam", lr=1e-3)
+    x, y = tasks[1].x_train, tasks[1].y_train
+    states = []
+    for train in (lambda m, g: finetune_task(m, tasks[1], 1, adam, generator=g, show_progress=False),
+                  lambda m, g: lwf_train_task(m, 1, x, y, adam, old_heads=[0], warmup_epochs=0, distill_weight=0.0,
+                                              train_old_heads=False, generator=g, show_progress=False)):  # fmt: skip
+        torch.manual_seed(0)
+        model = cl.mlp(3 * 32 * 32, [32], [10, 10])
+        finetune_task(model, tasks[0], 0, adam, generator=torch.Generator().manual_seed(0), show_progress=False)
+        train(model, torch.Generator().manual_seed(1))
+        states.append({n: p.detach().clone() for n, p in model.named_parameters()})
+    assert all(torch.equal(states[0][n], states[1][n]) for n in states[0])

@@ -4,6 +4,7 @@ so no sentence can drift from the stored outputs. The interpretation that needs 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -11,9 +12,11 @@ import pandas as pd
 
 from ..metrics import mean_sem
 from ..verdicts import paired_direction, seed_se
+from .comparison_runs import label
 from .comparison_report import PRUNING, by_seed, lwf_against_finetune, most_rounds_against_one
 
-__all__ = ["findings", "WORDS"]
+__all__ = ["findings", "WORDS", "HEADS_DIAGNOSTIC", "heads_diagnostic", "heads_diagnostic_reading",
+           "heads_diagnostic_cpus"]
 
 #: a task "adds units" to CLNP's network when the owned share grows by more than this (half a percent)
 GREW = 0.005
@@ -147,3 +150,58 @@ def findings(frame: pd.DataFrame, table: pd.DataFrame, rounds: pd.DataFrame | No
     out = [_forgetting(frame, streams)] + [_stream(frame, table, s) for s in streams]
     out += [_lwf(frame, table, streams), _optimiser(frame, table, streams), _capacity(frame, streams), _rounds(rounds)]
     return [line for line in out if line]
+
+
+#: the columns of :func:`heads_diagnostic` (all with Adam) and the configurations they read, as the runs table
+#: labels them; the frozen one is a diagnostic, not Li & Hoiem's LwF
+HEADS_DIAGNOSTIC = {"LwF": label("lwf", {}), "LwF, old heads frozen": label("lwf", {"train_old_heads": False}),
+                    "fine-tune": label("fine-tune", {})}  # fmt: skip
+
+
+def heads_diagnostic(frame: pd.DataFrame, stream: str = "Permuted MNIST") -> pd.DataFrame:
+    """Does LwF's collapse with Adam come from training the old heads? Per seed, the earlier tasks' final accuracy
+    (%, every task but the last: the chapter's measure of keeping them) of LwF, of the diagnostic LwF with its old
+    heads frozen (not Li & Hoiem's LwF) and of fine-tuning, all with Adam, and the frozen variant minus each of the
+    other two, paired by seed; then each column's mean and standard error over seeds (for a difference, that of
+    the paired differences). ``frame``: :func:`.comparison_report.runs_frame` with ``diagnostics=True``; no rows
+    where the stream has no diagnostic runs."""
+    lwf, frozen, tuned = HEADS_DIAGNOSTIC
+    rows = frame[frame["stream"] == stream]
+    values = {name: rows[rows["configuration"] == conf].set_index("seed")["earlier tasks (%)"]
+              for name, conf in HEADS_DIAGNOSTIC.items()}  # fmt: skip
+    seeds = sorted(set.intersection(*(set(v.index) for v in values.values())))
+    table = pd.DataFrame({name: v[seeds].to_numpy(dtype=float) for name, v in values.items()},
+                         index=[f"seed {s}" for s in seeds])  # fmt: skip
+    table["frozen − LwF"] = table[frozen] - table[lwf]
+    table["frozen − fine-tune"] = table[frozen] - table[tuned]
+    if seeds:
+        per_seed = table.copy()
+        table.loc["mean"] = per_seed.mean()
+        table.loc["SE over seeds"] = [seed_se(per_seed[c]) for c in per_seed.columns]
+    return table
+
+
+def heads_diagnostic_reading(table: pd.DataFrame) -> str:
+    """The frozen variant against LwF and against fine-tuning in words: mean ± SE, and where it lies at 2 SE."""
+    if table.empty:
+        return "no diagnostic runs on this stream (parameter 'lwf_frozen_heads_streams')"
+    lwf, frozen, tuned = HEADS_DIAGNOSTIC
+    seeds = table[table.index.str.startswith("seed ")]
+    return "; ".join(f"{frozen} minus {name}: {_difference(seeds[frozen], seeds[col])}"
+                     for name, col in (("LwF", lwf), ("fine-tuning", tuned))) + " (earlier tasks, Adam)"
+
+
+def heads_diagnostic_cpus(frame: pd.DataFrame, records, stream: str = "Permuted MNIST") -> str:
+    """Which vector kernels (the records' ``cpu_capability``: AVX2, AVX512) each column of :func:`heads_diagnostic`
+    was trained with: runs made on CPUs whose arithmetic differs pair by seed but do not repeat each other's
+    numbers bit for bit (the diagnostic may be trained long after the runs it is compared with). A configuration
+    without runs is not named."""
+    capability = {r["key"]: (r.get("environment") or {}).get("cpu_capability") for r in records}
+    rows = frame[frame["stream"] == stream]
+    parts = []
+    for name, conf in HEADS_DIAGNOSTIC.items():
+        counts = Counter(capability.get(k) or "" for k in rows[rows["configuration"] == conf]["key"])
+        known_first = sorted(counts.items(), key=lambda c: (not c[0], c[0]))
+        said = [f"{n} on {cpu}" if cpu else f"{n} made before records named them" for cpu, n in known_first]
+        parts += [f"{name}: " + ", ".join(said)] if said else []
+    return "CPU kernels the runs were trained with: " + "; ".join(parts)

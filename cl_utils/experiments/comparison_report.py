@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..metrics import backward_transfer, mean_sem
 from ..verdicts import undominated
-from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, label
+from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, is_diagnostic, label
 from .runs import Records, trained_where
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
@@ -61,11 +61,12 @@ def _square(acc: Sequence[Sequence[float]]) -> np.ndarray:
     return out
 
 
-def runs_frame(records: Records) -> pd.DataFrame:
+def runs_frame(records: Records, diagnostics: bool = False) -> pd.DataFrame:
     """One row per run: stream, method, configuration, seed, accuracy, BWT, largest change, size, time, capacity,
-    and the record's key (the claims rows name the runs they rest on)."""
+    the record's key. The methods compared only: the diagnostic LwF (:func:`.comparison_runs.is_diagnostic`) is
+    in no table, figure or claim but its own (``diagnostics=True`` adds its runs)."""
     rows = []
-    for r in records.where("train"):
+    for r in [r for r in records.where("train") if diagnostics or not is_diagnostic(r["config"])]:
         c, m = r["config"], r["metrics"]
         one_row = len(m["acc"]) == 1  # joint training: measured once, at the end
         rows.append({"stream": STREAM_NAMES[c["stream"]], "method": c["method"],
@@ -234,7 +235,7 @@ def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> pl
 def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Figure:
     """Accuracy against training time (one CPU thread per run), with where the drawn runs were trained and how
     many of them shared the cores with another process (the records' load average), which slows a run."""
-    drawn = records.where("train")
+    drawn = [r for r in records.where("train") if not is_diagnostic(r["config"])]  # the runs the figure draws
     environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(drawn).items())
     loads = [(r["environment"] or {}).get("load_average") for r in drawn]
     busy = sum(1 for la in loads if la is not None and la > 1.5)  # other work ran beside it: its time is slower

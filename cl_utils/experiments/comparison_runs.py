@@ -73,7 +73,11 @@ ADAPTATIONS = {
     "LwF": "chapter 01's distillation (T = 2, unit weight, head-only warm-up for a quarter of the epochs); the "
            "first task trains like fine-tuning. Two configurations, each beside fine-tuning with the same optimiser: "
            "the stream's Adam, and SGD with momentum (lr 0.01, momentum 0.9, no weight decay), the optimiser of "
-           "LwF's papers (chapter 01 fine-tunes a VGG from a trained initial task with SGD and weight decay)",
+           "LwF's papers (chapter 01 fine-tunes a VGG from a trained initial task with SGD and weight decay). On the "
+           "streams 'lwf_frozen_heads_streams' names, a diagnostic beside them, not LwF as Li & Hoiem define it (they "
+           "train the old heads too): Adam with the old heads left out of the optimiser, the distillation still "
+           "training the body; it tests the chapter's reading of LwF's collapse with Adam and is kept out of every "
+           "other table, figure and claim",
     "PackNet": "chapter 02's Algorithm 1 (Ball et al.): E epochs per task, then a retraining budget B "
                "(half of E, as chapter 01's 10 after 20) in N = 1 round (one-shot) or N rounds (iterative), "
                "per-task pruning from Algorithm 2 so that a fraction p of the body is free at the end; "
@@ -120,6 +124,9 @@ class Params(BaseParams):
     packnet_rounds: int = param(3, "N, pruning rounds of iterative PackNet (sharing the budget B)", min=2, max=100)
     # LwF (chapter 01)
     lwf_temperature: float = param(2.0, "distillation temperature", min=0.1, max=100.0)
+    lwf_frozen_heads_streams: list[str] = param([], "streams where LwF with Adam also runs with its old heads frozen "
+                                               "(a diagnostic of its collapse, not Li & Hoiem's LwF; none: not run)",
+                                               choices=STREAMS, unique=True)  # fmt: skip
     # Fine-tuning and LwF also with the optimiser LwF's papers train with (SGD with momentum)
     baseline_optimizers: list[str] = param(["adam", "sgd"], "optimisers of fine-tuning and LwF, one configuration "
                                           "each", choices=("adam", "sgd"), min_length=1, unique=True)  # fmt: skip
@@ -216,6 +223,7 @@ class LwfRun(FineTuneRun):
 
     warmup: int
     temperature: float
+    train_old_heads: bool | None = optional()  # False: the diagnostic with the old heads frozen; absent: LwF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +295,10 @@ def configurations(p: Params, stream: str, method: str) -> list[dict]:
     if method in ("fine-tune", "lwf"):
         lwf = {"warmup": epochs(p, stream) // 4, "temperature": p.lwf_temperature} if method == "lwf" else {}
         sgd = {"optimizer": "sgd", "sgd_lr": p.baseline_sgd_lr, "momentum": p.baseline_sgd_momentum}
-        return [lwf | (sgd if o == "sgd" else {}) for o in p.baseline_optimizers]  # Adam: the first reading's keys
+        confs = [lwf | (sgd if o == "sgd" else {}) for o in p.baseline_optimizers]  # Adam: the first reading's keys
+        if method == "lwf" and stream in p.lwf_frozen_heads_streams:  # the diagnostic (Adam), keyed by its flag
+            confs.append(lwf | {"train_old_heads": False})
+        return confs
     if method in ("packnet", "packnet-iterative"):
         rounds = 1 if method == "packnet" else p.packnet_rounds
         return [{"free": f, "rounds": rounds, "budget": budget(p, stream)} for f in p.packnet_free]
@@ -302,9 +313,16 @@ def configurations(p: Params, stream: str, method: str) -> list[dict]:
                  column_batch_size=p.progressive_batch_size) for f in p.progressive_fractions]  # fmt: skip
 
 
+def is_diagnostic(c: dict) -> bool:
+    """Whether a run's config is the diagnostic LwF with its old heads frozen (not one of the methods compared)."""
+    return c.get("train_old_heads") is False
+
+
 def label(method: str, c: dict) -> str:
     """How tables and figures name a configuration: 'PackNet iterative (N=3) p=0.9', 'LwF (SGD)'."""
     name = METHOD_NAMES[method]
+    if is_diagnostic(c):
+        return f"{name} (Adam, old heads frozen; diagnostic)"
     if c.get("optimizer") == "sgd" and method in ("fine-tune", "lwf"):
         return f"{name} (SGD)"
     if method == "packnet-iterative":
@@ -407,7 +425,8 @@ def build_joint(c: JointRun, tasks: Sequence[Task], ctx: RunContext) -> Joint:
 def build_lwf(c: LwfRun, tasks: Sequence[Task], ctx: RunContext) -> LwF:
     generator = set_seed(c.seed)
     return LwF(network(c, tasks).to(ctx.device), _settings(c), warmup_epochs=c.warmup, temperature=c.temperature,
-               generator=generator, show_progress=ctx.show_progress)  # fmt: skip
+               train_old_heads=c.train_old_heads is not False, generator=generator,
+               show_progress=ctx.show_progress)  # fmt: skip
 
 
 def build_packnet(c: PackNetRun, tasks: Sequence[Task], ctx: RunContext) -> PackingSchedule:
