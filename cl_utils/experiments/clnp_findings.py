@@ -104,7 +104,8 @@ def findings(records: Records, p: Params) -> list[str]:
         parts = []
         for r in sorted(runs, key=lambda x: x["config"]["rep"]):
             final, full = 100 * np.array(r["metrics"]["acc"][-1]), full_after(r)
-            split = (f" (tasks 1-{full} average {final[:full].mean():.2f} %, tasks {full + 1}-{len(final)} "
+            later = f"task {len(final)}" if full and full + 1 == len(final) else f"tasks {(full or 0) + 1}-{len(final)}"
+            split = (f" (tasks 1-{full} average {final[:full].mean():.2f} %, {later} "
                      f"{final[full:].mean():.2f} %)" if full and full < len(final) else "")  # fmt: skip
             parts.append(f"repetition {r['config']['rep']}: {final.mean():.2f} %, task 1 keeps "
                          f"{r['metrics']['steps'][0]['new_units']} units per layer, "
