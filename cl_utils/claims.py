@@ -16,7 +16,6 @@ records the row rests on, :func:`run_keys`; a reader can open each ``<key>.json`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shlex
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
+import yaml
 
 from .chapters import REGISTRY
 from .paths import project_root, results_root
@@ -46,14 +46,10 @@ def run_keys(*groups: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _cli_value(value: Any) -> str:
-    """``value`` as one shell word that the parameters' YAML parsing reads back unchanged."""
-    if isinstance(value, str):
-        return shlex.quote(value)
-    text = json.dumps(value)
-    # YAML 1.1 reads 1e-07 as a string: give every exponent a mantissa with a point and a signed exponent
-    text = re.sub(r"(?<![\d.])(\d+)e([-+]?)(\d+)", lambda m: f"{m[1]}.0e{m[2] or '+'}{m[3]}", text)
-    text = re.sub(r"(\d+\.\d+)e(\d)", r"\1e+\2", text)
-    return shlex.quote(text)
+    """``value`` as one shell word that the parameters' YAML parsing (:func:`yaml.safe_load`) reads back
+    unchanged: YAML flow style, which quotes a string only where it must, and with single quotes."""
+    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, width=10**6)
+    return shlex.quote(text.strip().removesuffix("\n...").strip())
 
 
 def regenerate_command(chapter: str, params: Any) -> str:
@@ -70,7 +66,12 @@ def regenerate_command(chapter: str, params: Any) -> str:
         return f"make reproduce NB={notebook}"
     args = ([f"-p preset {params.preset}"] if params.preset else []) + [f"-p {k} {_cli_value(v)}"
                                                                           for k, v in overrides.items()]
-    return f"make run NB={notebook}" + (f' ARGS="{" ".join(args)}"' if args else "")
+    if not args:
+        return f"make run NB={notebook}"
+    # make expands $ in ARGS ($$ is a $) and hands it to the recipe's shell, which parses the words again: quote
+    # the whole value once more
+    joined = " ".join(args).replace("$", "$$")
+    return f"make run NB={notebook} ARGS=" + (f'"{joined}"' if not set(joined) & set("\"$`\\") else shlex.quote(joined))
 
 
 def claims_frame(rows: Sequence[Mapping[str, str]]) -> pd.DataFrame:

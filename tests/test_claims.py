@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from cl_utils import claims, experiments, plots
 
@@ -108,3 +110,36 @@ def test_a_table_without_save_to_writes_nothing(tmp_path, monkeypatch):
     plots.paper_vs_book([{"claim": "x", "paper": "1", "this book": "2"}])
     assert not list(tmp_path.rglob("*.csv"))
     assert isinstance(claims.claims_frame([ROW]), pd.DataFrame)
+
+
+class _Odd:
+    """Parameters with values that need quoting: a list of strings with a space, a string, tiny floats."""
+
+    RUNNING = ("train",)
+    preset = "smoke"
+
+    @staticmethod
+    def defaults() -> dict:
+        return {"names": [], "label": "", "alphas": [1.0], "train": False}
+
+    @staticmethod
+    def as_dict() -> dict:
+        return {"names": ["split mnist", "it's"], "label": 'say "hi" $HOME', "alphas": [1e-07, 2e-05],
+                "train": True, "preset": "smoke"}  # fmt: skip
+
+
+def test_the_command_survives_the_users_shell_and_makes_recipe_shell(monkeypatch, tmp_path):
+    """make hands ARGS to its recipe's shell, which parses the words again: what papermill receives must read
+    back (as the parameters read a -p value, with YAML) as the values the run had."""
+    monkeypatch.setattr(experiments, "preset", lambda chapter, name: {})
+    command = claims.regenerate_command("03_clnp", _Odd)
+    words = shlex.split(command)  # the user's shell
+    assert words[:3] == ["make", "run", "NB=book/03_clnp.ipynb"] and words[3].startswith("ARGS=")
+    args = shlex.split(words[3].removeprefix("ARGS=").replace("$$", "$"))  # make, then the recipe's shell
+    values = {args[i + 1]: yaml.safe_load(args[i + 2]) for i in range(0, len(args), 3)}
+    assert values == {"preset": "smoke", **{k: v for k, v in _Odd.as_dict().items() if k not in ("train", "preset")}}
+    makefile = tmp_path / "Makefile"  # and through a real make: ARGS as the recipe's shell passes it on
+    makefile.write_text("run:\n\t@printf '%s\\n' $(ARGS)\n")
+    shell = subprocess.run(["bash", "-c", f"cd {shlex.quote(str(tmp_path))} && {command}"], capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    assert shell.stdout.splitlines() == args

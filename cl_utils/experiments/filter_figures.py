@@ -13,8 +13,8 @@ import pandas as pd
 from .. import plots
 from .runs import Records
 from .filter_runs import Params
-from .filter_report import (NAMES, carved, eq1_readings, common_config, data_label, gaps, history_frame, runs, scale, speed,
-                            summary, visits)  # fmt: skip
+from .filter_report import (NAMES, USED_READING, carved, common_config, data_label, eq1_readings, gaps, history_frame,
+                            runs, scale, speed, summary, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
            "fig_fixed_subset_pretrained", "fig_resampled", "fig_datasets", "table_fixed_subset", "table_starts",
@@ -35,7 +35,9 @@ EQ1_CAPTION = ("VGG-16 filter count after k pruning steps of 5 % (the report: 4,
 def table_eq1_readings() -> pd.DataFrame:
     """VGG-16's filter count after k steps of 5 % every 7 epochs under four readings of the report's Eq. (1)
     (:func:`.filter_report.eq1_readings`: the paper's arithmetic, not a run)."""
-    table = pd.DataFrame(eq1_readings(), index=pd.Index(range(8), name="pruning steps")).T
+    readings = {(f"{name}  [used here]" if name == USED_READING else name): totals
+                for name, totals in eq1_readings().items()}  # fmt: skip
+    table = pd.DataFrame(readings, index=pd.Index(range(8), name="pruning steps")).T
     table.columns = [f"{k} (epoch {7 * k + 1}+)" for k in range(8)]
     return table
 

@@ -25,7 +25,7 @@ from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed",
-           "visit_gains", "visits", "claims"]  # fmt: skip
+           "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 #: "fig2_standin": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
@@ -324,7 +324,8 @@ def _timed_speed(rec: dict, scale_line: str) -> dict:
 
 
 PAPER_FILTERS = (4224, 3136)  # Fig. 2: VGG-16's filters before pruning, and in epochs 43-49 (after 6 steps)
-USED_READING = "floor(5 % of the layer's current filters)  [used here]"
+PAPER_STEPS = 6  # the prunes before epoch 43 (every 7 epochs): the network of epochs 43-49
+USED_READING = "floor(5 % of the layer's current filters)"  # the runs' reading (filter_pruning.filters_to_prune)
 
 
 def eq1_readings(steps: int = 7) -> dict[str, list[int]]:
@@ -353,17 +354,19 @@ def eq1_readings(steps: int = 7) -> dict[str, list[int]]:
 
 
 def _count_status(n: int) -> tuple[str, str]:
-    """The filter-count row's status and reason: an exact count against the paper's, with which readings of Eq. 1
+    """The filter-count row's status and reason: our exact count against the paper's, and which readings of Eq. 1
     give the paper's count (the runs' reading was chosen because it does, so a match tests the reading)."""
-    after = {name: totals[6] for name, totals in eq1_readings().items()}
-    matching = [name.split("  [")[0] for name, total in after.items() if total == PAPER_FILTERS[1]]
-    others = ", ".join(f"{name.split('  [')[0]}: {total:,}" for name, total in after.items() if name != USED_READING)
-    status = "reproduced" if n == PAPER_FILTERS[1] else "not reproduced"
-    which = "only this one gives" if matching == [USED_READING.split("  [")[0]] else f"{len(matching)} give"
-    return status, (f"an exact count, {'equal to' if n == PAPER_FILTERS[1] else 'unlike'} the paper's "
-                    f"{PAPER_FILTERS[1]:,}: 5 % of each layer's filters, rounded down per layer, removed every 7 epochs. "
-                    f"Of four readings of Eq. 1, {which} the paper's count after 6 steps (the others: {others}); the "
-                    f"runs use it because it does, so the match confirms the reading more than it tests the method")
+    after = {name: totals[PAPER_STEPS] for name, totals in eq1_readings().items()}
+    matching = [name for name, total in after.items() if total == PAPER_FILTERS[1]]
+    others = ", ".join(f"{name}: {total:,}" for name, total in after.items() if name != USED_READING)
+    which = "only this one gives" if matching == [USED_READING] else f"{len(matching)} give"
+    equal = n == PAPER_FILTERS[1]
+    return ("reproduced" if equal else "not reproduced",
+            f"an exact count, {'equal to' if equal else 'unlike'} the paper's {PAPER_FILTERS[1]:,}: 5 % of each "
+            f"layer's filters, rounded down per layer, removed every 7 epochs. Of four readings of Eq. 1, {which} the "
+            f"paper's count after {PAPER_STEPS} steps (the others: {others}); the runs use it because it does, so "
+            + ("the match confirms the reading more than it tests the method" if equal else
+               "a different count means the runs did not prune as that reading says"))
 
 
 def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, shown: list[dict], c: dict,
@@ -376,7 +379,8 @@ def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, sh
         first = at49.iloc[0]
         run = next(r for r in shown if (r["config"]["criterion"], r["config"]["seed"]) == (first.criterion, first.seed))
         n, total = int(first.filters), max(h["filters"] for h in run["metrics"]["history"])  # total: its first epoch's
-        rows.append({"claim": "Fig. 2: filters left in the network of epochs 43-49", "paper": f"{PAPER_FILTERS[1]:,} of {PAPER_FILTERS[0]:,}",
+        rows.append({"claim": "Fig. 2: filters left in the network of epochs 43-49",
+                     "paper": f"{PAPER_FILTERS[1]:,} of {PAPER_FILTERS[0]:,}",
                      "this book": f"{n:,} of {total:,}", "data and scale": scale_line,
                      **dict(zip(("status", "reason"), _count_status(n))), "records": run_keys([run])})  # fmt: skip
     timed = records.where("epoch_time")
