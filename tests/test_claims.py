@@ -1,6 +1,7 @@
 """cl_utils.claims: each chapter's claims as data, and the scorecard page generated from them."""
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 
@@ -140,6 +141,7 @@ def test_the_command_survives_the_users_shell_and_makes_recipe_shell(monkeypatch
     assert values == {"preset": "smoke", **{k: v for k, v in _Odd.as_dict().items() if k not in ("train", "preset")}}
     makefile = tmp_path / "Makefile"  # and through a real make: ARGS as the recipe's shell passes it on
     makefile.write_text("run:\n\t@printf '%s\\n' $(ARGS)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # not a sub-make of make test
     shell = subprocess.run(["bash", "-c", f"cd {shlex.quote(str(tmp_path))} && {command}"], capture_output=True,
-                           text=True, check=True)  # fmt: skip
+                           text=True, check=True, env=env)  # fmt: skip
     assert shell.stdout.splitlines() == args
