@@ -58,7 +58,9 @@ def regenerate_command(chapter: str, params: Any) -> str:
     the preset and every value set on top of it (``-p name value``, as papermill passes them)."""
     from .experiments import preset as preset_values  # late: experiments imports this module's users
 
-    base = {**params.defaults(), **(preset_values(chapter, params.preset) if params.preset else {})}
+    # the preset as parameters, validated as the run's were (a preset's 1e-3 is a float there, not YAML's string)
+    base = params.from_values({"preset": params.preset}, preset_values(chapter, params.preset)).as_dict() \
+        if params.preset else params.defaults()
     running = set(params.RUNNING)
     overrides = {k: v for k, v in params.as_dict().items() if k not in running and base.get(k) != v}
     notebook = f"book/{chapter}.ipynb"
@@ -185,6 +187,7 @@ def _chapter_section(chapter: str, rows: pd.DataFrame) -> list[str]:
 
 
 def _records_said(records: str) -> str:
+    """A row's ``records`` field in words for the scorecard: "no run" or "N run record(s)"."""
     keys = str(records).split()
     return "no run" if keys == [NO_RECORDS] else f"{len(keys)} run record{'s' if len(keys) > 1 else ''}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -122,6 +123,11 @@ class _Odd:
     @staticmethod
     def defaults() -> dict:
         return {"names": [], "label": "", "alphas": [1.0], "train": False}
+
+    @classmethod
+    def from_values(cls, values: dict, preset_values: dict) -> SimpleNamespace:
+        """As Params: the preset's values over the defaults, then ``values``."""
+        return SimpleNamespace(as_dict=lambda: {**cls.defaults(), **preset_values, **values})
 
     @staticmethod
     def as_dict() -> dict:

@@ -514,7 +514,7 @@ def test_table1_rows_use_the_per_seed_ratios_where_the_grid_runs_are_stored(monk
 
     def fake(records, cache, d, free, method, steps="epochs"):  # Multinet above Memory, both growing with p
         u = -math.log10(1 - free) + (0.5 if method == "multinet" else 0.0)
-        return SeedRatios(np.array([u - 0.5, u - 0.45, u - 0.4]), 0)
+        return SeedRatios(np.array([u - 0.5, u - 0.45, u - 0.4]), 0, ())
 
     monkeypatch.setattr(report, "run_cache", lambda records, p: {})
     monkeypatch.setattr(report, "seed_ratios", fake)

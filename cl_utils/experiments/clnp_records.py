@@ -15,7 +15,8 @@ from .runs import Records
 from .describe import synthetic
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
-           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin", "scales", "scale_wide",
+           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin",
+           "lasts_until", "scales", "scale_wide",
            "scale_narrow", "scale_cifar"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
@@ -77,9 +78,15 @@ def saturating_margin(by_margin: dict[float, list[dict]], num_tasks: int) -> flo
     (in every repetition). If every one fills up earlier, the nearest to it: the margin whose network lasts
     longest (its earliest repetition to fill, the latest; the smaller margin on a tie). How full a network
     gets need not grow monotonically with m over single repetitions, so the largest margin is not that."""
-    lasts = {m: min(full_after(r) or num_tasks for r in runs) for m, runs in by_margin.items()}
+    lasts = {m: lasts_until(runs, num_tasks) for m, runs in by_margin.items()}
     lasting = [m for m, task in lasts.items() if task >= num_tasks]
     return min(lasting) if lasting else min(lasts, key=lambda m: (-lasts[m], m))
+
+
+def lasts_until(runs: list[dict], num_tasks: int) -> int:
+    """The task after which the first of ``runs`` to fill up is full (``num_tasks`` when none fills before the end):
+    a margin's network lasts to the last task when this is ``num_tasks``."""
+    return min(full_after(r) or num_tasks for r in runs)
 
 
 

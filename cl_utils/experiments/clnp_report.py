@@ -13,7 +13,8 @@ from .. import verdicts as v
 from ..claims import run_keys
 from .clnp_runs import Params
 from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
-                           largest_change, narrow_by_margin, saturating_margin, scales, single_task_averages, wide_runs)
+                           largest_change, lasts_until, narrow_by_margin, saturating_margin, scales,
+                           single_task_averages, wide_runs)
 from .runs import Records
 
 __all__ = ["claims"]
@@ -121,7 +122,7 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
         c_mean, c_se = _level(chosen_avg, n_test)
         status, reason = v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None)
         fills_at = ", ".join(str(full_after(r) or "never") for r in margins[chosen])
-        lasts = all((full_after(r) or p.num_tasks) >= p.num_tasks for r in margins[chosen])
+        lasts = lasts_until(margins[chosen], p.num_tasks) >= p.num_tasks
         how = (f"m = {chosen:g} % is the smallest scanned margin not full before task {p.num_tasks} (full after task "
                f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the one "
                f"that lasts longest, is full after task {fills_at}, so the paper's choice is not reached")  # fmt: skip
@@ -175,8 +176,8 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
     on the run whose stream says whether it is the stand-in, where that changes its status or test-set sizes."""
     runs = {(m, f): records.one("cifar", margin=m, finetune=f, width=1.0)
             for m, f in zip(p.cifar_margins, p.cifar_finetune)}  # fmt: skip
-    stream = next(iter(runs.values()))
-    pairs = stream["config"]["stream"] == "cifar10_pairs"  # the records' stream, not p's
+    any_run = next(iter(runs.values()))  # its config names the stream
+    pairs = any_run["config"]["stream"] == "cifar10_pairs"  # the records' stream, not p's
     later_test = PAIR_TEST if pairs else BLOCK_TEST
     test_of = lambda i: CIFAR10_TEST if i == 0 else later_test  # noqa: E731  (task i, 0-based)
     plain = sorted(k for k in runs if not k[1])
@@ -196,7 +197,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
          "status": "inconclusive" if full_first is None or pairs else "reproduced" if full_first == 4
          else "not reproduced",
          "reason": never if full_first is None else f"full after task {full_first} (an exact count, one run)"
-         + (stand_in if pairs else ""), "records": run_keys([runs[first], stream])},
+         + (stand_in if pairs else ""), "records": run_keys([runs[first], any_run])},
     ]  # fmt: skip
     if len(plain) > 1:
         second = plain[1]
@@ -209,7 +210,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
              "status": "inconclusive" if full_second is None or pairs else "reproduced" if full_second >= n_tasks
              else "not reproduced",
              "reason": never if full_second is None else f"full after task {full_second} of {n_tasks}"
-             + (stand_in if pairs else ""), "records": run_keys([runs[first], runs[second], stream])})  # fmt: skip
+             + (stand_in if pairs else ""), "records": run_keys([runs[first], runs[second], any_run])})  # fmt: skip
     if full_first is not None and full_first < n_tasks and len(plain) > 1:
         # the same tasks, trained without capacity at m = 1 % and with it at m = 2 % (Fig. 3a's comparison)
         other = 100 * np.array(runs[plain[1]]["metrics"]["acc"][-1])
@@ -219,7 +220,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
         rows.append({"claim": "Fig. 3a: once capacity is spent (m = 1 %), the later tasks' accuracy plummets",
                      "paper": "plummets", "this book": f"{diff:+.2f} points (tasks {full_first + 1}-{n_tasks}, "
                                                        f"m = {first[0]:g} % against m = {plain[1][0]:g} %)",
-                     "data and scale": scale, "records": run_keys([runs[first], runs[plain[1]], stream]),
+                     "data and scale": scale, "records": run_keys([runs[first], runs[plain[1]], any_run]),
                      **_status(*v.direction_status(diff, se, expected_sign=-1, what="difference"))})
     else:
         spent_last = full_first is not None  # full only after the last task: no later task to see it
@@ -227,7 +228,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                      "paper": "plummets", "data and scale": scale, "status": "inconclusive",
                      "this book": "capacity spent only by the last task" if spent_last else "capacity never spent",
                      "reason": f"full after task {full_first} of {n_tasks}: no task came after it" if spent_last
-                     else never, "records": run_keys([runs[first], stream])})  # fmt: skip
+                     else never, "records": run_keys([runs[first], any_run])})  # fmt: skip
     tuned = [k for k in runs if k[1]]
     if tuned:
         ft = 100 * np.array(runs[tuned[0]]["metrics"]["acc"][-1])
@@ -245,7 +246,7 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
             {"claim": "Fig. 3a: m = 4 % with fine-tuning lifts the later tasks",
              "paper": "a significant boost", "this book": f"tasks 2-{n_tasks} {later:+.2f} points on average ({label})",
              "data and scale": scale, **_status(*v.direction_status(later, se_later, what="tasks 2-6")),
-             "records": run_keys([runs[tuned[0]], runs[first], stream])},
+             "records": run_keys([runs[tuned[0]], runs[first], any_run])},
         ]  # fmt: skip
     wider = records.one("cifar", width=p.cifar_wide_width)
     grown = np.array([s["new_units"] for s in wider["metrics"]["steps"]])
@@ -264,5 +265,5 @@ def _cifar_claims(records: Records, p: Params, scale: str) -> list[dict]:
                       "no layer grows after task 1 here" if max(last) <= 1 else
                       "deeper layers grow for longer, in another pattern" if last == sorted(last) else
                       "the layers do not grow for longer with depth"),
-         "records": run_keys([wider, stream])})  # fmt: skip
+         "records": run_keys([wider, any_run])})  # fmt: skip
     return rows

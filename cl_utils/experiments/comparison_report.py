@@ -88,22 +88,25 @@ def rounds_frame(records: Records) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stream", "p", "N", "seed", "accuracy (%)", "key"])
 
 
-def by_seed(frame: pd.DataFrame, stream: str, ours: str, theirs: str,
-            column: str = "accuracy (%)") -> tuple[list[float], list[float]]:  # fmt: skip
-    """``column`` of two configurations on one stream, paired by seed (the seeds both ran, in order): the
-    methods of one seed see the same data order, so their difference is the paired one."""
-    rows = frame[frame["stream"] == stream]
-    a, b = (rows[rows["configuration"] == c].set_index("seed")[column] for c in (ours, theirs))
-    seeds = sorted(set(a.index) & set(b.index))
-    return list(a[seeds]), list(b[seeds])
-
-
 def paired_runs(rows: pd.DataFrame, column: str, ours: object, theirs: object) -> pd.DataFrame:
     """The rows whose ``column`` is ``ours`` or ``theirs``, at the seeds both ran: the runs a paired difference
     (:func:`by_seed`, :func:`most_rounds_against_one`) is computed from."""
     a, b = rows[rows[column] == ours], rows[rows[column] == theirs]
     seeds = set(a["seed"]) & set(b["seed"])
     return pd.concat([a, b])[lambda both: both["seed"].isin(seeds)]
+
+
+def _by_seed(rows: pd.DataFrame, column: str, ours: object, theirs: object, value: str) -> tuple[list, list]:
+    """``value`` of the two settings of ``column`` in ``rows``, paired by seed (:func:`paired_runs`, seeds in order)."""
+    both = paired_runs(rows, column, ours, theirs).sort_values("seed", kind="stable")
+    return tuple(list(both[both[column] == c][value]) for c in (ours, theirs))  # type: ignore[return-value]
+
+
+def by_seed(frame: pd.DataFrame, stream: str, ours: str, theirs: str,
+            column: str = "accuracy (%)") -> tuple[list[float], list[float]]:  # fmt: skip
+    """``column`` of two configurations on one stream, paired by seed (the seeds both ran, in order): the
+    methods of one seed see the same data order, so their difference is the paired one."""
+    return _by_seed(frame[frame["stream"] == stream], "configuration", ours, theirs, column)
 
 
 def lwf_against_finetune(table: pd.DataFrame, streams: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -125,9 +128,8 @@ def most_rounds_against_one(rounds: pd.DataFrame) -> list[tuple[str, float, int,
         most = int(g["N"].max())
         if most == 1 or 1 not in set(g["N"]):
             continue
-        one, many = (g[g["N"] == n].set_index("seed")["accuracy (%)"] for n in (1, most))
-        seeds = sorted(set(one.index) & set(many.index))
-        out.append((stream, p, most, list(many[seeds]), list(one[seeds])))
+        many, one = _by_seed(g, "N", most, 1, "accuracy (%)")
+        out.append((stream, p, most, many, one))
     return out
 
 

@@ -149,12 +149,20 @@ def _ratio_runs(per_seed: dict[float, tuple[SeedRatios, ...]]) -> list[dict]:
 TEST_IMAGES = 10_000
 
 
+def _paired_se(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """The SE of ``ours - theirs`` (accuracies in %, per seed): over the seeds, paired; with one seed the binomial
+    SE of both runs' test sets."""
+    if len(ours) > 1:
+        return seed_se(list(ours - theirs))
+    return combined_se(binomial_se(float(ours[0]), TEST_IMAGES), binomial_se(float(theirs[0]), TEST_IMAGES))
+
+
 def _direction(ours: np.ndarray, theirs: np.ndarray, *, expected_sign: int = 1, what: str) -> tuple[str, str]:
     """:func:`paired_direction` over seeds; with one seed, against the binomial SE of both runs' test sets."""
     if len(ours) > 1:
         return paired_direction(list(ours), list(theirs), expected_sign=expected_sign, what=what)
-    se = combined_se(binomial_se(float(ours[0]), TEST_IMAGES), binomial_se(float(theirs[0]), TEST_IMAGES))
-    status, reason = direction_status(float(ours[0] - theirs[0]), se, expected_sign=expected_sign, what=what)
+    status, reason = direction_status(float(ours[0] - theirs[0]), _paired_se(ours, theirs),
+                                      expected_sign=expected_sign, what=what)  # fmt: skip
     return status, f"{reason} (one seed: binomial SE of {TEST_IMAGES:,} test images per run)"
 
 
@@ -401,16 +409,8 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
 
 
 def _step(high: np.ndarray, low: np.ndarray) -> tuple[float, float, float]:
-    """``high`` minus ``low`` (points, per seed): its mean, its SE (over the seeds, paired; with one seed the binomial
-    SE of both runs' test sets) and the mean in SEs (nan where no SE is measured)."""
-    diff = high - low
-    mean = float(diff.mean())
-    if len(diff) > 1:
-        se = seed_se(list(diff))
-    else:
-        se = combined_se(binomial_se(float(high[0]), TEST_IMAGES), binomial_se(float(low[0]), TEST_IMAGES))
-    if math.isnan(se):
-        return mean, se, math.nan
+    """``high`` minus ``low`` (points, per seed): its mean, its SE (:func:`_paired_se`) and the mean in SEs."""
+    mean, se = float((high - low).mean()), _paired_se(high, low)
     if se == 0:  # no noise measured: any non-zero difference counts
         return mean, se, math.copysign(math.inf, mean) if mean else 0.0
     return mean, se, mean / se

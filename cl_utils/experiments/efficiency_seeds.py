@@ -36,7 +36,7 @@ class SeedRatios:
 
     log10: np.ndarray
     unbracketed: int
-    runs: tuple[dict, ...] = ()
+    runs: tuple[dict, ...]
 
     @property
     def geometric_mean(self) -> float:

@@ -25,7 +25,8 @@ from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed",
-           "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings", "claims"]  # fmt: skip
+           "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
+           "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 #: "fig2_standin": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)

@@ -97,11 +97,11 @@ def claims(records: Records, p: Params) -> list[dict]:
                                       "classifier_only", d), combined_se(seed_se([o[d] for o in lwf_orders.values()]),
                                       single_se("classifier_only", d)), expected_sign=-1, what=a)
                      for d, a in zip(added_names, added)]  # fmt: skip
-    rises = [err(r["metrics"]["accuracies"][-1][0]) - initial_err for r in lwf(records, p)]
+    rises = [err(r["metrics"]["accuracies"][-1][0]) - initial_err for r in lwf_runs]
     lwf_rise = float(np.mean(rises))
     weighted = pruned(records)
     start = weighted[first[0]]
-    from_start = started_from(records, packnet(records, first), first[0])
+    from_start = started_from(records, pk_runs, first[0])
     pk_change = max((abs(err(s["accuracies"][0]) - err(start["after_retrain"]))
                      for rec in from_start for s in rec["metrics"]["steps"]), default=float("nan"))  # fmt: skip
     order = _order_rise(order_frame(records, p))
@@ -109,7 +109,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     cells = [(separate[k][d], shared[k][d]) for k in shared if k in separate for d in added_names]
     bias_gap = float(np.mean([x - y for x, y in cells]))
     bias_se = seed_se([x - y for x, y in cells])
-    rec = packnet(records, first)[0]["metrics"]
+    rec = pk_runs[0]["metrics"]
     overhead = rec["mask_bytes_packed"] / (4 * rec["mask_bytes_uint8"])
     costs = {f: err(weighted[f]["after_retrain"]) - initial_err for f in (0.5, 0.75) if f in weighted}
     fig5 = fig5_frame(records).pivot(index="task", columns="trained", values="error")
@@ -154,7 +154,7 @@ def claims(records: Records, p: Params) -> list[dict]:
          "status": ("reproduced" if pk_change == 0 else "not reproduced") if from_start else "inconclusive",
          "reason": "an exact property, bit-exact: frozen weights, biases and batch-norm statistics (tested with "
                    "torch.equal); judged on the runs that started from the pruned initial network the record "
-                   f"describes (same state digest): {len(from_start)} of {len(packnet(records, first))}",
+                   f"describes (same state digest): {len(from_start)} of {len(pk_runs)}",
          "records": run_keys(pk_runs, [weight_stages[first[0]]])},
         {"claim": "Fig. 2: LwF's error on the initial task rises as tasks are added", "paper": f"{paper_rise:+.2f} points ({t2p.loc['ImageNet', 'Classifier Only']:.2f} → "
          f"{t2p.loc['ImageNet', 'LwF']:.2f})",
@@ -243,7 +243,8 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
     batch-norm (frozen after task 1, as ours), and the section 4 remark that per-task batch-norm lowers the error
     further (paired by order and run: a per-task run and its frozen twin share the seed). ``individual``: the
     individual networks' runs behind ``gap``, for the rows' ``records``."""
-    if not packnet(records, first)[0]["config"]["batch_norm"]:
+    frozen_runs = packnet(records, first)
+    if not frozen_runs[0]["config"]["batch_norm"]:
         return []
     paper = PAPER_TABLE4_BN.iloc[1:]
     paper_gap = float((paper["PackNet 0.50, 0.75, 0.75"] - paper["Individual Networks"]).mean())
@@ -254,7 +255,7 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
              "status": status, "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
                                          f"individual network(s) per task; "
                                          "the individual networks re-fit batch-norm, PackNet keeps the initial task's)",
-             "records": run_keys(packnet(records, first), individual)}]
+             "records": run_keys(frozen_runs, individual)}]
     own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
     if own:
         keys = sorted(own)  # each has its frozen twin (same order, run and seed)
@@ -276,6 +277,6 @@ def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: flo
                                + f". Like for like with the individual networks (both re-fit batch-norm), PackNet's "
                                  f"error is {own_gap:.2f} points above theirs (its frozen twins: {twin_gap:.2f}; all "
                                  f"frozen runs: {gap:.2f})",
-                     "records": run_keys(packnet(records, first, batchnorm_per_task=True), packnet(records, first),
+                     "records": run_keys(packnet(records, first, batchnorm_per_task=True), frozen_runs,
                                          individual)})  # fmt: skip
     return rows
