@@ -92,8 +92,7 @@ def paired_runs(rows: pd.DataFrame, column: str, ours: object, theirs: object) -
     """The rows whose ``column`` is ``ours`` or ``theirs``, at the seeds both ran: the runs a paired difference
     (:func:`by_seed`, :func:`most_rounds_against_one`) is computed from."""
     a, b = rows[rows[column] == ours], rows[rows[column] == theirs]
-    seeds = set(a["seed"]) & set(b["seed"])
-    return pd.concat([a, b])[lambda both: both["seed"].isin(seeds)]
+    return pd.concat([a, b])[lambda both: both["seed"].isin(set(a["seed"]) & set(b["seed"]))]
 
 
 def _by_seed(rows: pd.DataFrame, column: str, ours: object, theirs: object, value: str) -> tuple[list, list]:
@@ -128,8 +127,7 @@ def most_rounds_against_one(rounds: pd.DataFrame) -> list[tuple[str, float, int,
         most = int(g["N"].max())
         if most == 1 or 1 not in set(g["N"]):
             continue
-        many, one = _by_seed(g, "N", most, 1, "accuracy (%)")
-        out.append((stream, p, most, many, one))
+        out.append((stream, p, most, *_by_seed(g, "N", most, 1, "accuracy (%)")))
     return out
 
 
