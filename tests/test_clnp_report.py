@@ -219,3 +219,23 @@ def test_the_chosen_margin_says_whether_it_lasts_to_the_last_task():
     scanned["metrics"]["steps"] = full_after(4)
     margins = clnp_records.narrow_by_margin(records, True)
     assert clnp_records.saturating_margin(margins, TASKS) == 3.0, "the margin lasting longest, not the largest"
+
+
+def test_a_runs_average_reads_the_same_in_the_findings_and_the_table():
+    """One run's average is one number: the findings' sentence and the narrow table give it the same digits, also where
+    averaging the percentages and taking the percentage of the average round differently (here 90.20 / 90.19)."""
+    from cl_utils.experiments import clnp_figures, clnp_findings
+    from cl_utils.experiments.clnp_records import final_accuracy
+
+    final = [85.36, 92.58, 98.15, 90.34, 88.03, 90.91, 85.41, 88.1, 91.13, 91.94]
+    items = list(_records(97.5, 10, 1.0))
+    scan = next(r for r in items if r["kind"] == "narrow" and r["config"]["margin"] == 5.0)
+    boundary = _run("narrow", scan["config"], final, [[100 - 10 * (t + 1)] * 2 for t in range(TASKS)])
+    assert f"{(100 * np.array(boundary['metrics']['acc'][-1])).mean():.2f}" != f"{final_accuracy(boundary):.2f}"
+    records = Records([boundary if r is scan else r for r in items])
+    shown = f"{final_accuracy(boundary):.2f}"
+    (sentence,) = [s for s in clnp_findings.findings(records, P) if s.startswith("**Narrow network, m = 5 %**")]
+    assert f"average {shown} % over 1 repetition(s); repetition 0: {shown} %" in sentence
+    table = clnp_figures.table_narrow(records, P)
+    row = (5.0, "chapter's procedure", 0)
+    assert f"{table.loc[row, 'average accuracy (%)']:.2f}" == shown

@@ -99,6 +99,20 @@ def test_each_row_names_the_records_it_rests_on():
         ("progressive pruned", 0)}  # fmt: skip
 
 
+def test_a_run_without_its_partner_is_not_among_a_paired_rows_records():
+    """Progressive against unlinked is paired by seed: where unlinked lacks seed 2 at p = 0.9, the progressive run of
+    that seed and level enters neither the comparison nor the row's records."""
+    full = _records(gap=1.0, noise_gap=1.0, step=0.5)
+    lost = next(r for r in full if r["kind"] == "fig2b" and r["config"]["network"] == "unlinked pruned"
+                and r["config"]["fraction"] == 0.9 and r["config"]["seed"] == 2)  # fmt: skip
+    records = Records([r for r in full if r is not lost])
+    row = report.claims(records, P)[2]
+    named = {(r["config"]["network"], r["config"]["fraction"], r["config"]["seed"])
+             for r in records if r["key"] in row["records"].split()}  # fmt: skip
+    assert len(named) == 10 and ("progressive pruned", 0.9, 2) not in named
+    assert ("progressive pruned", 0.5, 2) in named  # the other level keeps its pair
+
+
 def test_the_parameters_select_the_records_the_claims_read():
     records = _records(gap=1.0, noise_gap=1.0, step=0.5)
     one_level = experiments.load("04").Params(fig2a_adapters=["learned"], prune_fractions=[0.9], fig2b_seeds=[0, 1])

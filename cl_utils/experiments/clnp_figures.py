@@ -125,7 +125,7 @@ def table_narrow(records: Records, p: Params) -> pd.DataFrame:
                 full = full_after(r)
                 rows.append({
                     "margin m (%)": m, "variant": variant, "repetition": r["config"]["rep"],
-                    "average accuracy (%)": round(final.mean(), 2),
+                    "average accuracy (%)": round(final_accuracy(r), 2),
                     f"tasks {len(final) // 2 + 1}-{len(final)} (%)": round(final[len(final) // 2:].mean(), 2),
                     "full after task": full or "never",
                     "task-1 grid kept": f"lr {kept['lr']:g}, alpha {kept['alphas'][0]:g}",

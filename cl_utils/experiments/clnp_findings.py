@@ -99,7 +99,7 @@ def findings(records: Records, p: Params) -> list[str]:
             + (f"a layer is full after task {full}, and the {len(final) - full} tasks trained after that end at "
                f"{_range(final[full:])} % (chance: 10 %), "
                if full else "no layer runs out, ")
-            + f"for an average of {final.mean():.2f} %.")
+            + f"for an average of {final_accuracy(r):.2f} %.")
     for m, runs in narrow_by_margin(records, p.normalise_units).items():
         parts = []
         for r in sorted(runs, key=lambda x: x["config"]["rep"]):
@@ -107,7 +107,7 @@ def findings(records: Records, p: Params) -> list[str]:
             later = f"task {len(final)}" if full and full + 1 == len(final) else f"tasks {(full or 0) + 1}-{len(final)}"
             split = (f" (tasks 1-{full} average {final[:full].mean():.2f} %, {later} "
                      f"{final[full:].mean():.2f} %)" if full and full < len(final) else "")  # fmt: skip
-            parts.append(f"repetition {r['config']['rep']}: {final.mean():.2f} %, task 1 keeps "
+            parts.append(f"repetition {r['config']['rep']}: {final_accuracy(r):.2f} %, task 1 keeps "
                          f"{r['metrics']['steps'][0]['new_units']} units per layer, "
                          + (f"full after task {full}{split}" if full else "never full"))
         out.append(f"**Narrow network, m = {m:g} %**: average {np.mean([final_accuracy(x) for x in runs]):.2f} % over "

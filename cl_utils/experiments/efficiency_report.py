@@ -451,6 +451,8 @@ def _dip_then_rise(acc: dict[int, np.ndarray]) -> tuple[str, str, str]:
         _, (best, n, d, d_se, d_z), (k, r, r_se, r_z) = max(shapes, key=lambda s: s[0])
         short = f"down {d:.2f} at N={n} from N={best}'s {means[best]:.2f} %, then {r:.2f} above it at N={k}"
         long = f"{below(best, n, d, d_se, d_z)}, then N={k} above N={best} by {in_se(r, r_se, r_z)}"
+        if len(shapes) > 1:  # the pair shown is chosen among them: say among how many
+            long += f" (the strongest of {len(shapes)} drop-and-rise pairs at this p)"
         if late:
             long += f"; later {below(*late)}{unrecovered}"
         return ("both" if min(d_z, r_z) > Z else "within"), short, long
@@ -502,7 +504,9 @@ def _fig2_dip(records: Records, p: Params, d: str) -> list[dict]:
              "data and scale": scale(shown, note=False), "status": status,
              "reason": f"{reading} (walking N = {', '.join(map(str, s.rounds))} upwards at each p: a drop below the "
                        "best so far, then at a larger N an accuracy above the best before the drop; accuracy is the "
-                       f"mean over the five tasks, and a step counts beyond {Z:g} SE, {spread}): "
+                       f"mean over the five tasks, and a step counts beyond {Z:g} SE, {spread}; where a p has "
+                       "several drop-and-rise pairs, the one shown is the strongest, a choice the 2 SE do not "
+                       "correct for): "
                        + "; ".join(f"p={f:g}: {long}" for f, (_, _, long) in found.items()),
              "records": run_keys(shown)}]  # fmt: skip
 
