@@ -78,6 +78,12 @@ def test_bad_parameters_stop_with_the_name():
         smoke_params(clnp_cifar_alphas=[1e-6, 1e-6])
     with pytest.raises(ex.ParameterError, match="methods"):
         smoke_params(methods=["ewc"])
+    stream = smoke_params().streams[0]
+    for without in ({"baseline_optimizers": ["sgd"]}, {"streams": [s for s in C.STREAMS if s != stream][:1]},
+                    {"methods": [m for m in C.METHODS if m != "lwf"]}):
+        with pytest.raises(ex.ParameterError, match="lwf_frozen_heads_streams"):  # a diagnostic with no partner
+            smoke_params(lwf_frozen_heads_streams=[stream], **without)
+    assert smoke_params(lwf_frozen_heads_streams=[stream]).lwf_frozen_heads_streams == [stream]
 
 
 def test_kept_counts_dense_networks_whole_and_clnp_only_owned_units():

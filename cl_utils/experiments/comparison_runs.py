@@ -163,6 +163,12 @@ class Params(BaseParams):
         if len(self.clnp_cifar_alphas) != 6:
             raise ParameterError(f"parameter 'clnp_cifar_alphas' must hold 6 values (conv1-4, fc, output); "
                                  f"got {self.clnp_cifar_alphas!r}")  # fmt: skip
+        if self.lwf_frozen_heads_streams:  # the diagnostic is read beside LwF with Adam on its stream: it needs both
+            missing = [s for s in self.lwf_frozen_heads_streams if s not in self.streams]
+            if "adam" not in self.baseline_optimizers or "lwf" not in self.methods or missing:
+                raise ParameterError("parameter 'lwf_frozen_heads_streams' needs 'adam' in 'baseline_optimizers', "
+                                     "'lwf' in 'methods' and each of its streams in 'streams' (streams missing: "
+                                     f"{missing or 'none'}); set it to [] or add them")  # fmt: skip
         uneven = [n for n in self.rounds_grid if self.rounds_budget % n]
         if self.rounds_streams and uneven:
             raise ParameterError(f"parameter 'rounds_budget' ({self.rounds_budget}) must be a multiple of every N "
