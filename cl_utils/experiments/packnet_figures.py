@@ -19,9 +19,10 @@ from ..verdicts import seed_se
 from .runs import Records
 from .packnet_runs import Params
 from .describe import suptitle
-from .packnet_records import carved, err, final_errors, initial_error, label, lwf, packnet, pruned, scale, tasks
-from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_frame, fig5_frame, order_frame, table2, \
-    table6
+from .packnet_records import at_seed, carved, chapter_seed, err, fig4_seeds, final_errors, initial_error, label, lwf, \
+    packnet, pruned, scale, tasks
+from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_seed_frame, fig5_frame, order_frame, \
+    table2, table6
 
 __all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
            "table_paper", "fig_forgetting", "fig_order", "table_order", "fig_pruning", "table_pruning",
@@ -49,19 +50,26 @@ def _first_order(records: Records, p: Params) -> tuple[dict, dict]:
 
 def shown(records: Records, p: Params, what: str) -> list[dict]:
     """The records a figure or table rests on: 'initial', 'table2', 'fig2', 'fig3', 'fig4', 'table5', 'fig5',
-    'table6', 'storage', 'claims' (every record)."""
+    'table6', 'storage', 'claims' (every record). Figure 4 and the claims rest on every seed of the initial network,
+    the others on the chapter's ``seed``."""
+    every, records = records, at_seed(records, p.seed)
     weights = records.where("initial_pruned", rule="weights")
     base = records.where("initial")
     first = lambda s: [r for r in weights if r["config"]["fraction"] == s[0]]  # noqa: E731
     fig4 = records.where("fig4")
-    fractions = {f for r in fig4 for f in r["config"]["fractions"]}
+
+    def fig4_runs(runs: Records) -> list[dict]:  # one seed's initial network, its stages Fig. 4 reads, its runs
+        fractions = {f for r in runs.where("fig4") for f in r["config"]["fractions"]}
+        return runs.where("initial") + [r for r in runs.where("initial_pruned", rule="weights")
+                                        if r["config"]["fraction"] in fractions] + runs.where("fig4")  # fmt: skip
+
     return {
         "initial": lambda: base + weights,
         "table2": lambda: base + records.where("single_task") + records.where("lwf")
         + [r for s in p.schedules for r in first(s) + packnet(records, s)],
         "fig2": lambda: list(_first_order(records, p)),
         "fig3": lambda: packnet(records, p.schedules[0]),
-        "fig4": lambda: base + [r for r in weights if r["config"]["fraction"] in fractions] + fig4,
+        "fig4": lambda: [r for runs in fig4_seeds(every, p) for r in fig4_runs(runs)],
         "table5": lambda: packnet(records, p.schedules[0]) + packnet(records, p.schedules[0], True),
         "batchnorm": lambda: [r for r in packnet(records, p.schedules[0]) if r["config"]["run"] == 0]
         + packnet(records, p.schedules[0], batchnorm_per_task=True) + records.where("single_task", method="individual")
@@ -72,7 +80,7 @@ def shown(records: Records, p: Params, what: str) -> list[dict]:
         + records.where("filter_task")
         + records.where("initial_pruned", rule="weights", fraction=0.5) + fig4,
         "storage": lambda: packnet(records, p.schedules[0])[:1],
-        "claims": lambda: list(records),
+        "claims": lambda: list(every),
     }[what]()  # fmt: skip
 
 
@@ -92,6 +100,7 @@ def caption(records: Records, p: Params, what: str) -> str:
 
 
 
+@chapter_seed
 def initial_note(records: Records, p: Params) -> str:
     """The initial network's error unpruned, and right after each pruning and after retraining."""
     lines = [scale(shown(records, p, "initial")),
@@ -103,6 +112,7 @@ def initial_note(records: Records, p: Params) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables 2, 5, 6
+@chapter_seed
 def table_errors(records: Records, p: Params) -> pd.DataFrame:
     """Table 2: final error of every task per method, and each method's number of models and size."""
     return table2(records, p)
@@ -115,6 +125,7 @@ def table_paper(which: str) -> pd.DataFrame:
     return {"table5": PAPER_TABLE5, "table6": PAPER_TABLE6}[which]
 
 
+@chapter_seed
 def table_biases(records: Records, p: Params) -> pd.DataFrame:
     """Table 5: separate vs. shared biases (first schedule, mean over orders and runs)."""
     first, stand_ins, added = p.schedules[0], carved(list(records)), tasks(records)[1:]
@@ -124,17 +135,20 @@ def table_biases(records: Records, p: Params) -> pd.DataFrame:
                         index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
 
 
+@chapter_seed
 def table_batchnorm(records: Records, p: Params) -> pd.DataFrame:
     """Frozen against per-task batch-norm, run 0 of each order, beside the individual networks."""
     return batchnorm_frame(records, p.schedules[0]).round(2)
 
 
+@chapter_seed
 def table_filters(records: Records, p: Params) -> pd.DataFrame:
     """Table 6: Classifier Only, filter pruning and weight pruning, per task."""
     return table6(records, p)
 
 
 # ------------------------------------------------------------------------------------------------------ Figure 2
+@chapter_seed
 def fig_forgetting(records: Records, p: Params) -> plt.Figure:
     """Figure 2: the error of every task learned so far after each added task, LwF and PackNet, first order."""
     pk, lw = _first_order(records, p)
@@ -165,6 +179,7 @@ def _error_bar_note(frame: pd.DataFrame) -> str:
             "± 1 s.e. over them")
 
 
+@chapter_seed
 def fig_order(records: Records, p: Params) -> plt.Figure:
     """Figure 3: error of each added task by its position in the order (first schedule), with what the error
     bars are (:func:`_error_bar_note`)."""
@@ -190,6 +205,7 @@ def fig_order(records: Records, p: Params) -> plt.Figure:
     return fig
 
 
+@chapter_seed
 def table_order(records: Records, p: Params) -> pd.DataFrame:
     """Figure 3's bars: mean final error per task and position."""
     frame = order_frame(records, p)
@@ -198,12 +214,15 @@ def table_order(records: Records, p: Params) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------------ Figure 4
 def fig_pruning(records: Records, p: Params) -> plt.Figure:
-    """Figure 4: per task, the error before pruning (line), right after pruning (stars), after retraining (bars)."""
-    frame = fig4_frame(records)
+    """Figure 4: per task, the error before pruning (line), right after pruning (stars), after retraining (bars), each
+    the mean over the seeds of the initial network; the bars' whiskers are the SE over the seeds (with several)."""
+    frame = table_pruning(records, p).reset_index()
+    seeds = int(frame.runs.min())
     fig, axes = plt.subplots(1, frame.task.nunique(), figsize=(12, 3.6), squeeze=False)
     for ax, (name, sub) in zip(axes[0], frame.groupby("task", sort=False)):
         xs = np.arange(len(sub))
-        ax.bar(xs, sub.retrained, color=plots.PALETTE[0], label="after retraining")
+        ax.bar(xs, sub.retrained, yerr=sub["retrained SE"] if seeds > 1 else None, capsize=3, color=plots.PALETTE[0],
+               label="after retraining" + (f" (± SE over {seeds} seeds)" if seeds > 1 else ""))  # fmt: skip
         ax.scatter(xs, sub.pruned, marker="*", s=120, color=plots.PALETTE[3], zorder=3, label="right after pruning")
         ax.axhline(sub.before.iloc[0], color="black", ls="--", lw=1, label="before pruning")
         ax.set(xticks=xs, xticklabels=[f"{f:.0%}" for f in sub.fraction], title=name, xlabel="pruned per layer",
@@ -211,17 +230,26 @@ def fig_pruning(records: Records, p: Params) -> plt.Figure:
     axes[0, 0].set_ylabel("top-1 test error (%)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.08),
                fontsize=8)  # fmt: skip
-    suptitle(fig, "Figure 4 (analogue): error before pruning, right after pruning, after retraining",
+    suptitle(fig, "Figure 4 (analogue): error before pruning, right after pruning, after retraining"
+             + (f"; mean over {seeds} seeds of the initial network" if seeds > 1 else ""),
               scale(shown(records, p, "fig4")))  # fmt: skip
     fig.tight_layout()
     return fig
 
 
 def table_pruning(records: Records, p: Params) -> pd.DataFrame:
-    return fig4_frame(records).round(2)
+    """Figure 4's errors (%) per task and fraction: the mean over the seeds of the initial network (``runs``) and the
+    SE over them of the error after retraining."""
+    frame = fig4_seed_frame(records, p)
+    by = frame.groupby(["task", "fraction"], sort=False)
+    table = by[["before", "pruned", "retrained"]].mean()
+    table["retrained SE"] = by.retrained.agg(lambda e: seed_se(list(e)) if len(e) > 1 else float("nan"))
+    table["runs"] = by.seed.nunique()
+    return table.round(2)
 
 
 # ------------------------------------------------------------------------------------------------------ Figure 5
+@chapter_seed
 def fig_layers(records: Records, p: Params) -> plt.Figure:
     """Figure 5: each added task's error with its freed weights trained in the classifier, fc or all layers."""
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -233,11 +261,13 @@ def fig_layers(records: Records, p: Params) -> plt.Figure:
     return fig
 
 
+@chapter_seed
 def table_layers(records: Records, p: Params) -> pd.DataFrame:
     return fig5_frame(records).pivot(index="task", columns="trained", values="error").round(2)
 
 
 # ------------------------------------------------------------------------------------------------------- storage
+@chapter_seed
 def storage_note(records: Records, p: Params) -> str:
     """The measured ownership map of the first PackNet run: bits per weight and the overhead, with its scale."""
     rec = packnet(records, p.schedules[0])[0]["metrics"]
@@ -247,6 +277,7 @@ def storage_note(records: Records, p: Params) -> str:
             f"{scale(shown(records, p, 'storage'))}")  # fmt: skip
 
 
+@chapter_seed
 def table_storage(records: Records, p: Params) -> pd.DataFrame:
     """The mask overhead: recomputed for the paper's VGG-16, measured on this chapter's network."""
     convs = [c for c in VGG16_LAYOUT if c != "M"]

@@ -15,11 +15,11 @@ import torch
 from ..models import vgg16
 from .runs import Records
 from .packnet_runs import LAYERS, Params
-from .packnet_records import by_order, carved, err, final_errors, initial_error, label, lwf, packnet, pruned, \
-    schedule_name, single, tasks
+from .packnet_records import by_order, carved, err, fig4_seeds, final_errors, initial_error, label, lwf, packnet, \
+    pruned, schedule_name, single, tasks
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
-           "fig4_frame", "fig5_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
+           "fig4_frame", "fig4_seed_frame", "fig5_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -131,6 +131,12 @@ def fig4_frame(records: Records) -> pd.DataFrame:
             rows.append({"task": label(d, stand_ins), "fraction": f, "before": err(rec["metrics"]["before_prune"]),
                          "pruned": err(m["after_prune"]), "retrained": err(m["after_retrain"])})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def fig4_seed_frame(records: Records, p: Params) -> pd.DataFrame:
+    """:func:`fig4_frame` of every seed of the initial network (:func:`.packnet_records.fig4_seeds`), with its ``seed``."""
+    return pd.concat([fig4_frame(runs).assign(seed=runs.one("initial")["config"]["seed"])
+                      for runs in fig4_seeds(records, p)], ignore_index=True)  # fmt: skip
 
 
 def fig5_frame(records: Records) -> pd.DataFrame:

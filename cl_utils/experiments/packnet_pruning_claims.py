@@ -1,6 +1,7 @@
 """Chapter 01's claims about how much pruning costs and frees, beside :mod:`.packnet_report`'s main rows: the
-0.75 start helps the added tasks (section 4), Figure 4's 50 % prune-and-retrain that ends an added task below its
-unpruned error and its 90 % one-shot prune that costs it little (section 5.2), and the Taylor ranking's taste for
+0.75 start helps the added tasks (section 4), Figure 4's cheap prunes of the initial network, its 50 % prune-and-retrain
+that ends an added task below its unpruned error and its 90 % one-shot prune that costs it little (section 5.2; over
+every seed of the initial network the records hold, ``fig4_seeds``), and the Taylor ranking's taste for
 fc units (section 5.5). Each row is judged by the shared rules of :mod:`cl_utils.verdicts` on the records, and
 names them (``records``: the keys of the runs its numbers come from)."""
 from __future__ import annotations
@@ -8,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import run_keys
-from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status
+from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status, \
+    weakest_status
 from .runs import Records
 from .packnet_runs import Params
 from .packnet_frames import PAPER_TABLE2, filter_stage, fig4_frame
-from .packnet_records import by_order, carved, label, packnet, tasks
+from .packnet_records import by_order, carved, err, initial_error, label, packnet, pruned, tasks
 
-__all__ = ["PAPER_FIG4_90", "fc_share_rows", "fig4_rows", "start_rows"]
+__all__ = ["PAPER_FIG4_90", "fc_share_rows", "fig4_rows", "initial_cost_row", "start_rows"]
 
 #: Mallya & Lazebnik, section 5.2: an added task's top-1 error unpruned -> after a 90 % one-shot prune and
 #: retraining, on the 50 %-pruned VGG-16
@@ -50,45 +52,94 @@ def start_rows(records: Records, p: Params) -> list[dict]:
              "records": run_keys(*(packnet(records, s) for s in p.schedules[:2]))}]
 
 
-def fig4_rows(records: Records) -> list[dict]:
+def _fig4_se(seeds: list[Records], per_seed: list[float], arms: list[tuple[float, float]]) -> float:
+    """The SE of a Figure 4 difference: over the seeds of the initial network where there are several, else the
+    binomial SEs of the one run's test set for both ``arms`` (error before and after, %)."""
+    if len(seeds) > 1:
+        return seed_se(per_seed)
+    n_test = 10 * seeds[0].one("initial")["config"]["test_per_class"]
+    return combined_se(*(binomial_se(e, n_test) for arm in arms for e in arm))
+
+
+def _fig4_spread(seeds: list[Records]) -> str:
+    """How a Figure 4 row's SE was measured, for its reason."""
+    if len(seeds) > 1:
+        return f"SE over {len(seeds)} seeds of the initial network, each its own data split"
+    return f"one run, binomial SE of {10 * seeds[0].one('initial')['config']['test_per_class']} test images"
+
+
+def initial_cost_row(seeds: list[Records]) -> dict:
+    """Figure 4 on the initial network: pruning it by 50 % / 75 % and retraining costs it little error. A size per
+    fraction against the paper's ImageNet cost in Table 2 (PackNet's error there minus the individual network's),
+    the mean over the seeds of the initial network (:func:`.packnet_records.fig4_seeds`)."""
+    paper = {f: float(PAPER_TABLE2.loc["ImageNet", f"PackNet {f:.2f}, 0.75, 0.75"]
+                      - PAPER_TABLE2.loc["ImageNet", "Individual Networks"]) for f in (0.5, 0.75)}  # fmt: skip
+    fractions = [f for f in paper if all(f in pruned(runs) for runs in seeds)]
+    before = [initial_error(runs) for runs in seeds]
+    after = {f: [err(pruned(runs)[f]["after_retrain"]) for runs in seeds] for f in fractions}
+    costs = {f: [a - b for a, b in zip(after[f], before)] for f in fractions}
+    parts = [size_status(float(np.mean(costs[f])), paper[f], _fig4_se(seeds, costs[f], [(before[0], after[f][0])]),
+                         runs=len(seeds), direction_holds=float(np.mean(costs[f])) > 0) for f in fractions]  # fmt: skip
+    each = "; per seed: " + "; ".join(f"{f:.0%}: " + ", ".join(f"{c:+.2f}" for c in costs[f]) for f in fractions) \
+        if len(seeds) > 1 else ""  # fmt: skip
+    return {"claim": "Fig. 4: pruning the initial network by 50 % / 75 % and retraining costs it little error",
+            "paper": " / ".join(f"{paper[f]:+.2f}" for f in fractions) + " points",
+            "this book": " / ".join(f"{np.mean(costs[f]):+.2f}" for f in fractions) + " points"
+                         + (f" (mean over {len(seeds)} seeds)" if len(seeds) > 1 else ""),
+            "status": weakest_status(st for st, _ in parts),
+            "reason": "; ".join(r for _, r in parts) + f" ({_fig4_spread(seeds)}{each})",
+            "records": run_keys(*([*runs.where("initial"), *(runs.one("initial_pruned", rule="weights", fraction=f)
+                                                             for f in fractions)] for runs in seeds))}  # fmt: skip
+
+
+def fig4_rows(seeds: list[Records]) -> list[dict]:
     """Section 5.2 on Figure 4, for a task added to the 50 %-pruned network: pruning it by 50 % and retraining ends
     it below its unpruned error (a direction per task), and even a 90 % one-shot prune with retraining costs it
-    little (a size: the mean cost over the added tasks against the paper's mean over its three). One run per task:
-    binomial SEs of the test set before and after."""
-    frame = fig4_frame(records)
-    names, stand_ins = tasks(records), carved(list(records))
-    added = frame[frame.task != label(names[0], stand_ins)]
-    n_test = 10 * records.one("initial")["config"]["test_per_class"]
-    runs = run_keys([records.one("fig4", dataset=d) for d in names[1:]])  # the frame's rows of the added tasks
-    se = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
+    little (a size: the mean cost over the added tasks against the paper's mean over its three). ``seeds``: the
+    runs of each seed of the initial network (:func:`.packnet_records.fig4_seeds`); the SEs are over them, or with
+    one, the binomial SEs of its test set before and after."""
+    names, stand_ins = tasks(seeds[0]), carved([r for runs in seeds for r in runs])
+    frames = [fig4_frame(runs) for runs in seeds]
+    added = [f[f.task != label(names[0], stand_ins)].reset_index(drop=True) for f in frames]
+    runs = run_keys([runs.one("fig4", dataset=d) for runs in seeds for d in names[1:]])  # the added tasks' rows
+    spread = _fig4_spread(seeds)
     rows = []
-    half = added[added.fraction == 0.5]
-    if len(half):
-        parts = [direction_status(r.retrained - r.before, combined_se(se(r.retrained), se(r.before)),
-                                  expected_sign=-1, what=r.task) for r in half.itertuples()]  # fmt: skip
+    half = [a[a.fraction == 0.5].reset_index(drop=True) for a in added]
+    if len(half[0]):
+        parts = []
+        for i, task in enumerate(half[0].task):
+            after, before = [float(h.retrained[i]) for h in half], [float(h.before[i]) for h in half]
+            gain = [a - b for a, b in zip(after, before)]
+            parts.append(direction_status(float(np.mean(gain)), _fig4_se(seeds, gain, [(before[0], after[0])]),
+                                          expected_sign=-1, what=task))  # fmt: skip
         status, counted = compound_status(parts)
         rows.append({"claim": "Fig. 4: pruning an added task by 50 % and retraining ends it below its unpruned error",
                      "paper": "below, on all three added tasks (not on ImageNet)",
-                     "this book": ", ".join(f"{r.task}: {r.retrained - r.before:+.2f}" for r in half.itertuples())
-                                  + " points",
+                     "this book": ", ".join(f"{t}: {np.mean([h.retrained[i] - h.before[i] for h in half]):+.2f}"
+                                            for i, t in enumerate(half[0].task)) + " points"
+                                  + (f" (mean over {len(seeds)} seeds)" if len(seeds) > 1 else ""),
                      "status": status,
-                     "reason": f"{counted}, one part per added task (retrained minus unpruned, one run, binomial SE "
-                               f"of {n_test} test images each): " + "; ".join(r for _, r in parts),
+                     "reason": f"{counted}, one part per added task (retrained minus unpruned, {spread}): "
+                               + "; ".join(r for _, r in parts),
                      "records": runs})  # fmt: skip
-    most = added[added.fraction == 0.9]
-    if len(most):
-        costs = (most.retrained - most.before).to_numpy()
-        cost_se = combined_se(*(combined_se(se(r.retrained), se(r.before)) for r in most.itertuples())) / len(most)
+    most = [a[a.fraction == 0.9].reset_index(drop=True) for a in added]
+    if len(most[0]):
+        per_seed = [float((m.retrained - m.before).mean()) for m in most]  # each seed's mean cost over the tasks
+        tasks_cost = (sum(m.retrained - m.before for m in most) / len(most)).to_numpy()
+        mean = float(np.mean(per_seed))
+        one = most[0]
+        se = seed_se(per_seed) if len(seeds) > 1 else _fig4_se(seeds, per_seed, list(zip(one.before, one.retrained))) \
+            / len(one)  # fmt: skip
         paper = float(np.mean([b - a for a, b in PAPER_FIG4_90.values()]))
-        status = size_status(float(costs.mean()), paper, cost_se, runs=1, direction_holds=costs.mean() > 0)
+        status = size_status(mean, paper, se, runs=len(seeds), direction_holds=mean > 0)
         rows.append({"claim": "Fig. 4: even a 90 % one-shot prune of an added task, retrained, costs it little error",
                      "paper": f"{paper:+.2f} points (mean; " + ", ".join(f"{t} {b - a:+.2f}" for t, (a, b)
                                                                      in PAPER_FIG4_90.items()) + ")",
-                     "this book": f"{costs.mean():+.2f} points (mean; " + ", ".join(
-                         f"{t} {c:+.2f}" for t, c in zip(most.task, costs)) + ")",
+                     "this book": f"{mean:+.2f} points (mean" + (f" over {len(seeds)} seeds" if len(seeds) > 1 else "")
+                                  + "; " + ", ".join(
+                         f"{t} {c:+.2f}" for t, c in zip(one.task, tasks_cost)) + ")",
                      "status": status[0],
-                     "reason": f"{status[1]} (the mean over the added tasks, one run each, binomial SE of {n_test} "
-                               "test images before and after)",
+                     "reason": f"{status[1]} (the mean over the added tasks, {spread})",
                      "records": runs})  # fmt: skip
     return rows
 

@@ -7,6 +7,7 @@ describe other runs than the ones it shows; the parameters only say which record
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from . import describe
@@ -15,7 +16,7 @@ from .describe import distinct, synthetic
 from .runs import Records
 from .packnet_runs import Params
 
-__all__ = ["err", "schedule_name", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
+__all__ = ["err", "schedule_name", "at_seed", "chapter_seed", "fig4_seeds", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
            "packnet", "started_from", "by_order", "final_errors", "lwf", "singles", "single"]
 
 
@@ -25,6 +26,38 @@ def err(acc: float) -> float:
 
 def schedule_name(schedule: list[float]) -> str:
     return f"PackNet {', '.join(f'{f:.2f}' for f in schedule)}"
+
+
+# ------------------------------------------------------------------------------------------ seeds of the network
+def at_seed(records: Records, seed: int) -> Records:
+    """The runs made from one seed of the initial network (every run's config carries it): the chapter's own runs at
+    its ``seed``, or Figure 4's runs from one of ``fig4_seeds``."""
+    return Records([r for r in records if r["config"]["seed"] == seed])
+
+
+def chapter_seed(fn):
+    """Hand ``fn(records, p, ...)`` only the runs of the chapter's ``seed``: everything but Figure 4 rests on one
+    initial network, and Figure 4's other seeds are read where asked for (:func:`fig4_seeds`)."""
+
+    @functools.wraps(fn)
+    def at_chapter_seed(records: Records, p: Params, *args, **kwargs):
+        return fn(at_seed(records, p.seed), p, *args, **kwargs)
+
+    return at_chapter_seed
+
+
+def fig4_seeds(records: Records, p: Params) -> list[Records]:
+    """Figure 4's runs, one :class:`Records` per seed of the initial network: the chapter's ``seed`` first, then each
+    of ``fig4_seeds`` whose initial network, weight-pruned stages and added tasks' Fig. 4 runs are all recorded."""
+    out = []
+    for seed in [p.seed, *p.fig4_seeds]:
+        runs = at_seed(records, seed)
+        fig4 = runs.where("fig4")
+        fractions = {f for r in fig4 for f in r["config"]["fractions"]}
+        if runs.where("initial") and fig4 and len(fig4) == len(fig4[0]["config"]["added_datasets"]) \
+                and fractions <= {r["config"]["fraction"] for r in runs.where("initial_pruned", rule="weights")}:
+            out.append(runs)
+    return out
 
 
 # ------------------------------------------------------------------------------- what the records say of themselves
@@ -58,7 +91,9 @@ def _runs_per_order(shown: list[dict]) -> str:
     elif any(r["kind"] == "lwf" for r in shown):
         line = "1 run(s)/order"
     else:
-        return single if baselines and max(baselines.values()) > 1 else "one run each"
+        seeds = len({r["config"]["seed"] for r in shown})  # Figure 4 from several seeds of the initial network
+        each = f"one run per seed of the initial network, {seeds} seeds" if seeds > 1 else "one run each"
+        return single if baselines and max(baselines.values()) > 1 else each
     return f"{line}; {single}" if baselines and max(baselines.values()) > 1 else line
 
 

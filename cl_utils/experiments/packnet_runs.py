@@ -93,6 +93,9 @@ class Params(BaseParams):
                                      "finetune_epochs, lwf_warmup_epochs and lr_decay_epoch differ from it")  # fmt: skip
     # analyses
     fig4_fractions: list[float] = param([0.5, 0.75, 0.9], "Figure 4: prune fractions", min=0.0, max=0.99, min_length=1)
+    fig4_seeds: list[int] = param([1, 2], "Figure 4 again from these seeds besides 'seed' (each its own data split and "
+                                 "initial network, pruned and retrained, and the added tasks' Fig. 4 runs on it), so "
+                                 "its sizes rest on several runs (paper: one network)", min=0, unique=True)  # fmt: skip
     filter_prune_fraction: float = param(0.3, "Table 6: share of the units (filters and fc neurons) pruned (paper: "
                                         "about 30 %)", min=0.0, max=0.9)  # fmt: skip
     filter_rankings: list[str] = param(["taylor", "weight_norm"], "Table 6: how units are ranked, one configuration "
@@ -111,6 +114,9 @@ class Params(BaseParams):
         if len(self.added_datasets) != 3:
             raise ParameterError(f"parameter 'added_datasets' must be a list of 3 different datasets; "
                                  f"got {self.added_datasets!r}")  # fmt: skip
+        if self.seed in self.fig4_seeds:
+            raise ParameterError(f"parameter 'fig4_seeds' must not hold 'seed' ({self.seed}), whose Fig. 4 runs the "
+                                 f"chapter makes anyway; got {self.fig4_seeds!r}")  # fmt: skip
         if self.lwf_warmup_epochs >= self.finetune_epochs:
             raise ParameterError(f"parameter 'lwf_warmup_epochs' must be < finetune_epochs ({self.finetune_epochs}); "
                                  f"got {self.lwf_warmup_epochs}")  # fmt: skip
@@ -270,8 +276,14 @@ def plan(p: Params) -> list[Run]:
                                               run=r or None), ds, cost)  # run 0 keeps the key it had as the only run
              for m in ("classifier_only", "individual") for d in p.added_datasets
              for r in range(p.single_task_runs)]  # fmt: skip
-    runs += [Run("fig4", Fig4Run(**base, **retrain, **tsk, dataset=d, fractions=p.fig4_fractions), ds, cost * 3)
-             for d in p.added_datasets]  # fmt: skip
+    for seed in [p.seed, *p.fig4_seeds]:  # Fig. 4 from the chapter's initial network, then from each other seed's
+        other = base | {"seed": seed}
+        if seed != p.seed:  # the chapter's own stages are planned above
+            runs += [Run("initial", InitialRun(**other), ds, cost * p.initial_epochs)]
+            runs += [Run("initial_pruned", PrunedInitialRun(**other, **retrain, fraction=f, rule="weights"), ds, cost * 3)
+                     for f in fractions]  # fmt: skip
+        runs += [Run("fig4", Fig4Run(**other, **retrain, **tsk, dataset=d, fractions=p.fig4_fractions), ds, cost * 3)
+                 for d in p.added_datasets]  # fmt: skip
     runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=r,
                                        separate_biases=True), ds, cost * 6)
              for o in orders for r in range(p.runs_per_order)]  # fmt: skip
