@@ -17,17 +17,17 @@ from .. import plots
 from ..models import VGG16_LAYOUT
 from ..verdicts import seed_se
 from .runs import Records
-from .packnet_runs import Params
+from .packnet_runs import WITHOUT_BN, Params
 from .describe import suptitle
-from .packnet_records import at_seed, carved, chapter_seed, err, fig4_seeds, final_errors, initial_error, label, lwf, \
-    packnet, pruned, scale, tasks
-from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_seed_frame, fig5_frame, order_frame, \
-    table2, table6
+from .packnet_records import carved, chapter_network, chapter_runs, err, fig4_seeds, final_errors, initial_error, \
+    label, lwf, network_runs, packnet, pruned, scale, tasks
+from .packnet_frames import PAPER_TABLE2, PAPER_TABLE6, batchnorm_frame, fig4_table, fig5_frame, order_frame, \
+    table2, table6, without_bn_frame
 
 __all__ = ["PAPER_SIZES", "PAPER_TABLE5", "PAPER_CAPTIONS", "shown", "caption", "initial_note", "table_errors",
            "table_paper", "fig_forgetting", "fig_order", "table_order", "fig_pruning", "table_pruning",
-           "table_biases", "table_batchnorm", "fig_layers", "table_layers", "table_filters", "storage_note",
-           "table_storage"]  # fmt: skip
+           "table_biases", "table_batchnorm", "table_without_batchnorm", "fig_layers", "table_layers", "table_filters",
+           "storage_note", "table_storage"]  # fmt: skip
 
 PAPER_SIZES = {"Classifier Only": "1 (562 MB)", "LwF": "1 (562 MB)", "PackNet 0.50, 0.75, 0.75": "1 (595 MB)",
                "PackNet 0.75, 0.75, 0.75": "1 (595 MB)", "Individual Networks": "4 (2,173 MB)"}  # fmt: skip
@@ -49,10 +49,11 @@ def _first_order(records: Records, p: Params) -> tuple[dict, dict]:
 
 
 def shown(records: Records, p: Params, what: str) -> list[dict]:
-    """The records a figure or table rests on: 'initial', 'table2', 'fig2', 'fig3', 'fig4', 'table5', 'fig5',
-    'table6', 'storage', 'claims' (every record). Figure 4 and the claims rest on every seed of the initial network,
-    the others on the chapter's ``seed``."""
-    every, records = records, at_seed(records, p.seed)
+    """The records a figure or table rests on: 'initial', 'table2', 'fig2', 'fig3', 'fig4', 'table5', 'batchnorm',
+    'without_bn', 'fig5', 'table6', 'storage', 'claims' (every record). Figure 4 rests on every seed of the initial
+    network, 'without_bn' on the network without batch-norm, the claims on all of them, the others on the chapter's
+    own network."""
+    every, records = records, chapter_runs(records, p)
     weights = records.where("initial_pruned", rule="weights")
     base = records.where("initial")
     first = lambda s: [r for r in weights if r["config"]["fraction"] == s[0]]  # noqa: E731
@@ -74,6 +75,7 @@ def shown(records: Records, p: Params, what: str) -> list[dict]:
         "batchnorm": lambda: [r for r in packnet(records, p.schedules[0]) if r["config"]["run"] == 0]
         + packnet(records, p.schedules[0], batchnorm_per_task=True) + records.where("single_task", method="individual")
         + base,
+        "without_bn": lambda: list(network_runs(every, p.seed, WITHOUT_BN)),
         "fig5": lambda: base + records.where("initial_pruned", rule="weights", fraction=0.5) + records.where("fig5"),
         "table6": lambda: base + records.where("single_task", method="classifier_only")
         + records.where("initial_pruned", rule="filters") + records.where("initial_pruned", rule="taylor")
@@ -92,15 +94,14 @@ def caption(records: Records, p: Params, what: str) -> str:
             "table6": "Table 6 (analogue): top-1 error (%)",
             "batchnorm": f"Per-task batch-norm: top-1 error (%), PackNet {schedule}, run 0 of each order, mean over "
                          "the orders",
+            "without_bn": f"Table 2 like for like without batch-norm: top-1 error (%), PackNet {schedule}, run 0 of "
+                          "each order, mean over the orders, and the individual networks, all from one initial "
+                          "network without batch-norm",
             "claims": "The claims below rest on every record of the chapter"}[what]  # fmt: skip
     return f"{head}; {scale(shown(records, p, what))}"
 
 
-
-
-
-
-@chapter_seed
+@chapter_network
 def initial_note(records: Records, p: Params) -> str:
     """The initial network's error unpruned, and right after each pruning and after retraining."""
     lines = [scale(shown(records, p, "initial")),
@@ -112,7 +113,7 @@ def initial_note(records: Records, p: Params) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables 2, 5, 6
-@chapter_seed
+@chapter_network
 def table_errors(records: Records, p: Params) -> pd.DataFrame:
     """Table 2: final error of every task per method, and each method's number of models and size."""
     return table2(records, p)
@@ -125,7 +126,7 @@ def table_paper(which: str) -> pd.DataFrame:
     return {"table5": PAPER_TABLE5, "table6": PAPER_TABLE6}[which]
 
 
-@chapter_seed
+@chapter_network
 def table_biases(records: Records, p: Params) -> pd.DataFrame:
     """Table 5: separate vs. shared biases (first schedule, mean over orders and runs)."""
     first, stand_ins, added = p.schedules[0], carved(list(records)), tasks(records)[1:]
@@ -135,20 +136,25 @@ def table_biases(records: Records, p: Params) -> pd.DataFrame:
                         index=[label(d, stand_ins) for d in added]).round(2)  # fmt: skip
 
 
-@chapter_seed
+@chapter_network
 def table_batchnorm(records: Records, p: Params) -> pd.DataFrame:
     """Frozen against per-task batch-norm, run 0 of each order, beside the individual networks."""
     return batchnorm_frame(records, p.schedules[0]).round(2)
 
 
-@chapter_seed
+def table_without_batchnorm(records: Records, p: Params) -> pd.DataFrame:
+    """Table 2 like for like, without batch-norm, beside the chapter's batch-norm network (:func:`.without_bn_frame`)."""
+    return without_bn_frame(records, p)
+
+
+@chapter_network
 def table_filters(records: Records, p: Params) -> pd.DataFrame:
     """Table 6: Classifier Only, filter pruning and weight pruning, per task."""
     return table6(records, p)
 
 
 # ------------------------------------------------------------------------------------------------------ Figure 2
-@chapter_seed
+@chapter_network
 def fig_forgetting(records: Records, p: Params) -> plt.Figure:
     """Figure 2: the error of every task learned so far after each added task, LwF and PackNet, first order."""
     pk, lw = _first_order(records, p)
@@ -179,7 +185,7 @@ def _error_bar_note(frame: pd.DataFrame) -> str:
             "± 1 s.e. over them")
 
 
-@chapter_seed
+@chapter_network
 def fig_order(records: Records, p: Params) -> plt.Figure:
     """Figure 3: error of each added task by its position in the order (first schedule), with what the error
     bars are (:func:`_error_bar_note`)."""
@@ -205,7 +211,7 @@ def fig_order(records: Records, p: Params) -> plt.Figure:
     return fig
 
 
-@chapter_seed
+@chapter_network
 def table_order(records: Records, p: Params) -> pd.DataFrame:
     """Figure 3's bars: mean final error per task and position."""
     frame = order_frame(records, p)
@@ -238,18 +244,12 @@ def fig_pruning(records: Records, p: Params) -> plt.Figure:
 
 
 def table_pruning(records: Records, p: Params) -> pd.DataFrame:
-    """Figure 4's errors (%) per task and fraction: the mean over the seeds of the initial network (``runs``) and the
-    SE over them of the error after retraining."""
-    frame = fig4_seed_frame(records, p)
-    by = frame.groupby(["task", "fraction"], sort=False)
-    table = by[["before", "pruned", "retrained"]].mean()
-    table["retrained SE"] = by.retrained.agg(lambda e: seed_se(list(e)) if len(e) > 1 else float("nan"))
-    table["runs"] = by.seed.nunique()
-    return table.round(2)
+    """Figure 4's errors, the mean over the seeds of the initial network (:func:`.fig4_table`)."""
+    return fig4_table(records, p)
 
 
 # ------------------------------------------------------------------------------------------------------ Figure 5
-@chapter_seed
+@chapter_network
 def fig_layers(records: Records, p: Params) -> plt.Figure:
     """Figure 5: each added task's error with its freed weights trained in the classifier, fc or all layers."""
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -261,13 +261,13 @@ def fig_layers(records: Records, p: Params) -> plt.Figure:
     return fig
 
 
-@chapter_seed
+@chapter_network
 def table_layers(records: Records, p: Params) -> pd.DataFrame:
     return fig5_frame(records).pivot(index="task", columns="trained", values="error").round(2)
 
 
 # ------------------------------------------------------------------------------------------------------- storage
-@chapter_seed
+@chapter_network
 def storage_note(records: Records, p: Params) -> str:
     """The measured ownership map of the first PackNet run: bits per weight and the overhead, with its scale."""
     rec = packnet(records, p.schedules[0])[0]["metrics"]
@@ -277,7 +277,7 @@ def storage_note(records: Records, p: Params) -> str:
             f"{scale(shown(records, p, 'storage'))}")  # fmt: skip
 
 
-@chapter_seed
+@chapter_network
 def table_storage(records: Records, p: Params) -> pd.DataFrame:
     """The mask overhead: recomputed for the paper's VGG-16, measured on this chapter's network."""
     convs = [c for c in VGG16_LAYOUT if c != "M"]

@@ -13,13 +13,14 @@ import pandas as pd
 import torch
 
 from ..models import vgg16
+from ..verdicts import binomial_se, combined_se, seed_se
 from .runs import Records
-from .packnet_runs import LAYERS, Params
-from .packnet_records import by_order, carved, err, fig4_seeds, final_errors, initial_error, label, lwf, packnet, \
-    pruned, schedule_name, single, tasks
+from .packnet_runs import LAYERS, WITHOUT_BN, Params
+from .packnet_records import by_order, carved, chapter_runs, err, fig4_seeds, final_errors, initial_error, label, lwf, \
+    network_runs, packnet, pruned, schedule_name, single, singles, tasks
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
-           "fig4_frame", "fig4_seed_frame", "fig5_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
+           "fig4_frame", "fig4_seed_frame", "fig4_table", "fig5_frame", "without_bn_gap", "without_bn_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -139,6 +140,17 @@ def fig4_seed_frame(records: Records, p: Params) -> pd.DataFrame:
                       for runs in fig4_seeds(records, p)], ignore_index=True)  # fmt: skip
 
 
+def fig4_table(records: Records, p: Params) -> pd.DataFrame:
+    """Figure 4's errors (%) per task and fraction: the mean over the seeds of the initial network (``runs``) and the
+    SE over them of the error after retraining."""
+    frame = fig4_seed_frame(records, p)
+    by = frame.groupby(["task", "fraction"], sort=False)
+    table = by[["before", "pruned", "retrained"]].mean()
+    table["retrained SE"] = by.retrained.agg(lambda e: seed_se(list(e)) if len(e) > 1 else float("nan"))
+    table["runs"] = by.seed.nunique()
+    return table.round(2)
+
+
 def fig5_frame(records: Records) -> pd.DataFrame:
     """Figure 5: the error of each added task trained with its freed weights in the classifier, fc or all layers."""
     stand_ins = carved(list(records))
@@ -192,3 +204,43 @@ def batchnorm_frame(records: Records, schedule: list[float]) -> pd.DataFrame:
                          columns[1]: [np.mean([e[d] for e in own.values()]) for d in added],
                          columns[2]: [single(records, "individual", d) for d in added]},
                         index=[label(d, stand_ins) for d in added])  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- Table 2 like for like, no batch-norm
+def without_bn_gap(records: Records, p: Params) -> dict | None:
+    """Table 2 like for like, on the network without batch-norm (:data:`.packnet_runs.WITHOUT_BN`): per added task
+    PackNet's error (first schedule, the mean over its runs) and the individual networks', and over the added tasks
+    the gap, its SE (PackNet over its runs, the individual networks over theirs) and the runs; None where the
+    records hold no such runs."""
+    plain = network_runs(records, p.seed, WITHOUT_BN)
+    runs = by_order(plain, p.schedules[0])
+    names = tasks(plain)[1:] if plain.where("initial") else []
+    individual = {d: singles(plain, "individual", d) for d in names}
+    if not runs or not names or not all(individual.values()):
+        return None
+    n_test = 10 * plain.one("initial")["config"]["test_per_class"]
+    per_run = [float(np.mean([e[d] - np.mean(individual[d]) for d in names])) for e in runs.values()]
+    individual_se = np.sqrt(sum((seed_se(v) if len(v) > 1 else binomial_se(v[0], n_test)) ** 2
+                                for v in individual.values())) / len(names)  # fmt: skip
+    return {"records": plain, "names": names, "packnet": {d: float(np.mean([e[d] for e in runs.values()])) for d in names},
+            "individual": {d: float(np.mean(v)) for d, v in individual.items()}, "gap": float(np.mean(per_run)),
+            "se": combined_se(seed_se(per_run), individual_se), "runs": len(per_run),
+            "individual_runs": min(len(v) for v in individual.values())}  # fmt: skip
+
+
+def without_bn_frame(records: Records, p: Params) -> pd.DataFrame:
+    """Table 2 like for like: per added task, PackNet's and the individual networks' error on the network without
+    batch-norm (``without_bn_epochs``) beside the chapter's batch-norm network (PackNet with batch-norm frozen after
+    the initial task, over all its runs); empty where the records hold no runs without batch-norm."""
+    columns = ["PackNet, no batch-norm", "Individual Networks, no batch-norm", "PackNet, batch-norm (frozen)",
+               "Individual Networks, batch-norm"]  # fmt: skip
+    found = without_bn_gap(records, p)
+    if found is None:
+        return pd.DataFrame(columns=columns)
+    own = chapter_runs(records, p)
+    names, stand_ins, bn = found["names"], carved(list(records)), final_errors(own, p.schedules[0])
+    return pd.DataFrame({columns[0]: [found["packnet"][d] for d in names],
+                         columns[1]: [found["individual"][d] for d in names],
+                         columns[2]: [float(np.mean(bn[d])) for d in names],
+                         columns[3]: [single(own, "individual", d) for d in names]},
+                        index=[label(d, stand_ins) for d in names]).round(2)  # fmt: skip

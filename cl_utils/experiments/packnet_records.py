@@ -14,9 +14,9 @@ from . import describe
 from .cache import checkpoint_mismatches, is_record_input
 from .describe import distinct, synthetic
 from .runs import Records
-from .packnet_runs import Params
+from .packnet_runs import WITHOUT_BN, Params
 
-__all__ = ["err", "schedule_name", "at_seed", "chapter_seed", "fig4_seeds", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
+__all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
            "packnet", "started_from", "by_order", "final_errors", "lwf", "singles", "single"]
 
 
@@ -29,21 +29,27 @@ def schedule_name(schedule: list[float]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ seeds of the network
-def at_seed(records: Records, seed: int) -> Records:
-    """The runs made from one seed of the initial network (every run's config carries it): the chapter's own runs at
-    its ``seed``, or Figure 4's runs from one of ``fig4_seeds``."""
-    return Records([r for r in records if r["config"]["seed"] == seed])
+def network_runs(records: Records, seed: int, variant: str | None = None) -> Records:
+    """The runs made from one initial network, named by its seed and its ``variant`` (every run's config carries
+    the seed; only a variant's runs carry ``network_variant``): the chapter's own (its ``seed``, no variant), Figure 4's
+    from another seed (``fig4_seeds``), or Table 2's like-for-like runs without batch-norm (:data:`WITHOUT_BN`)."""
+    return Records([r for r in records if r["config"]["seed"] == seed and r["config"].get("network_variant") == variant])
 
 
-def chapter_seed(fn):
-    """Hand ``fn(records, p, ...)`` only the runs of the chapter's ``seed``: everything but Figure 4 rests on one
-    initial network, and Figure 4's other seeds are read where asked for (:func:`fig4_seeds`)."""
+def chapter_runs(records: Records, p: Params) -> Records:
+    """The runs of the chapter's own initial network (its ``seed``, no variant)."""
+    return network_runs(records, p.seed)
+
+
+def chapter_network(fn):
+    """Hand ``fn(records, p, ...)`` only the runs of the chapter's own initial network (:func:`chapter_runs`): the
+    other networks' runs (Figure 4's seeds, Table 2 without batch-norm) are read where asked for."""
 
     @functools.wraps(fn)
-    def at_chapter_seed(records: Records, p: Params, *args, **kwargs):
-        return fn(at_seed(records, p.seed), p, *args, **kwargs)
+    def on_chapter_network(records: Records, p: Params, *args, **kwargs):
+        return fn(chapter_runs(records, p), p, *args, **kwargs)
 
-    return at_chapter_seed
+    return on_chapter_network
 
 
 def fig4_seeds(records: Records, p: Params) -> list[Records]:
@@ -51,7 +57,7 @@ def fig4_seeds(records: Records, p: Params) -> list[Records]:
     of ``fig4_seeds`` whose initial network, weight-pruned stages and added tasks' Fig. 4 runs are all recorded."""
     out = []
     for seed in [p.seed, *p.fig4_seeds]:
-        runs = at_seed(records, seed)
+        runs = network_runs(records, seed)
         fig4 = runs.where("fig4")
         fractions = {f for r in fig4 for f in r["config"]["fractions"]}
         if runs.where("initial") and fig4 and len(fig4) == len(fig4[0]["config"]["added_datasets"]) \
@@ -67,8 +73,6 @@ def tasks(records: Records) -> list[str]:
     return [c["initial_dataset"], *c["added_datasets"]]
 
 
-
-
 def carved(shown: list[dict]) -> list[str]:
     """The datasets of these records whose training images were carved from their test split (KMNIST offline)."""
     return describe.carved(shown, dict.fromkeys(d["dataset"] for r in shown for d in r["data"]))
@@ -77,8 +81,6 @@ def carved(shown: list[dict]) -> list[str]:
 def label(name: str, stand_ins: list[str]) -> str:
     """Dataset name for tables and axes; * marks a partial stand-in (see the scale lines)."""
     return f"{name}*" if name in stand_ins else name
-
-
 
 
 def _runs_per_order(shown: list[dict]) -> str:

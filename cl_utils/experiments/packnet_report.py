@@ -14,11 +14,12 @@ from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_s
     size_status, weakest_status
 from .runs import Records
 from .packnet_runs import LAYERS, Params
-from .packnet_records import at_seed, by_order, carved, err, fig4_seeds, initial_error, label, lwf, packnet, pruned, \
+from .packnet_records import by_order, chapter_runs, carved, err, fig4_seeds, initial_error, label, lwf, packnet, pruned, \
     scale, schedule_name, single, singles, started_from, tasks
-from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE4_BN, PAPER_TABLE6, WEIGHTS_COLUMN, \
-    batchnorm_frame, fig5_frame, filter_stage, filter_tasks, order_frame, table2, table6
+from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE6, WEIGHTS_COLUMN, fig5_frame, filter_stage, \
+    filter_tasks, order_frame, table2, table6
 from .packnet_pruning_claims import fc_share_rows, fig4_rows, initial_cost_row, start_rows
+from .packnet_batchnorm_claims import batchnorm_rows, without_bn_rows
 
 __all__ = ["PAPER_ORDER_RISE", "claims", "table2"]
 
@@ -55,7 +56,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     SE of its test set (the records' ``test_per_class`` images per class) for each arm of a difference. Each row's
     ``records`` are the runs its numbers, status and reason are computed from. Figure 4's rows read every seed of the
     initial network (``fig4_seeds``), the others the chapter's ``seed``."""
-    seeds, records = fig4_seeds(records, p), at_seed(records, p.seed)
+    every, seeds, records = records, fig4_seeds(records, p), chapter_runs(records, p)
     n_test = 10 * records.one("initial")["config"]["test_per_class"]
     bse = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
 
@@ -226,50 +227,6 @@ def claims(records: Records, p: Params) -> list[dict]:
          "status": "not attempted", "reason": "needs ImageNet-trained ResNet-50 / DenseNet-121 and a GPU",
          "data and scale": "none", "records": NO_RECORDS},
     ]  # fmt: skip
-    rows[-2:-2] = _batchnorm_rows(records, first, pk, gap[0], gap_se[0], added_names, added, individual_runs)
+    rows[-2:-2] = batchnorm_rows(records, first, pk, gap[0], gap_se[0], added_names, added, individual_runs)
+    rows[-2:-2] = without_bn_rows(every, p, gap[0])
     return [{"data and scale": scale(list(records)), **r} for r in rows]
-
-
-def _batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: float, gap_se: float,
-                    names: list[str], shown: list[str], individual: list[dict]) -> list[dict]:  # fmt: skip
-    """The batch-norm rows, where the network has batch-norm: Table 4's gap to individual networks on VGG-16 with
-    batch-norm (frozen after task 1, as ours), and the section 4 remark that per-task batch-norm lowers the error
-    further (paired by order and run: a per-task run and its frozen twin share the seed). ``individual``: the
-    individual networks' runs behind ``gap``, for the rows' ``records``."""
-    frozen_runs = packnet(records, first)
-    if not frozen_runs[0]["config"]["batch_norm"]:
-        return []
-    paper = PAPER_TABLE4_BN.iloc[1:]
-    paper_gap = float((paper["PackNet 0.50, 0.75, 0.75"] - paper["Individual Networks"]).mean())
-    status, why = size_status(gap, paper_gap, gap_se, runs=len(frozen), direction_holds=gap > 0)
-    rows = [{"claim": "Table 4, VGG-16 with batch-norm (frozen after the initial task, as ours): PackNet's error above "
-                      "Individual Networks', mean over added tasks (first schedule)",
-             "paper": f"{paper_gap:.2f} points (0.50, 0.75, 0.75)", "this book": f"{gap:.2f} points",
-             "status": status, "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
-                                         f"individual network(s) per task; "
-                                         "the individual networks re-fit batch-norm, PackNet keeps the initial task's)",
-             "records": run_keys(frozen_runs, individual)}]
-    own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
-    if own:
-        keys = sorted(own)  # each has its frozen twin (same order, run and seed)
-        parts = [paired_direction([own[k][d] for k in keys], [frozen[k][d] for k in keys], expected_sign=-1, what=a)
-                 for d, a in zip(names, shown)]  # fmt: skip
-        diffs = table["per task"] - table["frozen (task 1's)"]
-        own_gap = float((table["per task"] - table["Individual Networks"]).mean())
-        twin_gap = float((table["frozen (task 1's)"] - table["Individual Networks"]).mean())
-        status, counted = compound_status(parts)
-        rows.append({"claim": "Section 4: per-task batch-norm (4 vectors per layer and task) further lowers PackNet's "
-                              "error on the added tasks",
-                     "paper": "lower (no number given)",
-                     "this book": ", ".join(f"{a}: {g:+.2f}" for a, g in zip(shown, diffs)) + " points (per-task minus "
-                                  "frozen)",
-                     "status": status,
-                     "reason": f"{counted}, one part per added task, paired by order and run ({len(keys)} pairs; a "
-                               f"per-task run and its frozen twin share the seed): "
-                               + "; ".join(r for _, r in parts)
-                               + f". Like for like with the individual networks (both re-fit batch-norm), PackNet's "
-                                 f"error is {own_gap:.2f} points above theirs (its frozen twins: {twin_gap:.2f}; all "
-                                 f"frozen runs: {gap:.2f})",
-                     "records": run_keys(packnet(records, first, batchnorm_per_task=True), frozen_runs,
-                                         individual)})  # fmt: skip
-    return rows

@@ -38,6 +38,8 @@ from .params import Params as BaseParams
 from .run_config import RunConfig, config_type, optional
 
 CHAPTER = "01_packnet"
+#: the ``network_variant`` of Table 2's like-for-like runs on the network without batch-norm (``without_bn_epochs``)
+WITHOUT_BN = "table2_without_bn"
 #: per run kind; packnet 2: each order has its own seed (before, orders with the same first task shared one)
 CODE_VERSION = {"initial": 1, "initial_pruned": 1, "packnet": 2, "lwf": 1, "single_task": 1, "fig4": 1, "fig5": 1,
                 "filter_task": 1}
@@ -76,6 +78,10 @@ class Params(BaseParams):
     retrain_lr: float = param(1e-4, "its learning rate", min=1e-8, max=10.0)
     batch_size: int = param(32, "minibatch size", min=1, max=4096)
     momentum: float = param(0.9, "SGD momentum", min=0.0, max=0.999)
+    without_bn_epochs: int = param(0, "with batch_norm: also the paper's Table 2 network, without batch-norm, like for "
+                                  "like: its initial task trained this many epochs (lr x 0.1 after two thirds), "
+                                  "pruned by the first schedule's fraction, then PackNet (first schedule, run 0 of each "
+                                  "order) and the Individual Networks on it (0: not run)", min=0, max=1000)  # fmt: skip
     batchnorm_per_task: bool = param(True, "with batch_norm: also PackNet (first schedule, run 0 of each order) with "
                                     "per-task batch-norm, as individual networks re-fit it (the paper's section 4)")
     runs_per_order: int = param(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
@@ -143,6 +149,8 @@ class InitialRun(RunConfig):
     initial_lr_decay_epoch: int
     batch_size: int
     momentum: float
+    #: :data:`WITHOUT_BN` on Table 2's like-for-like runs without batch-norm; absent on the chapter's own network
+    network_variant: str | None = optional()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +299,17 @@ def plan(p: Params) -> list[Run]:
         runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=0,
                                            separate_biases=False, batchnorm_per_task=True), ds, cost * 6)
                  for o in orders]  # fmt: skip (one run per order, each paired with its frozen twin of the same seed)
+    if p.batch_norm and p.without_bn_epochs:  # Table 2 like for like: the paper's network, without batch-norm
+        plain = base | {"batch_norm": False, "initial_epochs": p.without_bn_epochs, "network_variant": WITHOUT_BN,
+                        "initial_lr_decay_epoch": p.without_bn_epochs * 2 // 3}  # fmt: skip
+        runs += [Run("initial", InitialRun(**plain), ds, cost * p.without_bn_epochs),
+                 Run("initial_pruned", PrunedInitialRun(**plain, **retrain, fraction=p.schedules[0][0], rule="weights"),
+                     ds, cost * 3)]  # fmt: skip
+        runs += [Run("packnet", PackNetRun(**plain, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=0,
+                                           separate_biases=False), ds, cost * 6) for o in orders]  # fmt: skip
+        runs += [Run("single_task", SingleTaskRun(**plain, **tsk, method="individual", dataset=d,
+                                                  classifier_epochs=p.classifier_epochs, run=r or None), ds, cost)
+                 for d in p.added_datasets for r in range(p.single_task_runs)]  # fmt: skip
     runs += [Run("fig5", Fig5Run(**base, **retrain, **tsk, dataset=d, layers=layers), ds, cost)
              for d in p.added_datasets for layers in LAYERS]  # fmt: skip
     for ranking in p.filter_rankings:  # weight_norm keeps the keys it had as the only ranking
