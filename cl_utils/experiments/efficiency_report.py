@@ -593,9 +593,9 @@ def _fig4(records: Records, p: Params, d: str) -> list[dict]:
         return [_not_attempted(claim + f" ({TITLE[d]})", paper, "fig4_datasets")] if d == "cifar10" else []
     errs = {f: _errors(records, p, d, f, p.fig4_rounds, lambda n: s.budget * n) for f in s.free}
     n_min, n_max = min(p.fig4_rounds), max(p.fig4_rounds)
-    parts = [paired_direction(list(100 - _per_seed(records, p, d, "packnet", f, n_min, s.budget * n_min)),
-                              list(100 - _per_seed(records, p, d, "packnet", f, n_max, s.budget * n_max)),
-                              what=f"p={f:g}: N={n_min} minus N={n_max} error") for f in s.free]  # fmt: skip
+    parts = [_direction(100 - _per_seed(records, p, d, "packnet", f, n_min, s.budget * n_min),
+                        100 - _per_seed(records, p, d, "packnet", f, n_max, s.budget * n_max),
+                        what=f"p={f:g}: N={n_min} minus N={n_max} error") for f in s.free]  # one seed: binomial SE
     status, counted = compound_status(parts)
     shown = fig_runs(records, p, "fig4", d)
     if d != "cifar10" and status == "reproduced":
