@@ -28,8 +28,6 @@ NARROW_VARIANTS = {"chapter's procedure": (True, False), "units not rescaled": (
                    "per-layer alpha grid": (True, True)}
 
 
-
-
 # ----------------------------------------------------------------------------------------------- wide network
 def wide_headline(records: Records, p: Params) -> str:
     """The wide network's average and the single-task baseline's, mean ± SD over repetitions, with the scale."""

@@ -15,9 +15,8 @@ from .runs import Records
 from .describe import synthetic
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
-           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin",
-           "lasts_until", "scales", "scale_wide",
-           "scale_narrow", "scale_cifar"]
+           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin", "lasts_until", "scales",
+           "scale_wide", "scale_narrow", "scale_cifar"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
 #: block of 10 CIFAR-100 classes
@@ -87,8 +86,6 @@ def lasts_until(runs: list[dict], num_tasks: int) -> int:
     """The task after which the first of ``runs`` to fill up is full (``num_tasks`` when none fills before the end):
     a margin's network lasts to the last task when this is ``num_tasks``."""
     return min(full_after(r) or num_tasks for r in runs)
-
-
 
 
 def _mnist_label(runs: list[dict]) -> str:

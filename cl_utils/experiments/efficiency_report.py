@@ -100,8 +100,6 @@ def seeds_of(runs: list[dict]) -> list[int]:
     return sorted({s for r in runs for s in r["config"]["seeds"]})
 
 
-
-
 def retraining_budget(runs: list[dict], per_round: bool = False) -> int:
     """The runs' retraining budget B (``per_round``: their epochs per round, Fig. 4's B); an error if they differ."""
     values = {r["config"]["budget"] // (r["config"]["rounds"] if per_round else 1) for r in runs}
@@ -158,12 +156,12 @@ def _paired_se(ours: np.ndarray, theirs: np.ndarray) -> float:
 
 
 def _direction(ours: np.ndarray, theirs: np.ndarray, *, expected_sign: int = 1, what: str) -> tuple[str, str]:
-    """:func:`paired_direction` over seeds; with one seed, against the binomial SE of both runs' test sets."""
-    if len(ours) > 1:
-        return paired_direction(list(ours), list(theirs), expected_sign=expected_sign, what=what)
-    status, reason = direction_status(float(ours[0] - theirs[0]), _paired_se(ours, theirs),
+    """The direction of ``ours - theirs`` against :func:`_paired_se`: over the seeds, paired (as
+    :func:`paired_direction`); with one seed, against the binomial SE of both runs' test sets."""
+    status, reason = direction_status(float((ours - theirs).mean()), _paired_se(ours, theirs),
                                       expected_sign=expected_sign, what=what)  # fmt: skip
-    return status, f"{reason} (one seed: binomial SE of {TEST_IMAGES:,} test images per run)"
+    one_seed = f" (one seed: binomial SE of {TEST_IMAGES:,} test images per run)" if len(ours) == 1 else ""
+    return status, reason + one_seed
 
 
 def _not_attempted(claim: str, paper: str, parameter: str) -> dict:

@@ -55,8 +55,6 @@ def common_config(shown: list[dict]) -> dict:
     return first
 
 
-
-
 def carved(shown: list[dict]) -> list[str]:
     """The datasets of these records whose training images were carved from their test split (KMNIST offline):
     a property of the data files the records name."""

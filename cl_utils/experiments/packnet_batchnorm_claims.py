@@ -29,9 +29,10 @@ def batchnorm_rows(records: Records, first: list[float], frozen: dict, gap: floa
     rows = [{"claim": "Table 4, VGG-16 with batch-norm (frozen after the initial task, as ours): PackNet's error above "
                       "Individual Networks', mean over added tasks (first schedule)",
              "paper": f"{paper_gap:.2f} points (0.50, 0.75, 0.75)", "this book": f"{gap:.2f} points",
-             "status": status, "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
-                                         f"individual network(s) per task; "
-                                         "the individual networks re-fit batch-norm, PackNet keeps the initial task's)",
+             "status": status,
+             "reason": f"{why} (PackNet over the orders and runs, {len(singles(records, 'individual', names[0]))} "
+                       "individual network(s) per task; the individual networks re-fit batch-norm, PackNet keeps "
+                       "the initial task's)",
              "records": run_keys(frozen_runs, individual)}]
     own, table = by_order(records, first, batchnorm_per_task=True), batchnorm_frame(records, first)
     if own:

@@ -143,7 +143,8 @@ def table_batchnorm(records: Records, p: Params) -> pd.DataFrame:
 
 
 def table_without_batchnorm(records: Records, p: Params) -> pd.DataFrame:
-    """Table 2 like for like, without batch-norm, beside the chapter's batch-norm network (:func:`.without_bn_frame`)."""
+    """Table 2 like for like, without batch-norm, beside the chapter's batch-norm network
+    (:func:`.without_bn_frame`)."""
     return without_bn_frame(records, p)
 
 

@@ -20,7 +20,9 @@ from .packnet_records import by_order, carved, chapter_runs, err, fig4_seeds, fi
     network_runs, packnet, pruned, schedule_name, single, singles, tasks
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
-           "fig4_frame", "fig4_seed_frame", "fig4_table", "fig5_frame", "without_bn_gap", "without_bn_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6", "batchnorm_frame"]  # fmt: skip
+           "fig4_frame", "fig4_seed_frame", "fig4_table", "fig5_frame", "individual_gap", "without_bn_gap",
+           "without_bn_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6",
+           "batchnorm_frame"]  # fmt: skip
 
 
 #: the paper's Tables 2 and 6 (top-1 error, %): other tasks than ours (ImageNet-trained VGG-16), shown beside
@@ -135,7 +137,8 @@ def fig4_frame(records: Records) -> pd.DataFrame:
 
 
 def fig4_seed_frame(records: Records, p: Params) -> pd.DataFrame:
-    """:func:`fig4_frame` of every seed of the initial network (:func:`.packnet_records.fig4_seeds`), with its ``seed``."""
+    """:func:`fig4_frame` of every seed of the initial network (:func:`.packnet_records.fig4_seeds`), with its
+    ``seed``."""
     return pd.concat([fig4_frame(runs).assign(seed=runs.one("initial")["config"]["seed"])
                       for runs in fig4_seeds(records, p)], ignore_index=True)  # fmt: skip
 
@@ -207,25 +210,32 @@ def batchnorm_frame(records: Records, schedule: list[float]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- Table 2 like for like, no batch-norm
-def without_bn_gap(records: Records, p: Params) -> dict | None:
-    """Table 2 like for like, on the network without batch-norm (:data:`.packnet_runs.WITHOUT_BN`): per added task
-    PackNet's error (first schedule, the mean over its runs) and the individual networks', and over the added tasks
-    the gap, its SE (PackNet over its runs, the individual networks over theirs) and the runs; None where the
-    records hold no such runs."""
-    plain = network_runs(records, p.seed, WITHOUT_BN)
-    runs = by_order(plain, p.schedules[0])
-    names = tasks(plain)[1:] if plain.where("initial") else []
-    individual = {d: singles(plain, "individual", d) for d in names}
+def individual_gap(records: Records, schedule: list[float]) -> dict | None:
+    """Table 2's gap on one network's runs: per added task PackNet's error (``schedule``, the mean over its runs)
+    and the individual networks'; over the added tasks the gap (PackNet minus individual networks), its SE
+    (PackNet's per-run gaps over its runs, combined with the individual networks' SE over theirs, or the binomial
+    SE of the test set where one ran) and the run counts. None where either method has no runs."""
+    runs = by_order(records, schedule)
+    names = tasks(records)[1:] if records.where("initial") else []
+    individual = {d: singles(records, "individual", d) for d in names}
     if not runs or not names or not all(individual.values()):
         return None
-    n_test = 10 * plain.one("initial")["config"]["test_per_class"]
+    n_test = 10 * records.one("initial")["config"]["test_per_class"]
     per_run = [float(np.mean([e[d] - np.mean(individual[d]) for d in names])) for e in runs.values()]
     individual_se = np.sqrt(sum((seed_se(v) if len(v) > 1 else binomial_se(v[0], n_test)) ** 2
                                 for v in individual.values())) / len(names)  # fmt: skip
-    return {"records": plain, "names": names, "packnet": {d: float(np.mean([e[d] for e in runs.values()])) for d in names},
+    return {"names": names, "packnet": {d: float(np.mean([e[d] for e in runs.values()])) for d in names},
             "individual": {d: float(np.mean(v)) for d, v in individual.items()}, "gap": float(np.mean(per_run)),
             "se": combined_se(seed_se(per_run), individual_se), "runs": len(per_run),
             "individual_runs": min(len(v) for v in individual.values())}  # fmt: skip
+
+
+def without_bn_gap(records: Records, p: Params) -> dict | None:
+    """Table 2 like for like, on the network without batch-norm (:data:`.packnet_runs.WITHOUT_BN`): its
+    :func:`individual_gap` for the first schedule, with its runs (``records``); None where the records hold none."""
+    plain = network_runs(records, p.seed, WITHOUT_BN)
+    found = individual_gap(plain, p.schedules[0])
+    return None if found is None else {**found, "records": plain}
 
 
 def without_bn_frame(records: Records, p: Params) -> pd.DataFrame:

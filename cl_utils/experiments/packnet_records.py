@@ -14,10 +14,11 @@ from . import describe
 from .cache import checkpoint_mismatches, is_record_input
 from .describe import distinct, synthetic
 from .runs import Records
-from .packnet_runs import WITHOUT_BN, Params
+from .packnet_runs import Params
 
-__all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks", "synthetic", "carved", "label", "scale", "initial_error", "pruned",
-           "packnet", "started_from", "by_order", "final_errors", "lwf", "singles", "single"]
+__all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks",
+           "synthetic", "carved", "label", "scale", "initial_error", "pruned", "packnet", "started_from", "by_order",
+           "final_errors", "lwf", "singles", "single"]
 
 
 def err(acc: float) -> float:
@@ -31,9 +32,11 @@ def schedule_name(schedule: list[float]) -> str:
 # ------------------------------------------------------------------------------------------ seeds of the network
 def network_runs(records: Records, seed: int, variant: str | None = None) -> Records:
     """The runs made from one initial network, named by its seed and its ``variant`` (every run's config carries
-    the seed; only a variant's runs carry ``network_variant``): the chapter's own (its ``seed``, no variant), Figure 4's
-    from another seed (``fig4_seeds``), or Table 2's like-for-like runs without batch-norm (:data:`WITHOUT_BN`)."""
-    return Records([r for r in records if r["config"]["seed"] == seed and r["config"].get("network_variant") == variant])
+    the seed; only a variant's runs carry ``network_variant``): the chapter's own (its ``seed``, no variant),
+    Figure 4's from another seed (``fig4_seeds``), or Table 2's like-for-like runs without batch-norm
+    (:data:`.packnet_runs.WITHOUT_BN`)."""
+    return Records([r for r in records
+                    if r["config"]["seed"] == seed and r["config"].get("network_variant") == variant])
 
 
 def chapter_runs(records: Records, p: Params) -> Records:

@@ -14,10 +14,10 @@ from ..verdicts import Z, binomial_se, combined_se, compound_status, direction_s
     size_status, weakest_status
 from .runs import Records
 from .packnet_runs import LAYERS, Params
-from .packnet_records import by_order, chapter_runs, carved, err, fig4_seeds, initial_error, label, lwf, packnet, pruned, \
-    scale, schedule_name, single, singles, started_from, tasks
+from .packnet_records import by_order, chapter_runs, carved, err, fig4_seeds, initial_error, label, lwf, packnet, \
+    pruned, scale, schedule_name, single, singles, started_from, tasks
 from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE6, WEIGHTS_COLUMN, fig5_frame, filter_stage, \
-    filter_tasks, order_frame, table2, table6
+    filter_tasks, individual_gap, order_frame, table2, table6
 from .packnet_pruning_claims import fc_share_rows, fig4_rows, initial_cost_row, start_rows
 from .packnet_batchnorm_claims import batchnorm_rows, without_bn_rows
 
@@ -70,17 +70,11 @@ def claims(records: Records, p: Params) -> list[dict]:
     t2 = table2(records, p).iloc[:4, :].astype(float)
     added = [label(d, stand_ins) for d in added_names]
     first = p.schedules[0]
-    per_schedule = {tuple(s): by_order(records, s) for s in p.schedules}
-    pk = per_schedule[tuple(first)]
+    pk = by_order(records, first)
     lwf_orders = {tuple(r["config"]["order"]): {name: err(acc) for name, acc in zip(
         r["config"]["order"], r["metrics"]["accuracies"][-1][1:])} for r in lwf(records, p)}  # fmt: skip
-    gap = [np.mean([t2.loc[a, schedule_name(s)] - t2.loc[a, "Individual Networks"] for a in added])
-           for s in p.schedules]  # fmt: skip
-    gap_se = []
-    individual_se = np.sqrt(sum(single_se("individual", d) ** 2 for d in added_names)) / len(added_names)
-    for s in p.schedules:  # the mean over the added tasks of (PackNet over orders and runs - individual networks)
-        per_run = [np.mean([e[d] for d in added_names]) for e in per_schedule[tuple(s)].values()]
-        gap_se.append(combined_se(seed_se(per_run), individual_se))
+    gaps = [individual_gap(records, s) for s in p.schedules]  # PackNet over orders and runs - individual networks
+    gap = [g["gap"] for g in gaps]
     packnet_vs_lwf = [t2.loc[a, schedule_name(first)] - t2.loc[a, "LwF"] for a in added]
     vs_lwf = []
     for d, a in zip(added_names, added):
@@ -128,8 +122,8 @@ def claims(records: Records, p: Params) -> list[dict]:
     rise = size_status(lwf_rise, paper_rise, rise_se, runs=len(rises),
                        direction_holds=lwf_rise > 0)  # fmt: skip
     lower = compound_status(vs_lwf)
-    close = [size_status(v, q, se, runs=len(per_schedule[tuple(s)]), direction_holds=v > 0)
-             for v, q, se, s in zip(gap, paper_gap, gap_se, p.schedules)]  # fmt: skip
+    close = [size_status(g["gap"], q, g["se"], runs=g["runs"], direction_holds=g["gap"] > 0)
+             for g, q in zip(gaps, paper_gap)]  # fmt: skip
     layers = [direction_status(r["fc layers"] - r["all layers"], combined_se(bse(r["fc layers"]), bse(r["all layers"])),
                                what=t) for t, r in fig5.iterrows()]  # fmt: skip
     filters = [direction_status(r.iloc[0] - r.iloc[1], combined_se(bse(r.iloc[0]), bse(r.iloc[1])), what=t)
@@ -227,6 +221,6 @@ def claims(records: Records, p: Params) -> list[dict]:
          "status": "not attempted", "reason": "needs ImageNet-trained ResNet-50 / DenseNet-121 and a GPU",
          "data and scale": "none", "records": NO_RECORDS},
     ]  # fmt: skip
-    rows[-2:-2] = batchnorm_rows(records, first, pk, gap[0], gap_se[0], added_names, added, individual_runs)
+    rows[-2:-2] = batchnorm_rows(records, first, pk, gap[0], gaps[0]["se"], added_names, added, individual_runs)
     rows[-2:-2] = without_bn_rows(every, p, gap[0])
     return [{"data and scale": scale(list(records)), **r} for r in rows]

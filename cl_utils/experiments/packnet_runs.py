@@ -80,8 +80,9 @@ class Params(BaseParams):
     momentum: float = param(0.9, "SGD momentum", min=0.0, max=0.999)
     without_bn_epochs: int = param(0, "with batch_norm: also the paper's Table 2 network, without batch-norm, like for "
                                   "like: its initial task trained this many epochs (lr x 0.1 after two thirds), "
-                                  "pruned by the first schedule's fraction, then PackNet (first schedule, run 0 of each "
-                                  "order) and the Individual Networks on it (0: not run)", min=0, max=1000)  # fmt: skip
+                                  "pruned by the first schedule's fraction, then PackNet (first schedule, run 0 of "
+                                  "each order) and the Individual Networks on it (0: not run)", min=0,
+                                  max=1000)  # fmt: skip
     batchnorm_per_task: bool = param(True, "with batch_norm: also PackNet (first schedule, run 0 of each order) with "
                                     "per-task batch-norm, as individual networks re-fit it (the paper's section 4)")
     runs_per_order: int = param(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
@@ -288,8 +289,8 @@ def plan(p: Params) -> list[Run]:
         other = base | {"seed": seed}
         if seed != p.seed:  # the chapter's own stages are planned above
             runs += [Run("initial", InitialRun(**other), ds, cost * p.initial_epochs)]
-            runs += [Run("initial_pruned", PrunedInitialRun(**other, **retrain, fraction=f, rule="weights"), ds, cost * 3)
-                     for f in fractions]  # fmt: skip
+            runs += [Run("initial_pruned", PrunedInitialRun(**other, **retrain, fraction=f, rule="weights"), ds,
+                         cost * 3) for f in fractions]  # fmt: skip
         runs += [Run("fig4", Fig4Run(**other, **retrain, **tsk, dataset=d, fractions=p.fig4_fractions), ds, cost * 3)
                  for d in p.added_datasets]  # fmt: skip
     runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=r,
