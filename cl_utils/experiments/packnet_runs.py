@@ -40,6 +40,9 @@ from .run_config import RunConfig, config_type, optional
 CHAPTER = "01_packnet"
 #: the ``network_variant`` of Table 2's like-for-like runs on the network without batch-norm (``without_bn_epochs``)
 WITHOUT_BN = "table2_without_bn"
+#: training images of each dataset's smallest class (the full training split), the most a class can give
+SMALLEST_CLASS = {"mnist": 5_421, "fashion_mnist": 6_000, "kmnist": 6_000, "emnist": 2_400, "svhn": 4_659,
+                  "cifar10": 5_000, "cifar100": 500}  # fmt: skip
 #: per run kind; packnet 2: each order has its own seed (before, orders with the same first task shared one)
 CODE_VERSION = {"initial": 1, "initial_pruned": 1, "packnet": 2, "lwf": 1, "single_task": 1, "fig4": 1, "fig5": 1,
                 "filter_task": 1}
@@ -85,6 +88,12 @@ class Params(BaseParams):
                                   max=1000)  # fmt: skip
     batchnorm_per_task: bool = param(True, "with batch_norm: also PackNet (first schedule, run 0 of each order) with "
                                     "per-task batch-norm, as individual networks re-fit it (the paper's section 4)")
+    scale_trend: list[float] = param([], "Table 2's gap to Individual Networks again at these multiples of the "
+                                    "images per class (initial and added tasks alike; epochs as the chapter's): for "
+                                    "each, its own initial network, pruned by the first schedule's fraction, then "
+                                    "PackNet (first schedule, run 0 of each order) and the Individual Networks on it; "
+                                    "needs initial_train_per_class and train_per_class above 0 (empty: not run)",
+                                    min=0.01, max=100.0, unique=True)  # fmt: skip
     runs_per_order: int = param(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
     # baselines
     single_task_runs: int = param(3, "runs of Classifier Only and of each Individual Network, each its own seed "
@@ -124,9 +133,27 @@ class Params(BaseParams):
         if self.seed in self.fig4_seeds:
             raise ParameterError(f"parameter 'fig4_seeds' must not hold 'seed' ({self.seed}), whose Fig. 4 runs the "
                                  f"chapter makes anyway; got {self.fig4_seeds!r}")  # fmt: skip
+        self._check_scale_trend()
         if self.lwf_warmup_epochs >= self.finetune_epochs:
             raise ParameterError(f"parameter 'lwf_warmup_epochs' must be < finetune_epochs ({self.finetune_epochs}); "
                                  f"got {self.lwf_warmup_epochs}")  # fmt: skip
+
+    def _check_scale_trend(self) -> None:
+        if not self.scale_trend:
+            return
+        if not (self.initial_train_per_class and self.train_per_class):
+            raise ParameterError("parameter 'scale_trend' multiplies initial_train_per_class and train_per_class, "
+                                 "which are 0 (all images); set both above 0 or leave scale_trend empty")  # fmt: skip
+        if 1.0 in self.scale_trend:
+            raise ParameterError("parameter 'scale_trend' must not hold 1, the chapter's own scale, which the trend "
+                                 f"shows anyway; got {self.scale_trend!r}")  # fmt: skip
+        for f in self.scale_trend:
+            for name, per_class in trend_counts(self, f).items():
+                most = int(SMALLEST_CLASS.get(name, per_class) * (1 - self.val_fraction))
+                if per_class > most:
+                    raise ParameterError(f"parameter 'scale_trend': factor {f:g} asks for {per_class:,} {name} "
+                                         f"training images per class, more than its smallest class gives ({most:,} "
+                                         f"after validation); use smaller factors")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +177,8 @@ class InitialRun(RunConfig):
     initial_lr_decay_epoch: int
     batch_size: int
     momentum: float
-    #: :data:`WITHOUT_BN` on Table 2's like-for-like runs without batch-norm; absent on the chapter's own network
+    #: :data:`WITHOUT_BN` on Table 2's like-for-like runs without batch-norm, :func:`trend_variant` on the scale
+    #: trend's; absent on the chapter's own network
     network_variant: str | None = optional()
 
 
@@ -301,16 +329,14 @@ def plan(p: Params) -> list[Run]:
                                            separate_biases=False, batchnorm_per_task=True), ds, cost * 6)
                  for o in orders]  # fmt: skip (one run per order, each paired with its frozen twin of the same seed)
     if p.batch_norm and p.without_bn_epochs:  # Table 2 like for like: the paper's network, without batch-norm
-        plain = base | {"batch_norm": False, "initial_epochs": p.without_bn_epochs, "network_variant": WITHOUT_BN,
-                        "initial_lr_decay_epoch": p.without_bn_epochs * 2 // 3}  # fmt: skip
-        runs += [Run("initial", InitialRun(**plain), ds, cost * p.without_bn_epochs),
-                 Run("initial_pruned", PrunedInitialRun(**plain, **retrain, fraction=p.schedules[0][0], rule="weights"),
-                     ds, cost * 3)]  # fmt: skip
-        runs += [Run("packnet", PackNetRun(**plain, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=0,
-                                           separate_biases=False), ds, cost * 6) for o in orders]  # fmt: skip
-        runs += [Run("single_task", SingleTaskRun(**plain, **tsk, method="individual", dataset=d,
-                                                  classifier_epochs=p.classifier_epochs, run=r or None), ds, cost)
-                 for d in p.added_datasets for r in range(p.single_task_runs)]  # fmt: skip
+        runs += table2_network(p, base | {"batch_norm": False, "initial_epochs": p.without_bn_epochs,
+                                          "network_variant": WITHOUT_BN,
+                                          "initial_lr_decay_epoch": p.without_bn_epochs * 2 // 3}, cost)  # fmt: skip
+    for factor in p.scale_trend:  # Table 2's gap at other scales: the images per class times each factor
+        counts = trend_counts(p, factor)
+        runs += table2_network(p, base | {"initial_train_per_class": counts[p.initial_dataset],
+                                          "train_per_class": counts[p.added_datasets[0]],
+                                          "network_variant": trend_variant(factor)}, cost * factor)  # fmt: skip
     runs += [Run("fig5", Fig5Run(**base, **retrain, **tsk, dataset=d, layers=layers), ds, cost)
              for d in p.added_datasets for layers in LAYERS]  # fmt: skip
     for ranking in p.filter_rankings:  # weight_norm keeps the keys it had as the only ranking
@@ -322,6 +348,36 @@ def plan(p: Params) -> list[Run]:
                                                   filter_rule=None if rule == "filters" else rule, filter_steps=steps),
                      ds, cost) for d in p.added_datasets]  # fmt: skip
     return runs
+
+
+def table2_network(p: Params, network: dict, cost: float) -> list[Run]:
+    """The runs behind Table 2's gap on another initial network (``network``: the :class:`InitialRun` fields, its
+    ``network_variant`` set): the network, its prune by the first schedule's first fraction, PackNet (first
+    schedule, run 0 of each order) and the Individual Networks. ``cost``: one epoch of its initial task."""
+    v = p.as_dict()
+    retrain, tsk = (g.fields_from(v) for g in (_InitialRetraining, _AddedTraining))
+    ds, first = (p.initial_dataset, *p.added_datasets), p.schedules[0]
+    runs = [Run("initial", InitialRun(**network), ds, cost * network["initial_epochs"]),
+            Run("initial_pruned", PrunedInitialRun(**network, **retrain, fraction=first[0], rule="weights"), ds,
+                cost * 3)]  # fmt: skip
+    runs += [Run("packnet", PackNetRun(**network, **retrain, **tsk, order=list(o), schedule=first, run=0,
+                                       separate_biases=False), ds, cost * 6)
+             for o in itertools.permutations(p.added_datasets)]  # fmt: skip
+    runs += [Run("single_task", SingleTaskRun(**network, **tsk, method="individual", dataset=d,
+                                              classifier_epochs=p.classifier_epochs, run=r or None), ds, cost)
+             for d in p.added_datasets for r in range(p.single_task_runs)]  # fmt: skip
+    return runs
+
+
+def trend_variant(factor: float) -> str:
+    """The ``network_variant`` of the scale trend's runs at ``factor`` times the chapter's images per class."""
+    return f"scale_x{factor:g}"
+
+
+def trend_counts(p: Params, factor: float) -> dict[str, int]:
+    """Training images per class of each task at the scale trend's ``factor`` (the chapter's times it, rounded)."""
+    return {p.initial_dataset: max(1, round(factor * p.initial_train_per_class)),
+            **{d: max(1, round(factor * p.train_per_class)) for d in p.added_datasets}}  # fmt: skip
 
 
 def filter_rule(ranking: str, steps: int) -> tuple[str, int | None]:
