@@ -326,8 +326,24 @@ def test_without_a_scale_trend_the_figure_says_so_and_the_row_has_no_clause():
     fig = figures.fig_scale_trend(records, params)
     assert "not run" in fig.axes[0].get_title()
     plt.close(fig)
-    with pytest.raises(experiments.ParameterError, match="scale_trend"):
-        EXPERIMENT.Params(**SELECT, **{**SCALE, "train_per_class": 1000, "scale_trend": [6.0]})
+    with pytest.raises(experiments.ParameterError, match="scale_trend.*or 6 and above for the whole training split"):
+        EXPERIMENT.Params(**SELECT, **{**SCALE, "train_per_class": 1000, "scale_trend": [5.5]})
+
+
+def test_a_trend_factor_that_asks_for_mnists_6000_images_per_class_trains_on_the_whole_split():
+    """The paper's scale, all of MNIST at E = B = 72, is the trend's point at factor 6 of 1,000 per class and
+    E = B = 12: its runs name no subset (``per_class`` 0), and the trend's table places them at 6,000, labelled
+    "all"."""
+    from cl_utils.experiments import efficiency_runs as runs_of, efficiency_trend as trend
+
+    params = EXPERIMENT.Params(**{**SELECT, **SCALE, "train_per_class": 1000, "mnist_epochs": 12, "mnist_budget": 12,
+                                  "mnist_rounds": [1, 2], "scale_trend": [2.0, 6.0]})  # fmt: skip
+    assert runs_of.trend_setting(params, 6.0) == (0, 72, 72) and runs_of.trend_setting(params, 2.0) == (2000, 24, 24)
+    full = [r for r in runs_of.trend_runs(params) if r.config["epochs"] == 72]
+    assert len(full) == 3 and {(r.config["per_class"], r.config["budget"]) for r in full} == {(0, 72)}
+    shown = [{"config": dict(r.config), "metrics": {"acc": [[0.9] * 3] * 5}} for r in full]
+    table = trend.trend_table(shown, report.paper_fig3("mnist"))
+    assert set(table["images/class"]) == {6000} and set(table.subset) == {"all"}
 
 
 # ------------------------------------------------------------------------ Memory at PackNet's gradient steps

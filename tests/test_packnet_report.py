@@ -18,6 +18,7 @@ from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import packnet_figures as figures  # noqa: E402
 from cl_utils.experiments import packnet_records as records_of  # noqa: E402
 from cl_utils.experiments import packnet_report as report  # noqa: E402
+from cl_utils.experiments import packnet_trend as figures_trend  # noqa: E402
 from cl_utils.experiments.runs import Records  # noqa: E402
 
 EXPERIMENT = experiments.load("01")
@@ -46,14 +47,14 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
              filter_gap: float = 10.0, bits: int = 2, classifier_gap: float = 40.0, bn_gain: float = 1.0,
              rebuilt: bool = False, single_spread: float = 1.0, fc_share: float = 0.93, retrain_gain: float = 3.0,
              cost90: float = 1.07, seed_spread: float = 0.3, plain_gap: float = 2.90,
-             params=P) -> Records:  # fmt: skip
+             trend_gaps: dict[float, float] | None = None, params=P) -> Records:  # fmt: skip
     """One record per run of the chapter's plan. PackNet's added tasks end ``indiv_gap`` (per schedule) above the
     individual networks, ``slope`` points more per later position; LwF ends ``lwf_gap`` above PackNet on each added
     task (paired by order) and ``lwf_rise`` above the initial task's error on it; and so on for each claim.
     A stage's record holds its state's digest; PackNet's runs read that state (``rebuilt``: another one). Figure 4's
     other seeds of the initial network (``fig4_seeds``) err ``seed_spread`` points more or less after retraining
     (zero mean over the three seeds). Table 2's PackNet without batch-norm (``without_bn_epochs``) ends ``plain_gap``
-    above its individual networks."""
+    above its individual networks; the scale trend's network at factor f (``scale_trend``) ``trend_gaps[f]``."""
     orders = list(itertools.permutations(params.added_datasets))
     cost = {0.5: prune_cost[0], 0.75: prune_cost[1], 0.9: 14.0}
     items, stages = [], {}
@@ -78,8 +79,9 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
                 metrics |= {"freed_units": {"conv": 60 - fc, "fc6": fc // 2, "fc7": fc - fc // 2},
                             "units": {"conv": 100, "fc6": 50, "fc7": 50}, "fc_layers": ["fc6", "fc7"]}
         elif kind == "packnet":
-            gap = plain_gap if c.get("network_variant") else indiv_gap[[list(s) for s in params.schedules].index(
-                c["schedule"])]  # the network without batch-norm: its own gap to its individual networks
+            variant = c.get("network_variant")  # another initial network: its own gap to its individual networks
+            gap = (plain_gap if variant == "table2_without_bn" else trend_gaps[float(variant.removeprefix("scale_x"))]
+                   if variant else indiv_gap[[list(s) for s in params.schedules].index(c["schedule"])])  # fmt: skip
             start = E0 + cost[c["schedule"][0]]
             errors = [BASE[d] + gap + slope * (k - 2) + _noise(c["order"], c["run"])
                       for k, d in enumerate(c["order"], start=1)]  # fmt: skip
@@ -555,3 +557,75 @@ def test_table_2_without_batch_norm_is_planned_only_on_a_batch_norm_network():
             for r in extra} == {(False, 20, 13)}  # fmt: skip
     no_bn = EXPERIMENT.Params(**{**PW.as_dict(), "batch_norm": False})
     assert not [r for r in EXPERIMENT.plan(no_bn) if r.config.get("network_variant")]
+
+
+# ------------------------------------------------------------------------------------ Table 2's gap: scale trend
+#: the committed preset's images per class, with Table 2's gap again at a quarter, half and twice of them
+PT = EXPERIMENT.Params(**{**P.as_dict(), "initial_train_per_class": 1000, "train_per_class": 100,
+                          "scale_trend": [0.25, 0.5, 2.0]})  # fmt: skip
+NARROWING = {0.25: 8.0, 0.5: 6.0, 2.0: 2.90}  # the chapter's own network (factor 1): 2.90 for the first schedule
+
+
+def _trend_row(trend_gaps: dict[float, float], **settings) -> dict:
+    records = _records(params=PT, trend_gaps=trend_gaps, indiv_gap=settings.pop("indiv_gap", (4.5, 1.75)), **settings)
+    return next(r for r in report.claims(records, PT) if r["claim"].startswith(CLAIMS["near individual"]))
+
+
+def test_the_scale_trend_plans_each_factors_own_network_at_its_images_per_class():
+    extra = [r for r in EXPERIMENT.plan(PT) if r.config.get("network_variant")]
+    assert len(extra) == 3 * (1 + 1 + 6 + 3 * 3)
+    counts = {(r.config["network_variant"], r.config["initial_train_per_class"], r.config["train_per_class"])
+              for r in extra}  # fmt: skip
+    assert counts == {("scale_x0.25", 250, 25), ("scale_x0.5", 500, 50), ("scale_x2", 2000, 200)}
+    assert {r.config["initial_epochs"] for r in extra} == {PT.initial_epochs}  # epochs as the chapter's
+    assert len(EXPERIMENT.plan(PT)) == len(EXPERIMENT.plan(P)) + len(extra)
+
+
+@pytest.mark.parametrize("change, fix", [({"initial_train_per_class": 0}, "set both above 0"),
+                                         ({"scale_trend": [1.0, 2.0]}, "must not hold 1"),
+                                         ({"scale_trend": [6.0]}, "more than its smallest class")])  # fmt: skip
+def test_a_scale_trend_it_cannot_run_stops_before_training(change, fix):
+    with pytest.raises(experiments.ParameterError, match=f"scale_trend.*{fix}"):
+        EXPERIMENT.Params(**{**PT.as_dict(), **change})
+
+
+@pytest.mark.parametrize("gaps, moves, end", [
+    (NARROWING, "narrows", "reaches the paper's within 2 SE at the largest"),
+    ({0.25: 4.5, 0.5: 4.5, 2.0: 4.5}, "does not change beyond 2 SE", "is still"),
+    ({0.25: 2.0, 0.5: 3.0, 2.0: 6.0}, "widens", "is still"),
+])  # fmt: skip
+def test_the_scale_trend_says_whether_table_2s_gap_closes(gaps, moves, end):
+    """The chapter's network (4.5 points above its individual networks) between the trend's: the clause walks the
+    gap from the smallest scale to the largest and judges the largest against the paper's 2.90 by the size rule."""
+    row = _trend_row(gaps)
+    clause = row["reason"].split("; scale trend")[1]
+    assert "250/25 -> 500/50 -> 1000/100 -> 2000/200" in clause
+    assert f"{moves} from the smallest scale to the largest" in clause and f"and {end}" in clause
+    slope = float(clause.split(" points per doubling")[0].split("(")[-1])
+    assert (slope < 0) == (moves == "narrows") and (slope > 0) == (moves == "widens")
+
+
+def test_the_scale_trend_adds_its_records_to_table_2s_row_and_changes_no_status():
+    records = _records(params=PT, trend_gaps=NARROWING)
+    row = _trend_row(NARROWING, indiv_gap=(2.90, 1.75))
+    trend = {r["key"] for r in records if str(r["config"].get("network_variant", "")).startswith("scale_x")}
+    assert trend <= set(row["records"].split()) and len(trend) == 3 * 17
+    assert _statuses(params=PT, trend_gaps=NARROWING) == _statuses()
+    assert "scale trend" not in next(r for r in report.claims(_records(), P)
+                                     if r["claim"].startswith(CLAIMS["near individual"]))["reason"]  # fmt: skip
+
+
+def test_the_scale_trend_figure_and_table_show_each_network_once():
+    records = _records(params=PT, trend_gaps=NARROWING)
+    table = figures_trend.table_gap_trend(records, PT)
+    assert list(table.index) == [(250, 25), (500, 50), (1000, 100), (2000, 200)]
+    assert list(table["PackNet runs"]) == [6, 6, 6, 6]  # P runs once per order; each trend network once per order
+    fig = figures_trend.fig_gap_trend(records, PT)
+    title = fig._suptitle.get_text().replace("\n", " ")
+    assert "initial 250/500/1000/2000, added 25/50/100/200" in title and "1 run(s)/order" in title
+    bars = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1 and list(bars[0].lines[0].get_ydata()) == pytest.approx(
+        list(figures_trend.trend_frame(records, PT)["gap (points)"]))  # fmt: skip
+    plt.close(fig)
+    assert figures_trend.table_gap_trend(_records(), P).empty  # no trend: nothing drawn from the chapter alone
+    assert figures.table_errors(records, PT).equals(figures.table_errors(_records(), P))  # the chapter's own only

@@ -107,7 +107,8 @@ class Params(BaseParams):
     fig4_rounds: list[int] = param([1, 2, 3, 4], "pruning rounds N of Fig. 4, each of B epochs", min=1, min_length=1,
                                   unique=True)  # fmt: skip
     scale_trend: list[float] = param([0.25, 0.5], "Fig. 3's scale trend: PackNet, one round, at every MNIST p and "
-                                    "matching seed, with the MNIST images per class and E and B times each factor",
+                                    "matching seed, with the MNIST images per class and E and B times each factor (a factor "
+                                    "that asks for 6,000 or more images per class: the whole training split)",
                                     min=0.001, max=100.0, unique=True)  # fmt: skip
 
     def check(self) -> None:
@@ -116,12 +117,14 @@ class Params(BaseParams):
             if any(budget % n for n in rounds):
                 raise ParameterError(f"parameter '{d[:5]}_rounds' must hold divisors of the retraining budget "
                                      f"{budget} (got {rounds}); fix it with -p {d[:5]}_rounds <list>")  # fmt: skip
+        base = self.train_per_class or PER_CLASS["mnist"]
         for f in self.scale_trend:
             per_class = trend_setting(self, f)[0]
             if per_class > SMALLEST_CLASS["mnist"]:
                 raise ParameterError(f"parameter 'scale_trend': factor {f:g} asks for {per_class:,} MNIST training "
                                      f"images per class, but its smallest class has {SMALLEST_CLASS['mnist']:,}; use "
-                                     f"factors up to {SMALLEST_CLASS['mnist'] / (self.train_per_class or PER_CLASS['mnist']):.2f}")  # fmt: skip
+                                     f"factors up to {SMALLEST_CLASS['mnist'] / base:.2f}, or "
+                                     f"{PER_CLASS['mnist'] / base:g} and above for the whole training split")  # fmt: skip
         for name in ("matching_datasets", "fig2_datasets"):
             extra = [d for d in getattr(self, name) if d not in self.datasets]
             if extra:
@@ -259,9 +262,12 @@ def fill_runs(p: Params, d: str, method: str, free: float, rounds: int, budget: 
 
 
 def trend_setting(p: Params, factor: float) -> tuple[int, int, int]:
-    """MNIST images per class, E and B of the scale trend's point ``factor`` (each the chapter's times it)."""
+    """MNIST images per class, E and B of the scale trend's point ``factor`` (each the chapter's times it); the
+    images per class are 0, the whole training split (the paper's), where the factor asks for MNIST's 6,000 or
+    more."""
     s = setting(p, "mnist")
-    return (max(1, round(factor * (s.per_class or PER_CLASS["mnist"]))), max(1, round(factor * s.epochs)),
+    per_class = max(1, round(factor * (s.per_class or PER_CLASS["mnist"])))
+    return (0 if per_class >= PER_CLASS["mnist"] else per_class, max(1, round(factor * s.epochs)),
             max(1, round(factor * s.budget)))  # fmt: skip
 
 

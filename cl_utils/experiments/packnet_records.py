@@ -87,9 +87,13 @@ def label(name: str, stand_ins: list[str]) -> str:
 
 
 def _runs_per_order(shown: list[dict]) -> str:
-    runs = Counter((tuple(r["config"]["order"]), tuple(r["config"]["schedule"]), r["config"]["separate_biases"],
-                    r["config"].get("batchnorm_per_task", False)) for r in shown if r["kind"] == "packnet")  # fmt: skip
-    baselines = Counter((r["config"]["method"], r["config"]["dataset"]) for r in shown if r["kind"] == "single_task")
+    # counted per network (its seed and variant): the scale trend shows one run per order of each of its networks
+    network = lambda c: (c["seed"], c.get("network_variant"))  # noqa: E731
+    runs = Counter((network(r["config"]), tuple(r["config"]["order"]), tuple(r["config"]["schedule"]),
+                    r["config"]["separate_biases"], r["config"].get("batchnorm_per_task", False))
+                   for r in shown if r["kind"] == "packnet")  # fmt: skip
+    baselines = Counter((network(r["config"]), r["config"]["method"], r["config"]["dataset"])
+                        for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
         line = f"{distinct(sorted(set(runs.values())))} run(s)/order"

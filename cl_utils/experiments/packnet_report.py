@@ -20,6 +20,7 @@ from .packnet_frames import FILTER_COLUMNS, PAPER_TABLE2, PAPER_TABLE6, WEIGHTS_
     filter_tasks, individual_gap, order_frame, table2, table6
 from .packnet_pruning_claims import fc_share_rows, fig4_rows, initial_cost_row, start_rows
 from .packnet_batchnorm_claims import batchnorm_rows, without_bn_rows
+from .packnet_trend import trend_clause, trend_frame, trend_shown
 
 __all__ = ["PAPER_ORDER_RISE", "claims", "table2"]
 
@@ -57,6 +58,7 @@ def claims(records: Records, p: Params) -> list[dict]:
     ``records`` are the runs its numbers, status and reason are computed from. Figure 4's rows read every seed of the
     initial network (``fig4_seeds``), the others the chapter's ``seed``."""
     every, seeds, records = records, fig4_seeds(records, p), chapter_runs(records, p)
+    trend, trend_runs = trend_clause(trend_frame(every, p)), trend_shown(every, p)
     n_test = 10 * records.one("initial")["config"]["test_per_class"]
     bse = lambda e: binomial_se(e, n_test)  # noqa: E731 (error and accuracy have the same SE)
 
@@ -172,9 +174,9 @@ def claims(records: Records, p: Params) -> list[dict]:
          "paper": " / ".join(f"{q:.2f}" for q in paper_gap) + " points", "this book": " / ".join(f"{v:.2f}" for v in gap) + " points",
          "status": weakest(close),
          "reason": f"{reasons(close)} (PackNet over the orders, {len(singles(records, 'individual', added_names[0]))} individual "
-                   f"network(s) per task); weak CIFAR-10 "
-                   "features, not ImageNet's",
-         "records": run_keys(*(packnet(records, s) for s in p.schedules), individual_runs)},
+                   f"network(s) per task); weak CIFAR-10 features, not ImageNet's"
+                   + (f"; {trend}" if trend else ""),
+         "records": run_keys(*(packnet(records, s) for s in p.schedules), individual_runs, trend_runs)},
         *start_rows(records, p),
         initial_cost_row(seeds),
         *fig4_rows(seeds),
