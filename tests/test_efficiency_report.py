@@ -134,7 +134,8 @@ def test_the_claims_read_their_scale_from_the_records():
     assert rows == report.claims(records, EXPERIMENT.Params(**SELECT, **SCALE))
     scale = lambda start, end="": next(r["data and scale"] for r in rows  # noqa: E731
                                        if r["claim"].startswith(start) and r["claim"].endswith(end))  # fmt: skip
-    assert scale("Fig. 1 (MNIST)") == ("SYNTHETIC stand-in (tests only); 50 training images/class; E = 3, B = 4; "
+    assert scale("Fig. 1 (MNIST)") == ("SYNTHETIC stand-in (tests only); 50 training images/class, one subset for "
+                                       "every seed; E = 3, B = 4; "
                                        "3 seed(s), mean ± s.e.m.")  # fmt: skip
     assert scale("Fig. 1 (CIFAR-10)").endswith("20 training images/class; E = 2, B = 2; 1 seed(s), no error bars")
     assert scale("Table 1 (MNIST)").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.; 3 seeds, a grid of 3 p̄ values")
@@ -216,7 +217,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records(t
         if name.startswith("fig_"):
             text = " ".join(" ".join(_texts(drawn)).split())  # lines joined where a title wraps
             assert _texts(drawn) == _texts(again), name  # nothing in it read from the parameters
-            assert "SYNTHETIC" in text and "50 training images/class; E = 3" in text, (name, text)
+            assert "SYNTHETIC" in text and "50 training images/class" in text and "E = 3" in text, (name, text)
             assert not any(x in text for x in ("123", "77 training", "E = 7", "E = 5")), (name, text)
             plt.close(drawn), plt.close(again)
         else:
@@ -240,8 +241,9 @@ def test_a_figure_of_two_datasets_has_one_row_each_and_names_them():
     assert [ax.get_title() for ax in fig.axes[2:5]] == ["MNIST, p = 0.995", "CIFAR-10, p = 0.8", "CIFAR-10, p = 0.95"]
     title = fig._suptitle.get_text().split("\n")
     assert title[0] == "Fig. 2: fixed budget B = 4 / 2 epochs, R = B / N (MNIST / CIFAR-10)"
-    assert title[1].startswith("MNIST: SYNTHETIC") and title[2].startswith("CIFAR-10: SYNTHETIC")
-    assert "B = 2; 1 seed(s), no error bars" in title[2]
+    named = [line for line in title if line.startswith(("MNIST: ", "CIFAR-10: "))]  # a dataset's line may wrap
+    assert [line.split(":")[0] for line in named] == ["MNIST", "CIFAR-10"] and "SYNTHETIC" in named[1]
+    assert "B = 2; 1 seed(s), no error bars" in " ".join(title[title.index(named[1]):])
     plt.close(fig)
     table = figures.table_rounds_no_budget(records, EXPERIMENT.Params(**SELECT, **OTHER))
     assert table.index.names == ["dataset", "N"] and table.loc[("CIFAR-10", 1), "p = 0.99"] == "–"

@@ -113,7 +113,9 @@ def scale(runs: list[dict], *, per_round: bool = False, note: bool = True) -> st
     c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
     data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
     budget = f"{b} retraining epochs per round (N rounds: {b}N epochs)" if per_round else f"B = {b}"
-    line = (f"{data}; {c['per_class'] or 'all'} training images/class; E = {c['epochs']}, {budget}; {n} seed(s), "
+    images = f"{c['per_class']} training images/class{', one subset for every seed' if n > 1 else ''}" \
+        if c["per_class"] else "all training images"  # (:func:`.efficiency_runs.pairs` draws the subset once)
+    line = (f"{data}; {images}; E = {c['epochs']}, {budget}; {n} seed(s), "
             + ("mean ± s.e.m." if n > 1 else "no error bars"))  # fmt: skip
     return line + "; p = free share of body weights (biases, heads kept)" if note else line
 
