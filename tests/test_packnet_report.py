@@ -629,3 +629,10 @@ def test_the_scale_trend_figure_and_table_show_each_network_once():
     plt.close(fig)
     assert figures_trend.table_gap_trend(_records(), P).empty  # no trend: nothing drawn from the chapter alone
     assert figures.table_errors(records, PT).equals(figures.table_errors(_records(), P))  # the chapter's own only
+
+
+def test_a_trend_network_whose_individual_networks_are_not_recorded_yet_is_left_out():
+    records = _records(params=PT, trend_gaps=NARROWING)
+    partial = Records([r for r in records if not (r["kind"] == "single_task"
+                                                  and r["config"].get("network_variant") == "scale_x2")])  # fmt: skip
+    assert list(figures_trend.trend_frame(partial, PT).factor) == [0.25, 0.5, 1.0]
