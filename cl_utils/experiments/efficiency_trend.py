@@ -78,10 +78,12 @@ def trend_clause(table: pd.DataFrame) -> str:
         change = abs(first["gap (points)"]) - abs(last["gap (points)"])  # > 0: the gap narrows
         se = combined_se(float(first.SE), float(last.SE))
         moves = "narrows" if change > 2 * se else "widens" if change < -2 * se else "does not change beyond 2 SE"
-        said.append(f"p={f:g}: " + " -> ".join(f"{a:.1f}" for a in rows["accuracy (%)"]) + " % (paper "
-                    f"{last['paper (%)']:.1f}): the gap {moves} from "
-                    f"{first['gap (points)']:.1f} to {last['gap (points)']:.1f} points, "
-                    + ("and closes at the largest scale (within 2 SE)" if status == "reproduced" else
-                       f"still {abs(last['gap / SE']):.1f} SE at the largest scale" if last["gap / SE"] == last["gap / SE"]
-                       else "with no spread measured at the largest scale"))  # fmt: skip
+        gap, z = float(last["gap (points)"]), float(last["gap / SE"])  # gap > 0: ours below the paper's
+        end = ("and closes at the largest scale (within 2 SE)" if status == "reproduced" else
+               "with no spread measured at the largest scale" if z != z else
+               f"and passes the paper's at the largest scale ({-gap:.2f} points above it, {abs(z):.1f} SE)" if gap < 0
+               else f"still {abs(z):.1f} SE short at the largest scale")  # fmt: skip
+        said.append(f"p={f:g}: " + " -> ".join(f"{a:.2f}" for a in rows["accuracy (%)"]) + " % (paper "
+                    f"{last['paper (%)']:.1f}): the gap {moves} from {first['gap (points)']:.2f} to {gap:.2f} "
+                    f"points, {end}")  # fmt: skip
     return f"scale trend ({label}): " + "; ".join(said)
