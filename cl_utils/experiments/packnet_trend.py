@@ -74,15 +74,20 @@ def trend_slope(frame: pd.DataFrame) -> tuple[float, float]:
 
 
 def trend_clause(frame: pd.DataFrame) -> str:
-    """What the trend says of the gap, smallest scale to largest: each scale's gap, whether it narrows or widens
-    by more than 2 SE (the two ends' SEs combined), the slope per doubling, and whether the largest scale reaches
-    the paper's gap within 2 SE (the size rule). Empty where no trend ran."""
+    """What the trend says of the gap: each scale's gap, smallest first; whether it narrows or widens by more than
+    2 SE (the two points' SEs combined) from the chapter's own scale to the largest (from the smallest to the
+    chapter's where the trend ran only smaller ones), the least-squares slope per doubling over every scale, and
+    whether the largest scale reaches the paper's gap within 2 SE (the size rule). Empty where no trend ran."""
     if frame.empty:
         return ""
-    first, last = frame.iloc[0], frame.iloc[-1]
+    own, last = frame[frame.factor == 1.0].iloc[0], frame.iloc[-1]
+    first, span = (own, "the chapter's scale to the largest") if last.factor > 1 else (frame.iloc[0], "the smallest "
+                                                                                       "scale to the chapter's")
     change = first["gap (points)"] - last["gap (points)"]  # > 0: the gap narrows as the scale grows
     se = combined_se(float(first.SE), float(last.SE))
-    moves = "narrows" if change > Z * se else "widens" if change < -Z * se else "does not change beyond 2 SE"
+    moves = (f"narrows by {change:.2f} points ({change / se:.1f} SE)" if change > Z * se else
+             f"widens by {-change:.2f} points ({-change / se:.1f} SE)" if change < -Z * se else
+             f"does not change beyond 2 SE ({-change:+.2f} points)")  # fmt: skip
     slope, slope_se = trend_slope(frame)
     status, _ = size_status(float(last["gap (points)"]), float(last["paper (points)"]), float(last.SE),
                             runs=int(last["PackNet runs"]), direction_holds=None)  # fmt: skip
@@ -90,9 +95,9 @@ def trend_clause(frame: pd.DataFrame) -> str:
                f"is still {abs(last['from the paper (SE)']):.1f} SE from the paper's at the largest")  # fmt: skip
     label = " -> ".join(f"{int(r['initial images/class'])}/{int(r['added images/class'])}" for _, r in frame.iterrows())
     gaps = " -> ".join(f"{g:.2f}" for g in frame["gap (points)"])
-    return (f"scale trend (images per class, initial/added tasks, epochs fixed: {label}): the gap {gaps} points, "
-            f"{moves} from the smallest scale to the largest ({slope:+.2f} points per doubling, SE {slope_se:.2f}), "
-            f"and {at_last}")
+    return (f"scale trend (images per class, initial/added tasks, epochs fixed: {label}): the gap {gaps} points; "
+            f"from {span} it {moves}, {slope:+.2f} points per doubling of the data over all scales (least "
+            f"squares weighted by 1/SE², SE {slope_se:.2f}), and {at_last}")
 
 
 def trend_shown(records: Records, p: Params) -> list[dict]:
