@@ -592,6 +592,7 @@ def test_a_scale_trend_it_cannot_run_stops_before_training(change, fix):
 @pytest.mark.parametrize("gaps, moves, end", [
     (NARROWING, "narrows", "reaches the paper's within 2 SE at the largest"),
     ({0.25: 1.0, 0.5: 8.0, 2.0: 2.90}, "narrows", "reaches"),  # judged from the chapter's scale, not the smallest
+    ({0.25: 8.0, 0.5: 6.0, 2.0: 1.0}, "narrows", "falls 2.00 points below the paper's"),  # beyond 2 SE below
     ({0.25: 4.5, 0.5: 4.5, 2.0: 4.5}, "does not change beyond 2 SE", "is still"),
     ({0.25: 2.0, 0.5: 3.0, 2.0: 6.0}, "widens", "is still"),
 ])  # fmt: skip
@@ -601,6 +602,7 @@ def test_the_scale_trend_says_whether_table_2s_gap_closes(gaps, moves, end):
     row = _trend_row(gaps)
     clause = row["reason"].split("; scale trend")[1]
     assert "250/25 -> 500/50 -> 1000/100 -> 2000/200" in clause
+    assert "PackNet's error as a multiple of the Individual Networks' " in clause and "(the paper's 1.19)" in clause
     assert f"from the chapter's scale to the largest it {moves}" in clause and f"and {end}" in clause
     slope = float(clause.split(" points per doubling")[0].split(", ")[-1])
     if sorted(gaps.values()) in (list(gaps.values()), list(gaps.values())[::-1]):  # a monotone trend: its sign

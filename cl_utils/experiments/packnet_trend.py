@@ -25,16 +25,31 @@ from .packnet_runs import Params, trend_variant
 from .packnet_records import chapter_runs, err, network_runs, packnet, scale
 from .packnet_frames import PAPER_TABLE2, individual_gap
 
-__all__ = ["paper_gap", "trend_networks", "trend_frame", "trend_slope", "trend_clause", "trend_shown",
+__all__ = ["paper_gap", "paper_ratio", "trend_networks", "trend_frame", "trend_slope", "trend_clause", "trend_shown",
            "fig_gap_trend", "table_gap_trend"]
 
 
-def paper_gap(schedule: list[float]) -> float:
-    """The paper's Table 2 gap of ``schedule`` (its PackNet column minus Individual Networks, mean over the added
-    tasks); the 0.50, 0.75, 0.75 column where the paper has none for ``schedule``."""
+def _paper_errors(schedule: list[float]) -> tuple[float, float]:
+    """The paper's Table 2 errors of PackNet (``schedule``; the 0.50, 0.75, 0.75 column where the paper has none
+    for it) and of the Individual Networks, each the mean over the added tasks."""
     column = f"PackNet {', '.join(f'{f:.2f}' for f in schedule)}"
     column = column if column in PAPER_TABLE2 else "PackNet 0.50, 0.75, 0.75"
-    return float((PAPER_TABLE2[column] - PAPER_TABLE2["Individual Networks"]).iloc[1:].mean())
+    added = PAPER_TABLE2.iloc[1:]
+    return float(added[column].mean()), float(added["Individual Networks"].mean())
+
+
+def paper_gap(schedule: list[float]) -> float:
+    """The paper's Table 2 gap of ``schedule``: PackNet's error minus the Individual Networks', mean over the added
+    tasks."""
+    packnet_error, individual_error = _paper_errors(schedule)
+    return packnet_error - individual_error
+
+
+def paper_ratio(schedule: list[float]) -> float:
+    """The paper's PackNet error as a multiple of the Individual Networks' (means over the added tasks): a gap in
+    points depends on how large the errors are, their ratio less so."""
+    packnet_error, individual_error = _paper_errors(schedule)
+    return packnet_error / individual_error
 
 
 def trend_networks(records: Records, p: Params) -> list[tuple[float, Records]]:
@@ -49,8 +64,9 @@ def trend_networks(records: Records, p: Params) -> list[tuple[float, Records]]:
 
 def trend_frame(records: Records, p: Params) -> pd.DataFrame:
     """One row per network of :func:`trend_networks`: its factor, images per class (initial and added tasks), the
-    initial task's error, PackNet's and the Individual Networks' mean error over the added tasks, the gap and its
-    SE, PackNet's run count, and the gap's distance to the paper's in combined SEs. Empty where no trend ran."""
+    initial task's error, PackNet's and the Individual Networks' mean error over the added tasks and their ratio,
+    the gap and its SE, PackNet's run count, the gap's distance to the paper's in combined SEs, and the paper's
+    ratio. Empty where no trend ran."""
     paper, rows = paper_gap(p.schedules[0]), []
     for factor, runs in trend_networks(records, p):
         g, c = individual_gap(runs, p.schedules[0]), runs.one("initial")["config"]
@@ -59,9 +75,11 @@ def trend_frame(records: Records, p: Params) -> pd.DataFrame:
                      "initial error (%)": err(runs.one("initial")["metrics"]["test_acc"]),
                      "PackNet (%)": float(np.mean(list(g["packnet"].values()))),
                      "Individual Networks (%)": float(np.mean(list(g["individual"].values()))),
+                     "error ratio": float(np.mean(list(g["packnet"].values()))
+                                          / np.mean(list(g["individual"].values()))),
                      "gap (points)": g["gap"], "SE": g["se"], "PackNet runs": g["runs"], "paper (points)": paper,
                      "from the paper (SE)": (g["gap"] - paper) / g["se"] if g["se"] > 0 else np.nan})  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(**{"paper ratio": paper_ratio(p.schedules[0])}) if rows else pd.DataFrame()
 
 
 def trend_slope(frame: pd.DataFrame) -> tuple[float, float]:
@@ -91,13 +109,19 @@ def trend_clause(frame: pd.DataFrame) -> str:
     slope, slope_se = trend_slope(frame)
     status, _ = size_status(float(last["gap (points)"]), float(last["paper (points)"]), float(last.SE),
                             runs=int(last["PackNet runs"]), direction_holds=None)  # fmt: skip
+    z = abs(float(last["from the paper (SE)"]))
+    below = last["paper (points)"] - last["gap (points)"]  # > 0: our gap is the smaller
     at_last = ("reaches the paper's within 2 SE at the largest" if status == "reproduced" else
-               f"is still {abs(last['from the paper (SE)']):.1f} SE from the paper's at the largest")  # fmt: skip
+               f"falls {below:.2f} points below the paper's at the largest ({z:.1f} SE)" if below > 0 else
+               f"is still {z:.1f} SE above the paper's at the largest")  # fmt: skip
     label = " -> ".join(f"{int(r['initial images/class'])}/{int(r['added images/class'])}" for _, r in frame.iterrows())
     gaps = " -> ".join(f"{g:.2f}" for g in frame["gap (points)"])
     return (f"scale trend (images per class, initial/added tasks, epochs fixed: {label}): the gap {gaps} points; "
             f"from {span} it {moves}, {slope:+.2f} points per doubling of the data over all scales (least "
-            f"squares weighted by 1/SE², SE {slope_se:.2f}), and {at_last}")
+            f"squares weighted by 1/SE², SE {slope_se:.2f}), and {at_last}; PackNet's error as a multiple of the "
+            f"Individual Networks' " + " -> ".join(f"{r:.2f}" for r in frame["error ratio"])
+            + f" (the paper's {frame['paper ratio'].iloc[0]:.2f}), at Individual Networks' errors of "
+            + " -> ".join(f"{e:.1f}" for e in frame["Individual Networks (%)"]) + " %")
 
 
 def trend_shown(records: Records, p: Params) -> list[dict]:
