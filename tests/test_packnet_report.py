@@ -614,6 +614,7 @@ def test_the_scale_trend_adds_its_records_to_table_2s_row_and_changes_no_status(
     row = _trend_row(NARROWING, indiv_gap=(2.90, 1.75))
     trend = {r["key"] for r in records if str(r["config"].get("network_variant", "")).startswith("scale_x")}
     assert trend <= set(row["records"].split()) and len(trend) == 3 * 17
+    assert "; scale trend: " in row["data and scale"] and "initial 250/500/1000/2000" in row["data and scale"]
     assert _statuses(params=PT, trend_gaps=NARROWING) == _statuses()
     assert "scale trend" not in next(r for r in report.claims(_records(), P)
                                      if r["claim"].startswith(CLAIMS["near individual"]))["reason"]  # fmt: skip

@@ -176,6 +176,7 @@ def claims(records: Records, p: Params) -> list[dict]:
          "reason": f"{reasons(close)} (PackNet over the orders, {len(singles(records, 'individual', added_names[0]))} individual "
                    f"network(s) per task); weak CIFAR-10 features, not ImageNet's"
                    + (f"; {trend}" if trend else ""),
+         **({"data and scale": f"{scale(list(records))}; scale trend: {scale(trend_runs)}"} if trend else {}),
          "records": run_keys(*(packnet(records, s) for s in p.schedules), individual_runs, trend_runs)},
         *start_rows(records, p),
         initial_cost_row(seeds),
