@@ -597,3 +597,17 @@ def test_table1_rows_use_the_per_seed_ratios_where_the_grid_runs_are_stored(monk
     assert order["status"] == "reproduced" and "log10 ratio" in order["reason"]
     (steps,) = [r for c, r in rows.items() if "PackNet's number of gradient steps" in c]
     assert "each seed matched on its own grid curve" in steps["reason"]
+
+
+def test_fig_1s_row_names_packnets_tasks_at_chance():
+    """At CIFAR-10's p = 0.95 PackNet ends four of its five two-class tasks at 50 %: the row says so (a method at
+    chance has no room to fall further behind, which bears on "the gap grows with p"); nowhere else."""
+    def world(c: dict, seed: int, task: int) -> float:
+        if c["method"] == "packnet" and c["dataset"] == "cifar10" and c["free"] == 0.95 and task < 4:
+            return 50.0 + _noise(seed, task) / 3
+        return paper_like(c, seed, task)
+
+    rows = {r["claim"][:17]: r["reason"] for r in report.claims(_records(world), EXPERIMENT.Params(**SELECT, **SCALE))}
+    assert rows["Fig. 1 (CIFAR-10)"].endswith("PackNet's tasks at chance (within 2 SE of 50 % on a task's 2,000 "
+                                              "test images): p=0.8: 0 of 5, p=0.95: 4 of 5")  # fmt: skip
+    assert "at chance" not in rows["Fig. 1 (MNIST): P"]

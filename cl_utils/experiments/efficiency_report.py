@@ -221,8 +221,23 @@ def _fig1(records: Records, p: Params, d: str) -> list[dict]:
                           + ", ".join(f"p={f:g}: {g:+.2f}" for f, g in zip(ps, gaps)) + " points",
              "data and scale": scale(shown, note=False), "status": status,
              "reason": f"{counted} (behind at each p, and the gap wider at each larger p; paired by seed, "
-                       f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts),
+                       f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts) + _at_chance(records, p, d),
              "records": run_keys(shown)}]  # fmt: skip
+
+
+def _at_chance(records: Records, p: Params, d: str) -> str:
+    """A clause of Fig. 1's row where some of PackNet's tasks end at chance (two classes: 50 %, within 2 binomial
+    SE of its test set, the mean over the seeds), with its leading separator: a method at chance on most tasks has
+    little room left to fall behind further, so its gap cannot keep growing with p."""
+    test = TEST_IMAGES // 5  # one two-class task's test images
+    found = {}
+    for f in setting(p, d).free:
+        per_task = _acc(records, p, d, "packnet", f).mean(axis=1)  # tasks
+        found[f] = int(np.sum(np.abs(per_task - 50.0) <= Z * binomial_se(50.0, test)))
+    if not any(found.values()):
+        return ""
+    return ("; PackNet's tasks at chance (within 2 SE of 50 % on a task's {:,} test images): ".format(test)
+            + ", ".join(f"p={f:g}: {n} of 5" for f, n in found.items()))
 
 
 def _ratios(records: Records, p: Params, d: str) -> dict[float, tuple[float, float]]:
