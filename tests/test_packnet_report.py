@@ -624,6 +624,7 @@ def test_the_scale_trend_figure_and_table_show_each_network_once():
     records = _records(params=PT, trend_gaps=NARROWING)
     table = figures_trend.table_gap_trend(records, PT)
     assert list(table.index) == [(250, 25), (500, 50), (1000, 100), (2000, 200)]
+    assert "initial 250/500/1000/2000" in figures_trend.trend_caption(records, PT)
     assert list(table["PackNet runs"]) == [6, 6, 6, 6]  # P runs once per order; each trend network once per order
     fig = figures_trend.fig_gap_trend(records, PT)
     title = fig._suptitle.get_text().replace("\n", " ")

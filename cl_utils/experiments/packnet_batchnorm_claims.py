@@ -8,8 +8,8 @@ from ..claims import run_keys
 from ..verdicts import compound_status, paired_direction, size_status
 from .runs import Records
 from .packnet_runs import Params
-from .packnet_records import by_order, err, packnet, scale, schedule_name, singles, tasks
-from .packnet_frames import PAPER_TABLE2, PAPER_TABLE4_BN, batchnorm_frame, without_bn_gap
+from .packnet_records import by_order, err, packnet, scale, singles, tasks
+from .packnet_frames import PAPER_TABLE4_BN, batchnorm_frame, paper_column, paper_gap, without_bn_gap
 
 __all__ = ["batchnorm_rows", "without_bn_rows"]
 
@@ -70,8 +70,7 @@ def without_bn_rows(records: Records, p: Params, bn_gap: float) -> list[dict]:
     if found is None:
         return []
     plain, first = found["records"], p.schedules[0]
-    column = schedule_name(first) if schedule_name(first) in PAPER_TABLE2 else "PackNet 0.50, 0.75, 0.75"
-    paper = float((PAPER_TABLE2[column] - PAPER_TABLE2["Individual Networks"]).iloc[1:].mean())
+    column, paper = paper_column(first), paper_gap(first)
     status, why = size_status(found["gap"], paper, found["se"], runs=found["runs"], direction_holds=found["gap"] > 0)
     initial = plain.one("initial")
     return [{"claim": "Table 2 like for like, VGG-16 without batch-norm (as the paper's): PackNet's error above "

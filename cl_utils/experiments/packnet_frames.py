@@ -20,7 +20,8 @@ from .packnet_records import by_order, carved, chapter_runs, err, fig4_seeds, fi
     network_runs, packnet, pruned, schedule_name, single, singles, tasks
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE4_BN", "PAPER_TABLE6", "lwf_name", "per_task_bn_name", "table2", "order_frame",
-           "fig4_frame", "fig4_seed_frame", "fig4_table", "fig5_frame", "individual_gap", "without_bn_gap",
+           "fig4_frame", "fig4_seed_frame", "fig4_table", "fig5_frame", "paper_column", "paper_gap", "paper_ratio",
+           "individual_gap", "without_bn_gap",
            "without_bn_frame", "FILTER_COLUMNS", "filter_stage", "filter_tasks", "table6",
            "batchnorm_frame"]  # fmt: skip
 
@@ -210,6 +211,32 @@ def batchnorm_frame(records: Records, schedule: list[float]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- Table 2 like for like, no batch-norm
+def paper_column(schedule: list[float]) -> str:
+    """The paper's Table 2 PackNet column of ``schedule``; its 0.50, 0.75, 0.75 column where it has none for it."""
+    return schedule_name(schedule) if schedule_name(schedule) in PAPER_TABLE2 else "PackNet 0.50, 0.75, 0.75"
+
+
+def _paper_errors(schedule: list[float]) -> tuple[float, float]:
+    """The paper's Table 2 errors of PackNet (:func:`paper_column`) and of the Individual Networks, each the mean
+    over the added tasks."""
+    added = PAPER_TABLE2.iloc[1:]
+    return float(added[paper_column(schedule)].mean()), float(added["Individual Networks"].mean())
+
+
+def paper_gap(schedule: list[float]) -> float:
+    """The paper's Table 2 gap of ``schedule``: PackNet's error minus the Individual Networks', mean over the added
+    tasks."""
+    packnet_error, individual_error = _paper_errors(schedule)
+    return packnet_error - individual_error
+
+
+def paper_ratio(schedule: list[float]) -> float:
+    """The paper's PackNet error as a multiple of the Individual Networks' (means over the added tasks): a gap in
+    points depends on how large the errors are, their ratio less so."""
+    packnet_error, individual_error = _paper_errors(schedule)
+    return packnet_error / individual_error
+
+
 def individual_gap(records: Records, schedule: list[float]) -> dict | None:
     """Table 2's gap on one network's runs: per added task PackNet's error (``schedule``, the mean over its runs)
     and the individual networks'; over the added tasks the gap (PackNet minus individual networks), its SE

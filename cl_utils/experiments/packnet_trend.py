@@ -23,42 +23,20 @@ from ..verdicts import Z, combined_se, size_status
 from .runs import Records
 from .packnet_runs import Params, trend_variant
 from .packnet_records import chapter_runs, err, network_runs, packnet, scale
-from .packnet_frames import PAPER_TABLE2, individual_gap
+from .packnet_frames import individual_gap, paper_gap, paper_ratio
 
-__all__ = ["paper_gap", "paper_ratio", "trend_networks", "trend_frame", "trend_slope", "trend_clause", "trend_shown",
-           "fig_gap_trend", "table_gap_trend"]
-
-
-def _paper_errors(schedule: list[float]) -> tuple[float, float]:
-    """The paper's Table 2 errors of PackNet (``schedule``; the 0.50, 0.75, 0.75 column where the paper has none
-    for it) and of the Individual Networks, each the mean over the added tasks."""
-    column = f"PackNet {', '.join(f'{f:.2f}' for f in schedule)}"
-    column = column if column in PAPER_TABLE2 else "PackNet 0.50, 0.75, 0.75"
-    added = PAPER_TABLE2.iloc[1:]
-    return float(added[column].mean()), float(added["Individual Networks"].mean())
+__all__ = ["trend_networks", "trend_frame", "trend_slope", "trend_clause", "trend_shown",
+           "trend_caption", "fig_gap_trend", "table_gap_trend"]
 
 
-def paper_gap(schedule: list[float]) -> float:
-    """The paper's Table 2 gap of ``schedule``: PackNet's error minus the Individual Networks', mean over the added
-    tasks."""
-    packnet_error, individual_error = _paper_errors(schedule)
-    return packnet_error - individual_error
-
-
-def paper_ratio(schedule: list[float]) -> float:
-    """The paper's PackNet error as a multiple of the Individual Networks' (means over the added tasks): a gap in
-    points depends on how large the errors are, their ratio less so."""
-    packnet_error, individual_error = _paper_errors(schedule)
-    return packnet_error / individual_error
-
-
-def trend_networks(records: Records, p: Params) -> list[tuple[float, Records]]:
-    """``(factor, runs)`` of each network whose runs give Table 2's gap (first schedule), smallest scale first: the
-    chapter's own at factor 1, and each of ``scale_trend`` (its ``network_variant``); none where fewer than two."""
-    found = [(1.0, chapter_runs(records, p))] + [(f, network_runs(records, p.seed, trend_variant(f)))
-                                                 for f in p.scale_trend]  # fmt: skip
-    found = sorted(((f, runs) for f, runs in found if individual_gap(runs, p.schedules[0]) is not None),
-                   key=lambda pair: pair[0])  # fmt: skip
+def trend_networks(records: Records, p: Params) -> list[tuple[float, Records, dict]]:
+    """``(factor, runs, gap)`` of each network whose runs give Table 2's gap (first schedule; ``gap``: its
+    :func:`.individual_gap`), smallest scale first: the chapter's own at factor 1, and each of ``scale_trend`` (its
+    ``network_variant``); none where fewer than two."""
+    networks = [(1.0, chapter_runs(records, p))] + [(f, network_runs(records, p.seed, trend_variant(f)))
+                                                    for f in p.scale_trend]  # fmt: skip
+    found = sorted(((f, runs, individual_gap(runs, p.schedules[0])) for f, runs in networks), key=lambda t: t[0])
+    found = [t for t in found if t[2] is not None]
     return found if len(found) > 1 else []
 
 
@@ -68,15 +46,14 @@ def trend_frame(records: Records, p: Params) -> pd.DataFrame:
     the gap and its SE, PackNet's run count, the gap's distance to the paper's in combined SEs, and the paper's
     ratio. Empty where no trend ran."""
     paper, rows = paper_gap(p.schedules[0]), []
-    for factor, runs in trend_networks(records, p):
-        g, c = individual_gap(runs, p.schedules[0]), runs.one("initial")["config"]
-        rows.append({"factor": factor, "initial images/class": c["initial_train_per_class"],
-                     "added images/class": c["train_per_class"],
-                     "initial error (%)": err(runs.one("initial")["metrics"]["test_acc"]),
-                     "PackNet (%)": float(np.mean(list(g["packnet"].values()))),
-                     "Individual Networks (%)": float(np.mean(list(g["individual"].values()))),
-                     "error ratio": float(np.mean(list(g["packnet"].values()))
-                                          / np.mean(list(g["individual"].values()))),
+    for factor, runs, g in trend_networks(records, p):
+        initial = runs.one("initial")
+        packnet_error, individual_error = (float(np.mean(list(g[k].values()))) for k in ("packnet", "individual"))
+        rows.append({"factor": factor, "initial images/class": initial["config"]["initial_train_per_class"],
+                     "added images/class": initial["config"]["train_per_class"],
+                     "initial error (%)": err(initial["metrics"]["test_acc"]),
+                     "PackNet (%)": packnet_error, "Individual Networks (%)": individual_error,
+                     "error ratio": packnet_error / individual_error,
                      "gap (points)": g["gap"], "SE": g["se"], "PackNet runs": g["runs"], "paper (points)": paper,
                      "from the paper (SE)": (g["gap"] - paper) / g["se"] if g["se"] > 0 else np.nan})  # fmt: skip
     return pd.DataFrame(rows).assign(**{"paper ratio": paper_ratio(p.schedules[0])}) if rows else pd.DataFrame()
@@ -128,9 +105,15 @@ def trend_shown(records: Records, p: Params) -> list[dict]:
     """The records the trend rests on: each network's initial run, its prune by the first schedule's first
     fraction, its PackNet runs of the first schedule and its Individual Networks."""
     first = p.schedules[0]
-    return [r for _, runs in trend_networks(records, p)
+    return [r for _, runs, _ in trend_networks(records, p)
             for r in runs.where("initial") + runs.where("initial_pruned", rule="weights", fraction=first[0])
             + packnet(runs, first) + runs.where("single_task", method="individual")]  # fmt: skip
+
+
+def trend_caption(records: Records, p: Params) -> str:
+    """The trend table's caption: what it shows, then the scale of exactly the records it rests on."""
+    return ("Table 2's scale trend: top-1 test error (%) and PackNet's gap to the Individual Networks (points, "
+            f"± SE), mean over the added tasks, one initial network per scale; {scale(trend_shown(records, p))}")
 
 
 def fig_gap_trend(records: Records, p: Params) -> plt.Figure:
