@@ -363,3 +363,65 @@ def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothi
     with pytest.raises(experiments.params.ParameterError, match="pretrain_images = 5 is too few"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 5})
     assert EXPERIMENT.Params(**{**PRE.as_dict(), "pretrain_images": 9000, "pretrain_val_images": 1000})
+
+
+def test_figs_3_and_4_from_the_stand_in_are_judged_on_their_own_runs_after_every_random_init_row():
+    """Figs. 3 and 4 from the stand-in get the rows of their random-init figures, read from their own runs (here
+    the stand-in pays the paper's costs in Fig. 3 and loses on Fig. 4's second visit, the random-init runs do
+    neither), placed after every random-init row; their scale line names the stand-in's dataset (Fig. 4's blocks
+    are other datasets too, so not "the same label set"); their figures and side-by-side tables render."""
+    figs = ("fig2", "fig3", "fig4", "fig2_standin", "fig3_standin", "fig4_standin")
+    records = _records(2.0, 1.0, 5.0, figs=figs, params=PRE)
+    for r in records.items:
+        c = r["config"]
+        if c.get("figure") == "fig3_standin":
+            r["metrics"]["history"] = _history(c, 90.0 - 10.0 * (c["criterion"] != "none"),
+                                               80.0 - 4.0 * (c["criterion"] != "none"), 0.0, 3136)  # fmt: skip
+        if c.get("figure") == "fig4_standin":
+            r["metrics"]["history"] = _history(c, 90.0, 80.0, -5.0, 3136)
+    rows = report.claims(records, PRE)
+    names = [r["claim"].split(": ", 1)[0] for r in rows]
+    first_standin = next(i for i, n in enumerate(names) if "stand-in" in n)
+    assert all("stand-in" in n for n in names[first_standin:])
+    by = {(r["claim"].split(": ", 1)[0], r["claim"].split(": ", 1)[1][:30]): r for r in rows}
+    fig3 = report.CLAIM_NAMES["fig3_standin"]
+    assert by[(fig3, RULES[0])]["status"] == "reproduced" != by[(report.CLAIM_NAMES["fig3"], RULES[0])]["status"]
+    fig4 = report.CLAIM_NAMES["fig4_standin"]
+    assert by[(fig4, RULES[3])]["status"] == "not reproduced"
+    assert by[("Fig. 4", RULES[3])]["status"] == "reproduced"
+    line = by[(fig4, RULES[3])]["data and scale"]
+    assert "900 cifar10 test-split images, 3 epochs" in line and "same label set" not in line, line
+    assert set(by[(fig4, RULES[3])]["records"].split()) == ({r["key"] for r in records.where("train",
+                                                            figure="fig4_standin")} | {r["key"] for r in
+                                                            records.where("pretrain")})  # fmt: skip
+    for draw in (figures.fig_resampled_pretrained, figures.fig_datasets_pretrained):
+        fig = draw(records, PRE)
+        assert "pretrained stand-in" in fig._suptitle.get_text()
+        plt.close(fig)
+    starts = figures.table_starts(records, PRE, "fig3")
+    assert starts.loc[("pretrained stand-in", report.NAMES["weight"]), "train acc below baseline (points)"] == 10.0
+    visits = figures.table_visit_starts(records, PRE)
+    gain = visits["visit 2 - visit 1 (points)"]
+    assert (gain.loc["random init"] == 5.0).all() and (gain.loc["pretrained stand-in"] == -5.0).all()
+    assert "Fig. 4 from the pretrained stand-in" in figures.scale_lines(records, PRE)
+
+
+def test_each_stand_in_figure_asks_for_the_one_stage_and_only_the_figures_named_are_planned():
+    """Every stand-in run, whatever its figure, starts from the one pretraining stage on Fig. 2's dataset (a run
+    whose first dataset is another names that dataset in its key; Fig. 2's keys keep their form);
+    ``standin_figures`` plans only the figures it names."""
+    other_first = EXPERIMENT.Params(**{**PRE.as_dict(), "fig4_datasets": ["mnist", "cifar10"]})
+    plan = EXPERIMENT.plan(other_first)
+    stages = [r for r in plan if r.kind == "pretrain"]
+    assert len(stages) == 1
+    standins = [r for r in plan if r.kind == "train" and r.config["figure"].endswith("_standin")]
+    assert {r.config["figure"] for r in standins} == {"fig2_standin", "fig3_standin", "fig4_standin"}
+    for run in standins:
+        stage = EXPERIMENT.PretrainRun.of(EXPERIMENT.FilterRun.from_config(dict(run.config)))
+        assert stage.as_config() == dict(stages[0].config) and stage.dataset == "cifar10"
+        assert ("pretrain_dataset" in run.config) == (run.config["figure"] == "fig4_standin")
+    only = EXPERIMENT.Params(**{**PRE.as_dict(), "standin_figures": ["fig3"]})
+    assert {r.config["figure"] for r in EXPERIMENT.plan(only) if r.kind == "train"} == {"fig2", "fig3",
+                                                                                       "fig3_standin", "fig4"}
+    with pytest.raises(experiments.params.ParameterError, match="standin_figures"):
+        EXPERIMENT.Params(**{**PRE.as_dict(), "standin_figures": ["fig5"]})

@@ -17,14 +17,17 @@ from .filter_report import (NAMES, USED_READING, carved, common_config, data_lab
                             runs, scale, speed, summary, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
-           "fig_fixed_subset_pretrained", "fig_resampled", "fig_datasets", "table_fixed_subset", "table_starts",
-           "table_resampled", "fig_epoch_time", "table_epoch_time", "table_visits"]  # fmt: skip
+           "fig_fixed_subset_pretrained", "fig_resampled", "fig_resampled_pretrained", "fig_datasets",
+           "fig_datasets_pretrained", "table_fixed_subset", "table_starts", "table_resampled", "fig_epoch_time",
+           "table_epoch_time", "table_visits", "table_visit_starts"]  # fmt: skip
 
 SHORT = {"cifar10": "C10", "mnist": "MN", "fashion_mnist": "FMN", "kmnist": "KMN", "cifar100": "C100", "emnist": "EMN"}
 LONG = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "KMNIST",
         "cifar100": "CIFAR-100", "emnist": "EMNIST"}  # fmt: skip
 FIG_NAME = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained stand-in", "fig3": "Fig. 3",
-            "fig4": "Fig. 4"}  # fmt: skip
+            "fig3_standin": "Fig. 3 from the pretrained stand-in", "fig4": "Fig. 4",
+            "fig4_standin": "Fig. 4 from the pretrained stand-in"}  # fmt: skip
+STARTS = {"random init": "", "pretrained stand-in": "_standin"}  # each start's suffix of a figure's name
 
 
 # ------------------------------------------------------------------------------------ Eq. (1): the paper's arithmetic
@@ -49,10 +52,11 @@ def caption(records: Records, p: Params, fig: str, head: str) -> str:
 
 
 def scale_lines(records: Records, p: Params, figs: tuple[str, ...] | None = None) -> str:
-    """The scale of the records of each figure in ``figs``, one figure per line; by default Figs. 2-4, and Fig. 2
-    from the pretrained stand-in where it has records."""
+    """The scale of the records of each figure in ``figs``, one figure per line; by default Figs. 2-4, and each
+    figure from the pretrained stand-in that has records."""
     if figs is None:
-        figs = ("fig2", "fig3", "fig4") + (("fig2_standin",) if runs(records, p, "fig2_standin") else ())
+        figs = ("fig2", "fig3", "fig4") + tuple(f"fig{n}_standin" for n in (2, 3, 4)
+                                                if runs(records, p, f"fig{n}_standin"))  # fmt: skip
     return "\n".join(f"{FIG_NAME[f]}: {scale(records, p, f)}" for f in figs)
 
 
@@ -126,6 +130,18 @@ def fig_fixed_subset_pretrained(records: Records, p: Params) -> plt.Figure:
                    f"weights): fixed subset of {_dataset(records, p, 'fig2_standin')} (dotted lines: blocks)")
 
 
+def fig_resampled_pretrained(records: Records, p: Params) -> plt.Figure:
+    """Fig. 3 again, from the pretrained stand-in."""
+    return _curves(records, p, "fig3_standin", "Fig. 3 from a pretrained network (a stand-in for ImageNet weights): "
+                   f"{_dataset(records, p, 'fig3_standin')} subset resampled at every block (dotted lines)")
+
+
+def fig_datasets_pretrained(records: Records, p: Params) -> plt.Figure:
+    """Fig. 4 again, from the pretrained stand-in."""
+    return _curves(records, p, "fig4_standin", "Fig. 4 from a pretrained network (a stand-in for ImageNet "
+                   "weights): a different dataset every block (dotted lines: switch and, if pruned, prune)")
+
+
 def fig_resampled(records: Records, p: Params) -> plt.Figure:
     """Fig. 3: the same, the subset resampled at every block."""
     return _curves(records, p, "fig3", f"Fig. 3: filter pruning, {_dataset(records, p, 'fig3')} subset resampled at "
@@ -143,11 +159,11 @@ def table_fixed_subset(records: Records, p: Params) -> pd.DataFrame:
     return gaps(records, p, "fig2")
 
 
-def table_starts(records: Records, p: Params) -> pd.DataFrame:
-    """Fig. 2's averages over all epochs from each start, side by side: random weights and the pretrained
-    stand-in (the quantities the paper's Fig. 2 claims are about)."""
-    starts = {"random init": "fig2", "pretrained stand-in": "fig2_standin"}
-    shown = {name: gaps(records, p, fig) for name, fig in starts.items() if runs(records, p, fig)}
+def table_starts(records: Records, p: Params, fig: str = "fig2") -> pd.DataFrame:
+    """The averages over all epochs of ``fig`` ("fig2" or "fig3") from each start, side by side: random weights and
+    the pretrained stand-in (the quantities the paper's claims on Figs. 2 and 3 are about)."""
+    starts = {name: fig + suffix for name, suffix in STARTS.items()}
+    shown = {name: gaps(records, p, f) for name, f in starts.items() if runs(records, p, f)}
     if not shown:
         return pd.DataFrame()
     columns = ["train acc (%)", "val acc (%)", "train - val (points)", "final val acc (%)",
@@ -193,6 +209,17 @@ def table_epoch_time(records: Records, p: Params) -> pd.DataFrame:
 
 
 # -------------------------------------------------------------------------------------------------------- visits
-def table_visits(records: Records, p: Params) -> pd.DataFrame:
-    """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds)."""
-    return visits(records, p).round(2)
+def table_visits(records: Records, p: Params, fig: str = "fig4") -> pd.DataFrame:
+    """Fig. 4 (or ``fig``, its stand-in): the best validation accuracy of each dataset during each visit (mean over
+    seeds)."""
+    return visits(records, p, fig=fig).round(2)
+
+
+def table_visit_starts(records: Records, p: Params) -> pd.DataFrame:
+    """Fig. 4's second visit against the first from each start, side by side: per criterion and dataset, the
+    best validation accuracy of each visit (mean over seeds) and their difference."""
+    shown = {name: visits(records, p, fig="fig4" + suffix) for name, suffix in STARTS.items()
+             if runs(records, p, "fig4" + suffix)}  # fmt: skip
+    if not shown:
+        return pd.DataFrame()
+    return pd.concat(shown, names=["start"]).round(2)

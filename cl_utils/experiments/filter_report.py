@@ -29,15 +29,20 @@ __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "
            "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
-#: "fig2_standin": Fig. 2 from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
-FIGURES = ("fig2", "fig2_standin", "fig3", "fig4")
+#: "figN_standin": figure N from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
+FIGURES = ("fig2", "fig2_standin", "fig3", "fig3_standin", "fig4", "fig4_standin")
+#: each figure's name in a claim
+CLAIM_NAMES = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained stand-in",
+               "fig3": "Fig. 3 (subset resampled every block)",
+               "fig3_standin": "Fig. 3 from the pretrained stand-in (subset resampled every block)",
+               "fig4": "Fig. 4", "fig4_standin": "Fig. 4 from the pretrained stand-in"}  # fmt: skip
 PER_RUN = ("criterion", "seed")  # the config keys in which the runs of one figure differ
 
 
 def runs(records: Records, p: Params, fig: str, normalize: bool | None = None) -> list[dict]:
     """The records shown in ``fig``: the chapter's criteria of that figure (in their order) and seeds, with the
     chapter's ``normalize`` (or the one given: Fig. 2's runs with the other one, the normalisation check)."""
-    crits = p.fig4_criteria if fig == "fig4" else p.criteria
+    crits = p.fig4_criteria if fig.startswith("fig4") else p.criteria
     norm = p.normalize if normalize is None else normalize
     return [r for c in crits for r in sorted(records.where("train", figure=fig, criterion=c, normalize=norm),
                                              key=lambda r: r["config"]["seed"]) if r["config"]["seed"] in p.seeds_of(fig)]
@@ -85,8 +90,10 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     c = common_config(shown)
     if c.get("pretrain_images"):
         m = stage["metrics"] if stage is not None else {}
+        dataset = FilterRun.from_config(c | {"criterion": "", "seed": 0}).standin_dataset
+        same = " of the same label set" if c["datasets"] == [dataset] else ""
         init = (f"pretrained stand-in for ImageNet weights ({m.get('train_images', c['pretrain_images']):,} "
-                f"{c['datasets'][0]} test-split images of the same label set, {c['pretrain_epochs']} epochs at lr "
+                f"{dataset} test-split images{same}, {c['pretrain_epochs']} epochs at lr "
                 f"{c['pretrain_lr']:g}")  # fmt: skip
         if m:
             init += f", {100 * m['history'][-1]['val_acc']:.1f} % on {m['val_images']:,} held-out ones"
@@ -115,7 +122,7 @@ def scale(records: Records, p: Params, fig: str) -> str:
 
 
 def scales(records: Records, p: Params) -> dict[str, str]:
-    """The scale line of each figure ('fig2', 'fig2_standin', 'fig3', 'fig4')."""
+    """The scale line of each figure of :data:`FIGURES`."""
     return {fig: scale(records, p, fig) for fig in FIGURES}
 
 
@@ -196,25 +203,25 @@ def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per_block, table
 
 
-def _visit_peaks(history: pd.DataFrame) -> pd.Series:
-    """Fig. 4: the best validation accuracy (%) of each run on each dataset during each visit, indexed by
-    (criterion, seed, data, visit), from :func:`history_frame`'s frame."""
-    v = history[history.figure == "fig4"].copy()
+def _visit_peaks(history: pd.DataFrame, fig: str = "fig4") -> pd.Series:
+    """Fig. 4 (``fig``: "fig4" or "fig4_standin"): the best validation accuracy (%) of each run on each dataset
+    during each visit, indexed by (criterion, seed, data, visit), from :func:`history_frame`'s frame."""
+    v = history[history.figure == fig].copy()
     v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
     return v.groupby(["criterion", "seed", "data", "visit"])["val_acc"].max()
 
 
-def visit_gains(records: Records, p: Params, history: pd.DataFrame | None = None) -> pd.Series:
+def visit_gains(records: Records, p: Params, history: pd.DataFrame | None = None, fig: str = "fig4") -> pd.Series:
     """Fig. 4: each run's second visit's peak minus its first, averaged over the datasets, indexed by (criterion,
     seed): one value per seed, whose spread is the gain's measured uncertainty. ``history``: as :func:`per_seed`."""
-    peaks = _visit_peaks(history_frame(records, p) if history is None else history).unstack("visit")
+    peaks = _visit_peaks(history_frame(records, p) if history is None else history, fig).unstack("visit")
     return (peaks[2] - peaks[1]).groupby(["criterion", "seed"]).mean()
 
 
-def visits(records: Records, p: Params, history: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Fig. 4: the best validation accuracy of each dataset during each visit (mean over seeds). ``history``: as
-    :func:`per_seed`."""
-    peaks = _visit_peaks(history_frame(records, p) if history is None else history)
+def visits(records: Records, p: Params, history: pd.DataFrame | None = None, fig: str = "fig4") -> pd.DataFrame:
+    """Fig. 4 (or ``fig``, its stand-in): the best validation accuracy of each dataset during each visit (mean over
+    seeds). ``history``: as :func:`per_seed`."""
+    peaks = _visit_peaks(history_frame(records, p) if history is None else history, fig)
     last = peaks.groupby(["criterion", "data", "visit"]).mean().unstack("visit")
     last.columns = [f"visit {k}: peak val acc (%)" for k in last.columns]
     if len(last.columns) > 1:
@@ -402,6 +409,38 @@ def _fig2_count_and_speed(records: Records, p: Params, history: pd.DataFrame, sh
     return rows
 
 
+def _second_visit(records: Records, p: Params, history: pd.DataFrame, fig: str, shown: list[dict],
+                  scale_line: str) -> dict:
+    """Fig. 4's "overall, the datasets are learned better on their second visit, with or without pruning" (``fig``:
+    "fig4" or its stand-in): a direction claim, one part per criterion, the mean over the datasets of each visit's
+    peak against the first; the SE over seeds of each run's mean gain, or with one run the binomial SE of the
+    validation images."""
+    c_fig = common_config(shown)
+    n_val, runs_, last = c_fig["val_images"], len({r["config"]["seed"] for r in shown}), visits(records, p, history, fig)
+    per_run = visit_gains(records, p, history, fig)
+    gains, said = [], []
+    for c, per_data in last.groupby(level="criterion"):
+        diffs = per_data["visit 2 - visit 1 (points)"]
+        if runs_ > 1:  # the spread of the seeds' own mean gains
+            se = seed_se(list(per_run.loc[c]))
+        else:  # one run: both visits' peaks on n_val images, averaged over the datasets
+            ses = [math.sqrt(2) * binomial_se(float(a), n_val) for a in per_data.iloc[:, 0]]
+            se = math.sqrt(sum(x * x for x in ses)) / len(ses)
+        gains.append(direction_status(float(diffs.mean()), se, what=f"{NAMES[c].split(' ')[0]}: mean gain"))
+        said.append(f"{NAMES[c].split(' ')[0]}: {diffs.mean():+.2f} points on average, {(diffs > 0).sum()} of "
+                    f"{len(diffs)} datasets higher")  # fmt: skip
+    status, counted = compound_status(gains)
+    return {"claim": f"{CLAIM_NAMES[fig]}: overall, datasets are learned better on their second visit, with or "
+                     "without pruning",
+            "paper": "overall, in both runs", "this book": "; ".join(said),
+            "data and scale": scale_line, "status": status,
+            "reason": f"{counted}, one part per criterion (the mean gain over the datasets, each visit's peak against "
+                      "the first, " + (f"SE over {runs_} seeds of each run's mean gain" if runs_ > 1 else
+                                       f"binomial SE of {n_val} validation images") + "): "
+                      + "; ".join(r for _, r in gains),
+            "records": run_keys(shown, [s for s in [stage_record(records, shown[0]["config"])] if s])}
+
+
 def claims(records: Records, p: Params) -> list[dict]:
     """The rows of the chapter's "paper vs. this book" table, each with a status earned by the shared rules of
     :mod:`cl_utils.verdicts`: with several seeds the standard error of the seeds' paired differences, with one
@@ -416,13 +455,13 @@ def claims(records: Records, p: Params) -> list[dict]:
     seeds = {fig: len({r["config"]["seed"] for r in rs}) for fig, rs in shown.items()}
     scale_of = scales(records, p)
     history = history_frame(records, p)
-    gap_tables = {fig: gaps(records, p, fig) for fig in ("fig2", "fig3", "fig2_standin") if shown[fig]}
+    curves = ("fig2", "fig3", "fig2_standin", "fig3_standin")  # the figures of the cost and gap claims
+    gap_tables = {fig: gaps(records, p, fig) for fig in curves if shown[fig]}
     avg = lambda fig, c, col: float(gap_tables[fig].loc[NAMES[c], col])  # noqa: E731
     pair = lambda fig, col: ", ".join(f"{c[:3]}. {avg(fig, c, col):.1f}" for c in pruned)  # noqa: E731
     rows, standin_rows = [], []  # the stand-in's rows come last, after every row of the random-init runs
-    for fig in ("fig2", "fig3", "fig2_standin"):
-        claim = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained stand-in",
-                 "fig3": "Fig. 3 (subset resampled every block)"}[fig]  # fmt: skip
+    for fig in curves:
+        claim = CLAIM_NAMES[fig]
         if not shown[fig] or "none" not in p.criteria or not pruned:
             continue
         n_train, n_val, runs_ = config[fig]["train_images"], config[fig]["val_images"], seeds[fig]
@@ -456,7 +495,7 @@ def claims(records: Records, p: Params) -> list[dict]:
             closing.append((status, f"narrowed by {narrowed:+.2f} points = {100 * narrowed / base_gap:.1f} % of the "
                                     f"baseline's gap: {why}"))  # fmt: skip
         explain = lambda parts: "; ".join(f"{c[:3]}. {r}" for c, (_, r) in zip(pruned, parts))  # noqa: E731
-        (standin_rows if fig == "fig2_standin" else rows).extend([
+        (standin_rows if fig.endswith("_standin") else rows).extend([
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
@@ -483,29 +522,8 @@ def claims(records: Records, p: Params) -> list[dict]:
                      "the report's L0-norm masking is not implemented here: it is described in one sentence, "
                      "without its gates, penalty or schedule", scale_of["fig2"]),
         ]  # fmt: skip
-    if shown["fig4"] and passes(config["fig4"]) > 1:
-        n_val, runs_, last = config["fig4"]["val_images"], seeds["fig4"], visits(records, p, history)
-        per_run = visit_gains(records, p, history)
-        gains, said = [], []
-        for c, per_data in last.groupby(level="criterion"):
-            diffs = per_data["visit 2 - visit 1 (points)"]
-            if runs_ > 1:  # the spread of the seeds' own mean gains
-                se = seed_se(list(per_run.loc[c]))
-            else:  # one run: both visits' peaks on n_val images, averaged over the datasets
-                ses = [math.sqrt(2) * binomial_se(float(a), n_val) for a in per_data.iloc[:, 0]]
-                se = math.sqrt(sum(x * x for x in ses)) / len(ses)
-            gains.append(direction_status(float(diffs.mean()), se, what=f"{NAMES[c].split(' ')[0]}: mean gain"))
-            said.append(f"{NAMES[c].split(' ')[0]}: {diffs.mean():+.2f} points on average, {(diffs > 0).sum()} of "
-                        f"{len(diffs)} datasets higher")  # fmt: skip
-        status, counted = compound_status(gains)
-        rows.append({"claim": "Fig. 4: overall, datasets are learned better on their second visit, with or without "
-                              "pruning",
-                     "paper": "overall, in both runs", "this book": "; ".join(said),
-                     "data and scale": scale_of["fig4"], "status": status,
-                     "reason": f"{counted}, one part per criterion (the mean gain over the datasets, each visit's "
-                               "peak against the first, "
-                               + (f"SE over {runs_} seeds of each run's mean gain" if runs_ > 1 else
-                                  f"binomial SE of {n_val} validation images") + "): "
-                               + "; ".join(r for _, r in gains),
-                     "records": run_keys(shown["fig4"])})  # fmt: skip
+    for fig in ("fig4", "fig4_standin"):
+        if shown[fig] and passes(config[fig]) > 1:
+            (standin_rows if fig.endswith("_standin") else rows).append(
+                _second_visit(records, p, history, fig, shown[fig], scale_of[fig]))
     return rows + standin_rows

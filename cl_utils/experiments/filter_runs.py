@@ -14,9 +14,10 @@ Each dataset keeps a fixed validation split held out of its training split (neve
 test split).
 
 The paper fine-tunes an ImageNet-trained VGG-16; no ImageNet weights can be had offline. The stand-in
-(``pretrain_images > 0``, figure ``"fig2_standin"``): Fig. 2 once more from a network pretrained (kind
-``pretrain``, :class:`PretrainRun`, its state a checkpoint) on images of Fig. 2's dataset that no block or
-validation set of the chapter draws from: its *test* split, which this chapter never evaluates on. Its output
+(``pretrain_images > 0``, figures ``"fig2_standin"``, ``"fig3_standin"``, ``"fig4_standin"`` as
+``standin_figures`` says): each figure once more from a network pretrained (kind ``pretrain``,
+:class:`PretrainRun`, its state a checkpoint) on images of Fig. 2's dataset that no block or validation set of
+the chapter draws from: its *test* split, which this chapter never evaluates on. Its output
 layer is re-initialised for the fine-tuning, as any fine-tuning on another label set must (``pretrained=True``
 replaces ImageNet's 1,000-way layer too). It is a stand-in, not ImageNet: the same label set and domain as the
 fine-tuning task (closer to pruning a network already trained on the task than to transfer), on far fewer
@@ -34,6 +35,7 @@ read together (its report is :mod:`.filter_report` and :mod:`.filter_figures`).
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Callable
 
 import torch
@@ -148,18 +150,27 @@ class FilterRun(NetworkRun):
     figure: str
     criterion: str
     seed: int
-    #: the pretraining stand-in (figure "fig2_standin" only; absent from the other runs' keys)
+    #: the pretraining stand-in (figures "fig*_standin" only; absent from the other runs' keys)
     pretrain_images: int | None = optional()
     pretrain_val_images: int | None = optional()
     pretrain_epochs: int | None = optional()
     pretrain_seed: int | None = optional()
     pretrain_lr: float | None = optional()
+    #: the stand-in's dataset where it is not the run's first (absent: ``datasets[0]``, Fig. 2's own dataset)
+    pretrain_dataset: str | None = optional()
+
+    @property
+    def standin_dataset(self) -> str | None:
+        """The dataset whose test split the run's stand-in was pretrained on (None: no stand-in)."""
+        if self.pretrain_images is None:
+            return None
+        return self.pretrain_dataset or self.datasets[0]
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainRun(_Network):
     """The ImageNet stand-in: the network trained on ``images`` of ``dataset``'s test split (``val_images`` more
-    of it held out to watch it), its state a checkpoint the ``fig2_standin`` runs start from."""
+    of it held out to watch it), its state a checkpoint the stand-in runs start from."""
 
     dataset: str
     images: int
@@ -169,10 +180,10 @@ class PretrainRun(_Network):
 
     @classmethod
     def of(cls, c: FilterRun) -> "PretrainRun":
-        """The stage a ``fig2_standin`` run starts from."""
+        """The stage a stand-in run (figure ``fig*_standin``) starts from."""
         if c.pretrain_images is None:
             raise ValueError(f"run {c.figure}/{c.criterion}/seed {c.seed} has no pretraining stage")
-        own = dict(dataset=c.datasets[0], images=c.pretrain_images, val_images=c.pretrain_val_images,
+        own = dict(dataset=c.standin_dataset, images=c.pretrain_images, val_images=c.pretrain_val_images,
                    epochs=c.pretrain_epochs, seed=c.pretrain_seed, lr=c.pretrain_lr)  # the rest are the run's
         return cls(**cls.fields_from(c.as_config() | own))
 
@@ -260,7 +271,7 @@ def build_pretrained(c: PretrainRun, ctx: RunContext) -> tuple[dict[str, torch.T
 
 
 def pretrained_state(c: FilterRun, ctx: RunContext) -> dict[str, torch.Tensor]:
-    """The stand-in's state a ``fig2_standin`` run starts from: its checkpoint, or trained here."""
+    """The stand-in's state a stand-in run starts from: its checkpoint, or trained here."""
     stage = PretrainRun.of(c)
     return ctx.checkpoint("pretrain", stage, (stage.dataset,), lambda: build_pretrained(stage, ctx)[0])
 
@@ -342,11 +353,13 @@ class Params(BaseParams):
     pretrain_epochs: int = param(10, "epochs of the pretraining", min=1, max=1000)
     pretrain_lr: float = param(0.01, "learning rate of the pretraining, from random weights (the optimiser's other "
                                "settings are the chapter's)", min=1e-8, max=10.0)  # fmt: skip
-    standin_lr: float = param(0.001, "learning rate of the stand-in's Fig. 2 runs: lr's default, a rate for "
-                              "fine-tuning a pretrained network (lr is the random-init runs')", min=1e-8,
-                              max=10.0)  # fmt: skip
+    standin_lr: float = param(0.001, "learning rate of the stand-in's runs: lr's default, a rate for fine-tuning a "
+                              "pretrained network (lr is the random-init runs')", min=1e-8, max=10.0)  # fmt: skip
     pretrain_seed: int = param(0, "seed of the pretraining (one pretrained network, as one ImageNet checkpoint, for "
                                "every seed of the fine-tuning)", min=0)  # fmt: skip
+    standin_figures: list[str] = param(["fig2", "fig3", "fig4"], "figures run once more from the stand-in (when "
+                                       "pretrain_images > 0), each with its own criteria and seeds",
+                                       choices=("fig2", "fig3", "fig4"), min_length=1, unique=True)  # fmt: skip
 
     def check(self) -> None:
         if self.pretrained and (self.pool_size != 7 or self.fc_widths != [4096, 4096]):
@@ -374,29 +387,35 @@ class Params(BaseParams):
         """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2 (both starts), ``seeds`` for the others."""
         return self.fig2_seeds if fig.startswith("fig2") else self.seeds
 
-    def pretrain_fields(self) -> dict[str, float]:
-        """The stand-in's fields of a ``fig2_standin`` run (its pretraining stage's)."""
-        return dict(pretrain_images=self.pretrain_images, pretrain_val_images=self.pretrain_val_images,
-                    pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed, pretrain_lr=self.pretrain_lr)
+    def pretrain_fields(self, datasets: list[str]) -> dict[str, Any]:
+        """The stand-in's fields of a stand-in run on ``datasets`` (its pretraining stage's, always on Fig. 2's
+        dataset; named in the key only where that is not the run's first dataset, so Fig. 2's keys keep their form)."""
+        own = dict(pretrain_images=self.pretrain_images, pretrain_val_images=self.pretrain_val_images,
+                   pretrain_epochs=self.pretrain_epochs, pretrain_seed=self.pretrain_seed, pretrain_lr=self.pretrain_lr)
+        return own | ({"pretrain_dataset": self.fig2_dataset} if datasets[0] != self.fig2_dataset else {})
 
     @property
     def fig4_epochs(self) -> int:
         return self.fig4_every * len(self.fig4_datasets) * self.fig4_passes
 
     def figures(self) -> dict[str, dict]:
-        """Each figure's mode, datasets, images per block, epochs and block length; ``fig2_standin``: Fig. 2
-        from the pretrained stand-in (when ``pretrain_images`` > 0), fine-tuned at ``standin_lr``."""
-        fig2 = dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
-                    val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every)
-        return {
-            "fig2": fig2,
-            **({"fig2_standin": fig2 | self.pretrain_fields() | {"lr": self.standin_lr}} if self.pretrain_images
-               else {}),
+        """Each figure's mode, datasets, images per block, epochs and block length; ``figN_standin``: figure N
+        from the pretrained stand-in (when ``pretrain_images`` > 0 and ``standin_figures`` names it), fine-tuned at
+        ``standin_lr``, each right after its random-init figure."""
+        own = {
+            "fig2": dict(mode="fixed", datasets=[self.fig2_dataset], train_images=self.fig2_train_images,
+                         val_images=self.fig2_val_images, epochs=self.fig2_epochs, every=self.fig2_every),
             "fig3": dict(mode="resample", datasets=[self.fig3_dataset], train_images=self.fig3_train_images,
                          val_images=self.fig3_val_images, epochs=self.fig3_epochs, every=self.fig3_every),
             "fig4": dict(mode="datasets", datasets=self.fig4_datasets, train_images=self.fig4_train_images,
                          val_images=self.fig4_val_images, epochs=self.fig4_epochs, every=self.fig4_every),
         }  # fmt: skip
+        figures = {}
+        for fig, e in own.items():
+            figures[fig] = e
+            if self.pretrain_images and fig in self.standin_figures:
+                figures[f"{fig}_standin"] = e | self.pretrain_fields(e["datasets"]) | {"lr": self.standin_lr}
+        return figures
 
 
 def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
@@ -407,7 +426,7 @@ def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
 def _label(fig: str, criterion: str, seed: int) -> str:
     """How ``--list`` and the log name a run: a stand-in run by its figure, criterion and seed (its last config
     values, the default name, are the pretraining's, the same for all); the other runs by the default."""
-    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig == "fig2_standin" else ""
+    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig.endswith("_standin") else ""
 
 
 def plan(p: Params) -> list[Run]:
@@ -417,15 +436,18 @@ def plan(p: Params) -> list[Run]:
     runs = []
     for fig, e in p.figures().items():
         cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
-        for criterion in p.fig4_criteria if fig == "fig4" else p.criteria:
+        for criterion in p.fig4_criteria if fig.startswith("fig4") else p.criteria:
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
             runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, seed=s),
                          tuple(e["datasets"]), cost, _label(fig, criterion, s))
                      for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
-    started = [r for r in runs if r.config["figure"] == "fig2_standin"]
-    if started:  # the stage its runs ask for, built the way they build it
-        stage = PretrainRun.of(FilterRun.from_config(dict(started[0].config)))
+    stages = {}  # the stage the stand-in runs ask for, built the way they build it (one for all of them)
+    for r in runs:
+        if r.config["figure"].endswith("_standin"):
+            stage = PretrainRun.of(FilterRun.from_config(dict(r.config)))
+            stages.setdefault(json.dumps(stage.as_config(), sort_keys=True), stage)
+    for stage in reversed(list(stages.values())):
         cost = 3 * 3.1e8 * (stage.images + stage.val_images / 3) * stage.epochs * (1 if p.pool_size == 1 else 1.1)
         runs.insert(0, Run("pretrain", stage, (stage.dataset,), cost, f"the stand-in for ImageNet weights: "
                            f"{stage.images} {stage.dataset} test images, {stage.epochs} epochs, seed {stage.seed}"))
