@@ -425,3 +425,19 @@ def test_each_stand_in_figure_asks_for_the_one_stage_and_only_the_figures_named_
                                                                                        "fig3_standin", "fig4"}
     with pytest.raises(experiments.params.ParameterError, match="standin_figures"):
         EXPERIMENT.Params(**{**PRE.as_dict(), "standin_figures": ["fig5"]})
+
+
+def test_stand_in_runs_that_started_from_another_build_of_the_stage_say_so_in_their_scale_line():
+    """The stage's checkpoint is not stored with the records: a machine that rebuilds it gets its own rounding. The
+    scale line counts the runs whose recorded starting state is not the one the stage record describes."""
+    records = _records(2.0, 1.0, 5.0, figs=("fig2", "fig4", "fig2_standin"), params=PRE)
+    stage = records.where("pretrain")[0]
+    stage["inputs"] = {stage["key"]: "aaaa"}
+    started = [r for r in records.items if r["config"].get("figure") == "fig2_standin"]
+    for r in started:
+        r["inputs"] = {stage["key"]: "aaaa"}
+    assert "another build" not in report.scale(records, PRE, "fig2_standin")
+    started[0]["inputs"] = {stage["key"]: "bbbb"}
+    started[1]["inputs"] = {stage["key"]: "bbbb"}
+    line = report.scale(records, PRE, "fig2_standin")
+    assert f"; 2 of these {len(started)} runs started from another build of that stage" in line, line

@@ -24,8 +24,8 @@ from .runs import Records
 from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
-           "stage_record", "scale", "scales", "history_frame", "summary", "gaps", "per_seed", "paired", "speed",
-           "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
+           "stage_record", "started_elsewhere", "scale", "scales", "history_frame", "summary", "gaps", "per_seed",
+           "paired", "speed", "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
            "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
@@ -84,6 +84,16 @@ def stage_record(records: Records, c: dict) -> dict | None:
     return found[0] if found else None
 
 
+def started_elsewhere(shown: list[dict], stage: dict | None) -> int:
+    """How many of ``shown`` started from another state than the one ``stage`` (their pretraining record) describes:
+    the stage's checkpoint is not stored with the records, so a machine that rebuilds it gets its own rounding,
+    and each run records the digest of the state it read (:func:`~.cache.checkpoint_mismatches`)."""
+    own = (stage.get("inputs") or {}).get(stage["key"]) if stage else None
+    if own is None:
+        return 0
+    return sum((r.get("inputs") or {}).get(stage["key"], own) != own for r in shown)
+
+
 def net_label(shown: list[dict], stage: dict | None = None) -> str:
     """The network line of a scale: layout, start (random, ImageNet or the stand-in, with the stage's own
     validation accuracy where its record is given), optimiser, seeds."""
@@ -98,6 +108,10 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
         if m:
             init += f", {100 * m['history'][-1]['val_acc']:.1f} % on {m['val_images']:,} held-out ones"
         init += "; one network for every seed, last layer reset)"
+        elsewhere = started_elsewhere(shown, stage)
+        if elsewhere:
+            init += (f"; {elsewhere} of these {len(shown)} runs started from another build of that stage, made on "
+                     "another machine (same config and data, other rounding), not the state described here")
     else:
         init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
     seeds = len({r["config"]["seed"] for r in shown})
