@@ -441,3 +441,14 @@ def test_stand_in_runs_that_started_from_another_build_of_the_stage_say_so_in_th
     started[1]["inputs"] = {stage["key"]: "bbbb"}
     line = report.scale(records, PRE, "fig2_standin")
     assert f"; 2 of these {len(started)} runs started from another build of that stage" in line, line
+
+
+def test_a_visits_fit_is_the_training_accuracy_of_its_last_epoch_averaged_over_seeds():
+    """Two datasets, blocks of 3 epochs, two visits: the accuracy climbs within each block (epoch e of a block
+    reads 10 e), so only the block's last epoch gives 30; seed 1 adds 10 points, so the mean over seeds is 35."""
+    rows = [{"figure": "fig4", "criterion": "none", "seed": s, "epoch": e, "every": 3, "n_datasets": 2,
+             "data": ["cifar10", "mnist"][((e - 1) // 3) % 2], "train_acc": 10.0 * ((e - 1) % 3 + 1) + 10 * s}
+            for s in (0, 1) for e in range(1, 13)]  # fmt: skip
+    fit = report.visit_fit(None, P, pd.DataFrame(rows))
+    assert fit.shape == (2, 2) and (fit.to_numpy() == 35.0).all(), fit
+    assert list(fit.columns) == ["visit 1: train acc at its end (%)", "visit 2: train acc at its end (%)"]

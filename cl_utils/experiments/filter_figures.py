@@ -14,7 +14,7 @@ from .. import plots
 from .runs import Records
 from .filter_runs import Params
 from .filter_report import (NAMES, USED_READING, carved, common_config, data_label, eq1_readings, gaps, history_frame,
-                            runs, scale, speed, summary, visits)  # fmt: skip
+                            runs, scale, speed, summary, visit_fit, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
            "fig_fixed_subset_pretrained", "fig_resampled", "fig_resampled_pretrained", "fig_datasets",
@@ -217,9 +217,10 @@ def table_visits(records: Records, p: Params, fig: str = "fig4") -> pd.DataFrame
 
 def table_visit_starts(records: Records, p: Params) -> pd.DataFrame:
     """Fig. 4's second visit against the first from each start, side by side: per criterion and dataset, the
-    best validation accuracy of each visit (mean over seeds) and their difference."""
-    shown = {name: visits(records, p, fig="fig4" + suffix) for name, suffix in STARTS.items()
-             if runs(records, p, "fig4" + suffix)}  # fmt: skip
+    best validation accuracy of each visit (mean over seeds), their difference, and the training accuracy at
+    each visit's end (had the visit fitted its images?)."""
+    shown = {name: visits(records, p, fig="fig4" + suffix).join(visit_fit(records, p, fig="fig4" + suffix))
+             for name, suffix in STARTS.items() if runs(records, p, "fig4" + suffix)}  # fmt: skip
     if not shown:
         return pd.DataFrame()
     return pd.concat(shown, names=["start"]).round(2)

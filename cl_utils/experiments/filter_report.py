@@ -25,7 +25,7 @@ from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "started_elsewhere", "scale", "scales", "history_frame", "summary", "gaps", "per_seed",
-           "paired", "speed", "visit_gains", "visits", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
+           "paired", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
            "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
@@ -241,6 +241,18 @@ def visits(records: Records, p: Params, history: pd.DataFrame | None = None, fig
     if len(last.columns) > 1:
         last["visit 2 - visit 1 (points)"] = last.iloc[:, 1] - last.iloc[:, 0]
     return last
+
+
+def visit_fit(records: Records, p: Params, history: pd.DataFrame | None = None, fig: str = "fig4") -> pd.DataFrame:
+    """Fig. 4 (or ``fig``, its stand-in): the training accuracy (%) on each dataset at the last epoch of each visit
+    (mean over seeds): whether a visit ended with its images fitted, or the next visit has more to learn."""
+    h = history_frame(records, p) if history is None else history
+    v = h[h.figure == fig].copy()
+    v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
+    ends = v[v.epoch % v.every == 0]  # the last epoch of each block
+    fit = ends.groupby(["criterion", "data", "visit"])["train_acc"].mean().unstack("visit")
+    fit.columns = [f"visit {k}: train acc at its end (%)" for k in fit.columns]
+    return fit
 
 
 #: the share (%) of the baseline's train-validation gap that pruning closes in the paper: its costs of about 10
