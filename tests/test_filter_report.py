@@ -451,4 +451,4 @@ def test_a_visits_fit_is_the_training_accuracy_of_its_last_epoch_averaged_over_s
             for s in (0, 1) for e in range(1, 13)]  # fmt: skip
     fit = report.visit_fit(None, P, pd.DataFrame(rows))
     assert fit.shape == (2, 2) and (fit.to_numpy() == 35.0).all(), fit
-    assert list(fit.columns) == ["visit 1: train acc at its end (%)", "visit 2: train acc at its end (%)"]
+    assert list(fit.columns) == [f"visit {k}: train acc in its last epoch (%)" for k in (1, 2)]

@@ -244,14 +244,15 @@ def visits(records: Records, p: Params, history: pd.DataFrame | None = None, fig
 
 
 def visit_fit(records: Records, p: Params, history: pd.DataFrame | None = None, fig: str = "fig4") -> pd.DataFrame:
-    """Fig. 4 (or ``fig``, its stand-in): the training accuracy (%) on each dataset at the last epoch of each visit
-    (mean over seeds): whether a visit ended with its images fitted, or the next visit has more to learn."""
+    """Fig. 4 (or ``fig``, its stand-in): the training accuracy (%) on each dataset in the last epoch of each visit
+    (measured while training, in training mode; mean over seeds): whether a visit ended with its images fitted, or
+    left the next visit more to learn."""
     h = history_frame(records, p) if history is None else history
     v = h[h.figure == fig].copy()
     v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
     ends = v[v.epoch % v.every == 0]  # the last epoch of each block
     fit = ends.groupby(["criterion", "data", "visit"])["train_acc"].mean().unstack("visit")
-    fit.columns = [f"visit {k}: train acc at its end (%)" for k in fit.columns]
+    fit.columns = [f"visit {k}: train acc in its last epoch (%)" for k in fit.columns]
     return fit
 
 
