@@ -219,7 +219,8 @@ def table_visit_starts(records: Records, p: Params) -> pd.DataFrame:
     """Fig. 4's second visit against the first from each start, side by side: per criterion and dataset, the
     best validation accuracy of each visit (mean over seeds), their difference, and the training accuracy at
     each visit's end (had the visit fitted its images?)."""
-    shown = {name: visits(records, p, fig="fig4" + suffix).join(visit_fit(records, p, fig="fig4" + suffix))
+    history = history_frame(records, p)  # once, for both starts and both tables
+    shown = {name: visits(records, p, history, "fig4" + suffix).join(visit_fit(records, p, history, "fig4" + suffix))
              for name, suffix in STARTS.items() if runs(records, p, "fig4" + suffix)}  # fmt: skip
     if not shown:
         return pd.DataFrame()

@@ -20,13 +20,14 @@ from ..models import VGG16_LAYOUT
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status, weakest_status
 from . import describe
 from .describe import synthetic
+from .cache import checkpoint_mismatches
 from .runs import Records
 from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "started_elsewhere", "scale", "scales", "history_frame", "summary", "gaps", "per_seed",
-           "paired", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING", "eq1_readings",
-           "claims"]  # fmt: skip
+           "paired", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING",
+           "eq1_readings", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 #: "figN_standin": figure N from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
@@ -88,10 +89,7 @@ def started_elsewhere(shown: list[dict], stage: dict | None) -> int:
     """How many of ``shown`` started from another state than the one ``stage`` (their pretraining record) describes:
     the stage's checkpoint is not stored with the records, so a machine that rebuilds it gets its own rounding,
     and each run records the digest of the state it read (:func:`~.cache.checkpoint_mismatches`)."""
-    own = (stage.get("inputs") or {}).get(stage["key"]) if stage else None
-    if own is None:
-        return 0
-    return sum((r.get("inputs") or {}).get(stage["key"], own) != own for r in shown)
+    return len(checkpoint_mismatches([*shown, stage])[0]) if stage else 0
 
 
 def net_label(shown: list[dict], stage: dict | None = None) -> str:
@@ -100,7 +98,7 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     c = common_config(shown)
     if c.get("pretrain_images"):
         m = stage["metrics"] if stage is not None else {}
-        dataset = FilterRun.from_config(c | {"criterion": "", "seed": 0}).standin_dataset
+        dataset = FilterRun.from_config(shown[0]["config"]).standin_dataset  # the runs share it (common_config)
         same = " of the same label set" if c["datasets"] == [dataset] else ""
         init = (f"pretrained stand-in for ImageNet weights ({m.get('train_images', c['pretrain_images']):,} "
                 f"{dataset} test-split images{same}, {c['pretrain_epochs']} epochs at lr "
@@ -217,11 +215,18 @@ def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per_block, table
 
 
+def _by_visit(history: pd.DataFrame, fig: str) -> pd.DataFrame:
+    """The rows of figure ``fig`` in :func:`history_frame`'s frame, with the visit (1, 2, ...) each epoch belongs
+    to: every dataset gets one block of ``every`` epochs per visit."""
+    v = history[history.figure == fig].copy()
+    v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
+    return v
+
+
 def _visit_peaks(history: pd.DataFrame, fig: str = "fig4") -> pd.Series:
     """Fig. 4 (``fig``: "fig4" or "fig4_standin"): the best validation accuracy (%) of each run on each dataset
     during each visit, indexed by (criterion, seed, data, visit), from :func:`history_frame`'s frame."""
-    v = history[history.figure == fig].copy()
-    v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
+    v = _by_visit(history, fig)
     return v.groupby(["criterion", "seed", "data", "visit"])["val_acc"].max()
 
 
@@ -247,9 +252,7 @@ def visit_fit(records: Records, p: Params, history: pd.DataFrame | None = None, 
     """Fig. 4 (or ``fig``, its stand-in): the training accuracy (%) on each dataset in the last epoch of each visit
     (measured while training, in training mode; mean over seeds): whether a visit ended with its images fitted, or
     left the next visit more to learn."""
-    h = history_frame(records, p) if history is None else history
-    v = h[h.figure == fig].copy()
-    v["visit"] = (v.epoch - 1) // v.every // v.n_datasets + 1
+    v = _by_visit(history_frame(records, p) if history is None else history, fig)
     ends = v[v.epoch % v.every == 0]  # the last epoch of each block
     fit = ends.groupby(["criterion", "data", "visit"])["train_acc"].mean().unstack("visit")
     fit.columns = [f"visit {k}: train acc in its last epoch (%)" for k in fit.columns]
@@ -465,7 +468,7 @@ def _second_visit(records: Records, p: Params, history: pd.DataFrame, fig: str, 
                       "the first, " + (f"SE over {runs_} seeds of each run's mean gain" if runs_ > 1 else
                                        f"binomial SE of {n_val} validation images") + "): "
                       + "; ".join(r for _, r in gains),
-            "records": run_keys(shown, [s for s in [stage_record(records, shown[0]["config"])] if s])}
+            "records": run_keys(shown, [stage] if (stage := stage_record(records, shown[0]["config"])) else [])}
 
 
 def claims(records: Records, p: Params) -> list[dict]:
