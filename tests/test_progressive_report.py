@@ -161,7 +161,8 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
     assert len(means) == 7 and set(means.p) == {"0.5", "0.9", "0"}
     assert list(figures.table_per_task(records, P).columns) == ["MNIST error (%)", "Fashion-MNIST error (%)",
                                                                 "Flip-Fashion-MNIST error (%)"]  # fmt: skip
-    assert line_b in figures.per_task_note(records, P) and line_b in figures.fit_note(records, P)
+    means_line = line_b.replace("mean ± s.e.m.", figures.MEANS_ONLY)  # tables of means: no s.e.m.
+    assert means_line in figures.per_task_note(records, P) and means_line in figures.fit_note(records, P)
     fit = figures.table_fit(records, P)
     assert len(fit) == 7 and (fit["gap (points)"] == 10.0).all() and (fit["n"] == 3).all()
 
@@ -191,3 +192,14 @@ def test_parameter_growth_is_linear_when_no_task_costs_more_than_the_one_before(
     assert row["status"] == status, row
     if growth > 0:
         assert "4.1-4.3 % more" in row["reason"], row["reason"]
+
+
+def test_a_table_of_means_and_an_exact_count_do_not_claim_an_sem():
+    """The per-task table and the fit table show means only, and the growth row reads one seed's exact counts:
+    their scale lines must not say "± s.e.m." (the figure's, with error bars, does)."""
+    records = _records(gap=1.0, noise_gap=1.0, step=0.5, config_a=OTHER_A, config_b=OTHER_B)
+    assert "mean ± s.e.m." in report.scale_b(records, P)
+    for note in (figures.per_task_note(records, P), figures.fit_note(records, P)):
+        assert "s.e.m." not in note.replace("(no s.e.m.)", "") and "means only" in note
+    growth = next(r for r in report.claims(records, P) if "linear in the number of tasks" in r["claim"])
+    assert "s.e.m." not in growth["data and scale"] and "exact counts of seed" in growth["data and scale"]

@@ -21,9 +21,10 @@ from .progressive_runs import Params
 from .progressive_report import (ACCURACY, NAMES_A, frame_a, frame_b, runs_a, runs_b, scale_a, scale_b,
                                  summary_b, task_names, value)  # fmt: skip
 
-__all__ = ["counts_note", "table_counts", "fig_columns", "table_columns", "fig_error_vs_parameters",
+__all__ = ["MEANS_ONLY", "counts_note", "table_counts", "fig_columns", "table_columns", "fig_error_vs_parameters",
            "table_error_vs_parameters", "per_task_note", "table_per_task", "fit_note", "table_fit"]  # fmt: skip
 
+MEANS_ONLY = "means only (no s.e.m.)"  # the scale line's summary under a table of means
 IN_FEATURES = 3 * 28 * 28  # Fig. 2(b)'s inputs: every task is 28 x 28 RGB
 STYLES = {"progressive pruned": ("o", 0), "unlinked pruned": ("s", 1), "random-input pruned": ("^", 2),
           "unlinked unpruned": ("*", 3)}  # fmt: skip
@@ -129,7 +130,7 @@ def table_error_vs_parameters(records: Records, p: Params) -> pd.DataFrame:
 
 
 def per_task_note(records: Records, p: Params) -> str:
-    return f"test error (%) of each task, mean over seeds\n{scale_b(records, p)}"
+    return f"test error (%) of each task, mean over seeds\n{scale_b(records, p, MEANS_ONLY)}"
 
 
 def table_per_task(records: Records, p: Params) -> pd.DataFrame:
@@ -145,7 +146,7 @@ def fit_note(records: Records, p: Params) -> str:
     what = (f"training accuracy: each column's accuracy on its training set, averaged over the batches of its last "
             f"epoch (epoch {epochs} after pruning, or of the unpruned network's second phase; the weights still move "
             f"during it), mean over the 3 tasks; test accuracy: the final network's; both mean over the n seeds")
-    return f"{textwrap.fill(what, 110)}\n{scale_b(records, p)}"
+    return f"{textwrap.fill(what, 110)}\n{scale_b(records, p, MEANS_ONLY)}"
 
 
 def table_fit(records: Records, p: Params) -> pd.DataFrame:

@@ -69,8 +69,9 @@ def scale_a(records: Records, p: Params) -> str:
             f"mean ± s.e.m.")  # fmt: skip
 
 
-def scale_b(records: Records, p: Params) -> str:
-    """Data and scale of Fig. 2(b), read from its records (two lines)."""
+def scale_b(records: Records, p: Params, summary: str = "mean ± s.e.m.") -> str:
+    """Data and scale of Fig. 2(b), read from its records (two lines); ``summary`` says what the figure, table or row
+    shows of the seeds (a table of means has no s.e.m.; an exact count reads one seed)."""
     runs = runs_b(records, p)
     stand_in = STAND_IN[value(runs, "rgb_dataset")]
     if data_label(runs) == SYNTHETIC:
@@ -81,7 +82,7 @@ def scale_b(records: Records, p: Params) -> str:
         label = "MNIST -> SVHN (28 px) -> Flip-SVHN"
     epochs = value(runs, "num_epochs")
     return (f"{label}\ncolumns {tuple(value(runs, 'hidden'))}; {epochs} epochs, prune ({value(runs, 'scope')} "
-            f"threshold), {epochs} epochs; {_seeds(runs)} seed(s), mean ± s.e.m.")  # fmt: skip
+            f"threshold), {epochs} epochs; {_seeds(runs)} seed(s), {summary}")  # fmt: skip
 
 
 def task_names(records: Records, p: Params) -> list[str]:
@@ -199,7 +200,8 @@ def _growth_row(records: Records, p: Params) -> dict:
     return {"claim": "Abstract, Section 2: pruning each column with its adapters limits the parameter growth to be linear in "
                      "the number of tasks",
             "paper": "linear (no number given)", "this book": f"parameters kept per task, columns 1-3: {shown}",
-            "data and scale": scale_b(records, p), "status": "reproduced" if linear else "not reproduced",
+            "data and scale": scale_b(records, p, f"exact counts of seed {first[0]['config']['seed']}'s runs"),
+            "status": "reproduced" if linear else "not reproduced",
             "records": run_keys(first),
             "reason": "an exact count: no task costs more than the one before it" if linear else
                       f"an exact count: each task costs {min(growth):.1f}-{max(growth):.1f} % more than the one before "
