@@ -140,7 +140,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
                               fig2_dataset="mnist", batch_size=7, lr=0.5, pool_size=7, pretrained=True)  # fmt: skip
     for make in (figures.fig_fixed_subset, figures.fig_resampled, figures.fig_datasets):
         fig = make(records, other)
-        title = fig._suptitle.get_text()
+        title = fig._suptitle.get_text().replace("\n", " ")
         assert "5000 train / 5000 val" in title and "lr 0.01, batch 32" in title and "3 seed(s)" in title, title
         assert "SYNTHETIC" in title and "pool 1x1" in title and "random init" in title, title
         assert not any(x in title for x in ("123", "124", "125", "lr 0.5", "batch 7", "ImageNet weights,")), title
@@ -148,13 +148,13 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
         plt.close(fig)
     fig = figures.fig_datasets(records, other)
     tops = [t.get_text() for t in fig.axes[0].texts]
-    assert tops == ["C10", "MN", "C10", "MN"] and "fashion" not in fig._suptitle.get_text()
+    assert tops == ["C10", "MN", "C10", "MN"] and "fashion" not in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
     fig = figures.fig_fixed_subset(records, other)
-    assert "fixed subset of CIFAR-10" in fig._suptitle.get_text()
+    assert "fixed subset of CIFAR-10" in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
     fig = figures.fig_epoch_time(records, other)
-    title = fig._suptitle.get_text()
+    title = fig._suptitle.get_text().replace("\n", " ")
     assert "5000 training images" in title and "batch 32" in title and "runs on: test-cpu" in title, title
     assert "SYNTHETIC" in title and "cifar10 / cifar10" not in title and "5000 / 5000" not in title  # said once
     assert "lose 5 %" in fig.axes[0].get_xlabel()
@@ -197,12 +197,12 @@ def test_fig2_has_its_own_seeds_and_draws_their_spread_as_a_band():
     assert {r["config"]["seed"] for r in report.runs(records, p, "fig2")} == {0, 1}  # seed 2 is not Fig. 2's now
     assert {r["config"]["seed"] for r in report.runs(records, p, "fig3")} == {0}
     fig = figures.fig_fixed_subset(records, p)
-    assert len(fig.axes[0].collections) == 2 and "1 SE over seeds" in fig._suptitle.get_text()  # training, validation
+    assert len(fig.axes[0].collections) == 2 and "1 SE over seeds" in fig._suptitle.get_text().replace("\n", " ")  # training, validation
     band = fig.axes[0].collections[1].get_paths()[0].vertices[:, 1]
     assert band.max() - band.min() == pytest.approx(1.0, abs=1e-6)  # mean 80.5 +- SE 0.5 of seeds at 80 and 81
     plt.close(fig)
     fig = figures.fig_resampled(records, p)
-    assert not fig.axes[0].collections and "SE" not in fig._suptitle.get_text()
+    assert not fig.axes[0].collections and "SE" not in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
 
 
@@ -259,7 +259,7 @@ def test_normalisation_makes_no_difference_when_zero_lies_within_the_seeds_noise
     assert row["status"] == status, row
     assert f"wei. validation {shift:+.2f}" in row["this book"] and "3 seed(s)" in row["data and scale"], row
     fig = figures.fig_fixed_subset(records, P)  # the figure shows the chapter's own normalisation only
-    assert "3 seed(s)" in fig._suptitle.get_text()
+    assert "3 seed(s)" in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
 
 
@@ -318,7 +318,7 @@ def test_the_pretrained_stand_in_has_its_own_rows_scale_and_figure_and_leaves_th
            "at lr 0.01" in line and "SGD lr 0.001" in line, line  # pretrained at pretrain_lr, fine-tuned at standin_lr
     assert "61.5 % on 100 held-out ones" in line and "random init" not in line, line
     fig = figures.fig_fixed_subset_pretrained(both, PRE)
-    assert "pretrained stand-in" in fig._suptitle.get_text() and "3 seed(s)" in fig._suptitle.get_text()
+    assert "pretrained stand-in" in fig._suptitle.get_text().replace("\n", " ") and "3 seed(s)" in fig._suptitle.get_text().replace("\n", " ")
     plt.close(fig)
     starts = figures.table_starts(both, PRE)
     assert starts.loc[("random init", report.NAMES["weight"]), "train acc below baseline (points)"] == 2.0
@@ -396,7 +396,7 @@ def test_figs_3_and_4_from_the_stand_in_are_judged_on_their_own_runs_after_every
                                                             records.where("pretrain")})  # fmt: skip
     for draw in (figures.fig_resampled_pretrained, figures.fig_datasets_pretrained):
         fig = draw(records, PRE)
-        assert "pretrained stand-in" in fig._suptitle.get_text()
+        assert "pretrained stand-in" in fig._suptitle.get_text().replace("\n", " ")
         plt.close(fig)
     starts = figures.table_starts(records, PRE, "fig3")
     assert starts.loc[("pretrained stand-in", report.NAMES["weight"]), "train acc below baseline (points)"] == 10.0
@@ -452,3 +452,17 @@ def test_a_visits_fit_is_the_training_accuracy_of_its_last_epoch_averaged_over_s
     fit = report.visit_fit(None, P, pd.DataFrame(rows))
     assert fit.shape == (2, 2) and (fit.to_numpy() == 35.0).all(), fit
     assert list(fit.columns) == [f"visit {k}: train acc in its last epoch (%)" for k in (1, 2)]
+
+
+def test_the_curve_figures_titles_fit_their_width():
+    """The stand-in's scale line runs to over 200 characters: each title line is wrapped to the figure's width (about
+    13 characters an inch), so the saved figure is not widened by its title; the words stay the same."""
+    records = _records(2.0, 1.0, 5.0, figs=("fig2", "fig4", "fig2_standin"), params=PRE)
+    line = report.scale(records, PRE, "fig2_standin")
+    assert max(map(len, line.split("\n"))) > 200  # long enough to need the wrap
+    for make, fig_name in ((figures.fig_fixed_subset, "fig2"), (figures.fig_fixed_subset_pretrained, "fig2_standin")):
+        fig = make(records, PRE)
+        text = fig._suptitle.get_text()
+        assert max(map(len, text.split("\n"))) <= 13 * fig.get_figwidth(), text
+        assert report.scale(records, PRE, fig_name).replace("\n", " ") in text.replace("\n", " ")
+        plt.close(fig)
