@@ -344,9 +344,9 @@ class Params(BaseParams):
     epoch_time_pairs: int = param(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
                                  "of epochs 43-49 alternating (0 = none)", min=0, max=100)  # fmt: skip
     train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
-    # the ImageNet stand-in: Fig. 2 again, pretrained on fig2_dataset's test split (no block or validation image)
-    pretrain_images: int = param(0, "Fig. 2 also from a network pretrained on this many test-split images of "
-                                 "fig2_dataset, the stand-in for ImageNet weights (0 = not run; else at least 100)",
+    # the ImageNet stand-in: standin_figures again, pretrained on fig2_dataset's test split (no block or val. image)
+    pretrain_images: int = param(0, "standin_figures also from a network pretrained on this many test-split images "
+                                 "of fig2_dataset, the stand-in for ImageNet weights (0 = not run; else at least 100)",
                                  min=0, max=10**6)  # fmt: skip
     pretrain_val_images: int = param(1000, "test-split images held out to watch the pretraining", min=10,
                                      max=10**6)  # fmt: skip
