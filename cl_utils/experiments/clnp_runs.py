@@ -87,10 +87,11 @@ class Params(BaseParams):
     unrescaled_repetitions: list[int] = param([0, 1], "narrow repetitions at the paper's margin also run without "
                                              "the unit rescaling, to measure what it changes", min=0,
                                              unique=True)  # fmt: skip
-    layer_alpha_values: list[float] = param([3e-4, 1e-3, 3e-3], "per-layer L1 values (the paper allows one alpha per "
-                                           "layer), around the uniform grid's largest alpha, which it keeps at most "
-                                           "margins: every combination over the hidden layers joins the task-1 "
-                                           "grid ...", min=0.0, min_length=1)  # fmt: skip
+    layer_alpha_values: list[float] = param([1e-4, 3e-4, 1e-3, 3e-3], "per-layer L1 values (the paper allows one "
+                                           "alpha per layer), from the uniform grid's middle alpha to above its "
+                                           "largest, which it keeps at most margins: every combination over the "
+                                           "hidden layers joins the task-1 grid ...", min=0.0,
+                                           min_length=1)  # fmt: skip
     layer_alpha_repetitions: list[int] = param([0, 1], "... in these narrow repetitions at the paper's margin "
                                               "(empty: none)", min=0, unique=True)  # fmt: skip
     narrow_per_layer_theta: bool = param(True, "one activity threshold per hidden layer (the paper allows it)")
