@@ -333,7 +333,7 @@ def test_the_claims_read_the_test_set_and_the_scale_from_the_records():
     assert "binomial SE of 2000 test images" in next(r["reason"] for r in rows if r["claim"].startswith("Fig. 4"))
     assert rows[0]["data and scale"] == ("SYNTHETIC stand-in data (tests only); images/class: initial all, added all, "
                                          "test 200; VGG-16 layout x0.25 +BN, fc [512, 512]; initial 15 ep, added tasks "
-                                         "8+3/20+3 ep, batch 32; 1 run(s)/order; Classifier Only / Individual Networks 3 "
+                                         "8+3 ep, LwF 8/20 ep, batch 32; 1 run(s)/order; Classifier Only / Individual Networks 3 "
                                          "run(s) per task")  # the records' 200, not other's 7
 
 
@@ -426,7 +426,8 @@ def test_a_caption_counts_the_runs_that_started_from_a_rebuilt_initial_network()
     tables and figures it is in say how many (the committed Figure 4 and 5 runs were made so on another CPU)."""
     assert "rebuilt" not in figures.caption(_records(), P, "table2")
     note = figures.caption(_records(rebuilt=True), P, "table2")
-    readers = len(records_of.packnet(_records(), P.schedules[0])) + len(records_of.packnet(_records(), P.schedules[1]))
+    readers = len(records_of.packnet(_records(), P.schedules[0])) + len(records_of.packnet(_records(), P.schedules[1])) \
+        + len(records_of.packnet(_records(), P.schedules[0], batchnorm_per_task=True))  # Table 2's per-task BN column
     assert f"; {readers} of these {readers} runs started from a rebuilt initial network" in note, note
 
 
@@ -642,3 +643,15 @@ def test_a_trend_network_whose_individual_networks_are_not_recorded_yet_is_left_
     partial = Records([r for r in records if not (r["kind"] == "single_task"
                                                   and r["config"].get("network_variant") == "scale_x2")])  # fmt: skip
     assert list(figures_trend.trend_frame(partial, PT).factor) == [0.25, 0.5, 1.0]
+
+
+def test_table_2s_caption_counts_the_runs_of_every_column():
+    """Three PackNet runs per order, but one LwF run per order and variant and one per-task batch-norm run: the
+    caption says 1/3 (it said 3, counting PackNet's frozen-batch-norm runs alone); LwF's epochs are its own (it does
+    not retrain), and the per-task batch-norm column's records are among the table's."""
+    three = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 3})
+    records = _records(params=three)
+    caption = figures.caption(records, three, "table2")
+    assert "; 1/3 run(s)/order;" in caption and "added tasks 8+3 ep, LwF 8/20 ep," in caption, caption
+    shown = figures.shown(records, three, "table2")
+    assert any(r["kind"] == "packnet" and r["config"].get("batchnorm_per_task") for r in shown)

@@ -67,7 +67,8 @@ def shown(records: Records, p: Params, what: str) -> list[dict]:
     return {
         "initial": lambda: base + weights,
         "table2": lambda: base + records.where("single_task") + records.where("lwf")
-        + [r for s in p.schedules for r in first(s) + packnet(records, s)],
+        + [r for s in p.schedules for r in first(s) + packnet(records, s)]
+        + packnet(records, p.schedules[0], batchnorm_per_task=True),  # its per-task batch-norm column
         "fig2": lambda: list(_first_order(records, p)),
         "fig3": lambda: packnet(records, p.schedules[0]),
         "fig4": lambda: [r for runs in fig4_seeds(every, p) for r in fig4_runs(runs)],

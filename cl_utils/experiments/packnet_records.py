@@ -88,17 +88,15 @@ def label(name: str, stand_ins: list[str]) -> str:
 
 def _runs_per_order(shown: list[dict]) -> str:
     # counted per network (its seed and variant): the scale trend shows one run per order of each of its networks
+    # a PackNet or LwF configuration is its whole config but the run index: the runs of one order of it are counted
     network = lambda c: (c["seed"], c.get("network_variant"))  # noqa: E731
-    runs = Counter((network(r["config"]), tuple(r["config"]["order"]), tuple(r["config"]["schedule"]),
-                    r["config"]["separate_biases"], r["config"].get("batchnorm_per_task", False))
-                   for r in shown if r["kind"] == "packnet")  # fmt: skip
+    runs = Counter((r["kind"], repr(sorted((k, v) for k, v in r["config"].items() if k != "run")))
+                   for r in shown if r["kind"] in ("packnet", "lwf"))  # fmt: skip
     baselines = Counter((network(r["config"]), r["config"]["method"], r["config"]["dataset"])
                         for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
         line = f"{distinct(sorted(set(runs.values())))} run(s)/order"
-    elif any(r["kind"] == "lwf" for r in shown):
-        line = "1 run(s)/order"
     else:
         seeds = len({r["config"]["seed"] for r in shown})  # Figure 4 from several seeds of the initial network
         each = f"one run per seed of the initial network, {seeds} seeds" if seeds > 1 else "one run each"
@@ -115,8 +113,12 @@ def scale(shown: list[dict]) -> str:
     if stand_ins:
         data += f"; *{', '.join(stand_ins)}: partial stand-in, training images carved from its test split"
     net = distinct(f"x{c['width']:g}{' +BN' if c['batch_norm'] else ''}, fc {c['fc_widths']}" for c in cs)
-    added = distinct(f"{c['finetune_epochs']}+{c['retrain_epochs']}" for c in cs if "finetune_epochs" in c)
-    epochs = f"initial {distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
+    # PackNet trains then retrains each added task; LwF only trains (its config's retrain_epochs is unused)
+    added = distinct(f"{r['config']['finetune_epochs']}+{r['config']['retrain_epochs']}" for r in shown
+                     if "finetune_epochs" in r["config"] and r["kind"] != "lwf")  # fmt: skip
+    lwf = distinct(r["config"]["finetune_epochs"] for r in shown if r["kind"] == "lwf")
+    epochs = (f"initial {distinct(c['initial_epochs'] for c in cs)} ep" + (f", added tasks {added} ep" if added else "")
+              + (f", LwF {lwf} ep" if lwf else ""))  # fmt: skip
     per_class = lambda key: distinct(c[key] or "all" for c in cs)  # noqa: E731 (0 = all)
     images = (f"images/class: initial {per_class('initial_train_per_class')}, added {per_class('train_per_class')}, "
               f"test {per_class('test_per_class')}")  # fmt: skip
