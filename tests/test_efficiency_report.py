@@ -136,11 +136,12 @@ def test_the_claims_read_their_scale_from_the_records():
                                        if r["claim"].startswith(start) and r["claim"].endswith(end))  # fmt: skip
     assert scale("Fig. 1 (MNIST)") == ("SYNTHETIC stand-in (tests only); 50 training images/class, one subset for "
                                        "every seed; E = 3, B = 4; "
-                                       "3 seed(s), mean ± s.e.m.")  # fmt: skip
+                                       f"3 seed(s), {report.ROW_MEANS}")  # fmt: skip
     assert scale("Fig. 1 (CIFAR-10)").endswith("20 training images/class; E = 2, B = 2; 1 seed(s), no error bars")
-    assert scale("Table 1 (MNIST)").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.; 3 seeds, a grid of 3 p̄ values")
-    assert scale("Fig. 2 (MNIST): at").endswith("E = 3, B = 4; 3 seed(s), mean ± s.e.m.")
-    assert scale("Fig. 4", "the paper draws CIFAR-10)").endswith("E = 3, 4 retraining epochs per round (N rounds: 4N epochs); 3 seed(s), mean ± s.e.m.")
+    assert scale("Table 1 (MNIST)").endswith(f"E = 3, B = 4; 3 seed(s), {report.ROW_MEANS}; 3 seeds, a grid of 3 p̄ values")
+    assert scale("Fig. 2 (MNIST): at").endswith(f"E = 3, B = 4; 3 seed(s), {report.ROW_MEANS}")
+    assert scale("Fig. 4", "the paper draws CIFAR-10)").endswith("E = 3, 4 retraining epochs per round (N rounds: 4N epochs); 3 seed(s), " + report.ROW_MEANS)
+    assert all("s.e.m." not in r["data and scale"] for r in rows)  # a row gives means; its reason the SEs
     assert scale("Fig. 4", "(CIFAR-10)").endswith("E = 2, 2 retraining epochs per round (N rounds: 2N epochs); 1 seed(s), no error bars")
 
 
@@ -611,3 +612,11 @@ def test_fig_1s_row_names_packnets_tasks_at_chance():
     assert rows["Fig. 1 (CIFAR-10)"].endswith("PackNet's tasks at chance (within 2 SE of 50 % on a task's 2,000 "
                                               "test images): p=0.8: 0 of 5, p=0.95: 4 of 5")  # fmt: skip
     assert "at chance" not in rows["Fig. 1 (MNIST): P"]
+
+
+def test_the_matching_tables_do_not_claim_error_bars_they_do_not_show():
+    """Table 1 matches one p_bar to the seeds' mean accuracy: its captions say so, not "mean ± s.e.m." (only the
+    Memory-at-PackNet's-steps table's accuracy at p carries ±, and its caption says which column)."""
+    records, params = _records(), EXPERIMENT.Params(**SELECT, **SCALE)
+    for caption in (figures.caption_matching(records, params), figures.caption_grid_against_search(records, params)):
+        assert report.MATCHED_MEAN in caption and "s.e.m." not in caption, caption

@@ -27,7 +27,7 @@ from ..metrics import format_mean_spread, mean_sem
 from ..models import ball_cnn, mlp
 from .runs import Records
 from .efficiency_runs import PAIRS, Params, match, setting
-from .efficiency_report import (DATA, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
+from .efficiency_report import (DATA, MATCHED_MEAN, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
                                 memory_steps_runs, paper_fig3, point_runs, retraining_budget, scale, seeds_of,
                                 synthetic)  # fmt: skip
 from .efficiency_seeds import run_cache
@@ -144,7 +144,8 @@ def caption_matching(records: Records, p: Params) -> str:
              "whole", "(gap: accuracy of a run at p_bar minus PackNet's; a large gap means the accuracy curve is flat "
              "or noisy near p_bar)"]  # fmt: skip
     for runs in (matching_runs(records, p, d) for d in p.matching_datasets):
-        lines.append(f"  {common(runs)['dataset']}: {scale(runs)}; p_bar on a grid of {_points(runs)} values")
+        lines.append(f"  {common(runs)['dataset']}: {scale(runs, spread=MATCHED_MEAN)}; p_bar on a grid of "
+                     f"{_points(runs)} values")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -178,7 +179,8 @@ def caption_memory_steps(records: Records, p: Params) -> str:
     for d in p.matching_datasets:
         fills, matches = memory_steps_runs(records, p, d)
         if fills:
-            lines.append(f"  {TITLE[d]}: {scale(fills)}; p_bar on a grid of {_points(matches)} values")
+            lines.append(f"  {TITLE[d]}: {scale(fills, spread=MATCHED_MEAN + '; Memory acc at p: mean ± s.e.m.')}; "
+                         f"p_bar on a grid of {_points(matches)} values")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -208,7 +210,7 @@ def caption_grid_against_search(records: Records, p: Params) -> str:
     """The data and scale of :func:`table_grid_against_search`'s grid and search records, one dataset per line."""
     shown = [matching_runs(records, p, d) + matching_runs(records, p, d, "search") for d in p.matching_datasets]
     return "\n".join(f"Table 1 ({_name(runs)}): p_bar on the grid ({_points(_of(runs, how='grid'))} points) and by "
-                     f"the search; {scale(runs)}" for runs in shown)  # fmt: skip
+                     f"the search; {scale(runs, spread=MATCHED_MEAN)}" for runs in shown)  # fmt: skip
 
 
 def _u(free: float) -> float:

@@ -108,15 +108,22 @@ def retraining_budget(runs: list[dict], per_round: bool = False) -> int:
     return values.pop()
 
 
-def scale(runs: list[dict], *, per_round: bool = False, note: bool = True) -> str:
-    """The data and scale of ``runs``, read from their records; ``note`` adds what p counts."""
+#: what a matching table shows of its seeds: one p_bar per p, matched to the seeds' mean accuracy
+MATCHED_MEAN = "ratios and p_bar from one matching of the seeds' mean accuracy (no error bars)"
+#: what a claims row shows of its seeds: the means; their standard errors are in the row's reason
+ROW_MEANS = "means over the seeds (standard errors in the reason)"
+
+
+def scale(runs: list[dict], *, per_round: bool = False, note: bool = True, spread: str = "mean ± s.e.m.") -> str:
+    """The data and scale of ``runs``, read from their records; ``note`` adds what p counts; ``spread`` says what the
+    figure, table or row shows of several seeds (one seed: no error bars)."""
     c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
     data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
     budget = f"{b} retraining epochs per round (N rounds: {b}N epochs)" if per_round else f"B = {b}"
     images = f"{c['per_class']} training images/class{', one subset for every seed' if n > 1 else ''}" \
         if c["per_class"] else "all training images"  # (:func:`.efficiency_runs.pairs` draws the subset once)
     line = (f"{data}; {images}; E = {c['epochs']}, {budget}; {n} seed(s), "
-            + ("mean ± s.e.m." if n > 1 else "no error bars"))  # fmt: skip
+            + (spread if n > 1 else "no error bars"))  # fmt: skip
     return line + "; p = free share of body weights (biases, heads kept)" if note else line
 
 
@@ -219,7 +226,7 @@ def _fig1(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim, "paper": "yes, at every p",
              "this book": "PackNet minus the better other method: "
                           + ", ".join(f"p={f:g}: {g:+.2f}" for f, g in zip(ps, gaps)) + " points",
-             "data and scale": scale(shown, note=False), "status": status,
+             "data and scale": scale(shown, note=False, spread=ROW_MEANS), "status": status,
              "reason": f"{counted} (behind at each p, and the gap wider at each larger p; paired by seed, "
                        f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts) + _at_chance(records, p, d),
              "records": run_keys(shown)}]  # fmt: skip
@@ -256,7 +263,7 @@ def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     points = "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
+           "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:  # each seed matched on its own: the ratios' spread is measured
         parts = [size_part(per_seed[f][i], PAPER_TABLE1[d, f][i], f"p={f:g} {name}") for f in shared
@@ -301,7 +308,7 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{scale(runs, note=False)}", "records": run_keys(runs)}
+           "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}", "records": run_keys(runs)}
     if per_seed:  # the orderings paired by seed, against their measured spread
         status, reason = ordering_parts(per_seed)
         return [{**row, "status": status, "reason": f"{reason} (each seed matched on its own grid curve; the row's "
@@ -357,7 +364,7 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
                       "epochs: it still matches PackNet with fewer weights",
              "paper": f"not run by the paper; its Table 1 (same time budget): {paper}" if paper else "not in the paper",
              "this book": "; ".join(f"p={f:g}: {ratios[f]:.2f} (same epochs: {epochs[f]:.2f})" for f in ps),
-             "data and scale": f"{scale(fills, note=False)}; Memory draws one task's size from the rehearsed data "
+             "data and scale": f"{scale(fills, note=False, spread=ROW_MEANS)}; Memory draws one task's size from the rehearsed data "
                                f"every epoch; a grid of {matches[0]['config']['points']} p̄ values",
              "status": status,
              "reason": f"{judged}; Memory's accuracy at p with PackNet's steps minus with the same epochs, paired "
@@ -402,7 +409,7 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
         reason = (f"{counts}: {'; '.join(says for _, says in parts)}; at p={f:g} the best N is {best}, the worst "
                   f"{worst}, {errs[worst] - errs[best]:.2f} points apart (the paper: 3.5)")  # fmt: skip
     shown = fig_runs(records, p, "fig2", d)
-    scale_line = scale(shown, note=False)  # it names B
+    scale_line = scale(shown, note=False, spread=ROW_MEANS)  # it names B
     rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": scale_line,
              "status": status, "reason": reason, "records": run_keys(_packnet_runs(records, p, d, used))}]
     if d == "mnist" and {0.99, 0.995} <= set(s.free):  # then f is 0.995 and errs its errors
@@ -516,7 +523,7 @@ def _fig2_dip(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim, "paper": paper,
              "this book": "; ".join(f"p={f:g}: {short}" for f, (_, short, _) in found.items())
                           + " (mean accuracy; steps in points)",
-             "data and scale": scale(shown, note=False), "status": status,
+             "data and scale": scale(shown, note=False, spread=ROW_MEANS), "status": status,
              "reason": f"{reading} (walking N = {', '.join(map(str, s.rounds))} upwards at each p: a drop below the "
                        "best so far, then at a larger N an accuracy above the best before the drop; accuracy is the "
                        f"mean over the five tasks, and a step counts beyond {Z:g} SE, {spread}; where a p has "
@@ -546,12 +553,12 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
     if not parts:
         return [{"claim": claim, "paper": paper,
                  "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-                 "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds",
+                 "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds",
                  "status": "not attempted", "reason": "not measurable (no p in common)", "records": NO_RECORDS}]
     clause, trend = _trend(records, p, d)
     packnet = _packnet_runs(records, p, d, [(f, 1, setting(p, d).budget) for f in shared], p.matching_seeds)
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-             "data and scale": f"{scale(runs, note=False)}; {len(seeds_of(runs))} seeds",
+             "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds",
              "status": weakest_status(st for st, _ in parts),
              "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
                        + " (the SE over the seeds; the paper gives no spread)" + clause,
@@ -578,7 +585,7 @@ def _fig3_from_fills(records: Records, p: Params, d: str, claim: str, paper: str
     spread = ("the SE over the seeds" if len(s.seeds) > 1
               else f"one seed: the binomial SE of {TEST_IMAGES:,} test images")  # fmt: skip
     return {"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a.mean():.1f} %" for f, a in accs.items()),
-            "data and scale": f"{scale(runs, note=False)}; {len(s.seeds)} seed(s), Fig. 1's PackNet runs",
+            "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(s.seeds)} seed(s), Fig. 1's PackNet runs",
             "status": weakest_status(st for st, _ in parts),
             "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
                       + f" ({spread}; the paper gives no spread; no matching ran on this dataset, so the accuracies "
@@ -618,7 +625,7 @@ def _fig4(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim + f" ({TITLE[d]}{'' if d == 'cifar10' else ', the paper draws CIFAR-10'})", "paper": paper,
              "this book": "; ".join(f"p={f:g}: " + " / ".join(f"{v:.2f}" for v in e.values()) + " % (N = "
                                     + ", ".join(map(str, e)) + ")" for f, e in errs.items()),
-             "data and scale": scale(shown, per_round=True, note=False), "status": status,
+             "data and scale": scale(shown, per_round=True, note=False, spread=ROW_MEANS), "status": status,
              "reason": f"{counted}, one part per p (paired by seed): " + "; ".join(r for _, r in parts)
                        + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly"),
              "records": run_keys(shown)}]  # every p at every N of Fig. 4: the errors shown
