@@ -239,3 +239,19 @@ def test_a_runs_average_reads_the_same_in_the_findings_and_the_table():
     table = clnp_figures.table_narrow(records, P)
     row = (5.0, "chapter's procedure", 0)
     assert f"{table.loc[row, 'average accuracy (%)']:.2f}" == shown
+
+
+def test_a_margins_findings_give_the_standard_error_of_its_repetitions():
+    """With several repetitions at one margin, its sentence gives their mean and its standard error over them (the
+    chapter compares margins by them); with one repetition, none."""
+    from cl_utils.experiments import clnp_findings
+    from cl_utils.experiments.clnp_records import final_accuracy
+
+    records = _records(97.5, 10, 1.0)
+    runs = clnp_records.narrow_by_margin(records, True)[P.narrow_margin]
+    assert len(runs) > 1
+    averages = [final_accuracy(r) for r in runs]
+    (sentence,) = [s for s in clnp_findings.findings(records, P)
+                   if s.startswith(f"**Narrow network, m = {P.narrow_margin:g} %**")]  # fmt: skip
+    assert f"over {len(runs)} repetition(s), standard error {np.std(averages, ddof=1) / np.sqrt(len(runs)):.2f};" \
+        in sentence, sentence

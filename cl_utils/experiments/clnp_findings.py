@@ -110,8 +110,10 @@ def findings(records: Records, p: Params) -> list[str]:
             parts.append(f"repetition {r['config']['rep']}: {final_accuracy(r):.2f} %, task 1 keeps "
                          f"{r['metrics']['steps'][0]['new_units']} units per layer, "
                          + (f"full after task {full}{split}" if full else "never full"))
-        out.append(f"**Narrow network, m = {m:g} %**: average {np.mean([final_accuracy(x) for x in runs]):.2f} % over "
-                   f"{len(runs)} repetition(s); " + "; ".join(parts) + ".")
+        averages = [final_accuracy(x) for x in runs]
+        se = f", standard error {v.seed_se(averages):.2f}" if len(runs) > 1 else ""  # over the repetitions
+        out.append(f"**Narrow network, m = {m:g} %**: average {np.mean(averages):.2f} % over {len(runs)} "
+                   f"repetition(s){se}; " + "; ".join(parts) + ".")
     for per_layer in narrow_by_margin(records, p.normalise_units, layer_alphas=True).get(p.narrow_margin, []):
         first = per_layer["metrics"]["steps"][0]
         kept = first["grid"][first["chosen"]]
