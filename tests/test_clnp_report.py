@@ -255,3 +255,22 @@ def test_a_margins_findings_give_the_standard_error_of_its_repetitions():
                    if s.startswith(f"**Narrow network, m = {P.narrow_margin:g} %**")]  # fmt: skip
     assert f"over {len(runs)} repetition(s), standard error {np.std(averages, ddof=1) / np.sqrt(len(runs)):.2f};" \
         in sentence, sentence
+
+
+def test_the_narrow_table_names_every_layers_alpha_of_a_per_layer_grid_point():
+    """A uniform grid point has one alpha; a per-layer one has one per layer, and the table shows them all (it showed
+    the first only, hiding the second layer's 3e-3 the chapter's reading cites)."""
+    from cl_utils.experiments import clnp_figures
+
+    import copy
+
+    items = list(_records(97.5, 10, 1.0))
+    uniform = next(r for r in items if r["kind"] == "narrow" and r["config"].get("normalise_units"))
+    layered = copy.deepcopy(uniform)  # the same run with the per-layer grid, which kept a per-layer point
+    layered["config"]["layer_alphas"] = [1e-4, 3e-3]
+    first = layered["metrics"]["steps"][0]
+    first["grid"][first["chosen"]]["alphas"] = [1e-4, 3e-3, 3e-3]
+    table = clnp_figures.table_narrow(Records(items + [layered]), P)
+    kept = table["task-1 grid kept"]
+    assert kept.str.contains("alpha 0.0001 / 0.003 / 0.003", regex=False).sum() == 1, kept.tolist()
+    assert all(" / " not in k for k in kept[~kept.str.contains("0.0001 / ", regex=False)]), kept.tolist()

@@ -126,7 +126,9 @@ def table_narrow(records: Records, p: Params) -> pd.DataFrame:
                     "average accuracy (%)": round(final_accuracy(r), 2),
                     f"tasks {len(final) // 2 + 1}-{len(final)} (%)": round(final[len(final) // 2:].mean(), 2),
                     "full after task": full or "never",
-                    "task-1 grid kept": f"lr {kept['lr']:g}, alpha {kept['alphas'][0]:g}",
+                    # one alpha where the grid point has one for every layer, else each layer's (per-layer grid)
+                    "task-1 grid kept": f"lr {kept['lr']:g}, alpha " + (f"{kept['alphas'][0]:g}" if
+                                        len(set(kept["alphas"])) == 1 else " / ".join(f"{a:g}" for a in kept["alphas"])),
                     "new units per task (layer 1 / layer 2)": " ".join(f"{a}/{b}" for a, b in
                                                                        (s["new_units"] for s in r["metrics"]["steps"])),
                 })  # fmt: skip
