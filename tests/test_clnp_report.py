@@ -214,8 +214,12 @@ def test_the_chosen_margin_says_whether_it_lasts_to_the_last_task():
 
     scanned["metrics"]["steps"] = full_after(7)  # m = 3 % is full after task 5 in every repetition
     row = next(r for r in report.claims(records, P) if r["claim"].startswith(start))
-    assert row["reason"].startswith("no scanned margin lasts to task 10: m = 5 %, the one that lasts longest, is "
-                                    "full after task 7")
+    assert row["reason"].startswith("no scanned margin lasts to task 10: m = 5 %, the one whose earliest-filling "
+                                    "repetition lasts longest, is full after task 7")
+    scanned["metrics"]["steps"] = full_after(5)  # as late as m = 3 %: a tie, the smaller margin is taken, and said
+    row = next(r for r in report.claims(records, P) if r["claim"].startswith(start))
+    assert "m = 3 %, the one whose earliest-filling repetition lasts longest (as late as 5 %; the smallest is " \
+           "taken)" in row["reason"], row["reason"]
     scanned["metrics"]["steps"] = full_after(4)
     margins = clnp_records.narrow_by_margin(records, True)
     assert clnp_records.saturating_margin(margins, TASKS) == 3.0, "the margin lasting longest, not the largest"

@@ -122,10 +122,14 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
         c_mean, c_se = _level(chosen_avg, n_test)
         status, reason = v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None)
         fills_at = ", ".join(str(full_after(r) or "never") for r in margins[chosen])
-        lasts = lasts_until(margins[chosen], p.num_tasks) >= p.num_tasks
+        earliest = lasts_until(margins[chosen], p.num_tasks)
+        lasts = earliest >= p.num_tasks
+        tied = [m for m, runs in margins.items() if m != chosen and lasts_until(runs, p.num_tasks) == earliest]
+        tie = f" (as late as {', '.join(f'{m:g}' for m in tied)} %; the smallest is taken)" if tied else ""
         how = (f"m = {chosen:g} % is the smallest scanned margin not full before task {p.num_tasks} (full after task "
                f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the one "
-               f"that lasts longest, is full after task {fills_at}, so the paper's choice is not reached")  # fmt: skip
+               f"whose earliest-filling repetition lasts longest{tie}, is full after task {fills_at}, so the paper's "
+               "choice is not reached")  # fmt: skip
         rows.append(
             {"claim": "Narrow multi-head at the margin chosen as the paper chose it (full only after the last task)",
              "paper": f"m = 3 %: {PAPER_NARROW} %", "this book": f"m = {chosen:g} %: {_fmt(chosen_avg)} %",
