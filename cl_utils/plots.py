@@ -3,11 +3,13 @@
 :func:`set_style` fixes seaborn's colour-blind-safe palette, fonts and line
 widths for every chapter; :func:`savefig` saves a figure under a predictable
 name (:func:`show` saves and displays it); :func:`accuracy_heatmap` draws the continual-learning accuracy matrix;
-:func:`paper_vs_book` renders the "paper vs. this book" table every chapter ends with.
+:func:`paper_vs_book` renders the "paper vs. this book" table every chapter ends with; :func:`fit_width` wraps title
+lines to a figure's width.
 """
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -18,7 +20,7 @@ import seaborn as sns
 
 from . import claims
 
-__all__ = ["PALETTE", "set_style", "savefig", "show", "accuracy_heatmap", "paper_vs_book"]
+__all__ = ["PALETTE", "set_style", "savefig", "show", "fit_width", "accuracy_heatmap", "paper_vs_book"]
 
 PALETTE = sns.color_palette("colorblind")
 
@@ -38,6 +40,12 @@ def set_style() -> None:
         }
     )
     pd.set_option("display.max_colwidth", None)  # tables show whole cells: a claim cut to "..." says nothing
+
+
+def fit_width(lines: Sequence[str], inches: float) -> str:
+    """``lines`` (a title's, a scale line's) each wrapped to ``inches`` of 9 pt text, about 13 characters an inch,
+    joined by newlines: a long line would otherwise widen the saved figure (``savefig.bbox`` is tight)."""
+    return "\n".join(textwrap.fill(line, int(13 * inches)) for line in lines)
 
 
 def savefig(fig: plt.Figure, name: str, directory: str | os.PathLike) -> Path:

@@ -111,6 +111,11 @@ def table_grid_check(records: Records, p: Params) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------------------- narrow network
+def _alphas(alphas: list[float]) -> str:
+    """A task-1 grid point's L1 strengths: one where every layer has it (the uniform grid), else each layer's."""
+    return f"{alphas[0]:g}" if len(set(alphas)) == 1 else " / ".join(f"{a:g}" for a in alphas)
+
+
 def table_narrow(records: Records, p: Params) -> pd.DataFrame:
     """One row per narrow run: margin, rescaling, repetition, average, when a layer filled, task 1's grid pick."""
     rows = []
@@ -126,9 +131,7 @@ def table_narrow(records: Records, p: Params) -> pd.DataFrame:
                     "average accuracy (%)": round(final_accuracy(r), 2),
                     f"tasks {len(final) // 2 + 1}-{len(final)} (%)": round(final[len(final) // 2:].mean(), 2),
                     "full after task": full or "never",
-                    # one alpha where the grid point has one for every layer, else each layer's (per-layer grid)
-                    "task-1 grid kept": f"lr {kept['lr']:g}, alpha " + (f"{kept['alphas'][0]:g}" if
-                                        len(set(kept["alphas"])) == 1 else " / ".join(f"{a:g}" for a in kept["alphas"])),
+                    "task-1 grid kept": f"lr {kept['lr']:g}, alpha {_alphas(kept['alphas'])}",
                     "new units per task (layer 1 / layer 2)": " ".join(f"{a}/{b}" for a, b in
                                                                        (s["new_units"] for s in r["metrics"]["steps"])),
                 })  # fmt: skip

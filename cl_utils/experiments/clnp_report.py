@@ -122,9 +122,9 @@ def _narrow_claims(margins: dict[float, list[dict]], p: Params, scale: str, n_te
         c_mean, c_se = _level(chosen_avg, n_test)
         status, reason = v.size_status(c_mean, PAPER_NARROW, c_se, runs=len(chosen_avg), direction_holds=None)
         fills_at = ", ".join(str(full_after(r) or "never") for r in margins[chosen])
-        earliest = lasts_until(margins[chosen], p.num_tasks)
-        lasts = earliest >= p.num_tasks
-        tied = [m for m, runs in margins.items() if m != chosen and lasts_until(runs, p.num_tasks) == earliest]
+        until = {m: lasts_until(runs, p.num_tasks) for m, runs in margins.items()}  # each margin's earliest fill
+        lasts = until[chosen] >= p.num_tasks
+        tied = [m for m, task in until.items() if m != chosen and task == until[chosen]]
         tie = f" (as late as {', '.join(f'{m:g}' for m in tied)} %; the smallest is taken)" if tied else ""
         how = (f"m = {chosen:g} % is the smallest scanned margin not full before task {p.num_tasks} (full after task "
                f"{fills_at})" if lasts else f"no scanned margin lasts to task {p.num_tasks}: m = {chosen:g} %, the one "

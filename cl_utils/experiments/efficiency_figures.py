@@ -68,7 +68,7 @@ def _points(runs: list[dict]) -> str:  # the grid size of Table 1's match record
 def _lines(names: list[str], lines: list[str], inches: float) -> str:
     """Scale lines under a figure's title, wrapped to its width: each dataset's named where the figure has several."""
     named = lines if len(lines) == 1 else [f"{n}: {line}" for n, line in zip(names, lines)]
-    return "\n".join(textwrap.fill(line, int(13 * inches)) for line in named)  # about 13 characters an inch
+    return plots.fit_width(named, inches)
 
 
 @lru_cache(maxsize=None)

@@ -30,8 +30,8 @@ from .efficiency_seeds import SeedRatios, ordering_parts, run_cache, seed_ratios
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
-           "memory_steps_runs", "common", "seeds_of", "synthetic", "retraining_budget", "scale", "paper_fig3",
-           "claims"]  # fmt: skip
+           "memory_steps_runs", "common", "seeds_of", "synthetic", "retraining_budget", "MATCHED_MEAN", "ROW_MEANS",
+           "scale", "row_scale", "paper_fig3", "claims"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)
@@ -125,6 +125,11 @@ def scale(runs: list[dict], *, per_round: bool = False, note: bool = True, sprea
     line = (f"{data}; {images}; E = {c['epochs']}, {budget}; {n} seed(s), "
             + (spread if n > 1 else "no error bars"))  # fmt: skip
     return line + "; p = free share of body weights (biases, heads kept)" if note else line
+
+
+def row_scale(runs: list[dict], *, per_round: bool = False) -> str:
+    """A claims row's data and scale: :func:`scale` without the note on p, saying the row gives means."""
+    return scale(runs, per_round=per_round, note=False, spread=ROW_MEANS)
 
 
 # ----------------------------------------------------------------------------------------------------- claims
@@ -226,7 +231,7 @@ def _fig1(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim, "paper": "yes, at every p",
              "this book": "PackNet minus the better other method: "
                           + ", ".join(f"p={f:g}: {g:+.2f}" for f, g in zip(ps, gaps)) + " points",
-             "data and scale": scale(shown, note=False, spread=ROW_MEANS), "status": status,
+             "data and scale": row_scale(shown), "status": status,
              "reason": f"{counted} (behind at each p, and the gap wider at each larger p; paired by seed, "
                        f"{len(per_seed[0])} seed(s)): " + "; ".join(r for _, r in parts) + _at_chance(records, p, d),
              "records": run_keys(shown)}]  # fmt: skip
@@ -263,7 +268,7 @@ def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     points = "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
+           "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:  # each seed matched on its own: the ratios' spread is measured
         parts = [size_part(per_seed[f][i], PAPER_TABLE1[d, f][i], f"p={f:g} {name}") for f in shared
@@ -308,7 +313,7 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}", "records": run_keys(runs)}
+           "data and scale": row_scale(runs), "records": run_keys(runs)}
     if per_seed:  # the orderings paired by seed, against their measured spread
         status, reason = ordering_parts(per_seed)
         return [{**row, "status": status, "reason": f"{reason} (each seed matched on its own grid curve; the row's "
@@ -364,7 +369,7 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
                       "epochs: it still matches PackNet with fewer weights",
              "paper": f"not run by the paper; its Table 1 (same time budget): {paper}" if paper else "not in the paper",
              "this book": "; ".join(f"p={f:g}: {ratios[f]:.2f} (same epochs: {epochs[f]:.2f})" for f in ps),
-             "data and scale": f"{scale(fills, note=False, spread=ROW_MEANS)}; Memory draws one task's size from the rehearsed data "
+             "data and scale": f"{row_scale(fills)}; Memory draws one task's size from the rehearsed data "
                                f"every epoch; a grid of {matches[0]['config']['points']} p̄ values",
              "status": status,
              "reason": f"{judged}; Memory's accuracy at p with PackNet's steps minus with the same epochs, paired "
@@ -409,7 +414,7 @@ def _fig2(records: Records, p: Params, d: str) -> list[dict]:
         reason = (f"{counts}: {'; '.join(says for _, says in parts)}; at p={f:g} the best N is {best}, the worst "
                   f"{worst}, {errs[worst] - errs[best]:.2f} points apart (the paper: 3.5)")  # fmt: skip
     shown = fig_runs(records, p, "fig2", d)
-    scale_line = scale(shown, note=False, spread=ROW_MEANS)  # it names B
+    scale_line = row_scale(shown)  # it names B
     rows = [{"claim": claim, "paper": paper, "this book": ours, "data and scale": scale_line,
              "status": status, "reason": reason, "records": run_keys(_packnet_runs(records, p, d, used))}]
     if d == "mnist" and {0.99, 0.995} <= set(s.free):  # then f is 0.995 and errs its errors
@@ -523,7 +528,7 @@ def _fig2_dip(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim, "paper": paper,
              "this book": "; ".join(f"p={f:g}: {short}" for f, (_, short, _) in found.items())
                           + " (mean accuracy; steps in points)",
-             "data and scale": scale(shown, note=False, spread=ROW_MEANS), "status": status,
+             "data and scale": row_scale(shown), "status": status,
              "reason": f"{reading} (walking N = {', '.join(map(str, s.rounds))} upwards at each p: a drop below the "
                        "best so far, then at a larger N an accuracy above the best before the drop; accuracy is the "
                        f"mean over the five tasks, and a step counts beyond {Z:g} SE, {spread}; where a p has "
@@ -553,12 +558,12 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
     if not parts:
         return [{"claim": claim, "paper": paper,
                  "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-                 "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds",
+                 "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds",
                  "status": "not attempted", "reason": "not measurable (no p in common)", "records": NO_RECORDS}]
     clause, trend = _trend(records, p, d)
     packnet = _packnet_runs(records, p, d, [(f, 1, setting(p, d).budget) for f in shared], p.matching_seeds)
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
-             "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(seeds_of(runs))} seeds",
+             "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds",
              "status": weakest_status(st for st, _ in parts),
              "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
                        + " (the SE over the seeds; the paper gives no spread)" + clause,
@@ -585,7 +590,7 @@ def _fig3_from_fills(records: Records, p: Params, d: str, claim: str, paper: str
     spread = ("the SE over the seeds" if len(s.seeds) > 1
               else f"one seed: the binomial SE of {TEST_IMAGES:,} test images")  # fmt: skip
     return {"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a.mean():.1f} %" for f, a in accs.items()),
-            "data and scale": f"{scale(runs, note=False, spread=ROW_MEANS)}; {len(s.seeds)} seed(s), Fig. 1's PackNet runs",
+            "data and scale": f"{row_scale(runs)}; {len(s.seeds)} seed(s), Fig. 1's PackNet runs",
             "status": weakest_status(st for st, _ in parts),
             "reason": "; ".join(f"p={f:g}: {r}" for f, (_, r) in zip(shared, parts))
                       + f" ({spread}; the paper gives no spread; no matching ran on this dataset, so the accuracies "
@@ -625,7 +630,7 @@ def _fig4(records: Records, p: Params, d: str) -> list[dict]:
     return [{"claim": claim + f" ({TITLE[d]}{'' if d == 'cifar10' else ', the paper draws CIFAR-10'})", "paper": paper,
              "this book": "; ".join(f"p={f:g}: " + " / ".join(f"{v:.2f}" for v in e.values()) + " % (N = "
                                     + ", ".join(map(str, e)) + ")" for f, e in errs.items()),
-             "data and scale": scale(shown, per_round=True, note=False, spread=ROW_MEANS), "status": status,
+             "data and scale": row_scale(shown, per_round=True), "status": status,
              "reason": f"{counted}, one part per p (paired by seed): " + "; ".join(r for _, r in parts)
                        + ("" if d == "cifar10" else "; drawn on MNIST, not the paper's CIFAR-10, so at best partly"),
              "records": run_keys(shown)}]  # every p at every N of Fig. 4: the errors shown

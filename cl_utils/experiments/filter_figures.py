@@ -7,8 +7,6 @@ holds the frames and the claims.
 """
 from __future__ import annotations
 
-import textwrap
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -110,9 +108,8 @@ def _curves(records: Records, p: Params, fig: str, title: str) -> plt.Figure:
     key = ("; blocks: " + ", ".join(f"{v} = {k}" for k, v in SHORT.items() if k in data.data.values)
            if c_fig["mode"] == "datasets" else "")  # fmt: skip
     band = f"; lines: mean of {seeds} seeds, bands: ± 1 SE over seeds" if seeds > 1 else ""
-    lines = f"{title}{key}{band}\n{scale(records, p, fig)}".split("\n")
-    width = int(13 * f.get_figwidth())  # about 13 characters of 9 pt text an inch: no line wider than the figure
-    f.suptitle("\n".join(textwrap.fill(line, width) for line in lines), fontsize=9)
+    f.suptitle(plots.fit_width(f"{title}{key}{band}\n{scale(records, p, fig)}".split("\n"), f.get_figwidth()),
+               fontsize=9)
     f.tight_layout(rect=(0, 0.03, 1, 1))
     return f
 

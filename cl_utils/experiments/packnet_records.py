@@ -87,11 +87,11 @@ def label(name: str, stand_ins: list[str]) -> str:
 
 
 def _runs_per_order(shown: list[dict]) -> str:
-    # counted per network (its seed and variant): the scale trend shows one run per order of each of its networks
-    # a PackNet or LwF configuration is its whole config but the run index: the runs of one order of it are counted
-    network = lambda c: (c["seed"], c.get("network_variant"))  # noqa: E731
+    # a PackNet or LwF configuration is its whole config but the run index (so per network: its seed and variant;
+    # the scale trend shows one run per order of each of its networks): the runs of one order of it are counted
     runs = Counter((r["kind"], repr(sorted((k, v) for k, v in r["config"].items() if k != "run")))
                    for r in shown if r["kind"] in ("packnet", "lwf"))  # fmt: skip
+    network = lambda c: (c["seed"], c.get("network_variant"))  # noqa: E731
     baselines = Counter((network(r["config"]), r["config"]["method"], r["config"]["dataset"])
                         for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
