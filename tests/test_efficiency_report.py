@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from cl_utils import claims, experiments  # noqa: E402
 from cl_utils.experiments import efficiency_figures as figures  # noqa: E402
@@ -620,3 +621,43 @@ def test_the_matching_tables_do_not_claim_error_bars_they_do_not_show():
     records, params = _records(), EXPERIMENT.Params(**SELECT, **SCALE)
     for caption in (figures.caption_matching(records, params), figures.caption_grid_against_search(records, params)):
         assert report.MATCHED_MEAN in caption and "s.e.m." not in caption, caption
+
+
+# ------------------------------------------------------------------------ a training subset per seed
+def _cifar_fills(**params) -> list[dict]:
+    plan = EXPERIMENT.plan(EXPERIMENT.Params(**{**SELECT, **SCALE, "datasets": ["cifar10"], "matching_datasets": [],
+                                                "fig2_datasets": [], "fig4_datasets": [], **params}))  # fmt: skip
+    return [dict(r.config) for r in plan if r.kind == "fill" and r.config["method"] == "packnet"
+            and r.config["free"] == 0.8]  # fmt: skip
+
+
+def test_unstacked_cifar_seeds_are_a_record_each_drawing_its_own_subset_and_seed_0s_key_stays():
+    """Off, ``stack_cifar_seeds`` gives each CIFAR-10 seed its own record drawn from its own subset; seed 0's
+    record is the one a one-seed run made before (its key names no subset seed), so adding seeds trains only them."""
+    each = _cifar_fills(cifar_seeds=[0, 1, 2], stack_cifar_seeds=False)
+    assert [(c["seeds"], c.get("subset_seed")) for c in each] == [([0], None), ([1], 1), ([2], 2)]
+    assert each[0] == _cifar_fills(cifar_seeds=[0])[0]
+    (stacked,) = _cifar_fills(cifar_seeds=[0, 1, 2])  # stacked: one network, one data tensor, seed 0's subset
+    assert stacked["seeds"] == [0, 1, 2] and "subset_seed" not in stacked
+
+
+def test_each_unstacked_seed_trains_on_its_own_subset_and_validation_split():
+    from cl_utils.experiments import efficiency_runs as runs_of
+
+    base = dict(dataset="mnist", epochs=1, lr=0.01, batch_size=8, per_class=20, val_fraction=0.2, hidden=[4],
+                stacked=False, method="packnet", free=0.5, rounds=1, budget=1)  # fmt: skip
+    first, second = (runs_of.pairs(runs_of.FillRun(**base, seeds=[s], subset_seed=s or None), "synthetic")[0]
+                     for s in (0, 1))  # fmt: skip
+    for split in ("train", "val"):
+        assert not torch.equal(first.split(split)[0], second.split(split)[0])
+    assert torch.equal(first.split("test")[0], second.split("test")[0])  # one test set for every seed
+
+
+def test_a_caption_says_whether_the_seeds_share_a_subset_and_refuses_a_mix():
+    one = {"dataset": "cifar10", "per_class": 200, "epochs": 12, "budget": 6, "rounds": 1, "hidden": "ball_cnn"}
+    own = [{"config": {**one, "seeds": [s], "subset_seed": s or None}, "data": []} for s in (0, 1)]
+    shared = [{"config": {**one, "seeds": [0, 1]}, "data": []}]
+    assert report.subsets(own) == "per seed" and "200 training images/class, a subset per seed" in report.scale(own)
+    assert report.subsets(shared) == "shared" and "one subset for every seed" in report.scale(shared)
+    with pytest.raises(ValueError, match="mix a subset per seed"):
+        report.subsets(own + [{"config": {**one, "seeds": [2, 3]}, "data": []}])

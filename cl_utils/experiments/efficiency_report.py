@@ -30,8 +30,8 @@ from .efficiency_seeds import SeedRatios, ordering_parts, run_cache, seed_ratios
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
-           "memory_steps_runs", "common", "seeds_of", "synthetic", "retraining_budget", "MATCHED_MEAN", "ROW_MEANS",
-           "scale", "row_scale", "paper_fig3", "claims"]  # fmt: skip
+           "memory_steps_runs", "common", "seeds_of", "subsets", "synthetic", "retraining_budget", "MATCHED_MEAN",
+           "ROW_MEANS", "scale", "row_scale", "paper_fig3", "claims"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)
@@ -87,9 +87,11 @@ def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], 
 
 # ------------------------------------------------------------------------------------ scale, from the records
 def common(runs: list[dict]) -> dict:
-    """The network, data and training settings (:data:`.efficiency_runs.BASE_KEYS`) the runs share, else an error."""
-    first = {k: runs[0]["config"].get(k) for k in BASE_KEYS}
-    differ = sorted({k for r in runs for k in BASE_KEYS if r["config"].get(k) != first[k]})
+    """The network, data and training settings (:data:`.efficiency_runs.BASE_KEYS`) the runs share, else an error
+    (all but the seed that draws each record's subset: :func:`subsets` tells it)."""
+    keys = [k for k in BASE_KEYS if k != "subset_seed"]
+    first = {k: runs[0]["config"].get(k) for k in keys}
+    differ = sorted({k for r in runs for k in keys if r["config"].get(k) != first[k]})
     if differ:
         raise ValueError(f"the runs of one {first['dataset']} figure differ in {differ}: one caption cannot describe "
                          "them")  # fmt: skip
@@ -98,6 +100,18 @@ def common(runs: list[dict]) -> dict:
 
 def seeds_of(runs: list[dict]) -> list[int]:
     return sorted({s for r in runs for s in r["config"]["seeds"]})
+
+
+def subsets(runs: list[dict]) -> str:
+    """How the seeds of ``runs`` draw their training subsets (and validation splits): ``"per seed"`` where every
+    record holds one seed and its own subset (:func:`.efficiency_runs._subset_seed`), ``"shared"`` where every
+    model uses seed 0's; an error if the runs mix the two (one caption cannot tell it)."""
+    drawn_by = [r["config"].get("subset_seed") or 0 for r in runs]
+    if all(len(r["config"]["seeds"]) == 1 and d == r["config"]["seeds"][0] for r, d in zip(runs, drawn_by)):
+        return "per seed" if len(seeds_of(runs)) > 1 else "shared"
+    if any(drawn_by):
+        raise ValueError("the runs mix a subset per seed with one shared by every seed: one caption cannot tell it")
+    return "shared"
 
 
 def retraining_budget(runs: list[dict], per_round: bool = False) -> int:
@@ -120,8 +134,9 @@ def scale(runs: list[dict], *, per_round: bool = False, note: bool = True, sprea
     c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
     data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
     budget = f"{b} retraining epochs per round (N rounds: {b}N epochs)" if per_round else f"B = {b}"
-    images = f"{c['per_class']} training images/class{', one subset for every seed' if n > 1 else ''}" \
-        if c["per_class"] else "all training images"  # (:func:`.efficiency_runs.pairs` draws the subset once)
+    drawn = {"shared": ", one subset for every seed", "per seed": ", a subset per seed"}[subsets(runs)]
+    drawn = drawn if n > 1 else ""
+    images = f"{c['per_class']} training images/class{drawn}" if c["per_class"] else "all training images"
     line = (f"{data}; {images}; E = {c['epochs']}, {budget}; {n} seed(s), "
             + (spread if n > 1 else "no error bars"))  # fmt: skip
     return line + "; p = free share of body weights (biases, heads kept)" if note else line

@@ -5,7 +5,7 @@ Runs (kinds):
 * ``fill``: one method fills the five-task network (consecutive class pairs of MNIST or
   CIFAR-10) and leaves a fraction ``free`` of its body weights free; one record holds
   each task's test accuracy for every seed of the run (the seeds train as one stacked
-  network; a single CIFAR-10 seed as a plain one). Figures 1, 2 and 4 are grids of such runs.
+  network; a single CIFAR-10 seed, or each seed with stacking off, as a plain one). Figures 1, 2 and 4 are grids of such runs.
 * ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target; the free fraction
   ``p̄`` at which Memory or Multinet reaches it is found on a grid (``how = "grid"``): a
   ``grid`` run trains every p̄ of an even grid in ``u = −log10(1 − p̄)`` and every seed as
@@ -17,7 +17,9 @@ Runs (kinds):
   so an interrupted match resumes where it stopped and the notebook finds its runs.
 
 Seeds (and grid points) train as one stacked network (:func:`~cl_utils.models.stacked_mlp`,
-:func:`~cl_utils.models.stacked_ball_cnn`), each model with its own data order.
+:func:`~cl_utils.models.stacked_ball_cnn`), each model with its own data order, all on seed 0's training subset
+and validation split (one data tensor). With ``stack_seeds`` or ``stack_cifar_seeds`` off, each seed is a record of
+its own on its own subset (``subset_seed``; seed 0's is the shared one, so its key stays).
 
 :func:`~cl_utils.efficiency.run_method` is Algorithm 1 of the paper for the three methods, in the method layer
 with the mechanism (pruning per round, ownership, the matching search): :mod:`cl_utils.efficiency`.
@@ -67,6 +69,9 @@ class Params(BaseParams):
     matching_seeds: list[int] = param([0, 1, 2, 3, 4], "seeds of Table 1 and Fig. 3 (the paper: 5)", min=0,
                                      min_length=1, unique=True)  # fmt: skip
     stack_seeds: bool = param(True, "train the seeds together as one stacked network (CIFAR-10: 2+ seeds)")
+    stack_cifar_seeds: bool = param(True, "with stack_seeds, CIFAR-10's seeds too; off: one record per CIFAR-10 seed, "
+                                    "each on its own training subset, so an added seed trains only itself (a "
+                                    "CPU gains nothing from stacking: CONTRIBUTING)")  # fmt: skip
     val_fraction: float = param(0.1, "share of each task's training images held out (reported only)", min=0.01,
                                max=0.5)  # fmt: skip
     train_per_class: int = param(0, "MNIST training images per class, a class-balanced subset (0: all)", min=0)
@@ -169,6 +174,9 @@ class NetworkRun(RunConfig):
     hidden: list[int] | str  # the MLP's hidden widths, or "ball_cnn"
     stacked: bool
     data_order: str | None = optional()  # "per model" on stacked networks (each model shuffles on its own)
+    # the seed that draws the training subset and validation split: a one-seed record's own seed (absent: 0, the
+    # subset every model of a stacked network shares)
+    subset_seed: int | None = optional()
     steps: str | None = optional()  # "packnet" on Memory at PackNet's gradient steps (absent: PackNet's epochs)
 
 
@@ -215,7 +223,7 @@ BASE_KEYS = tuple(f.name for f in dataclasses.fields(NetworkRun))
 
 
 def _base(p: Params, s: Setting) -> dict:
-    stacked = p.stack_seeds and (s.dataset == "mnist" or len(s.seeds) > 1)  # (one CIFAR-10 seed: a plain net)
+    stacked = p.stack_seeds and (s.dataset == "mnist" or (p.stack_cifar_seeds and len(s.seeds) > 1))  # fmt: skip
     return dict(dataset=s.dataset, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, per_class=s.per_class,
                 val_fraction=p.val_fraction, hidden=s.hidden, stacked=stacked,
                 data_order="per model" if stacked else None)  # fmt: skip
@@ -235,8 +243,14 @@ def _fill_configs(base: dict, method: str, free: float, rounds: int, budget: int
     """The fill configs of one point; ``steps`` (Memory at PackNet's gradient steps) is kept for Memory only."""
     if method != "memory":
         base = base | {"steps": None}
-    return [FillRun(**base, method=method, free=free, rounds=rounds, budget=budget, seeds=g)
-            for g in _groups(base["stacked"], seeds)]  # fmt: skip
+    return [FillRun(**base | {"subset_seed": _subset_seed(base["stacked"], g)}, method=method, free=free,
+                    rounds=rounds, budget=budget, seeds=g) for g in _groups(base["stacked"], seeds)]  # fmt: skip
+
+
+def _subset_seed(stacked: bool, seeds: Sequence[int]) -> int | None:
+    """The seed that draws a record's training subset and validation split: a one-seed record's own (``None``
+    for seed 0, the default); the models of a stacked network share seed 0's (one data tensor for all)."""
+    return (seeds[0] or None) if not stacked and len(seeds) == 1 else None
 
 
 def _cost(c: FillRun | MatchRun, seeds: int) -> float:
@@ -336,7 +350,7 @@ def plan(p: Params) -> list[Run]:
 # -- run functions ----------------------------------------------------------------------------------
 def pairs(c: NetworkRun, data_source: str, device: torch.device | str = "cpu") -> list[Task]:
     """The five two-class tasks of a dataset, with the run's subset and validation split."""
-    base = task(c.dataset, data_source, device, val_fraction=c.val_fraction, seed=0,
+    base = task(c.dataset, data_source, device, val_fraction=c.val_fraction, seed=c.subset_seed or 0,
                 train_per_class=c.per_class)  # fmt: skip
     return split_tasks(base, PAIRS)
 
