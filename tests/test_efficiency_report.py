@@ -661,3 +661,30 @@ def test_a_caption_says_whether_the_seeds_share_a_subset_and_refuses_a_mix():
     assert report.subsets(shared) == "shared" and "one subset for every seed" in report.scale(shared)
     with pytest.raises(ValueError, match="mix a subset per seed"):
         report.subsets(own + [{"config": {**one, "seeds": [2, 3]}, "data": []}])
+
+
+def test_seeds_not_stacked_are_matched_per_seed_from_their_fill_records_as_from_a_grid_run():
+    """Seeds trained one by one have no ``grid`` run: each seed's curve is read from the matching's fill inputs
+    (one per p̄ and seed), giving the ratios a stacked grid of the same accuracies gives; a missing point: None."""
+    from cl_utils.efficiency import grid_frees
+    from cl_utils.experiments import efficiency_seeds as seeds
+
+    frees = grid_frees(5, (0.5, 0.9999))
+    acc = lambda f, s: 1 - (-math.log10(1 - f) + 0.3 * s) / 100  # noqa: E731  (each seed its own curve)
+    stacked_match, _ = _seed_world([1.5, 2.0, 2.5], frees)
+    grid = {"key": "g", "kind": "grid", "config": {"frees": frees, "seeds": [0, 1, 2]},
+            "metrics": {"acc": [[acc(f, s) for f in frees for s in range(3)]] * 5}}  # fmt: skip
+    match = {**stacked_match, "config": {**stacked_match["config"], "stacked": False, "points": 5,
+                                         "bounds": [0.5, 0.9999], "seeds": [0, 1, 2]}}  # fmt: skip
+    fills = {f"f{i}{s}": {"key": f"f{i}{s}", "kind": "fill", "metrics": {"acc": [[acc(f, s)]] * 5},
+                          "config": {"method": "memory", "free": f, "seeds": [s]}}
+             for i, f in enumerate(frees) for s in range(3)}  # fmt: skip
+    target = {"key": "t", "kind": "fill", "config": {"method": "packnet", "free": frees[2], "seeds": [0]},
+              "metrics": {"acc": [[0.5]] * 5}}  # PackNet's own fill, also an input: not part of the curve
+    match["inputs"] = dict.fromkeys([*fills, "t"], "record")
+    cache = {**fills, "t": target}
+    found = seeds.seed_ratios(Records([match]), cache, "mnist", 0.95, "memory")
+    expected = seeds.seed_ratios(Records([stacked_match]), {"g": grid}, "mnist", 0.95, "memory")
+    assert np.allclose(found.log10, expected.log10) and len(set(found.log10)) == 3 and len(found.runs) == 1 + 15
+    del cache["f21"]
+    assert seeds.seed_ratios(Records([match]), cache, "mnist", 0.95, "memory") is None

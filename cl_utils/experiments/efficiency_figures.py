@@ -30,7 +30,7 @@ from .efficiency_runs import PAIRS, Params, match, setting
 from .efficiency_report import (DATA, MATCHED_MEAN, PAPER_TABLE1, TITLE, accuracy, common, fig_runs, matching_runs,
                                 memory_steps_runs, paper_fig3, point_runs, retraining_budget, scale, seeds_of,
                                 synthetic)  # fmt: skip
-from .efficiency_seeds import run_cache
+from .efficiency_seeds import grid_inputs, run_cache
 from .efficiency_trend import trend_records, trend_table
 
 __all__ = ["NAMES", "dense_note", "scale_lines", "fig_accuracy_vs_free", "table_accuracy_vs_free", "caption_matching",
@@ -222,7 +222,8 @@ def table_grid_against_search(records: Records, p: Params) -> pd.DataFrame:
     """Table 1's p̄ found on the grid beside the p̄ the sequential search found, with what each cost.
 
     Trainings count stacked networks trained one after another (a grid of ``points × seeds`` models is one,
-    shared by every target; each target then trains one run at the p̄ it found); times are the wall times of
+    shared by every target, or one run per point and seed where the seeds are not stacked; each target then trains
+    one run at the p̄ it found); times are the wall times of
     those trainings, read from the run cache (the records a match asked for: its ``inputs``).
     """
     cache = run_cache(records, p)
@@ -235,7 +236,7 @@ def table_grid_against_search(records: Records, p: Params) -> pd.DataFrame:
             f, m = g_rec["config"]["target_free"], g_rec["config"]["method"]
             grid, search = g_rec["metrics"], s_rec["metrics"]
             g_inputs = [cache[k] for k in g_rec["inputs"] if k in cache]
-            g_runs = [r for r in g_inputs if r["kind"] == "grid"]
+            g_runs = grid_inputs(g_rec, cache)
             at_found = [r for r in g_inputs
                         if r["config"].get("method") == m and r["config"].get("free") == grid["free"]]  # fmt: skip
             s_runs = [cache[k] for k in s_rec["inputs"] if k in cache and cache[k]["config"].get("method") == m]

@@ -4,7 +4,8 @@ Table 1's matching finds the p̄ at which Memory (or Multinet) reaches PackNet's
 seeds*, so its ratio comes with no uncertainty, and a rule could judge only its direction (above 1). The grid
 matching trains every grid point for every seed at once (one stacked ``grid`` run: model ``i × seeds + j`` is
 point ``i``, seed ``j``), and PackNet's target is stored per seed (``target_acc``), so each seed can be matched
-on its own curve from the stored records, with no training: each seed's crossing gives one ratio, and the spread
+on its own curve from the stored records, with no training (seeds not stacked: the matching's inputs hold one
+``fill`` record per point and seed): each seed's crossing gives one ratio, and the spread
 over the seeds measures the ratio's uncertainty.
 
 Ratios are compared in ``log10`` (a ratio is ``10 ** (u(p̄) − u(p))``, with ``u = −log10(1 − p)`` the scale the
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..efficiency import compression_ratio, match_on_grid
+from ..efficiency import compression_ratio, grid_frees, match_on_grid
 from ..paths import run_results_root
 from ..verdicts import Z, compound_status, paired_direction, seed_se, size_status
 from .cache import RunCache
 from .efficiency_runs import Params, match_record
 from .runs import Records
 
-__all__ = ["SeedRatios", "run_cache", "seed_ratios", "size_part", "ordering_parts"]
+__all__ = ["SeedRatios", "run_cache", "seed_ratios", "grid_inputs", "size_part", "ordering_parts"]
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,50 @@ def run_cache(records: Records, p: Params) -> dict[str, dict]:
 
 def seed_ratios(records: Records, cache: dict[str, dict], d: str, free: float, method: str,
                 steps: str = "epochs") -> SeedRatios | None:  # fmt: skip
-    """Each seed's own grid matching of ``method`` against PackNet at ``free`` (None where the matching's grid run
-    is not in the cache, or the matching was not made on a grid of stacked seeds)."""
+    """Each seed's own grid matching of ``method`` against PackNet at ``free`` (None where the matching's grid runs
+    are not in the cache, or the matching was not made on a grid)."""
     match = match_record(records, d, free, method, "grid", steps)
-    grids = [cache[k] for k in match.get("inputs") or {} if k in cache and cache[k]["kind"] == "grid"]
-    if not grids:
+    grid = _grid_curves(match, cache)
+    if grid is None:
         return None
-    frees, seeds = grids[0]["config"]["frees"], grids[0]["config"]["seeds"]
-    acc = 100 * np.asarray(grids[0]["metrics"]["acc"], dtype=float)
-    curves = acc.reshape(acc.shape[0], len(frees), len(seeds)).mean(axis=0)  # points × seeds, mean over the tasks
+    frees, curves, inputs = grid
     targets = np.asarray(match["metrics"]["target_acc"], dtype=float).mean(axis=0)  # PackNet's, per seed
-    found = [match_on_grid(float(targets[j]), frees, list(curves[:, j])) for j in range(len(seeds))]
+    found = [match_on_grid(float(targets[j]), frees, list(curves[:, j])) for j in range(curves.shape[1])]
     return SeedRatios(np.array([math.log10(compression_ratio(free, m["free"])) for m in found]),
-                      sum(not m["bracketed"] for m in found), (match, grids[0]))  # fmt: skip
+                      sum(not m["bracketed"] for m in found), (match, *inputs))  # fmt: skip
+
+
+def grid_inputs(match: dict, cache: dict[str, dict]) -> list[dict]:
+    """The records of a grid matching's grid: its stacked ``grid`` run, or (seeds not stacked) its ``fill`` runs, one
+    per p̄ and seed, points first; empty where any is missing from the cache."""
+    inputs = [cache[k] for k in match.get("inputs") or {} if k in cache]
+    grids = [r for r in inputs if r["kind"] == "grid"]
+    if grids:
+        return grids[:1]
+    c = match["config"]
+    if c.get("stacked") is not False or c.get("how") != "grid":
+        return []
+    frees = grid_frees(c["points"], tuple(c["bounds"]))
+    fills = {(r["config"]["free"], r["config"]["seeds"][0]): r for r in inputs
+             if r["kind"] == "fill" and r["config"]["method"] == c["method"] and r["config"]["free"] in frees}
+    wanted = [(f, s) for f in frees for s in c["seeds"]]
+    return [fills[w] for w in wanted] if all(w in fills for w in wanted) else []
+
+
+def _grid_curves(match: dict, cache: dict[str, dict]) -> tuple[list[float], np.ndarray, list[dict]] | None:
+    """A grid matching's p̄ values, its accuracy (%, points × seeds, mean over the tasks) and the records it comes
+    from (:func:`grid_inputs`); None if any is missing."""
+    runs = grid_inputs(match, cache)
+    if not runs:
+        return None
+    if runs[0]["kind"] == "grid":
+        frees, seeds = runs[0]["config"]["frees"], runs[0]["config"]["seeds"]
+        acc = 100 * np.asarray(runs[0]["metrics"]["acc"], dtype=float)  # tasks × (points × seeds)
+        return frees, acc.reshape(acc.shape[0], len(frees), len(seeds)).mean(axis=0), runs
+    c = match["config"]
+    frees = grid_frees(c["points"], tuple(c["bounds"]))
+    per_run = [100 * float(np.mean(r["metrics"]["acc"])) for r in runs]  # mean over the tasks, points first
+    return frees, np.array(per_run).reshape(len(frees), len(c["seeds"])), runs
 
 
 def size_part(ratios: SeedRatios, paper: float, what: str) -> tuple[str, str]:
