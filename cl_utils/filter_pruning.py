@@ -23,7 +23,9 @@ The paper's Algorithms 1-3, in four pieces:
 :func:`train_with_filter_pruning` is the driver (Algorithms 3 and 4): train, and
 every ``every`` epochs prune and (optionally) switch to the next block of data.
 The optimiser is rebuilt after each prune (its momentum buffers refer to removed
-filters); it is kept across data switches without a prune.
+filters); it is kept across data switches without a prune. The control :data:`RESTART`
+prunes nothing but rebuilds the optimiser where a pruned run prunes, to tell the effect
+of the prune from that of the restart.
 
 Why one module (over 300 lines): the ranking, the physical removal of filters and the driver share the
 bookkeeping of which filters each layer keeps.
@@ -43,6 +45,7 @@ from .train import TrainSettings, fit
 
 __all__ = [
     "CRITERIA",
+    "RESTART",
     "FilterNet",
     "vgg16_filter_net",
     "FilterScores",
@@ -56,6 +59,8 @@ __all__ = [
 ]
 
 CRITERIA = ("none", "activation", "weight")
+#: the control: no pruning, the optimiser rebuilt at every block end where a pruned run rebuilds it after its prune
+RESTART = "restart"
 
 
 class FilterNet(nn.Module):
@@ -293,19 +298,28 @@ def prune_step(model: FilterNet, scores: Sequence[torch.Tensor], percent: float)
 class PruningSchedule:
     """When and how much to prune: ``percent`` of each layer's filters every ``every`` epochs."""
 
-    criterion: str = "weight"  # "none" (baseline), "activation" or "weight"
+    criterion: str = "weight"  # "none" (baseline), "activation", "weight" or RESTART (the control)
     percent: float = 5.0
     every: int = 7
     normalize: bool = False
 
     def __post_init__(self) -> None:
-        if self.criterion not in CRITERIA:
-            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
+        if self.criterion not in (*CRITERIA, RESTART):
+            raise ValueError(f"criterion must be one of {(*CRITERIA, RESTART)}, got {self.criterion!r}")
         if self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
 
+    @property
+    def prunes(self) -> bool:
+        """Whether the schedule removes filters (a criterion that scores them)."""
+        return self.criterion not in ("none", RESTART)
+
     def prunes_after(self, epoch: int, epochs: int) -> bool:
         """Prune after ``epoch`` (1-based) if it ends a block and training goes on."""
+        return self.prunes and self.restarts_after(epoch, epochs)
+
+    def restarts_after(self, epoch: int, epochs: int) -> bool:
+        """Rebuild the optimiser after ``epoch``: where a pruned run prunes (a pruned run, or the control)."""
         return self.criterion != "none" and epoch % self.every == 0 and epoch < epochs
 
 
@@ -334,12 +348,13 @@ def train_with_filter_pruning(
     """Train for ``epochs`` epochs; block ``b = (epoch - 1) // every`` trains on ``block_data(b)``.
 
     After every ``schedule.every``-th epoch (not the last), the lowest-scoring filters are
-    removed (:func:`prune_step`), the scores reset and the optimiser rebuilt. A new
+    removed (:func:`prune_step`), the scores reset and the optimiser rebuilt (the control
+    :data:`RESTART`: only rebuilt). A new
     block's data (a resample, or another dataset) is fetched at the first epoch of the block.
     Returns one dict per epoch: losses, accuracies (in [0, 1]), the block's data name,
     the total filter count the epoch trained with, and the epoch's wall time in seconds.
     """
-    scores = FilterScores(model, schedule.criterion, schedule.normalize) if schedule.criterion != "none" else None
+    scores = FilterScores(model, schedule.criterion, schedule.normalize) if schedule.prunes else None
     optimizer = settings.make_optimizer(model.parameters())
     history: list[dict] = []
     block: Block | None = None
@@ -357,9 +372,10 @@ def train_with_filter_pruning(
                 "train_loss": stats.train_loss, "train_acc": stats.train_acc,
                 "val_loss": stats.val_loss, "val_acc": stats.val_acc, "seconds": stats.seconds,
             })  # fmt: skip
-            if scores is not None and schedule.prunes_after(epoch, epochs):
-                prune_step(model, scores.scores(), schedule.percent)
-                scores.reset()
+            if schedule.restarts_after(epoch, epochs):
+                if scores is not None:
+                    prune_step(model, scores.scores(), schedule.percent)
+                    scores.reset()
                 optimizer = settings.make_optimizer(model.parameters())
     finally:
         if scores is not None:

@@ -10,6 +10,7 @@ from cl_utils.filter_pruning import (
     Block,
     FilterNet,
     FilterScores,
+    RESTART,
     PruningSchedule,
     filter_count_trajectory,
     filters_to_prune,
@@ -221,6 +222,36 @@ def test_driver_prunes_on_schedule_and_switches_blocks(criterion: str):
     assert all(0.0 <= h["train_acc"] <= 1.0 and h["seconds"] > 0 for h in history)
     # the hooks are gone: a training forward pass after the run accumulates nothing
     assert all(not m._forward_hooks for m in net.modules())
+
+
+def _control_run(criterion: str, momentum: float) -> tuple[list[dict], list[torch.Tensor]]:
+    """A small net trained 5 epochs in blocks of 2 under ``criterion``: its history and final weights."""
+    torch.manual_seed(0)
+    net = small_net(batch_norm=False).float()
+    g = torch.Generator().manual_seed(1)
+    data = [(torch.randn(32, 3, 8, 8, generator=g), torch.randint(0, 4, (32,), generator=g)) for _ in range(3)]
+    history = train_with_filter_pruning(
+        net, lambda b: Block(f"data{b}", *data[b], data[b][0][:8], data[b][1][:8]), epochs=5,
+        settings=cl.TrainSettings(5, 8, "sgd", 0.05, momentum), schedule=PruningSchedule(criterion, 20.0, 2),
+        generator=torch.Generator().manual_seed(0), show_progress=False,
+    )  # fmt: skip
+    return history, [p.detach().clone() for p in net.parameters()]
+
+
+def test_the_restart_control_prunes_nothing_and_only_rebuilds_the_optimiser_where_a_pruned_run_prunes():
+    """Without momentum SGD keeps no state, so rebuilding it changes nothing: the control equals the baseline
+    bit for bit. With momentum the two agree through the first block and part after its end (epoch 2), where the
+    control's momentum restarts."""
+    (base, w_base), (ctrl, w_ctrl) = _control_run("none", 0.0), _control_run(RESTART, 0.0)
+    assert base == [{**h, "seconds": b["seconds"]} for h, b in zip(ctrl, base)]  # (wall times aside)
+    assert all(torch.equal(a, b) for a, b in zip(w_base, w_ctrl))
+    (base, _), (ctrl, _) = _control_run("none", 0.9), _control_run(RESTART, 0.9)
+    assert [h["filters"] for h in ctrl] == [h["filters"] for h in base] == [19] * 5
+    assert [h["train_loss"] for h in ctrl[:2]] == [h["train_loss"] for h in base[:2]]
+    assert ctrl[2]["train_loss"] != base[2]["train_loss"]
+    restart = PruningSchedule(RESTART, 5.0, 7)
+    assert not restart.prunes and [e for e in range(1, 51) if restart.restarts_after(e, 50)] == [7, 14, 21, 28, 35,
+                                                                                                 42, 49]  # fmt: skip
 
 
 def test_blocks_fixed_resample_and_dataset_cycle():

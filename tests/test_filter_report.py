@@ -334,13 +334,15 @@ def test_each_row_rests_on_the_runs_its_numbers_come_from():
         return {r["key"] for r in records.where(kind, **match)}
 
     fig2, fig3, fig4 = (keys("train", figure=f, normalize=False) for f in ("fig2", "fig3", "fig4"))
+    control = keys("train", figure="fig3", criterion="restart")  # our control: in the training-cost row only
+    fig3 -= control
     stand_in = keys("train", figure="fig2_standin") | keys("pretrain")  # the stage whose accuracy the scale quotes
     first_pruned = keys("train", figure="fig2", criterion="weight", normalize=False, seed=0)  # its filter count
     normalisation = keys("train", figure="fig2", criterion="weight")  # each seed's run both ways
-    expected = ([fig2] * 4 + [fig3] * 4 + [first_pruned, keys("epoch_time"), normalisation, {claims.NO_RECORDS}, fig4]
+    expected = ([fig2] * 4 + [fig3 | control] + [fig3] * 3 + [first_pruned, keys("epoch_time"), normalisation, {claims.NO_RECORDS}, fig4]
                 + [stand_in] * 4)
     assert [set(row["records"].split()) for row in rows] == expected
-    assert [len(k) for k in expected] == [6] * 8 + [1, 1, 6, 1, 6] + [7] * 4
+    assert [len(k) for k in expected] == [6] * 4 + [9] + [6] * 3 + [1, 1, 6, 1, 6] + [7] * 4
 
 
 def test_the_stand_in_is_planned_as_one_stage_its_runs_start_from_and_adds_nothing_when_off():
@@ -466,3 +468,39 @@ def test_the_curve_figures_titles_fit_their_width():
         assert max(map(len, text.split("\n"))) <= 13 * fig.get_figwidth(), text
         assert report.scale(records, PRE, fig_name).replace("\n", " ") in text.replace("\n", " ")
         plt.close(fig)
+
+
+# ------------------------------------------------------------------------ our control: the optimiser's restarts
+def _with_control(train: float) -> Records:
+    """Fig. 3's records (baseline 90 % training, the pruned runs 80 % +- their seed's jitter) with the control at
+    ``train`` % training accuracy in every epoch."""
+    records = _records(10.0, 4.0, 5.0, figs=("fig3",))
+    for r in records.where("train", criterion="restart"):
+        r["metrics"]["history"] = [{**h, "train_acc": train / 100, "filters": 4224} for h in r["metrics"]["history"]]
+    return records
+
+
+def test_the_restart_control_runs_only_beside_a_baseline_of_the_figures_named_and_keeps_every_other_key():
+    plan = lambda **kw: EXPERIMENT.plan(EXPERIMENT.Params(**{**P.as_dict(), **kw}))  # noqa: E731
+    control = [r for r in plan() if r.config.get("criterion") == "restart"]
+    assert {(r.config["figure"], r.config["seed"]) for r in control} == {("fig3", s) for s in (0, 1, 2)}
+    off = plan(restart_figures=[])
+    assert [r for r in plan() if r.config.get("criterion") != "restart"] == off  # the other runs' keys stay
+    assert not [r for r in plan(restart_figures=["fig3"], criteria=["weight"]) if r.config.get("criterion") == "restart"]
+
+
+def test_the_restart_control_is_set_beside_the_baseline_and_the_pruned_runs_in_the_training_cost_row():
+    """The control at 95 % against the baseline's 90 %: +5 points from the restarts alone, and the pruned runs 15
+    below the control (10 below the baseline); the row's records include the control's; no control, no clause."""
+    records = _with_control(95.0)
+    table = report.restart_control(records, P, "fig3")
+    assert table.loc[report.CONTROL_NAME, "train acc vs baseline (points)"] == "+5.00 ± 0.00"
+    assert table.loc[report.NAMES["weight"], "train acc vs control (points)"] == "-15.00 ± 0.29"
+    (row,) = [r for r in report.claims(records, P) if r["claim"].startswith("Fig. 3 (subset resampled every block): "
+                                                                            "pruning costs about 10")]  # fmt: skip
+    assert "+5.00 ± 0.00 points of training accuracy against the plain baseline" in row["reason"]
+    assert "wei. -15.00 ± 0.29" in row["reason"]
+    assert set(r["key"] for r in report.control_runs(records, P, "fig3")) <= set(row["records"].split())
+    plain = _records(10.0, 4.0, 5.0, figs=("fig3",), params=EXPERIMENT.Params(**{**P.as_dict(), "restart_figures": []}))
+    assert report.restart_control(plain, P, "fig3").empty
+    assert all("our control" not in r["reason"] for r in report.claims(plain, P))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..claims import NO_RECORDS, run_keys
-from ..filter_pruning import filter_count_trajectory, filters_to_prune
+from ..filter_pruning import RESTART, filter_count_trajectory, filters_to_prune
 from ..models import VGG16_LAYOUT
 from ..verdicts import binomial_se, combined_se, compound_status, direction_status, seed_se, size_status, weakest_status
 from . import describe
@@ -26,10 +26,12 @@ from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "started_elsewhere", "scale", "scales", "history_frame", "summary", "gaps", "per_seed",
-           "paired", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING",
+           "paired", "control_runs", "restart_control", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING",
            "eq1_readings", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
+#: the control's name in tables (:func:`restart_control`)
+CONTROL_NAME = "control: baseline, optimiser rebuilt at every block end"
 #: "figN_standin": figure N from the pretrained stand-in for ImageNet weights (:mod:`.filter_runs`)
 FIGURES = ("fig2", "fig2_standin", "fig3", "fig3_standin", "fig4", "fig4_standin")
 #: each figure's name in a claim
@@ -194,6 +196,65 @@ def paired(runs_: pd.DataFrame, c: str, col: str, sign: int = 1) -> list[float]:
     """``sign`` x (baseline minus criterion ``c``) in column ``col``, one value per seed both have."""
     seeds = sorted(set(runs_.loc["none"].index) & set(runs_.loc[c].index))
     return [sign * float(runs_.loc[("none", s), col] - runs_.loc[(c, s), col]) for s in seeds]
+
+
+def control_runs(records: Records, p: Params, fig: str) -> list[dict]:
+    """The control's records of ``fig`` (:data:`~cl_utils.filter_pruning.RESTART`: the baseline with the optimiser
+    rebuilt at every block end, no pruning), at the figure's seeds and ``normalize``; empty where none ran."""
+    found = records.where("train", figure=fig, criterion=RESTART, normalize=p.normalize)
+    return sorted((r for r in found if r["config"]["seed"] in p.seeds_of(fig)), key=lambda r: r["config"]["seed"])
+
+
+def restart_control(records: Records, p: Params, fig: str) -> pd.DataFrame:
+    """Our control beside the figure's runs: per run kind, the training and validation accuracy averaged over all
+    epochs and seeds (%), their gap, and the training accuracy against the plain baseline, paired by seed (points,
+    mean ± SE over the seeds). Empty where the control did not run. Pruning's effect on training accuracy is what
+    is left of a pruned run's difference once the control's, the restarts alone, is set beside it."""
+    control = control_runs(records, p, fig)
+    if not control or not runs(records, p, fig):
+        return pd.DataFrame()
+    table = per_seed(records, p, fig)
+    for r in control:
+        h = pd.DataFrame(r["metrics"]["history"])
+        train, val = 100 * h.train_acc, 100 * h.val_acc
+        table.loc[(RESTART, r["config"]["seed"]), ["train", "val", "gap"]] = [train.mean(), val.mean(),
+                                                                              (train - val).mean()]  # fmt: skip
+    rows = {}
+    for c in [*(k for k in p.criteria if k in table.index.get_level_values(0)), RESTART]:
+        x = table.loc[c]
+        row = {"train acc (%)": x.train.mean(), "val acc (%)": x.val.mean(), "train - val (points)": x.gap.mean()}
+        if c != "none":
+            row["train acc vs baseline (points)"] = _mean_se(paired(table, c, "train", sign=-1))
+        if c not in ("none", RESTART):
+            row["train acc vs control (points)"] = _mean_se(_paired_to(table, RESTART, c, "train"))
+        rows[CONTROL_NAME if c == RESTART else NAMES[c]] = row
+    return pd.DataFrame(rows).T.round(2).fillna("")
+
+
+def _paired_to(table: pd.DataFrame, reference: str, c: str, col: str) -> list[float]:
+    """Criterion ``c`` minus ``reference`` in column ``col``, one value per seed both have."""
+    seeds = sorted(set(table.loc[reference].index) & set(table.loc[c].index))
+    return [float(table.loc[(c, s), col] - table.loc[(reference, s), col]) for s in seeds]
+
+
+def _mean_se(d: list[float]) -> str:
+    """Paired differences as "mean ± SE over the seeds" (one seed: the difference alone)."""
+    return f"{np.mean(d):+.2f} ± {seed_se(d):.2f}" if len(d) > 1 else f"{d[0]:+.2f}"
+
+
+def _control_clause(records: Records, p: Params, fig: str) -> str:
+    """The training-cost row's note on our control (:func:`restart_control`): how much the restarts alone move the
+    training accuracy, paired by seed with the baseline; empty where the control did not run."""
+    table = restart_control(records, p, fig)
+    if table.empty:
+        return ""
+    moved = table.loc[CONTROL_NAME, "train acc vs baseline (points)"]
+    pruned = [(c, table.loc[NAMES[c], "train acc vs control (points)"]) for c in p.criteria
+              if c != "none" and NAMES[c] in table.index]  # fmt: skip
+    return (f"; our control, the baseline with the optimiser rebuilt at every block end as the pruned runs rebuild "
+            f"it (no pruning), has {moved} points of training accuracy against the plain baseline, and the pruned "
+            f"runs against the control " + ", ".join(f"{c[:3]}. {v}" for c, v in pruned)
+            + f" (mean ± SE over {len(control_runs(records, p, fig))} seeds, paired)")
 
 
 def speed(records: Records, p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -529,7 +590,8 @@ def claims(records: Records, p: Params) -> list[dict]:
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
-             "reason": explain(train) + f" ({how(n_train, 'training')})", "records": used},
+             "reason": explain(train) + f" ({how(n_train, 'training')})" + _control_clause(records, p, fig),
+             "records": run_keys(shown[fig], [stage] if stage else [], control_runs(records, p, fig))},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in val),

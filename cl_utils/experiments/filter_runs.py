@@ -42,7 +42,15 @@ import torch
 
 from .. import data
 from ..data import RawDataset
-from ..filter_pruning import CRITERIA, Block, PruningSchedule, prune_step, train_with_filter_pruning, vgg16_filter_net
+from ..filter_pruning import (
+    CRITERIA,
+    RESTART,
+    Block,
+    PruningSchedule,
+    prune_step,
+    train_with_filter_pruning,
+    vgg16_filter_net,
+)
 from ..streams import Task, make_task
 from ..train import TrainSettings, fit, resolve_device, set_seed
 from .data_cache import carved_datasets, raw_dataset
@@ -334,6 +342,10 @@ class Params(BaseParams):
     fig4_passes: int = param(2, "visits of every dataset", min=1, max=20)
     fig4_criteria: list[str] = param(["none", "weight"], "criteria of Fig. 4", choices=CRITERIA, min_length=1,
                                     unique=True)  # fmt: skip
+    restart_figures: list[str] = param(["fig3"], "figures whose baseline runs once more with the optimiser rebuilt at "
+                                       "every block end, where a pruned run rebuilds it after its prune (a control of "
+                                       "ours: the prune or the restart?); the stand-in's too", choices=("fig2", "fig3",
+                                       "fig4"), unique=True)  # fmt: skip
     seeds: list[int] = param([0, 1, 2], "Figs. 3 and 4's seeds, one run per figure, criterion and seed (3 runs give "
                             "their claims a measured spread)", min=0, min_length=1, unique=True)  # fmt: skip
     fig2_other_normalize: list[str] = param(["activation", "weight"], "criteria of Fig. 2 also run with the other "
@@ -382,6 +394,13 @@ class Params(BaseParams):
         if pool is not None and asked > pool:
             raise ParameterError(f"pretrain_images + pretrain_val_images = {asked:,} but {self.fig2_dataset}'s test "
                                  f"split holds {pool:,} images: lower them to sum to at most {pool:,}")  # fmt: skip
+
+    def criteria_of(self, fig: str) -> list[str]:
+        """The runs of figure ``fig`` (random init or stand-in): its criteria, and the control :data:`RESTART` where
+        ``restart_figures`` names it and the figure has a baseline to compare it with."""
+        crits = self.fig4_criteria if fig.startswith("fig4") else self.criteria
+        control = fig.removesuffix("_standin") in self.restart_figures and "none" in crits
+        return [*crits, RESTART] if control else list(crits)
 
     def seeds_of(self, fig: str) -> list[int]:
         """The seeds of figure ``fig``: ``fig2_seeds`` for Fig. 2 (both starts), ``seeds`` for the others."""
@@ -436,7 +455,7 @@ def plan(p: Params) -> list[Run]:
     runs = []
     for fig, e in p.figures().items():
         cost = 3 * 3.1e8 * e["train_images"] * e["epochs"] * (1 if p.pool_size == 1 else 1.1)  # VGG-16 at 32 px
-        for criterion in p.fig4_criteria if fig.startswith("fig4") else p.criteria:
+        for criterion in p.criteria_of(fig):
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
             runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, seed=s),
