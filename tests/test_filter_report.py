@@ -501,6 +501,9 @@ def test_the_restart_control_is_set_beside_the_baseline_and_the_pruned_runs_in_t
     assert "+5.00 ± 0.00 points of training accuracy against the plain baseline" in row["reason"]
     assert "wei. -15.00 ± 0.29" in row["reason"]
     assert set(r["key"] for r in report.control_runs(records, P, "fig3")) <= set(row["records"].split())
+    shown = figures.table_restart_control(records, P)
+    assert list(shown.index.get_level_values("start").unique()) == ["random init"]  # no stand-in ran
+    assert shown.loc[("random init", report.CONTROL_NAME), "train acc (%)"] == 95.0
     plain = _records(10.0, 4.0, 5.0, figs=("fig3",), params=EXPERIMENT.Params(**{**P.as_dict(), "restart_figures": []}))
-    assert report.restart_control(plain, P, "fig3").empty
+    assert report.restart_control(plain, P, "fig3").empty and figures.table_restart_control(plain, P).empty
     assert all("our control" not in r["reason"] for r in report.claims(plain, P))

@@ -14,12 +14,12 @@ from .. import plots
 from .runs import Records
 from .filter_runs import Params
 from .filter_report import (NAMES, USED_READING, carved, common_config, data_label, eq1_readings, gaps, history_frame,
-                            runs, scale, speed, summary, visit_fit, visits)  # fmt: skip
+                            restart_control, runs, scale, speed, summary, visit_fit, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
            "fig_fixed_subset_pretrained", "fig_resampled", "fig_resampled_pretrained", "fig_datasets",
            "fig_datasets_pretrained", "table_fixed_subset", "table_starts", "table_resampled", "fig_epoch_time",
-           "table_epoch_time", "table_visits", "table_visit_starts"]  # fmt: skip
+           "table_epoch_time", "table_visits", "table_visit_starts", "table_restart_control"]  # fmt: skip
 
 SHORT = {"cifar10": "C10", "mnist": "MN", "fashion_mnist": "FMN", "kmnist": "KMN", "cifar100": "C100", "emnist": "EMN"}
 LONG = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "KMNIST",
@@ -170,6 +170,16 @@ def table_starts(records: Records, p: Params, fig: str = "fig2") -> pd.DataFrame
     columns = ["train acc (%)", "val acc (%)", "train - val (points)", "final val acc (%)",
                "train acc below baseline (points)", "val acc below baseline (points)"]  # fmt: skip
     return pd.concat({name: t[[c for c in columns if c in t]] for name, t in shown.items()}, names=["start", "run"])
+
+
+def table_restart_control(records: Records, p: Params, fig: str = "fig3") -> pd.DataFrame:
+    """Our control of ``fig`` ("fig3" by default) from each start where it ran: the baseline, the baseline with the
+    optimiser rebuilt at every block end, and the pruned runs, averaged over all epochs and seeds, with the
+    training accuracy of each against the plain baseline and of the pruned runs against the control (paired by
+    seed, mean ± SE). Empty where the control did not run."""
+    shown = {name: restart_control(records, p, fig + suffix) for name, suffix in STARTS.items()}
+    shown = {name: t for name, t in shown.items() if not t.empty}
+    return pd.concat(shown, names=["start", "run"]) if shown else pd.DataFrame()
 
 
 def table_resampled(records: Records, p: Params) -> pd.DataFrame:
