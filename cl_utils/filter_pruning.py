@@ -372,10 +372,10 @@ def train_with_filter_pruning(
                 "train_loss": stats.train_loss, "train_acc": stats.train_acc,
                 "val_loss": stats.val_loss, "val_acc": stats.val_acc, "seconds": stats.seconds,
             })  # fmt: skip
-            if schedule.restarts_after(epoch, epochs):
-                if scores is not None:
-                    prune_step(model, scores.scores(), schedule.percent)
-                    scores.reset()
+            if scores is not None and schedule.prunes_after(epoch, epochs):
+                prune_step(model, scores.scores(), schedule.percent)
+                scores.reset()
+            if schedule.restarts_after(epoch, epochs):  # after a prune, or where the control would have pruned
                 optimizer = settings.make_optimizer(model.parameters())
     finally:
         if scores is not None:

@@ -86,12 +86,17 @@ def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], 
 
 
 # ------------------------------------------------------------------------------------ scale, from the records
+#: the settings one caption states for all of a figure's runs: all of :data:`.efficiency_runs.BASE_KEYS` but the seed
+#: that draws each record's subset (:func:`subsets` tells it)
+CAPTION_KEYS = tuple(k for k in BASE_KEYS if k != "subset_seed")
+#: how a scale line says the seeds draw their training subsets (:func:`subsets`)
+SUBSET_WORDS = {"shared": ", one subset for every seed", "per seed": ", a subset per seed"}
+
+
 def common(runs: list[dict]) -> dict:
-    """The network, data and training settings (:data:`.efficiency_runs.BASE_KEYS`) the runs share, else an error
-    (all but the seed that draws each record's subset: :func:`subsets` tells it)."""
-    keys = [k for k in BASE_KEYS if k != "subset_seed"]
-    first = {k: runs[0]["config"].get(k) for k in keys}
-    differ = sorted({k for r in runs for k in keys if r["config"].get(k) != first[k]})
+    """The network, data and training settings (:data:`CAPTION_KEYS`) the runs share, else an error."""
+    first = {k: runs[0]["config"].get(k) for k in CAPTION_KEYS}
+    differ = sorted({k for r in runs for k in CAPTION_KEYS if r["config"].get(k) != first[k]})
     if differ:
         raise ValueError(f"the runs of one {first['dataset']} figure differ in {differ}: one caption cannot describe "
                          "them")  # fmt: skip
@@ -134,8 +139,7 @@ def scale(runs: list[dict], *, per_round: bool = False, note: bool = True, sprea
     c, n, b = common(runs), len(seeds_of(runs)), retraining_budget(runs, per_round)
     data = "SYNTHETIC stand-in (tests only)" if synthetic(runs) else DATA[c["dataset"]]
     budget = f"{b} retraining epochs per round (N rounds: {b}N epochs)" if per_round else f"B = {b}"
-    drawn = {"shared": ", one subset for every seed", "per seed": ", a subset per seed"}[subsets(runs)]
-    drawn = drawn if n > 1 else ""
+    drawn = SUBSET_WORDS[subsets(runs)] if n > 1 else ""
     images = f"{c['per_class']} training images/class{drawn}" if c["per_class"] else "all training images"
     line = (f"{data}; {images}; E = {c['epochs']}, {budget}; {n} seed(s), "
             + (spread if n > 1 else "no error bars"))  # fmt: skip

@@ -74,34 +74,38 @@ def seed_ratios(records: Records, cache: dict[str, dict], d: str, free: float, m
 def grid_inputs(match: dict, cache: dict[str, dict]) -> list[dict]:
     """The records of a grid matching's grid: its stacked ``grid`` run, or (seeds not stacked) its ``fill`` runs, one
     per p̄ and seed, points first; empty where any is missing from the cache."""
+    grid = _grid(match, cache)
+    return [] if grid is None else grid[1]
+
+
+def _grid(match: dict, cache: dict[str, dict]) -> tuple[list[float], list[dict]] | None:
+    """A grid matching's p̄ values and the records of its grid (:func:`grid_inputs`); None if any is missing."""
     inputs = [cache[k] for k in match.get("inputs") or {} if k in cache]
     grids = [r for r in inputs if r["kind"] == "grid"]
     if grids:
-        return grids[:1]
+        return grids[0]["config"]["frees"], grids[:1]
     c = match["config"]
     if c.get("stacked") is not False or c.get("how") != "grid":
-        return []
+        return None
     frees = grid_frees(c["points"], tuple(c["bounds"]))
     fills = {(r["config"]["free"], r["config"]["seeds"][0]): r for r in inputs
              if r["kind"] == "fill" and r["config"]["method"] == c["method"] and r["config"]["free"] in frees}
     wanted = [(f, s) for f in frees for s in c["seeds"]]
-    return [fills[w] for w in wanted] if all(w in fills for w in wanted) else []
+    return (frees, [fills[w] for w in wanted]) if all(w in fills for w in wanted) else None
 
 
 def _grid_curves(match: dict, cache: dict[str, dict]) -> tuple[list[float], np.ndarray, list[dict]] | None:
     """A grid matching's p̄ values, its accuracy (%, points × seeds, mean over the tasks) and the records it comes
     from (:func:`grid_inputs`); None if any is missing."""
-    runs = grid_inputs(match, cache)
-    if not runs:
+    grid = _grid(match, cache)
+    if grid is None:
         return None
+    frees, runs = grid
     if runs[0]["kind"] == "grid":
-        frees, seeds = runs[0]["config"]["frees"], runs[0]["config"]["seeds"]
         acc = 100 * np.asarray(runs[0]["metrics"]["acc"], dtype=float)  # tasks × (points × seeds)
-        return frees, acc.reshape(acc.shape[0], len(frees), len(seeds)).mean(axis=0), runs
-    c = match["config"]
-    frees = grid_frees(c["points"], tuple(c["bounds"]))
+        return frees, acc.reshape(acc.shape[0], len(frees), -1).mean(axis=0), runs
     per_run = [100 * float(np.mean(r["metrics"]["acc"])) for r in runs]  # mean over the tasks, points first
-    return frees, np.array(per_run).reshape(len(frees), len(c["seeds"])), runs
+    return frees, np.array(per_run).reshape(len(frees), -1), runs
 
 
 def size_part(ratios: SeedRatios, paper: float, what: str) -> tuple[str, str]:

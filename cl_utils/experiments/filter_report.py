@@ -26,8 +26,8 @@ from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
            "stage_record", "started_elsewhere", "scale", "scales", "history_frame", "summary", "gaps", "per_seed",
-           "paired", "control_runs", "restart_control", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS", "PAPER_STEPS", "USED_READING",
-           "eq1_readings", "claims"]  # fmt: skip
+           "paired", "control_runs", "restart_control", "speed", "visit_gains", "visits", "visit_fit", "PAPER_FILTERS",
+           "PAPER_STEPS", "USED_READING", "eq1_readings", "claims"]  # fmt: skip
 
 NAMES = {"none": "baseline (no pruning)", "activation": "activation-based pruning", "weight": "weight-based pruning"}
 #: the control's name in tables (:func:`restart_control`)
@@ -143,9 +143,14 @@ def scales(records: Records, p: Params) -> dict[str, str]:
 def history_frame(records: Records, p: Params) -> pd.DataFrame:
     """One row per (figure, criterion, seed, epoch) of the runs shown, accuracies in %, with the run's block
     length (``every``) and its number of datasets."""
+    return _history((fig, r) for fig in FIGURES for r in runs(records, p, fig))
+
+
+def _history(shown) -> pd.DataFrame:
+    """:func:`history_frame`'s rows of the ``(figure, record)`` pairs ``shown``."""
     history = pd.DataFrame([{"figure": fig, "criterion": r["config"]["criterion"], "seed": r["config"]["seed"], **h,
                              "every": r["config"]["every"], "n_datasets": len(r["config"]["datasets"])}
-                            for fig in FIGURES for r in runs(records, p, fig) for h in r["metrics"]["history"]])  # fmt: skip
+                            for fig, r in shown for h in r["metrics"]["history"]])  # fmt: skip
     for col in ("train_acc", "val_acc"):
         history[col] *= 100
     return history
@@ -194,8 +199,14 @@ def per_seed(records: Records, p: Params, fig: str, history: pd.DataFrame | None
 
 def paired(runs_: pd.DataFrame, c: str, col: str, sign: int = 1) -> list[float]:
     """``sign`` x (baseline minus criterion ``c``) in column ``col``, one value per seed both have."""
-    seeds = sorted(set(runs_.loc["none"].index) & set(runs_.loc[c].index))
-    return [sign * float(runs_.loc[("none", s), col] - runs_.loc[(c, s), col]) for s in seeds]
+    return [-sign * d for d in _paired_to(runs_, "none", c, col)]
+
+
+def _paired_to(table: pd.DataFrame, reference: str, c: str, col: str) -> list[float]:
+    """Criterion ``c`` minus ``reference`` in column ``col`` of a :func:`per_seed` table, one value per seed both
+    have."""
+    seeds = sorted(set(table.loc[reference].index) & set(table.loc[c].index))
+    return [float(table.loc[(c, s), col] - table.loc[(reference, s), col]) for s in seeds]
 
 
 def control_runs(records: Records, p: Params, fig: str) -> list[dict]:
@@ -205,36 +216,27 @@ def control_runs(records: Records, p: Params, fig: str) -> list[dict]:
     return sorted((r for r in found if r["config"]["seed"] in p.seeds_of(fig)), key=lambda r: r["config"]["seed"])
 
 
-def restart_control(records: Records, p: Params, fig: str) -> pd.DataFrame:
+def restart_control(records: Records, p: Params, fig: str, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our control beside the figure's runs: per run kind, the training and validation accuracy averaged over all
     epochs and seeds (%), their gap, and the training accuracy against the plain baseline, paired by seed (points,
     mean ± SE over the seeds). Empty where the control did not run. Pruning's effect on training accuracy is what
-    is left of a pruned run's difference once the control's, the restarts alone, is set beside it."""
+    is left of a pruned run's difference once the control's, the restarts alone, is set beside it. ``history``:
+    :func:`history_frame`'s, if the caller has it already."""
     control = control_runs(records, p, fig)
     if not control or not runs(records, p, fig):
         return pd.DataFrame()
-    table = per_seed(records, p, fig)
-    for r in control:
-        h = pd.DataFrame(r["metrics"]["history"])
-        train, val = 100 * h.train_acc, 100 * h.val_acc
-        table.loc[(RESTART, r["config"]["seed"]), ["train", "val", "gap"]] = [train.mean(), val.mean(),
-                                                                              (train - val).mean()]  # fmt: skip
+    history = history_frame(records, p) if history is None else history
+    table = per_seed(records, p, fig, pd.concat([history, _history((fig, r) for r in control)]))
     rows = {}
     for c in [*(k for k in p.criteria if k in table.index.get_level_values(0)), RESTART]:
         x = table.loc[c]
         row = {"train acc (%)": x.train.mean(), "val acc (%)": x.val.mean(), "train - val (points)": x.gap.mean()}
         if c != "none":
-            row["train acc vs baseline (points)"] = _mean_se(paired(table, c, "train", sign=-1))
+            row["train acc vs baseline (points)"] = _mean_se(_paired_to(table, "none", c, "train"))
         if c not in ("none", RESTART):
             row["train acc vs control (points)"] = _mean_se(_paired_to(table, RESTART, c, "train"))
         rows[CONTROL_NAME if c == RESTART else NAMES[c]] = row
     return pd.DataFrame(rows).T.round(2).fillna("")
-
-
-def _paired_to(table: pd.DataFrame, reference: str, c: str, col: str) -> list[float]:
-    """Criterion ``c`` minus ``reference`` in column ``col``, one value per seed both have."""
-    seeds = sorted(set(table.loc[reference].index) & set(table.loc[c].index))
-    return [float(table.loc[(c, s), col] - table.loc[(reference, s), col]) for s in seeds]
 
 
 def _mean_se(d: list[float]) -> str:
@@ -242,10 +244,10 @@ def _mean_se(d: list[float]) -> str:
     return f"{np.mean(d):+.2f} ± {seed_se(d):.2f}" if len(d) > 1 else f"{d[0]:+.2f}"
 
 
-def _control_clause(records: Records, p: Params, fig: str) -> str:
+def _control_clause(records: Records, p: Params, fig: str, history: pd.DataFrame) -> str:
     """The training-cost row's note on our control (:func:`restart_control`): how much the restarts alone move the
     training accuracy, paired by seed with the baseline; empty where the control did not run."""
-    table = restart_control(records, p, fig)
+    table = restart_control(records, p, fig, history)
     if table.empty:
         return ""
     moved = table.loc[CONTROL_NAME, "train acc vs baseline (points)"]
@@ -590,7 +592,7 @@ def claims(records: Records, p: Params) -> list[dict]:
             {"claim": f"{claim}: pruning costs about 10 points of training accuracy", "paper": "about 10 points",
              "this book": pair(fig, "train acc below baseline (points)") + " points",
              "data and scale": scale_of[fig], "status": weakest_status(st for st, _ in train),
-             "reason": explain(train) + f" ({how(n_train, 'training')})" + _control_clause(records, p, fig),
+             "reason": explain(train) + f" ({how(n_train, 'training')})" + _control_clause(records, p, fig, history),
              "records": run_keys(shown[fig], [stage] if stage else [], control_runs(records, p, fig))},
             {"claim": f"{claim}: pruning costs only 3 to 5 points of validation accuracy", "paper": "3 to 5 points",
              "this book": pair(fig, "val acc below baseline (points)") + " points",
