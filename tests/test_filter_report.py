@@ -167,7 +167,7 @@ def test_every_figure_and_table_renders_and_its_captions_come_from_the_records()
               "eq1": figures.table_eq1_readings()}  # fmt: skip
     for name, table in tables.items():
         assert isinstance(table, pd.DataFrame) and len(table) > 0, name
-    assert len(tables["summary"]) == 3 * 2 * 3  # figures x criteria x seeds
+    assert len(tables["summary"]) == 3 * 2 * 3 + 3  # figures x criteria x seeds, and our control of Fig. 3
     assert tables["fixed"]["train acc below baseline (points)"].tolist() == [0.0, 10.0]
     assert tables["visits"]["visit 2 - visit 1 (points)"].tolist() == [5.0] * 4
     assert tables["epoch time"].loc[("fig2", "weight"), "last / baseline's last"] == 0.8
@@ -504,6 +504,13 @@ def test_the_restart_control_is_set_beside_the_baseline_and_the_pruned_runs_in_t
     shown = figures.table_restart_control(records, P)
     assert list(shown.index.get_level_values("start").unique()) == ["random init"]  # no stand-in ran
     assert shown.loc[("random init", report.CONTROL_NAME), "train acc (%)"] == 95.0
+    thirds = figures.table_restart_control(_with_control(95.0 + 1 / 3), P)
+    assert thirds.loc[("random init", report.CONTROL_NAME), "train acc (%)"] == 95.33  # rounded, though text beside it
     plain = _records(10.0, 4.0, 5.0, figs=("fig3",), params=EXPERIMENT.Params(**{**P.as_dict(), "restart_figures": []}))
     assert report.restart_control(plain, P, "fig3").empty and figures.table_restart_control(plain, P).empty
+    assert "not run with these parameters" in figures.caption_restart_control(plain, P)
+    listed = figures.table_summary(records, P)  # every run, the control's included
+    assert len(listed[listed.criterion == "restart"]) == len(report.control_runs(records, P, "fig3")) == 3
+    caption = figures.caption_restart_control(records, P)
+    assert "3 seeds" in caption and caption.endswith(figures.scale_lines(records, P, ("fig3",)))
     assert all("our control" not in r["reason"] for r in report.claims(plain, P))

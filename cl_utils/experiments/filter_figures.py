@@ -14,12 +14,13 @@ from .. import plots
 from .runs import Records
 from .filter_runs import Params
 from .filter_report import (NAMES, USED_READING, carved, common_config, data_label, eq1_readings, gaps, history_frame,
-                            restart_control, runs, scale, speed, summary, visit_fit, visits)  # fmt: skip
+                            control_runs, restart_control, runs, scale, speed, summary, visit_fit, visits)  # fmt: skip
 
 __all__ = ["EQ1_CAPTION", "table_eq1_readings", "caption", "scale_lines", "table_summary", "fig_fixed_subset",
            "fig_fixed_subset_pretrained", "fig_resampled", "fig_resampled_pretrained", "fig_datasets",
            "fig_datasets_pretrained", "table_fixed_subset", "table_starts", "table_resampled", "fig_epoch_time",
-           "table_epoch_time", "table_visits", "table_visit_starts", "table_restart_control"]  # fmt: skip
+           "table_epoch_time", "table_visits", "table_visit_starts", "table_restart_control",
+           "caption_restart_control"]  # fmt: skip
 
 SHORT = {"cifar10": "C10", "mnist": "MN", "fashion_mnist": "FMN", "kmnist": "KMN", "cifar100": "C100", "emnist": "EMN"}
 LONG = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "KMNIST",
@@ -180,6 +181,17 @@ def table_restart_control(records: Records, p: Params, fig: str = "fig3") -> pd.
     shown = {name: restart_control(records, p, fig + suffix) for name, suffix in STARTS.items()}
     shown = {name: t for name, t in shown.items() if not t.empty}
     return pd.concat(shown, names=["start", "run"]) if shown else pd.DataFrame()
+
+
+def caption_restart_control(records: Records, p: Params, fig: str = "fig3") -> str:
+    """:func:`table_restart_control`'s caption: what it shows, then the scale of ``fig`` from each start where the
+    control ran (the control has its figure's data, blocks and seeds); where it ran nowhere, how to run it."""
+    ran = [fig + suffix for suffix in STARTS.values() if control_runs(records, p, fig + suffix)]
+    if not ran:
+        return f"Our restart control of {FIG_NAME[fig]}: not run with these parameters (name '{fig}' in restart_figures)."
+    return (f"{FIG_NAME[fig]} and our restart control (no pruning, the optimiser rebuilt at every block end), averages "
+            f"over all epochs; training accuracy paired by seed (mean ± SE over {len(control_runs(records, p, ran[0]))} "
+            f"seeds). The control has its figure's data, blocks and seeds:\n" + scale_lines(records, p, tuple(ran)))
 
 
 def table_resampled(records: Records, p: Params) -> pd.DataFrame:

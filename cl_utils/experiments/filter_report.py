@@ -157,8 +157,10 @@ def _history(shown) -> pd.DataFrame:
 
 
 def summary(records: Records, p: Params) -> pd.DataFrame:
-    """One row per run: epochs, filters at the start and the end, training seconds."""
-    return history_frame(records, p).groupby(["figure", "criterion", "seed"]).agg(
+    """One row per run, our restart control's included: epochs, filters at the start and the end, training
+    seconds."""
+    control = _history((fig, r) for fig in FIGURES for r in control_runs(records, p, fig))
+    return pd.concat([history_frame(records, p), control]).groupby(["figure", "criterion", "seed"]).agg(
         epochs=("epoch", "max"), filters_start=("filters", "first"), filters_end=("filters", "last"),
         seconds=("seconds", "sum")).reset_index()  # fmt: skip
 
@@ -230,13 +232,14 @@ def restart_control(records: Records, p: Params, fig: str, history: pd.DataFrame
     rows = {}
     for c in [*(k for k in p.criteria if k in table.index.get_level_values(0)), RESTART]:
         x = table.loc[c]
-        row = {"train acc (%)": x.train.mean(), "val acc (%)": x.val.mean(), "train - val (points)": x.gap.mean()}
+        row = {"train acc (%)": round(x.train.mean(), 2), "val acc (%)": round(x.val.mean(), 2),
+               "train - val (points)": round(x.gap.mean(), 2)}  # rounded here: the paired columns make it text
         if c != "none":
             row["train acc vs baseline (points)"] = _mean_se(_paired_to(table, "none", c, "train"))
         if c not in ("none", RESTART):
             row["train acc vs control (points)"] = _mean_se(_paired_to(table, RESTART, c, "train"))
         rows[CONTROL_NAME if c == RESTART else NAMES[c]] = row
-    return pd.DataFrame(rows).T.round(2).fillna("")
+    return pd.DataFrame(rows).T.fillna("")
 
 
 def _mean_se(d: list[float]) -> str:
