@@ -239,7 +239,7 @@ def restart_control(records: Records, p: Params, fig: str, history: pd.DataFrame
         if c not in ("none", RESTART):
             row["train acc vs control (points)"] = _mean_se(_paired_to(table, RESTART, c, "train"))
         rows[CONTROL_NAME if c == RESTART else NAMES[c]] = row
-    return pd.DataFrame(rows).T.fillna("")
+    return pd.DataFrame.from_dict(rows, orient="index").fillna("")  # numeric columns stay numbers
 
 
 def _mean_se(d: list[float]) -> str:
