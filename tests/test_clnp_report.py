@@ -278,3 +278,21 @@ def test_the_narrow_table_names_every_layers_alpha_of_a_per_layer_grid_point():
     kept = table["task-1 grid kept"]
     assert kept.str.contains("alpha 0.0001 / 0.003 / 0.003", regex=False).sum() == 1, kept.tolist()
     assert all(" / " not in k for k in kept[~kept.str.contains("0.0001 / ", regex=False)]), kept.tolist()
+
+
+def test_the_wide_finding_describes_every_repetition_not_only_the_first():
+    """Each wide repetition gets its own clause (what task 1 keeps, when a layer fills, its average): a later
+    repetition that fills earlier than the first is named, and the average is over all of them."""
+    from cl_utils.experiments import clnp_findings
+
+    items = list(_records(97.5, 10, 1.0))
+    second = next(r for r in items if r["kind"] == "wide" and r["config"]["rep"] == 1)
+    early = _run("wide", second["config"], [96.0] * TASKS, [[max(0, 100 - 20 * (t + 1))] * 2 for t in range(TASKS)])
+    records = Records([early if r is second else r for r in items])
+    (sentence,) = [s for s in clnp_findings.findings(records, P) if s.startswith("**Wide single-head network**")]
+    assert "(5 repetition(s)" in sentence
+    assert "repetition 0: task 1 keeps" in sentence and "a layer is full after task 10" in sentence
+    assert "repetition 1: task 1 keeps" in sentence and "a layer is full after task 5; average 96.00 %" in sentence
+    levels = [97.5 + n for n in NOISE]
+    levels[1] = 96.0
+    assert f"The average over {TASKS} tasks is {np.mean(levels):.2f} %" in sentence
