@@ -67,9 +67,10 @@ def test_the_command_reruns_the_rows_parameters():
     values = _parsed(claims.regenerate_command("03_clnp", changed))
     assert set(values) == {"repetitions", "wide_alphas", "wide_lr"}, "only what differs, never a running setting"
     assert _params("03_clnp", values) == changed, "the command's values read back as the run's parameters"
-    on_preset = _params("03_clnp", {"repetitions": 2}, "committed")
+    on_top = committed.repetitions + 1  # a value the preset does not hold
+    on_preset = _params("03_clnp", {"repetitions": on_top}, "committed")
     values = _parsed(claims.regenerate_command("03_clnp", on_preset))
-    assert values == {"preset": "committed", "repetitions": "2"}, "a preset, and what is set on top of it"
+    assert values == {"preset": "committed", "repetitions": str(on_top)}, "a preset, and what is set on top of it"
 
 
 def test_stored_rows_carry_the_command_and_the_table_shows_a_count(tmp_path):
