@@ -178,7 +178,8 @@ def table_restart_control(records: Records, p: Params, fig: str = "fig3") -> pd.
     optimiser rebuilt at every block end, and the pruned runs, averaged over all epochs and seeds, with the
     training accuracy of each against the plain baseline and of the pruned runs against the control (paired by
     seed, mean ± SE). Empty where the control did not run."""
-    shown = {name: restart_control(records, p, fig + suffix) for name, suffix in STARTS.items()}
+    history = history_frame(records, p)  # once, for both starts
+    shown = {name: restart_control(records, p, fig + suffix, history) for name, suffix in STARTS.items()}
     shown = {name: t for name, t in shown.items() if not t.empty}
     return pd.concat(shown, names=["start", "run"]) if shown else pd.DataFrame()
 
@@ -186,11 +187,12 @@ def table_restart_control(records: Records, p: Params, fig: str = "fig3") -> pd.
 def caption_restart_control(records: Records, p: Params, fig: str = "fig3") -> str:
     """:func:`table_restart_control`'s caption: what it shows, then the scale of ``fig`` from each start where the
     control ran (the control has its figure's data, blocks and seeds); where it ran nowhere, how to run it."""
-    ran = [fig + suffix for suffix in STARTS.values() if control_runs(records, p, fig + suffix)]
+    ran = {fig + suffix: control_runs(records, p, fig + suffix) for suffix in STARTS.values()}
+    ran = {f: control for f, control in ran.items() if control}
     if not ran:
         return f"Our restart control of {FIG_NAME[fig]}: not run with these parameters (name '{fig}' in restart_figures)."
     return (f"{FIG_NAME[fig]} and our restart control (no pruning, the optimiser rebuilt at every block end), averages "
-            f"over all epochs; training accuracy paired by seed (mean ± SE over {len(control_runs(records, p, ran[0]))} "
+            f"over all epochs; training accuracy paired by seed (mean ± SE over {len(next(iter(ran.values())))} "
             f"seeds). The control has its figure's data, blocks and seeds:\n" + scale_lines(records, p, tuple(ran)))
 
 
