@@ -262,3 +262,13 @@ def test_the_diagnostic_enters_no_other_table_figure_or_claim():
     rows = comparison_claims.claims(lwf_only, frame, report.summary(frame), "synthetic")
     assert len(rows) == 2 and not any("frozen" in str(v) for row in rows for v in row.values())
     plt.close(fig)
+
+
+def test_the_rounds_scale_line_names_the_rounds_streams_with_the_committed_diagnostic():
+    """The rounds grid's scale line at the committed preset, whose diagnostic names a stream the grid leaves out
+    (it was built from a copy of the parameters with the grid's streams, which failed their checks)."""
+    committed = experiments.load("06").Params.from_values({}, experiments.preset("06_comparison", "committed"))
+    assert set(committed.lwf_frozen_heads_streams) - set(committed.rounds_streams), "the case this test is about"
+    line = report.rounds_scale(committed, False)
+    assert line.startswith("Split MNIST (real, full data, 4 epochs/task); Split CIFAR-10 (real, 500 train")
+    assert "Permuted MNIST" not in line and line.endswith(f"; {len(committed.rounds_seeds)} seeds")

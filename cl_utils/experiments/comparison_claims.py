@@ -93,7 +93,7 @@ def _rounds_row(rounds: pd.DataFrame, rounds_line: str) -> dict:
     status, counted = compound_status(parts)
     return {"claim": "At a fixed retraining budget, the best number of pruning rounds depends on the network: more "
                      "rounds for the MLP on MNIST, few, often one, for the conv net on CIFAR-10 (Ball et al., Fig. 2)",
-            "paper": "MNIST MLP: the most rounds best; CIFAR-10 conv net: one-shot often best",
+            "paper": "MNIST MLP: more rounds better, though not steadily; CIFAR-10 conv net: one-shot often best",
             "this book": "most rounds minus one-shot: " + ", ".join(shown) + " points",
             "data and scale": rounds_line, "status": status, "records": _keys(*runs),
             "reason": f"{counted}, one part per stream and p (the paper's sign: + on the MLP stream, − on the conv "

@@ -207,7 +207,7 @@ def _growth_row(records: Records, p: Params) -> dict:
                       f"an exact count: each task costs {min(growth):.1f}-{max(growth):.1f} % more than the one before "
                       "it, because every column keeps the same share of its weights and a later column has adapters "
                       "from every earlier one: growth quadratic in the number of tasks, if slowly. Linear growth needs "
-                      "later columns pruned harder (the paper's Figure 1 draws them smaller); this chapter prunes "
+                      "later columns pruned harder (the paper says later columns shrink, Section 2); this chapter prunes "
                       "every column by the same fraction"}  # fmt: skip
 
 
