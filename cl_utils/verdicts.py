@@ -85,6 +85,9 @@ def size_status(ours: float, paper: float, se: float, *, runs: int, direction_ho
         return "partly", f"{says}: beyond {Z:g} SE; the direction holds"
     if direction_holds is None:
         return "not reproduced", f"{says}: beyond {Z:g} SE"
+    if abs(ours) <= Z * se:  # the wrong sign, but inside the noise: no direction is shown, neither way
+        return "not reproduced", f"{says}: beyond {Z:g} SE, and ours lies within {Z:g} SE of zero, so no " \
+                                 "direction is shown"
     return "not reproduced", f"{says}: beyond {Z:g} SE, and the direction does not hold"
 
 

@@ -37,6 +37,15 @@ def test_a_size_claim_whose_own_value_is_inside_the_noise_shows_no_direction_eit
     assert v.size_status(5.0, 10.81, 1.12, runs=6, direction_holds=True)[0] == "partly"  # 4.5 SE from zero
 
 
+def test_a_size_claim_of_the_wrong_sign_inside_the_noise_is_not_said_to_reverse_the_direction():
+    """-0.53 against the paper's +10 with SE 0.53: the sign is the paper's opposite, but within 2 SE of zero, so
+    the reason says no direction is shown; -5.0 (9.4 SE from zero) does reverse it. Both are not reproduced."""
+    status, reason = v.size_status(-0.53, 10.0, 0.53, runs=3, direction_holds=False)
+    assert status == "not reproduced" and "no direction is shown" in reason and "does not hold" not in reason
+    status, reason = v.size_status(-5.0, 10.0, 0.53, runs=3, direction_holds=False)
+    assert status == "not reproduced" and "the direction does not hold" in reason
+
+
 @pytest.mark.parametrize("difference, sign, expected", [
     (0.5, 1, "reproduced"), (0.15, 1, "inconclusive"), (-0.15, 1, "inconclusive"), (-0.5, 1, "not reproduced"),
     (-0.5, -1, "reproduced"), (0.5, -1, "not reproduced"), (0.0, 1, "inconclusive"),
