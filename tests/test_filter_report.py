@@ -514,3 +514,25 @@ def test_the_restart_control_is_set_beside_the_baseline_and_the_pruned_runs_in_t
     caption = figures.caption_restart_control(records, P)
     assert "3 seeds" in caption and caption.endswith(figures.scale_lines(records, P, ("fig3",)))
     assert all("our control" not in r["reason"] for r in report.claims(plain, P))
+
+
+def test_a_control_of_fig2_goes_to_fig2s_row_and_table_and_not_to_fig3s():
+    """With restart_figures naming Figs. 2 and 3, each figure's control (here 95 % in Fig. 2, 85 % in Fig. 3)
+    enters its own figure's training-cost row, records and table only."""
+    both = EXPERIMENT.Params(**{**P.as_dict(), "restart_figures": ["fig2", "fig3"]})
+    records = _records(10.0, 4.0, 5.0, figs=("fig2", "fig3"), params=both)
+    for r in records.where("train", criterion="restart"):
+        train = 0.95 if r["config"]["figure"] == "fig2" else 0.85
+        r["metrics"]["history"] = [{**h, "train_acc": train, "filters": 4224} for h in r["metrics"]["history"]]
+    rows = {r["claim"].split(":")[0]: r for r in report.claims(records, both) if "costs about 10" in r["claim"]}
+    fig2, fig3 = rows["Fig. 2"], rows["Fig. 3 (subset resampled every block)"]
+    assert "+5.00 ± 0.00 points of training accuracy against the plain baseline" in fig2["reason"]
+    assert "-5.00 ± 0.00 points of training accuracy against the plain baseline" in fig3["reason"]
+    for fig, row, other in (("fig2", fig2, fig3), ("fig3", fig3, fig2)):
+        keys = {r["key"] for r in report.control_runs(records, both, fig)}
+        assert len(keys) == 3 and keys <= set(row["records"].split()) and not keys & set(other["records"].split())
+    assert figures.table_restart_control(records, both, "fig2").loc[
+        ("random init", report.CONTROL_NAME), "train acc (%)"] == 95.0
+    assert figures.table_restart_control(records, both, "fig3").loc[
+        ("random init", report.CONTROL_NAME), "train acc (%)"] == 85.0
+    assert "Fig. 2 and our restart control" in figures.caption_restart_control(records, both, "fig2")
