@@ -17,7 +17,7 @@ method layer: fine-tuning and joint training (:mod:`cl_utils.baselines`, chapter
 :class:`cl_utils.efficiency.PackingSchedule`, chapter 02), CLNP (:class:`cl_utils.clnp_schedule.CLNPSchedule`,
 chapter 03) and Progressive Prune (:class:`cl_utils.progressive_schedule.ProgressivePrune`, chapter 04).
 :data:`BUILDERS` builds each from a run's configuration and :func:`~cl_utils.methods.learn_stream` runs it.
-What is adapted to the common streams is listed in :data:`.comparison_report.ADAPTATIONS` (the chapter prints it).
+What is adapted to the common streams is listed in :data:`.comparison_setup.ADAPTATIONS` (the chapter prints it).
 
 A run's config is a :class:`StreamRun`, typed (:mod:`.run_config`): the subclass of its method
 (:data:`METHOD_CONFIGS`) adds the method's settings.
