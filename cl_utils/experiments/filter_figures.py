@@ -173,12 +173,14 @@ def table_starts(records: Records, p: Params, fig: str = "fig2") -> pd.DataFrame
     return pd.concat({name: t[[c for c in columns if c in t]] for name, t in shown.items()}, names=["start", "run"])
 
 
-def table_restart_control(records: Records, p: Params, fig: str = "fig3") -> pd.DataFrame:
+def table_restart_control(records: Records, p: Params, fig: str = "fig3",
+                          history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our control of ``fig`` ("fig3" by default) from each start where it ran: the baseline, the baseline with the
     optimiser rebuilt at every block end, and the pruned runs, averaged over all epochs and seeds, with the
     training accuracy of each against the plain baseline and of the pruned runs against the control (paired by
-    seed, mean ± SE). Empty where the control did not run."""
-    history = history_frame(records, p)  # once, for both starts
+    seed, mean ± SE). Empty where the control did not run. ``history`` (:func:`history_frame` of the same records)
+    saves building it again when the caller shows several figures' controls."""
+    history = history_frame(records, p) if history is None else history  # once, for both starts
     shown = {name: restart_control(records, p, fig + suffix, history) for name, suffix in STARTS.items()}
     shown = {name: t for name, t in shown.items() if not t.empty}
     return pd.concat(shown, names=["start", "run"]) if shown else pd.DataFrame()
