@@ -2,7 +2,8 @@
 
 For each of the book's small model shapes, trains on random inputs (Adam, its batch size, each
 model its own data order) for a fixed number of steps: one model; ``S`` models stacked in one network
-(:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`); and ``S``
+(:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`,
+:func:`~cl_utils.models.stacked_zenke_cnn`); and ``S``
 models one after another (``S`` times the single model's time, measured). Prints steps per
 second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
 present. On the CPU only a very small model stands in for a small model on a GPU, where a step
@@ -19,7 +20,7 @@ import argparse
 import torch
 
 import cl_utils as cl
-from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp
+from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp, stacked_zenke_cnn, zenke_cnn
 from train_loop import timed  # this folder is on sys.path when the script runs
 
 #: name -> (build one, build S stacked, input shape, batch size, CPU by default)
@@ -28,10 +29,12 @@ SHAPES = {
                                       True),
     "tiny MLP 784-32-32-2": (lambda: mlp(784, [32, 32], [2]), lambda s: stacked_mlp(s, 784, [32, 32], [2]), (784,), 128,
                              True),
-    "MLP 784-256-256-2 (chapters 00-03)": (lambda: mlp(784, [256, 256], [2]),
+    "MLP 784-256-256-2 (chapters 00-03, 06)": (lambda: mlp(784, [256, 256], [2]),
                                            lambda s: stacked_mlp(s, 784, [256, 256], [2]), (784,), 128, True),
     "Ball et al.'s conv net (chapter 02)": (lambda: ball_cnn([2]), lambda s: stacked_ball_cnn(s, [2]), (3, 32, 32), 32,
                                             False),
+    "Zenke et al.'s conv net x0.5 (chapter 06's committed width)": (
+        lambda: zenke_cnn([2], width=0.5), lambda s: stacked_zenke_cnn(s, [2], width=0.5), (3, 32, 32), 32, False),
 }  # fmt: skip
 
 

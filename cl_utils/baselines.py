@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 
 from .masks import count_parameters
-from .models import MultiHeadNet
+from .models import MultiHeadNet, model_parameters
 from .streams import Task, concat_tasks
 from .train import EpochStats, TrainSettings, evaluate_tasks, fit
 
@@ -168,7 +168,8 @@ def train_head_only(
 
 class FineTune:
     """Fine-tuning as a :class:`~cl_utils.methods.ContinualMethod`: every task trains every weight, one head
-    per task (``multi_head``) or one shared head; nothing is protected, so earlier tasks are forgotten."""
+    per task (``multi_head``) or one shared head; nothing is protected, so earlier tasks are forgotten. It also
+    trains a stacked network (several seeds at once; a :class:`~cl_utils.methods.StackableMethod`)."""
 
     measures_each_task = True
 
@@ -184,11 +185,11 @@ class FineTune:
     def forward_for(self, t: int):
         return lambda xb: self.model(xb, _head(t, self.multi_head))
 
-    def parameters_kept(self) -> float:
-        """The whole network (its heads included)."""
-        return float(count_parameters(self.model).total)
+    def parameters_kept(self, model: int | None = None) -> float:
+        """The whole network (its heads included); ``model``: stacked model ``model``'s alone."""
+        return float(count_parameters(self.model if model is None else model_parameters(self.model, model)).total)
 
-    def capacity(self) -> None:
+    def capacity(self, model: int | None = None) -> None:
         return None
 
 

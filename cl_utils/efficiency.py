@@ -42,7 +42,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from .masks import count_parameters, prunable_weights
-from .models import STACKED_LAYERS, MultiHeadNet
+from .models import STACKED_LAYERS, MultiHeadNet, model_parameters, num_models
 from .packnet import PackNet, pack_owners
 from .streams import Task, concat_tasks
 from .train import TrainSettings, accuracy_per_model
@@ -198,7 +198,8 @@ class PackingSchedule:
     value per stacked model). PackNet's phase is the new task's data through its head, earlier tasks'
     weights frozen; Memory's is every task seen so far, nothing frozen; Multinet has one phase, on all
     tasks, after the last (``measures_each_task`` is False). ``memory_steps`` (:data:`MEMORY_STEPS`) sets how
-    many gradient steps a Memory phase takes. A :class:`~cl_utils.methods.ContinualMethod`.
+    many gradient steps a Memory phase takes. A :class:`~cl_utils.methods.ContinualMethod`, and a
+    :class:`~cl_utils.methods.StackableMethod` (a stacked network is pruned model by model).
     """
 
     def __init__(self, method: str, model: MultiHeadNet, train: TrainSettings, num_tasks: int, *, retrain_budget: int,
@@ -249,15 +250,22 @@ class PackingSchedule:
             return self.packnet.forward_for(t + 1)
         return lambda x: self.packnet.call(self.packnet.num_tasks, x, t)
 
-    def parameters_kept(self) -> float:
-        """Non-zero parameters (weights some task owns, biases, heads) plus the ownership map at its packed bits."""
-        packed = pack_owners(self.packnet.owners(), self.packnet.num_tasks)
-        return count_parameters(self.model).nonzero + packed.nbytes * 8 / 32
+    def parameters_kept(self, model: int | None = None) -> float:
+        """Non-zero parameters (weights some task owns, biases, heads) plus the ownership map at its packed bits;
+        ``model``: stacked model ``model``'s alone."""
+        packed = pack_owners(self._owners(model), self.packnet.num_tasks)
+        params = self.model if model is None else model_parameters(self.model, model)
+        return count_parameters(params).nonzero + packed.nbytes * 8 / 32
 
-    def capacity(self) -> float:
-        """The share of the body's prunable weights that some task owns."""
-        owners = torch.cat([o.flatten() for o in self.packnet.owners().values()])
+    def capacity(self, model: int | None = None) -> float:
+        """The share of the body's prunable weights that some task owns (``model``: in stacked model ``model``)."""
+        owners = torch.cat([o.flatten() for o in self._owners(model).values()])
         return float((owners >= 1).float().mean())
+
+    def _owners(self, model: int | None) -> dict[str, torch.Tensor]:
+        """The ownership map, or stacked model ``model``'s slice of it (its layers are stacked: model first)."""
+        owners = self.packnet.owners()
+        return owners if model is None or num_models(self.model) == 1 else {n: o[model] for n, o in owners.items()}
 
 
 def run_method(

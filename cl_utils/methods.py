@@ -16,6 +16,11 @@ objects (Avalanche) and no per-batch hook (Mammoth's ``observe``), because every
 owns its whole per-task schedule (train, prune, retrain, fine-tune) and the book compares
 methods only between tasks. :func:`learn_stream` is the loop: learn task ``t``, then measure
 every task seen so far; chapter 06 builds each method from its configuration and calls it.
+
+A method whose network may stack several independent models (one per seed, :func:`~cl_utils.models.stacked_mlp`)
+is a :class:`StackableMethod`: it says what each stacked model keeps, and :func:`learn_stream_per_model` runs it
+once for all of them, giving each model the result :func:`learn_stream` would give it alone (fine-tuning, joint
+training and PackNet under Ball et al.'s schedule; each stacked model has its own initial weights and data order).
 """
 from __future__ import annotations
 
@@ -23,10 +28,11 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import torch
 
+from .models import num_models
 from .streams import Task
-from .train import evaluate_tasks
+from .train import accuracy_per_model, evaluate_tasks
 
-__all__ = ["ContinualMethod", "learn_stream"]
+__all__ = ["ContinualMethod", "StackableMethod", "learn_stream", "learn_stream_per_model"]
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -55,6 +61,18 @@ class ContinualMethod(Protocol):
         ``None`` for a method that owns nothing (every weight serves every task)."""
 
 
+@runtime_checkable
+class StackableMethod(ContinualMethod, Protocol):
+    """A :class:`ContinualMethod` that also learns with a stacked network (its ``model`` stacks ``S`` independent
+    models) and measures each of them: ``model=s`` asks for stacked model ``s`` alone."""
+
+    def parameters_kept(self, model: int | None = None) -> float:
+        """:meth:`ContinualMethod.parameters_kept` of the whole network, or of stacked model ``model``."""
+
+    def capacity(self, model: int | None = None) -> float | None:
+        """:meth:`ContinualMethod.capacity` of the whole network, or of stacked model ``model``."""
+
+
 def learn_stream(method: ContinualMethod, tasks: Sequence[Task]) -> dict:
     """Learn ``tasks`` in order; after each, measure every task seen so far on its test split.
 
@@ -71,3 +89,21 @@ def learn_stream(method: ContinualMethod, tasks: Sequence[Task]) -> dict:
             capacity.append(method.capacity())
     out: dict = {"acc": acc, "kept": method.parameters_kept()}
     return out if all(c is None for c in capacity) else out | {"capacity": capacity}
+
+
+def learn_stream_per_model(method: StackableMethod, tasks: Sequence[Task]) -> list[dict]:
+    """:func:`learn_stream` for a method whose network stacks ``S`` models: one result per stacked model, each
+    what :func:`learn_stream` returns (its accuracy matrix, what it keeps, its capacity after each measured task)."""
+    models = num_models(method.model)
+    acc: list[list[list[float]]] = [[] for _ in range(models)]
+    capacity: list[list[float | None]] = [[] for _ in range(models)]
+    for t, task in enumerate(tasks):
+        method.learn(t, task)
+        if method.measures_each_task or t == len(tasks) - 1:
+            seen = [accuracy_per_model(method.model, *old.split("test"), forward=method.forward_for(j))
+                    for j, old in enumerate(tasks[: t + 1])]  # tasks × models
+            for s in range(models):
+                acc[s].append([a[s] for a in seen])
+                capacity[s].append(method.capacity(model=s))
+    out = [{"acc": acc[s], "kept": method.parameters_kept(model=s)} for s in range(models)]
+    return [o if all(c is None for c in capacity[s]) else o | {"capacity": capacity[s]} for s, o in enumerate(out)]

@@ -14,7 +14,9 @@ Bodies provided:
   layers with 4,224 filters at width 1, optional batch-norm, a width multiplier.
 * :func:`stacked_mlp`: ``S`` independent MLPs (e.g. one per seed) evaluated as one
   network with batched matrix products (:class:`StackedLinear`), so that many
-  small runs share each kernel launch and each Python step.
+  small runs share each kernel launch and each Python step; :func:`stacked_ball_cnn` and
+  :func:`stacked_zenke_cnn` do the same for the conv nets (grouped convolutions). Every parameter of
+  a stacked network has the model as its first dimension (:func:`model_parameters`).
 
 Why one module (over 300 lines): the book's networks are short builders that share the
 :class:`MultiHeadNet` and stacked-layer conventions; a reader finds every architecture in one place.
@@ -30,7 +32,7 @@ from torch import nn
 
 __all__ = [
     "MultiHeadNet", "StackedLinear", "StackedConv2d", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
-    "stacked_mlp", "stacked_ball_cnn", "num_models", "per_model", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
+    "stacked_mlp", "stacked_ball_cnn", "stacked_zenke_cnn", "num_models", "per_model", "model_parameters", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
     "VGG16_LAYOUT",
 ]  # fmt: skip
 
@@ -225,6 +227,21 @@ def per_model(x: torch.Tensor, models: int) -> torch.Tensor:
     return x if models == 1 else x.unsqueeze(0).expand(models, *x.shape)
 
 
+def model_parameters(model: nn.Module, s: int) -> dict[str, torch.Tensor]:
+    """Stacked model ``s``'s parameters (views, by name): slice ``s`` of every parameter, whose first dimension is
+    the model in the stacked networks of this module; a plain network (``s`` = 0) gives its parameters whole."""
+    models = num_models(model)
+    if not 0 <= s < models:
+        raise IndexError(f"model {s} of a network that stacks {models}")
+    named = dict(model.named_parameters())
+    if models == 1:
+        return named
+    wrong = [n for n, p in named.items() if p.shape[0] != models]
+    if wrong:
+        raise ValueError(f"parameters {wrong} are not stacked over the {models} models")
+    return {n: p[s] for n, p in named.items()}
+
+
 def stacked_ball_cnn(num_models: int, head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:
     """``num_models`` independent copies of :func:`ball_cnn` in one network (grouped convolutions).
 
@@ -256,6 +273,25 @@ def zenke_cnn(head_sizes: Sequence[int], in_channels: int = 3, width: float = 1.
         nn.Flatten(), nn.Linear(b * 6 * 6, f), nn.ReLU(), nn.Dropout(0.5),
     )  # fmt: skip
     return MultiHeadNet(body, f, head_sizes)
+
+
+def stacked_zenke_cnn(num_models: int, head_sizes: Sequence[int], in_channels: int = 3,
+                      width: float = 1.0) -> MultiHeadNet:
+    """``num_models`` independent copies of :func:`zenke_cnn` in one network (grouped convolutions).
+
+    Inputs are ``(S, B, C, 32, 32)``, logits ``(B, classes, S)``, as for :func:`stacked_mlp`.
+    """
+    s = num_models
+    a, b, f = (max(1, int(round(c * width))) for c in (32, 64, 512))
+    body = nn.Sequential(
+        ToGrouped(),
+        StackedConv2d(s, in_channels, a, 3, padding=1), nn.ReLU(),
+        StackedConv2d(s, a, a, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        StackedConv2d(s, a, b, 3, padding=1), nn.ReLU(),
+        StackedConv2d(s, b, b, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        FromGrouped(s), StackedLinear(s, b * 6 * 6, f), nn.ReLU(), nn.Dropout(0.5),
+    )  # fmt: skip
+    return MultiHeadNet(body, f, head_sizes, make_head=partial(StackedLinear, s, models_last=True), num_models=s)
 
 
 def ball_cnn(head_sizes: Sequence[int], in_channels: int = 3) -> MultiHeadNet:

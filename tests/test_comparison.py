@@ -36,7 +36,7 @@ def run(stream: str, method: str, **values) -> dict:
 
 
 def test_plan_has_every_configuration_and_seed_and_a_shared_budget():
-    p = smoke_params(seeds=[0, 1, 2], packnet_free=[0.5, 0.9], progressive_fractions=[0.5, 0.9])
+    p = smoke_params(seeds=[0, 1, 2], packnet_free=[0.5, 0.9], progressive_fractions=[0.5, 0.9], stack_seeds=False)
     runs = [r for r in C.plan(p) if r.kind == "train"]
     per_stream = 2 + 1 + 2 + 2 + 2 + 1 + 2  # fine-tune x2 (Adam, SGD), joint, LwF x2, PackNet x2, iterative x2, CLNP,
     assert len(runs) == 3 * per_stream * 3  # Progressive x2
@@ -62,7 +62,7 @@ def test_fine_tuning_and_lwf_run_with_each_optimiser_and_adam_keeps_the_first_re
 
 def test_rounds_grid_shares_one_budget_over_every_n_and_p():
     p = smoke_params(rounds_streams=["split_mnist", "split_cifar10"], rounds_grid=[1, 2, 3], rounds_free=[0.9, 0.99],
-                     rounds_budget=6, rounds_seeds=[0, 1])  # fmt: skip
+                     rounds_budget=6, rounds_seeds=[0, 1], stack_seeds=False)  # fmt: skip
     runs = [r for r in C.plan(p) if r.kind == "rounds"]
     assert len(runs) == 2 * 3 * 2 * 2 and {r.config["budget"] for r in runs} == {6}
     assert {(r.config["method"], r.config["rounds"]) for r in runs} == {("packnet", 1), ("packnet-iterative", 2),
@@ -137,3 +137,86 @@ def test_pareto_front_leaves_joint_out_and_keeps_the_undominated():
     flags = R.pareto_front(table)
     assert flags.to_dict() == {("S", "a"): True, ("S", "b"): True, ("S", "c"): True, ("S", "d"): False,
                                ("S", "j"): False}  # fmt: skip
+
+
+# -- stacked seeds (issue 27, point 2) ---------------------------------------------------------------------
+def test_stacking_groups_the_seeds_of_stackable_methods_only_and_off_keeps_every_key():
+    p = smoke_params(seeds=[0, 1, 2], stack_seeds=True)
+    runs = C.plan(p)
+    stacked = [r for r in runs if "seeds" in r.config]
+    assert stacked and all(r.config["seeds"] == [0, 1, 2] and r.config["seed"] == 0 for r in stacked
+                           if r.kind == "train")  # fmt: skip
+    assert {r.config["method"] for r in stacked} == set(C.STACKABLE)
+    assert not [r for r in stacked if r.config["stream"] == "permuted_mnist"]  # each seed its own permutations
+    per_seed = [r for r in runs if "seeds" not in r.config and r.kind == "train"]
+    assert {r.config["method"] for r in per_seed if r.config["stream"] != "permuted_mnist"} == {"lwf", "clnp",
+                                                                                               "progressive"}
+    assert {r.config["stream"] for r in per_seed if r.config["method"] in C.STACKABLE} == {"permuted_mnist"}
+    unstacked = C.plan(smoke_params(seeds=[0, 1, 2], stack_seeds=False))
+    assert not [r for r in unstacked if "seeds" in r.config]
+    one_seed = lambda config: {k: v for k, v in config.items() if k != "seeds"}  # noqa: E731
+    assert {repr(sorted(one_seed(r.config).items())) for r in stacked} <= {
+        repr(sorted(r.config.items())) for r in unstacked}  # a stack's first seed is that seed's own config
+
+
+def test_a_stacked_sgd_run_steps_each_model_as_its_own_run_would():
+    """The stacked loss averages over the S models (each gets 1/S of its gradient): SGD's rate is S times."""
+    p = smoke_params(seeds=[0, 1, 2], stack_seeds=True, baseline_sgd_lr=0.02)
+    sgd = next(r for r in C.plan(p) if r.config["method"] == "fine-tune" and r.config.get("optimizer") == "sgd"
+               and "seeds" in r.config)  # fmt: skip
+    assert C._settings(C.StreamRun.from_config(sgd.config)).lr == pytest.approx(0.06)
+    one = C.StreamRun.from_config({k: v for k, v in sgd.config.items() if k != "seeds"})
+    assert C._settings(one).lr == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("stream", ["split_mnist", "split_cifar10"])
+def test_stacked_packnet_keeps_every_seeds_earlier_tasks_bit_exact(stream, monkeypatch):
+    """Each stacked model's task-1 logits after every later task equal those right after task 1 (torch.equal);
+    with PackNet's masks skipped they change."""
+
+    def task1_logits_after_each_task() -> list[torch.Tensor]:
+        p = smoke_params(streams=[stream], methods=["packnet"], seeds=[0, 1], stack_seeds=True)
+        (first, *_) = [r for r in C.plan(p) if r.kind == "train"]
+        c = C.StreamRun.from_config(first.config)
+        ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
+        tasks = C.stream_tasks(c, "synthetic")
+        method = C.BUILDERS[c.method](c, tasks, ctx)
+        probe = cl.models.per_model(tasks[0].x_test[:64], 2)
+        seen = []
+        for t, task in enumerate(tasks):
+            method.learn(t, task)
+            method.model.eval()
+            with torch.no_grad():
+                seen.append(method.forward_for(0)(probe))
+        return seen
+
+    seen = task1_logits_after_each_task()
+    assert seen[0].shape[-1] == 2 and seen[0].abs().sum() > 0  # both models, not an empty block
+    assert all(torch.equal(seen[0], later) for later in seen[1:])
+    monkeypatch.setattr(PackNet, "_forward_masks", lambda self, task: {})
+    broken = task1_logits_after_each_task()
+    assert not all(torch.equal(broken[0], later) for later in broken[1:])
+
+
+def test_a_stacked_run_measures_each_seed_as_a_run_of_its_own():
+    p = smoke_params(streams=["split_mnist"], methods=["fine-tune", "packnet"], baseline_optimizers=["adam"],
+                     seeds=[0, 1], stack_seeds=True)  # fmt: skip
+    ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
+    plain = cl.mlp(784, p.mlp_hidden, [2] * 5)
+    for r in [r for r in C.plan(p) if r.kind == "train"]:
+        out = C.run_train(C.StreamRun.from_config(r.config), ctx)
+        assert len(out["per_seed"]) == 2 and out["train_seconds"] > 0
+        for one in out["per_seed"]:
+            assert [len(row) for row in one["acc"]] == [1, 2, 3, 4, 5]
+            if r.config["method"] == "fine-tune":  # every weight kept: one plain network's worth
+                assert one["kept"] == sum(q.numel() for q in plain.parameters()) and "capacity" not in one
+            else:  # PackNet: its own share of one network, at most one network and its owner bits
+                assert 0 < one["kept"] <= sum(q.numel() for q in plain.parameters()) * (1 + 1 / 32)
+                assert R.largest_change(one["acc"]) == 0.0 and len(one["capacity"]) == 5
+        record = {"kind": "train", "key": "k", "config": r.config, "metrics": out}
+        views = C.seed_views([record])
+        assert [v["config"]["seed"] for v in views] == [0, 1] and all("seeds" not in v["config"] for v in views)
+        assert [v["metrics"]["acc"] for v in views] == [o["acc"] for o in out["per_seed"]]
+        assert sum(v["metrics"]["train_seconds"] for v in views) == pytest.approx(out["train_seconds"])
+        frame = R.runs_frame(ex.Records([record]))
+        assert list(frame["seed"]) == [0, 1] and set(frame["key"]) == {"k"}

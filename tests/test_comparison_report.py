@@ -272,3 +272,25 @@ def test_the_rounds_scale_line_names_the_rounds_streams_with_the_committed_diagn
     line = report.rounds_scale(committed, False)
     assert line.startswith("Split MNIST (real, full data, 4 epochs/task); Split CIFAR-10 (real, 500 train")
     assert "Permuted MNIST" not in line and line.endswith(f"; {len(committed.rounds_seeds)} seeds")
+
+
+def test_stacked_runs_are_named_on_the_scale_lines_and_the_time_figure():
+    """Stacked seeds train together, so the scale lines say so and the time figure says whose time is a share."""
+    import matplotlib.pyplot as plt
+
+    from cl_utils.experiments.runs import Records
+
+    stacked = experiments.load("06").Params(seeds=[0, 1], rounds_seeds=[0, 1], stack_seeds=True)
+    assert report.scale(stacked, False).endswith("; 2 seeds (trained stacked where a method allows)")
+    assert report.rounds_scale(stacked, False).endswith("; 2 seeds, trained stacked")
+    alone = experiments.load("06").Params(seeds=[0, 1], rounds_seeds=[0, 1], stack_seeds=False)
+    assert report.scale(alone, False).endswith("; 2 seeds") and report.rounds_scale(alone, False).endswith("; 2 seeds")
+    env = {"torch": "2.x", "device_name": None, "load_average": 0.5}
+    stack = {"kind": "train", "key": "s", "environment": env, "config": {"method": "packnet", "seed": 0, "seeds": [0, 1]},
+             "metrics": {"train_seconds": 10.0, "per_seed": [{"acc": [[1.0]], "kept": 1.0}] * 2}}
+    alone_run = {"kind": "train", "key": "a", "environment": env, "config": {"method": "lwf", "seed": 0},
+                 "metrics": {"acc": [[1.0]], "kept": 1.0, "train_seconds": 3.0}}
+    frame = _frame(0.0, 0.0, -10.0)
+    title = report.plot_time(frame, "synthetic", Records([stack, alone_run]))._suptitle.get_text().replace("\n", " ")
+    plt.close("all")
+    assert "(3 runs on cpu, torch 2.x; 2 of them stacked, each at its stack's time / seeds" in title, title

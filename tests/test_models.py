@@ -49,3 +49,21 @@ def test_forward_tasks_matches_per_task_heads(heads):
         own = model(x[i : i + 1], int(ids[i]))[0]
         assert torch.allclose(out[i, : len(own)], own)
         assert torch.isinf(out[i, len(own) :]).all()
+
+
+def test_stacked_zenke_cnn_is_independent_zenke_cnns():
+    torch.manual_seed(0)
+    stack = cl.models.stacked_zenke_cnn(3, [2, 2], width=0.25).eval()
+    x = torch.randn(5, 3, 32, 32)
+    out = stack(cl.models.per_model(x, 3), 1)  # (B, classes, S)
+    assert out.shape == (5, 2, 3)
+    for s in range(3):
+        plain = cl.models.zenke_cnn([2, 2], width=0.25).eval()
+        own = cl.models.model_parameters(stack, s)
+        assert list(own) == [n for n, _ in stack.named_parameters()]
+        with torch.no_grad():
+            for q, p in zip(plain.parameters(), own.values()):
+                q.copy_(p)
+        torch.testing.assert_close(plain(x, 1), out[..., s], rtol=1e-5, atol=1e-5)
+    with pytest.raises(IndexError):
+        cl.models.model_parameters(stack, 3)

@@ -1,5 +1,8 @@
 """Chapter 06's tables and figures: every method on every stream, from the run records (the claims rows are
-:mod:`.comparison_claims`, the generated reading :mod:`.comparison_findings`)."""
+:mod:`.comparison_claims`, the generated reading :mod:`.comparison_findings`).
+
+Why one module (over 300 lines): the tables and the figures read the same frames (:func:`runs_frame`, one row per
+run and seed) and share the methods' colours and markers; they change together."""
 from __future__ import annotations
 
 import math
@@ -13,7 +16,7 @@ import pandas as pd
 
 from ..metrics import backward_transfer, mean_sem
 from ..verdicts import undominated
-from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, is_diagnostic, label
+from .comparison_runs import METHODS, PRUNING, STREAM_NAMES, Params, is_diagnostic, label, seed_views
 from .runs import Records, trained_where
 
 __all__ = ["scale", "rounds_scale", "runs_frame", "rounds_frame", "rounds_table", "largest_change", "summary",
@@ -36,7 +39,8 @@ def scale(p: Params, synthetic: bool, streams: Sequence[str] | None = None) -> s
                                f"epochs/task)",
              "split_cifar10": f"Split CIFAR-10 (real, {images}, conv net x{p.cifar_width:g}, {p.cifar_epochs} "
                               f"epochs/task)"}  # fmt: skip
-    return "; ".join(parts[s] for s in (p.streams if streams is None else streams)) + f"; {len(p.seeds)} seeds"
+    stacked = " (trained stacked where a method allows)" if p.stack_seeds and len(p.seeds) > 1 else ""
+    return "; ".join(parts[s] for s in (p.streams if streams is None else streams)) + f"; {len(p.seeds)} seeds{stacked}"
 
 
 def rounds_scale(p: Params, synthetic: bool) -> str:
@@ -45,7 +49,9 @@ def rounds_scale(p: Params, synthetic: bool) -> str:
         return "SYNTHETIC stand-in data (tests only)"
     # not a replaced Params: one whose streams lack a stream another parameter names would not pass its checks
     streams = scale(p, False, p.rounds_streams).rsplit("; ", 1)[0]
-    return f"{streams}; B = {p.rounds_budget} retraining epochs shared by the N rounds; {len(p.rounds_seeds)} seeds"
+    stacked = ", trained stacked" if p.stack_seeds and len(p.rounds_seeds) > 1 else ""
+    return (f"{streams}; B = {p.rounds_budget} retraining epochs shared by the N rounds; {len(p.rounds_seeds)} "
+            f"seeds{stacked}")
 
 
 def largest_change(acc: Sequence[Sequence[float]]) -> float:
@@ -64,10 +70,11 @@ def _square(acc: Sequence[Sequence[float]]) -> np.ndarray:
 
 def runs_frame(records: Records, diagnostics: bool = False) -> pd.DataFrame:
     """One row per run: stream, method, configuration, seed, accuracy, BWT, largest change, size, time, capacity,
-    the record's key. The methods compared only: the diagnostic LwF (:func:`.comparison_runs.is_diagnostic`) is
-    in no table, figure or claim but its own (``diagnostics=True`` adds its runs)."""
+    the record's key (a stacked run: a row per seed, :func:`.comparison_runs.seed_views`). The methods compared
+    only: the diagnostic LwF (:func:`.comparison_runs.is_diagnostic`) is in no table, figure or claim but its own
+    (``diagnostics=True`` adds its runs)."""
     rows = []
-    for r in [r for r in records.where("train") if diagnostics or not is_diagnostic(r["config"])]:
+    for r in [r for r in seed_views(records.where("train")) if diagnostics or not is_diagnostic(r["config"])]:
         c, m = r["config"], r["metrics"]
         one_row = len(m["acc"]) == 1  # joint training: measured once, at the end
         rows.append({"stream": STREAM_NAMES[c["stream"]], "method": c["method"],
@@ -85,7 +92,7 @@ def rounds_frame(records: Records) -> pd.DataFrame:
     """One row per run of the rounds grid: stream, p, N, seed, final average accuracy, the record's key."""
     rows = [{"stream": STREAM_NAMES[r["config"]["stream"]], "p": r["config"]["free"], "N": r["config"]["rounds"],
              "seed": r["config"]["seed"], "accuracy (%)": 100 * float(np.mean(r["metrics"]["acc"][-1])),
-             "key": r["key"]} for r in records.where("rounds")]  # fmt: skip
+             "key": r["key"]} for r in seed_views(records.where("rounds"))]  # fmt: skip
     return pd.DataFrame(rows, columns=["stream", "p", "N", "seed", "accuracy (%)", "key"])
 
 
@@ -236,8 +243,10 @@ def plot_pareto(frame: pd.DataFrame, table: pd.DataFrame, scale_line: str) -> pl
 def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Figure:
     """Accuracy against training time (one CPU thread per run), with where the drawn runs were trained and how
     many of them shared the cores with another process (the records' load average), which slows a run."""
-    drawn = [r for r in records.where("train") if not is_diagnostic(r["config"])]  # the runs the figure draws
+    drawn = [r for r in seed_views(records.where("train")) if not is_diagnostic(r["config"])]  # what it draws
     environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(drawn).items())
+    environment += "".join(f"; {n} of them stacked, each at its stack's time / seeds" for n in
+                           [sum("stacked_with" in r["config"] for r in drawn)] if n)  # fmt: skip
     loads = [(r["environment"] or {}).get("load_average") for r in drawn]
     busy = sum(1 for la in loads if la is not None and la > 1.5)  # other work ran beside it: its time is slower
     untold = loads.count(None)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -40,8 +40,8 @@ from ..clnp_schedule import CLNPSchedule
 from ..efficiency import PackingSchedule
 from ..lwf import LwF
 from ..masks import count_parameters
-from ..methods import ContinualMethod, learn_stream
-from ..models import MultiHeadNet, mlp, zenke_cnn
+from ..methods import ContinualMethod, learn_stream, learn_stream_per_model
+from ..models import MultiHeadNet, mlp, stacked_mlp, stacked_zenke_cnn, zenke_cnn
 from ..progressive_schedule import ProgressivePrune
 from ..streams import Task, permuted_tasks, split_tasks
 from ..train import TrainSettings, set_seed
@@ -61,6 +61,8 @@ METHOD_NAMES = {"fine-tune": "Fine-tune", "joint": "Joint", "lwf": "LwF", "packn
                 "packnet-iterative": "PackNet iterative", "clnp": "CLNP", "progressive": "Progressive Prune"}
 PRUNING = ("packnet", "packnet-iterative", "clnp", "progressive")  # methods that promise zero forgetting
 PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]
+#: the methods whose seeds may train as one stacked network (:func:`seed_groups`)
+STACKABLE = ("fine-tune", "joint", "packnet", "packnet-iterative")
 ZENKE_MACS = 27.0e6  # multiply-accumulates of one 32x32 image through zenke_cnn's body at width 1
 
 
@@ -70,6 +72,9 @@ class Params(BaseParams):
     methods: list[str] = param(list(METHODS), "methods compared", choices=METHODS, min_length=1, unique=True)
     seeds: list[int] = param([0, 1, 2, 3, 4], "one run per seed, method, configuration and stream", min=0,
                             min_length=1, unique=True)  # fmt: skip
+    stack_seeds: bool = param(True, "train the seeds of a configuration as one stacked network where the method "
+                              "allows it (fine-tuning, joint training, PackNet, on Split MNIST and Split CIFAR-10; "
+                              "the rounds grid too); off: one run per seed (a CPU gains nothing: CONTRIBUTING)")
     val_fraction: float = param(0.1, "share of each class held out (early choices of CLNP; reported only)",
                                min=0.01, max=0.5)  # fmt: skip
     # MLP streams: Split MNIST (5 two-class tasks), Permuted MNIST (10 tasks); MLP 784-256-256 (Zenke et al.)
@@ -158,7 +163,8 @@ class StreamRun(RunConfig):
     width: float | None = optional()  # split CIFAR-10: the conv net's width multiplier
     per_class: int | None = optional()  # split CIFAR-10: training images per class (0: all)
     method: str
-    seed: int
+    seed: int  # the run's seed (a stacked run: its first seed, which seeds the draws of every model)
+    seeds: list[int] | None = optional()  # the seeds trained together as one stacked network (absent: one)
 
     @classmethod
     def variant(cls, config):
@@ -323,7 +329,7 @@ def _cost(c: StreamRun) -> float:
     factor = {"lwf": 1.5, "clnp": 2.0, "progressive": 0.5}.get(c.method, 1)
     if isinstance(c, PackNetRun):  # E epochs per task, then the retraining budget B
         factor = 1 + c.budget / c.epochs
-    passes = per_task * num_tasks(c) * c.epochs * factor
+    passes = per_task * num_tasks(c) * c.epochs * factor * len(c.seeds or [c.seed])  # a stacked run: every seed
     if c.stream == "split_cifar10":
         return 3.0 * ZENKE_MACS * c.width ** 2 * passes
     return mlp_cost(784, c.hidden, 10, passes, 1)
@@ -344,15 +350,33 @@ def plan(p: Params) -> list[Run]:
         for method in p.methods:
             for extra in configurations(p, stream, method):
                 c = {**stream_config(p, stream), "method": method, **extra}
-                typed = [StreamRun.from_config(c | {"seed": s}) for s in p.seeds]
+                typed = [StreamRun.from_config(c | _seeds(g)) for g in seed_groups(p, stream, method, p.seeds)]
                 runs += [Run("train", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]}: {label(method, c)}, "
-                             f"seed {t.seed}") for t in typed]  # fmt: skip
+                             f"{_seeds_label(t)}") for t in typed]  # fmt: skip
     for stream in p.rounds_streams:
         for c in rounds_configurations(p, stream):
-            typed = [PackNetRun.from_config(c | {"seed": s}) for s in p.rounds_seeds]
+            groups = seed_groups(p, stream, c["method"], p.rounds_seeds)
+            typed = [PackNetRun.from_config(c | _seeds(g)) for g in groups]
             runs += [Run("rounds", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]} rounds grid: N={t.rounds} "
-                         f"p={t.free:g}, seed {t.seed}") for t in typed]  # fmt: skip
+                         f"p={t.free:g}, {_seeds_label(t)}") for t in typed]  # fmt: skip
     return runs
+
+
+def seed_groups(p: Params, stream: str, method: str, seeds: Sequence[int]) -> list[list[int]]:
+    """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more seeds, a
+    :data:`STACKABLE` method, not Permuted MNIST, whose seeds draw their own permutations of the input), else
+    one run per seed."""
+    stacked = p.stack_seeds and len(seeds) > 1 and method in STACKABLE and stream != "permuted_mnist"
+    return [list(seeds)] if stacked else [[s] for s in seeds]
+
+
+def _seeds(group: Sequence[int]) -> dict:
+    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
+    return {"seed": group[0]} | ({"seeds": list(group)} if len(group) > 1 else {})
+
+
+def _seeds_label(c: StreamRun) -> str:
+    return f"seeds {c.seeds} stacked" if c.seeds else f"seed {c.seed}"
 
 
 # -- streams and the shared network -----------------------------------------------------------------
@@ -369,18 +393,23 @@ def stream_tasks(c: StreamRun, data_source: str, device: torch.device | str = "c
 
 
 def network(c: StreamRun, tasks: Sequence[Task]) -> MultiHeadNet:
-    """The shared network of every method but Progressive Prune: one head per task."""
-    heads = [t.num_classes for t in tasks]
+    """The shared network of every method but Progressive Prune: one head per task; a stacked run's stacks one
+    such network per seed."""
+    heads, models = [t.num_classes for t in tasks], len(c.seeds or [c.seed])
     if c.stream == "split_cifar10":
-        return zenke_cnn(heads, width=c.width)
+        return stacked_zenke_cnn(models, heads, width=c.width) if c.seeds else zenke_cnn(heads, width=c.width)
+    if c.seeds:
+        return stacked_mlp(models, math.prod(tasks[0].input_shape), c.hidden, heads)
     return mlp(math.prod(tasks[0].input_shape), c.hidden, heads)
 
 
 # -- the methods: each built from its configuration, then learn_stream ------------------------------
 def _settings(c: StreamRun) -> TrainSettings:
-    """The stream's Adam, or SGD with momentum where the configuration asks for it (fine-tuning and LwF)."""
+    """The stream's Adam, or SGD with momentum where the configuration asks for it (fine-tuning and LwF). A stacked
+    run's loss averages over its models, so each model's gradient is 1/S of its own: SGD's rate is S times (Adam's
+    step does not depend on the gradient's scale, up to its epsilon)."""
     if isinstance(c, FineTuneRun) and c.optimizer == "sgd":
-        return TrainSettings(c.epochs, c.batch_size, "sgd", c.sgd_lr, c.momentum)
+        return TrainSettings(c.epochs, c.batch_size, "sgd", c.sgd_lr * len(c.seeds or [c.seed]), c.momentum)
     return TrainSettings(c.epochs, c.batch_size, "adam", c.lr)
 
 
@@ -440,11 +469,31 @@ BUILDERS: dict[str, Callable[[StreamRun, Sequence[Task], RunContext], ContinualM
 
 def run_train(c: StreamRun, ctx: RunContext) -> dict:
     """One method in one configuration on one stream with one seed; ``train_seconds`` times the method alone
-    (the record's ``wall_seconds`` also counts building the stream, which the first run of a process pays)."""
+    (the record's ``wall_seconds`` also counts building the stream, which the first run of a process pays).
+    A stacked run (``seeds``) trains them as one network: ``per_seed`` holds each seed's result, in order."""
     tasks = stream_tasks(c, ctx.data_source, ctx.device)
     start = time.perf_counter()
-    out = learn_stream(BUILDERS[c.method](c, tasks, ctx), tasks)
-    return out | {"train_seconds": time.perf_counter() - start}
+    method = BUILDERS[c.method](c, tasks, ctx)
+    out = learn_stream_per_model(method, tasks) if c.seeds else learn_stream(method, tasks)
+    seconds = time.perf_counter() - start
+    return {"per_seed": out, "train_seconds": seconds} if c.seeds else out | {"train_seconds": seconds}
+
+
+def seed_views(records: Iterable[dict]) -> list[dict]:
+    """The records as one per seed: a stacked run's record (``seeds``) becomes one view per seed, its config with
+    that ``seed`` (and ``stacked_with``, the stack's seeds), its metrics that seed's, with the stack's
+    ``train_seconds`` shared evenly; the view keeps the stack's ``key``. Other records pass as they are."""
+    views = []
+    for r in records:
+        seeds = r["config"].get("seeds")
+        if not seeds:
+            views.append(r)
+            continue
+        config = {k: v for k, v in r["config"].items() if k != "seeds"}
+        seconds = r["metrics"]["train_seconds"] / len(seeds)
+        views += [{**r, "config": config | {"seed": s, "stacked_with": seeds},
+                   "metrics": m | {"train_seconds": seconds}} for s, m in zip(seeds, r["metrics"]["per_seed"])]
+    return views
 
 
 RUNNERS = {"train": run_train, "rounds": run_train}

@@ -8,8 +8,11 @@ __all__ = ["ADAPTATIONS"]
 #: what each method keeps from its chapter and what the common streams change (printed by the chapter)
 ADAPTATIONS = {
     "every method": "task-incremental (one head per task, the task known at test time) on every stream, "
-                    "Permuted MNIST included (chapter 03's narrow network is multi-head too); one plain network "
-                    "per seed (no stacking), so wall times compare; the same data and preprocessing for all",
+                    "Permuted MNIST included (chapter 03's narrow network is multi-head too); with 'stack_seeds' "
+                    "off, one plain network per seed, so wall times compare (on, the seeds of fine-tuning, joint "
+                    "training and PackNet on Split MNIST and Split CIFAR-10 train as one stacked network, each "
+                    "with its own initial weights and data order, and each seed's time is its stack's divided by "
+                    "its seeds); the same data and preprocessing for all",
     "Fine-tune, Joint": "chapter 00's schedule (Adam, fresh optimiser per task; joint: as many epochs over all "
                         "tasks' data) on the stream's network and epochs; fine-tuning also with LwF's SGD",
     "LwF": "chapter 01's distillation (T = 2, unit weight, head-only warm-up for a quarter of the epochs); the "
