@@ -322,6 +322,18 @@ def test_the_scale_trend_says_whether_the_gap_to_the_paper_closes(closing):
     assert figures.table_scale_trend(records, TREND).shape[0] == 12
 
 
+def test_the_scale_trend_reads_one_record_per_seed_as_it_reads_a_stacked_one():
+    """Seeds not stacked: each point is three records, one per seed (each on its own subset); the trend pools them,
+    as it pools a stacked record's seeds (it once read seed 0's records only, with no spread)."""
+    from cl_utils.experiments import efficiency_trend as trend
+
+    one_per_seed = EXPERIMENT.Params(**SELECT, **{**SCALE, "scale_trend": [0.5, 2.0, 8.0], "stack_seeds": False})
+    tables = [trend.trend_table(trend.trend_records(_records(_scaled(True), params=q), q), report.paper_fig3("mnist"))
+              for q in (TREND, one_per_seed)]  # fmt: skip
+    assert len(tables[1]) == 12 and (tables[1].seeds == 3).all() and tables[1].SE.notna().all()
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
 def test_a_trend_that_ends_above_the_papers_accuracy_says_so():
     """At 400 images per class PackNet ends 2 points above the paper's value at every p (the paper's numbers are
     read to one decimal, and ours may pass them at its scale): the clause says "passes", not "short"."""

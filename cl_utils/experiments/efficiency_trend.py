@@ -34,9 +34,11 @@ def trend_records(records: Records, p: Params) -> list[dict]:
               for f in s.free for r in fill_runs(p, "mnist", "packnet", f, 1, s.budget, p.matching_seeds)]  # fmt: skip
     if not all(len(a) == 1 for a in anchor):
         return []
-    same = {k: anchor[0][0]["config"].get(k) for k in BASE_KEYS if k not in SCALE_KEYS}
-    found = [r for r in records.where("fill", method="packnet", rounds=1, seeds=anchor[0][0]["config"]["seeds"])
-             if r["config"]["free"] in s.free and all(r["config"].get(k) == v for k, v in same.items())]  # fmt: skip
+    groups = [a[0]["config"]["seeds"] for a in anchor]  # one stacked group, or one group per seed (its own subset)
+    same = {k: anchor[0][0]["config"].get(k) for k in BASE_KEYS if k not in (*SCALE_KEYS, "subset_seed")}
+    found = [r for r in records.where("fill", method="packnet", rounds=1)
+             if r["config"]["seeds"] in groups and r["config"]["free"] in s.free
+             and all(r["config"].get(k) == v for k, v in same.items())]  # fmt: skip
     scales = {tuple(r["config"][k] for k in SCALE_KEYS) for r in found}
     return found if len(scales) > 1 else []
 
@@ -45,11 +47,15 @@ def trend_table(shown: list[dict], paper: dict[float, float]) -> pd.DataFrame:
     """One row per (scale, p), smallest scale first: images per class (``subset``: "all" for the whole training
     split, placed at 6,000), E, B, PackNet's mean accuracy over the five tasks (mean and SE over seeds) and its
     distance to the paper's value (``paper``: p -> %) in SEs."""
-    rows = []
-    for r in shown:  # :func:`trend_records`
+    points: dict[tuple, list[float]] = {}  # (images per class, E, B, p) -> each seed's mean over the tasks
+    for r in shown:  # :func:`trend_records`: a stacked record holds its seeds side by side, or one record per seed
         c = r["config"]
         per_seed = 100 * np.asarray(r["metrics"]["acc"]).mean(axis=0)  # tasks x seeds -> each seed's mean
-        mean, se = float(per_seed.mean()), seed_se(list(per_seed))
+        points.setdefault((c["per_class"], c["epochs"], c["budget"], c["free"]), []).extend(per_seed.tolist())
+    rows = []
+    for (per_class, epochs, budget, free), per_seed in points.items():
+        c = {"per_class": per_class, "epochs": epochs, "budget": budget, "free": free}
+        mean, se = float(np.mean(per_seed)), seed_se(per_seed)
         rows.append({"images/class": c["per_class"] or PER_CLASS["mnist"], "E": c["epochs"], "B": c["budget"], "p": c["free"],
                      "seeds": len(per_seed), "accuracy (%)": mean, "SE": se,
                      "paper (%)": paper.get(c["free"], np.nan), "gap (points)": paper.get(c["free"], np.nan) - mean,
