@@ -597,7 +597,7 @@ def test_table1_rows_use_the_per_seed_ratios_where_the_grid_runs_are_stored(monk
     """The wiring: with per-seed ratios at hand, Table 1's rows are judged on them (log10, SE over the seeds)."""
     from cl_utils.experiments.efficiency_seeds import SeedRatios
 
-    def fake(records, cache, d, free, method, steps="epochs"):  # Multinet above Memory, both growing with p
+    def fake(records, cache, d, free, method, steps="epochs", epochs=None):  # Multinet above Memory, growing with p
         u = -math.log10(1 - free) + (0.5 if method == "multinet" else 0.0)
         return SeedRatios(np.array([u - 0.5, u - 0.45, u - 0.4]), 0, ())
 
@@ -673,6 +673,9 @@ def test_a_caption_says_whether_the_seeds_share_a_subset_and_refuses_a_mix():
     assert report.subsets(shared) == "shared" and "one subset for every seed" in report.scale(shared)
     with pytest.raises(ValueError, match="mix a subset per seed"):
         report.subsets(own + [{"config": {**one, "seeds": [2, 3]}, "data": []}])
+    matching = lambda stacked: [{"kind": "match", "config": {**one, "seeds": [0, 1, 2], "stacked": stacked}}]  # noqa: E731
+    assert report.subsets(matching(False)) == "per seed"  # its runs: one per seed, each on its own subset
+    assert report.subsets(matching(True)) == "shared"  # one stacked grid on seed 0's subset
 
 
 def test_seeds_not_stacked_are_matched_per_seed_from_their_fill_records_as_from_a_grid_run():
@@ -700,3 +703,48 @@ def test_seeds_not_stacked_are_matched_per_seed_from_their_fill_records_as_from_
     assert np.allclose(found.log10, expected.log10) and len(set(found.log10)) == 3 and len(found.runs) == 1 + 15
     del cache["f21"]
     assert seeds.seed_ratios(Records([match]), cache, "mnist", 0.95, "memory") is None
+
+
+def test_the_long_setting_reads_table_1_and_fig_2_again_at_its_epochs_in_the_rows_reasons():
+    """``long_epochs``: Fig. 2 and Table 1's grid matching again on MNIST at E = B = 8 on the same images; each MNIST
+    row of theirs says what they read there (its own status unchanged), and says nothing while a run is missing."""
+    from cl_utils.experiments.efficiency_runs import long_runs
+
+    long = EXPERIMENT.Params(**SELECT, **{**SCALE, "long_epochs": 8})
+    planned = long_runs(long)
+    assert planned and {(r.config["epochs"], r.config["budget"]) for r in planned} == {(8, 8)}
+    assert {r.config["dataset"] for r in planned} == {"mnist"} and {r.kind for r in planned} == {"fill", "match"}
+    assert not [r for r in planned if r.kind == "match" and r.config["how"] != "grid"]
+    records = _records(params=long)
+    rows = {r["claim"]: r for r in report.claims(records, long)}
+    plain = {r["claim"]: r for r in report.claims(_records(), EXPERIMENT.Params(**SELECT, **SCALE))}
+    read_again = [c for c, r in rows.items() if "; at E = B = 8 on the same images (" in r["reason"]]
+    assert sorted(read_again) == sorted(c for c in rows if c.startswith(("Table 1 (MNIST)", "Fig. 2 (MNIST)"))
+                                        and "gradient steps" not in c), read_again  # fmt: skip
+    for c in read_again:
+        assert rows[c]["status"] == plain[c]["status"] and rows[c]["reason"].startswith(plain[c]["reason"])
+        assert len(rows[c]["records"].split()) > len(plain[c]["records"].split())
+    (missing,) = [r for r in planned if r.kind == "match"][:1]
+    short = Records([r for r in records if r["config"] != dict(missing.config)])
+    assert not any("on the same images (" in r["reason"] for r in report.claims(short, long))
+    with pytest.raises(experiments.ParameterError, match="long_epochs"):
+        EXPERIMENT.Params(**SELECT, **{**SCALE, "long_epochs": 6})  # N = 4 does not divide 6
+
+
+def test_the_long_settings_figure_2_and_table_1_render_from_its_own_records():
+    """The notebook draws Figure 2 and Table 1 of the long setting from its records (the scale trend's one-round
+    runs at B = 72 share p, N, B and seeds with them: E and the images per class tell them apart)."""
+    from cl_utils.experiments.efficiency_runs import long_params
+
+    long = EXPERIMENT.Params(**SELECT, **{**SCALE, "long_epochs": 8, "scale_trend": [2.0]})  # the trend's B: 8 too
+    records = _records(params=long)
+    q = long_params(long)
+    assert report.long_complete(records, long) and q.mnist_epochs == q.mnist_budget == 8
+    twins = records.where("fill", method="packnet", rounds=1, budget=8, free=0.95, seeds=[0, 1, 2])
+    assert sorted((r["config"]["per_class"], r["config"]["epochs"]) for r in twins) == [(50, 8), (100, 6)]
+    fig = figures.fig_rounds_budget(records, q)
+    plt.close(fig)
+    table = figures.table_matching(records, q)
+    assert "E = 8, B = 8" in figures.caption_matching(records, q) and len(table) > 0
+    assert all(r["config"]["epochs"] == 8 and r["config"]["per_class"] == 50
+               for r in report.fig_runs(records, q, "fig2", "mnist"))  # fmt: skip

@@ -25,13 +25,13 @@ from ..verdicts import binomial_se, combined_se, compound_status, direction_stat
     size_status, weakest_status, Z
 from .runs import Records
 from .describe import synthetic
-from .efficiency_runs import BASE_KEYS, Params, fill_runs, match, match_record, setting
+from .efficiency_runs import BASE_KEYS, Params, fill_runs, long_params, long_runs, match, match_record, setting
 from .efficiency_seeds import SeedRatios, ordering_parts, run_cache, seed_ratios, size_part
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
            "memory_steps_runs", "common", "seeds_of", "subsets", "synthetic", "retraining_budget", "MATCHED_MEAN",
-           "ROW_MEANS", "scale", "row_scale", "paper_fig3", "claims"]  # fmt: skip
+           "ROW_MEANS", "scale", "row_scale", "paper_fig3", "claims", "long_complete"]  # fmt: skip
 
 TITLE = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 #: what each dataset's real data is (the CIFAR-10 of data/ is decoded from a JPEG copy)
@@ -48,10 +48,18 @@ PAPER_FIG3 = {("mnist", 0.95): 99.6, ("mnist", 0.99): 98.9, ("mnist", 0.995): 97
 def point_runs(records: Records, p: Params, d: str, method: str, free: float, rounds: int, budget: int,
                seeds: list[int], steps: str = "epochs") -> list[dict]:  # fmt: skip
     """The fill records of one point of a figure, one per seed group (the run module's grouping): matched on the
-    point's dataset, method, p, N, B and seeds only, so the records' other settings are what a caption reports;
-    ``steps="packnet"``: Memory's runs at PackNet's gradient steps (else the runs without that key)."""
-    return [records.one("fill", **{k: r.config[k] for k in POINT_KEYS}, steps=r.config.get("steps"))
-            for r in fill_runs(p, d, method, free, rounds, budget, seeds, steps)]  # fmt: skip
+    point's dataset, method, p, N, B and seeds only, so the records' other settings are what a caption reports
+    (where two records share those, the scale trend's and the long setting's at B = 72, the images per class and E
+    tell them apart); ``steps="packnet"``: Memory's runs at PackNet's gradient steps (else the runs without it)."""
+    found = []
+    for r in fill_runs(p, d, method, free, rounds, budget, seeds, steps):
+        same = records.where("fill", **{k: r.config[k] for k in POINT_KEYS}, steps=r.config.get("steps"))
+        if len(same) > 1:
+            same = [m for m in same if all(m["config"][k] == r.config[k] for k in ("per_class", "epochs"))]
+        if len(same) != 1:
+            raise LookupError(f"{len(same)} records match the point {r.describe()}")
+        found += same
+    return found
 
 
 def accuracy(runs: list[dict]) -> np.ndarray:
@@ -71,7 +79,8 @@ def fig_runs(records: Records, p: Params, fig: str, d: str) -> list[dict]:
 
 def matching_runs(records: Records, p: Params, d: str, how: str = "grid") -> list[dict]:
     """Table 1's match records of dataset ``d`` (every p, Memory then Multinet), on the grid or by the search."""
-    return [match_record(records, d, f, m, how) for f in setting(p, d).free for m in ("memory", "multinet")]
+    s = setting(p, d)
+    return [match_record(records, d, f, m, how, epochs=s.epochs) for f in s.free for m in ("memory", "multinet")]
 
 
 def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], list[dict]]:
@@ -82,7 +91,7 @@ def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], 
         return [], []
     s = setting(p, d)
     fills = [r for f in s.free for r in point_runs(records, p, d, "memory", f, 1, s.budget, s.seeds, "packnet")]
-    return fills, [match_record(records, d, f, "memory", "grid", "packnet") for f in s.free]
+    return fills, [match_record(records, d, f, "memory", "grid", "packnet", s.epochs) for f in s.free]
 
 
 # ------------------------------------------------------------------------------------ scale, from the records
@@ -109,10 +118,13 @@ def seeds_of(runs: list[dict]) -> list[int]:
 
 def subsets(runs: list[dict]) -> str:
     """How the seeds of ``runs`` draw their training subsets (and validation splits): ``"per seed"`` where every
-    record holds one seed and its own subset (:func:`.efficiency_runs._subset_seed`), ``"shared"`` where every
-    model uses seed 0's; an error if the runs mix the two (one caption cannot tell it)."""
+    record holds one seed and its own subset (:func:`.efficiency_runs._subset_seed`), or is a matching whose runs
+    do (seeds not stacked: one run per seed), ``"shared"`` where every model uses seed 0's; an error if the runs mix
+    the two (one caption cannot tell it)."""
     drawn_by = [r["config"].get("subset_seed") or 0 for r in runs]
-    if all(len(r["config"]["seeds"]) == 1 and d == r["config"]["seeds"][0] for r, d in zip(runs, drawn_by)):
+    own = [(r.get("kind") == "match" and r["config"].get("stacked") is False)
+           or (len(r["config"]["seeds"]) == 1 and d == r["config"]["seeds"][0]) for r, d in zip(runs, drawn_by)]
+    if all(own):
         return "per seed" if len(seeds_of(runs)) > 1 else "shared"
     if any(drawn_by):
         raise ValueError("the runs mix a subset per seed with one shared by every seed: one caption cannot tell it")
@@ -220,7 +232,40 @@ def claims(records: Records, p: Params) -> list[dict]:
         rows += _fig2_dip(records, p, d)
         rows += _fig3(records, p, d)
         rows += _fig4(records, p, d)
-    return rows
+    long = _long(records, p, cache)
+    return [_with_long(r, long.get(r["claim"]), p.long_epochs) for r in rows]
+
+
+def long_complete(records: Records, p: Params) -> bool:
+    """Whether every run of the long setting (``long_epochs``, :func:`.efficiency_runs.long_runs`) is in the records."""
+    runs = long_runs(p)
+    return bool(runs) and all(records.where(r.kind, **dict(r.config)) for r in runs)
+
+
+def _long(records: Records, p: Params, cache: dict[str, dict]) -> dict[str, dict]:
+    """The MNIST rows of Table 1 and Fig. 2 read in the long setting (:func:`.efficiency_runs.long_params`: E = B =
+    ``long_epochs`` on the same images), by claim; empty without one or while any of its runs is missing."""
+    q = long_params(p)
+    if q is None or not long_complete(records, p):
+        return {}
+    rows = []
+    if q.matching_datasets:
+        per_seed = _seed_ratios(records, cache or run_cache(records, q), q, "mnist")
+        rows += _table1(records, q, "mnist", per_seed) + _table1_trend(records, q, "mnist", per_seed)
+    if q.fig2_datasets:
+        rows += _fig2(records, q, "mnist") + _fig2_dip(records, q, "mnist")
+    return {r["claim"]: r for r in rows}
+
+
+def _with_long(row: dict, long: dict | None, epochs: int) -> dict:
+    """``row`` with its claim read in the long setting appended to its reason (numbers, status and reason there);
+    the row's status stays the one of the chapter's own setting, and its records gain the long setting's."""
+    if long is None:
+        return row
+    keys = {*row["records"].split(), *long["records"].split()} - {NO_RECORDS}
+    return {**row, "reason": f"{row['reason']}; at E = B = {epochs} on the same images ({long['data and scale']}): "
+                             f"{long['this book']}, {long['status']}: {long['reason']}",
+            "records": " ".join(sorted(keys)) or NO_RECORDS}  # fmt: skip
 
 
 def _fig1(records: Records, p: Params, d: str) -> list[dict]:
@@ -311,7 +356,8 @@ def _seed_ratios(records: Records, cache: dict[str, dict], p: Params, d: str, st
     """Per p: (Memory's, Multinet's) ratios per seed (:mod:`.efficiency_seeds`; ``cache``: the run cache's records by
     key); empty where any is missing. Memory's alone with ``steps="packnet"``."""
     methods = ("memory",) if steps == "packnet" else ("memory", "multinet")
-    found = {f: tuple(seed_ratios(records, cache, d, f, m, steps) for m in methods) for f in setting(p, d).free}
+    s = setting(p, d)
+    found = {f: tuple(seed_ratios(records, cache, d, f, m, steps, s.epochs) for m in methods) for f in s.free}
     return {} if any(r is None for pair in found.values() for r in pair) else found
 
 
@@ -364,7 +410,7 @@ def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     ps = s.free
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f}" for f in ps if (d, f) in PAPER_TABLE1)
     ratios = {f: compression_ratio(f, m["metrics"]["free"]) for f, m in zip(ps, matches)}
-    same_epochs = [match_record(records, d, f, "memory") for f in ps]  # Table 1's Memory matchings
+    same_epochs = [match_record(records, d, f, "memory", epochs=s.epochs) for f in ps]  # Table 1's Memory matchings
     epochs = {f: compression_ratio(f, m["metrics"]["free"]) for f, m in zip(ps, same_epochs)}
     fig1_memory = [r for f in ps for r in point_runs(records, p, d, "memory", f, 1, s.budget, s.seeds)]
     used = [fills, matches, same_epochs, fig1_memory]  # and the grid runs, where each seed is matched
@@ -566,7 +612,7 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
             return [_not_attempted(claim, paper, "datasets")]
         return [_fig3_from_fills(records, p, d, claim, paper)]
     runs = matching_runs(records, p, d)
-    targets = [match_record(records, d, f, "memory") for f in setting(p, d).free]  # PackNet's target: each p's
+    targets = [match_record(records, d, f, "memory", epochs=setting(p, d).epochs) for f in setting(p, d).free]
     ours = {f: m["metrics"]["target"] for f, m in zip(setting(p, d).free, targets)}
     shared = [f for f in ours if (d, f) in PAPER_FIG3]
     parts = []

@@ -115,6 +115,9 @@ class Params(BaseParams):
                                     "matching seed, with the MNIST images per class and E and B times each factor (a factor "
                                     "that asks for 6,000 or more images per class: the whole training split)",
                                     min=0.001, max=100.0, unique=True)  # fmt: skip
+    long_epochs: int = param(0, "E = B of a second MNIST setting at the same images per class, for Fig. 2 and "
+                             "Table 1's grid matching: do the epochs explain a gap? (0: none; the paper's are 72)",
+                             min=0, max=100_000)  # fmt: skip
 
     def check(self) -> None:
         for d in ("mnist", "cifar10"):
@@ -130,6 +133,10 @@ class Params(BaseParams):
                                      f"images per class, but its smallest class has {SMALLEST_CLASS['mnist']:,}; use "
                                      f"factors up to {SMALLEST_CLASS['mnist'] / base:.2f}, or "
                                      f"{PER_CLASS['mnist'] / base:g} and above for the whole training split")  # fmt: skip
+        if self.long_epochs and any(self.long_epochs % n for n in self.mnist_rounds):
+            raise ParameterError(f"parameter 'long_epochs' ({self.long_epochs}) must be a multiple of every MNIST round "
+                                 f"count {self.mnist_rounds} (it is the retraining budget B there too); fix it with "
+                                 f"-p long_epochs <multiple>")  # fmt: skip
         for name in ("matching_datasets", "fig2_datasets"):
             extra = [d for d in getattr(self, name) if d not in self.datasets]
             if extra:
@@ -298,6 +305,34 @@ def trend_runs(p: Params) -> list[Run]:
     return runs
 
 
+def long_params(p: Params) -> Params | None:
+    """The parameters of the long setting (``long_epochs``): MNIST alone, E = B = ``long_epochs`` at the same images per
+    class, seeds and network, Fig. 2 and Table 1's grid matching only (no search, no Memory at PackNet's steps, no
+    Figs. 1 and 4 of their own, no scale trend); ``None`` without one. The report reads its records with these."""
+    if not p.long_epochs:
+        return None
+    mnist = lambda names: [d for d in names if d == "mnist"]  # noqa: E731
+    return dataclasses.replace(p, mnist_epochs=p.long_epochs, mnist_budget=p.long_epochs, long_epochs=0,
+                               datasets=["mnist"], fig2_datasets=mnist(p.fig2_datasets), fig4_datasets=[],
+                               matching_datasets=mnist(p.matching_datasets), match_search=False,
+                               memory_equal_steps=False, scale_trend=[])  # fmt: skip
+
+
+def long_runs(p: Params) -> list[Run]:
+    """The runs of the long setting (:func:`long_params`): Fig. 2's PackNet runs at every p and N, and Table 1's grid
+    matchings of Memory and Multinet against PackNet (each asks for its grid's runs while it runs)."""
+    q = long_params(p)
+    if q is None or "mnist" not in p.datasets:
+        return []
+    s, runs = setting(q, "mnist"), []
+    if q.fig2_datasets:
+        runs += [r for f in s.free for n in s.rounds for r in fill_runs(q, "mnist", "packnet", f, n, s.budget, s.seeds)]
+    if q.matching_datasets:
+        runs += [r for f in s.free for r in fill_runs(q, "mnist", "packnet", f, 1, s.budget, q.matching_seeds)]
+        runs += [match_run(q, "mnist", f, m, "grid") for f in s.free for m in ("memory", "multinet")]
+    return runs
+
+
 def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str = "epochs") -> Run:
     """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched;
     ``steps="packnet"``: Memory at PackNet's gradient steps (PackNet's own runs are the same)."""
@@ -316,7 +351,8 @@ def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str 
 
 
 def plan(p: Params) -> list[Run]:
-    """Fig. 1, Fig. 2 and Fig. 4 on MNIST, the matching searches, then everything on CIFAR-10 (slowest last)."""
+    """Fig. 1, Fig. 2 and Fig. 4 on MNIST, the matching searches, then everything on CIFAR-10, then the long
+    setting (:func:`long_runs`)."""
     runs: list[Run] = []
     for d in DATASETS:
         s = setting(p, d)
@@ -338,6 +374,7 @@ def plan(p: Params) -> list[Run]:
                 runs += [match_run(p, d, f, "memory", "grid", "packnet") for f in s.free]
             if d == "mnist":
                 runs += trend_runs(p)
+    runs += long_runs(p)  # MNIST at E = B = long_epochs: last, the longest
     seen, unique = set(), []
     for r in runs:  # a point shared by two figures (Fig. 1 and Fig. 2 at N = 1) is one run
         key = (r.kind, repr(sorted(r.config.items())))
@@ -434,14 +471,20 @@ def accuracy(records: Records, p: Params, d: str, method: str, free: float, roun
 
 
 def match_record(records: Records, d: str, free: float, method: str, how: str = "grid",
-                 steps: str = "epochs") -> dict:  # fmt: skip
+                 steps: str = "epochs", epochs: int | None = None) -> dict:  # fmt: skip
     """The record of the matching of ``method`` against PackNet at ``free`` (on the grid, or by the search);
-    ``steps="packnet"``: Memory's at PackNet's gradient steps."""
-    return records.one("match", dataset=d, target_free=free, method=method, how=how,
-                       steps=None if steps == "epochs" else steps)  # fmt: skip
+    ``steps="packnet"``: Memory's at PackNet's gradient steps; ``epochs`` tells the chapter's setting and the long
+    one apart where both are in the records (elsewhere E is read from the record, not asked for)."""
+    found = records.where("match", dataset=d, target_free=free, method=method, how=how,
+                          steps=None if steps == "epochs" else steps)  # fmt: skip
+    if len(found) > 1 and epochs is not None:
+        found = [r for r in found if r["config"]["epochs"] == epochs]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} matching records of {method} against PackNet at p={free:g} on {d} ({how})")
+    return found[0]
 
 
 def match(records: Records, p: Params, d: str, free: float, method: str, how: str = "grid",
           steps: str = "epochs") -> dict:  # fmt: skip
     """The metrics of :func:`match_record`."""
-    return match_record(records, d, free, method, how, steps)["metrics"]
+    return match_record(records, d, free, method, how, steps, setting(p, d).epochs)["metrics"]

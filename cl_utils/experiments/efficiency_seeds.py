@@ -57,10 +57,10 @@ def run_cache(records: Records, p: Params) -> dict[str, dict]:
 
 
 def seed_ratios(records: Records, cache: dict[str, dict], d: str, free: float, method: str,
-                steps: str = "epochs") -> SeedRatios | None:  # fmt: skip
-    """Each seed's own grid matching of ``method`` against PackNet at ``free`` (None where the matching's grid runs
-    are not in the cache, or the matching was not made on a grid)."""
-    match = match_record(records, d, free, method, "grid", steps)
+                steps: str = "epochs", epochs: int | None = None) -> SeedRatios | None:  # fmt: skip
+    """Each seed's own grid matching of ``method`` against PackNet at ``free``, trained for ``epochs`` (None where the
+    matching's grid runs are not in the cache, or the matching was not made on a grid)."""
+    match = match_record(records, d, free, method, "grid", steps, epochs)
     grid = _grid_curves(match, cache)
     if grid is None:
         return None

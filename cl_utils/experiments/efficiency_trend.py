@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..verdicts import combined_se, seed_se, size_status
 from .runs import Records
-from .efficiency_runs import BASE_KEYS, PER_CLASS, Params, fill_runs, setting
+from .efficiency_runs import BASE_KEYS, PER_CLASS, Params, fill_runs, long_params, setting
 
 __all__ = ["POINT_KEYS", "SCALE_KEYS", "trend_records", "trend_table", "trend_clause"]
 
@@ -36,9 +36,12 @@ def trend_records(records: Records, p: Params) -> list[dict]:
         return []
     groups = [a[0]["config"]["seeds"] for a in anchor]  # one stacked group, or one group per seed (its own subset)
     same = {k: anchor[0][0]["config"].get(k) for k in BASE_KEYS if k not in (*SCALE_KEYS, "subset_seed")}
+    q = long_params(p)  # its one-round runs are another point of E at the chapter's images: not the trend's
+    long = (s.per_class, q.mnist_epochs, q.mnist_budget) if q else None
     found = [r for r in records.where("fill", method="packnet", rounds=1)
              if r["config"]["seeds"] in groups and r["config"]["free"] in s.free
-             and all(r["config"].get(k) == v for k, v in same.items())]  # fmt: skip
+             and all(r["config"].get(k) == v for k, v in same.items())
+             and tuple(r["config"][k] for k in SCALE_KEYS) != long]  # fmt: skip
     scales = {tuple(r["config"][k] for k in SCALE_KEYS) for r in found}
     return found if len(scales) > 1 else []
 
