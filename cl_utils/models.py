@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "MultiHeadNet", "StackedLinear", "StackedConv2d", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
+    "MultiHeadNet", "StackedLinear", "StackedConv2d", "StackedPermutation", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
     "stacked_mlp", "stacked_ball_cnn", "stacked_zenke_cnn", "num_models", "per_model", "model_parameters", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
     "VGG16_LAYOUT",
 ]  # fmt: skip
@@ -88,6 +88,18 @@ class StackedConv2d(nn.Module):
         s, out, c, kh, kw = self.weight.shape
         return F.conv2d(x, self.weight.reshape(s * out, c, kh, kw), self.bias.reshape(-1), padding=self.padding,
                         groups=s)  # fmt: skip
+
+
+class StackedPermutation(nn.Module):
+    """Each stacked model reads its own fixed permutation of the input features: ``(S, B, F)`` in, model ``s``'s
+    slice ``x[s][:, perms[s]]`` out (a permuted-MNIST task per model on one shared image tensor)."""
+
+    def __init__(self, perms: torch.Tensor):
+        super().__init__()
+        self.register_buffer("perms", perms.long())  # (S, F)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.gather(x, 2, self.perms.unsqueeze(1).expand(-1, x.shape[1], -1))
 
 
 class ToGrouped(nn.Module):
@@ -200,15 +212,19 @@ def mlp(
     return MultiHeadNet(nn.Sequential(*layers), width, head_sizes)
 
 
-def stacked_mlp(num_models: int, in_features: int, hidden: Sequence[int], head_sizes: Sequence[int]) -> MultiHeadNet:
+def stacked_mlp(num_models: int, in_features: int, hidden: Sequence[int], head_sizes: Sequence[int],
+                input_permutations: torch.Tensor | None = None) -> MultiHeadNet:
     """``num_models`` independent copies of :func:`mlp` (ReLU, no dropout) in one network.
 
     Every layer is a :class:`StackedLinear`. Inputs are ``(S, B, ...)``, one batch per model
     (:func:`~cl_utils.train.fit` gives each model its own data order; the evaluation functions
     expand a shared batch with :func:`per_model`), and the logits come out as
-    ``(B, classes, num_models)``. PackNet prunes each model separately.
+    ``(B, classes, num_models)``. PackNet prunes each model separately. ``input_permutations``
+    (``(S, in_features)``): each model first permutes its flat input (:class:`StackedPermutation`).
     """
     layers: list[nn.Module] = [nn.Flatten(start_dim=2)]
+    if input_permutations is not None:
+        layers.append(StackedPermutation(input_permutations))
     width = in_features
     for h in hidden:
         layers += [StackedLinear(num_models, width, h), nn.ReLU()]

@@ -19,7 +19,7 @@ import torch
 from .data import RawDataset, load_dataset
 from .transforms import center_crop, class_balanced_subset, grey_to_rgb, pad_to, resize, to_float, train_val_split
 
-__all__ = ["Task", "make_task", "permuted_tasks", "split_tasks", "flipped_task", "dataset_sequence", "concat_tasks"]
+__all__ = ["Task", "make_task", "permutations", "permuted_tasks", "split_tasks", "flipped_task", "dataset_sequence", "concat_tasks"]
 
 _SPLITS = ("train", "val", "test")
 
@@ -145,17 +145,20 @@ def make_task(
     return task
 
 
-def permuted_tasks(task: Task, num_tasks: int, seed: int, first_identity: bool = True) -> list[Task]:
-    """``num_tasks`` copies of ``task``, each with its own fixed permutation of all input values.
-
-    The permutations are drawn from one generator seeded by ``seed``; with
-    ``first_identity`` the first task is the unpermuted data, as in Zenke et al. (2017).
-    """
+def permutations(n_features: int, num_tasks: int, seed: int, first_identity: bool = True) -> list[torch.Tensor]:
+    """The input permutations of :func:`permuted_tasks`: drawn from one generator seeded by ``seed``; with
+    ``first_identity`` the first is the identity (the unpermuted data, as in Zenke et al. 2017)."""
     g = torch.Generator().manual_seed(seed)
+    return [torch.arange(n_features) if (t == 0 and first_identity) else torch.randperm(n_features, generator=g)
+            for t in range(num_tasks)]  # fmt: skip
+
+
+def permuted_tasks(task: Task, num_tasks: int, seed: int, first_identity: bool = True) -> list[Task]:
+    """``num_tasks`` copies of ``task``, each with its own fixed permutation of all input values
+    (:func:`permutations`)."""
     n_features = int(torch.tensor(task.input_shape).prod())
     tasks = []
-    for t in range(num_tasks):
-        perm = torch.arange(n_features) if (t == 0 and first_identity) else torch.randperm(n_features, generator=g)
+    for t, perm in enumerate(permutations(n_features, num_tasks, seed, first_identity)):
         perm = perm.to(task.x_train.device)
 
         def apply(x: torch.Tensor, perm: torch.Tensor = perm) -> torch.Tensor:

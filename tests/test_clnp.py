@@ -349,3 +349,19 @@ def test_normalise_units_changes_no_output_and_leaves_earlier_tasks_bit_identica
     for i, u in enumerate(clnp.units):  # rows of task 1's units unchanged
         rows = clnp.owner(i) == 1
         assert torch.equal(u.layer.weight[rows], frozen[f"body.{u.name}.weight"][rows])
+
+
+def test_the_single_task_baseline_stacks_a_repetitions_tasks_and_off_keeps_one_run_per_task():
+    from cl_utils import experiments as ex
+    from cl_utils.experiments import clnp_runs as C
+    from cl_utils.experiments.runs import RunContext
+
+    smoke = ex.preset("03_clnp", "smoke")
+    stacked = [r for r in C.plan(C.Params.from_values({}, smoke)) if r.kind == "single_task"]
+    alone = [r for r in C.plan(C.Params.from_values({"stack_tasks": False}, smoke)) if r.kind == "single_task"]
+    tasks = smoke["num_tasks"]
+    assert len(alone) == tasks * len(stacked) and not [r for r in alone if "tasks" in r.config]
+    assert all(r.config["tasks"] == list(range(tasks)) and r.config["task"] == 0 for r in stacked)
+    ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
+    out = C.run_single_task(C.SingleTaskRun.from_config(dict(stacked[0].config)), ctx)
+    assert len(out["test_acc"]) == tasks and all(a > 0.6 for a in out["test_acc"])  # each model learns its task

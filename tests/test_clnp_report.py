@@ -296,3 +296,26 @@ def test_the_wide_finding_describes_every_repetition_not_only_the_first():
     levels = [97.5 + n for n in NOISE]
     levels[1] = 96.0
     assert f"The average over {TASKS} tasks is {np.mean(levels):.2f} %" in sentence
+
+
+def test_a_stacked_single_task_record_reads_as_one_record_per_task():
+    """A repetition's single-task networks trained as one stacked network (one record, ``tasks``) give the same
+    averages, claims and records as one record per task."""
+    records = _records(wide_level=98.4, narrow_full_at=10, rescaling_gain=3.0)
+    per_task = records.where("single_task")
+    stacked = []
+    for r in range(len(NOISE)):
+        mine = sorted((x for x in per_task if x["config"]["rep"] == r), key=lambda x: x["config"]["task"])
+        config = {**{k: v for k, v in mine[0]["config"].items()}, "tasks": [x["config"]["task"] for x in mine]}
+        stacked.append({**mine[0], "key": f"stack{r:011d}", "config": config,
+                        "metrics": {"test_acc": [x["metrics"]["test_acc"] for x in mine]}})  # fmt: skip
+    restacked = Records([x for x in records if x["kind"] != "single_task"] + stacked)
+    views = clnp_records.single_task_records(restacked)
+    assert len(views) == len(per_task) and all("tasks" not in v["config"] for v in views)
+    assert sorted((v["config"]["rep"], v["config"]["task"], v["metrics"]["test_acc"]) for v in views) == sorted(
+        (x["config"]["rep"], x["config"]["task"], x["metrics"]["test_acc"]) for x in per_task)
+    assert clnp_records.single_task_averages(restacked) == clnp_records.single_task_averages(records)
+    rows, again = report.claims(records, P), report.claims(restacked, P)
+    assert [r["status"] for r in rows] == [r["status"] for r in again]
+    assert [r["reason"] for r in rows] == [r["reason"] for r in again]
+    assert len(again[1]["records"].split()) == 5 + 5  # the wide runs and the five stacks

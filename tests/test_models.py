@@ -67,3 +67,24 @@ def test_stacked_zenke_cnn_is_independent_zenke_cnns():
         torch.testing.assert_close(plain(x, 1), out[..., s], rtol=1e-5, atol=1e-5)
     with pytest.raises(IndexError):
         cl.models.model_parameters(stack, 3)
+
+
+def test_a_stacked_mlp_with_input_permutations_is_each_models_mlp_on_its_permuted_task():
+    from cl_utils.streams import permutations
+
+    perms = permutations(784, 3, seed=1000)
+    assert torch.equal(perms[0], torch.arange(784)) and not torch.equal(perms[1], perms[2])
+    torch.manual_seed(0)
+    stack = cl.models.stacked_mlp(3, 784, [16], [10], torch.stack(perms)).eval()
+    x = torch.rand(6, 1, 28, 28)
+    out = stack(cl.models.per_model(x, 3), 0)
+    task = cl.make_task(cl.load_dataset("mnist", "synthetic"), val_fraction=0.1, seed=0)
+    permuted = cl.permuted_tasks(task, 3, seed=1000)
+    for s in range(3):
+        plain = cl.mlp(784, [16], [10]).eval()
+        with torch.no_grad():
+            for q, p in zip(plain.parameters(), cl.models.model_parameters(stack, s).values()):
+                q.copy_(p)
+        seen = x.reshape(6, -1)[:, perms[s]]  # what permuted_tasks does to the images of task s
+        torch.testing.assert_close(plain(seen, 0), out[..., s], rtol=1e-5, atol=1e-5)
+        assert torch.equal(permuted[s].x_test[:2].reshape(2, -1), task.x_test[:2].reshape(2, -1)[:, perms[s]])

@@ -15,7 +15,7 @@ from .runs import Records
 from .describe import synthetic
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
-           "wide_runs", "single_task_averages", "narrow_by_margin", "saturating_margin", "lasts_until", "scales",
+           "wide_runs", "single_task_records", "single_task_averages", "narrow_by_margin", "saturating_margin", "lasts_until", "scales",
            "scale_wide", "scale_narrow", "scale_cifar"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
@@ -52,10 +52,26 @@ def wide_runs(records: Records, p: Params) -> tuple[list[dict], list[dict]]:
     return main, [r for r in check if r not in main]
 
 
+def single_task_records(records: Records) -> list[dict]:
+    """The single-task records as one per task: a stacked run's record (``tasks``, every task of a repetition as one
+    network) becomes one view per task, its config with that ``task``, its ``test_acc`` that task's; the views keep
+    the stack's ``key``. Records of one task pass as they are."""
+    views = []
+    for r in records.where("single_task"):
+        tasks = r["config"].get("tasks")
+        if not tasks:
+            views.append(r)
+            continue
+        config = {k: v for k, v in r["config"].items() if k != "tasks"}
+        views += [{**r, "config": config | {"task": t}, "metrics": {"test_acc": a}}
+                  for t, a in zip(tasks, r["metrics"]["test_acc"])]  # fmt: skip
+    return views
+
+
 def single_task_averages(records: Records) -> list[float]:
     """Per repetition, the mean test accuracy (%) of the single-task networks over all its tasks."""
     by_rep: dict[int, list[float]] = {}
-    for r in records.where("single_task"):
+    for r in single_task_records(records):
         by_rep.setdefault(r["config"]["rep"], []).append(100 * r["metrics"]["test_acc"])
     return [float(np.mean(a)) for _, a in sorted(by_rep.items())]
 
@@ -111,7 +127,7 @@ def scale_wide(records: Records, p: Params) -> str:
         return "no wide run"
     c = main[0]["config"]
     single = single_task_averages(records)
-    tasks = len(records.where("single_task")) // max(len(single), 1)
+    tasks = len(single_task_records(records)) // max(len(single), 1)
     grid = f"lr {', '.join(f'{x:g}' for x in c['grid_lrs'])}, alpha x{', '.join(f'{x:g}' for x in c['grid_alpha_scales'])}"
     return (f"{_mnist_label(main)}; {_mlp(c)}, single head; {c['epochs_per_task']} epochs/task, batch "
             f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}; "

@@ -14,7 +14,7 @@ from ..claims import run_keys
 from .clnp_runs import Params
 from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
                            largest_change, lasts_until, narrow_by_margin, saturating_margin, scales,
-                           single_task_averages, wide_runs)
+                           single_task_averages, single_task_records, wide_runs)
 from .runs import Records
 
 __all__ = ["claims"]
@@ -46,7 +46,7 @@ def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> 
     wide, check = wide_runs(records, p)
     margins = narrow_by_margin(records, p.normalise_units)
     wide_avg = [final_accuracy(r) for r in wide]
-    single, single_runs = single_task_averages(records), records.where("single_task")
+    single, single_runs = single_task_averages(records), single_task_records(records)
     n_test = MNIST_TEST * p.num_tasks
     wide_mean, wide_se = _level(wide_avg, n_test)
     single_mean, single_se = _level(single, n_test)

@@ -15,12 +15,13 @@ import dataclasses
 import itertools
 
 import numpy as np
+import torch
 
 from ..clnp import CLNP
 from ..clnp_schedule import run_sequence
-from ..models import mlp, zenke_cnn
-from ..streams import Task, permuted_tasks, split_tasks
-from ..train import TrainSettings, evaluate, fit, make_optimizer, set_seed
+from ..models import mlp, stacked_mlp, zenke_cnn
+from ..streams import Task, permutations, permuted_tasks, split_tasks
+from ..train import TrainSettings, accuracy_per_model, evaluate, fit, make_optimizer, set_seed
 from .data_cache import task
 from .runs import Run, RunContext, mlp_cost
 from .params import ParameterError, param
@@ -59,6 +60,9 @@ class Params(BaseParams):
                                           min_length=1)  # fmt: skip
     single_task_repetitions: int = param(5, "repetitions of the single-task baseline (each trains all tasks alone)",
                                         min=1, max=100)  # fmt: skip
+    stack_tasks: bool = param(True, "train a repetition's single-task networks as one stacked network (each task a "
+                              "model reading its own permutation of the shared images); off: one run per task (a "
+                              "CPU gains nothing: CONTRIBUTING)")  # fmt: skip
     check_grid_lrs: list[float] = param([0.001, 0.002, 0.005], "our check of section 3.2's selection on the wide "
                                        "network: a task-1 grid of learning rates ...", min=1e-8, max=1.0,
                                        min_length=1)  # fmt: skip
@@ -154,7 +158,8 @@ class WideRun(PermutedRun):
 
 @dataclasses.dataclass(frozen=True)
 class SingleTaskRun(PermutedRun):
-    """The wide network trained on task ``task`` of a repetition's stream alone (no L1, no pruning)."""
+    """The wide network trained on task ``task`` of a repetition's stream alone (no L1, no pruning); with ``tasks``,
+    those tasks of the repetition as one stacked network (``task`` is the first)."""
 
     hidden: list[int]
     lr: float
@@ -162,6 +167,7 @@ class SingleTaskRun(PermutedRun):
     rep: int
     seed: int
     data_seed: int
+    tasks: list[int] | None = optional()  # stacked: every task of the repetition (absent: ``task`` alone)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,9 +245,11 @@ def plan(p: Params) -> list[Run]:
     runs += [Run("wide", WideRun(**check, **rep(r)), ("mnist",), check_cost) for r in p.check_grid_reps
              if (p.check_grid_lrs, p.check_grid_alpha_scales) != (p.grid_lrs, p.grid_alpha_scales)]
     # the single-task baseline: every task of every repetition's stream, alone, without L1 or pruning
-    runs += [Run("single_task", SingleTaskRun(**common, hidden=p.wide_hidden, lr=p.wide_lr, task=t, **rep(r)),
-                 ("mnist",), wide_cost / p.num_tasks / 2)
-             for r in range(p.single_task_repetitions) for t in range(p.num_tasks)]  # fmt: skip
+    groups = [list(range(p.num_tasks))] if p.stack_tasks else [[t] for t in range(p.num_tasks)]
+    runs += [Run("single_task", SingleTaskRun(**common, hidden=p.wide_hidden, lr=p.wide_lr, task=g[0], **rep(r),
+                                              **({"tasks": g} if len(g) > 1 else {})),
+                 ("mnist",), wide_cost / p.num_tasks / 2 * len(g))
+             for r in range(p.single_task_repetitions) for g in groups]  # fmt: skip
     # the paper's margin first, then the scan: each margin's first repetition before the others'
     margins = [p.narrow_margin, *(m for m in p.narrow_margin_scan if m != p.narrow_margin)]
     reps = {m: p.narrow_repetitions if m == p.narrow_margin else p.narrow_scan_repetitions for m in margins}
@@ -293,12 +301,23 @@ def run_wide(c: WideRun, ctx: RunContext) -> dict:
 
 
 def run_single_task(c: SingleTaskRun, ctx: RunContext) -> dict:
-    """Single-task training (no L1, no pruning) of the wide network on one task of the stream."""
+    """Single-task training (no L1, no pruning) of the wide network on one task of the stream; with ``tasks``, each
+    of them as one model of a stacked network that reads its task's permutation of the shared images (its own
+    initial weights and data order): ``test_acc`` per task, in order."""
     generator = set_seed(c.seed)
-    t = permuted_stream(c, ctx)[c.task]
-    model = mlp(784, c.hidden, [10]).to(ctx.device)
-    fit(model, t.x_train, t.y_train, epochs=c.epochs_per_task, batch_size=c.batch_size,
+    if c.tasks:
+        base = task("mnist", ctx.data_source, ctx.device, val_fraction=c.val_fraction, seed=c.data_seed)
+        perms = permutations(784, c.num_tasks, seed=1000 + c.rep)  # the stream's (:func:`permuted_stream`)
+        model = stacked_mlp(len(c.tasks), 784, c.hidden, [10], torch.stack([perms[t] for t in c.tasks]))
+        x, y = base.x_train, base.y_train
+    else:
+        t = permuted_stream(c, ctx)[c.task]
+        model, x, y = mlp(784, c.hidden, [10]), t.x_train, t.y_train
+    model = model.to(ctx.device)
+    fit(model, x, y, epochs=c.epochs_per_task, batch_size=c.batch_size,
         optimizer=make_optimizer(model.parameters(), "adam", c.lr), generator=generator, show_progress=ctx.show_progress)
+    if c.tasks:
+        return {"test_acc": accuracy_per_model(model, *base.split("test"), forward=lambda xb: model(xb, 0))}
     return {"test_acc": evaluate(model, *t.split("test"))[1]}
 
 
