@@ -19,8 +19,9 @@ every task seen so far; chapter 06 builds each method from its configuration and
 
 A method whose network may stack several independent models (one per seed, :func:`~cl_utils.models.stacked_mlp`)
 is a :class:`StackableMethod`: it says what each stacked model keeps, and :func:`learn_stream_per_model` runs it
-once for all of them, giving each model the result :func:`learn_stream` would give it alone (fine-tuning, joint
-training and PackNet under Ball et al.'s schedule; each stacked model has its own initial weights and data order).
+once for all of them and measures each model as :func:`learn_stream` measures one network (fine-tuning, joint
+training and PackNet under Ball et al.'s schedule). Each stacked model has its own initial weights and data order,
+so it is another draw than the unstacked run of its seed, not the same run.
 """
 from __future__ import annotations
 
