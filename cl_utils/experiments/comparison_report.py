@@ -245,8 +245,9 @@ def plot_time(frame: pd.DataFrame, scale_line: str, records: Records) -> plt.Fig
     many of them shared the cores with another process (the records' load average), which slows a run."""
     drawn = [r for r in seed_views(records.where("train")) if not is_diagnostic(r["config"])]  # what it draws
     environment = "; ".join(f"{n} runs on {w}" for w, n in trained_where(drawn).items())
-    environment += "".join(f"; {n} of them stacked, each at its stack's time / seeds" for n in
-                           [sum("stacked_with" in r["config"] for r in drawn)] if n)  # fmt: skip
+    stacked = sum("stacked_with" in r["config"] for r in drawn)  # each drawn at its stack's time over its seeds
+    if stacked:
+        environment += f"; {stacked} of them stacked, each at its stack's time / seeds"
     loads = [(r["environment"] or {}).get("load_average") for r in drawn]
     busy = sum(1 for la in loads if la is not None and la > 1.5)  # other work ran beside it: its time is slower
     untold = loads.count(None)

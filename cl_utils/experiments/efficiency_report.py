@@ -51,15 +51,9 @@ def point_runs(records: Records, p: Params, d: str, method: str, free: float, ro
     point's dataset, method, p, N, B and seeds only, so the records' other settings are what a caption reports
     (where two records share those, the scale trend's and the long setting's at B = 72, the images per class and E
     tell them apart); ``steps="packnet"``: Memory's runs at PackNet's gradient steps (else the runs without it)."""
-    found = []
-    for r in fill_runs(p, d, method, free, rounds, budget, seeds, steps):
-        same = records.where("fill", **{k: r.config[k] for k in POINT_KEYS}, steps=r.config.get("steps"))
-        if len(same) > 1:
-            same = [m for m in same if all(m["config"][k] == r.config[k] for k in ("per_class", "epochs"))]
-        if len(same) != 1:
-            raise LookupError(f"{len(same)} records match the point {r.describe()}")
-        found += same
-    return found
+    return [records.one("fill", prefer={k: r.config[k] for k in ("per_class", "epochs")},
+                        **{k: r.config[k] for k in POINT_KEYS}, steps=r.config.get("steps"))
+            for r in fill_runs(p, d, method, free, rounds, budget, seeds, steps)]  # fmt: skip
 
 
 def accuracy(runs: list[dict]) -> np.ndarray:
@@ -250,7 +244,7 @@ def _long(records: Records, p: Params, cache: dict[str, dict]) -> dict[str, dict
         return {}
     rows = []
     if q.matching_datasets:
-        per_seed = _seed_ratios(records, cache or run_cache(records, q), q, "mnist")
+        per_seed = _seed_ratios(records, cache, q, "mnist")  # q matches on MNIST only where p does: cache is read
         rows += _table1(records, q, "mnist", per_seed) + _table1_trend(records, q, "mnist", per_seed)
     if q.fig2_datasets:
         rows += _fig2(records, q, "mnist") + _fig2_dip(records, q, "mnist")
@@ -612,8 +606,9 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
             return [_not_attempted(claim, paper, "datasets")]
         return [_fig3_from_fills(records, p, d, claim, paper)]
     runs = matching_runs(records, p, d)
-    targets = [match_record(records, d, f, "memory", epochs=setting(p, d).epochs) for f in setting(p, d).free]
-    ours = {f: m["metrics"]["target"] for f, m in zip(setting(p, d).free, targets)}
+    s = setting(p, d)
+    targets = [match_record(records, d, f, "memory", epochs=s.epochs) for f in s.free]  # PackNet's target, each p
+    ours = {f: m["metrics"]["target"] for f, m in zip(s.free, targets)}
     shared = [f for f in ours if (d, f) in PAPER_FIG3]
     parts = []
     for f in shared:
@@ -626,7 +621,7 @@ def _fig3(records: Records, p: Params, d: str) -> list[dict]:
                  "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds",
                  "status": "not attempted", "reason": "not measurable (no p in common)", "records": NO_RECORDS}]
     clause, trend = _trend(records, p, d)
-    packnet = _packnet_runs(records, p, d, [(f, 1, setting(p, d).budget) for f in shared], p.matching_seeds)
+    packnet = _packnet_runs(records, p, d, [(f, 1, s.budget) for f in shared], p.matching_seeds)
     return [{"claim": claim, "paper": paper, "this book": ", ".join(f"p={f:g}: {a:.1f} %" for f, a in ours.items()),
              "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds",
              "status": weakest_status(st for st, _ in parts),

@@ -475,13 +475,8 @@ def match_record(records: Records, d: str, free: float, method: str, how: str = 
     """The record of the matching of ``method`` against PackNet at ``free`` (on the grid, or by the search);
     ``steps="packnet"``: Memory's at PackNet's gradient steps; ``epochs`` tells the chapter's setting and the long
     one apart where both are in the records (elsewhere E is read from the record, not asked for)."""
-    found = records.where("match", dataset=d, target_free=free, method=method, how=how,
-                          steps=None if steps == "epochs" else steps)  # fmt: skip
-    if len(found) > 1 and epochs is not None:
-        found = [r for r in found if r["config"]["epochs"] == epochs]
-    if len(found) != 1:
-        raise LookupError(f"{len(found)} matching records of {method} against PackNet at p={free:g} on {d} ({how})")
-    return found[0]
+    return records.one("match", prefer=None if epochs is None else {"epochs": epochs}, dataset=d, target_free=free,
+                       method=method, how=how, steps=None if steps == "epochs" else steps)  # fmt: skip
 
 
 def match(records: Records, p: Params, d: str, free: float, method: str, how: str = "grid",

@@ -221,9 +221,9 @@ def control_runs(records: Records, p: Params, fig: str) -> list[dict]:
 def restart_control(records: Records, p: Params, fig: str, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our control beside the figure's runs: per run kind, the training and validation accuracy averaged over all
     epochs and seeds (%), their gap, and the training accuracy against the plain baseline, paired by seed (points,
-    mean ± SE over the seeds; ``attrs["control_seeds"]``: how many). Empty where the control did not run. Pruning's effect on training accuracy is what
-    is left of a pruned run's difference once the control's, the restarts alone, is set beside it. ``history``:
-    :func:`history_frame`'s, if the caller has it already."""
+    mean ± SE over the seeds; ``attrs["control_seeds"]``: how many). Empty where the control did not run.
+    Pruning's effect on training accuracy is what is left of a pruned run's difference once the control's, the
+    restarts alone, is set beside it. ``history``: :func:`history_frame`'s, if the caller has it already."""
     control = control_runs(records, p, fig)
     if not control or not runs(records, p, fig):
         return pd.DataFrame()

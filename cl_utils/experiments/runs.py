@@ -218,10 +218,15 @@ class Records:
         return [r for r in self.items if (kind is None or r["kind"] == kind)
                 and all(r["config"].get(k) == v for k, v in match.items())]  # fmt: skip
 
-    def one(self, kind: str | None = None, **match: Any) -> dict:
+    def one(self, kind: str | None = None, *, prefer: Mapping[str, Any] | None = None, **match: Any) -> dict:
+        """The one record of ``kind`` whose config has every ``match`` value; where several have them, the one whose
+        config also has every ``prefer`` value (a setting the caller knows but does not select by, so that
+        otherwise it is read from the record: e.g. the epochs of two settings that share a point)."""
         found = self.where(kind, **match)
+        if len(found) > 1 and prefer:
+            found = [r for r in found if all(r["config"].get(k) == v for k, v in prefer.items())]
         if len(found) != 1:
-            raise LookupError(f"{len(found)} records match {kind} {match}")
+            raise LookupError(f"{len(found)} records match {kind} {match}" + (f", preferring {prefer}" if prefer else ""))
         return found[0]
 
 
