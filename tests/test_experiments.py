@@ -74,13 +74,14 @@ def test_command_budget_zero_trains_nothing(tmp_path):
 
 
 def test_command_budget_is_in_seconds(tmp_path):
-    """--budget 1: runs start only during the first second (00's smoke runs take ~1 s each), so most of the 8
-    stay pending; read as minutes, every run would train."""
-    out = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "--budget", "1")
+    """--budget 1: runs start only during the first second, so most of the 40 (20 seeds; 00's smoke runs take 0.1 to
+    0.5 s each, and 8 of them once all fitted in one second) stay pending; read as minutes, every run would train."""
+    out = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "-p", "seeds", str(list(range(20))),
+                    "--budget", "1")
     trained, _, pending = (int(part.split()[0]) for part in out.stdout.strip().splitlines()[-1].split(", "))
     assert out.returncode == 0 and trained >= 1 and pending >= 4, out.stdout[-500:]
     assert len(list(tmp_path.rglob("*.json"))) == trained
-    again = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "-p", "seeds", "[7, 8]", "--budget", "0.5")
+    again = reproduce("00", "--preset", "smoke", "--results", str(tmp_path), "-p", "seeds", "[97, 98]", "--budget", "0.5")
     first = next(line for line in again.stdout.splitlines() if "training" in line)
     assert "(0 of 8 trained; this run ~" in first and "the 8 left ~" in first, first  # estimates from the records
 
