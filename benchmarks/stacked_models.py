@@ -3,7 +3,7 @@
 For each of the book's small model shapes, trains on random inputs (Adam, its batch size, each
 model its own data order) for a fixed number of steps: one model; ``S`` models stacked in one network
 (:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`,
-:func:`~cl_utils.models.stacked_zenke_cnn`); and ``S``
+:func:`~cl_utils.models.stacked_zenke_cnn`, :func:`~cl_utils.models.stacked_vgg16`); and ``S``
 models one after another (``S`` times the single model's time, measured). Prints steps per
 second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
 present. On the CPU only a very small model stands in for a small model on a GPU, where a step
@@ -11,7 +11,7 @@ waits on per-operator overhead rather than arithmetic: ten stacked copies of the
 already make the CPU's arithmetic the bottleneck (the rows say by how much). Not a test: timings depend on the
 machine. Run it with
 
-    python benchmarks/stacked_models.py [--models 10] [--device cuda] [--steps 200]
+    python benchmarks/stacked_models.py [--models 10] [--device cuda] [--steps 200] [--conv] [--only VGG]
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import argparse
 import torch
 
 import cl_utils as cl
-from cl_utils.models import ball_cnn, mlp, stacked_ball_cnn, stacked_mlp, stacked_zenke_cnn, zenke_cnn
+from cl_utils.models import (ball_cnn, mlp, stacked_ball_cnn, stacked_mlp, stacked_vgg16, stacked_zenke_cnn, vgg16,
+                             zenke_cnn)  # fmt: skip
 from train_loop import timed  # this folder is on sys.path when the script runs
 
 #: name -> (build one, build S stacked, input shape, batch size, CPU by default)
@@ -35,6 +36,9 @@ SHAPES = {
                                             False),
     "Zenke et al.'s conv net x0.5 (chapter 06's committed width)": (
         lambda: zenke_cnn([2], width=0.5), lambda s: stacked_zenke_cnn(s, [2], width=0.5), (3, 32, 32), 32, False),
+    "VGG-16-BN x0.25, fc 512-512 (chapter 01's committed network)": (
+        lambda: vgg16([2], width=0.25, batch_norm=True, fc_widths=[512, 512]),
+        lambda s: stacked_vgg16(s, [2], width=0.25, batch_norm=True, fc_widths=[512, 512]), (3, 32, 32), 32, False),
 }  # fmt: skip
 
 
@@ -55,7 +59,8 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the CPU, and CUDA when present)")
-    parser.add_argument("--conv", action="store_true", help="also the conv net on the CPU (slow)")
+    parser.add_argument("--conv", action="store_true", help="also the conv nets on the CPU (slow)")
+    parser.add_argument("--only", default="", help="only the models whose name holds this text")
     args = parser.parse_args()
     devices = [torch.device(args.device)] if args.device else [torch.device("cpu")] + (
         [torch.device("cuda")] if torch.cuda.is_available() else [])  # fmt: skip
@@ -66,7 +71,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for device in devices:
         for name, (one, stacked, shape, batch, on_cpu) in SHAPES.items():
-            if device.type == "cpu" and not (on_cpu or args.conv):
+            if (device.type == "cpu" and not (on_cpu or args.conv)) or args.only not in name:
                 continue
             torch.manual_seed(0)
             single = _seconds(one(), shape, batch, args.steps, device)

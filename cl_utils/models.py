@@ -14,17 +14,19 @@ Bodies provided:
   layers with 4,224 filters at width 1, optional batch-norm, a width multiplier.
 * :func:`stacked_mlp`: ``S`` independent MLPs (e.g. one per seed) evaluated as one
   network with batched matrix products (:class:`StackedLinear`), so that many
-  small runs share each kernel launch and each Python step; :func:`stacked_ball_cnn` and
-  :func:`stacked_zenke_cnn` do the same for the conv nets (grouped convolutions). Every parameter of
-  a stacked network has the model as its first dimension (:func:`model_parameters`).
+  small runs share each kernel launch and each Python step; :func:`stacked_ball_cnn`,
+  :func:`stacked_zenke_cnn` and :func:`stacked_vgg16` do the same for the conv nets (grouped
+  convolutions, :class:`StackedBatchNorm2d`). Every parameter of a stacked network has the model as its
+  first dimension (:func:`model_parameters`); :func:`stacked_state` loads plain networks' states into one.
 
 Why one module (over 300 lines): the book's networks are short builders that share the
 :class:`MultiHeadNet` and stacked-layer conventions; a reader finds every architecture in one place.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +35,7 @@ from torch import nn
 __all__ = [
     "MultiHeadNet", "StackedLinear", "StackedConv2d", "StackedPermutation", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
     "stacked_mlp", "stacked_ball_cnn", "stacked_zenke_cnn", "num_models", "per_model", "model_parameters", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
-    "VGG16_LAYOUT",
+    "VGG16_LAYOUT", "StackedBatchNorm2d", "stacked_vgg16", "stacked_state",
 ]  # fmt: skip
 
 VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -120,6 +122,33 @@ class FromGrouped(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         return x.reshape(b, self.num_models, -1).transpose(0, 1)
+
+
+class StackedBatchNorm2d(nn.BatchNorm2d):
+    """``num_models`` independent ``nn.BatchNorm2d`` layers on the grouped layout ``(B, S × C, H, W)``.
+
+    Scale, shift and running statistics are ``(S, C)`` (the model first, as every stacked parameter); the
+    normalisation runs as one ``BatchNorm2d`` over the ``S × C`` channels, each channel with its own batch
+    statistics, so the models stay independent. A subclass of ``nn.BatchNorm2d``: whatever freezes or resets
+    batch-norm layers (``train_mode``, PackNet) treats it as one.
+    """
+
+    def __init__(self, num_models: int, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__(num_models * num_features, eps=eps, momentum=momentum)
+        self.num_models, self.features_per_model = num_models, num_features
+        shape = (num_models, num_features)
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape))
+        self.register_buffer("running_mean", torch.zeros(shape))
+        self.register_buffer("running_var", torch.ones(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input_dim(x)
+        if self.training:
+            self.num_batches_tracked.add_(1)
+        # views of the (S, C) buffers: the running statistics are updated in place, as nn.BatchNorm2d's
+        return F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1), self.weight.reshape(-1),
+                            self.bias.reshape(-1), self.training, self.momentum, self.eps)  # fmt: skip
 
 
 #: layers that hold one weight slice per stacked model (pruned model by model)
@@ -369,6 +398,69 @@ def vgg16(
     model = MultiHeadNet(nn.Sequential(*layers), features, head_sizes)
     _init_like_torchvision_vgg(model)
     return model
+
+
+def stacked_vgg16(num_models: int, head_sizes: Sequence[int], **kwargs) -> MultiHeadNet:
+    """``num_models`` independent copies of :func:`vgg16` (same ``kwargs``) in one network: grouped
+    convolutions, :class:`StackedBatchNorm2d`, batched fc layers and heads.
+
+    Each model is initialised as :func:`vgg16` initialises one (they are drawn one after another), and the
+    stacked layers keep the plain network's names (``body.0.weight`` is the first conv's in both), so
+    :func:`stacked_state` loads plain checkpoints. Inputs are ``(S, B, C, H, W)``, logits ``(B, classes, S)``.
+    """
+    s = num_models
+    plain = [vgg16(head_sizes, **kwargs) for _ in range(s)]
+
+    def stacked(layer: nn.Module) -> nn.Module:
+        if isinstance(layer, nn.Conv2d):
+            return StackedConv2d(s, layer.in_channels, layer.out_channels, layer.kernel_size[0], padding=layer.padding[0])
+        if isinstance(layer, nn.BatchNorm2d):
+            return StackedBatchNorm2d(s, layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        if isinstance(layer, nn.Linear):
+            return StackedLinear(s, layer.in_features, layer.out_features)
+        return FromGrouped(s) if isinstance(layer, nn.Flatten) else copy_layer(layer)
+
+    body = nn.Sequential(OrderedDict([("grouped", ToGrouped()),
+                                      *((name, stacked(layer)) for name, layer in plain[0].body.named_children())]))
+    model = MultiHeadNet(body, plain[0].feature_dim, head_sizes, make_head=partial(StackedLinear, s, models_last=True),
+                         num_models=s)  # fmt: skip
+    model.load_state_dict(stacked_state(model, [m.state_dict() for m in plain]))
+    return model
+
+
+def copy_layer(layer: nn.Module) -> nn.Module:
+    """A parameter-free layer (ReLU, pooling, dropout) as it is: it acts on every model's channels alike."""
+    if any(True for _ in layer.parameters()):
+        raise ValueError(f"no stacked form of {type(layer).__name__}")
+    return layer
+
+
+def stacked_state(model: nn.Module, states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The state of the stacked ``model`` whose model ``s`` is the plain network of ``states[s]`` (names as the
+    stacked network's, e.g. :func:`stacked_vgg16`'s): every stacked tensor is the plain ones stacked; a tensor the
+    models share (a step counter, PackNet's task count) must be equal in every state. Keys that ``states`` lack
+    keep ``model``'s own values (e.g. buffers a wrapper registered later); keys ``model`` lacks are an error."""
+    s, own = num_models(model), model.state_dict()
+    if len(states) != s:
+        raise ValueError(f"{len(states)} states for a network that stacks {s} models")
+    extra = sorted(set(states[0]) - set(own))
+    if extra:
+        raise ValueError(f"the states hold tensors the stacked network has not: {extra[:5]}")
+    out = dict(own)
+    for name, mine in own.items():
+        if name not in states[0]:
+            continue
+        parts = [st[name] for st in states]
+        if any(p.shape != parts[0].shape for p in parts):
+            raise ValueError(f"{name}: the states' shapes differ ({sorted({tuple(p.shape) for p in parts})})")
+        if tuple(mine.shape) == (s, *parts[0].shape):
+            out[name] = torch.stack([p.to(mine.device, mine.dtype) for p in parts])
+        elif mine.shape == parts[0].shape and all(torch.equal(parts[0], p) for p in parts[1:]):
+            out[name] = parts[0].to(mine.device, mine.dtype)
+        else:
+            raise ValueError(f"{name}: plain {tuple(parts[0].shape)} does not stack into {tuple(mine.shape)} (or the "
+                             "models' values of a shared tensor differ)")  # fmt: skip
+    return out
 
 
 def _init_like_torchvision_vgg(model: nn.Module) -> None:

@@ -123,9 +123,11 @@ class PackNet:
         """Number of tasks trained so far (the current one included)."""
         return int(self.model.packnet_num_tasks)
 
-    def owners(self) -> dict[str, torch.Tensor]:
-        """The ownership map, one uint8 tensor per prunable weight (views, not copies)."""
-        return {n: getattr(self.layers[n], OWNER) for n in self.weights}
+    def owners(self, model: int | None = None) -> dict[str, torch.Tensor]:
+        """The ownership map, one uint8 tensor per prunable weight (views, not copies); ``model``: stacked model
+        ``model``'s own slice of each (a stacked network's layers are all stacked)."""
+        owners = {n: getattr(self.layers[n], OWNER) for n in self.weights}
+        return owners if model is None else {n: o[model] for n, o in owners.items()}
 
     def masks_for(self, task: int) -> dict[str, torch.Tensor]:
         """Boolean masks of the weights task ``task`` uses: owned by tasks ``1..task``."""
@@ -172,10 +174,10 @@ class PackNet:
         self.model.load_state_dict(state_dict, strict=strict)
         self._changed()
 
-    def usage(self) -> dict[str, dict[int, float]]:
-        """Per layer, the fraction of weights owned by each task (0 = free)."""
+    def usage(self, model: int | None = None) -> dict[str, dict[int, float]]:
+        """Per layer, the fraction of weights owned by each task (0 = free); of stacked model ``model`` only."""
         out = {}
-        for n, o in self.owners().items():
+        for n, o in self.owners(model).items():
             counts = torch.bincount(o.flatten().long(), minlength=self.num_tasks + 1)
             out[n] = {k: float(c) / o.numel() for k, c in enumerate(counts.tolist())}
         return out

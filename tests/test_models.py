@@ -69,6 +69,45 @@ def test_stacked_zenke_cnn_is_independent_zenke_cnns():
         cl.models.model_parameters(stack, 3)
 
 
+@pytest.mark.parametrize("train", [False, True])
+def test_stacked_vgg16_is_independent_vgg16s_each_with_its_own_batch_norm(train):
+    """Model ``s`` of :func:`stacked_vgg16` is the ``s``-th :func:`vgg16` drawn from the same seed: its logits, and in
+    training mode its batch statistics and running statistics, are that network's."""
+    kwargs = dict(width=1 / 16, batch_norm=True, fc_widths=(32,), dropout=0.0)
+    torch.manual_seed(0)
+    stack = cl.models.stacked_vgg16(3, [10, 4], **kwargs).train(train)
+    torch.manual_seed(0)
+    plain = [cl.vgg16([10, 4], **kwargs).train(train) for _ in range(3)]
+    x = torch.randn(3, 6, 3, 32, 32)  # each model its own batch
+    out = stack(x, 1)
+    assert out.shape == (6, 4, 3)
+    bn = next(m for m in stack.modules() if isinstance(m, cl.models.StackedBatchNorm2d))
+    for s, net in enumerate(plain):
+        torch.testing.assert_close(net(x[s], 1), out[..., s], rtol=1e-4, atol=1e-5)
+        own = next(m for m in net.modules() if isinstance(m, nn.BatchNorm2d))
+        assert torch.equal(bn.running_mean[s], own.running_mean) if not train else torch.allclose(
+            bn.running_mean[s], own.running_mean, atol=1e-6)  # fmt: skip
+    assert not torch.allclose(bn.running_mean[0], bn.running_mean[1]) or not train
+
+
+def test_stacked_state_loads_plain_states_and_refuses_what_does_not_fit():
+    kwargs = dict(width=1 / 16, batch_norm=True, fc_widths=(32,))
+    stack = cl.models.stacked_vgg16(2, [10], **kwargs)
+    a, b = cl.vgg16([10], **kwargs).state_dict(), cl.vgg16([10], **kwargs).state_dict()
+    stack.load_state_dict(cl.models.stacked_state(stack, [a, b]))
+    assert torch.equal(stack.state_dict()["body.0.weight"][1], b["body.0.weight"])
+    assert torch.equal(stack.state_dict()["heads.0.bias"][0], a["heads.0.bias"])
+    with pytest.raises(ValueError, match="1 states for a network that stacks 2"):
+        cl.models.stacked_state(stack, [a])
+    other = cl.vgg16([10], width=1 / 8, batch_norm=True, fc_widths=(32,)).state_dict()
+    with pytest.raises(ValueError, match="shapes differ"):
+        cl.models.stacked_state(stack, [a, other])
+    with pytest.raises(ValueError, match="does not stack"):
+        cl.models.stacked_state(stack, [other, other])
+    with pytest.raises(ValueError, match="has not"):
+        cl.models.stacked_state(stack, [a | {"extra": torch.zeros(1)}, b])
+
+
 def test_a_stacked_mlp_with_input_permutations_is_each_models_mlp_on_its_permuted_task():
     from cl_utils.streams import permutations
 

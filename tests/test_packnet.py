@@ -38,7 +38,7 @@ def _train_sequence(model, tasks, *, fractions=(0.5, 0.75, 0.75, None), separate
                     batchnorm_per_task=False):  # fmt: skip
     """PackNet over the tasks; return the PackNet, fixed probe inputs and each task's logits right after it."""
     pn = PackNet(model, separate_biases=separate_biases, batchnorm_per_task=batchnorm_per_task)
-    probe = torch.cat([t.x_test[:16] for t in tasks])
+    probe = cl.models.per_model(torch.cat([t.x_test[:16] for t in tasks]), cl.models.num_models(model))
     settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer=optimizer, lr=1e-2, momentum=0.9, weight_decay=1e-3)
     recorded = []
     for task, fraction in zip(tasks, fractions):
@@ -63,6 +63,23 @@ def test_earlier_tasks_are_bit_identical_after_later_tasks(tasks, optimizer):
         for k, before in enumerate(recorded, start=1):
             assert torch.equal(pn.forward_for(k)(probe), before), f"task {k} changed"
     assert bn.num_batches_tracked.item() > 0
+
+
+@pytest.mark.parametrize("batchnorm_per_task", [False, True])
+def test_a_stacked_vgg16_keeps_every_models_earlier_tasks_bit_identical(tasks, batchnorm_per_task):
+    """Chapter 01's stacked runs: two VGG-16-BN in one network, batch-norm frozen after task 1 (or per task)."""
+    torch.manual_seed(0)
+    model = cl.models.stacked_vgg16(2, [10] * len(NAMES), width=1 / 16, batch_norm=True, fc_widths=(32,), dropout=0.0)
+    pn, probe, recorded = _train_sequence(model, tasks[:3], fractions=(0.5, 0.5, None),
+                                          batchnorm_per_task=batchnorm_per_task)  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        for k, before in enumerate(recorded, start=1):
+            assert before.shape[-1] == 2 and all(before[..., s].abs().sum() > 0 for s in range(2))
+            assert torch.equal(pn.forward_for(k)(probe), before), f"task {k} changed"
+    assert not torch.equal(recorded[0][..., 0], recorded[0][..., 1])  # two models, each its own data order
+    for s in range(2):  # each model pruned on its own: half of its task-1 weights in every layer
+        assert all(float((o == 1).float().mean()) == pytest.approx(0.5, abs=0.01) for o in pn.owners(s).values())
 
 
 def test_separate_biases_keep_old_tasks_and_differ(tasks):

@@ -57,6 +57,27 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
     above its individual networks; the scale trend's network at factor f (``scale_trend``) ``trend_gaps[f]``."""
     orders = list(itertools.permutations(params.added_datasets))
     cost = {0.5: prune_cost[0], 0.75: prune_cost[1], 0.9: 14.0}
+
+    def packnet_metrics(c: dict) -> dict:
+        """One PackNet run's metrics (of run ``c["run"]``)."""
+        variant = c.get("network_variant")  # another initial network: its own gap to its individual networks
+        gap = (plain_gap if variant == "table2_without_bn" else trend_gaps[float(variant.removeprefix("scale_x"))]
+               if variant else indiv_gap[[list(s) for s in params.schedules].index(c["schedule"])])  # fmt: skip
+        start = E0 + cost[c["schedule"][0]]
+        errors = [BASE[d] + gap + slope * (k - 2) + _noise(c["order"], c["run"])
+                  for k, d in enumerate(c["order"], start=1)]  # fmt: skip
+        if c.get("batchnorm_per_task"):  # per-task batch-norm: bn_gain points lower, its own noise
+            twist = (-1) ** (orders.index(tuple(c["order"])) + c["run"])  # zero mean over the orders
+            errors = [e - bn_gain + 0.3 * twist for e in errors]
+        if c["separate_biases"]:
+            sign = [(-1) ** (orders.index(tuple(c["order"])) * 3 + k) for k in range(3)]
+            errors = [e + bias_gap + bias_noise * s for e, s in zip(errors, sign)]
+        steps = [{"before_prune": None, "after_prune": None, "after_retrain": None,
+                  "accuracies": [_acc(start + forget * (i + 1))] + [_acc(e) for e in errors[:i + 1]]}
+                 for i in range(3)]  # fmt: skip
+        return {"steps": steps, "mask_bits": bits, "mask_bytes_uint8": 1000, "mask_bytes_packed": 1000 * bits // 8,
+                "usage": {}}  # fmt: skip
+
     items, stages = [], {}
     for run in EXPERIMENT.plan(params):
         c, kind = dict(run.config), run.kind
@@ -78,24 +99,9 @@ def _records(*, forget: float = 0.0, lwf_rise: float = 10.81, lwf_gap: float = 5
                 fc = round(60 * fc_share)
                 metrics |= {"freed_units": {"conv": 60 - fc, "fc6": fc // 2, "fc7": fc - fc // 2},
                             "units": {"conv": 100, "fc6": 50, "fc7": 50}, "fc_layers": ["fc6", "fc7"]}
-        elif kind == "packnet":
-            variant = c.get("network_variant")  # another initial network: its own gap to its individual networks
-            gap = (plain_gap if variant == "table2_without_bn" else trend_gaps[float(variant.removeprefix("scale_x"))]
-                   if variant else indiv_gap[[list(s) for s in params.schedules].index(c["schedule"])])  # fmt: skip
-            start = E0 + cost[c["schedule"][0]]
-            errors = [BASE[d] + gap + slope * (k - 2) + _noise(c["order"], c["run"])
-                      for k, d in enumerate(c["order"], start=1)]  # fmt: skip
-            if c.get("batchnorm_per_task"):  # per-task batch-norm: bn_gain points lower, its own noise
-                twist = (-1) ** (orders.index(tuple(c["order"])) + c["run"])  # zero mean over the orders
-                errors = [e - bn_gain + 0.3 * twist for e in errors]
-            if c["separate_biases"]:
-                sign = [(-1) ** (orders.index(tuple(c["order"])) * 3 + k) for k in range(3)]
-                errors = [e + bias_gap + bias_noise * s for e, s in zip(errors, sign)]
-            steps = [{"before_prune": None, "after_prune": None, "after_retrain": None,
-                      "accuracies": [_acc(start + forget * (i + 1))] + [_acc(e) for e in errors[:i + 1]]}
-                     for i in range(3)]  # fmt: skip
-            metrics = {"steps": steps, "mask_bits": bits, "mask_bytes_uint8": 1000,
-                       "mask_bytes_packed": 1000 * bits // 8, "usage": {}}  # fmt: skip
+        elif kind == "packnet":  # a stacked run (``runs``): each run's metrics in ``per_run``
+            metrics = ({"per_run": [packnet_metrics(c | {"run": r}) for r in c["runs"]]} if c.get("runs")
+                       else packnet_metrics(c))  # fmt: skip
         elif kind == "lwf":
             i = orders.index(tuple(c["order"]))
             updated = -10.0 if c["bn_stats"] == "updated" else 0.0
@@ -265,7 +271,7 @@ def test_the_order_claim_is_the_papers_rise_of_3_points_judged_on_independent_ru
 
 def test_every_packnet_run_of_the_plan_has_its_own_seed():
     """Orders with the same first task once shared a seed and trained it identically (Figure 3's n was 1)."""
-    three = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 3})
+    three = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 3, "stack_runs": False})
     packnet = [r.config for r in EXPERIMENT.plan(three) if r.kind == "packnet"]
     variant = lambda c: (c["separate_biases"], c.get("batchnorm_per_task", False))  # noqa: E731
     runs = [c for c in packnet if variant(c) == (False, False) and c["schedule"] == three.schedules[0]]
@@ -274,6 +280,9 @@ def test_every_packnet_run_of_the_plan_has_its_own_seed():
     twins = {v: sorted(EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in packnet if variant(c) == v) for v in ((True, False), (False, True))}
     assert twins[True, False] == sorted(seeds)  # Table 5 pairs every run by seed; per-task batch-norm run 0's
     assert twins[False, True] == sorted(EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in runs if c["run"] == 0)
+    stacks = [r.config for r in EXPERIMENT.plan(EXPERIMENT.Params(**{**three.as_dict(), "stack_runs": True}))
+              if r.kind == "packnet" and "runs" in r.config and r.config["schedule"] == three.schedules[0]]
+    assert len({EXPERIMENT.packnet_seed(EXPERIMENT.PackNetRun.from_config(c)) for c in stacks}) == 6  # per order
 
 
 def test_each_run_of_a_baseline_has_its_own_seed_and_the_first_keeps_its_key():
@@ -652,6 +661,59 @@ def test_table_2s_caption_counts_the_runs_of_every_column():
     three = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 3})
     records = _records(params=three)
     caption = figures.caption(records, three, "table2")
-    assert "; 1/3 run(s)/order;" in caption and "added tasks 8+3 ep, LwF 8/20 ep," in caption, caption
+    assert "; 1/3 run(s)/order, an order's runs stacked as one network;" in caption, caption  # the default stacks
+    assert "added tasks 8+3 ep, LwF 8/20 ep," in caption, caption
+    unstacked = EXPERIMENT.Params(**{**three.as_dict(), "stack_runs": False})
+    assert "; 1/3 run(s)/order;" in figures.caption(_records(params=unstacked), unstacked, "table2")
     shown = figures.shown(records, three, "table2")
     assert any(r["kind"] == "packnet" and r["config"].get("batchnorm_per_task") for r in shown)
+
+
+# -- an order's runs stacked as one network (issue 27, point 2) -----------------------------------------------
+def _without_runs(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k != "runs"}
+
+
+def test_stacking_groups_an_orders_runs_and_off_keeps_every_key():
+    three = EXPERIMENT.Params(**{**P.as_dict(), "runs_per_order": 3})
+    stacked = [r.config for r in EXPERIMENT.plan(three) if r.kind == "packnet"]
+    off = [r.config for r in EXPERIMENT.plan(EXPERIMENT.Params(**{**three.as_dict(), "stack_runs": False}))
+           if r.kind == "packnet"]  # fmt: skip
+    grouped = [c for c in stacked if "runs" in c]
+    assert len(grouped) == 6 * (len(three.schedules) + 1)  # every schedule's and the separate biases', 6 orders each
+    assert all(c["runs"] == [0, 1, 2] and c["run"] == 0 for c in grouped)
+    assert [c for c in stacked if "runs" not in c] == [c for c in off if c.get("batchnorm_per_task")]  # one per order
+    assert not [c for c in off if "runs" in c] and len(off) == 3 * len(grouped) + 6
+    assert all(_without_runs(c) in off for c in grouped)  # a stack's config is its first run's, plus ``runs``
+    c = EXPERIMENT.PackNetRun.from_config(grouped[0])
+    assert EXPERIMENT.settings(c, "finetune", 3).lr == pytest.approx(3 * c.finetune_lr)  # the stacked loss averages
+    assert EXPERIMENT.settings(c, "retrain").lr == pytest.approx(c.retrain_lr)
+
+
+def test_a_stacked_run_measures_each_run_as_its_own_and_reads_as_one_record_per_run(tmp_path):
+    import torch
+
+    from cl_utils.experiments.cache import RunCache
+    from cl_utils.experiments.runs import RunContext
+
+    p = EXPERIMENT.Params.from_values({"runs_per_order": 2}, experiments.preset("01", "smoke"))
+    run = next(r for r in EXPERIMENT.plan(p) if r.kind == "packnet" and "runs" in r.config)
+    ctx = RunContext(torch.device("cpu"), "synthetic", RunCache(EXPERIMENT.CHAPTER, tmp_path), EXPERIMENT.CODE_VERSION,
+                     data_ids={d: {"id": d} for d in run.datasets})  # fmt: skip
+    out = EXPERIMENT.run_packnet(EXPERIMENT.PackNetRun.from_config(run.config), ctx)
+    alone = EXPERIMENT.run_packnet(EXPERIMENT.PackNetRun.from_config(_without_runs(run.config)), ctx)
+    assert len(out["per_run"]) == 2
+    for own in out["per_run"]:
+        assert own.keys() == alone.keys() and own["usage"] == alone["usage"]  # the same exact prunes, per model
+        assert (own["mask_bytes_uint8"], own["mask_bits"]) == (alone["mask_bytes_uint8"], alone["mask_bits"])
+        assert [len(s["accuracies"]) for s in own["steps"]] == [2, 3, 4]
+        assert all(isinstance(a, float) for s in own["steps"] for a in [*s["accuracies"], s["before_prune"]])
+        assert len({s["accuracies"][0] for s in own["steps"]}) == 1  # the initial task: never forgotten
+    stacked = Records([{"kind": "packnet", "key": "k", "config": run.config, "metrics": out,
+                        "data": [{"dataset": d, "source": "synthetic"} for d in run.datasets]}])
+    views = records_of.packnet(stacked, run.config["schedule"])
+    assert [v["config"]["run"] for v in views] == [0, 1] and {v["key"] for v in views} == {"k"}
+    assert [v["metrics"] for v in views] == out["per_run"]
+    order = tuple(run.config["order"])
+    assert list(records_of.by_order(stacked, run.config["schedule"])) == [(order, 0), (order, 1)]
+    assert "2 run(s)/order, an order's runs stacked as one network" in records_of.scale(views)

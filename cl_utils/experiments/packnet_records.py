@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from typing import Iterable
 
 from . import describe
 from .cache import checkpoint_mismatches, is_record_input
@@ -17,7 +18,7 @@ from .runs import Records
 from .packnet_runs import Params
 
 __all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks",
-           "synthetic", "carved", "label", "scale", "initial_error", "pruned", "packnet", "started_from", "by_order",
+           "synthetic", "carved", "label", "scale", "initial_error", "pruned", "packnet", "started_from", "by_order", "run_views",
            "final_errors", "lwf", "singles", "single"]
 
 
@@ -89,14 +90,15 @@ def label(name: str, stand_ins: list[str]) -> str:
 def _runs_per_order(shown: list[dict]) -> str:
     # a PackNet or LwF configuration is its whole config but the run index (so per network: its seed and variant;
     # the scale trend shows one run per order of each of its networks): the runs of one order of it are counted
-    runs = Counter((r["kind"], repr(sorted((k, v) for k, v in r["config"].items() if k != "run")))
+    runs = Counter((r["kind"], repr(sorted((k, v) for k, v in r["config"].items() if k not in ("run", "stacked_with"))))
                    for r in shown if r["kind"] in ("packnet", "lwf"))  # fmt: skip
     network = lambda c: (c["seed"], c.get("network_variant"))  # noqa: E731
     baselines = Counter((network(r["config"]), r["config"]["method"], r["config"]["dataset"])
                         for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
-        line = f"{distinct(sorted(set(runs.values())))} run(s)/order"
+        stacked = ", an order's runs stacked as one network" if any("stacked_with" in r["config"] for r in shown) else ""
+        line = f"{distinct(sorted(set(runs.values())))} run(s)/order{stacked}"
     else:
         seeds = len({r["config"]["seed"] for r in shown})  # Figure 4 from several seeds of the initial network
         each = f"one run per seed of the initial network, {seeds} seeds" if seeds > 1 else "one run each"
@@ -156,11 +158,27 @@ def started_from(records: Records, runs: list[dict], fraction: float) -> list[di
     return [r for r in runs if own is not None and r.get("inputs", {}).get(stage["key"]) == own]
 
 
+def run_views(runs: Iterable[dict]) -> list[dict]:
+    """The PackNet records as one per run: a stacked run's record (config ``runs``) becomes one view per run, its
+    config with that ``run`` (and ``stacked_with``, the stack's runs), its metrics that run's; each view keeps the
+    stack's ``key`` and inputs. Other records pass as they are."""
+    views = []
+    for r in runs:
+        group = r["config"].get("runs")
+        if not group:
+            views.append(r)
+            continue
+        config = {k: v for k, v in r["config"].items() if k != "runs"}
+        views += [{**r, "config": config | {"run": k, "stacked_with": group}, "metrics": m}
+                  for k, m in zip(group, r["metrics"]["per_run"])]  # fmt: skip
+    return views
+
+
 def packnet(records: Records, schedule: list[float], separate_biases: bool = False,
             batchnorm_per_task: bool = False) -> list[dict]:  # fmt: skip
-    """The PackNet runs of one schedule, every order and run, in the plan's order (with task 1's frozen batch-norm
-    unless ``batchnorm_per_task``)."""
-    return [r for r in records.where("packnet", schedule=list(schedule), separate_biases=separate_biases)
+    """The PackNet runs of one schedule, every order and run (one per run where runs were stacked,
+    :func:`run_views`), in the plan's order (with task 1's frozen batch-norm unless ``batchnorm_per_task``)."""
+    return [r for r in run_views(records.where("packnet", schedule=list(schedule), separate_biases=separate_biases))
             if r["config"].get("batchnorm_per_task", False) == batchnorm_per_task]
 
 

@@ -26,11 +26,11 @@ import torch
 from .. import data
 from ..baselines import train_head_only
 from ..lwf import lwf_train_task
-from ..models import MultiHeadNet, vgg16
+from ..models import MultiHeadNet, num_models, stacked_state, stacked_vgg16, vgg16
 from ..packnet import PackNet, filter_prune, pack_owners, reset_unread_batchnorm
 from ..streams import Task
 from ..taylor_pruning import taylor_filter_prune
-from ..train import EpochStats, TrainSettings, evaluate, fit, set_seed
+from ..train import EpochStats, TrainSettings, accuracy_per_model, evaluate, fit, set_seed
 from .data_cache import carved_datasets, is_carved, task
 from .runs import Run, RunContext
 from .params import ParameterError, param
@@ -95,6 +95,10 @@ class Params(BaseParams):
                                     "needs initial_train_per_class and train_per_class above 0 (empty: not run)",
                                     min=0.01, max=100.0, unique=True)  # fmt: skip
     runs_per_order: int = param(3, "PackNet runs per order of the added tasks (paper: 3 x 6 orders)", min=1, max=20)
+    stack_runs: bool = param(True, "train the runs_per_order PackNet runs of one order and schedule as one stacked "
+                             "network (grouped convolutions; each run its own data order and dropout, all from the "
+                             "same pruned initial network): one step of the stack is a step of every run (a GPU's "
+                             "speed-up; no faster on one CPU thread)")  # fmt: skip
     # baselines
     single_task_runs: int = param(3, "runs of Classifier Only and of each Individual Network, each its own seed "
                                  "(paper: 3)", min=1, max=20)
@@ -218,9 +222,10 @@ class PackNetRun(_AddedTraining, _InitialRetraining, InitialRun):
 
     order: list[str]
     schedule: list[float]
-    run: int
+    run: int  # a stacked run: its first run, whose seed seeds the draws of every model
     separate_biases: bool
     batchnorm_per_task: bool | None = optional()  # True, or absent (shared batch-norm)
+    runs: list[int] | None = optional()  # the runs trained together as one stacked network (absent: one)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,9 +300,9 @@ def plan(p: Params) -> list[Run]:
     runs = [Run("initial", InitialRun(**base), ds, cost * p.initial_epochs)]
     runs += [Run("initial_pruned", PrunedInitialRun(**base, **retrain, fraction=f, rule="weights"), ds, cost * 3)
              for f in fractions]  # fmt: skip
-    runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=s, run=r,
-                                       separate_biases=False), ds, cost * 6)
-             for s in p.schedules for o in orders for r in range(p.runs_per_order)]  # fmt: skip
+    runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=s, separate_biases=False,
+                                       **run_fields(g)), ds, cost * 6 * len(g))
+             for s in p.schedules for o in orders for g in run_groups(p)]  # fmt: skip
 
     def lwf_run(lr: float, bn: str, order: tuple[str, ...], **schedule) -> Run:
         c = LwfRun(**(base | tsk | {"finetune_lr": lr}), order=list(order), warmup=p.lwf_warmup_epochs,
@@ -321,9 +326,9 @@ def plan(p: Params) -> list[Run]:
                          cost * 3) for f in fractions]  # fmt: skip
         runs += [Run("fig4", Fig4Run(**other, **retrain, **tsk, dataset=d, fractions=p.fig4_fractions), ds, cost * 3)
                  for d in p.added_datasets]  # fmt: skip
-    runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=r,
-                                       separate_biases=True), ds, cost * 6)
-             for o in orders for r in range(p.runs_per_order)]  # fmt: skip
+    runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0],
+                                       separate_biases=True, **run_fields(g)), ds, cost * 6 * len(g))
+             for o in orders for g in run_groups(p)]  # fmt: skip
     if p.batch_norm and p.batchnorm_per_task:  # the key gains the field only here: the other runs' keys stay
         runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=0,
                                            separate_biases=False, batchnorm_per_task=True), ds, cost * 6)
@@ -400,24 +405,32 @@ def added_task(name: str, c: InitialRun, ctx: RunContext) -> Task:
     return load_task(name, c.train_per_class, c, ctx)
 
 
-def new_model(c: InitialRun, ctx: RunContext) -> MultiHeadNet:
-    """VGG-16 layout with one 10-way head per task (head 0: the initial task)."""
+def new_model(c: InitialRun, ctx: RunContext, models: int = 1) -> MultiHeadNet:
+    """VGG-16 layout with one 10-way head per task (head 0: the initial task); ``models`` > 1: that many stacked."""
     heads = [initial_task(c, ctx).num_classes] + [added_task(n, c, ctx).num_classes for n in c.added_datasets]
-    return vgg16(heads, width=c.width, batch_norm=c.batch_norm, fc_widths=c.fc_widths).to(ctx.device)
+    kwargs = dict(width=c.width, batch_norm=c.batch_norm, fc_widths=c.fc_widths)
+    return (vgg16(heads, **kwargs) if models == 1 else stacked_vgg16(models, heads, **kwargs)).to(ctx.device)
 
 
 def step_decay(epoch: int):
     return (lambda opt: torch.optim.lr_scheduler.StepLR(opt, epoch, 0.1)) if epoch else None
 
 
-def test_acc(model, t: Task, forward) -> float:
+def test_acc(model, t: Task, forward) -> float | list[float]:
+    """Test accuracy of ``forward`` on task ``t``; of a stacked network, one per model."""
+    if num_models(model) > 1:
+        return accuracy_per_model(model, *t.split("test"), forward=forward)
     return evaluate(model, *t.split("test"), forward=forward)[1]
 
 
-def settings(c: AddedTaskRun, phase: str) -> TrainSettings:
-    """SGD for an added task's fine-tuning (``phase = "finetune"``) or its retraining after a prune (``"retrain"``)."""
+def settings(c: AddedTaskRun, phase: str, models: int = 1) -> TrainSettings:
+    """SGD for an added task's fine-tuning (``phase = "finetune"``) or its retraining after a prune (``"retrain"``).
+
+    ``models`` stacked networks: the rate times ``models``, as the stacked loss averages over them (each model's
+    gradient is ``1/models`` of its own run's); with momentum and no weight decay each model then steps as its own
+    run would."""
     epochs, lr = {"finetune": (c.finetune_epochs, c.finetune_lr), "retrain": (c.retrain_epochs, c.retrain_lr)}[phase]
-    return TrainSettings(epochs, c.batch_size, "sgd", lr, c.momentum)
+    return TrainSettings(epochs, c.batch_size, "sgd", lr * models, c.momentum)
 
 
 def packnet_from(state, c: InitialRun, ctx: RunContext, **kwargs) -> PackNet:
@@ -522,7 +535,8 @@ def add_task(
     :param earlier: the tasks trained before, evaluated afterwards (for forgetting curves).
     :returns: test accuracies (fractions) of the new task before pruning, right after
         pruning and after retraining (``None`` when unpruned), of all tasks so far
-        (``accuracies``, earlier tasks first), and the epoch histories.
+        (``accuracies``, earlier tasks first), and the epoch histories; of a stacked network, each
+        accuracy is a list of one per model (:func:`model_step` picks one model's).
     """
     k = packnet.start_task(trainable_layers, reinit_free_units=reinit_free_units)
     val = task.split("val")
@@ -537,10 +551,7 @@ def add_task(
         retrain_history = packnet.retrain(task.x_train, task.y_train, retrain, val=val, generator=generator,
                                           show_progress=show_progress, desc=f"retrain {k}")  # fmt: skip
         out["after_retrain"] = test()
-    out["accuracies"] = [
-        evaluate(packnet.model, *t.split("test"), forward=packnet.forward_for(i + 1))[1]
-        for i, t in enumerate([*earlier, task])
-    ]
+    out["accuracies"] = [test_acc(packnet.model, t, packnet.forward_for(i + 1)) for i, t in enumerate([*earlier, task])]
     out["history"] = [s.as_dict() for s in history]
     out["retrain_history"] = [s.as_dict() for s in retrain_history]
     return out
@@ -561,24 +572,53 @@ def single_task_seed(c: SingleTaskRun) -> int:
     return c.seed + 1000 * (c.run or 0)
 
 
+def run_groups(p: Params) -> list[list[int]]:
+    """The PackNet runs of one order trained together: all ``runs_per_order`` as one stacked network
+    (``stack_runs``, two or more runs), else one each."""
+    runs = list(range(p.runs_per_order))
+    return [runs] if p.stack_runs and len(runs) > 1 else [[r] for r in runs]
+
+
+def run_fields(group: list[int]) -> dict[str, Any]:
+    """A PackNet run's run fields: ``run``, and ``runs`` for a stacked group (absent for one run: its key as
+    before)."""
+    return {"run": group[0]} | ({"runs": group} if len(group) > 1 else {})
+
+
+def model_step(step: dict, s: int) -> dict:
+    """Stacked model ``s``'s accuracies of one :func:`add_task` step of a stacked network."""
+    return {k: v if v is None else [a[s] for a in v] if k == "accuracies" else v[s] for k, v in step.items()}
+
+
 def run_packnet(c: PackNetRun, ctx: RunContext) -> dict:
-    """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``."""
+    """Add the three tasks in ``order`` to the network pruned by ``schedule[0]``.
+
+    A stacked run (``runs``) adds them to one copy of that network per run, as one stacked network: ``per_run``
+    holds each run's result, in order (:func:`.packnet_records.run_views` reads it as one record per run)."""
+    models = len(c.runs or [c.run])
     generator = set_seed(packnet_seed(c))
-    pn = PackNet(new_model(c, ctx), separate_biases=c.separate_biases,
+    pn = PackNet(new_model(c, ctx, models), separate_biases=c.separate_biases,
                  batchnorm_per_task=bool(c.batchnorm_per_task))  # fmt: skip
-    pn.load_state_dict(pruned_state(c, ctx, c.schedule[0]), strict=False)
+    state = pruned_state(c, ctx, c.schedule[0])
+    pn.load_state_dict(state if models == 1 else stacked_state(pn.model, [state] * models), strict=False)
     pn.store_own(1)
     earlier, steps = [initial_task(c, ctx)], []
     for position, name in enumerate(c.order):
         fraction = c.schedule[position + 1] if position < 2 else None
-        out = add_task(pn, added_task(name, c, ctx), finetune=settings(c, "finetune"), retrain=settings(c, "retrain"),
-                       prune_fraction=fraction, lr_decay_epoch=c.lr_decay_epoch, earlier=earlier,
-                       generator=generator, show_progress=ctx.show_progress)  # fmt: skip
+        out = add_task(pn, added_task(name, c, ctx), finetune=settings(c, "finetune", models),
+                       retrain=settings(c, "retrain", models), prune_fraction=fraction, lr_decay_epoch=c.lr_decay_epoch,
+                       earlier=earlier, generator=generator, show_progress=ctx.show_progress)  # fmt: skip
         steps.append({k: v for k, v in out.items() if k not in ("history", "retrain_history")})
         earlier.append(added_task(name, c, ctx))
-    packed = pack_owners(pn.owners(), pn.num_tasks)
-    return {"steps": steps, "mask_bytes_packed": packed.nbytes, "mask_bits": packed.bits,
-            "mask_bytes_uint8": sum(o.numel() for o in pn.owners().values()), "usage": dict(pn.usage())}  # fmt: skip
+
+    def result(s: int | None) -> dict:
+        owners = pn.owners(s)
+        packed = pack_owners(owners, pn.num_tasks)
+        return {"steps": steps if s is None else [model_step(step, s) for step in steps],
+                "mask_bytes_packed": packed.nbytes, "mask_bits": packed.bits,
+                "mask_bytes_uint8": sum(o.numel() for o in owners.values()), "usage": dict(pn.usage(s))}  # fmt: skip
+
+    return result(None) if models == 1 else {"per_run": [result(s) for s in range(models)]}
 
 
 def run_lwf(c: LwfRun, ctx: RunContext) -> dict:
