@@ -98,6 +98,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/packnet_step.py
 	$(BIN)/python benchmarks/stacked_models.py
 	$(BIN)/python benchmarks/stacked_seeds.py
+	$(BIN)/python benchmarks/stacked_progressive.py
 	$(BIN)/python benchmarks/paper_scale.py
 	$(BIN)/python benchmarks/cpu_numerics.py
 

@@ -413,7 +413,8 @@ def stacked_vgg16(num_models: int, head_sizes: Sequence[int], **kwargs) -> Multi
 
     def stacked(layer: nn.Module) -> nn.Module:
         if isinstance(layer, nn.Conv2d):
-            return StackedConv2d(s, layer.in_channels, layer.out_channels, layer.kernel_size[0], padding=layer.padding[0])
+            return StackedConv2d(s, layer.in_channels, layer.out_channels, layer.kernel_size[0],
+                                 padding=layer.padding[0])  # fmt: skip
         if isinstance(layer, nn.BatchNorm2d):
             return StackedBatchNorm2d(s, layer.num_features, eps=layer.eps, momentum=layer.momentum)
         if isinstance(layer, nn.Linear):

@@ -30,6 +30,11 @@ The pytorch-weights_pruning code the paper builds on uses one global threshold
 over every weight matrix (biases excluded); we do the same over the column and
 its adapters (``scope="global"``; ``"layer"`` prunes each matrix separately).
 
+Several seeds train as one *stacked* network (``models=S``): every layer is a
+:class:`~cl_utils.models.StackedLinear`, inputs are ``(S, B, ...)``, logits ``(B, classes, S)``, each
+model's column pruned by its own threshold; the frozen columns then run in every batch (their activations
+differ per model, so they are not computed once per split).
+
 Why one module (over 300 lines): the network, its adapter kinds, pruning a column and training it share
 the indexing of columns and laterals.
 """
@@ -42,8 +47,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .masks import FrozenEntries, ParameterCount, count_parameters, global_keep_masks, layerwise_keep_masks
+from .models import StackedLinear, num_models
 from .streams import Task
-from .train import TrainSettings, evaluate, fit, set_seed
+from .train import EpochStats, TrainSettings, accuracy_per_model, evaluate, fit, set_seed
 
 __all__ = [
     "ADAPTER_KINDS",
@@ -70,14 +76,20 @@ class LearnedAdapter(nn.Module):
         from {1, 0.1, 0.01}).
     """
 
-    def __init__(self, in_features: int, out_features: int, width: int, alpha_init: float = 0.1):
+    def __init__(self, in_features: int, out_features: int, width: int, alpha_init: float = 0.1, models: int = 1):
         super().__init__()
-        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
-        self.down = nn.Linear(in_features, width)
-        self.up = nn.Linear(width, out_features)
+        alpha = torch.full((models,), float(alpha_init)) if models > 1 else torch.tensor(float(alpha_init))
+        self.alpha = nn.Parameter(alpha)  # a stacked model's own alpha each
+        self.down, self.up = _linear(in_features, width, models), _linear(width, out_features, models)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.up(F.relu(self.down(self.alpha * h)))
+        alpha = self.alpha.view(-1, 1, 1) if self.alpha.dim() else self.alpha  # a stacked model's own alpha
+        return self.up(F.relu(self.down(alpha * h)))
+
+
+def _linear(in_features: int, out_features: int, models: int) -> nn.Module:
+    """``nn.Linear``, or ``models`` of them stacked."""
+    return nn.Linear(in_features, out_features) if models == 1 else StackedLinear(models, in_features, out_features)
 
 
 class PooledAdapter(nn.Module):
@@ -96,16 +108,18 @@ class PooledAdapter(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if self.in_features == self.out_features:
             return h
-        return F.adaptive_avg_pool1d(h.unsqueeze(1), self.out_features).squeeze(1)
+        pooled = F.adaptive_avg_pool1d(h.reshape(-1, 1, h.shape[-1]), self.out_features)  # (..., F): any models
+        return pooled.view(*h.shape[:-1], self.out_features)
 
 
 class Column(nn.Module):
     """One task's fully connected network: ``Linear → ReLU`` per hidden width, then the output layer."""
 
-    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int):
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, models: int = 1):
         super().__init__()
         widths = [in_features, *hidden, num_classes]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(_linear(a, b, models) for a, b in zip(widths[:-1], widths[1:]))
+        self.num_models = models
         self.hidden = tuple(int(h) for h in hidden)
         self.num_classes = num_classes
 
@@ -117,14 +131,20 @@ class ProgressiveNet(nn.Module):
     :param adapter: one of :data:`ADAPTER_KINDS`.
     :param alpha_init: initial ``α`` of learned adapters.
     :param adapter_width: hidden width of learned adapters; ``None`` = the width of the layer fed.
+    :param models: independent networks stacked in one (each seed of a configuration): inputs ``(S, B, ...)``,
+        logits ``(B, classes, S)``.
     """
 
     def __init__(
-        self, in_features: int, adapter: str = "learned", *, alpha_init: float = 0.1, adapter_width: int | None = None
-    ):
+        self, in_features: int, adapter: str = "learned", *, alpha_init: float = 0.1, adapter_width: int | None = None,
+        models: int = 1,
+    ):  # fmt: skip
         super().__init__()
         if adapter not in ADAPTER_KINDS:
             raise ValueError(f"adapter must be one of {ADAPTER_KINDS}, got {adapter!r}")
+        if models < 1:
+            raise ValueError(f"models must be >= 1, got {models}")
+        self.num_models = models
         self.in_features = in_features
         self.adapter = adapter
         self.alpha_init = alpha_init
@@ -137,7 +157,7 @@ class ProgressiveNet(nn.Module):
         if self.adapter == "unlearned":
             return PooledAdapter(in_features, out_features)
         width = self.adapter_width or out_features
-        return LearnedAdapter(in_features, out_features, width, self.alpha_init)
+        return LearnedAdapter(in_features, out_features, width, self.alpha_init, self.num_models)
 
     def add_column(self, hidden: Sequence[int], num_classes: int) -> int:
         """Append a column (and the adapters that feed it); return its index."""
@@ -145,7 +165,7 @@ class ProgressiveNet(nn.Module):
             raise ValueError(f"every column needs {len(self.columns[0].hidden)} hidden layers, got {list(hidden)}")
         if not hidden or any(h < 1 for h in hidden):
             raise ValueError(f"hidden widths must be positive, got {list(hidden)}")
-        column = Column(self.in_features, hidden, num_classes)
+        column = Column(self.in_features, hidden, num_classes, self.num_models)
         links = nn.ModuleList()
         if self.adapter != "none":
             fed = [*column.hidden, num_classes]  # widths of layers 1..L (layer 0 reads the image)
@@ -167,16 +187,19 @@ class ProgressiveNet(nn.Module):
 
     def column_weights(self, k: int) -> dict[str, nn.Parameter]:
         """The prunable part of :meth:`column_parameters`: every weight matrix (no biases, no ``α``)."""
-        return {n: p for n, p in self.column_parameters(k).items() if p.dim() > 1}
+        matrix = 2 if self.num_models == 1 else 3  # a stacked matrix has the model first
+        return {n: p for n, p in self.column_parameters(k).items() if p.dim() == matrix}
 
-    def column_count(self, k: int) -> ParameterCount:
-        """Dense and non-zero parameter counts of column ``k`` plus the adapters that feed it."""
-        return count_parameters(self.column_parameters(k))
+    def column_count(self, k: int, model: int | None = None) -> ParameterCount:
+        """Dense and non-zero parameter counts of column ``k`` plus the adapters that feed it (of stacked model
+        ``model`` alone, else of the whole network)."""
+        params = self.column_parameters(k)
+        return count_parameters(params if model is None else {n: p[model] for n, p in params.items()})
 
     def _column(self, k: int, x: torch.Tensor, earlier: Sequence[Sequence[torch.Tensor]] | None):
         """Column ``k``'s logits and hidden activations, given earlier columns' hidden activations."""
         column = self.columns[k]
-        h = x.flatten(1)
+        h = x.flatten(1) if self.num_models == 1 else x.flatten(2)  # (S, B, features) for a stack
         hidden: list[torch.Tensor] = []
         last = len(column.layers) - 1
         for i, layer in enumerate(column.layers):
@@ -184,14 +207,15 @@ class ProgressiveNet(nn.Module):
             if i > 0 and k > 0 and self.adapter != "none":
                 for j, adapter in enumerate(self.laterals[k][i - 1]):
                     if self.adapter == "random":
-                        source = torch.randn(len(x), self.columns[j].hidden[i - 1], device=x.device, dtype=x.dtype)
+                        source = torch.randn(*h.shape[:-1], self.columns[j].hidden[i - 1], device=x.device,
+                                             dtype=x.dtype)  # fmt: skip
                     else:
                         source = earlier[j][i - 1]
                     z = z + adapter(source)
             if i < last:
                 h = F.relu(z)
                 hidden.append(h)
-        return z, hidden
+        return (z if self.num_models == 1 else z.permute(1, 2, 0)), hidden
 
     def needs_laterals(self, k: int) -> bool:
         """Whether column ``k``'s forward pass reads earlier columns' activations."""
@@ -228,7 +252,12 @@ def prune_column(net: ProgressiveNet, k: int, fraction: float, scope: str = "glo
     if scope not in PRUNING_SCOPES:
         raise ValueError(f"scope must be one of {PRUNING_SCOPES}, got {scope!r}")
     weights = net.column_weights(k)
-    masks = global_keep_masks(weights, fraction) if scope == "global" else layerwise_keep_masks(weights, fraction)
+    keep = global_keep_masks if scope == "global" else layerwise_keep_masks
+    if net.num_models == 1:
+        masks = keep(weights, fraction)
+    else:  # each stacked model by its own threshold
+        own = [keep({n: w[s] for n, w in weights.items()}, fraction) for s in range(net.num_models)]
+        masks = {n: torch.stack([m[n] for m in own]) for n in weights}
     with torch.no_grad():
         for name, w in weights.items():
             w.mul_(masks[name].to(w.dtype))
@@ -278,40 +307,60 @@ def train_column(
         trains 2E epochs).
     :param seed: the initial phase is seeded with ``(seed, k)``, retraining separately,
         so a run that loads the initial phase from a checkpoint continues identically.
-    :returns: epoch histories, validation and test accuracy, dense and non-zero counts.
+    :returns: epoch histories, validation and test accuracy, dense and non-zero counts; of a stacked network,
+        ``per_model``: each model's (:func:`column_record`).
     """
     for j in range(len(net.columns)):
         net.columns[j].requires_grad_(j == k)
         net.laterals[j].requires_grad_(j == k)
     params = net.column_parameters(k)
-    forward = _column_forward(net, k)
-    inputs = {s: _lateral_inputs(net, k, task.split(s)[0]) for s in ("train", "val", "test")}
+    stacked = net.num_models > 1
+    if stacked:  # every model's frozen columns differ: they run in each batch (no grad: frozen)
+        forward = lambda x: net.column_logits(x, k)  # noqa: E731
+        inputs = {s: task.split(s)[0] for s in ("train", "val", "test")}
+    else:
+        forward = _column_forward(net, k)
+        inputs = {s: _lateral_inputs(net, k, task.split(s)[0]) for s in ("train", "val", "test")}
     val = (inputs["val"], task.y_val)
 
-    def phase(epochs: int, phase_seed: int, guards: Sequence[FrozenEntries], desc: str) -> list[dict]:
+    def phase(epochs: int, phase_seed: int, guards: Sequence[FrozenEntries], desc: str) -> list[EpochStats]:
         generator = set_seed(phase_seed)
-        stats = fit(
+        return fit(
             net, inputs["train"], task.y_train, epochs=epochs, batch_size=settings.batch_size,
             optimizer=settings.make_optimizer(params.values()), forward=forward, guards=guards, val=val,
-            generator=generator, show_progress=show_progress, desc=desc,
+            generator=generator, show_progress=show_progress, desc=desc, per_model=stacked,
         )  # fmt: skip
-        return [s.as_dict() for s in stats]
 
     history = phase(settings.epochs, 1000 * seed + 2 * k, (), f"column {k + 1}") if initial_epochs else []
-    retrain: list[dict] = []
+    retrain: list[EpochStats] = []
     if prune_fraction > 0 or retrain_epochs > 0:
         masks = prune_column(net, k, prune_fraction, scope)
         guard = FrozenEntries(net.column_weights(k), masks)  # pruned entries were zeroed: they stay zero
         retrain = phase(retrain_epochs, 1000 * seed + 2 * k + 1, (guard,), f"column {k + 1} retrain")
-    count = net.column_count(k)
-    return {
-        "history": history,
-        "retrain_history": retrain,
-        "val_acc": evaluate(net, *val, forward=forward)[1],
-        "test_acc": evaluate(net, inputs["test"], task.y_test, forward=forward)[1],
-        "params_total": count.total,
-        "params_nonzero": count.nonzero,
-    }
+    if not stacked:
+        count = net.column_count(k)
+        return {
+            "history": [h.as_dict() for h in history],
+            "retrain_history": [h.as_dict() for h in retrain],
+            "val_acc": evaluate(net, *val, forward=forward)[1],
+            "test_acc": evaluate(net, inputs["test"], task.y_test, forward=forward)[1],
+            "params_total": count.total,
+            "params_nonzero": count.nonzero,
+        }
+    acc = {split: accuracy_per_model(net, *data, forward=forward)
+           for split, data in (("val", val), ("test", (inputs["test"], task.y_test)))}  # fmt: skip
+    return {"per_model": [column_record(net, k, s, history, retrain, acc["val"][s], acc["test"][s])
+                          for s in range(net.num_models)]}  # fmt: skip
+
+
+def column_record(net: ProgressiveNet, k: int, s: int, history: Sequence[EpochStats], retrain: Sequence[EpochStats],
+                  val_acc: float, test_acc: float) -> dict:  # fmt: skip
+    """Stacked model ``s``'s record of column ``k``, in the form :func:`train_column` gives one network's (its
+    epochs' times are the stack's)."""
+    count = net.column_count(k, s)
+    return {"history": [h.of_model(s).as_dict() for h in history],
+            "retrain_history": [h.of_model(s).as_dict() for h in retrain], "val_acc": val_acc, "test_acc": test_acc,
+            "params_total": count.total, "params_nonzero": count.nonzero}  # fmt: skip
 
 
 def matched_unlinked_fractions(

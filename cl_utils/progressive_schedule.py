@@ -4,7 +4,8 @@ The mechanism (columns, lateral adapters, pruning a column with the adapters tha
 one column) is :mod:`cl_utils.progressive`. Here :class:`ProgressivePrune` adds the columns one task at
 a time (a :class:`~cl_utils.methods.ContinualMethod`, chapter 06), :func:`run_progressive` runs it over a
 stream and returns chapter 04's record, and :func:`train_first_column` trains column 1 alone, the
-checkpoint every run of a seed shares.
+checkpoint every run of a seed shares. With ``models`` > 1 several seeds train as one stacked network, each
+from its own column-1 checkpoint, and :func:`run_progressive` gives each seed's record (``per_seed``).
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Sequence
 import torch
 
 from .masks import count_parameters
+from .models import stacked_state
 from .progressive import ProgressiveNet, train_column
 from .streams import Task
-from .train import TrainSettings, evaluate, set_seed
+from .train import TrainSettings, accuracy_per_model, evaluate, set_seed
 
 __all__ = ["ProgressivePrune", "run_progressive", "train_first_column"]
 
@@ -28,7 +30,9 @@ class ProgressivePrune:
     :param hidden_sizes: hidden widths of each column, one list per task.
     :param prune_fractions: one fraction per column (0 = that column is not pruned).
     :param first_column_state: column 1's ``state_dict`` after its initial epochs, shared by runs that differ
-        only from there on (its initial training is then skipped).
+        only from there on (its initial training is then skipped); a stacked network's: one per model.
+    :param models: seeds trained as one stacked network (see :class:`~cl_utils.progressive.ProgressiveNet`); they
+        share the draws of ``seed`` (data order, new columns), each from its own ``first_column_state``.
     :param reference_size: the parameters of the network the method is compared with: :meth:`capacity` is
         what it keeps relative to that size (it grows past 1), ``None`` without one.
     """
@@ -38,12 +42,13 @@ class ProgressivePrune:
     def __init__(self, in_features: int, hidden_sizes: Sequence[Sequence[int]], settings: TrainSettings, *,
                  adapter: str, prune_fractions: Sequence[float] | None = None, retrain_epochs: int = 0,
                  scope: str = "global", seed: int = 0, alpha_init: float = 0.1, adapter_width: int | None = None,
-                 first_column_state: dict[str, torch.Tensor] | None = None, show_progress: bool = True,
-                 reference_size: float | None = None):  # fmt: skip
+                 first_column_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]] | None = None,
+                 show_progress: bool = True, reference_size: float | None = None, models: int = 1):  # fmt: skip
         self.fractions = list(prune_fractions) if prune_fractions is not None else [0.0] * len(hidden_sizes)
         if len(self.fractions) != len(hidden_sizes) or not all(0.0 <= f < 1.0 for f in self.fractions):
             raise ValueError(f"prune_fractions must be one value in [0, 1) per task, got {self.fractions}")
-        self.model = ProgressiveNet(in_features, adapter, alpha_init=alpha_init, adapter_width=adapter_width)
+        self.model = ProgressiveNet(in_features, adapter, alpha_init=alpha_init, adapter_width=adapter_width,
+                                    models=models)  # fmt: skip
         self.hidden_sizes, self.settings, self.retrain_epochs, self.scope = hidden_sizes, settings, retrain_epochs, scope
         self.seed, self.first_column_state, self.show_progress = seed, first_column_state, show_progress
         self.reference_size = reference_size
@@ -56,7 +61,8 @@ class ProgressivePrune:
         net.to(task.x_train.device)
         loaded = t == 0 and self.first_column_state is not None
         if loaded:
-            net.columns[0].load_state_dict(self.first_column_state)
+            state = self.first_column_state
+            net.columns[0].load_state_dict(state if net.num_models == 1 else stacked_state(net.columns[0], state))
         self.columns.append(train_column(net, t, task, self.settings, initial_epochs=not loaded,
                                          prune_fraction=self.fractions[t], retrain_epochs=self.retrain_epochs,
                                          scope=self.scope, seed=self.seed, show_progress=self.show_progress))  # fmt: skip
@@ -89,10 +95,21 @@ def run_progressive(tasks: Sequence[Task], hidden_sizes: Sequence[Sequence[int]]
     for k, t in enumerate(tasks):
         method.learn(k, t)
     net = method.model
-    final = [evaluate(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))[1] for k, t in enumerate(tasks)]
-    total = count_parameters(net)
+    if net.num_models == 1:
+        final = [evaluate(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))[1] for k, t in enumerate(tasks)]
+        return _record(method.columns, final, count_parameters(net))
+    final_per_task = [accuracy_per_model(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))
+                      for k, t in enumerate(tasks)]  # fmt: skip
+    return {"per_seed": [_record([c["per_model"][s] for c in method.columns], [f[s] for f in final_per_task],
+                                 count_parameters({n: p[s] for n, p in net.named_parameters()}))
+                         for s in range(net.num_models)]}  # fmt: skip
+
+
+def _record(columns: list[dict], final: list[float], total) -> dict:
+    """One network's record: its columns' :func:`~cl_utils.progressive.train_column` results, each column's test
+    accuracy after the last column, and the totals."""
     return {
-        "columns": method.columns,
+        "columns": columns,
         "final_test_acc": final,
         "mean_test_error": 1.0 - sum(final) / len(final),
         "params_total": total.total,

@@ -164,7 +164,13 @@ def _accelerated_step(forward: Forward, device: torch.device) -> tuple[Forward, 
 
 @dataclass(frozen=True)
 class EpochStats:
-    """Metrics of one epoch; ``val_*`` are None when no validation data was given."""
+    """Metrics of one epoch; ``val_*`` are None when no validation data was given.
+
+    A stacked network's (:func:`fit` with ``S`` > 1 models) losses and accuracies are the means over its
+    models, and ``per_model`` holds each model's own (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``:
+    lists of ``S``, or None where not measured; a loss only for :func:`cross_entropy` with no penalty);
+    :meth:`of_model` gives one model's epoch. One network: ``per_model`` is None, absent from :meth:`as_dict`.
+    """
 
     epoch: int
     train_loss: float
@@ -172,9 +178,21 @@ class EpochStats:
     val_loss: float | None
     val_acc: float | None
     seconds: float
+    per_model: dict[str, list[float] | None] | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.per_model is None:
+            del out["per_model"]
+        return out
+
+    def of_model(self, s: int) -> "EpochStats":
+        """Stacked model ``s``'s epoch: its own losses and accuracies (a mean where it has none), the stack's time."""
+        if self.per_model is None:
+            raise ValueError("the epoch of one network has no per-model metrics")
+        own = {k: v if v is None else v[s] for k, v in self.per_model.items()}
+        return EpochStats(self.epoch, *(own[k] if own.get(k) is not None else getattr(self, k) for k in
+                                        ("train_loss", "train_acc", "val_loss", "val_acc")), self.seconds)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -283,13 +301,46 @@ def evaluate(
 
     ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
     """
+    loss, acc, _ = _evaluate(model, x, y, forward=forward, loss_fn=loss_fn, batch_size=batch_size)
+    return loss, acc
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None, loss_fn: Callable,
+              batch_size: int = 2048, per_model: bool = False,
+              ) -> tuple[float, float, dict[str, list[float] | None] | None]:  # fmt: skip
+    """:func:`evaluate`'s loss and accuracy, and with ``per_model`` a stacked network's per-model ones from the
+    same logits (``val_loss``, ``val_acc``; None for one network)."""
     total_loss = torch.zeros((), dtype=torch.float64, device=y.device)  # summed on the device: one sync at the end
     correct = torch.zeros((), dtype=torch.float64, device=y.device)
+    models = num_models(model)
+    own = _PerModel(models, loss_fn is cross_entropy) if per_model and models > 1 else None
     for logits, yb in _eval_logits(model, x, y, forward, batch_size):
         total_loss += loss_fn(logits, yb, reduction="sum")
         correct += _correct(logits, yb)
+        if own is not None:
+            own.add(logits, yb)
     n = max(len(y), 1)
-    return float(total_loss) / n, float(correct) / n
+    return float(total_loss) / n, float(correct) / n, None if own is None else own.result(n, "val")
+
+
+class _PerModel:
+    """Each stacked model's summed cross-entropy (where ``with_loss``) and correct predictions, on the device."""
+
+    def __init__(self, models: int, with_loss: bool):
+        self.loss: torch.Tensor | float | None = 0.0 if with_loss else None
+        self.correct: torch.Tensor | float = 0.0
+
+    @torch.no_grad()
+    def add(self, logits: torch.Tensor, y: torch.Tensor) -> None:
+        labels = _labels_like(logits, y)
+        if self.loss is not None:
+            self.loss = self.loss + F.cross_entropy(logits.float(), labels, reduction="none").flatten(1).sum(0)
+        self.correct = self.correct + (logits.argmax(1) == labels).flatten(1).sum(0)
+
+    def result(self, n: int, prefix: str) -> dict[str, list[float] | None]:
+        loss = None if self.loss is None else (self.loss.double() / n).tolist()
+        return {f"{prefix}_loss": loss, f"{prefix}_acc": (torch.as_tensor(self.correct).double() / n).tolist()}
 
 
 def train_mode(model: nn.Module, *, freeze_batchnorm_stats: bool) -> Callable[[], None]:
@@ -325,6 +376,7 @@ def fit(
     desc: str = "train",
     set_train_mode: Callable[[], None] | None = None,
     samples_per_epoch: int | None = None,
+    per_model: bool = False,
 ) -> list[EpochStats]:
     """Train ``model`` for ``epochs`` epochs over ``(x, y)`` in shuffled minibatches.
 
@@ -340,6 +392,7 @@ def fit(
         (e.g. to keep frozen batch-norm layers in eval mode).
     :param samples_per_epoch: an epoch of this many samples, drawn afresh from all of ``(x, y)`` every
         epoch (e.g. rehearsal on all tasks seen at the gradient steps of one task); ``None``: every sample.
+    :param per_model: a stacked network's epochs also hold each model's own metrics (``EpochStats.per_model``).
     :returns: one :class:`EpochStats` per epoch.
     """
     if epochs < 0:
@@ -360,6 +413,7 @@ def fit(
                 set_train_mode()
             loss_sum = torch.zeros((), device=y.device)  # sums stay on the device: no step waits for it
             correct = torch.zeros((), device=y.device)
+            own = _PerModel(models, loss_fn is cross_entropy and penalty is None) if per_model and models > 1 else None
             for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models,
                                            limit=samples_per_epoch):  # fmt: skip
                 if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits
@@ -378,13 +432,17 @@ def fit(
                     g.restore()
                 loss_sum += loss.detach() * len(yb)
                 correct += _correct(logits.detach(), yb)
+                if own is not None:
+                    own.add(logits.detach(), yb)
             if scheduler is not None:
                 scheduler.step()
             n = max(samples_per_epoch or len(y), 1)
-            val_loss, val_acc = (evaluate(model, *val, forward=forward, loss_fn=loss_fn) if val is not None
-                                 else (None, None))  # fmt: skip
+            val_loss, val_acc, val_own = (_evaluate(model, *val, forward=forward, loss_fn=loss_fn, per_model=per_model)
+                                          if val is not None else (None, None, None))  # fmt: skip
+            per_model = None if own is None else own.result(n, "train") | (val_own or {"val_loss": None,
+                                                                                      "val_acc": None})
             stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc,
-                               time.perf_counter() - start)  # fmt: skip
+                               time.perf_counter() - start, per_model)  # fmt: skip
             history.append(stats)
             bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
     return history

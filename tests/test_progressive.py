@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import cl_utils as cl
-from cl_utils.progressive_schedule import run_progressive, train_first_column
+from cl_utils.progressive_schedule import ProgressivePrune, run_progressive, train_first_column
 from cl_utils.progressive import ProgressiveNet, matched_unlinked_fractions, prune_column, train_column
 
 SGD = cl.TrainSettings(epochs=1, batch_size=64, optimizer="sgd", lr=0.1, momentum=0.5)
@@ -177,3 +177,88 @@ def test_bad_arguments_are_refused(tasks):
         net(tasks[0].x_test[:2], 3)
     with pytest.raises(ValueError, match="prune_fractions"):
         run_progressive(tasks[:2], [(8, 4)] * 2, SGD, adapter="none", prune_fractions=[1.0, 0.5])
+
+
+# -- seeds stacked as one network (issue 27, point 2) --------------------------------------------------------
+def _stacked_and_plain(adapter: str, models: int = 2) -> tuple[ProgressiveNet, list[ProgressiveNet]]:
+    """A stacked network of ``models`` and the plain networks it holds (each loaded with its model's slices)."""
+    torch.manual_seed(0)
+    stack = ProgressiveNet(3 * 28 * 28, adapter, models=models)
+    for _ in range(3):
+        stack.add_column((16, 8), 10)
+    plain = []
+    for s in range(models):
+        net = _net(adapter)
+        net.load_state_dict({n: t[s] for n, t in stack.state_dict().items()})
+        plain.append(net)
+    return stack, plain
+
+
+@pytest.mark.parametrize("adapter", ["learned", "unlearned", "none"])
+def test_a_stacked_progressive_network_is_its_models_networks(adapter, tasks):
+    stack, plain = _stacked_and_plain(adapter)
+    x = tasks[1].x_test[:16]
+    with torch.no_grad():
+        for k in range(3):
+            out = stack(cl.models.per_model(x, 2), k)
+            assert out.shape == (16, 10, 2)
+            for s, net in enumerate(plain):
+                torch.testing.assert_close(out[..., s], net(x, k), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(plain[0](x, 2), plain[1](x, 2))  # two models, each its own weights
+
+
+@pytest.mark.parametrize("adapter", ["learned", "random"])
+def test_a_stacked_network_keeps_every_models_earlier_columns_bit_identical_and_prunes_each_exactly(adapter, tasks):
+    """Columns 1-2 of both models after column 3 is trained, pruned and retrained: torch.equal; each model's column
+    loses exactly 50 % of its weights by its own threshold; the adapters change each model's output."""
+    torch.manual_seed(0)
+    net = ProgressiveNet(3 * 28 * 28, adapter, models=2)
+    probe = cl.models.per_model(torch.cat([t.x_test[:16] for t in tasks]), 2)
+
+    def outputs(k: int) -> torch.Tensor:
+        torch.manual_seed(123)
+        with torch.no_grad():
+            return net(probe, k).clone()
+
+    recorded, records = [], []
+    for k, task in enumerate(tasks[:3]):
+        net.add_column((16, 8), 10)
+        records.append(train_column(net, k, task, SGD, prune_fraction=0.5, retrain_epochs=1, seed=0,
+                                    show_progress=False))  # fmt: skip
+        recorded.append(outputs(k))
+    for k, before in enumerate(recorded):
+        assert all(before[..., s].abs().sum() > 0 for s in range(2))
+        assert torch.equal(outputs(k), before), f"column {k + 1} changed"
+    for s in range(2):
+        own = {n: w[s] for n, w in net.column_weights(2).items()}
+        n = sum(w.numel() for w in own.values())
+        assert sum(int((w == 0).sum()) for w in own.values()) == round(0.5 * n)
+        column = records[2]["per_model"][s]
+        assert column["params_nonzero"] == net.column_count(2, s).nonzero and len(column["retrain_history"]) == 1
+        assert set(column["history"][0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+    assert records[2]["per_model"][0]["history"] != records[2]["per_model"][1]["history"]  # each model's own
+    if adapter == "learned":
+        with torch.no_grad():
+            before = outputs(2)
+            net.laterals[2][0][1].up.weight[1].add_(0.5)  # model 2's adapter into column 3
+            after = outputs(2)
+        assert torch.equal(after[..., 0], before[..., 0]) and not torch.allclose(after[..., 1], before[..., 1])
+
+
+def test_stacked_seeds_start_from_their_own_first_columns_and_give_a_record_each(tasks):
+    states = [train_first_column(tasks[0], (16, 8), SGD, seed=s, show_progress=False) for s in (0, 1)]
+    out = run_progressive(tasks, [(16, 8)] * 3, SGD, adapter="learned", prune_fractions=[0.5] * 3, retrain_epochs=1,
+                          seed=0, first_column_state=states, models=2, show_progress=False)  # fmt: skip
+    alone = run_progressive(tasks, [(16, 8)] * 3, SGD, adapter="learned", prune_fractions=[0.5] * 3,
+                            retrain_epochs=1, seed=0, first_column_state=states[1], show_progress=False)  # fmt: skip
+    assert len(out["per_seed"]) == 2
+    for own in out["per_seed"]:
+        assert own.keys() == alone.keys() and len(own["final_test_acc"]) == 3
+        assert own["params_nonzero"] == alone["params_nonzero"] and own["params_total"] == alone["params_total"]
+        assert [c["params_nonzero"] for c in own["columns"]] == [c["params_nonzero"] for c in alone["columns"]]
+    method = ProgressivePrune(3 * 28 * 28, [(16, 8)] * 3, SGD, adapter="learned", first_column_state=states,
+                              models=2, show_progress=False)  # fmt: skip
+    method.learn(0, tasks[0])  # unpruned: column 1 is each seed's checkpoint, untouched
+    for s, state in enumerate(states):
+        assert all(torch.equal(method.model.columns[0].state_dict()[n][s], v) for n, v in state.items())
+    assert not torch.equal(states[0]["layers.0.weight"], states[1]["layers.0.weight"])

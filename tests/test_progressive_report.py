@@ -203,3 +203,41 @@ def test_a_table_of_means_and_an_exact_count_do_not_claim_an_sem():
         assert "s.e.m." not in note.replace("(no s.e.m.)", "") and "means only" in note
     growth = next(r for r in report.claims(records, P) if "linear in the number of tasks" in r["claim"])
     assert "s.e.m." not in growth["data and scale"] and "exact counts of seed" in growth["data and scale"]
+
+
+# -- seeds stacked as one network (issue 27, point 2) --------------------------------------------------------
+def _stacked(records: Records) -> Records:
+    """The same runs as stacked records: one per configuration, its seeds in ``seeds``, results in ``per_seed``."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        rest = {k: v for k, v in r["config"].items() if k != "seed"}
+        groups.setdefault(repr((r["kind"], sorted(rest.items()))), []).append(r)
+    return Records([{**g[0], "config": {**g[0]["config"], "seeds": [r["config"]["seed"] for r in g]},
+                     "metrics": {"per_seed": [r["metrics"] for r in g]}} for g in groups.values()])
+
+
+def test_stacked_records_read_as_one_record_per_seed_and_the_scale_lines_say_so():
+    plain = _records(gap=1.0, noise_gap=1.0, step=0.5)
+    stacked = _stacked(plain)
+    assert len(stacked.items) < len(plain.items) and all("seeds" in r["config"] for r in stacked)
+    strip = lambda rows: [{k: v for k, v in row.items() if k not in ("records", "data and scale")}  # noqa: E731
+                          for row in rows]
+    assert strip(report.claims(stacked, P)) == strip(report.claims(plain, P))
+    ordered = lambda frame: frame.sort_values(["network", "p", "seed"]).reset_index(drop=True)  # noqa: E731
+    assert ordered(report.frame_b(stacked, P)).equals(ordered(report.frame_b(plain, P)))
+    assert "3 seed(s), stacked as one network" in report.scale_b(stacked, P)
+    assert "3 seed(s), stacked as one network" in report.scale_a(stacked, P)
+    assert "stacked" not in report.scale_b(plain, P)
+
+
+def test_stacking_groups_a_configurations_seeds_and_off_keeps_every_key():
+    module = experiments.load("04")
+    stacked = module.plan(module.Params(**{**P.as_dict(), "fig2b_seeds": [0, 1, 2], "stack_seeds": True}))
+    off = module.plan(module.Params(**{**P.as_dict(), "fig2b_seeds": [0, 1, 2], "stack_seeds": False}))
+    assert all(r.config["seeds"] == r.config.get("seeds") and r.config["seed"] == r.config["seeds"][0]
+               for r in stacked)  # fmt: skip
+    assert not [r for r in off if "seeds" in r.config] and len(off) == sum(len(r.config["seeds"]) for r in stacked)
+    one = lambda c: repr(sorted((k, v) for k, v in c.items() if k != "seeds"))  # noqa: E731
+    assert {one(r.config) for r in stacked} <= {repr(sorted(r.config.items())) for r in off}  # the first seed's own
+    c = module.Fig2bRun.from_config(next(r.config for r in stacked if r.kind == "fig2b"))
+    assert module.settings(c, 3).lr == pytest.approx(3 * c.lr) and module.settings(c).lr == pytest.approx(c.lr)

@@ -46,6 +46,7 @@ from ..progressive_schedule import ProgressivePrune
 from ..streams import Task, permuted_tasks, split_tasks
 from ..train import TrainSettings, set_seed
 from .data_cache import raw_dataset, task
+from .stacking import member_views
 from .runs import Run, RunContext, mlp_cost
 from .params import ParameterError, param
 from .params import Params as BaseParams
@@ -483,17 +484,7 @@ def seed_views(records: Iterable[dict]) -> list[dict]:
     """The records as one per seed: a stacked run's record (``seeds``) becomes one view per seed, its config with
     that ``seed`` (and ``stacked_with``, the stack's seeds), its metrics that seed's, with the stack's
     ``train_seconds`` shared evenly; the view keeps the stack's ``key``. Other records pass as they are."""
-    views = []
-    for r in records:
-        seeds = r["config"].get("seeds")
-        if not seeds:
-            views.append(r)
-            continue
-        config = {k: v for k, v in r["config"].items() if k != "seeds"}
-        seconds = r["metrics"]["train_seconds"] / len(seeds)
-        views += [{**r, "config": config | {"seed": s, "stacked_with": seeds},
-                   "metrics": m | {"train_seconds": seconds}} for s, m in zip(seeds, r["metrics"]["per_seed"])]
-    return views
+    return member_views(records, members="seeds", member="seed", results="per_seed", shared=("train_seconds",))
 
 
 RUNNERS = {"train": run_train, "rounds": run_train}

@@ -15,11 +15,12 @@ from . import describe
 from .cache import checkpoint_mismatches, is_record_input
 from .describe import distinct, synthetic
 from .runs import Records
+from .stacking import member_views
 from .packnet_runs import Params
 
 __all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks",
-           "synthetic", "carved", "label", "scale", "initial_error", "pruned", "packnet", "started_from", "by_order", "run_views",
-           "final_errors", "lwf", "singles", "single"]
+           "synthetic", "carved", "label", "scale", "initial_error", "pruned", "packnet", "started_from", "by_order",
+           "run_views", "final_errors", "lwf", "singles", "single"]
 
 
 def err(acc: float) -> float:
@@ -97,7 +98,8 @@ def _runs_per_order(shown: list[dict]) -> str:
                         for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
-        stacked = ", an order's runs stacked as one network" if any("stacked_with" in r["config"] for r in shown) else ""
+        stacked = any("stacked_with" in r["config"] for r in shown)
+        stacked = ", an order's runs stacked as one network" if stacked else ""
         line = f"{distinct(sorted(set(runs.values())))} run(s)/order{stacked}"
     else:
         seeds = len({r["config"]["seed"] for r in shown})  # Figure 4 from several seeds of the initial network
@@ -162,16 +164,7 @@ def run_views(runs: Iterable[dict]) -> list[dict]:
     """The PackNet records as one per run: a stacked run's record (config ``runs``) becomes one view per run, its
     config with that ``run`` (and ``stacked_with``, the stack's runs), its metrics that run's; each view keeps the
     stack's ``key`` and inputs. Other records pass as they are."""
-    views = []
-    for r in runs:
-        group = r["config"].get("runs")
-        if not group:
-            views.append(r)
-            continue
-        config = {k: v for k, v in r["config"].items() if k != "runs"}
-        views += [{**r, "config": config | {"run": k, "stacked_with": group}, "metrics": m}
-                  for k, m in zip(group, r["metrics"]["per_run"])]  # fmt: skip
-    return views
+    return member_views(runs, members="runs", member="run", results="per_run")
 
 
 def packnet(records: Records, schedule: list[float], separate_biases: bool = False,

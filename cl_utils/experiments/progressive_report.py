@@ -13,6 +13,7 @@ import pandas as pd
 from ..claims import NO_RECORDS, run_keys
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
 from .runs import Records
+from .stacking import member_views
 from .describe import synthetic
 from .progressive_runs import PRUNED_NETWORKS, STAND_IN, Params
 
@@ -28,15 +29,21 @@ SYNTHETIC = "SYNTHETIC stand-in (tests only)"
 
 
 # ------------------------------------------------------------------------------- the records, and what they say
+def seed_views(records: list[dict]) -> list[dict]:
+    """The records as one per seed (a stacked run's record: one view per seed, :mod:`.stacking`)."""
+    return member_views(records, members="seeds", member="seed", results="per_seed")
+
+
 def runs_a(records: Records, p: Params) -> list[dict]:
-    """The Fig. 2(a) records of the adapter kinds and seeds the parameters name, in plan order."""
-    return [r for r in records.where("fig2a")
+    """The Fig. 2(a) records of the adapter kinds and seeds the parameters name, in plan order (one per seed)."""
+    return [r for r in seed_views(records.where("fig2a"))
             if r["config"]["adapter"] in p.fig2a_adapters and r["config"]["seed"] in p.fig2a_seeds]  # fmt: skip
 
 
 def runs_b(records: Records, p: Params) -> list[dict]:
-    """The Fig. 2(b) records of the pruning fractions (and the unpruned network) and seeds the parameters name."""
-    return [r for r in records.where("fig2b") if r["config"]["seed"] in p.fig2b_seeds and (
+    """The Fig. 2(b) records of the pruning fractions (and the unpruned network) and seeds the parameters name
+    (one per seed)."""
+    return [r for r in seed_views(records.where("fig2b")) if r["config"]["seed"] in p.fig2b_seeds and (
         r["config"]["network"] == "unlinked unpruned" or r["config"]["fraction"] in p.prune_fractions)]  # fmt: skip
 
 
@@ -49,8 +56,10 @@ def value(runs: list[dict], key: str):
     return next(iter(found.values()))
 
 
-def _seeds(runs: list[dict]) -> int:
-    return len({r["config"]["seed"] for r in runs})
+def _seeds(runs: list[dict]) -> str:
+    """How many seeds ``runs`` hold, and whether they were stacked as one network."""
+    stacked = ", stacked as one network" if any("stacked_with" in r["config"] for r in runs) else ""
+    return f"{len({r['config']['seed'] for r in runs})} seed(s){stacked}"
 
 
 def data_label(runs: list[dict]) -> str:
@@ -65,7 +74,7 @@ def scale_a(records: Records, p: Params) -> str:
     """Data and scale of Fig. 2(a), read from its records."""
     runs = runs_a(records, p)
     return (f"{data_label(runs)}; {value(runs, 'num_epochs')} epochs per column, SGD lr {value(runs, 'lr'):g}, "
-            f"momentum {value(runs, 'momentum'):g}, batch {value(runs, 'batch_size')}; {_seeds(runs)} seed(s), "
+            f"momentum {value(runs, 'momentum'):g}, batch {value(runs, 'batch_size')}; {_seeds(runs)}, "
             f"mean ± s.e.m.")  # fmt: skip
 
 
@@ -82,7 +91,7 @@ def scale_b(records: Records, p: Params, summary: str = "mean ± s.e.m.") -> str
         label = "MNIST -> SVHN (28 px) -> Flip-SVHN"
     epochs = value(runs, "num_epochs")
     return (f"{label}\ncolumns {tuple(value(runs, 'hidden'))}; {epochs} epochs, prune ({value(runs, 'scope')} "
-            f"threshold), {epochs} epochs; {_seeds(runs)} seed(s), {summary}")  # fmt: skip
+            f"threshold), {epochs} epochs; {_seeds(runs)}, {summary}")  # fmt: skip
 
 
 def task_names(records: Records, p: Params) -> list[str]:

@@ -5,6 +5,10 @@ adapter kind and seed, no pruning) and ``fig2b`` (MNIST -> SVHN -> Flip-SVHN, or
 columns trained, pruned and retrained: progressive, unlinked at equal size, random-input,
 and the unlinked unpruned network). Column 1 after its first epochs is a checkpoint shared
 by every run of a seed (it has no laterals, so it is the same for every adapter kind).
+
+With ``stack_seeds`` (the default) a configuration's seeds train as one stacked network, each model from its
+own seed's column-1 checkpoint (config ``seeds``; metrics ``per_seed``, read as one record per seed by
+:func:`.progressive_report.runs_a` and :func:`.progressive_report.runs_b`).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from .data_cache import task
 from .runs import Run, RunContext, mlp_cost
 from .params import ParameterError, param
 from .params import Params as BaseParams
-from .run_config import RunConfig
+from .run_config import RunConfig, optional
 
 CHAPTER = "04_progressive_prune"
 CODE_VERSION = 1
@@ -54,6 +58,9 @@ class Params(BaseParams):
     pruning_scope: str = param("global", "one magnitude threshold per column and its adapters | 'layer'",
                               choices=PRUNING_SCOPES)  # fmt: skip
     fig2b_seeds: list[int] = param([0, 1, 2, 3, 4], "seeds of Fig. 2(b)", min=0, min_length=1, unique=True)
+    stack_seeds: bool = param(True, "train a configuration's seeds as one stacked network (batched matrix products; "
+                              "each seed its own column 1, the first seed's draws for the data order and the new "
+                              "columns): one step of the stack is a step of every seed (a GPU's speed-up)")  # fmt: skip
 
     def check(self) -> None:
         if len(self.fig2a_hidden) != 3 or len({len(h) for h in self.fig2a_hidden}) != 1:
@@ -80,7 +87,8 @@ class Fig2aRun(ColumnsRun):
 
     hidden: list[list[int]]  # the hidden widths of each column
     adapter: str
-    seed: int
+    seed: int  # a stacked run: its first seed, whose draws every model shares
+    seeds: list[int] | None = optional()  # the seeds trained together as one stacked network (absent: one)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +102,8 @@ class Fig2bRun(ColumnsRun):
     adapter: str
     fraction: float
     column_fractions: list[float]
-    seed: int
+    seed: int  # a stacked run: its first seed, whose draws every model shares
+    seeds: list[int] | None = optional()  # the seeds trained together as one stacked network (absent: one)
 
 
 def columns(p: Params) -> dict:
@@ -107,20 +116,35 @@ def plan(p: Params) -> list[Run]:
     epochs = p.num_epochs
     cost_a = sum(mlp_cost(784, h, 10, 54_000, epochs) for h in p.fig2a_hidden) * 1.5
     cost_b = mlp_cost(3 * 784, p.fig2b_hidden, 10, 60_000, 2 * epochs) * 3 * 1.5
-    runs = [Run("fig2a", Fig2aRun(**common, hidden=p.fig2a_hidden, adapter=a, seed=s), ("fashion_mnist",), cost_a)
-            for s in p.fig2a_seeds for a in p.fig2a_adapters]  # fmt: skip
+    runs = [Run("fig2a", Fig2aRun(**common, hidden=p.fig2a_hidden, adapter=a, **seed_fields(g)), ("fashion_mnist",),
+                cost_a * len(g))
+            for g in seed_groups(p, p.fig2a_seeds) for a in p.fig2a_adapters]  # fmt: skip
     b = {**common, "rgb_dataset": p.fig2b_rgb_dataset, "hidden": p.fig2b_hidden, "scope": p.pruning_scope}
     data_b = ("mnist", p.fig2b_rgb_dataset)
     in_features = 3 * 28 * 28
-    for s in p.fig2b_seeds:
+    groups_b = seed_groups(p, p.fig2b_seeds)
+    for g in groups_b:
         for frac in p.prune_fractions:
             for network in PRUNED_NETWORKS:
                 adapter, fractions = network_b(network, frac, p.fig2b_hidden, in_features, p.adapter_width)
                 runs.append(Run("fig2b", Fig2bRun(**b, network=network, adapter=adapter, fraction=frac,
-                                                  column_fractions=fractions, seed=s), data_b, cost_b))  # fmt: skip
+                                                  column_fractions=fractions, **seed_fields(g)), data_b,
+                                cost_b * len(g)))  # fmt: skip
     runs += [Run("fig2b", Fig2bRun(**b, network="unlinked unpruned", adapter="none", fraction=0.0,
-                                   column_fractions=[0.0] * 3, seed=s), data_b, cost_b / 2) for s in p.fig2b_seeds]
+                                   column_fractions=[0.0] * 3, **seed_fields(g)), data_b, cost_b / 2 * len(g))
+             for g in groups_b]  # fmt: skip
     return runs
+
+
+def seed_groups(p: Params, seeds: list[int]) -> list[list[int]]:
+    """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more), else one
+    each."""
+    return [list(seeds)] if p.stack_seeds and len(seeds) > 1 else [[s] for s in seeds]
+
+
+def seed_fields(group: list[int]) -> dict:
+    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
+    return {"seed": group[0]} | ({"seeds": group} if len(group) > 1 else {})
 
 
 def network_b(network: str, p: float, hidden: list[int], in_features: int, adapter_width: int) -> tuple[str, list[float]]:
@@ -133,8 +157,11 @@ def network_b(network: str, p: float, hidden: list[int], in_features: int, adapt
     return {"progressive pruned": "learned", "random-input pruned": "random"}[network], [p] * 3
 
 
-def settings(c: ColumnsRun) -> TrainSettings:
-    return TrainSettings(c.num_epochs, c.batch_size, "sgd", c.lr, c.momentum)
+def settings(c: ColumnsRun, models: int = 1) -> TrainSettings:
+    """SGD of every column; for ``models`` stacked networks the rate times ``models``: the stacked loss averages
+    over them (each gets ``1/models`` of its own gradient), so with momentum and no weight decay each steps as its
+    own run would."""
+    return TrainSettings(c.num_epochs, c.batch_size, "sgd", c.lr * models, c.momentum)
 
 
 def fashion(c: ColumnsRun, ctx: RunContext) -> Task:
@@ -150,31 +177,38 @@ def tasks_b(c: Fig2bRun, ctx: RunContext) -> list[Task]:
     return [digits, second, flipped_task(second, seed=0)]
 
 
-def first_column(c: Fig2aRun | Fig2bRun, ctx: RunContext, t: Task, hidden: list[int], kind: str,
-                 datasets: tuple[str, ...]):  # fmt: skip
-    """Column 1 after its first epochs (a checkpoint per seed: identical for every adapter kind)."""
-    stage = ColumnsRun.fields_from(c.as_config()) | {"hidden": hidden, "seed": c.seed}
-    if kind == "fig2b":
-        stage |= c.pick(["rgb_dataset", "scope"])
-    return ctx.checkpoint(f"{kind}_first_column", stage, datasets,
-                          lambda: train_first_column(t, hidden, settings(c), seed=c.seed, show_progress=ctx.show_progress))
+def first_columns(c: Fig2aRun | Fig2bRun, ctx: RunContext, t: Task, hidden: list[int], kind: str,
+                  datasets: tuple[str, ...]) -> dict | list[dict]:  # fmt: skip
+    """Column 1 after its first epochs (a checkpoint per seed: identical for every adapter kind); of a stacked run,
+    one per seed."""
+    def one(seed: int) -> dict:
+        stage = ColumnsRun.fields_from(c.as_config()) | {"hidden": hidden, "seed": seed}
+        if kind == "fig2b":
+            stage |= c.pick(["rgb_dataset", "scope"])
+        return ctx.checkpoint(f"{kind}_first_column", stage, datasets,
+                              lambda: train_first_column(t, hidden, settings(c), seed=seed,
+                                                         show_progress=ctx.show_progress))  # fmt: skip
+
+    return [one(s) for s in c.seeds] if c.seeds else one(c.seed)
 
 
 def run_fig2a(c: Fig2aRun, ctx: RunContext) -> dict:
     t = fashion(c, ctx)
-    state = first_column(c, ctx, t, c.hidden[0], "fig2a", ("fashion_mnist",))
-    return run_progressive([t] * 3, c.hidden, settings(c), adapter=c.adapter, seed=c.seed,
+    models = len(c.seeds or [c.seed])
+    states = first_columns(c, ctx, t, c.hidden[0], "fig2a", ("fashion_mnist",))
+    return run_progressive([t] * 3, c.hidden, settings(c, models), adapter=c.adapter, seed=c.seed,
                            alpha_init=c.alpha_init, adapter_width=c.adapter_width or None,
-                           first_column_state=state, show_progress=ctx.show_progress)  # fmt: skip
+                           first_column_state=states, show_progress=ctx.show_progress, models=models)  # fmt: skip
 
 
 def run_fig2b(c: Fig2bRun, ctx: RunContext) -> dict:
     tasks = tasks_b(c, ctx)
-    state = first_column(c, ctx, tasks[0], c.hidden, "fig2b", ("mnist", c.rgb_dataset))
-    return run_progressive(tasks, [c.hidden] * 3, settings(c), adapter=c.adapter,
+    models = len(c.seeds or [c.seed])
+    states = first_columns(c, ctx, tasks[0], c.hidden, "fig2b", ("mnist", c.rgb_dataset))
+    return run_progressive(tasks, [c.hidden] * 3, settings(c, models), adapter=c.adapter,
                            prune_fractions=c.column_fractions, retrain_epochs=c.num_epochs, scope=c.scope,
                            seed=c.seed, alpha_init=c.alpha_init, adapter_width=c.adapter_width or None,
-                           first_column_state=state, show_progress=ctx.show_progress)  # fmt: skip
+                           first_column_state=states, show_progress=ctx.show_progress, models=models)  # fmt: skip
 
 
 def task_names(p: Params) -> list[str]:
