@@ -3,7 +3,8 @@
 For each of the book's small model shapes, trains on random inputs (Adam, its batch size, each
 model its own data order) for a fixed number of steps: one model; ``S`` models stacked in one network
 (:func:`~cl_utils.models.stacked_mlp`, :func:`~cl_utils.models.stacked_ball_cnn`,
-:func:`~cl_utils.models.stacked_zenke_cnn`, :func:`~cl_utils.models.stacked_vgg16`); and ``S``
+:func:`~cl_utils.models.stacked_zenke_cnn`, :func:`~cl_utils.models.stacked_vgg16`,
+:func:`~cl_utils.filter_pruning.stacked_filter_net`); and ``S``
 models one after another (``S`` times the single model's time, measured). Prints steps per
 second and the ratio stacked / one model (the target: at most 2) on the CPU and on CUDA when
 present. On the CPU only a very small model stands in for a small model on a GPU, where a step
@@ -22,6 +23,7 @@ import torch
 import cl_utils as cl
 from cl_utils.models import (ball_cnn, mlp, stacked_ball_cnn, stacked_mlp, stacked_vgg16, stacked_zenke_cnn, vgg16,
                              zenke_cnn)  # fmt: skip
+from cl_utils.filter_pruning import stacked_filter_net, vgg16_filter_net
 from train_loop import timed  # this folder is on sys.path when the script runs
 
 #: name -> (build one, build S stacked, input shape, batch size, CPU by default)
@@ -39,6 +41,10 @@ SHAPES = {
     "VGG-16-BN x0.25, fc 512-512 (chapter 01's committed network)": (
         lambda: vgg16([2], width=0.25, batch_norm=True, fc_widths=[512, 512]),
         lambda s: stacked_vgg16(s, [2], width=0.25, batch_norm=True, fc_widths=[512, 512]), (3, 32, 32), 32, False),
+    "VGG-16-BN filter net, pool 1x1, fc 4096-4096 (chapter 05's committed network)": (
+        lambda: vgg16_filter_net(2, batch_norm=True, pool_size=1),
+        lambda s: stacked_filter_net([vgg16_filter_net(2, batch_norm=True, pool_size=1) for _ in range(s)]),
+        (3, 32, 32), 32, False),
 }  # fmt: skip
 
 

@@ -63,24 +63,33 @@ def iterate_batches(
     drop_last: bool = False,
     models: int = 1,
     limit: int | None = None,
+    per_model_data: bool = False,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield ``tuple(t[idx] for t in tensors)`` batches; unshuffled batches are plain views.
 
     All tensors share their first dimension and device (e.g. images, labels, task ids).
     With ``models > 1`` and shuffling, every batch is ``(models, batch, ...)``: each stacked
     model gets its own data order (:func:`batch_indices`). ``limit``: each pass takes that many
-    samples of a fresh shuffle (:func:`batch_indices`).
+    samples of a fresh shuffle (:func:`batch_indices`). ``per_model_data``: every tensor holds one
+    dataset per model, ``(models, n, ...)``, and model ``s``'s batch comes from its own (in its own order
+    when shuffled); batches are ``(models, batch, ...)``.
     """
-    n = len(tensors[0])
-    if any(len(t) != n for t in tensors):
-        raise ValueError("all tensors must have the same length")
+    axis = 1 if per_model_data else 0
+    n = tensors[0].shape[axis]
+    if any(t.shape[axis] != n for t in tensors) or (per_model_data and any(len(t) != models for t in tensors)):
+        raise ValueError("all tensors must have the same length" + (f" and {models} datasets" if per_model_data else ""))
     if not shuffle:  # views in order; ``limit`` and ``drop_last`` as in the shuffled path
         for start in _batch_starts(n, batch_size, drop_last, limit):
             stop = min(start + batch_size, n if limit is None else limit)
-            yield tuple(t[start:stop] for t in tensors)
+            yield tuple(t[:, start:stop] if per_model_data else t[start:stop] for t in tensors)
         return
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device, drop_last=drop_last,
                              models=models, limit=limit):  # fmt: skip
         # index_select of the flat indices: the same rows as t[idx], several times faster on the CPU
+        if per_model_data:  # model s's rows of its own dataset: offsets s x n into the flattened (models x n) rows
+            flat = (idx.view(models, -1) + n * torch.arange(models, device=idx.device).view(-1, 1)).reshape(-1)
+            yield tuple(t.reshape(models * n, *t.shape[2:]).index_select(0, flat).view(models, -1, *t.shape[2:])
+                        for t in tensors)  # fmt: skip
+            continue
         flat = idx.reshape(-1)
         yield tuple(t.index_select(0, flat).view(*idx.shape, *t.shape[1:]) for t in tensors)

@@ -27,6 +27,10 @@ filters); it is kept across data switches without a prune. The control :data:`RE
 prunes nothing but rebuilds the optimiser where a pruned run prunes, to tell the effect
 of the prune from that of the restart.
 
+Several seeds train as one *stacked* network (:func:`stacked_filter_net`: grouped convolutions, inputs
+``(S, B, ...)``, each model its own data block): every model loses the same number of filters per layer
+(Eq. 1 depends only on the count), each its own lowest-scoring ones, so the stack keeps one shape.
+
 Why one module (over 300 lines): the ranking, the physical removal of filters and the driver share the
 bookkeeping of which filters each layer keeps.
 """
@@ -40,7 +44,8 @@ import torch
 from torch import nn
 from tqdm import tqdm  # text bars everywhere: tqdm.auto warns (with a local path) without ipywidgets
 
-from .models import _init_like_torchvision_vgg, vgg16_conv_layers
+from .models import (StackedConv2d, StackedLinear, _init_like_torchvision_vgg, num_models, stacked_layer,
+                     stacked_state, vgg16_conv_layers)  # fmt: skip
 from .train import TrainSettings, fit
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "RESTART",
     "FilterNet",
     "vgg16_filter_net",
+    "stacked_filter_net",
     "FilterScores",
     "filters_to_prune",
     "filter_count_trajectory",
@@ -68,24 +74,30 @@ class FilterNet(nn.Module):
 
     The classifier is an ``nn.Sequential`` whose first module is the ``nn.Linear`` that
     reads the ``channels * pool_size**2`` pooled features (torchvision's VGG layout).
+    ``num_models`` > 1: a stack of that many networks (:func:`stacked_filter_net`).
     """
 
-    def __init__(self, features: nn.Sequential, classifier: nn.Sequential, pool_size: int):
+    def __init__(self, features: nn.Sequential, classifier: nn.Sequential, pool_size: int, num_models: int = 1):
         super().__init__()
-        if not isinstance(classifier[0], nn.Linear):
+        if not isinstance(classifier[0], (nn.Linear, StackedLinear)):
             raise ValueError("the classifier must start with the nn.Linear that reads the conv features")
         self.features, self.classifier, self.pool_size = features, classifier, pool_size
         self.avgpool = nn.AdaptiveAvgPool2d(pool_size)
+        self.num_models = num_models
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        if self.num_models == 1:
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        s, b = x.shape[:2]  # (S, B, C, H, W) -> the grouped layout (B, S x C, H, W), and per model back out
+        pooled = self.avgpool(self.features(x.transpose(0, 1).reshape(b, s * x.shape[2], *x.shape[3:])))
+        return self.classifier(pooled.reshape(b, s, -1).transpose(0, 1))  # each model's (channel, row, col)
 
-    def conv_layers(self) -> list[nn.Conv2d]:
-        return [m for m in self.features if isinstance(m, nn.Conv2d)]
+    def conv_layers(self) -> list[nn.Conv2d | StackedConv2d]:
+        return [m for m in self.features if isinstance(m, (nn.Conv2d, StackedConv2d))]
 
     def filter_counts(self) -> list[int]:
-        """Number of filters (output channels) of every conv layer, in order."""
-        return [c.out_channels for c in self.conv_layers()]
+        """Number of filters (output channels) of every conv layer, in order (of each stacked model)."""
+        return [c.weight.shape[1] if isinstance(c, StackedConv2d) else c.out_channels for c in self.conv_layers()]
 
     def _follower(self, conv: nn.Conv2d, kind: type[nn.Module]) -> nn.Module | None:
         """The first module of type ``kind`` after ``conv`` and before the next conv (None if none)."""
@@ -160,6 +172,20 @@ def _pretrained_vgg16(num_classes: int, batch_norm: bool, pool_size: int, fc_wid
     return FilterNet(tv.features, classifier, pool_size)
 
 
+def stacked_filter_net(nets: Sequence[FilterNet]) -> FilterNet:
+    """The networks ``nets`` (one layout, e.g. one per seed, each initialised as its run initialises it) as one
+    stacked :class:`FilterNet`: grouped convolutions, :class:`~cl_utils.models.StackedBatchNorm2d`, batched fc
+    layers, the last one's logits ``(B, classes, S)``; the layers keep their names, model ``s`` holds ``nets[s]``."""
+    s, first = len(nets), nets[0]
+    features = nn.Sequential(*(stacked_layer(m, s) for m in first.features))
+    last = len(first.classifier) - 1
+    classifier = nn.Sequential(*(stacked_layer(m, s, models_last=i == last) for i, m in enumerate(first.classifier)))
+    ref = next(first.parameters())
+    model = FilterNet(features, classifier, first.pool_size, num_models=s).to(ref.device, ref.dtype)
+    model.load_state_dict(stacked_state(model, [net.state_dict() for net in nets]))
+    return model
+
+
 def filters_to_prune(num_filters: int, percent: float) -> int:
     """Eq. (1) per layer: ``floor(percent/100 * num_filters)``, leaving at least one filter."""
     n = math.floor(num_filters * percent / 100 + 1e-9)
@@ -177,49 +203,71 @@ def filter_count_trajectory(counts: Sequence[int], percent: float, steps: int) -
 
 
 def _keep_rows(param: nn.Parameter | torch.Tensor, keep: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    return param.detach().index_select(dim, keep.to(param.device)).clone()
+    """``param``'s entries ``keep`` along ``dim``; ``keep`` ``(S, k)``: each stacked model's own (``dim`` counted
+    within a model's slice)."""
+    if keep.dim() == 1:
+        return param.detach().index_select(dim, keep.to(param.device)).clone()
+    return torch.stack([p.detach().index_select(dim, k.to(param.device)) for p, k in zip(param, keep)])
+
+
+def _keep_of(drop: Sequence[int] | torch.Tensor, filters: int, layer: int) -> torch.Tensor | None:
+    """The filters one network keeps when it drops ``drop`` (None: it drops none); bad indices are errors."""
+    drop_set = {int(i) for i in (drop.tolist() if isinstance(drop, torch.Tensor) else drop)}
+    if any(not 0 <= i < filters for i in drop_set):
+        raise IndexError(f"filter index out of range for conv {layer} with {filters} filters")
+    if len(drop_set) >= filters:
+        raise ValueError(f"cannot remove all {filters} filters of conv {layer}")
+    return torch.tensor([i for i in range(filters) if i not in drop_set], dtype=torch.long) if drop_set else None
 
 
 @torch.no_grad()
-def remove_filters(model: FilterNet, layer: int, drop: Sequence[int] | torch.Tensor) -> None:
+def remove_filters(model: FilterNet, layer: int, drop: Sequence[int] | torch.Tensor | Sequence[Sequence[int]]) -> None:
     """Remove filters ``drop`` of conv layer ``layer`` and every weight that reads them (``PruneConvLayers``).
 
     The conv loses those output channels (weights and biases), its batch-norm the
     matching affine parameters and running statistics, and the next conv (or the
     classifier's first linear layer, ``pool_size**2`` columns per filter) the matching
     inputs. Parameters are replaced by new ``nn.Parameter`` objects: rebuild the optimiser.
+    A stacked network takes one list of filters per model, all of one length (the stack keeps one shape).
     """
     convs = model.conv_layers()
-    conv = convs[layer]
-    drop_set = {int(i) for i in (drop.tolist() if isinstance(drop, torch.Tensor) else drop)}
-    if any(not 0 <= i < conv.out_channels for i in drop_set):
-        raise IndexError(f"filter index out of range for conv {layer} with {conv.out_channels} filters")
-    if len(drop_set) >= conv.out_channels:
-        raise ValueError(f"cannot remove all {conv.out_channels} filters of conv {layer}")
-    if not drop_set:
+    conv, filters = convs[layer], model.filter_counts()[layer]
+    if model.num_models == 1:
+        keep = _keep_of(drop, filters, layer)
+    else:
+        kept = [_keep_of(d, filters, layer) for d in drop]
+        if len(kept) != model.num_models or len({None if k is None else len(k) for k in kept}) != 1:
+            raise ValueError(f"a stack of {model.num_models} networks drops as many filters in each: got "
+                             f"{[filters - (filters if k is None else len(k)) for k in kept]}")  # fmt: skip
+        keep = None if kept[0] is None else torch.stack(kept)
+    if keep is None:
         return
-    keep = torch.tensor([i for i in range(conv.out_channels) if i not in drop_set], dtype=torch.long)
+    stacked, k = keep.dim() == 2, keep.shape[-1]
     conv.weight = nn.Parameter(_keep_rows(conv.weight, keep))
     if conv.bias is not None:
         conv.bias = nn.Parameter(_keep_rows(conv.bias, keep))
-    conv.out_channels = len(keep)
+    if not stacked:
+        conv.out_channels = k
     bn = model._follower(conv, nn.BatchNorm2d)
     if bn is not None:
         bn.weight = nn.Parameter(_keep_rows(bn.weight, keep))
         bn.bias = nn.Parameter(_keep_rows(bn.bias, keep))
         bn.running_mean = _keep_rows(bn.running_mean, keep)
         bn.running_var = _keep_rows(bn.running_var, keep)
-        bn.num_features = len(keep)
+        bn.num_features = k * model.num_models
+        if stacked:
+            bn.features_per_model = k
     nxt = convs[layer + 1] if layer + 1 < len(convs) else None
     if nxt is not None:
         nxt.weight = nn.Parameter(_keep_rows(nxt.weight, keep, dim=1))
-        nxt.in_channels = len(keep)
+        if not stacked:
+            nxt.in_channels = k
         return
-    fc: nn.Linear = model.classifier[0]
+    fc: nn.Linear | StackedLinear = model.classifier[0]
     per_filter = model.pool_size**2  # flatten order is (channel, row, col)
-    columns = (keep.view(-1, 1) * per_filter + torch.arange(per_filter).view(1, -1)).flatten()
+    columns = (keep.unsqueeze(-1) * per_filter + torch.arange(per_filter)).flatten(-2)
     fc.weight = nn.Parameter(_keep_rows(fc.weight, columns, dim=1))
-    fc.in_features = len(columns)
+    fc.in_features = columns.shape[-1]
 
 
 class FilterScores:
@@ -244,16 +292,20 @@ class FilterScores:
             self._hooks.append(module.register_forward_hook(self._make_hook(i, conv)))
         self.reset()
 
-    def _make_hook(self, index: int, conv: nn.Conv2d):
+    def _make_hook(self, index: int, conv: nn.Conv2d | StackedConv2d):
+        models = self.model.num_models
+
         def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
             if not module.training:
                 return
-            if self.criterion == "activation":
+            if self.criterion == "activation":  # a stack's (S x C) channels: each model's C
                 norms = output.detach().pow(2).sum((0, 2, 3)).sqrt()
+                norms = norms if models == 1 else norms.view(models, -1)
             else:
-                norms = conv.weight.detach().flatten(1).norm(dim=1)
+                norms = conv.weight.detach().flatten(1 if models == 1 else 2).norm(dim=-1)
             if self.normalize:
-                norms = norms / norms.max().clamp_min(1e-12)
+                top = norms.max() if models == 1 else norms.amax(-1, keepdim=True)  # each model by its own maximum
+                norms = norms / top.clamp_min(1e-12)
             current = self._scores[index]
             self._scores[index] = norms if current is None else current + norms
             if index == 0:
@@ -266,7 +318,8 @@ class FilterScores:
         self.iterations = 0
 
     def scores(self) -> list[torch.Tensor]:
-        """The accumulated score of every filter of every conv layer (raises if nothing was accumulated)."""
+        """The accumulated score of every filter of every conv layer (raises if nothing was accumulated); of a stack,
+        ``(S, filters)`` per layer."""
         if any(s is None for s in self._scores):
             raise RuntimeError("no training iteration has been scored since the last reset")
         return list(self._scores)
@@ -280,17 +333,18 @@ class FilterScores:
 def prune_step(model: FilterNet, scores: Sequence[torch.Tensor], percent: float) -> list[int]:
     """Remove the ``filters_to_prune`` lowest-scoring filters of every conv layer; return the new counts.
 
-    Ties are broken by filter index (stable sort), so the step is deterministic.
+    Ties are broken by filter index (stable sort), so the step is deterministic. A stack's scores are
+    ``(S, filters)``: each model drops its own lowest-scoring filters, as many as the others.
     """
     convs = model.conv_layers()
     if len(scores) != len(convs):
         raise ValueError(f"expected {len(convs)} score vectors, got {len(scores)}")
-    for layer, (conv, score) in enumerate(zip(convs, scores)):
-        if len(score) != conv.out_channels:
-            raise ValueError(f"conv {layer}: {len(score)} scores for {conv.out_channels} filters")
-        n = filters_to_prune(conv.out_channels, percent)
+    for layer, (filters, score) in enumerate(zip(model.filter_counts(), scores)):
+        if score.shape[-1] != filters:
+            raise ValueError(f"conv {layer}: {score.shape[-1]} scores for {filters} filters")
+        n = filters_to_prune(filters, percent)
         if n:
-            remove_filters(model, layer, torch.sort(score.cpu(), stable=True).indices[:n])
+            remove_filters(model, layer, torch.sort(score.cpu(), stable=True).indices[..., :n])
     return model.filter_counts()
 
 
@@ -352,11 +406,14 @@ def train_with_filter_pruning(
     :data:`RESTART`: only rebuilt). A new
     block's data (a resample, or another dataset) is fetched at the first epoch of the block.
     Returns one dict per epoch: losses, accuracies (in [0, 1]), the block's data name,
-    the total filter count the epoch trained with, and the epoch's wall time in seconds.
+    the total filter count the epoch trained with, and the epoch's wall time in seconds. A stacked network
+    (:func:`stacked_filter_net`) trains each model on its own block (``block_data`` gives ``(S, N, ...)`` tensors)
+    and returns one such history per model (its epochs' times are the stack's).
     """
+    models = num_models(model)
     scores = FilterScores(model, schedule.criterion, schedule.normalize) if schedule.prunes else None
     optimizer = settings.make_optimizer(model.parameters())
-    history: list[dict] = []
+    history: list[list[dict]] = [[] for _ in range(models)]
     block: Block | None = None
     try:
         for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not show_progress, leave=False):
@@ -366,12 +423,14 @@ def train_with_filter_pruning(
             stats = fit(
                 model, block.x_train, block.y_train, epochs=1, batch_size=settings.batch_size,
                 optimizer=optimizer, val=(block.x_val, block.y_val), generator=generator, show_progress=False,
+                per_model=models > 1, per_model_data=models > 1,
             )[0]  # fmt: skip
-            history.append({
-                "epoch": epoch, "block": index, "data": block.name, "filters": sum(model.filter_counts()),
-                "train_loss": stats.train_loss, "train_acc": stats.train_acc,
-                "val_loss": stats.val_loss, "val_acc": stats.val_acc, "seconds": stats.seconds,
-            })  # fmt: skip
+            for s, own in enumerate([stats] if models == 1 else [stats.of_model(s) for s in range(models)]):
+                history[s].append({
+                    "epoch": epoch, "block": index, "data": block.name, "filters": sum(model.filter_counts()),
+                    "train_loss": own.train_loss, "train_acc": own.train_acc,
+                    "val_loss": own.val_loss, "val_acc": own.val_acc, "seconds": own.seconds,
+                })  # fmt: skip
             if scores is not None and schedule.prunes_after(epoch, epochs):
                 prune_step(model, scores.scores(), schedule.percent)
                 scores.reset()
@@ -380,4 +439,4 @@ def train_with_filter_pruning(
     finally:
         if scores is not None:
             scores.close()
-    return history
+    return history[0] if models == 1 else history

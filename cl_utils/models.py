@@ -24,6 +24,7 @@ Why one module (over 300 lines): the book's networks are short builders that sha
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from functools import partial
 from typing import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from torch import nn
 __all__ = [
     "MultiHeadNet", "StackedLinear", "StackedConv2d", "StackedPermutation", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
     "stacked_mlp", "stacked_ball_cnn", "stacked_zenke_cnn", "num_models", "per_model", "model_parameters", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
-    "VGG16_LAYOUT", "StackedBatchNorm2d", "stacked_vgg16", "stacked_state",
+    "VGG16_LAYOUT", "StackedBatchNorm2d", "stacked_vgg16", "stacked_state", "stacked_layer",
 ]  # fmt: skip
 
 VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -410,30 +411,31 @@ def stacked_vgg16(num_models: int, head_sizes: Sequence[int], **kwargs) -> Multi
     """
     s = num_models
     plain = [vgg16(head_sizes, **kwargs) for _ in range(s)]
-
-    def stacked(layer: nn.Module) -> nn.Module:
-        if isinstance(layer, nn.Conv2d):
-            return StackedConv2d(s, layer.in_channels, layer.out_channels, layer.kernel_size[0],
-                                 padding=layer.padding[0])  # fmt: skip
-        if isinstance(layer, nn.BatchNorm2d):
-            return StackedBatchNorm2d(s, layer.num_features, eps=layer.eps, momentum=layer.momentum)
-        if isinstance(layer, nn.Linear):
-            return StackedLinear(s, layer.in_features, layer.out_features)
-        return FromGrouped(s) if isinstance(layer, nn.Flatten) else copy_layer(layer)
-
-    body = nn.Sequential(OrderedDict([("grouped", ToGrouped()),
-                                      *((name, stacked(layer)) for name, layer in plain[0].body.named_children())]))
+    body = nn.Sequential(OrderedDict([("grouped", ToGrouped()), *((name, FromGrouped(s) if isinstance(layer, nn.Flatten)
+                                                                   else stacked_layer(layer, s))
+                                                                  for name, layer in plain[0].body.named_children())]))
     model = MultiHeadNet(body, plain[0].feature_dim, head_sizes, make_head=partial(StackedLinear, s, models_last=True),
                          num_models=s)  # fmt: skip
     model.load_state_dict(stacked_state(model, [m.state_dict() for m in plain]))
     return model
 
 
-def copy_layer(layer: nn.Module) -> nn.Module:
-    """A parameter-free layer (ReLU, pooling, dropout) as it is: it acts on every model's channels alike."""
+def stacked_layer(layer: nn.Module, models: int, *, models_last: bool = False) -> nn.Module:
+    """The stacked form of one plain layer, for ``models`` networks (fresh parameters: load them with
+    :func:`stacked_state`): ``nn.Conv2d`` -> :class:`StackedConv2d`, ``nn.BatchNorm2d`` ->
+    :class:`StackedBatchNorm2d`, ``nn.Linear`` -> :class:`StackedLinear` (``models_last``: logits
+    ``(B, out, S)``); a parameter-free layer (ReLU, pooling, dropout) is copied, as it acts on every model's
+    channels alike (its own module: hooks on the plain network's layers stay there)."""
+    if isinstance(layer, nn.Conv2d):
+        return StackedConv2d(models, layer.in_channels, layer.out_channels, layer.kernel_size[0],
+                             padding=layer.padding[0])  # fmt: skip
+    if isinstance(layer, nn.BatchNorm2d):
+        return StackedBatchNorm2d(models, layer.num_features, eps=layer.eps, momentum=layer.momentum)
+    if isinstance(layer, nn.Linear):
+        return StackedLinear(models, layer.in_features, layer.out_features, models_last=models_last)
     if any(True for _ in layer.parameters()):
         raise ValueError(f"no stacked form of {type(layer).__name__}")
-    return layer
+    return copy.deepcopy(layer)
 
 
 def stacked_state(model: nn.Module, states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -92,17 +92,23 @@ def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _eval_logits(model: nn.Module, x: Inputs, y: torch.Tensor, forward: Forward | None,
-                 batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+                 batch_size: int, per_model_data: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
     """``(logits, labels)`` of every batch of ``(x, y)``, in eval mode (restored after).
 
-    A stacked model sees each batch as its ``(S, B, ...)`` input (:func:`~cl_utils.models.per_model`).
+    A stacked model sees each batch as its ``(S, B, ...)`` input (:func:`~cl_utils.models.per_model`), or, with
+    ``per_model_data``, each model its own dataset's batch (``x`` ``(S, N, ...)``, ``y`` ``(S, N)``; labels
+    come out ``(B, S)``, as the logits' models).
     """
     forward = forward or model
     models = num_models(model)
     was_training = model.training
     model.eval()
     try:
-        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False):
+        for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, shuffle=False, models=models,
+                                       per_model_data=per_model_data):  # fmt: skip
+            if per_model_data:
+                yield forward(*xb), yb.t()
+                continue
             yield forward(*(per_model(t, models) for t in xb)), yb
     finally:
         model.train(was_training)
@@ -110,15 +116,17 @@ def _eval_logits(model: nn.Module, x: Inputs, y: torch.Tensor, forward: Forward 
 
 @torch.no_grad()
 def accuracy_per_model(
-    model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None = None, batch_size: int = 2048
+    model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None = None, batch_size: int = 2048,
+    per_model_data: bool = False,
 ) -> list[float]:
-    """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model)."""
+    """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model);
+    ``per_model_data``: each model on its own dataset (``(S, N, ...)``, :func:`fit`)."""
     correct: torch.Tensor | None = None
-    for logits, yb in _eval_logits(model, x, y, forward, batch_size):
+    for logits, yb in _eval_logits(model, x, y, forward, batch_size, per_model_data):
         hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
         batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
         correct = batch if correct is None else correct + batch
-    return [] if correct is None else (correct.double() / max(len(y), 1)).tolist()
+    return [] if correct is None else (correct.double() / max(y.shape[-1] if per_model_data else len(y), 1)).tolist()
 
 
 #: opt-in speed-ups that change the arithmetic (so the experiments layer keys their records apart)
@@ -211,6 +219,17 @@ class TrainSettings:
         return make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay,
                               implementation=self.implementation)  # fmt: skip
 
+    def for_models(self, models: int) -> "TrainSettings":
+        """These settings for ``models`` networks stacked as one, whose loss averages over them (each model's
+        gradient is ``1/models`` of its own run's): SGD's rate times ``models`` and its L2 weight decay divided by
+        it, Adam's weight decay divided by it (Adam's step does not depend on the gradient's scale, up to its
+        epsilon), AdamW as it is; each model then steps as its own run would."""
+        if models == 1 or self.optimizer == "adamw":
+            return self
+        if self.optimizer == "sgd":
+            return replace(self, lr=self.lr * models, weight_decay=self.weight_decay / models)
+        return replace(self, weight_decay=self.weight_decay / models)
+
 
 def set_seed(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA); return a CPU generator for shuffling."""
@@ -296,18 +315,21 @@ def evaluate(
     forward: Forward | None = None,
     loss_fn: Callable = cross_entropy,
     batch_size: int = 2048,
+    per_model_data: bool = False,
 ) -> tuple[float, float]:
     """Mean loss and accuracy (in [0, 1]) of ``forward`` (default ``model``) on ``(x, y)``, in eval mode.
 
-    ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments.
+    ``x`` may be a tuple of tensors (e.g. images and task ids), passed to ``forward`` as arguments;
+    ``per_model_data``: a stacked model's own datasets (:func:`fit`), the means over its models.
     """
-    loss, acc, _ = _evaluate(model, x, y, forward=forward, loss_fn=loss_fn, batch_size=batch_size)
+    loss, acc, _ = _evaluate(model, x, y, forward=forward, loss_fn=loss_fn, batch_size=batch_size,
+                             per_model_data=per_model_data)  # fmt: skip
     return loss, acc
 
 
 @torch.no_grad()
 def _evaluate(model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward | None, loss_fn: Callable,
-              batch_size: int = 2048, per_model: bool = False,
+              batch_size: int = 2048, per_model: bool = False, per_model_data: bool = False,
               ) -> tuple[float, float, dict[str, list[float] | None] | None]:  # fmt: skip
     """:func:`evaluate`'s loss and accuracy, and with ``per_model`` a stacked network's per-model ones from the
     same logits (``val_loss``, ``val_acc``; None for one network)."""
@@ -315,12 +337,12 @@ def _evaluate(model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward 
     correct = torch.zeros((), dtype=torch.float64, device=y.device)
     models = num_models(model)
     own = _PerModel(models, loss_fn is cross_entropy) if per_model and models > 1 else None
-    for logits, yb in _eval_logits(model, x, y, forward, batch_size):
+    for logits, yb in _eval_logits(model, x, y, forward, batch_size, per_model_data):
         total_loss += loss_fn(logits, yb, reduction="sum")
         correct += _correct(logits, yb)
         if own is not None:
             own.add(logits, yb)
-    n = max(len(y), 1)
+    n = max(y.shape[-1] if per_model_data else len(y), 1)
     return float(total_loss) / n, float(correct) / n, None if own is None else own.result(n, "val")
 
 
@@ -377,6 +399,7 @@ def fit(
     set_train_mode: Callable[[], None] | None = None,
     samples_per_epoch: int | None = None,
     per_model: bool = False,
+    per_model_data: bool = False,
 ) -> list[EpochStats]:
     """Train ``model`` for ``epochs`` epochs over ``(x, y)`` in shuffled minibatches.
 
@@ -393,6 +416,8 @@ def fit(
     :param samples_per_epoch: an epoch of this many samples, drawn afresh from all of ``(x, y)`` every
         epoch (e.g. rehearsal on all tasks seen at the gradient steps of one task); ``None``: every sample.
     :param per_model: a stacked network's epochs also hold each model's own metrics (``EpochStats.per_model``).
+    :param per_model_data: a stacked network's models each train on their own dataset: ``x`` is ``(S, N, ...)``,
+        ``y`` ``(S, N)`` (and ``val`` likewise), each model in its own order.
     :returns: one :class:`EpochStats` per epoch.
     """
     if epochs < 0:
@@ -415,7 +440,7 @@ def fit(
             correct = torch.zeros((), device=y.device)
             own = _PerModel(models, loss_fn is cross_entropy and penalty is None) if per_model and models > 1 else None
             for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models,
-                                           limit=samples_per_epoch):  # fmt: skip
+                                           limit=samples_per_epoch, per_model_data=per_model_data):  # fmt: skip
                 if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits
                     yb = yb.t()
                 with step_context():
@@ -436,8 +461,9 @@ def fit(
                     own.add(logits.detach(), yb)
             if scheduler is not None:
                 scheduler.step()
-            n = max(samples_per_epoch or len(y), 1)
-            val_loss, val_acc, val_own = (_evaluate(model, *val, forward=forward, loss_fn=loss_fn, per_model=per_model)
+            n = max(samples_per_epoch or (y.shape[-1] if per_model_data else len(y)), 1)
+            val_loss, val_acc, val_own = (_evaluate(model, *val, forward=forward, loss_fn=loss_fn, per_model=per_model,
+                                                    per_model_data=per_model_data)
                                           if val is not None else (None, None, None))  # fmt: skip
             per_model = None if own is None else own.result(n, "train") | (val_own or {"val_loss": None,
                                                                                       "val_acc": None})

@@ -16,6 +16,7 @@ from cl_utils.filter_pruning import (
     filters_to_prune,
     prune_step,
     remove_filters,
+    stacked_filter_net,
     train_with_filter_pruning,
     vgg16_filter_net,
 )
@@ -327,7 +328,7 @@ def test_a_stand_in_run_starts_from_its_planned_stage_with_only_the_output_layer
 
     p = filter_runs.Params(data_source="synthetic", pretrained=False, batch_norm=True, pool_size=1, fc_widths=[8],
                            fig2_train_images=40, fig2_val_images=20, fig2_seeds=[0, 1], pretrain_images=100,
-                           pretrain_val_images=20, pretrain_seed=7)  # fmt: skip
+                           pretrain_val_images=20, pretrain_seed=7, stack_seeds=False)  # fmt: skip
     runs = filter_runs.plan(p)
     stage = next(r for r in runs if r.kind == "pretrain")
     build = lambda seed: (set_seed(seed), filter_runs.vgg16_filter_net(  # noqa: E731
@@ -356,3 +357,143 @@ def test_a_stand_in_run_starts_from_its_planned_stage_with_only_the_output_layer
         assert all(torch.equal(state[k], known[k]) for k in state if k not in last)
         assert asked[-1] == (stage.kind, dict(stage.config), stage.datasets)
     assert len(trained) == 2  # seeds 0 and 1, one stage
+
+
+# -- seeds stacked as one network (issue 27, point 2) --------------------------------------------------------
+def _stack(batch_norm: bool = True) -> tuple[FilterNet, list[FilterNet]]:
+    nets = [small_net(batch_norm, seed=s) for s in range(2)]
+    return stacked_filter_net(nets).eval(), nets
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_a_stacked_filter_net_is_its_models_and_loses_each_models_own_filters(batch_norm: bool):
+    stack, nets = _stack(batch_norm)
+    x = torch.randn(2, 5, 3, 8, 8, dtype=torch.float64)
+    for drops in ([[0, 3], [5, 7]], [[2, 4], [0, 1]], [[1, 4], [0, 2]]):  # conv 1, 2 and the last (read by the fc)
+        layer = [[0, 3], [2, 4], [1, 4]].index(drops[0])
+        remove_filters(stack, layer, drops)
+        for net, drop in zip(nets, drops):
+            remove_filters(net, layer, drop)
+        out = stack(x)
+        assert stack.filter_counts() == nets[0].filter_counts() and out.shape == (5, 4, 2)
+        for s, net in enumerate(nets):
+            torch.testing.assert_close(out[..., s], net(x[s]), rtol=1e-9, atol=1e-10)
+    with pytest.raises(ValueError, match="as many filters in each"):
+        remove_filters(stack, 0, [[0], [1, 2]])
+
+
+@pytest.mark.parametrize("criterion", ["activation", "weight"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_stack_scores_each_models_filters_on_its_own_batch_and_prunes_its_own_lowest(criterion, normalize):
+    stack, nets = _stack()
+    x = torch.randn(2, 6, 3, 8, 8, dtype=torch.float64)
+    stacked_scores, plain_scores = FilterScores(stack, criterion, normalize), [FilterScores(n, criterion, normalize)
+                                                                               for n in nets]  # fmt: skip
+    stack.train()
+    stack(x)
+    for s, net in enumerate(nets):
+        net.train()
+        net(x[s])
+    for layer, score in enumerate(stacked_scores.scores()):
+        assert score.shape == (2, nets[0].filter_counts()[layer])
+        for s in range(2):
+            torch.testing.assert_close(score[s], plain_scores[s].scores()[layer], rtol=1e-9, atol=1e-12)
+    prune_step(stack, stacked_scores.scores(), 40.0)
+    for s, net in enumerate(nets):
+        prune_step(net, plain_scores[s].scores(), 40.0)
+    stack.eval()
+    out = stack(x)
+    for s, net in enumerate(nets):
+        net.eval()
+        torch.testing.assert_close(out[..., s], net(x[s]), rtol=1e-9, atol=1e-10)
+
+
+def test_the_driver_trains_each_stacked_model_on_its_own_blocks_and_gives_a_history_each():
+    stack = stacked_filter_net([small_net(True, seed=s).float() for s in range(2)])
+    g = torch.Generator().manual_seed(0)
+
+    def block_data(b: int) -> Block:
+        x = torch.randn(2, 32, 3, 8, 8, generator=g)
+        y = torch.stack([torch.zeros(32, dtype=torch.long), torch.randint(0, 4, (32,), generator=g)])  # model 0: easy
+        return Block(f"data{b}", x, y, x[:, :8], y[:, :8])
+
+    histories = train_with_filter_pruning(
+        stack, block_data, epochs=5, settings=cl.TrainSettings(5, 8, "sgd", 0.02, 0.9),
+        schedule=PruningSchedule("activation", percent=20.0, every=2), generator=torch.Generator().manual_seed(0),
+        show_progress=False,
+    )  # fmt: skip
+    assert len(histories) == 2 and all(len(h) == 5 for h in histories)
+    expected = filter_count_trajectory([8, 6, 5], 20.0, 2)
+    assert [h["filters"] for h in histories[1]] == [expected[0]] * 2 + [expected[1]] * 2 + [expected[2]]
+    assert histories[0][-1]["val_acc"] == 1.0 and histories[1][-1]["val_acc"] < 1.0  # each on its own labels
+    assert all(not m._forward_hooks for m in stack.modules())
+
+
+def test_a_stacked_run_gives_each_seed_its_own_initial_weights_blocks_and_record(monkeypatch):
+    """Model ``s`` of a stacked stand-in run holds the stage's state and seed ``s``'s own fresh output layer (as
+    seed ``s``'s own run), trains on seed ``s``'s blocks, and its result reads as that seed's record."""
+    from cl_utils.experiments import filter_runs
+    from cl_utils.experiments import filter_report
+    from cl_utils.experiments.runs import Records
+    from cl_utils.train import set_seed
+
+    p = filter_runs.Params(data_source="synthetic", pretrained=False, batch_norm=True, pool_size=1, fc_widths=[8],
+                           fig2_train_images=40, fig2_val_images=20, fig2_epochs=2, fig2_every=1, fig2_seeds=[0, 1],
+                           pretrain_images=100, pretrain_val_images=20, pretrain_seed=7)  # fmt: skip
+    run = next(r for r in filter_runs.plan(p) if r.config.get("figure") == "fig2_standin"
+               and r.config["criterion"] == "activation")  # fmt: skip
+    assert run.config["seeds"] == [0, 1] and run.config["seed"] == 0
+    build = lambda seed: (set_seed(seed), filter_runs.vgg16_filter_net(  # noqa: E731
+        10, batch_norm=True, pool_size=1, fc_widths=[8]))[1]
+    known = build(123).state_dict()
+    seen = []
+
+    class Context:
+        data_source, device, show_progress = "synthetic", torch.device("cpu"), False
+
+        def checkpoint(self, kind, config, datasets, make):
+            return known
+
+    real = filter_runs.train_with_filter_pruning
+
+    def capture(model, block_data, **kwargs):
+        state = {k: v.clone() for k, v in model.state_dict().items()}  # before training moves them
+        seen.append((state, block_data(0), block_data(1)))
+        return real(model, block_data, **kwargs)
+
+    monkeypatch.setattr(filter_runs, "train_with_filter_pruning", capture)
+    c = filter_runs.FilterRun.from_config(dict(run.config))
+    out = filter_runs.train(c, Context())
+    state, first, second = seen[0]
+    for s in (0, 1):
+        fresh = build(s).state_dict()
+        assert all(torch.equal(state[k][s], fresh[k]) for k in state if k.startswith("classifier.3."))
+        assert all(torch.equal(state[k][s], known[k]) for k in state
+                   if not k.startswith("classifier.3.") and state[k].dim() and k in known)  # fmt: skip
+    assert first.x_train.shape[:2] == (2, 40) and not torch.equal(first.x_train[0], first.x_train[1])
+    assert torch.equal(first.x_train, second.x_train)  # Fig. 2: one fixed subset per seed, the same every block
+    assert len(out["per_seed"]) == 2 and all(len(o["history"]) == 2 for o in out["per_seed"])
+    assert out["per_seed"][0]["end_filter_counts"] == out["per_seed"][1]["end_filter_counts"]
+    assert out["per_seed"][0]["history"] != out["per_seed"][1]["history"]
+    unpruned = sum(q.numel() for q in build(0).parameters())
+    assert out["per_seed"][0]["parameters"] == out["per_seed"][1]["parameters"] < unpruned  # one pruned network's
+    record = {"kind": "train", "key": "k", "config": dict(run.config), "metrics": out,
+              "data": [{"dataset": d, "source": "synthetic"} for d in run.datasets]}  # fmt: skip
+    views = filter_report.trained(Records([record]), figure="fig2_standin", criterion="activation",
+                                  normalize=False)  # fmt: skip
+    assert [v["config"]["seed"] for v in views] == [0, 1] and [v["metrics"] for v in views] == out["per_seed"]
+    assert filter_report.filter_run(views[1]["config"]).seed == 1
+
+
+def test_stacking_groups_a_criterions_seeds_and_off_keeps_every_key():
+    from cl_utils.experiments import filter_runs
+
+    kw = dict(data_source="synthetic", pretrained=False, pool_size=1, fc_widths=[8], fig2_seeds=[0, 1, 2],
+              seeds=[0, 1, 2], pretrain_images=100, pretrain_val_images=20)  # fmt: skip
+    stacked = [r for r in filter_runs.plan(filter_runs.Params(**kw)) if r.kind == "train"]
+    off = [r for r in filter_runs.plan(filter_runs.Params(**kw, stack_seeds=False)) if r.kind == "train"]
+    assert all(r.config["seeds"] == [0, 1, 2] and r.config["seed"] == 0 for r in stacked)
+    assert not [r for r in off if "seeds" in r.config] and len(off) == 3 * len(stacked)
+    one = lambda c: repr(sorted((k, v) for k, v in c.items() if k != "seeds"))  # noqa: E731
+    assert {one(r.config) for r in stacked} <= {repr(sorted(r.config.items())) for r in off}
+    assert sum(r.cost for r in stacked) == pytest.approx(sum(r.cost for r in off))

@@ -22,7 +22,7 @@ EXPERIMENT = experiments.load("05")
 P = EXPERIMENT.Params(criteria=["none", "weight"], fig2_train_images=5000, fig2_val_images=5000, fig2_epochs=4,
                       fig2_every=2, fig3_train_images=5000, fig3_val_images=5000, fig3_epochs=4, fig3_every=2,
                       fig4_train_images=5000, fig4_val_images=5000, fig4_datasets=["cifar10", "mnist"], fig4_every=1,
-                      seeds=[0, 1, 2],
+                      seeds=[0, 1, 2], stack_seeds=False,
                       pretrained=False, batch_norm=True, pool_size=1, lr=0.01)  # fmt: skip
 
 
@@ -536,3 +536,30 @@ def test_a_control_of_fig2_goes_to_fig2s_row_and_table_and_not_to_fig3s():
     assert figures.table_restart_control(records, both, "fig3").loc[
         ("random init", report.CONTROL_NAME), "train acc (%)"] == 85.0
     assert "Fig. 2 and our restart control" in figures.caption_restart_control(records, both, "fig2")
+
+
+# -- seeds stacked as one network (issue 27, point 2) --------------------------------------------------------
+def _stacked(records: Records) -> Records:
+    """The same runs as stacked records: one per (figure, criterion, normalize), its seeds in ``seeds``."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r["kind"] != "train":
+            groups[r.get("key") or repr(r["config"])] = [r]
+            continue
+        rest = {k: v for k, v in r["config"].items() if k != "seed"}
+        groups.setdefault(repr(sorted(rest.items())), []).append(r)
+    return Records([g[0] if g[0]["kind"] != "train" else {
+        **g[0], "config": {**g[0]["config"], "seeds": [r["config"]["seed"] for r in g]},
+        "metrics": {"per_seed": [r["metrics"] for r in g]}} for g in groups.values()])  # fmt: skip
+
+
+def test_stacked_records_read_as_one_record_per_seed_and_the_scale_lines_say_so():
+    plain = _records(train_cost=10.0, val_cost=4.0, second_visit_gain=5.0)
+    stacked = _stacked(plain)
+    assert len(stacked.where("train")) * 3 == len(plain.where("train"))
+    strip = lambda rows: [{k: v for k, v in row.items() if k not in ("records", "data and scale")}  # noqa: E731
+                          for row in rows]
+    assert strip(report.claims(stacked, P)) == strip(report.claims(plain, P))
+    lines = {row["claim"]: row["data and scale"] for row in report.claims(stacked, P)}
+    assert any("3 seed(s), stacked as one network" in line for line in lines.values()), lines
+    assert not any("stacked" in row["data and scale"] for row in report.claims(plain, P))

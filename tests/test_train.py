@@ -165,3 +165,60 @@ def test_optimizer_implementations_agree_bit_for_bit_on_the_cpu():
             assert all(torch.equal(a, b) for a, b in zip(finals["single", name], finals[implementation, name]))
     with pytest.raises(ValueError, match="implementation"):
         cl.make_optimizer(cl.mlp(4, [], [2]).parameters(), "adam", 1e-3, implementation="fast")
+
+
+# -- stacked models, each with its own dataset (chapter 05's seeds) and its own epoch metrics ---------------------
+def test_each_stacked_model_draws_every_row_of_its_own_dataset_once_per_epoch():
+    from cl_utils.batches import iterate_batches
+
+    x = torch.stack([torch.arange(10) + 1000 * s for s in range(3)]).float()  # (3 models, 10 rows)
+    seen = [[] for _ in range(3)]
+    for (xb,) in iterate_batches([x], 4, generator=torch.Generator().manual_seed(0), models=3, per_model_data=True):
+        assert xb.shape[0] == 3
+        for s in range(3):
+            seen[s] += xb[s].tolist()
+    assert [sorted(v) for v in seen] == [list(range(1000 * s, 1000 * s + 10)) for s in range(3)]
+    assert seen[0] != [v - 1000 for v in seen[1]]  # each model its own order
+    (first,) = next(iterate_batches([x], 4, shuffle=False, models=3, per_model_data=True))
+    assert torch.equal(first, x[:, :4])
+    with pytest.raises(ValueError, match="3 datasets"):
+        next(iterate_batches([x[:2]], 4, models=3, per_model_data=True))
+
+
+def test_a_stacked_model_fits_its_own_labels_and_reports_each_models_metrics():
+    """Model 0's labels are the sign of feature 0, model 1's of feature 1: each learns its own rule, and each
+    model's accuracy is measured on its own data."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 400, 2)
+    y = torch.stack([(x[0, :, 0] > 0).long(), (x[1, :, 1] > 0).long()])
+    model = cl.models.stacked_mlp(2, 2, [8], [2])
+    opt = cl.make_optimizer(model.parameters(), "adam", 0.05)
+    history = cl.fit(model, x, y, epochs=20, batch_size=50, optimizer=opt, val=(x, y), show_progress=False,
+                     per_model=True, per_model_data=True)  # fmt: skip
+    own = cl.train.accuracy_per_model(model, x, y, per_model_data=True)
+    crossed = cl.train.accuracy_per_model(model, x.flip(0), y.flip(0), per_model_data=True)
+    assert min(own) > 0.95 and max(crossed) < 0.8
+    assert history[-1].per_model["val_acc"] == pytest.approx(own)
+    assert cl.evaluate(model, x, y, per_model_data=True)[1] == pytest.approx(sum(own) / 2)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_settings_for_a_stack_step_each_model_as_its_own_run_would(optimizer):
+    """Two identical models stacked, one batch: the stacked loss averages over them, and ``for_models(2)`` makes
+    each model's two steps (momentum, weight decay) those of the plain model with the plain settings."""
+    torch.manual_seed(0)
+    plain = cl.mlp(6, [5], [3])
+    stack = cl.models.stacked_mlp(2, 6, [5], [3])
+    stack.load_state_dict({n: torch.stack([p, p]) for n, p in plain.state_dict().items()})
+    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    settings = cl.TrainSettings(1, 8, optimizer, lr=0.05, momentum=0.9, weight_decay=0.1)
+    opt_plain = settings.make_optimizer(plain.parameters())
+    opt_stack = settings.for_models(2).make_optimizer(stack.parameters())
+    for _ in range(2):
+        for model, opt, inputs in ((plain, opt_plain, x), (stack, opt_stack, cl.models.per_model(x, 2))):
+            opt.zero_grad()
+            cl.train.cross_entropy(model(inputs), y).backward()
+            opt.step()
+    for name, p in plain.named_parameters():
+        for s in range(2):
+            torch.testing.assert_close(dict(stack.named_parameters())[name][s], p, rtol=1e-5, atol=1e-6)

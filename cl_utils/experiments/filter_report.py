@@ -22,6 +22,7 @@ from . import describe
 from .describe import synthetic
 from .cache import checkpoint_mismatches
 from .runs import Records
+from .stacking import member_views
 from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
@@ -42,13 +43,25 @@ CLAIM_NAMES = {"fig2": "Fig. 2", "fig2_standin": "Fig. 2 from the pretrained sta
 PER_RUN = ("criterion", "seed")  # the config keys in which the runs of one figure differ
 
 
+def trained(records: Records, **match) -> list[dict]:
+    """The ``train`` records matching ``match``, one per seed (a stacked run's record: a view per seed,
+    :mod:`.stacking`), by seed."""
+    views = member_views(records.where("train", **match), members="seeds", member="seed", results="per_seed")
+    return sorted(views, key=lambda r: r["config"]["seed"])
+
+
+def filter_run(config: dict) -> FilterRun:
+    """The typed config of a record, or of a stacked record's view of one seed (its ``stacked_with`` aside)."""
+    return FilterRun.from_config({k: v for k, v in config.items() if k != "stacked_with"})
+
+
 def runs(records: Records, p: Params, fig: str, normalize: bool | None = None) -> list[dict]:
     """The records shown in ``fig``: the chapter's criteria of that figure (in their order) and seeds, with the
     chapter's ``normalize`` (or the one given: Fig. 2's runs with the other one, the normalisation check)."""
     crits = p.fig4_criteria if fig.startswith("fig4") else p.criteria
     norm = p.normalize if normalize is None else normalize
-    return [r for c in crits for r in sorted(records.where("train", figure=fig, criterion=c, normalize=norm),
-                                             key=lambda r: r["config"]["seed"]) if r["config"]["seed"] in p.seeds_of(fig)]
+    return [r for c in crits for r in trained(records, figure=fig, criterion=c, normalize=norm)
+            if r["config"]["seed"] in p.seeds_of(fig)]
 
 
 def common_config(shown: list[dict]) -> dict:
@@ -83,7 +96,7 @@ def stage_record(records: Records, c: dict) -> dict | None:
     (None: it started from random or ImageNet weights, or the stage record is missing)."""
     if not c.get("pretrain_images"):
         return None
-    found = records.where("pretrain", **PretrainRun.of(FilterRun.from_config(c)).as_config())
+    found = records.where("pretrain", **PretrainRun.of(filter_run(c)).as_config())
     return found[0] if found else None
 
 
@@ -100,7 +113,7 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     c = common_config(shown)
     if c.get("pretrain_images"):
         m = stage["metrics"] if stage is not None else {}
-        dataset = FilterRun.from_config(shown[0]["config"]).standin_dataset  # the runs share it (common_config)
+        dataset = filter_run(shown[0]["config"]).standin_dataset  # the runs share it (common_config)
         same = " of the same label set" if c["datasets"] == [dataset] else ""
         init = (f"pretrained stand-in for ImageNet weights ({m.get('train_images', c['pretrain_images']):,} "
                 f"{dataset} test-split images{same}, {c['pretrain_epochs']} epochs at lr "
@@ -115,8 +128,9 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     else:
         init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
     seeds = len({r["config"]["seed"] for r in shown})
+    stacked = ", stacked as one network" if "stacked_with" in c else ""
     return (f"VGG-16{'-BN' if c['batch_norm'] else ''}, {init}, pool {c['pool_size']}x{c['pool_size']}; "
-            f"{c['optimizer'].upper()} lr {c['lr']:g}, batch {c['batch_size']}; {seeds} seed(s)")
+            f"{c['optimizer'].upper()} lr {c['lr']:g}, batch {c['batch_size']}; {seeds} seed(s){stacked}")
 
 
 def scale(records: Records, p: Params, fig: str) -> str:
@@ -214,8 +228,8 @@ def _paired_to(table: pd.DataFrame, reference: str, c: str, col: str) -> list[fl
 def control_runs(records: Records, p: Params, fig: str) -> list[dict]:
     """The control's records of ``fig`` (:data:`~cl_utils.filter_pruning.RESTART`: the baseline with the optimiser
     rebuilt at every block end, no pruning), at the figure's seeds and ``normalize``; empty where none ran."""
-    found = records.where("train", figure=fig, criterion=RESTART, normalize=p.normalize)
-    return sorted((r for r in found if r["config"]["seed"] in p.seeds_of(fig)), key=lambda r: r["config"]["seed"])
+    found = trained(records, figure=fig, criterion=RESTART, normalize=p.normalize)
+    return [r for r in found if r["config"]["seed"] in p.seeds_of(fig)]
 
 
 def restart_control(records: Records, p: Params, fig: str, history: pd.DataFrame | None = None) -> pd.DataFrame:

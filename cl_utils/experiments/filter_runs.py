@@ -27,7 +27,10 @@ own rate (``pretrain_lr``, a rate for training from random weights); the stand-i
 the paper states none), where the random-init runs use ``lr``.
 
 Every run (kind ``train``) is one (figure, criterion, seed) of the chapter, its config a :class:`FilterRun`
-(typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs.
+(typed, :mod:`.run_config`); kind ``epoch_time`` (:class:`EpochTimeRun`) times Fig. 2's epochs. With
+``stack_seeds`` (the default) the seeds of a (figure, criterion) train as one stacked network
+(:func:`~cl_utils.filter_pruning.stacked_filter_net`), each model from its seed's own initial weights, on its
+seed's own data blocks (config ``seeds``; metrics ``per_seed``, read as one record per seed by the report).
 
 Why one module (over 300 lines): the chapter's data blocks, parameters, run configs, plan and run functions,
 read together (its report is :mod:`.filter_report` and :mod:`.filter_figures`).
@@ -48,9 +51,11 @@ from ..filter_pruning import (
     Block,
     PruningSchedule,
     prune_step,
+    stacked_filter_net,
     train_with_filter_pruning,
     vgg16_filter_net,
 )
+from ..models import model_parameters
 from ..streams import Task, make_task
 from ..train import TrainSettings, fit, resolve_device, set_seed
 from .data_cache import carved_datasets, raw_dataset
@@ -157,7 +162,7 @@ class FilterRun(NetworkRun):
     every: int
     figure: str
     criterion: str
-    seed: int
+    seed: int  # a stacked run: its first seed, whose generator draws every model's data order
     #: the pretraining stand-in (figures "fig*_standin" only; absent from the other runs' keys)
     pretrain_images: int | None = optional()
     pretrain_val_images: int | None = optional()
@@ -166,6 +171,8 @@ class FilterRun(NetworkRun):
     pretrain_lr: float | None = optional()
     #: the stand-in's dataset where it is not the run's first (absent: ``datasets[0]``, Fig. 2's own dataset)
     pretrain_dataset: str | None = optional()
+    #: the seeds trained together as one stacked network (absent: one)
+    seeds: list[int] | None = optional()
 
     @property
     def standin_dataset(self) -> str | None:
@@ -213,9 +220,12 @@ def run_filter_experiment(
 ) -> dict[str, Any]:
     """Train (and prune) one VGG-16 as ``config`` says, on data from ``data_source``; return its per-epoch history
     and filter counts. ``initial_state``: a pretrained network's state, loaded into every layer but the last
-    (:func:`load_pretrained`)."""
+    (:func:`load_pretrained`). A stacked run (``seeds``): :func:`run_stacked_filter_experiment`."""
     c = config
     device = resolve_device(device) if isinstance(device, str) else device
+    if c.seeds:
+        return run_stacked_filter_experiment(c, data_source=data_source, device=device, show_progress=show_progress,
+                                             initial_state=initial_state)  # fmt: skip
     generator = set_seed(c.seed)
     pools = load_pools(list(c.datasets), c.val_images, data_source=data_source, train_from_test=c.train_from_test,
                        seed=c.seed, device=device)  # fmt: skip
@@ -241,6 +251,48 @@ def run_filter_experiment(
         "parameters": sum(p.numel() for p in model.parameters()),
         "sources": sorted({t.source for t in pools}),
     }
+
+
+def run_stacked_filter_experiment(
+    c: FilterRun, *, data_source: str, device: torch.device, show_progress: bool = True,
+    initial_state: dict[str, torch.Tensor] | None = None,
+) -> dict[str, Any]:
+    """:func:`run_filter_experiment` for the seeds ``c.seeds`` as one stacked network: model ``s`` starts from seed
+    ``s``'s initial weights (as its own run would) and trains on seed ``s``'s blocks and validation split; the
+    first seed's generator draws every model's data order; each model drops its own filters, as many as the
+    others. ``per_seed`` holds each seed's result as one run's."""
+    generator = set_seed(c.seed)
+    pools = [load_pools(list(c.datasets), c.val_images, data_source=data_source, train_from_test=c.train_from_test,
+                        seed=s, device=device) for s in c.seeds]  # fmt: skip
+    blocks = [make_blocks(c.mode, own, c.train_images, s) for own, s in zip(pools, c.seeds)]
+    nets = []
+    for s, own in zip(c.seeds, pools):
+        set_seed(s)  # each model's initial weights are its own run's
+        nets.append(vgg16_filter_net(
+            max(t.num_classes for t in own), pretrained=c.pretrained, batch_norm=c.batch_norm, pool_size=c.pool_size,
+            fc_widths=c.fc_widths, dropout=c.dropout,
+        ).to(device))  # fmt: skip
+        if initial_state is not None:
+            load_pretrained(nets[-1], initial_state)
+    model = stacked_filter_net(nets)
+    start_counts = model.filter_counts()
+
+    def block_data(b: int) -> Block:
+        own = [block(b) for block in blocks]
+        return Block(own[0].name, *(torch.stack([getattr(o, k) for o in own]) for k in
+                                    ("x_train", "y_train", "x_val", "y_val")))  # fmt: skip
+
+    settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
+    histories = train_with_filter_pruning(
+        model, block_data, epochs=c.epochs, settings=settings.for_models(len(c.seeds)),
+        schedule=PruningSchedule(c.criterion, c.percent, c.every, c.normalize), generator=generator,
+        show_progress=show_progress, desc=f"{c.mode}/{c.criterion}/seeds {c.seeds}",
+    )  # fmt: skip
+    sources = sorted({t.source for own in pools for t in own})
+    return {"per_seed": [{"history": histories[i], "start_filter_counts": start_counts,
+                          "end_filter_counts": model.filter_counts(),
+                          "parameters": sum(p.numel() for p in model_parameters(model, i).values()),
+                          "sources": sources} for i in range(len(c.seeds))]}  # fmt: skip
 
 
 def pretrain_task(c: PretrainRun, *, data_source: str, device: torch.device) -> Task:
@@ -356,6 +408,10 @@ class Params(BaseParams):
     epoch_time_pairs: int = param(5, "Fig. 2's epoch time: pairs of epochs timed, the unpruned network and the one "
                                  "of epochs 43-49 alternating (0 = none)", min=0, max=100)  # fmt: skip
     train_from_test: float = param(0.8, "test share trained on when no train split (KMNIST)", min=0.1, max=0.95)  # fmt: skip
+    stack_seeds: bool = param(True, "train the seeds of a figure's criterion as one stacked network (grouped "
+                              "convolutions; each seed its own initial weights and data blocks, the first seed's "
+                              "draws for the data order; each drops its own filters): one step of the stack is a "
+                              "step of every seed (a GPU's speed-up)")  # fmt: skip
     # the ImageNet stand-in: standin_figures again, pretrained on fig2_dataset's test split (no block or val. image)
     pretrain_images: int = param(0, "standin_figures also from a network pretrained on this many test-split images "
                                  "of fig2_dataset, the stand-in for ImageNet weights (0 = not run; else at least 100)",
@@ -442,10 +498,22 @@ def network(p: Params, normalize: bool | None = None) -> dict[str, Any]:
     return NetworkRun.fields_from(p.as_dict() | ({} if normalize is None else {"normalize": normalize}))
 
 
-def _label(fig: str, criterion: str, seed: int) -> str:
-    """How ``--list`` and the log name a run: a stand-in run by its figure, criterion and seed (its last config
+def _label(fig: str, criterion: str, seeds: list[int]) -> str:
+    """How ``--list`` and the log name a run: a stand-in run by its figure, criterion and seed(s) (its last config
     values, the default name, are the pretraining's, the same for all); the other runs by the default."""
-    return f"figure={fig}, criterion={criterion}, seed={seed}" if fig.endswith("_standin") else ""
+    seed = f"seed={seeds[0]}" if len(seeds) == 1 else f"seeds={seeds}"
+    return f"figure={fig}, criterion={criterion}, {seed}" if fig.endswith("_standin") else ""
+
+
+def seed_groups(p: Params, seeds: list[int]) -> list[list[int]]:
+    """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more), else one
+    each."""
+    return [list(seeds)] if p.stack_seeds and len(seeds) > 1 else [[s] for s in seeds]
+
+
+def seed_fields(group: list[int]) -> dict:
+    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
+    return {"seed": group[0]} | ({"seeds": group} if len(group) > 1 else {})
 
 
 def plan(p: Params) -> list[Run]:
@@ -458,9 +526,9 @@ def plan(p: Params) -> list[Run]:
         for criterion in p.criteria_of(fig):
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
-            runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, seed=s),
-                         tuple(e["datasets"]), cost, _label(fig, criterion, s))
-                     for n in normalizations for s in p.seeds_of(fig)]  # fmt: skip
+            runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, **seed_fields(g)),
+                         tuple(e["datasets"]), cost * len(g), _label(fig, criterion, g))
+                     for n in normalizations for g in seed_groups(p, p.seeds_of(fig))]  # fmt: skip
     stages = {}  # the stage the stand-in runs ask for, built the way they build it (one for all of them)
     for r in runs:
         if r.config["figure"].endswith("_standin"):
