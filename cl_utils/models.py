@@ -135,6 +135,9 @@ class StackedBatchNorm2d(nn.BatchNorm2d):
     """
 
     def __init__(self, num_models: int, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        if momentum is None:
+            raise ValueError("StackedBatchNorm2d keeps running averages with a momentum; a cumulative average "
+                             "(momentum=None) is not supported")  # fmt: skip
         super().__init__(num_models * num_features, eps=eps, momentum=momentum)
         self.num_models, self.features_per_model = num_models, num_features
         shape = (num_models, num_features)
@@ -411,9 +414,10 @@ def stacked_vgg16(num_models: int, head_sizes: Sequence[int], **kwargs) -> Multi
     """
     s = num_models
     plain = [vgg16(head_sizes, **kwargs) for _ in range(s)]
-    body = nn.Sequential(OrderedDict([("grouped", ToGrouped()), *((name, FromGrouped(s) if isinstance(layer, nn.Flatten)
-                                                                   else stacked_layer(layer, s))
-                                                                  for name, layer in plain[0].body.named_children())]))
+    layers: list[tuple[str, nn.Module]] = [("grouped", ToGrouped())]  # the plain layers keep their names after it
+    for name, layer in plain[0].body.named_children():
+        layers.append((name, FromGrouped(s) if isinstance(layer, nn.Flatten) else stacked_layer(layer, s)))
+    body = nn.Sequential(OrderedDict(layers))
     model = MultiHeadNet(body, plain[0].feature_dim, head_sizes, make_head=partial(StackedLinear, s, models_last=True),
                          num_models=s)  # fmt: skip
     model.load_state_dict(stacked_state(model, [m.state_dict() for m in plain]))

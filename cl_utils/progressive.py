@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .masks import FrozenEntries, ParameterCount, count_parameters, global_keep_masks, layerwise_keep_masks
-from .models import StackedLinear, num_models
+from .models import StackedLinear
 from .streams import Task
 from .train import EpochStats, TrainSettings, accuracy_per_model, evaluate, fit, set_seed
 

@@ -336,7 +336,7 @@ def _evaluate(model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward 
     total_loss = torch.zeros((), dtype=torch.float64, device=y.device)  # summed on the device: one sync at the end
     correct = torch.zeros((), dtype=torch.float64, device=y.device)
     models = num_models(model)
-    own = _PerModel(models, loss_fn is cross_entropy) if per_model and models > 1 else None
+    own = _PerModel(loss_fn is cross_entropy) if per_model and models > 1 else None
     for logits, yb in _eval_logits(model, x, y, forward, batch_size, per_model_data):
         total_loss += loss_fn(logits, yb, reduction="sum")
         correct += _correct(logits, yb)
@@ -349,7 +349,7 @@ def _evaluate(model: nn.Module, x: Inputs, y: torch.Tensor, *, forward: Forward 
 class _PerModel:
     """Each stacked model's summed cross-entropy (where ``with_loss``) and correct predictions, on the device."""
 
-    def __init__(self, models: int, with_loss: bool):
+    def __init__(self, with_loss: bool):
         self.loss: torch.Tensor | float | None = 0.0 if with_loss else None
         self.correct: torch.Tensor | float = 0.0
 
@@ -438,7 +438,7 @@ def fit(
                 set_train_mode()
             loss_sum = torch.zeros((), device=y.device)  # sums stay on the device: no step waits for it
             correct = torch.zeros((), device=y.device)
-            own = _PerModel(models, loss_fn is cross_entropy and penalty is None) if per_model and models > 1 else None
+            own = _PerModel(loss_fn is cross_entropy and penalty is None) if per_model and models > 1 else None
             for *xb, yb in iterate_batches((*_as_tuple(x), y), batch_size, generator=generator, models=models,
                                            limit=samples_per_epoch, per_model_data=per_model_data):  # fmt: skip
                 if models > 1:  # (S, B, ...) inputs, one data order per model; labels (B, S) as the logits

@@ -46,7 +46,7 @@ from ..progressive_schedule import ProgressivePrune
 from ..streams import Task, permuted_tasks, split_tasks
 from ..train import TrainSettings, set_seed
 from .data_cache import raw_dataset, task
-from .stacking import member_views
+from .stacking import member_fields, member_groups, member_views
 from .runs import Run, RunContext, mlp_cost
 from .params import ParameterError, param
 from .params import Params as BaseParams
@@ -351,13 +351,13 @@ def plan(p: Params) -> list[Run]:
         for method in p.methods:
             for extra in configurations(p, stream, method):
                 c = {**stream_config(p, stream), "method": method, **extra}
-                typed = [StreamRun.from_config(c | _seeds(g)) for g in seed_groups(p, stream, method, p.seeds)]
+                typed = [StreamRun.from_config(c | member_fields(g)) for g in seed_groups(p, stream, method, p.seeds)]
                 runs += [Run("train", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]}: {label(method, c)}, "
                              f"{_seeds_label(t)}") for t in typed]  # fmt: skip
     for stream in p.rounds_streams:
         for c in rounds_configurations(p, stream):
             groups = seed_groups(p, stream, c["method"], p.rounds_seeds)
-            typed = [PackNetRun.from_config(c | _seeds(g)) for g in groups]
+            typed = [PackNetRun.from_config(c | member_fields(g)) for g in groups]
             runs += [Run("rounds", t, datasets(stream), _cost(t), f"{STREAM_NAMES[stream]} rounds grid: N={t.rounds} "
                          f"p={t.free:g}, {_seeds_label(t)}") for t in typed]  # fmt: skip
     return runs
@@ -367,13 +367,7 @@ def seed_groups(p: Params, stream: str, method: str, seeds: Sequence[int]) -> li
     """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more seeds, a
     :data:`STACKABLE` method, not Permuted MNIST, whose seeds draw their own permutations of the input), else
     one run per seed."""
-    stacked = p.stack_seeds and len(seeds) > 1 and method in STACKABLE and stream != "permuted_mnist"
-    return [list(seeds)] if stacked else [[s] for s in seeds]
-
-
-def _seeds(group: Sequence[int]) -> dict:
-    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
-    return {"seed": group[0]} | ({"seeds": list(group)} if len(group) > 1 else {})
+    return member_groups(seeds, p.stack_seeds and method in STACKABLE and stream != "permuted_mnist")
 
 
 def _seeds_label(c: StreamRun) -> str:

@@ -60,6 +60,7 @@ from ..streams import Task, make_task
 from ..train import TrainSettings, fit, resolve_device, set_seed
 from .data_cache import carved_datasets, raw_dataset
 from .runs import Run, RunContext
+from .stacking import member_fields, member_groups
 from .params import ParameterError, param
 from .params import Params as BaseParams
 from .run_config import RunConfig, optional
@@ -505,17 +506,6 @@ def _label(fig: str, criterion: str, seeds: list[int]) -> str:
     return f"figure={fig}, criterion={criterion}, {seed}" if fig.endswith("_standin") else ""
 
 
-def seed_groups(p: Params, seeds: list[int]) -> list[list[int]]:
-    """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more), else one
-    each."""
-    return [list(seeds)] if p.stack_seeds and len(seeds) > 1 else [[s] for s in seeds]
-
-
-def seed_fields(group: list[int]) -> dict:
-    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
-    return {"seed": group[0]} | ({"seeds": group} if len(group) > 1 else {})
-
-
 def plan(p: Params) -> list[Run]:
     """One run per (figure, criterion, seed), and Fig. 2's criteria in `fig2_other_normalize` once more with the other
     `normalize`; with the stand-in, its pretraining stage first (a data problem stops it before anything trains, and
@@ -526,9 +516,9 @@ def plan(p: Params) -> list[Run]:
         for criterion in p.criteria_of(fig):
             normalizations = [p.normalize] + ([not p.normalize] if fig == "fig2" and criterion in p.fig2_other_normalize
                                               else [])  # the same runs, scores normalised the other way  # fmt: skip
-            runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, **seed_fields(g)),
+            runs += [Run("train", FilterRun(**(network(p, n) | e), figure=fig, criterion=criterion, **member_fields(g)),
                          tuple(e["datasets"]), cost * len(g), _label(fig, criterion, g))
-                     for n in normalizations for g in seed_groups(p, p.seeds_of(fig))]  # fmt: skip
+                     for n in normalizations for g in member_groups(p.seeds_of(fig), p.stack_seeds)]  # fmt: skip
     stages = {}  # the stage the stand-in runs ask for, built the way they build it (one for all of them)
     for r in runs:
         if r.config["figure"].endswith("_standin"):

@@ -33,6 +33,7 @@ from ..taylor_pruning import taylor_filter_prune
 from ..train import EpochStats, TrainSettings, accuracy_per_model, evaluate, fit, set_seed
 from .data_cache import carved_datasets, is_carved, task
 from .runs import Run, RunContext
+from .stacking import member_fields, member_groups
 from .params import ParameterError, param
 from .params import Params as BaseParams
 from .run_config import RunConfig, config_type, optional
@@ -300,9 +301,11 @@ def plan(p: Params) -> list[Run]:
     runs = [Run("initial", InitialRun(**base), ds, cost * p.initial_epochs)]
     runs += [Run("initial_pruned", PrunedInitialRun(**base, **retrain, fraction=f, rule="weights"), ds, cost * 3)
              for f in fractions]  # fmt: skip
+    stacks = member_groups(range(p.runs_per_order), p.stack_runs)  # an order's runs: one stack, or one each
+    runs_of = lambda g: member_fields(g, member="run", members="runs")  # noqa: E731
     runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=s, separate_biases=False,
-                                       **run_fields(g)), ds, cost * 6 * len(g))
-             for s in p.schedules for o in orders for g in run_groups(p)]  # fmt: skip
+                                       **runs_of(g)), ds, cost * 6 * len(g))
+             for s in p.schedules for o in orders for g in stacks]  # fmt: skip
 
     def lwf_run(lr: float, bn: str, order: tuple[str, ...], **schedule) -> Run:
         c = LwfRun(**(base | tsk | {"finetune_lr": lr}), order=list(order), warmup=p.lwf_warmup_epochs,
@@ -327,8 +330,8 @@ def plan(p: Params) -> list[Run]:
         runs += [Run("fig4", Fig4Run(**other, **retrain, **tsk, dataset=d, fractions=p.fig4_fractions), ds, cost * 3)
                  for d in p.added_datasets]  # fmt: skip
     runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0],
-                                       separate_biases=True, **run_fields(g)), ds, cost * 6 * len(g))
-             for o in orders for g in run_groups(p)]  # fmt: skip
+                                       separate_biases=True, **runs_of(g)), ds, cost * 6 * len(g))
+             for o in orders for g in stacks]  # fmt: skip
     if p.batch_norm and p.batchnorm_per_task:  # the key gains the field only here: the other runs' keys stay
         runs += [Run("packnet", PackNetRun(**base, **retrain, **tsk, order=list(o), schedule=p.schedules[0], run=0,
                                            separate_biases=False, batchnorm_per_task=True), ds, cost * 6)
@@ -570,19 +573,6 @@ def single_task_seed(c: SingleTaskRun) -> int:
     """The seed of one Classifier Only or Individual Network run: ``seed + 1000 x run`` (run 0: the seed itself, as
     when each ran once)."""
     return c.seed + 1000 * (c.run or 0)
-
-
-def run_groups(p: Params) -> list[list[int]]:
-    """The PackNet runs of one order trained together: all ``runs_per_order`` as one stacked network
-    (``stack_runs``, two or more runs), else one each."""
-    runs = list(range(p.runs_per_order))
-    return [runs] if p.stack_runs and len(runs) > 1 else [[r] for r in runs]
-
-
-def run_fields(group: list[int]) -> dict[str, Any]:
-    """A PackNet run's run fields: ``run``, and ``runs`` for a stacked group (absent for one run: its key as
-    before)."""
-    return {"run": group[0]} | ({"runs": group} if len(group) > 1 else {})
 
 
 def model_step(step: dict, s: int) -> dict:

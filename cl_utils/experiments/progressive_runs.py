@@ -20,6 +20,7 @@ from ..streams import Task, flipped_task
 from ..train import TrainSettings
 from .data_cache import task
 from .runs import Run, RunContext, mlp_cost
+from .stacking import member_fields, member_groups
 from .params import ParameterError, param
 from .params import Params as BaseParams
 from .run_config import RunConfig, optional
@@ -116,35 +117,24 @@ def plan(p: Params) -> list[Run]:
     epochs = p.num_epochs
     cost_a = sum(mlp_cost(784, h, 10, 54_000, epochs) for h in p.fig2a_hidden) * 1.5
     cost_b = mlp_cost(3 * 784, p.fig2b_hidden, 10, 60_000, 2 * epochs) * 3 * 1.5
-    runs = [Run("fig2a", Fig2aRun(**common, hidden=p.fig2a_hidden, adapter=a, **seed_fields(g)), ("fashion_mnist",),
+    runs = [Run("fig2a", Fig2aRun(**common, hidden=p.fig2a_hidden, adapter=a, **member_fields(g)), ("fashion_mnist",),
                 cost_a * len(g))
-            for g in seed_groups(p, p.fig2a_seeds) for a in p.fig2a_adapters]  # fmt: skip
+            for g in member_groups(p.fig2a_seeds, p.stack_seeds) for a in p.fig2a_adapters]  # fmt: skip
     b = {**common, "rgb_dataset": p.fig2b_rgb_dataset, "hidden": p.fig2b_hidden, "scope": p.pruning_scope}
     data_b = ("mnist", p.fig2b_rgb_dataset)
     in_features = 3 * 28 * 28
-    groups_b = seed_groups(p, p.fig2b_seeds)
+    groups_b = member_groups(p.fig2b_seeds, p.stack_seeds)
     for g in groups_b:
         for frac in p.prune_fractions:
             for network in PRUNED_NETWORKS:
                 adapter, fractions = network_b(network, frac, p.fig2b_hidden, in_features, p.adapter_width)
                 runs.append(Run("fig2b", Fig2bRun(**b, network=network, adapter=adapter, fraction=frac,
-                                                  column_fractions=fractions, **seed_fields(g)), data_b,
+                                                  column_fractions=fractions, **member_fields(g)), data_b,
                                 cost_b * len(g)))  # fmt: skip
     runs += [Run("fig2b", Fig2bRun(**b, network="unlinked unpruned", adapter="none", fraction=0.0,
-                                   column_fractions=[0.0] * 3, **seed_fields(g)), data_b, cost_b / 2 * len(g))
+                                   column_fractions=[0.0] * 3, **member_fields(g)), data_b, cost_b / 2 * len(g))
              for g in groups_b]  # fmt: skip
     return runs
-
-
-def seed_groups(p: Params, seeds: list[int]) -> list[list[int]]:
-    """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more), else one
-    each."""
-    return [list(seeds)] if p.stack_seeds and len(seeds) > 1 else [[s] for s in seeds]
-
-
-def seed_fields(group: list[int]) -> dict:
-    """A run's seed fields: ``seed``, and ``seeds`` for a stacked group (absent for one seed: its key as before)."""
-    return {"seed": group[0]} | ({"seeds": group} if len(group) > 1 else {})
 
 
 def network_b(network: str, p: float, hidden: list[int], in_features: int, adapter_width: int) -> tuple[str, list[float]]:

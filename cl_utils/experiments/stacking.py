@@ -1,15 +1,29 @@
-"""A stacked run's record read as one record per stacked member (a seed, a run of an order).
+"""Stacked runs: which members (seeds, runs of an order) train together, and their records read one per member.
 
 Chapters that train several same-shape networks as one stacked network (chapter 01's runs of an order,
-chapter 04's and 06's seeds) store one record per stack: its config lists the members (``seeds``, ``runs``)
-and its metrics hold each member's results in order (``per_seed``, ``per_run``). The reports read records
-one per member; :func:`member_views` makes those views, so a report reads a stacked and an unstacked run alike.
+chapter 04's, 05's and 06's seeds) plan one run per stack (:func:`member_groups`, :func:`member_fields`): its
+config names the first member and lists them all (``seeds``, ``runs``), and its record's metrics hold each
+member's results in order (``per_seed``, ``per_run``). The reports read records one per member;
+:func:`member_views` makes those views, so a report reads a stacked and an unstacked run alike.
 """
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-__all__ = ["member_views"]
+__all__ = ["member_groups", "member_fields", "member_views"]
+
+
+def member_groups(members: Iterable[int], stack: bool) -> list[list[int]]:
+    """The members trained together: all of them as one stacked network (``stack``, two or more), else one
+    each."""
+    members = list(members)
+    return [members] if stack and len(members) > 1 else [[m] for m in members]
+
+
+def member_fields(group: Sequence[int], *, member: str = "seed", members: str = "seeds") -> dict:
+    """A run's member fields: ``member`` (the group's first), and ``members`` for a stacked group (absent for
+    one member, so its key is the unstacked run's)."""
+    return {member: group[0]} | ({members: list(group)} if len(group) > 1 else {})
 
 
 def member_views(records: Iterable[dict], *, members: str, member: str, results: str,
