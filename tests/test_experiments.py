@@ -713,25 +713,26 @@ def test_params_from_a_notebook_namespace_with_a_preset():
 
 
 def test_a_value_set_to_its_default_is_still_an_explicit_choice_the_preset_keeps():
-    """papermill -p repetitions 5 (the default) with the preset 'committed' (fewer repetitions) runs 5 repetitions."""
+    """papermill -p cifar_epochs 60 (the default) with the preset 'committed' (fewer epochs) runs 60 epochs."""
     P = ex.load("03").Params
-    committed = ex.preset("03", "committed")["repetitions"]
-    assert committed not in (3, 5), "the checks below tell the preset's value from the default and from a hand edit"
+    committed, default = ex.preset("03", "committed")["cifar_epochs"], P.defaults()["cifar_epochs"]
+    assert committed not in (3, default), "the checks below tell the preset's value from the default and a hand edit"
     cell = P.parameters_cell()
     values = dict(P.defaults(), preset="committed")
-    injected = "# Parameters\nrepetitions = 5\npreset = 'committed'\n"
+    injected = f"# Parameters\ncifar_epochs = {default}\npreset = 'committed'\n"
     load = lambda name: ex.preset("03", name)  # noqa: E731
     history = ["import cl_utils", cell, injected, "experiment, params = experiments.from_notebook('03', globals())"]
     p = P.from_namespace({**values, "In": history}, load)
-    assert p.repetitions == 5, "the user's explicit default was overridden by the preset"
-    assert p.cifar_epochs == 8, "values the user left alone come from the preset"
-    edited = cell.replace("\nrepetitions: int = 5", "\nrepetitions: int = 3")  # the cell edited by hand (Colab)
-    assert P.from_namespace({**values, "repetitions": 3, "In": ["x = 1", edited, "preset = 'committed'"]},
-                            load).repetitions == 3  # fmt: skip
+    assert p.cifar_epochs == default, "the user's explicit default was overridden by the preset"
+    assert p.cifar_train_per_class == 600, "values the user left alone come from the preset"
+    edited = cell.replace(f"\ncifar_epochs: int = {default}", "\ncifar_epochs: int = 3")  # the cell edited by hand (Colab)
+    assert P.from_namespace({**values, "cifar_epochs": 3, "In": ["x = 1", edited, "preset = 'committed'"]},
+                            load).cifar_epochs == 3  # fmt: skip
     untouched = P.from_namespace({**values, "In": [cell, "preset = 'committed'"]}, load)
-    assert untouched.repetitions == committed and untouched.cifar_epochs == 8
-    reworded = cell.replace("# repetitions of the wide experiment", "# (an older help text)")
-    assert P.from_namespace({**values, "In": [reworded, "preset = 'committed'"]}, load).repetitions == committed, \
+    assert untouched.cifar_epochs == committed and untouched.cifar_train_per_class == 600
+    reworded = cell.replace("# epochs per task (Zenke et al.'s split-CIFAR setting)", "# (an older help text)")
+    assert reworded != cell
+    assert P.from_namespace({**values, "In": [reworded, "preset = 'committed'"]}, load).cifar_epochs == committed, \
         "an older parameters cell's defaults are not explicit choices"
 
 
