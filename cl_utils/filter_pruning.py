@@ -425,9 +425,10 @@ def train_with_filter_pruning(
                 optimizer=optimizer, val=(block.x_val, block.y_val), generator=generator, show_progress=False,
                 per_model=models > 1, per_model_data=models > 1,
             )[0]  # fmt: skip
+            filters = sum(model.filter_counts())  # each model's: they drop as many
             for s, own in enumerate([stats] if models == 1 else [stats.of_model(s) for s in range(models)]):
                 history[s].append({
-                    "epoch": epoch, "block": index, "data": block.name, "filters": sum(model.filter_counts()),
+                    "epoch": epoch, "block": index, "data": block.name, "filters": filters,
                     "train_loss": own.train_loss, "train_acc": own.train_acc,
                     "val_loss": own.val_loss, "val_acc": own.val_acc, "seconds": own.seconds,
                 })  # fmt: skip

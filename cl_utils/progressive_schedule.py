@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from .masks import count_parameters
-from .models import stacked_state
+from .models import model_parameters, stacked_state
 from .progressive import ProgressiveNet, train_column
 from .streams import Task
 from .train import TrainSettings, accuracy_per_model, evaluate, set_seed
@@ -101,7 +101,7 @@ def run_progressive(tasks: Sequence[Task], hidden_sizes: Sequence[Sequence[int]]
     final_per_task = [accuracy_per_model(net, *t.split("test"), forward=lambda xb, k=k: net(xb, k))
                       for k, t in enumerate(tasks)]  # fmt: skip
     return {"per_seed": [_record([c["per_model"][s] for c in method.columns], [f[s] for f in final_per_task],
-                                 count_parameters({n: p[s] for n, p in net.named_parameters()}))
+                                 count_parameters(model_parameters(net, s)))
                          for s in range(net.num_models)]}  # fmt: skip
 
 

@@ -91,8 +91,8 @@ def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return hits.flatten(1).float().mean(1).sum() if hits.dim() > 1 else hits.sum().float()
 
 
-def _eval_logits(model: nn.Module, x: Inputs, y: torch.Tensor, forward: Forward | None,
-                 batch_size: int, per_model_data: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+def _eval_logits(model: nn.Module, x: Inputs, y: torch.Tensor, forward: Forward | None, batch_size: int,
+                 per_model_data: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
     """``(logits, labels)`` of every batch of ``(x, y)``, in eval mode (restored after).
 
     A stacked model sees each batch as its ``(S, B, ...)`` input (:func:`~cl_utils.models.per_model`), or, with
@@ -121,12 +121,11 @@ def accuracy_per_model(
 ) -> list[float]:
     """Accuracy (in [0, 1]) of each stacked model on ``(x, y)``, in eval mode (one value for a plain model);
     ``per_model_data``: each model on its own dataset (``(S, N, ...)``, :func:`fit`)."""
-    correct: torch.Tensor | None = None
+    own, seen = _PerModel(with_loss=False), False
     for logits, yb in _eval_logits(model, x, y, forward, batch_size, per_model_data):
-        hits = (logits.argmax(1) == _labels_like(logits, yb)).flatten(1) if logits.dim() > 2 else None
-        batch = hits.sum(0) if hits is not None else (logits.argmax(1) == yb).sum().view(1)
-        correct = batch if correct is None else correct + batch
-    return [] if correct is None else (correct.double() / max(y.shape[-1] if per_model_data else len(y), 1)).tolist()
+        own.add(logits if logits.dim() > 2 else logits.unsqueeze(-1), yb)  # one network: a stack of one
+        seen = True
+    return own.result(max(y.shape[-1] if per_model_data else len(y), 1), "val")["val_acc"] if seen else []
 
 
 #: opt-in speed-ups that change the arithmetic (so the experiments layer keys their records apart)
@@ -351,7 +350,7 @@ class _PerModel:
 
     def __init__(self, with_loss: bool):
         self.loss: torch.Tensor | float | None = 0.0 if with_loss else None
-        self.correct: torch.Tensor | float = 0.0
+        self.correct: torch.Tensor | int = 0
 
     @torch.no_grad()
     def add(self, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -465,10 +464,10 @@ def fit(
             val_loss, val_acc, val_own = (_evaluate(model, *val, forward=forward, loss_fn=loss_fn, per_model=per_model,
                                                     per_model_data=per_model_data)
                                           if val is not None else (None, None, None))  # fmt: skip
-            per_model = None if own is None else own.result(n, "train") | (val_own or {"val_loss": None,
-                                                                                      "val_acc": None})
+            own_metrics = None if own is None else own.result(n, "train") | (val_own or {"val_loss": None,
+                                                                                        "val_acc": None})
             stats = EpochStats(epoch, float(loss_sum) / n, float(correct) / n, val_loss, val_acc,
-                               time.perf_counter() - start, per_model)  # fmt: skip
+                               time.perf_counter() - start, own_metrics)  # fmt: skip
             history.append(stats)
             bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc="-" if val_acc is None else f"{val_acc:.3f}")
     return history

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cl_utils.experiments.stacking import member_fields, member_groups, member_views
+from cl_utils.experiments.stacking import any_stacked, member_fields, member_groups, member_views
 
 
 def test_members_stack_only_when_asked_and_two_or_more():
@@ -25,5 +25,6 @@ def test_a_stacked_record_reads_as_one_view_per_member_and_others_pass_unchanged
                                             {"lr": 0.1, "seed": 6, "stacked_with": [5, 6]}, plain["config"]]
     assert [v["metrics"] for v in views[:2]] == [{"acc": 0.9, "train_seconds": 5.0}, {"acc": 0.8, "train_seconds": 5.0}]
     assert all(v["key"] == "k" and v["inputs"] == {"a": "b"} for v in views[:2]) and views[2] is plain
+    assert any_stacked(views) and not any_stacked([plain])
     with pytest.raises(KeyError):  # a stacked record without its members' results is an error, not a silent skip
         member_views([{**stacked, "metrics": {}}], members="seeds", member="seed", results="per_seed")

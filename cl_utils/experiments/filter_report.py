@@ -22,7 +22,7 @@ from . import describe
 from .describe import synthetic
 from .cache import checkpoint_mismatches
 from .runs import Records
-from .stacking import member_views
+from .stacking import any_stacked, member_views
 from .filter_runs import FilterRun, Params, PretrainRun
 
 __all__ = ["NAMES", "FIGURES", "runs", "common_config", "synthetic", "carved", "passes", "data_label", "net_label",
@@ -128,7 +128,7 @@ def net_label(shown: list[dict], stage: dict | None = None) -> str:
     else:
         init = "ImageNet weights" if c["pretrained"] else "random init (no ImageNet weights)"
     seeds = len({r["config"]["seed"] for r in shown})
-    stacked = ", stacked as one network" if "stacked_with" in c else ""
+    stacked = ", stacked as one network" if any_stacked(shown) else ""
     return (f"VGG-16{'-BN' if c['batch_norm'] else ''}, {init}, pool {c['pool_size']}x{c['pool_size']}; "
             f"{c['optimizer'].upper()} lr {c['lr']:g}, batch {c['batch_size']}; {seeds} seed(s){stacked}")
 

@@ -221,79 +221,49 @@ def run_filter_experiment(
 ) -> dict[str, Any]:
     """Train (and prune) one VGG-16 as ``config`` says, on data from ``data_source``; return its per-epoch history
     and filter counts. ``initial_state``: a pretrained network's state, loaded into every layer but the last
-    (:func:`load_pretrained`). A stacked run (``seeds``): :func:`run_stacked_filter_experiment`."""
-    c = config
-    device = resolve_device(device) if isinstance(device, str) else device
-    if c.seeds:
-        return run_stacked_filter_experiment(c, data_source=data_source, device=device, show_progress=show_progress,
-                                             initial_state=initial_state)  # fmt: skip
-    generator = set_seed(c.seed)
-    pools = load_pools(list(c.datasets), c.val_images, data_source=data_source, train_from_test=c.train_from_test,
-                       seed=c.seed, device=device)  # fmt: skip
-    blocks = make_blocks(c.mode, pools, c.train_images, c.seed)
-    set_seed(c.seed)  # the same initial weights whatever the data loading consumed
-    model = vgg16_filter_net(
-        max(t.num_classes for t in pools), pretrained=c.pretrained, batch_norm=c.batch_norm, pool_size=c.pool_size,
-        fc_widths=c.fc_widths, dropout=c.dropout,
-    ).to(device)  # fmt: skip
-    if initial_state is not None:
-        load_pretrained(model, initial_state)
-    start_counts = model.filter_counts()
-    settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
-    schedule = PruningSchedule(c.criterion, c.percent, c.every, c.normalize)
-    history = train_with_filter_pruning(
-        model, blocks, epochs=c.epochs, settings=settings, schedule=schedule, generator=generator,
-        show_progress=show_progress, desc=f"{c.mode}/{c.criterion}/seed {c.seed}",
-    )  # fmt: skip
-    return {
-        "history": history,
-        "start_filter_counts": start_counts,
-        "end_filter_counts": model.filter_counts(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "sources": sorted({t.source for t in pools}),
-    }
+    (:func:`load_pretrained`).
 
-
-def run_stacked_filter_experiment(
-    c: FilterRun, *, data_source: str, device: torch.device, show_progress: bool = True,
-    initial_state: dict[str, torch.Tensor] | None = None,
-) -> dict[str, Any]:
-    """:func:`run_filter_experiment` for the seeds ``c.seeds`` as one stacked network: model ``s`` starts from seed
+    A stacked run (``seeds``) trains one network per seed as one stacked network: model ``s`` starts from seed
     ``s``'s initial weights (as its own run would) and trains on seed ``s``'s blocks and validation split; the
     first seed's generator draws every model's data order; each model drops its own filters, as many as the
-    others. ``per_seed`` holds each seed's result as one run's."""
+    others. ``per_seed`` then holds each seed's result as one run's."""
+    c = config
+    device = resolve_device(device) if isinstance(device, str) else device
+    seeds = c.seeds or [c.seed]
     generator = set_seed(c.seed)
     pools = [load_pools(list(c.datasets), c.val_images, data_source=data_source, train_from_test=c.train_from_test,
-                        seed=s, device=device) for s in c.seeds]  # fmt: skip
-    blocks = [make_blocks(c.mode, own, c.train_images, s) for own, s in zip(pools, c.seeds)]
+                        seed=s, device=device) for s in seeds]  # fmt: skip
+    blocks = [make_blocks(c.mode, own, c.train_images, s) for own, s in zip(pools, seeds)]
     nets = []
-    for s, own in zip(c.seeds, pools):
-        set_seed(s)  # each model's initial weights are its own run's
+    for s, own in zip(seeds, pools):
+        set_seed(s)  # the same initial weights whatever the data loading consumed: the seed's own run's
         nets.append(vgg16_filter_net(
             max(t.num_classes for t in own), pretrained=c.pretrained, batch_norm=c.batch_norm, pool_size=c.pool_size,
             fc_widths=c.fc_widths, dropout=c.dropout,
         ).to(device))  # fmt: skip
         if initial_state is not None:
             load_pretrained(nets[-1], initial_state)
-    model = stacked_filter_net(nets)
+    model = nets[0] if len(nets) == 1 else stacked_filter_net(nets)
     start_counts = model.filter_counts()
 
-    def block_data(b: int) -> Block:
+    def stacked_blocks(b: int) -> Block:
         own = [block(b) for block in blocks]
         return Block(own[0].name, *(torch.stack([getattr(o, k) for o in own]) for k in
                                     ("x_train", "y_train", "x_val", "y_val")))  # fmt: skip
 
     settings = TrainSettings(c.epochs, c.batch_size, c.optimizer, c.lr, c.momentum, c.weight_decay)
-    histories = train_with_filter_pruning(
-        model, block_data, epochs=c.epochs, settings=settings.for_models(len(c.seeds)),
-        schedule=PruningSchedule(c.criterion, c.percent, c.every, c.normalize), generator=generator,
-        show_progress=show_progress, desc=f"{c.mode}/{c.criterion}/seeds {c.seeds}",
+    history = train_with_filter_pruning(
+        model, blocks[0] if len(nets) == 1 else stacked_blocks, epochs=c.epochs,
+        settings=settings.for_models(len(nets)), schedule=PruningSchedule(c.criterion, c.percent, c.every,
+                                                                          c.normalize),
+        generator=generator, show_progress=show_progress,
+        desc=f"{c.mode}/{c.criterion}/" + (f"seeds {c.seeds}" if c.seeds else f"seed {c.seed}"),
     )  # fmt: skip
     sources = sorted({t.source for own in pools for t in own})
-    return {"per_seed": [{"history": histories[i], "start_filter_counts": start_counts,
-                          "end_filter_counts": model.filter_counts(),
-                          "parameters": sum(p.numel() for p in model_parameters(model, i).values()),
-                          "sources": sources} for i in range(len(c.seeds))]}  # fmt: skip
+    results = [{"history": h, "start_filter_counts": start_counts, "end_filter_counts": model.filter_counts(),
+                "parameters": sum(p.numel() for p in model_parameters(model, i).values()), "sources": sources}
+               for i, h in enumerate(history if c.seeds else [history])]  # fmt: skip
+    return {"per_seed": results} if c.seeds else results[0]
 
 
 def pretrain_task(c: PretrainRun, *, data_source: str, device: torch.device) -> Task:

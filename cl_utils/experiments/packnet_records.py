@@ -15,7 +15,7 @@ from . import describe
 from .cache import checkpoint_mismatches, is_record_input
 from .describe import distinct, synthetic
 from .runs import Records
-from .stacking import member_views
+from .stacking import any_stacked, member_views
 from .packnet_runs import Params
 
 __all__ = ["err", "schedule_name", "network_runs", "chapter_runs", "chapter_network", "fig4_seeds", "tasks",
@@ -98,8 +98,7 @@ def _runs_per_order(shown: list[dict]) -> str:
                         for r in shown if r["kind"] == "single_task")  # fmt: skip
     single = f"Classifier Only / Individual Networks {distinct(sorted(set(baselines.values())))} run(s) per task"
     if runs:
-        stacked = any("stacked_with" in r["config"] for r in shown)
-        stacked = ", an order's runs stacked as one network" if stacked else ""
+        stacked = ", an order's runs stacked as one network" if any_stacked(shown) else ""
         line = f"{distinct(sorted(set(runs.values())))} run(s)/order{stacked}"
     else:
         seeds = len({r["config"]["seed"] for r in shown})  # Figure 4 from several seeds of the initial network

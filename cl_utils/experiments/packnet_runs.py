@@ -427,13 +427,10 @@ def test_acc(model, t: Task, forward) -> float | list[float]:
 
 
 def settings(c: AddedTaskRun, phase: str, models: int = 1) -> TrainSettings:
-    """SGD for an added task's fine-tuning (``phase = "finetune"``) or its retraining after a prune (``"retrain"``).
-
-    ``models`` stacked networks: the rate times ``models``, as the stacked loss averages over them (each model's
-    gradient is ``1/models`` of its own run's); with momentum and no weight decay each model then steps as its own
-    run would."""
+    """SGD for an added task's fine-tuning (``phase = "finetune"``) or its retraining after a prune (``"retrain"``);
+    for ``models`` stacked networks, the stack's (:meth:`~cl_utils.train.TrainSettings.for_models`)."""
     epochs, lr = {"finetune": (c.finetune_epochs, c.finetune_lr), "retrain": (c.retrain_epochs, c.retrain_lr)}[phase]
-    return TrainSettings(epochs, c.batch_size, "sgd", lr * models, c.momentum)
+    return TrainSettings(epochs, c.batch_size, "sgd", lr, c.momentum).for_models(models)
 
 
 def packnet_from(state, c: InitialRun, ctx: RunContext, **kwargs) -> PackNet:

@@ -13,7 +13,7 @@ import pandas as pd
 from ..claims import NO_RECORDS, run_keys
 from ..verdicts import compound_status, direction_status, paired_direction, seed_se, undominated
 from .runs import Records
-from .stacking import member_views
+from .stacking import any_stacked, member_views
 from .describe import synthetic
 from .progressive_runs import PRUNED_NETWORKS, STAND_IN, Params
 
@@ -58,7 +58,7 @@ def value(runs: list[dict], key: str):
 
 def _seeds(runs: list[dict]) -> str:
     """How many seeds ``runs`` hold, and whether they were stacked as one network."""
-    stacked = ", stacked as one network" if any("stacked_with" in r["config"] for r in runs) else ""
+    stacked = ", stacked as one network" if any_stacked(runs) else ""
     return f"{len({r['config']['seed'] for r in runs})} seed(s){stacked}"
 
 

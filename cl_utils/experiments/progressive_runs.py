@@ -148,10 +148,9 @@ def network_b(network: str, p: float, hidden: list[int], in_features: int, adapt
 
 
 def settings(c: ColumnsRun, models: int = 1) -> TrainSettings:
-    """SGD of every column; for ``models`` stacked networks the rate times ``models``: the stacked loss averages
-    over them (each gets ``1/models`` of its own gradient), so with momentum and no weight decay each steps as its
-    own run would."""
-    return TrainSettings(c.num_epochs, c.batch_size, "sgd", c.lr * models, c.momentum)
+    """SGD of every column; for ``models`` stacked networks, the stack's
+    (:meth:`~cl_utils.train.TrainSettings.for_models`)."""
+    return TrainSettings(c.num_epochs, c.batch_size, "sgd", c.lr, c.momentum).for_models(models)
 
 
 def fashion(c: ColumnsRun, ctx: RunContext) -> Task:

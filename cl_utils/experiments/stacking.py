@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-__all__ = ["member_groups", "member_fields", "member_views"]
+__all__ = ["member_groups", "member_fields", "member_views", "any_stacked"]
 
 
 def member_groups(members: Iterable[int], stack: bool) -> list[list[int]]:
@@ -43,3 +43,9 @@ def member_views(records: Iterable[dict], *, members: str, member: str, results:
         views += [{**r, "config": config | {member: m, "stacked_with": group}, "metrics": own | split}
                   for m, own in zip(group, r["metrics"][results])]  # fmt: skip
     return views
+
+
+def any_stacked(views: Iterable[dict]) -> bool:
+    """Whether any of ``views`` comes from a stacked run (:func:`member_views` marks it ``stacked_with``): what a
+    caption says of its runs."""
+    return any("stacked_with" in r["config"] for r in views)
