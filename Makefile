@@ -99,6 +99,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/stacked_models.py
 	$(BIN)/python benchmarks/stacked_seeds.py
 	$(BIN)/python benchmarks/stacked_progressive.py
+	$(BIN)/python benchmarks/stacked_clnp.py
 	$(BIN)/python benchmarks/paper_scale.py
 	$(BIN)/python benchmarks/cpu_numerics.py
 

@@ -181,12 +181,26 @@ class CLNP:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
         return self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
 
-    def training_forward(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        """During training of ``task``: old units are read, free ones are trained; single-head: last layer free only."""
+    def training_masks(self) -> list[torch.Tensor]:
+        """The units a task reads while it trains: old units are read, free ones are trained; single-head: the last
+        layer's free units only."""
         masks = [torch.ones_like(self.owner(i), dtype=torch.bool) for i in range(len(self.units))]
         if self.single_head:
             masks[-1] = self.owner(len(self.units) - 1) == 0
-        return self.forward_with_units(masks, self.head_index(task))
+        return masks
+
+    def training_forward(self, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Task ``task``'s forward pass while it trains (:meth:`training_masks`)."""
+        return self.forward_with_units(self.training_masks(), self.head_index(task))
+
+    def task_unit_masks(self, task: int) -> list[torch.Tensor]:
+        """Units task ``task`` reads once pruned (its own and earlier tasks'; single-head: last layer its own)."""
+        return self._task_unit_masks(task)
+
+    def trainable_entries(self, task: int, units: Sequence[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Which entries of each parameter (by name) task ``task`` may change: every free entry while it trains
+        (``units`` None), or with ``units`` a fine-tuning round's (:meth:`_finetune_trainable`)."""
+        return self._trainable(task) if units is None else self._finetune_trainable(task, units)
 
     # --------------------------------------------------------------- training
     @torch.no_grad()
@@ -293,12 +307,13 @@ class CLNP:
         task = self.num_tasks
         if task < 1:
             raise RuntimeError("call start_task() before train_task()")
-        if trainable_units is None:
-            trainable, forward = self._trainable(task), self.training_forward(task)
-        else:
-            trainable = self._finetune_trainable(task, trainable_units)
-            forward = self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
         params = dict(self.model.named_parameters())
+        if not params:
+            raise RuntimeError("this network has no parameters of its own (one model of a stack, "
+                               "cl_utils.clnp_stack.CLNPStack): train it through its stack")
+        trainable = self.trainable_entries(task, trainable_units)
+        forward = self.training_forward(task) if trainable_units is None else \
+            self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
         guard = FrozenEntries(params, trainable)
         movable = [p for n, p in params.items() if bool(trainable[n].any())]
         if not movable:  # capacity exhausted: nothing left to train

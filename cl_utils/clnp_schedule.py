@@ -8,23 +8,67 @@ keeps the sparsest model within the margin (:func:`select_by_graceful_forgetting
 
 :class:`CLNPSchedule` learns a stream task by task with them (task 1 with the grid, the later tasks
 with the point it kept), a :class:`~cl_utils.methods.ContinualMethod`; :func:`run_sequence` runs it.
+
+The same code drives the models of a :class:`~cl_utils.clnp_stack.CLNPStack` in lockstep
+(:func:`run_stacked_sequence`): each step is written once for a *team* (``_learn_tasks``,
+``_learn_tasks_with_grid``, ``_sparsify_tasks``), whose members are CLNP states with their own data, and whose
+training phases train them all; one network is a team of one (``_Alone``), so its results are the ones it had
+before stacking existed.
+
+Why one module (over 300 lines): the task schedule, the grid selection and the stream loop are one procedure
+(§3.2), and its one-network and stacked forms must stay the same code.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
 from typing import Callable, Sequence
 
 import torch
 
 from .clnp import CLNP
+from .clnp_stack import CLNPStack
 from .graceful_forgetting import ThetaChoice, select_theta
-from .masks import count_parameters, unit_rows
+from .masks import unit_rows
 from .streams import Task
 from .train import TrainSettings, evaluate, evaluate_tasks
 
 __all__ = ["learn_task", "sparsify_task", "select_by_graceful_forgetting", "learn_task_with_grid", "kept_point",
-           "CLNPSchedule", "run_sequence"]
+           "CLNPSchedule", "run_sequence", "run_stacked_sequence"]
+
+
+Data = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # a task's (x, y, (x_val, y_val))
+
+
+class _Alone:
+    """One CLNP network as the team a schedule step drives: its :meth:`train_phase` is
+    :meth:`~cl_utils.clnp.CLNP.train_task` (a :class:`~cl_utils.clnp_stack.CLNPStack` is the other team)."""
+
+    def __init__(self, clnp: CLNP):
+        self.members = [clnp]
+
+    def train_phase(self, data: Sequence[Data], settings: Sequence[TrainSettings], alphas: Sequence[Sequence[float]],
+                    *, finetune: bool = False, val: bool = False, generator: torch.Generator | None = None,
+                    show_progress: bool = False, desc: str = "train") -> list[list]:  # fmt: skip
+        (x, y, validation), clnp = data[0], self.members[0]
+        task = clnp.num_tasks
+        units = [clnp.owner(i) == task for i in range(len(clnp.units))] if finetune else None
+        return [clnp.train_task(x, y, settings[0], alphas=alphas[0], trainable_units=units,
+                                val=validation if val else None, generator=generator, show_progress=show_progress,
+                                desc=desc)]  # fmt: skip
+
+
+def _team(clnp: CLNP | CLNPStack) -> _Alone | CLNPStack:
+    return clnp if isinstance(clnp, CLNPStack) else _Alone(clnp)
+
+
+def _train(team: _Alone | CLNPStack, data: Sequence[Data], settings, alphas, **options) -> list[list]:
+    """One training phase of every member of ``team`` (a stack trains without per-epoch validation)."""
+    if isinstance(team, CLNPStack):
+        options.pop("val", None)
+        return team.train_phase([(x, y) for x, y, _ in data], settings, alphas, **options)
+    return team.train_phase(data, settings, alphas, **options)
 
 
 def learn_task(
@@ -59,40 +103,64 @@ def learn_task(
         (:meth:`~cl_utils.clnp.CLNP.normalise_units`) and keeps later tasks' new units alive.
     :returns: validation accuracies, θ, new units per layer, free units per layer, histories.
     """
-    task = clnp.start_task()
-    history = clnp.train_task(x, y, settings, alphas=alphas, val=val, generator=generator,
-                              show_progress=show_progress, desc=f"task {task}")  # fmt: skip
-    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=reference_acc, per_layer=per_layer,
-                           finetune_iterations=finetune_iterations, end_on_finetune=end_on_finetune,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None, generator,
-                                                    show_progress),
-                           normalise_units=normalise_units)  # fmt: skip
-    record["history"] = [h.as_dict() for h in history]
-    return record
+    return _learn_tasks(_Alone(clnp), [(x, y, val)], [settings], [alphas], margin=margin,
+                        finetune_iterations=finetune_iterations, finetune=[finetune], reference_acc=reference_acc,
+                        per_layer=per_layer, generator=generator, show_progress=show_progress, finetune_l1=finetune_l1,
+                        end_on_finetune=end_on_finetune, normalise_units=normalise_units)[0]  # fmt: skip
+
+
+def _learn_tasks(
+    team: _Alone | CLNPStack,
+    data: Sequence[Data],
+    settings: Sequence[TrainSettings],
+    alphas: Sequence[Sequence[float]],
+    *,
+    margin: float,
+    finetune_iterations: int,
+    finetune: Sequence[TrainSettings | None],
+    reference_acc: float | None,
+    per_layer: bool,
+    generator: torch.Generator | None,
+    show_progress: bool,
+    finetune_l1: bool,
+    end_on_finetune: bool,
+    normalise_units: bool,
+) -> list[dict]:
+    """:func:`learn_task` for every member of ``team`` in lockstep (member ``s`` on ``data[s]`` with
+    ``settings[s]``, ``alphas[s]``, ``finetune[s]``): each step is each member's own, the training phases the team's."""
+    task = [c.start_task() for c in team.members][0]
+    histories = _train(team, data, settings, alphas, val=True, generator=generator, show_progress=show_progress,
+                       desc=f"task {task}")  # fmt: skip
+    records = _sparsify_tasks(team, data, margin=margin, reference_acc=[reference_acc] * len(team.members),
+                              per_layer=per_layer, finetune_iterations=finetune_iterations,
+                              end_on_finetune=end_on_finetune, normalise_units=normalise_units,
+                              finetune=_finetune_round(team, data, finetune, alphas if finetune_l1 else None,
+                                                       generator, show_progress))  # fmt: skip
+    for record, history in zip(records, histories):
+        record["history"] = [h.as_dict() for h in history]
+    return records
 
 
 def _finetune_round(
-    clnp: CLNP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    settings: TrainSettings | None,
-    alphas: Sequence[float] | None,
+    team: _Alone | CLNPStack,
+    data: Sequence[Data],
+    settings: Sequence[TrainSettings | None],
+    alphas: Sequence[Sequence[float]] | None,
     generator: torch.Generator | None,
     show_progress: bool,
 ) -> Callable[[], object] | None:
-    """One fine-tuning round: retrain the current task's surviving units (None without settings).
+    """One fine-tuning round of every member: retrain the current task's surviving units (None without settings).
 
     ``alphas`` None: without the L1 penalty. Fine-tuning restores what pruning cost (Golkar et al., section 3.1);
     the sparsity pressure belongs to the training before pruning.
     """
-    if settings is None:
+    if settings[0] is None:
         return None
-    task = clnp.num_tasks
-    penalty = [0.0] * (len(clnp.units) + 1) if alphas is None else alphas
-    return lambda: clnp.train_task(
-        x, y, settings, alphas=penalty, generator=generator, show_progress=show_progress,
-        trainable_units=[clnp.owner(i) == task for i in range(len(clnp.units))], desc=f"fine-tune {task}",
-    )  # fmt: skip
+    members = team.members
+    penalty = [[0.0] * (len(c.units) + 1) for c in members] if alphas is None else alphas
+    task = members[0].num_tasks
+    return lambda: _train(team, data, settings, penalty, finetune=True, generator=generator,
+                          show_progress=show_progress, desc=f"fine-tune {task}")  # fmt: skip
 
 
 def _round_record(choice: ThetaChoice) -> dict:
@@ -120,30 +188,55 @@ def sparsify_task(
     (prune, (fine-tune, prune) x k), the book's first reading. ``normalise_units``: finally rescale the task's units
     to mean activity 1 on ``x`` (:meth:`~cl_utils.clnp.CLNP.normalise_units`; no output changes beyond rounding).
     """
-    task = clnp.num_tasks
-    unpruned = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
-    reference = unpruned if reference_acc is None else reference_acc
-    choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
-    rounds = [_round_record(choice)]
+    return _sparsify_tasks(_Alone(clnp), [(x, None, val)], margin=margin, reference_acc=[reference_acc],
+                           per_layer=per_layer, finetune_iterations=finetune_iterations, finetune=finetune,
+                           end_on_finetune=end_on_finetune, normalise_units=normalise_units)[0]  # fmt: skip
+
+
+def _sparsify_tasks(
+    team: _Alone | CLNPStack,
+    data: Sequence[Data],
+    *,
+    margin: float,
+    reference_acc: Sequence[float | None],
+    per_layer: bool,
+    finetune_iterations: int,
+    finetune: Callable[[], object] | None,
+    end_on_finetune: bool,
+    normalise_units: bool,
+) -> list[dict]:
+    """:func:`sparsify_task` for every member of ``team`` in lockstep; ``finetune`` trains them all."""
+    members = team.members
+    task = members[0].num_tasks
+    unpruned = [evaluate(c.model, *val, forward=c.training_forward(task))[1] for c, (_, _, val) in zip(members, data)]
+    reference = [u if r is None else r for u, r in zip(unpruned, reference_acc)]
+
+    def sparsify() -> list[ThetaChoice]:
+        return [c.sparsify(x, val, reference_acc=r, margin=margin, per_layer=per_layer)
+                for c, (x, _, val), r in zip(members, data, reference)]  # fmt: skip
+
+    rounds = [[_round_record(choice)] for choice in sparsify()]
     if finetune_iterations and finetune is None:
         raise ValueError("fine-tuning iterations need fine-tuning settings")
     for i in range(finetune_iterations):
         finetune()
         if i < finetune_iterations - 1 or not end_on_finetune:
-            clnp.release_current_task()
-            choice = clnp.sparsify(x, val, reference_acc=reference, margin=margin, per_layer=per_layer)
-            rounds.append(_round_record(choice))
+            for c in members:
+                c.release_current_task()
+            for own, choice in zip(rounds, sparsify()):
+                own.append(_round_record(choice))
     if normalise_units:
-        clnp.normalise_units(x)
-    return {
+        for c, (x, _, _) in zip(members, data):
+            c.normalise_units(x)
+    return [{
         "task": task,
-        "unpruned_val_acc": unpruned,
-        "reference_val_acc": reference,
-        "val_acc": evaluate(clnp.model, *val, forward=clnp.forward_for(task))[1],
-        "rounds": rounds,
-        "new_units": clnp.units_of(task),
-        "free_units": clnp.free_units(),
-    }
+        "unpruned_val_acc": u,
+        "reference_val_acc": r,
+        "val_acc": evaluate(c.model, *val, forward=c.forward_for(task))[1],
+        "rounds": own,
+        "new_units": c.units_of(task),
+        "free_units": c.free_units(),
+    } for c, (_, _, val), u, r, own in zip(members, data, unpruned, reference, rounds)]  # fmt: skip
 
 
 def select_by_graceful_forgetting(
@@ -189,34 +282,70 @@ def learn_task_with_grid(
     use the kept point's learning rate and α. Returns :func:`learn_task`'s record of
     the kept point plus the whole grid's summary.
     """
-    start = {k: v.clone() for k, v in clnp.model.state_dict().items()}
-    trained, summary = [], []
+    return _learn_tasks_with_grid(_Alone(clnp), [(x, y, val)], grid, margin=margin,
+                                  finetune_iterations=finetune_iterations, finetune=finetune, per_layer=per_layer,
+                                  generator_seed=generator_seed, show_progress=show_progress,
+                                  finetune_l1=finetune_l1, end_on_finetune=end_on_finetune,
+                                  normalise_units=normalise_units)[0]  # fmt: skip
+
+
+def _learn_tasks_with_grid(
+    team: _Alone | CLNPStack,
+    data: Sequence[Data],
+    grid: Sequence[tuple[TrainSettings, Sequence[float]]],
+    *,
+    margin: float,
+    finetune_iterations: int,
+    finetune: TrainSettings | None,
+    per_layer: bool,
+    generator_seed: int,
+    show_progress: bool,
+    finetune_l1: bool,
+    end_on_finetune: bool,
+    normalise_units: bool,
+) -> list[dict]:
+    """:func:`learn_task_with_grid` for every member of ``team`` in lockstep: every grid point trains all members
+    at once, and each member keeps its own point (its own best, thresholds and sparsest choice)."""
+    members = team.members
+    state = lambda c: {k: v.clone() for k, v in c.model.state_dict().items()}  # noqa: E731
+    start = [state(c) for c in members]
+    trained: list[list[dict]] = [[] for _ in members]
+    summary: list[list[dict]] = [[] for _ in members]
     for settings, alphas in grid:
-        clnp.model.load_state_dict(start)
-        task = clnp.start_task()
-        clnp.train_task(x, y, settings, alphas=alphas, generator=torch.Generator().manual_seed(generator_seed),
-                        show_progress=show_progress, desc=f"grid lr={settings.lr:g}")  # fmt: skip
-        acc = evaluate(clnp.model, *val, forward=clnp.training_forward(task))[1]
-        trained.append({k: v.clone() for k, v in clnp.model.state_dict().items()})
-        summary.append({"lr": settings.lr, "alphas": list(alphas), "val_acc": acc})
-    best = max(s["val_acc"] for s in summary)
-    for state, s in zip(trained, summary):
-        if s["val_acc"] < best - margin:
-            s.update(pruned_acc=float("nan"), active=math.inf)
-            continue
-        clnp.model.load_state_dict(state)
-        choice = select_theta(clnp, clnp.activity(x), val, reference_acc=best, margin=margin, per_layer=per_layer)
-        s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta, thetas=choice.thetas)
-    chosen = select_by_graceful_forgetting(summary, margin=margin)
-    clnp.model.load_state_dict(trained[chosen])
-    _, alphas, finetune = kept_point(grid, chosen, finetune)
-    record = sparsify_task(clnp, x, val, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
-                           per_layer=per_layer, end_on_finetune=end_on_finetune, normalise_units=normalise_units,
-                           finetune=_finetune_round(clnp, x, y, finetune, alphas if finetune_l1 else None,
-                                                    torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
-    record["grid"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()} for s in summary]
-    record["chosen"] = chosen
-    return record
+        for c, first in zip(members, start):
+            c.model.load_state_dict(first)
+        task = [c.start_task() for c in members][0]
+        _train(team, data, [settings] * len(members), [alphas] * len(members),
+               generator=torch.Generator().manual_seed(generator_seed), show_progress=show_progress,
+               desc=f"grid lr={settings.lr:g}")  # fmt: skip
+        for c, (_, _, val), own, points in zip(members, data, trained, summary):
+            acc = evaluate(c.model, *val, forward=c.training_forward(task))[1]
+            own.append(state(c))
+            points.append({"lr": settings.lr, "alphas": list(alphas), "val_acc": acc})
+    chosen, best = [], []
+    for c, (x, _, val), own, points in zip(members, data, trained, summary):
+        best.append(max(s["val_acc"] for s in points))
+        for point_state, s in zip(own, points):
+            if s["val_acc"] < best[-1] - margin:
+                s.update(pruned_acc=float("nan"), active=math.inf)
+                continue
+            c.model.load_state_dict(point_state)
+            choice = select_theta(c, c.activity(x), val, reference_acc=best[-1], margin=margin, per_layer=per_layer)
+            s.update(pruned_acc=choice.val_acc, active=sum(choice.active_units), theta=choice.theta,
+                     thetas=choice.thetas)  # fmt: skip
+        chosen.append(select_by_graceful_forgetting(points, margin=margin))
+        c.model.load_state_dict(own[chosen[-1]])
+    kept = [kept_point(grid, k, finetune) for k in chosen]
+    records = _sparsify_tasks(team, data, margin=margin, reference_acc=best, finetune_iterations=finetune_iterations,
+                              per_layer=per_layer, end_on_finetune=end_on_finetune, normalise_units=normalise_units,
+                              finetune=_finetune_round(team, data, [f for _, _, f in kept],
+                                                       [a for _, a, _ in kept] if finetune_l1 else None,
+                                                       torch.Generator().manual_seed(generator_seed), show_progress))  # fmt: skip
+    for record, points, k in zip(records, summary, chosen):
+        record["grid"] = [{key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in s.items()}
+                          for s in points]  # fmt: skip
+        record["chosen"] = k
+    return records
 
 
 def kept_point(
@@ -232,44 +361,66 @@ class CLNPSchedule:
     ``first_task_grid`` :func:`learn_task_with_grid` for task 1 and its kept point for the later tasks (the paper
     settles on task 1's choice); ``per_layer`` gives each hidden layer its own theta. Each task's record
     (theta, new and free units) is kept in ``steps``. A :class:`~cl_utils.methods.ContinualMethod`.
+
+    Given a :class:`~cl_utils.clnp_stack.CLNPStack` instead of one network, it learns every model of the stack in
+    lockstep (``learn(t, tasks)``: one task per model, each model its own stream), each model keeping its own grid
+    point, thresholds and records (``member_steps[s]``); the data orders come from one generator.
     """
 
     measures_each_task = True
 
-    def __init__(self, clnp: CLNP, settings: TrainSettings, *, alphas: Sequence[float], margin: float,
+    def __init__(self, clnp: CLNP | CLNPStack, settings: TrainSettings, *, alphas: Sequence[float], margin: float,
                  finetune_iterations: int = 0, finetune: TrainSettings | None = None, first_task_grid=None,
                  per_layer: bool = False, seed: int = 0, show_progress: bool = False, finetune_l1: bool = False,
                  end_on_finetune: bool = True, normalise_units: bool = False):  # fmt: skip
-        self.clnp, self.model = clnp, clnp.model
-        self.settings, self.alphas, self.finetune, self.grid, self.seed = settings, alphas, finetune, first_task_grid, seed
+        self.team = _team(clnp)
+        self.clnp, self.model = self.team.members[0], clnp.model
+        n = len(self.team.members)
+        self.settings, self.alphas, self.finetune = [settings] * n, [alphas] * n, [finetune] * n
+        self.grid, self.seed = first_task_grid, seed
         self.options = dict(margin=margin, finetune_iterations=finetune_iterations, per_layer=per_layer,
                             show_progress=show_progress, finetune_l1=finetune_l1, end_on_finetune=end_on_finetune,
                             normalise_units=normalise_units)  # fmt: skip
-        self.steps: list[dict] = []
+        self.member_steps: list[list[dict]] = [[] for _ in range(n)]
 
-    def learn(self, t: int, task: Task) -> None:
+    @property
+    def steps(self) -> list[dict]:
+        """Each task's record (one network; a stack's are in ``member_steps``)."""
+        if len(self.member_steps) > 1:
+            raise AttributeError("a stack's records are in member_steps, one list per model")
+        return self.member_steps[0]
+
+    def learn(self, t: int, task: Task | Sequence[Task]) -> None:
+        n = len(self.team.members)
+        tasks = [task] * n if isinstance(task, Task) else list(task)  # one task for every model, or each its own
+        if len(tasks) != n:
+            raise ValueError(f"{n} models need one task or {n}, got {len(tasks)}")
+        data = [(k.x_train, k.y_train, k.split("val")) for k in tasks]
         if t == 0 and self.grid:
-            step = learn_task_with_grid(self.clnp, task.x_train, task.y_train, task.split("val"), self.grid,
-                                        finetune=self.finetune, generator_seed=self.seed, **self.options)  # fmt: skip
-            self.settings, self.alphas, self.finetune = kept_point(self.grid, step["chosen"], self.finetune)
+            steps = _learn_tasks_with_grid(self.team, data, self.grid, finetune=self.finetune[0],
+                                           generator_seed=self.seed, **self.options)  # fmt: skip
+            kept = [kept_point(self.grid, step["chosen"], f) for step, f in zip(steps, self.finetune)]
+            self.settings, self.alphas, self.finetune = ([k[i] for k in kept] for i in range(3))
         else:
-            step = learn_task(self.clnp, task.x_train, task.y_train, task.split("val"), self.settings, alphas=self.alphas,
-                              finetune=self.finetune, generator=torch.Generator().manual_seed(self.seed + t),
-                              **self.options)  # fmt: skip
-        step.pop("history", None)
-        self.steps.append(step)
+            steps = _learn_tasks(self.team, data, self.settings, self.alphas, finetune=self.finetune,
+                                 generator=torch.Generator().manual_seed(self.seed + t), reference_acc=None,
+                                 **self.options)  # fmt: skip
+        for own, step in zip(self.member_steps, steps):
+            step.pop("history", None)
+            own.append(step)
 
-    def forward_for(self, t: int):
-        return self.clnp.forward_for(t + 1)
+    def forward_for(self, t: int, model: int = 0):
+        return self.team.members[model].forward_for(t + 1)
 
-    def parameters_kept(self) -> float:
-        """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits.
+    def parameters_kept(self, model: int = 0) -> float:
+        """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits
+        (``model``: which model of a stack).
 
         The weights into free units serve no task and are left out; those from free units into owned ones
         are zero already (CLNP's interference weights).
         """
-        clnp = self.clnp
-        total = count_parameters(clnp.model.heads).nonzero
+        clnp = self.team.members[model]
+        total = sum(int(torch.count_nonzero(t.detach())) for h in clnp.model.heads for t in (h.weight, h.bias))
         for i, u in enumerate(clnp.units):
             owned = clnp.owner(i) > 0
             w = u.layer.weight.detach()
@@ -279,10 +430,11 @@ class CLNPSchedule:
         bits = max(1, math.ceil(math.log2(clnp.num_tasks + 1)))
         return total + sum(u.num_units for u in clnp.units) * bits / 32
 
-    def capacity(self) -> float:
-        """The share of the hidden units some task owns."""
-        owned = sum(int((self.clnp.owner(i) > 0).sum()) for i in range(len(self.clnp.units)))
-        return owned / sum(u.num_units for u in self.clnp.units)
+    def capacity(self, model: int = 0) -> float:
+        """The share of the hidden units some task owns (``model``: which model of a stack)."""
+        clnp = self.team.members[model]
+        owned = sum(int((clnp.owner(i) > 0).sum()) for i in range(len(clnp.units)))
+        return owned / sum(u.num_units for u in clnp.units)
 
 
 def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, **options) -> dict:
@@ -292,9 +444,24 @@ def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, **o
     Returns ``acc[i][j]`` (task ``j`` after task ``i``), the per-task records (theta, new and free units) and
     the final free units per layer.
     """
-    schedule = CLNPSchedule(clnp, settings, **options)
-    acc = []
-    for t, task in enumerate(tasks):
-        schedule.learn(t, task)
-        acc.append(evaluate_tasks(clnp.model, tasks[: t + 1], forward_for=schedule.forward_for))
-    return {"acc": acc, "steps": schedule.steps, "free_units": clnp.free_units()}
+    return _run(CLNPSchedule(clnp, settings, **options), [tasks])[0]
+
+
+def run_stacked_sequence(stack: CLNPStack, streams: Sequence[Sequence[Task]], settings: TrainSettings,
+                         **options) -> list[dict]:  # fmt: skip
+    """:func:`run_sequence` for every model of ``stack``, model ``s`` on ``streams[s]`` (streams of one length and
+    equal training sizes): one result per model, each as :func:`run_sequence`'s."""
+    if len(streams) != len(stack.members):
+        raise ValueError(f"{len(stack.members)} models need {len(stack.members)} streams, got {len(streams)}")
+    return _run(CLNPSchedule(stack, settings, **options), streams)
+
+
+def _run(schedule: CLNPSchedule, streams: Sequence[Sequence[Task]]) -> list[dict]:
+    members = schedule.team.members
+    acc: list[list[list[float]]] = [[] for _ in members]
+    for t in range(len(streams[0])):
+        schedule.learn(t, [stream[t] for stream in streams] if len(members) > 1 else streams[0][t])
+        for s, (c, stream) in enumerate(zip(members, streams)):
+            acc[s].append(evaluate_tasks(c.model, stream[: t + 1], forward_for=partial(schedule.forward_for, model=s)))
+    return [{"acc": a, "steps": steps, "free_units": c.free_units()}
+            for a, steps, c in zip(acc, schedule.member_steps, members)]  # fmt: skip

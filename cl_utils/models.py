@@ -36,7 +36,7 @@ from torch import nn
 __all__ = [
     "MultiHeadNet", "StackedLinear", "StackedConv2d", "StackedPermutation", "ToGrouped", "FromGrouped", "STACKED_LAYERS", "mlp",
     "stacked_mlp", "stacked_ball_cnn", "stacked_zenke_cnn", "num_models", "per_model", "model_parameters", "zenke_cnn", "ball_cnn", "vgg16", "vgg16_conv_layers",
-    "VGG16_LAYOUT", "StackedBatchNorm2d", "stacked_vgg16", "stacked_state", "stacked_layer",
+    "VGG16_LAYOUT", "StackedBatchNorm2d", "stacked_vgg16", "stacked_state", "stacked_layer", "member_network",
 ]  # fmt: skip
 
 VGG16_LAYOUT: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -468,6 +468,27 @@ def stacked_state(model: nn.Module, states: Sequence[Mapping[str, torch.Tensor]]
             raise ValueError(f"{name}: plain {tuple(parts[0].shape)} does not stack into {tuple(mine.shape)} (or the "
                              "models' values of a shared tensor differ)")  # fmt: skip
     return out
+
+
+def member_network(stacked: nn.Module, s: int, plain: nn.Module) -> nn.Module:
+    """Model ``s`` of ``stacked`` as the plain network ``plain`` (same architecture, names as the stack's), whose
+    weights are views of the stack's: ``plain``'s parameters become buffers that view slice ``s`` of the stacked
+    ones, so whatever is written into them in place (pruning, re-initialisation, ``load_state_dict``) is written
+    into the stack, and its forward pass computes model ``s`` alone. It has no parameters of its own: it is
+    trained through the stack. Why: a mechanism written for one network (CLNP's pruning, its threshold search)
+    then works on each model of a stack unchanged, and only the training is stacked."""
+    stacked_params = dict(stacked.named_parameters())
+    for name, param in list(plain.named_parameters()):
+        if name not in stacked_params:
+            raise ValueError(f"the stack has no parameter {name} (its names must be the plain network's)")
+        view = stacked_params[name].detach()[s]
+        if view.shape != param.shape:
+            raise ValueError(f"{name}: plain {tuple(param.shape)}, the stack's model {s} {tuple(view.shape)}")
+        owner_name, _, leaf = name.rpartition(".")
+        owner = plain.get_submodule(owner_name) if owner_name else plain
+        del owner._parameters[leaf]
+        owner.register_buffer(leaf, view)
+    return plain
 
 
 def _init_like_torchvision_vgg(model: nn.Module) -> None:

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
     (["stacked_models.py", "--models", "2", "--steps", "3"], 3),
     (["cpu_numerics.py", "--only", "clnp_narrow", "--steps", "1", "--repeats", "1", "--no-compile"], 2),
     (["stacked_progressive.py", "--models", "2", "--images", "200"], 2),
-], ids=["packnet_step", "stacked_models", "cpu_numerics", "stacked_progressive"])  # fmt: skip
+    (["stacked_clnp.py", "--models", "2", "--images", "300"], 2),
+], ids=["packnet_step", "stacked_models", "cpu_numerics", "stacked_progressive", "stacked_clnp"])  # fmt: skip
 def test_benchmark_runs_and_prints_its_table(args, rows_at_least):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / args[0]), *args[1:]], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)  # fmt: skip

@@ -13,9 +13,10 @@ from ..metrics import format_mean_spread
 from .clnp_runs import Params
 from .runs import Records
 from .describe import synthetic
+from .stacking import any_stacked, member_views
 
 __all__ = ["MNIST_TEST", "CIFAR10_TEST", "PAIR_TEST", "BLOCK_TEST", "final_accuracy", "full_after", "largest_change",
-           "wide_runs", "single_task_records", "single_task_averages", "narrow_by_margin", "saturating_margin", "lasts_until", "scales",
+           "wide_runs", "repetition_views", "single_task_records", "single_task_averages", "narrow_by_margin", "saturating_margin", "lasts_until", "scales",
            "scale_wide", "scale_narrow", "scale_cifar"]
 
 #: test images per task: permuted MNIST (each task is MNIST's test set), CIFAR-10, a CIFAR-10 class pair, a
@@ -45,10 +46,26 @@ def final_accuracy(rec: dict) -> float:
     return 100 * float(np.mean(rec["metrics"]["acc"][-1]))
 
 
+def repetition_views(records: list[dict]) -> list[dict]:
+    """The wide or narrow records as one per repetition: a stacked run's record (``reps``, several repetitions as
+    one network) becomes one view per repetition (:func:`.stacking.member_views`: its config with that ``rep`` and
+    ``stacked_with``, its metrics that repetition's), with the repetition's own seed and data seed (the first's plus
+    the offset, as the plan draws them). Records of one repetition pass as they are."""
+    views = member_views(records, members="reps", member="rep", results="per_rep")
+    for v in views:
+        if "stacked_with" in v["config"]:
+            c, offset = v["config"], v["config"]["rep"] - v["config"]["stacked_with"][0]
+            v["config"] = c | {"seed": c["seed"] + offset, "data_seed": c["data_seed"] + offset}
+    return views
+
+
 def wide_runs(records: Records, p: Params) -> tuple[list[dict], list[dict]]:
-    """The wide runs at the chapter's grid (the paper's settled point by default), and the grid-check runs."""
-    main = records.where("wide", grid_lrs=p.grid_lrs, grid_alpha_scales=p.grid_alpha_scales)
-    check = records.where("wide", grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
+    """The wide runs at the chapter's grid (the paper's settled point by default), and the grid-check runs: one
+    per repetition (:func:`repetition_views`)."""
+    views = repetition_views(records.where("wide"))
+    at = lambda lrs, scales: [r for r in views if r["config"]["grid_lrs"] == lrs  # noqa: E731
+                              and r["config"]["grid_alpha_scales"] == scales]
+    main, check = at(p.grid_lrs, p.grid_alpha_scales), at(p.check_grid_lrs, p.check_grid_alpha_scales)
     return main, [r for r in check if r not in main]
 
 
@@ -79,9 +96,10 @@ def single_task_averages(records: Records) -> list[float]:
 def narrow_by_margin(records: Records, rescaled: bool = True, layer_alphas: bool = False) -> dict[float, list[dict]]:
     """The narrow runs grouped by margin (accuracy points), margins in increasing order: with the unit rescaling
     after each task (:meth:`cl_utils.clnp.CLNP.normalise_units`, the chapter's procedure) or without it, and with
-    the uniform task-1 grid (the chapter's procedure) or the one that adds per-layer alphas."""
+    the uniform task-1 grid (the chapter's procedure) or the one that adds per-layer alphas; one per repetition
+    (:func:`repetition_views`)."""
     out: dict[float, list[dict]] = {}
-    for r in records.where("narrow"):
+    for r in repetition_views(records.where("narrow")):
         c = r["config"]
         if bool(c.get("normalise_units")) == rescaled and bool(c.get("layer_alphas")) == layer_alphas:
             out.setdefault(r["config"]["margin"], []).append(r)
@@ -120,6 +138,11 @@ def _repetitions(n: int) -> str:
     return "one repetition" if n == 1 else f"{n} repetitions"
 
 
+def _stacked(views: list[dict]) -> str:
+    """What a scale line says of runs whose repetitions trained as one stacked network (nothing otherwise)."""
+    return "; repetitions stacked as one network" if any_stacked(views) else ""
+
+
 def scale_wide(records: Records, p: Params) -> str:
     """Data and scale of the wide runs and of the single-task baseline, read from their records."""
     main, _ = wide_runs(records, p)
@@ -130,8 +153,8 @@ def scale_wide(records: Records, p: Params) -> str:
     tasks = len(single_task_records(records)) // max(len(single), 1)
     grid = f"lr {', '.join(f'{x:g}' for x in c['grid_lrs'])}, alpha x{', '.join(f'{x:g}' for x in c['grid_alpha_scales'])}"
     return (f"{_mnist_label(main)}; {_mlp(c)}, single head; {c['epochs_per_task']} epochs/task, batch "
-            f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}; "
-            f"single-task baseline: {_repetitions(len(single))} x {tasks} tasks")  # fmt: skip
+            f"{c['batch_size']}; m = {c['margin']:g} %{_rescaled(c)}; {_repetitions(len(main))} at {grid}"
+            f"{_stacked(main)}; single-task baseline: {_repetitions(len(single))} x {tasks} tasks")  # fmt: skip
 
 
 def scale_narrow(records: Records, p: Params) -> str:
@@ -147,7 +170,7 @@ def scale_narrow(records: Records, p: Params) -> str:
             + (" with L1" if c.get("finetune_l1", True) else " without L1")
             + f"; task-1 grid {len(c['grid_lrs'])}x{len(c['grid_alpha_scales'])}; "
             + ("one theta per layer" if c["per_layer_theta"] else "one theta") + _rescaled(c)
-            + f"; repetitions per margin: {per}")  # fmt: skip
+            + f"; repetitions per margin: {per}" + _stacked([r for runs in margins.values() for r in runs]))  # fmt: skip
 
 
 def scale_cifar(records: Records, p: Params) -> str:

@@ -13,7 +13,7 @@ from .. import verdicts as v
 from ..claims import run_keys
 from .clnp_runs import Params
 from .clnp_records import (BLOCK_TEST, CIFAR10_TEST, MNIST_TEST, PAIR_TEST, _fmt, final_accuracy, full_after,
-                           largest_change, lasts_until, narrow_by_margin, saturating_margin, scales,
+                           largest_change, lasts_until, narrow_by_margin, repetition_views, saturating_margin, scales,
                            single_task_averages, single_task_records, wide_runs)
 from .runs import Records
 
@@ -53,7 +53,7 @@ def claims(records: Records, p: Params, scale: dict[str, str] | None = None) -> 
     paper_wide_se = v.paper_se(PAPER_WIDE_SD, PAPER_RUNS)
     gap, paper_gap = single_mean - wide_mean, PAPER_SINGLE - PAPER_WIDE
     gap_se = v.combined_se(wide_se, single_se, paper_wide_se, v.paper_se(PAPER_SINGLE_SD, PAPER_RUNS))
-    permuted, cifar = wide + check + records.where("narrow"), records.where("cifar")
+    permuted, cifar = wide + check + repetition_views(records.where("narrow")), records.where("cifar")
     everything = permuted + cifar
     drop = max(largest_change(r) for r in everything)
     rows = [

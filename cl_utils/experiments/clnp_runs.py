@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from ..clnp import CLNP
-from ..clnp_schedule import run_sequence
-from ..models import mlp, stacked_mlp, zenke_cnn
+from ..clnp_schedule import run_sequence, run_stacked_sequence
+from ..clnp_stack import CLNPStack
+from ..models import mlp, stacked_mlp, stacked_state, zenke_cnn
 from ..streams import Task, permutations, permuted_tasks, split_tasks
 from ..train import TrainSettings, accuracy_per_model, evaluate, fit, make_optimizer, set_seed
 from .data_cache import task
@@ -27,6 +28,7 @@ from .runs import Run, RunContext, mlp_cost
 from .params import ParameterError, param
 from .params import Params as BaseParams
 from .run_config import RunConfig, optional
+from .stacking import member_fields, member_groups
 
 CHAPTER = "03_clnp"
 # per kind: 2 for the runs retrained on 2026-12-04 (each repetition its own validation split; fine-tuning as the
@@ -60,6 +62,9 @@ class Params(BaseParams):
                                           min_length=1)  # fmt: skip
     single_task_repetitions: int = param(5, "repetitions of the single-task baseline (each trains all tasks alone)",
                                         min=1, max=100)  # fmt: skip
+    stack_repetitions: bool = param(True, "train the repetitions of a wide or narrow setting as one stacked network "
+                                    "(each its own initial weights, validation split, permutations and task-1 grid "
+                                    "point); off: one run per repetition (a CPU gains nothing: CONTRIBUTING)")
     stack_tasks: bool = param(True, "train a repetition's single-task networks as one stacked network (each task a "
                               "model reading its own permutation of the shared images); off: one run per task (a "
                               "CPU gains nothing: CONTRIBUTING)")  # fmt: skip
@@ -154,6 +159,7 @@ class WideRun(PermutedRun):
     rep: int
     seed: int
     data_seed: int
+    reps: list[int] | None = optional()  # stacked: these repetitions as one network (``rep`` is the first)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +195,7 @@ class NarrowRun(PermutedRun):
     rep: int
     seed: int
     data_seed: int
+    reps: list[int] | None = optional()  # stacked: these repetitions as one network (``rep`` is the first)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,13 +243,18 @@ def plan(p: Params) -> list[Run]:
     cifar_cost = 3 * 1.5e8 * (p.cifar_train_per_class * 10 or 50_000) * p.cifar_epochs * p.cifar_tasks / 6
     # repetition r: its own seed, its own validation split and its own permutations
     rep = lambda r: dict(rep=r, seed=p.seed + r, data_seed=p.seed + r)  # noqa: E731
-    runs = [Run("wide", WideRun(**wide, **rep(r)), ("mnist",), wide_cost) for r in range(p.repetitions)]
+    # a group of repetitions: one each, or all of them as one stacked network (``reps``; its first's seeds)
+    reps_of = lambda g: rep(g[0]) | member_fields(g, member="rep", members="reps")  # noqa: E731
+    stacks = lambda reps: member_groups(reps, p.stack_repetitions)  # noqa: E731
+    runs = [Run("wide", WideRun(**wide, **reps_of(g)), ("mnist",), wide_cost * len(g))
+            for g in stacks(range(p.repetitions))]  # fmt: skip
     # the check judges task 1's selection, made before any rescaling: its runs never rescale (nor did its records)
     check = {k: x for k, x in wide.items() if k != "normalise_units"}
     check.update(grid_lrs=p.check_grid_lrs, grid_alpha_scales=p.check_grid_alpha_scales)
     check_cost = mlp_cost(784, p.wide_hidden, 10, examples, p.epochs_per_task * (1 + len(p.check_grid_lrs) *
                                                                                  len(p.check_grid_alpha_scales) / p.num_tasks))  # fmt: skip
-    runs += [Run("wide", WideRun(**check, **rep(r)), ("mnist",), check_cost) for r in p.check_grid_reps
+    runs += [Run("wide", WideRun(**check, **reps_of(g)), ("mnist",), check_cost * len(g))
+             for g in stacks(p.check_grid_reps)
              if (p.check_grid_lrs, p.check_grid_alpha_scales) != (p.grid_lrs, p.grid_alpha_scales)]
     # the single-task baseline: every task of every repetition's stream, alone, without L1 or pruning
     groups = [list(range(p.num_tasks))] if p.stack_tasks else [[t] for t in range(p.num_tasks)]
@@ -253,17 +265,20 @@ def plan(p: Params) -> list[Run]:
     # the paper's margin first, then the scan: each margin's first repetition before the others'
     margins = [p.narrow_margin, *(m for m in p.narrow_margin_scan if m != p.narrow_margin)]
     reps = {m: p.narrow_repetitions if m == p.narrow_margin else p.narrow_scan_repetitions for m in margins}
-    runs += [Run("narrow", NarrowRun(**(narrow | {"margin": m}), **rep(r)), ("mnist",), narrow_cost)
-             for r in range(max(reps.values())) for m in margins if r < reps[m]]  # fmt: skip
+    by_margin = {m: stacks(range(reps[m])) for m in margins}
+    runs += [Run("narrow", NarrowRun(**(narrow | {"margin": m}), **reps_of(g)), ("mnist",), narrow_cost * len(g))
+             for i in range(max(len(groups) for groups in by_margin.values())) for m in margins
+             if i < len(by_margin[m]) for g in [by_margin[m][i]]]  # fmt: skip
     if p.normalise_units:  # the comparison: the same repetitions without the rescaling
         unrescaled = {k: x for k, x in narrow.items() if k != "normalise_units"}
-        runs += [Run("narrow", NarrowRun(**unrescaled, **rep(r)), ("mnist",), narrow_cost)
-                 for r in p.unrescaled_repetitions]  # fmt: skip
+        runs += [Run("narrow", NarrowRun(**unrescaled, **reps_of(g)), ("mnist",), narrow_cost * len(g))
+                 for g in stacks(p.unrescaled_repetitions)]  # fmt: skip
     # the finer task-1 grid (per-layer alphas): its task 1 trains 1 + (grid points added) / (uniform points) times
     combos = len(p.layer_alpha_values) ** len(p.narrow_hidden) * len(p.narrow_grid_lrs)
     layered = narrow_cost * (1 + combos / (len(p.narrow_grid_lrs) * len(p.narrow_grid_alpha_scales) + 2 * p.num_tasks))
-    runs += [Run("narrow", NarrowRun(**narrow, layer_alphas=p.layer_alpha_values, **rep(r)), ("mnist",), layered)
-             for r in p.layer_alpha_repetitions]  # fmt: skip
+    runs += [Run("narrow", NarrowRun(**narrow, layer_alphas=p.layer_alpha_values, **reps_of(g)), ("mnist",),
+                 layered * len(g))
+             for g in stacks(p.layer_alpha_repetitions)]  # fmt: skip
     runs += [Run("cifar", CifarRun(**cifar, margin=m, finetune=f, width=1.0, **(finetuning if f else {})), cifar_sets,
                  cifar_cost)
              for m, f in zip(p.cifar_margins, p.cifar_finetune)]  # fmt: skip
@@ -288,16 +303,41 @@ def cifar_tasks(c: CifarRun, ctx: RunContext) -> list[Task]:
     return [first, *split_tasks(t100, [list(range(10 * i, 10 * i + 10)) for i in range(c.tasks - 1)], relabel=True)]
 
 
+def repetitions(c: WideRun | NarrowRun) -> list[WideRun | NarrowRun]:
+    """The repetitions a run trains: itself, or each of a stack's ``reps`` as its own unstacked run (its own
+    ``rep``, seed and data seed, offset from the first's as the plan draws them)."""
+    if not c.reps:
+        return [c]
+    return [dataclasses.replace(c, rep=r, seed=c.seed + r - c.rep, data_seed=c.data_seed + r - c.rep, reps=None)
+            for r in c.reps]  # fmt: skip
+
+
+def _clnp_sequences(c: WideRun | NarrowRun, ctx: RunContext, head_sizes: list[int], single_head: bool,
+                    **options) -> dict:  # fmt: skip
+    """CLNP over the permuted stream of each repetition of ``c`` (:func:`repetitions`): one network, or with ``reps``
+    a :class:`~cl_utils.clnp_stack.CLNPStack` whose model ``s`` starts from the weights repetition ``s``'s own run
+    draws and learns its own stream (``per_rep``: each repetition's result, as one run's)."""
+    members = repetitions(c)
+    streams, networks = [], []
+    for m in members:  # each repetition's draws in its own run's order: its seed, its stream, its network
+        set_seed(m.seed)
+        streams.append(permuted_stream(m, ctx))
+        networks.append(mlp(784, c.hidden, head_sizes))
+    if not c.reps:
+        return run_sequence(CLNP(networks[0].to(ctx.device), single_head=single_head), streams[0], seed=c.seed,
+                            show_progress=ctx.show_progress, **options)  # fmt: skip
+    model = stacked_mlp(len(members), 784, c.hidden, head_sizes)
+    model.load_state_dict(stacked_state(model, [n.state_dict() for n in networks]))
+    stack = CLNPStack(model.to(ctx.device), 784, c.hidden, head_sizes, single_head=single_head)
+    return {"per_rep": run_stacked_sequence(stack, streams, seed=c.seed, show_progress=ctx.show_progress, **options)}
+
+
 def run_wide(c: WideRun, ctx: RunContext) -> dict:
-    set_seed(c.seed)
-    tasks = permuted_stream(c, ctx)
-    clnp = CLNP(mlp(784, c.hidden, [10]).to(ctx.device), single_head=True)
     grid = [(TrainSettings(c.epochs_per_task, c.batch_size, "adam", lr), [a * s for a in c.alphas])
             for lr in c.grid_lrs for s in c.grid_alpha_scales]  # fmt: skip
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
-    return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c.margin / 100, first_task_grid=grid,
-                        seed=c.seed, show_progress=ctx.show_progress,
-                        normalise_units=bool(c.normalise_units))  # fmt: skip
+    return _clnp_sequences(c, ctx, [10], True, settings=settings, alphas=alphas, margin=c.margin / 100,
+                           first_task_grid=grid, normalise_units=bool(c.normalise_units))  # fmt: skip
 
 
 def run_single_task(c: SingleTaskRun, ctx: RunContext) -> dict:
@@ -335,17 +375,13 @@ def narrow_grid(c: NarrowRun) -> list[tuple[TrainSettings, list[float]]]:
 
 
 def run_narrow(c: NarrowRun, ctx: RunContext) -> dict:
-    set_seed(c.seed)
-    tasks = permuted_stream(c, ctx)
-    clnp = CLNP(mlp(784, c.hidden, [10] * c.num_tasks).to(ctx.device))
     grid = narrow_grid(c)
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
     finetune = TrainSettings(c.finetune_epochs, c.batch_size, "adam", settings.lr)
-    return run_sequence(clnp, tasks, settings, alphas=alphas, margin=c.margin / 100, first_task_grid=grid,
-                        per_layer=c.per_layer_theta, finetune_iterations=c.finetune_iterations,
-                        finetune=finetune, seed=c.seed, show_progress=ctx.show_progress,
-                        finetune_l1=c.finetune_l1, end_on_finetune=c.end_on_finetune,
-                        normalise_units=bool(c.normalise_units))  # fmt: skip
+    return _clnp_sequences(c, ctx, [10] * c.num_tasks, False, settings=settings, alphas=alphas,
+                           margin=c.margin / 100, first_task_grid=grid, per_layer=c.per_layer_theta,
+                           finetune_iterations=c.finetune_iterations, finetune=finetune, finetune_l1=c.finetune_l1,
+                           end_on_finetune=c.end_on_finetune, normalise_units=bool(c.normalise_units))  # fmt: skip
 
 
 def run_cifar(c: CifarRun, ctx: RunContext) -> dict:
