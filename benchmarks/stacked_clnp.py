@@ -41,7 +41,7 @@ def _epoch_seconds(models: int, x: torch.Tensor, y: torch.Tensor, hidden: list[i
     else:
         stack = CLNPStack(stacked_mlp(models, 784, hidden, heads).to(device), 784, hidden, heads)
         members = stack.members
-        data = [(x, y)] * models
+        data = [(x, y, (x, y))] * models
         train = lambda: stack.train_phase(data, [settings] * models, [ALPHAS] * models)  # noqa: E731
     for m in members:  # task 1: keep half of every layer's units, so task 2 trains the other half
         m.start_task()

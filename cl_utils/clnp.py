@@ -86,6 +86,17 @@ def _unit_layers(body: nn.Sequential) -> list[UnitLayer]:
     return out
 
 
+def _fresh_like(layer: nn.Module) -> nn.Module:
+    """A copy of ``layer`` with newly drawn weights (PyTorch's default initialisation for its type), drawn as a
+    deep copy's ``reset_parameters`` draws them, without copying the weights (the weights of one model of a stack
+    view the whole stack's storage, which a deep copy would copy)."""
+    fresh = copy.copy(layer)
+    fresh._parameters = {k: None if v is None else nn.Parameter(torch.empty_like(v)) for k, v in layer._parameters.items()}
+    fresh._buffers = {k: None if v is None else torch.empty_like(v) for k, v in layer._buffers.items()}
+    fresh.reset_parameters()
+    return fresh
+
+
 class CLNP:
     """CLNP state for a :class:`~cl_utils.models.MultiHeadNet` whose body is Linear/Conv2d + ReLU layers.
 
@@ -213,8 +224,7 @@ class CLNP:
         if task > 1:
             for i, u in enumerate(self.units):
                 free = self.owner(i) == 0
-                fresh = copy.deepcopy(u.layer)
-                fresh.reset_parameters()  # PyTorch's default initialisation for the layer type
+                fresh = _fresh_like(u.layer)
                 w = u.layer.weight
                 w.copy_(torch.where(unit_rows(free, w), fresh.weight.to(w.device), w))
                 if u.layer.bias is not None:

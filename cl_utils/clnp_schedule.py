@@ -63,14 +63,6 @@ def _team(clnp: CLNP | CLNPStack) -> _Alone | CLNPStack:
     return clnp if isinstance(clnp, CLNPStack) else _Alone(clnp)
 
 
-def _train(team: _Alone | CLNPStack, data: Sequence[Data], settings, alphas, **options) -> list[list]:
-    """One training phase of every member of ``team`` (a stack trains without per-epoch validation)."""
-    if isinstance(team, CLNPStack):
-        options.pop("val", None)
-        return team.train_phase([(x, y) for x, y, _ in data], settings, alphas, **options)
-    return team.train_phase(data, settings, alphas, **options)
-
-
 def learn_task(
     clnp: CLNP,
     x: torch.Tensor,
@@ -128,9 +120,11 @@ def _learn_tasks(
 ) -> list[dict]:
     """:func:`learn_task` for every member of ``team`` in lockstep (member ``s`` on ``data[s]`` with
     ``settings[s]``, ``alphas[s]``, ``finetune[s]``): each step is each member's own, the training phases the team's."""
-    task = [c.start_task() for c in team.members][0]
-    histories = _train(team, data, settings, alphas, val=True, generator=generator, show_progress=show_progress,
-                       desc=f"task {task}")  # fmt: skip
+    for c in team.members:
+        c.start_task()
+    task = team.members[0].num_tasks
+    histories = team.train_phase(data, settings, alphas, val=True, generator=generator, show_progress=show_progress,
+                                 desc=f"task {task}")  # fmt: skip
     records = _sparsify_tasks(team, data, margin=margin, reference_acc=[reference_acc] * len(team.members),
                               per_layer=per_layer, finetune_iterations=finetune_iterations,
                               end_on_finetune=end_on_finetune, normalise_units=normalise_units,
@@ -159,8 +153,8 @@ def _finetune_round(
     members = team.members
     penalty = [[0.0] * (len(c.units) + 1) for c in members] if alphas is None else alphas
     task = members[0].num_tasks
-    return lambda: _train(team, data, settings, penalty, finetune=True, generator=generator,
-                          show_progress=show_progress, desc=f"fine-tune {task}")  # fmt: skip
+    return lambda: team.train_phase(data, settings, penalty, finetune=True, generator=generator,
+                                    show_progress=show_progress, desc=f"fine-tune {task}")  # fmt: skip
 
 
 def _round_record(choice: ThetaChoice) -> dict:
@@ -314,10 +308,12 @@ def _learn_tasks_with_grid(
     for settings, alphas in grid:
         for c, first in zip(members, start):
             c.model.load_state_dict(first)
-        task = [c.start_task() for c in members][0]
-        _train(team, data, [settings] * len(members), [alphas] * len(members),
-               generator=torch.Generator().manual_seed(generator_seed), show_progress=show_progress,
-               desc=f"grid lr={settings.lr:g}")  # fmt: skip
+        for c in members:
+            c.start_task()
+        task = members[0].num_tasks
+        team.train_phase(data, [settings] * len(members), [alphas] * len(members),
+                         generator=torch.Generator().manual_seed(generator_seed), show_progress=show_progress,
+                         desc=f"grid lr={settings.lr:g}")  # fmt: skip
         for c, (_, _, val), own, points in zip(members, data, trained, summary):
             acc = evaluate(c.model, *val, forward=c.training_forward(task))[1]
             own.append(state(c))
@@ -387,7 +383,7 @@ class CLNPSchedule:
     def steps(self) -> list[dict]:
         """Each task's record (one network; a stack's are in ``member_steps``)."""
         if len(self.member_steps) > 1:
-            raise AttributeError("a stack's records are in member_steps, one list per model")
+            raise ValueError("a stack's records are in member_steps, one list per model")
         return self.member_steps[0]
 
     def learn(self, t: int, task: Task | Sequence[Task]) -> None:
@@ -409,17 +405,27 @@ class CLNPSchedule:
             step.pop("history", None)
             own.append(step)
 
-    def forward_for(self, t: int, model: int = 0):
-        return self.team.members[model].forward_for(t + 1)
+    def _one(self, model: int | None) -> CLNP:
+        """Model ``model``'s CLNP state (one network: itself)."""
+        return self.team.members[model or 0]
 
-    def parameters_kept(self, model: int = 0) -> float:
+    def forward_for(self, t: int, model: int | None = None):
+        """Task ``t``'s forward pass (0-based): one network's, a stack's for every model at once (``(S, B, ...)``
+        inputs), or with ``model`` that model's alone (plain inputs)."""
+        if model is None and isinstance(self.team, CLNPStack):
+            return self.team.forward_for(t + 1)
+        return self._one(model).forward_for(t + 1)
+
+    def parameters_kept(self, model: int | None = None) -> float:
         """Non-zero parameters of the units some task owns (and of the heads), plus each unit's owner at its bits
-        (``model``: which model of a stack).
+        (``model``: one model of a stack; None: the whole network, a stack's summed over its models).
 
         The weights into free units serve no task and are left out; those from free units into owned ones
         are zero already (CLNP's interference weights).
         """
-        clnp = self.team.members[model]
+        if model is None and len(self.team.members) > 1:
+            return sum(self.parameters_kept(s) for s in range(len(self.team.members)))
+        clnp = self._one(model)
         total = sum(int(torch.count_nonzero(t.detach())) for h in clnp.model.heads for t in (h.weight, h.bias))
         for i, u in enumerate(clnp.units):
             owned = clnp.owner(i) > 0
@@ -430,11 +436,11 @@ class CLNPSchedule:
         bits = max(1, math.ceil(math.log2(clnp.num_tasks + 1)))
         return total + sum(u.num_units for u in clnp.units) * bits / 32
 
-    def capacity(self, model: int = 0) -> float:
-        """The share of the hidden units some task owns (``model``: which model of a stack)."""
-        clnp = self.team.members[model]
-        owned = sum(int((clnp.owner(i) > 0).sum()) for i in range(len(clnp.units)))
-        return owned / sum(u.num_units for u in clnp.units)
+    def capacity(self, model: int | None = None) -> float:
+        """The share of the hidden units some task owns (``model``: one model of a stack; None: the whole network)."""
+        members = self.team.members if model is None else [self._one(model)]
+        owned = sum(int((c.owner(i) > 0).sum()) for c in members for i in range(len(c.units)))
+        return owned / sum(u.num_units for c in members for u in c.units)
 
 
 def run_sequence(clnp: CLNP, tasks: Sequence[Task], settings: TrainSettings, **options) -> dict:
@@ -453,6 +459,8 @@ def run_stacked_sequence(stack: CLNPStack, streams: Sequence[Sequence[Task]], se
     equal training sizes): one result per model, each as :func:`run_sequence`'s."""
     if len(streams) != len(stack.members):
         raise ValueError(f"{len(stack.members)} models need {len(stack.members)} streams, got {len(streams)}")
+    if len({len(stream) for stream in streams}) > 1:
+        raise ValueError(f"the streams must have one length, got {[len(stream) for stream in streams]}")
     return _run(CLNPSchedule(stack, settings, **options), streams)
 
 

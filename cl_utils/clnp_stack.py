@@ -30,6 +30,9 @@ from .train import EpochStats, TrainSettings, fit
 __all__ = ["CLNPStack", "PerModelRates"]
 
 
+Data = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # a task's (x, y, (x_val, y_val))
+
+
 class PerModelRates:
     """Give each model of a stack its own learning rate under one optimiser: a guard for
     :func:`~cl_utils.train.fit` that scales model ``s``'s update of every step by ``factors[s]``.
@@ -42,7 +45,9 @@ class PerModelRates:
 
     def __init__(self, params: Sequence[nn.Parameter], factors: Sequence[float]):
         self.params = list(params)
-        self.factors = torch.tensor(factors, dtype=torch.float32)
+        # per parameter, 1 - factor shaped to broadcast over its model dimension, on its device, made once
+        self._weights = [(1 - torch.tensor(factors, dtype=p.dtype, device=p.device)).view(-1, *([1] * (p.dim() - 1)))
+                         for p in self.params]  # fmt: skip
         self._before: list[torch.Tensor] = []
 
     @contextmanager
@@ -57,8 +62,7 @@ class PerModelRates:
     @torch.no_grad()
     def restore(self) -> None:
         """(Called after the step.) ``before + factor × (after − before)``, per model."""
-        for p, before in zip(self.params, self._before):
-            weight = (1 - self.factors).to(p.device, p.dtype).view(-1, *([1] * (p.dim() - 1)))
+        for p, before, weight in zip(self.params, self._before, self._weights):
             p.lerp_(before, weight)
         self._before = []
 
@@ -66,8 +70,10 @@ class PerModelRates:
 class CLNPStack:
     """``S`` CLNP networks as the models of one stacked MLP; see the module's docstring.
 
-    :param model: a :func:`~cl_utils.models.stacked_mlp` (no input permutation), on its device.
-    :param hidden: its hidden widths; ``head_sizes``: its heads' classes (to build each model's plain view).
+    :param model: a :func:`~cl_utils.models.stacked_mlp` (no input permutation), already on its device: the models'
+        views point into its parameters' storage, so it must not be moved (``.to``) afterwards.
+    :param in_features: its input width; ``hidden``: its hidden widths; ``head_sizes``: its heads' classes (to build
+        each model's plain view, :func:`~cl_utils.models.member_network`).
     :param single_head: CLNP's single-head mode for every model.
     """
 
@@ -79,6 +85,7 @@ class CLNPStack:
         self.members = [CLNP(member_network(model, s, mlp(in_features, hidden, head_sizes).to(device)),
                              single_head=single_head) for s in range(num_models(model))]  # fmt: skip
         self._masks: list[torch.Tensor] | None = None
+        self._data: tuple[list[torch.Tensor], tuple] | None = None  # the last phase's data: its tensors, stacked
         names = {id(m): n for n, m in self.members[0].model.body.named_children()}
         for i, unit in enumerate(self.members[0].units):
             relu = model.body.get_submodule(names[id(unit.relu)])
@@ -94,43 +101,84 @@ class CLNPStack:
     def num_tasks(self) -> int:
         return self.members[0].num_tasks
 
+    def _check_views(self) -> None:
+        """Each model's weights must still view the stack's (a stack moved with ``.to`` has new storage)."""
+        stacked = dict(self.model.named_parameters())
+        for m in self.members:
+            for name, view in m.model.named_buffers():
+                if name in stacked and view.untyped_storage().data_ptr() != stacked[name].untyped_storage().data_ptr():
+                    raise RuntimeError(f"model {self.members.index(m)}'s {name} no longer views the stack's: the stack "
+                                       "was moved or copied after the CLNPStack was made; make the CLNPStack after .to()")
+
     def _stacked(self, per_member: Sequence[Sequence[torch.Tensor]]) -> list[torch.Tensor]:
         return [torch.stack(layer) for layer in zip(*per_member)]
 
+    def forward_with_masks(self, masks: Sequence[torch.Tensor], head: int):
+        """The stack's forward pass with model ``s``'s hidden units multiplied by ``masks[l][s]``: inputs
+        ``(S, B, ...)``, logits ``(B, classes, S)``."""
+
+        def forward(xb: torch.Tensor) -> torch.Tensor:
+            self._masks = list(masks)
+            try:
+                return self.model(xb, head)
+            finally:
+                self._masks = None
+
+        return forward
+
+    def forward_for(self, task: int):
+        """Task ``task``'s forward pass (1-based) for every model at once: each model's own units, their head."""
+        return self.forward_with_masks(self._stacked([m.task_unit_masks(task) for m in self.members]),
+                                       self.members[0].head_index(task))  # fmt: skip
+
     def penalty(self, alphas: Sequence[Sequence[float]]):
-        """Each model's L1 penalty (:meth:`~cl_utils.clnp.CLNP.l1_penalty`) with its own ``alphas``, averaged over
-        the models as the stacked loss is (so each model's gradient is ``1/S`` of its own run's, as for its loss)."""
-        strengths = torch.tensor([list(a) for a in alphas], dtype=torch.float32)  # (S, layers + 1)
-        if not bool(strengths.any()):
+        """Each model's L1 penalty (:meth:`~cl_utils.clnp.CLNP.l1_penalty`: ``Σ_l α_l Σ|W_l|`` over the hidden layers
+        and the current head) with its own ``alphas``, averaged over the models as the stacked loss is (each model's
+        gradient is ``1/S`` of its own run's, for its penalty as for its loss); None where every α is zero."""
+        layers = len(self.members[0].units) + 1
+        if any(len(a) != layers for a in alphas):
+            raise ValueError(f"need {layers} alphas per model (hidden layers + output), got {[len(a) for a in alphas]}")
+        table = [[float(a[i]) for a in alphas] for i in range(layers)]  # per layer, each model's strength
+        weights = [self.model.body.get_submodule(u.name).weight for u in self.members[0].units]
+        weights.append(self.model.heads[self.members[0].head_index(self.num_tasks)].weight)
+        active = [(torch.tensor(row, device=w.device, dtype=w.dtype), w) for row, w in zip(table, weights) if any(row)]
+        if not active:
             return None
-        layers = [self.model.body.get_submodule(u.name).weight for u in self.members[0].units]
-        head = self.model.heads[self.members[0].head_index(self.num_tasks)].weight
-        weights = [*layers, head]
-        device = head.device
-        strengths = strengths.to(device)
+        n = len(self.members)
 
         def penalty() -> torch.Tensor:
-            total = sum((strengths[:, i] * w.abs().sum(tuple(range(1, w.dim())))).sum()
-                        for i, w in enumerate(weights) if bool(strengths[:, i].any()))  # fmt: skip
-            return total / len(self.members)
+            return sum((strength * w.abs().sum(tuple(range(1, w.dim())))).sum() for strength, w in active) / n
 
         return penalty
 
+    def _per_model_data(self, data: Sequence[Data]) -> tuple:
+        """``(x, y, (x_val, y_val))`` of every model stacked as ``(S, N, ...)`` (made once per task: the phases of
+        a task reuse it)."""
+        tensors = [t for d in data for t in (d[0], d[1], *d[2])]
+        if self._data is None or len(self._data[0]) != len(tensors) or any(a is not b for a, b in
+                                                                            zip(self._data[0], tensors)):  # fmt: skip
+            stacked = lambda i: torch.stack([d[i] for d in data])  # noqa: E731
+            self._data = tensors, (stacked(0), stacked(1), (torch.stack([d[2][0] for d in data]),
+                                                            torch.stack([d[2][1] for d in data])))  # fmt: skip
+        return self._data[1]
+
     def train_phase(
         self,
-        data: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        data: Sequence[Data],
         settings: Sequence[TrainSettings],
         alphas: Sequence[Sequence[float]],
         *,
         finetune: bool = False,
+        val: bool = False,
         generator: torch.Generator | None = None,
         show_progress: bool = False,
         desc: str = "train",
     ) -> list[list[EpochStats]]:
-        """Train every model on its own ``data[s]`` (``(x, y)``, equal sizes) for the current task, as
+        """Train every model on its own ``data[s]`` (``(x, y, validation)``, equal sizes) for the current task, as
         :meth:`~cl_utils.clnp.CLNP.train_task` trains one network: its free entries, or with ``finetune`` the
         surviving entries of the task's units with the forward pass restricted to the task's units; model ``s``
-        with ``settings[s]`` (equal but for the learning rate) and ``alphas[s]``. Returns each model's epochs."""
+        with ``settings[s]`` (equal but for the learning rate) and ``alphas[s]``; ``val``: each model's validation
+        accuracy after every epoch. Returns each model's epochs."""
         members, n = self.members, len(self.members)
         if not len(data) == len(settings) == len(alphas) == n:
             raise ValueError(f"{n} models need {n} datasets, settings and alphas")
@@ -140,6 +188,7 @@ class CLNPStack:
         top = max(s.lr for s in settings)
         if any(replace(s, lr=top) != replace(settings[0], lr=top) for s in settings):
             raise ValueError("a stack's models may differ only in the learning rate")
+        self._check_views()
         units = [[m.owner(i) == task for i in range(len(m.units))] if finetune else None for m in members]
         trainable = [m.trainable_entries(task, u) for m, u in zip(members, units)]
         params = dict(self.model.named_parameters())
@@ -150,21 +199,16 @@ class CLNPStack:
         if not movable:  # every model's capacity exhausted
             return [[] for _ in members]
         optimizer = replace(settings[0], lr=top).for_models(n).make_optimizer(movable.values())
+        if settings[0].optimizer in ("adam", "adamw"):  # the averaged loss gives each model 1/n of its gradient:
+            for group in optimizer.param_groups:  # Adam's moments shrink with it, so its epsilon must too
+                group["eps"] /= n
         rates = [s.lr / top for s in settings]
         guards = ([PerModelRates(list(movable.values()), rates)] if any(r != 1 for r in rates) else []) + [guard]
         masks = self._stacked([m.training_masks() if not finetune else m.task_unit_masks(task) for m in members])
-        head = members[0].head_index(task)
-
-        def forward(xb: torch.Tensor) -> torch.Tensor:
-            self._masks = masks
-            try:
-                return self.model(xb, head)
-            finally:
-                self._masks = None
-
-        x, y = torch.stack([d[0] for d in data]), torch.stack([d[1] for d in data])
+        x, y, validation = self._per_model_data(data)
         history = fit(self.model, x, y, epochs=settings[0].epochs, batch_size=settings[0].batch_size,
-                      optimizer=optimizer, forward=forward, penalty=self.penalty(alphas), guards=guards,
+                      optimizer=optimizer, forward=self.forward_with_masks(masks, members[0].head_index(task)),
+                      penalty=self.penalty(alphas), guards=guards, val=validation if val else None,
                       generator=generator, show_progress=show_progress, desc=desc, per_model=True,
                       per_model_data=True)  # fmt: skip
         return [[h.of_model(s) for h in history] for s in range(n)]

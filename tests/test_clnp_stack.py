@@ -83,32 +83,38 @@ def _plain_copy(member: CLNP, heads: list[int], single_head: bool) -> CLNP:
     return clnp
 
 
-@pytest.mark.parametrize("finetune", [False, True], ids=["train", "fine-tune"])
-def test_a_stacked_phase_moves_each_model_as_its_own_phase_would(streams, finetune):
+@pytest.mark.parametrize("finetune, optimizer", [(False, "sgd"), (True, "sgd"), (False, "adam")],
+                         ids=["train-sgd", "fine-tune-sgd", "train-adam"])  # fmt: skip
+def test_a_stacked_phase_moves_each_model_as_its_own_phase_would(streams, finetune, optimizer):
     """Task 2 of two models with different task-1 units, lr and L1: a full-batch phase (so the data order cannot
-    matter) of the stack against each model's plain network, from the same state. SGD with momentum: its stacked
-    step is its plain step up to rounding (Adam's differs by its epsilon where a gradient is tiny)."""
+    matter) of the stack against each model's plain network, from the same state. SGD with momentum; Adam with
+    the wide network's small L1 strengths, where the gradient is tiny and Adam's epsilon must shrink with it."""
     heads = [10]
     stack, _ = _stack(heads, single_head=True)
-    first = [(s[0].x_train[:256], s[0].y_train[:256]) for s in streams]
+    first = [(s[0].x_train[:256], s[0].y_train[:256], s[0].split("val")) for s in streams]
     settings = cl.TrainSettings(epochs=3, batch_size=256, optimizer="adam", lr=2e-3)
     for member in stack.members:
         member.start_task()
     stack.train_phase(first, [settings] * 2, [[1e-4] * 3] * 2)
-    for member, (x, _), s in zip(stack.members, first, streams):
+    for member, (x, _, _), s in zip(stack.members, first, streams):
         member.sparsify(x, s[0].split("val"), reference_acc=1.0, margin=0.5)
     assert not torch.equal(stack.members[0].owner(1), stack.members[1].owner(1))  # the masks differ per model
-    second = [(s[1].x_train[:256], s[1].y_train[:256]) for s in streams]
-    sgd = cl.TrainSettings(epochs=3, batch_size=256, optimizer="sgd", lr=0.05, momentum=0.9)
-    own = [sgd, cl.TrainSettings(epochs=3, batch_size=256, optimizer="sgd", lr=0.01, momentum=0.9)]
-    alphas = [[1e-3, 1e-3, 1e-3], [0.0, 0.0, 0.0]]
+    second = [(s[1].x_train[:256], s[1].y_train[:256], s[1].split("val")) for s in streams]
+    if optimizer == "sgd":
+        own = [cl.TrainSettings(epochs=3, batch_size=256, optimizer="sgd", lr=0.05, momentum=0.9),
+               cl.TrainSettings(epochs=3, batch_size=256, optimizer="sgd", lr=0.01, momentum=0.9)]  # fmt: skip
+        alphas = [[1e-3, 1e-3, 1e-3], [0.0, 0.0, 0.0]]
+    else:
+        own = [cl.TrainSettings(epochs=5, batch_size=256, optimizer="adam", lr=2e-3),
+               cl.TrainSettings(epochs=5, batch_size=256, optimizer="adam", lr=5e-4)]  # fmt: skip
+        alphas = [[1e-7, 1e-5, 1e-6], [1e-6, 1e-6, 0.0]]
     if not finetune:
         for member in stack.members:
             member.start_task()
     plains = [_plain_copy(m, heads, single_head=True) for m in stack.members]
     start = [p.model.body[1].weight.detach().clone() for p in plains]
     stack.train_phase(second, own, alphas, finetune=finetune)
-    for member, plain, (x, y), st, a in zip(stack.members, plains, second, own, alphas):
+    for member, plain, (x, y, _), st, a in zip(stack.members, plains, second, own, alphas):
         task = plain.num_tasks
         units = [plain.owner(i) == task for i in range(len(plain.units))] if finetune else None
         plain.train_task(x, y, st, alphas=a, trainable_units=units, show_progress=False)
@@ -125,7 +131,7 @@ def test_every_models_earlier_tasks_stay_bit_exact_through_later_tasks(streams):
     for t in range(3):
         for member in stack.members:
             member.start_task()
-        data = [(s[t].x_train, s[t].y_train) for s in streams]
+        data = [(s[t].x_train, s[t].y_train, s[t].split("val")) for s in streams]
         stack.train_phase(data, [settings] * 2, [[1e-5, 1e-4, 1e-5]] * 2)
         for member, s in zip(stack.members, streams):
             member.sparsify(s[t].x_train, s[t].split("val"), reference_acc=1.0, margin=0.05)
@@ -139,18 +145,49 @@ def test_every_models_earlier_tasks_stay_bit_exact_through_later_tasks(streams):
             assert torch.equal(member.forward_for(1)(probe), logits)
 
 
-def test_the_stacked_schedule_keeps_each_models_own_records(streams):
-    stack, states = _stack([10] * 3, single_head=False)
+def test_the_stacked_schedule_keeps_each_models_own_records_and_grid_point(streams, monkeypatch):
+    """Model s keeps grid point s (forced, so that the later tasks and fine-tuning rounds run at two learning rates
+    and two L1 strengths in one stack); every model's records, and its earlier tasks exactly."""
+    from cl_utils import clnp_schedule
+
+    chosen = iter([0, 1])
+    monkeypatch.setattr(clnp_schedule, "select_by_graceful_forgetting", lambda points, margin: next(chosen))
+    stack, _ = _stack([10] * 3, single_head=False)
     settings = cl.TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)
     grid = [(settings, [1e-5, 1e-4, 1e-5]), (cl.TrainSettings(1, 64, "adam", 5e-3), [1e-4, 1e-3, 1e-4])]
-    out = run_stacked_sequence(stack, streams, settings, alphas=grid[0][1], margin=0.05, first_task_grid=grid,
-                               finetune_iterations=1, finetune=settings, normalise_units=True)  # fmt: skip
+    schedule = clnp_schedule.CLNPSchedule(stack, settings, alphas=grid[0][1], margin=0.05, first_task_grid=grid,
+                                          finetune_iterations=1, finetune=settings, normalise_units=True,
+                                          finetune_l1=True)  # fmt: skip
+    out = clnp_schedule._run(schedule, streams)
+    assert [s.lr for s in schedule.settings] == [2e-3, 5e-3] and [f.lr for f in schedule.finetune] == [2e-3, 5e-3]
+    assert schedule.alphas == [grid[0][1], grid[1][1]]
     assert len(out) == 2
-    for result, member in zip(out, stack.members):
+    for s, (result, member) in enumerate(zip(out, stack.members)):
         acc = result["acc"]
         assert [len(row) for row in acc] == [1, 2, 3]
         assert all(acc[i][j] == acc[j][j] for j in range(3) for i in range(j, 3))  # zero forgetting, exactly
         assert result["free_units"] == member.free_units()
-        assert len(result["steps"][0]["grid"]) == 2 and result["steps"][0]["chosen"] in (0, 1)
+        assert len(result["steps"][0]["grid"]) == 2 and result["steps"][0]["chosen"] == s
+        assert schedule.capacity(model=s) == member_capacity(member)
+    assert schedule.capacity() == pytest.approx(sum(map(member_capacity, stack.members)) / 2)
+    assert schedule.parameters_kept() == schedule.parameters_kept(0) + schedule.parameters_kept(1)
+    with pytest.raises(ValueError, match="member_steps"):
+        schedule.steps  # noqa: B018
     with pytest.raises(ValueError, match="streams"):
         run_stacked_sequence(stack, streams[:1], settings, alphas=grid[0][1], margin=0.05)
+    with pytest.raises(ValueError, match="one length"):
+        run_stacked_sequence(stack, [streams[0], streams[1][:2]], settings, alphas=grid[0][1], margin=0.05)
+
+
+def member_capacity(member: CLNP) -> float:
+    return sum(int((member.owner(i) > 0).sum()) for i in range(len(member.units))) / sum(u.num_units for u in member.units)
+
+
+def test_a_stack_moved_after_its_views_were_made_is_refused(streams):
+    stack, _ = _stack([10], single_head=True)
+    stack.model.double()
+    for member in stack.members:
+        member.start_task()
+    data = [(s[0].x_train[:64].double(), s[0].y_train[:64], s[0].split("val")) for s in streams]
+    with pytest.raises(RuntimeError, match="no longer views"):
+        stack.train_phase(data, [cl.TrainSettings(1, 64)] * 2, [[0.0] * 3] * 2)

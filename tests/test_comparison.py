@@ -148,10 +148,11 @@ def test_stacking_groups_the_seeds_of_stackable_methods_only_and_off_keeps_every
                            if r.kind == "train")  # fmt: skip
     assert {r.config["method"] for r in stacked} == set(C.STACKABLE)
     assert not [r for r in stacked if r.config["stream"] == "permuted_mnist"]  # each seed its own permutations
+    assert not [r for r in stacked if r.config["method"] == "clnp" and r.config["stream"] == "split_cifar10"]
     per_seed = [r for r in runs if "seeds" not in r.config and r.kind == "train"]
-    assert {r.config["method"] for r in per_seed if r.config["stream"] != "permuted_mnist"} == {"lwf", "clnp",
-                                                                                               "progressive"}
-    assert {r.config["stream"] for r in per_seed if r.config["method"] in C.STACKABLE} == {"permuted_mnist"}
+    assert {r.config["method"] for r in per_seed if r.config["stream"] == "split_mnist"} == {"lwf", "progressive"}
+    assert {r.config["stream"] for r in per_seed if r.config["method"] in C.STACKABLE
+            and r.config["method"] not in C.MLP_ONLY_STACKS} == {"permuted_mnist"}  # fmt: skip
     unstacked = C.plan(smoke_params(seeds=[0, 1, 2], stack_seeds=False))
     assert not [r for r in unstacked if "seeds" in r.config]
     one_seed = lambda config: {k: v for k, v in config.items() if k != "seeds"}  # noqa: E731
@@ -169,37 +170,43 @@ def test_a_stacked_sgd_run_steps_each_model_as_its_own_run_would():
     assert C._settings(one).lr == pytest.approx(0.02)
 
 
-@pytest.mark.parametrize("stream", ["split_mnist", "split_cifar10"])
-def test_stacked_packnet_keeps_every_seeds_earlier_tasks_bit_exact(stream, monkeypatch):
+@pytest.mark.parametrize("stream, method", [("split_mnist", "packnet"), ("split_cifar10", "packnet"),
+                                            ("split_mnist", "clnp")])  # fmt: skip
+def test_stacked_pruning_keeps_every_seeds_earlier_tasks_bit_exact(stream, method, monkeypatch):
     """Each stacked model's task-1 logits after every later task equal those right after task 1 (torch.equal);
-    with PackNet's masks skipped they change."""
+    with PackNet's masks skipped, or every CLNP entry left trainable, they change."""
 
     def task1_logits_after_each_task() -> list[torch.Tensor]:
-        p = smoke_params(streams=[stream], methods=["packnet"], seeds=[0, 1], stack_seeds=True)
+        p = smoke_params(streams=[stream], methods=[method], seeds=[0, 1], stack_seeds=True)
         (first, *_) = [r for r in C.plan(p) if r.kind == "train"]
         c = C.StreamRun.from_config(first.config)
         ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
         tasks = C.stream_tasks(c, "synthetic")
-        method = C.BUILDERS[c.method](c, tasks, ctx)
+        built = C.BUILDERS[c.method](c, tasks, ctx)
         probe = cl.models.per_model(tasks[0].x_test[:64], 2)
         seen = []
         for t, task in enumerate(tasks):
-            method.learn(t, task)
-            method.model.eval()
+            built.learn(t, task)
+            built.model.eval()
             with torch.no_grad():
-                seen.append(method.forward_for(0)(probe))
+                seen.append(built.forward_for(0)(probe))
         return seen
 
     seen = task1_logits_after_each_task()
     assert seen[0].shape[-1] == 2 and seen[0].abs().sum() > 0  # both models, not an empty block
     assert all(torch.equal(seen[0], later) for later in seen[1:])
-    monkeypatch.setattr(PackNet, "_forward_masks", lambda self, task: {})
+    if method == "packnet":
+        monkeypatch.setattr(PackNet, "_forward_masks", lambda self, task: {})
+    else:
+        unfrozen = lambda self, task, units=None: {n: torch.ones_like(w, dtype=torch.bool)  # noqa: E731
+                                                   for n, w in self.model.named_buffers() if "clnp" not in n}
+        monkeypatch.setattr(CLNP, "trainable_entries", unfrozen)
     broken = task1_logits_after_each_task()
     assert not all(torch.equal(broken[0], later) for later in broken[1:])
 
 
 def test_a_stacked_run_measures_each_seed_as_a_run_of_its_own():
-    p = smoke_params(streams=["split_mnist"], methods=["fine-tune", "packnet"], baseline_optimizers=["adam"],
+    p = smoke_params(streams=["split_mnist"], methods=["fine-tune", "packnet", "clnp"], baseline_optimizers=["adam"],
                      seeds=[0, 1], stack_seeds=True)  # fmt: skip
     ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
     plain = cl.mlp(784, p.mlp_hidden, [2] * 5)
@@ -210,7 +217,7 @@ def test_a_stacked_run_measures_each_seed_as_a_run_of_its_own():
             assert [len(row) for row in one["acc"]] == [1, 2, 3, 4, 5]
             if r.config["method"] == "fine-tune":  # every weight kept: one plain network's worth
                 assert one["kept"] == sum(q.numel() for q in plain.parameters()) and "capacity" not in one
-            else:  # PackNet: its own share of one network, at most one network and its owner bits
+            else:  # PackNet, CLNP: its own share of one network, at most one network and its owner bits
                 assert 0 < one["kept"] <= sum(q.numel() for q in plain.parameters()) * (1 + 1 / 32)
                 assert R.largest_change(one["acc"]) == 0.0 and len(one["capacity"]) == 5
         record = {"kind": "train", "key": "k", "config": r.config, "metrics": out}

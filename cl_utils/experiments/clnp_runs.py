@@ -265,10 +265,11 @@ def plan(p: Params) -> list[Run]:
     # the paper's margin first, then the scan: each margin's first repetition before the others'
     margins = [p.narrow_margin, *(m for m in p.narrow_margin_scan if m != p.narrow_margin)]
     reps = {m: p.narrow_repetitions if m == p.narrow_margin else p.narrow_scan_repetitions for m in margins}
-    by_margin = {m: stacks(range(reps[m])) for m in margins}
+    stacks_of = {m: stacks(range(reps[m])) for m in margins}
+    in_order = [(m, stacks_of[m][i]) for i in range(max(map(len, stacks_of.values()))) for m in margins
+                if i < len(stacks_of[m])]  # every margin's first group, then every margin's second, ...
     runs += [Run("narrow", NarrowRun(**(narrow | {"margin": m}), **reps_of(g)), ("mnist",), narrow_cost * len(g))
-             for i in range(max(len(groups) for groups in by_margin.values())) for m in margins
-             if i < len(by_margin[m]) for g in [by_margin[m][i]]]  # fmt: skip
+             for m, g in in_order]  # fmt: skip
     if p.normalise_units:  # the comparison: the same repetitions without the rescaling
         unrescaled = {k: x for k, x in narrow.items() if k != "normalise_units"}
         runs += [Run("narrow", NarrowRun(**unrescaled, **reps_of(g)), ("mnist",), narrow_cost * len(g))

@@ -37,6 +37,7 @@ import torch
 from ..baselines import FineTune, Joint
 from ..clnp import CLNP
 from ..clnp_schedule import CLNPSchedule
+from ..clnp_stack import CLNPStack
 from ..efficiency import PackingSchedule
 from ..lwf import LwF
 from ..masks import count_parameters
@@ -63,7 +64,9 @@ METHOD_NAMES = {"fine-tune": "Fine-tune", "joint": "Joint", "lwf": "LwF", "packn
 PRUNING = ("packnet", "packnet-iterative", "clnp", "progressive")  # methods that promise zero forgetting
 PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]
 #: the methods whose seeds may train as one stacked network (:func:`seed_groups`)
-STACKABLE = ("fine-tune", "joint", "packnet", "packnet-iterative")
+STACKABLE = ("fine-tune", "joint", "packnet", "packnet-iterative", "clnp")
+#: ... only on the MLP streams (CLNP's stack, :class:`~cl_utils.clnp_stack.CLNPStack`, holds a stacked MLP)
+MLP_ONLY_STACKS = ("clnp",)
 ZENKE_MACS = 27.0e6  # multiply-accumulates of one 32x32 image through zenke_cnn's body at width 1
 
 
@@ -75,7 +78,8 @@ class Params(BaseParams):
                             min_length=1, unique=True)  # fmt: skip
     stack_seeds: bool = param(True, "train the seeds of a configuration as one stacked network where the method "
                               "allows it (fine-tuning, joint training, PackNet, on Split MNIST and Split CIFAR-10; "
-                              "the rounds grid too); off: one run per seed (a CPU gains nothing: CONTRIBUTING)")
+                              "the rounds grid too; CLNP on Split MNIST); off: one run per seed (a CPU gains "
+                              "nothing: CONTRIBUTING)")  # fmt: skip
     val_fraction: float = param(0.1, "share of each class held out (early choices of CLNP; reported only)",
                                min=0.01, max=0.5)  # fmt: skip
     # MLP streams: Split MNIST (5 two-class tasks), Permuted MNIST (10 tasks); MLP 784-256-256 (Zenke et al.)
@@ -365,9 +369,11 @@ def plan(p: Params) -> list[Run]:
 
 def seed_groups(p: Params, stream: str, method: str, seeds: Sequence[int]) -> list[list[int]]:
     """The seeds trained together: all of them as one stacked network (``stack_seeds``, two or more seeds, a
-    :data:`STACKABLE` method, not Permuted MNIST, whose seeds draw their own permutations of the input), else
-    one run per seed."""
-    return member_groups(seeds, p.stack_seeds and method in STACKABLE and stream != "permuted_mnist")
+    :data:`STACKABLE` method, not Permuted MNIST, whose seeds draw their own permutations of the input, and for a
+    method of :data:`MLP_ONLY_STACKS` not the conv stream), else one run per seed."""
+    stackable = method in STACKABLE and stream != "permuted_mnist" and not (method in MLP_ONLY_STACKS and
+                                                                           stream == "split_cifar10")  # fmt: skip
+    return member_groups(seeds, p.stack_seeds and stackable)
 
 
 def _seeds_label(c: StreamRun) -> str:
@@ -436,9 +442,12 @@ def build_packnet(c: PackNetRun, tasks: Sequence[Task], ctx: RunContext) -> Pack
 
 def build_clnp(c: ClnpRun, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedule:
     """Chapter 03's schedule on the shared network (multi-head), no task-1 grid. Configurations without the
-    fine-tuning fields are the chapter's first reading (L1 on while fine-tuning, a re-prune after the last round)."""
+    fine-tuning fields are the chapter's first reading (L1 on while fine-tuning, a re-prune after the last round).
+    A stacked run's seeds are the models of a :class:`~cl_utils.clnp_stack.CLNPStack` (an MLP stream's)."""
     set_seed(c.seed)
-    clnp = CLNP(network(c, tasks).to(ctx.device))
+    net = network(c, tasks).to(ctx.device)
+    clnp = CLNPStack(net, math.prod(tasks[0].input_shape), c.hidden, [t.num_classes for t in tasks]) if c.seeds \
+        else CLNP(net)
     return CLNPSchedule(clnp, TrainSettings(c.epochs, c.batch_size, "adam", c.clnp_lr), alphas=c.alphas,
                         margin=c.margin / 100, finetune_iterations=c.finetune_rounds,
                         finetune=TrainSettings(c.finetune_epochs, c.batch_size, "adam", c.clnp_lr),
