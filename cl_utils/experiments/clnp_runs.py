@@ -313,8 +313,8 @@ def repetitions(c: WideRun | NarrowRun) -> list[WideRun | NarrowRun]:
             for r in c.reps]  # fmt: skip
 
 
-def _clnp_sequences(c: WideRun | NarrowRun, ctx: RunContext, head_sizes: list[int], single_head: bool,
-                    **options) -> dict:  # fmt: skip
+def run_clnp_repetitions(c: WideRun | NarrowRun, ctx: RunContext, head_sizes: list[int], *, single_head: bool,
+                         **options) -> dict:  # fmt: skip
     """CLNP over the permuted stream of each repetition of ``c`` (:func:`repetitions`): one network, or with ``reps``
     a :class:`~cl_utils.clnp_stack.CLNPStack` whose model ``s`` starts from the weights repetition ``s``'s own run
     draws and learns its own stream (``per_rep``: each repetition's result, as one run's)."""
@@ -337,8 +337,9 @@ def run_wide(c: WideRun, ctx: RunContext) -> dict:
     grid = [(TrainSettings(c.epochs_per_task, c.batch_size, "adam", lr), [a * s for a in c.alphas])
             for lr in c.grid_lrs for s in c.grid_alpha_scales]  # fmt: skip
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
-    return _clnp_sequences(c, ctx, [10], True, settings=settings, alphas=alphas, margin=c.margin / 100,
-                           first_task_grid=grid, normalise_units=bool(c.normalise_units))  # fmt: skip
+    return run_clnp_repetitions(c, ctx, [10], single_head=True, settings=settings, alphas=alphas,
+                                margin=c.margin / 100, first_task_grid=grid,
+                                normalise_units=bool(c.normalise_units))  # fmt: skip
 
 
 def run_single_task(c: SingleTaskRun, ctx: RunContext) -> dict:
@@ -379,10 +380,11 @@ def run_narrow(c: NarrowRun, ctx: RunContext) -> dict:
     grid = narrow_grid(c)
     settings, alphas = grid[0]  # replaced by the grid point task 1 keeps
     finetune = TrainSettings(c.finetune_epochs, c.batch_size, "adam", settings.lr)
-    return _clnp_sequences(c, ctx, [10] * c.num_tasks, False, settings=settings, alphas=alphas,
-                           margin=c.margin / 100, first_task_grid=grid, per_layer=c.per_layer_theta,
-                           finetune_iterations=c.finetune_iterations, finetune=finetune, finetune_l1=c.finetune_l1,
-                           end_on_finetune=c.end_on_finetune, normalise_units=bool(c.normalise_units))  # fmt: skip
+    return run_clnp_repetitions(c, ctx, [10] * c.num_tasks, single_head=False, settings=settings, alphas=alphas,
+                                margin=c.margin / 100, first_task_grid=grid, per_layer=c.per_layer_theta,
+                                finetune_iterations=c.finetune_iterations, finetune=finetune,
+                                finetune_l1=c.finetune_l1, end_on_finetune=c.end_on_finetune,
+                                normalise_units=bool(c.normalise_units))  # fmt: skip
 
 
 def run_cifar(c: CifarRun, ctx: RunContext) -> dict:
