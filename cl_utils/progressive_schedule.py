@@ -70,15 +70,19 @@ class ProgressivePrune:
     def forward_for(self, t: int):
         return lambda xb: self.model(xb, t)  # column t answers task t
 
-    def parameters_kept(self) -> float:
-        """Non-zero parameters of the columns and adapters, plus a 1-bit keep mask per weight of a pruned column."""
+    def parameters_kept(self, model: int | None = None) -> float:
+        """Non-zero parameters of the columns and adapters, plus a 1-bit keep mask per weight of a pruned column
+        (``model``: one model of a stacked network; None: the whole network)."""
         net = self.model
+        share = 1 if model is None else net.num_models  # a stacked weight holds every model's
         masks = sum(w.numel() for k in range(len(net.columns)) if self.fractions[k] > 0
-                    for w in net.column_weights(k).values())  # fmt: skip
-        return count_parameters(net).nonzero + masks / 32
+                    for w in net.column_weights(k).values()) / share  # fmt: skip
+        params = net if model is None else model_parameters(net, model)
+        return count_parameters(params).nonzero + masks / 32
 
-    def capacity(self) -> float | None:
-        return None if self.reference_size is None else self.parameters_kept() / self.reference_size
+    def capacity(self, model: int | None = None) -> float | None:
+        """What the network (``model``: one model of a stack) keeps relative to ``reference_size`` (per model)."""
+        return None if self.reference_size is None else self.parameters_kept(model) / self.reference_size
 
 
 def run_progressive(tasks: Sequence[Task], hidden_sizes: Sequence[Sequence[int]], settings: TrainSettings,

@@ -18,6 +18,7 @@ from cl_utils.experiments import comparison_report as R
 from cl_utils.experiments.runs import RunContext
 from cl_utils.models import mlp
 from cl_utils.packnet import PackNet
+from cl_utils.progressive import ProgressiveNet
 from cl_utils.progressive_schedule import ProgressivePrune
 
 SMOKE = ex.preset("06", "smoke")
@@ -150,7 +151,7 @@ def test_stacking_groups_the_seeds_of_stackable_methods_only_and_off_keeps_every
     assert not [r for r in stacked if r.config["stream"] == "permuted_mnist"]  # each seed its own permutations
     assert not [r for r in stacked if r.config["method"] == "clnp" and r.config["stream"] == "split_cifar10"]
     per_seed = [r for r in runs if "seeds" not in r.config and r.kind == "train"]
-    assert {r.config["method"] for r in per_seed if r.config["stream"] == "split_mnist"} == {"lwf", "progressive"}
+    assert {r.config["method"] for r in per_seed if r.config["stream"] == "split_mnist"} == {"lwf"}
     assert {r.config["stream"] for r in per_seed if r.config["method"] in C.STACKABLE
             and r.config["method"] not in C.MLP_ONLY_STACKS} == {"permuted_mnist"}  # fmt: skip
     unstacked = C.plan(smoke_params(seeds=[0, 1, 2], stack_seeds=False))
@@ -171,10 +172,11 @@ def test_a_stacked_sgd_run_steps_each_model_as_its_own_run_would():
 
 
 @pytest.mark.parametrize("stream, method", [("split_mnist", "packnet"), ("split_cifar10", "packnet"),
-                                            ("split_mnist", "clnp")])  # fmt: skip
+                                            ("split_mnist", "clnp"), ("split_mnist", "progressive")])  # fmt: skip
 def test_stacked_pruning_keeps_every_seeds_earlier_tasks_bit_exact(stream, method, monkeypatch):
     """Each stacked model's task-1 logits after every later task equal those right after task 1 (torch.equal);
-    with PackNet's masks skipped, or every CLNP entry left trainable, they change."""
+    with PackNet's masks skipped, every CLNP entry left trainable, or Progressive Prune's earlier columns left
+    trainable, they change."""
 
     def task1_logits_after_each_task() -> list[torch.Tensor]:
         p = smoke_params(streams=[stream], methods=[method], seeds=[0, 1], stack_seeds=True)
@@ -197,17 +199,20 @@ def test_stacked_pruning_keeps_every_seeds_earlier_tasks_bit_exact(stream, metho
     assert all(torch.equal(seen[0], later) for later in seen[1:])
     if method == "packnet":
         monkeypatch.setattr(PackNet, "_forward_masks", lambda self, task: {})
-    else:
+    elif method == "clnp":
         unfrozen = lambda self, task, units=None: {n: torch.ones_like(w, dtype=torch.bool)  # noqa: E731
                                                    for n, w in self.model.named_buffers() if "clnp" not in n}
         monkeypatch.setattr(CLNP, "trainable_entries", unfrozen)
+    else:
+        monkeypatch.setattr(ProgressiveNet, "column_parameters", lambda self, k: dict(self.named_parameters()))
+        monkeypatch.setattr(torch.nn.Module, "requires_grad_", lambda self, requires_grad=True: self)
     broken = task1_logits_after_each_task()
     assert not all(torch.equal(broken[0], later) for later in broken[1:])
 
 
 def test_a_stacked_run_measures_each_seed_as_a_run_of_its_own():
-    p = smoke_params(streams=["split_mnist"], methods=["fine-tune", "packnet", "clnp"], baseline_optimizers=["adam"],
-                     seeds=[0, 1], stack_seeds=True)  # fmt: skip
+    p = smoke_params(streams=["split_mnist"], methods=["fine-tune", "packnet", "clnp", "progressive"],
+                     baseline_optimizers=["adam"], seeds=[0, 1], stack_seeds=True)  # fmt: skip
     ctx = RunContext(torch.device("cpu"), "synthetic", None, C.CODE_VERSION)  # type: ignore[arg-type]
     plain = cl.mlp(784, p.mlp_hidden, [2] * 5)
     for r in [r for r in C.plan(p) if r.kind == "train"]:
@@ -217,6 +222,9 @@ def test_a_stacked_run_measures_each_seed_as_a_run_of_its_own():
             assert [len(row) for row in one["acc"]] == [1, 2, 3, 4, 5]
             if r.config["method"] == "fine-tune":  # every weight kept: one plain network's worth
                 assert one["kept"] == sum(q.numel() for q in plain.parameters()) and "capacity" not in one
+            elif r.config["method"] == "progressive":  # a column per task: one seed's columns, grown past one MLP
+                assert one["kept"] == pytest.approx(one["capacity"][-1] * sum(q.numel() for q in plain.parameters()))
+                assert R.largest_change(one["acc"]) == 0.0 and len(one["capacity"]) == 5
             else:  # PackNet, CLNP: its own share of one network, at most one network and its owner bits
                 assert 0 < one["kept"] <= sum(q.numel() for q in plain.parameters()) * (1 + 1 / 32)
                 assert R.largest_change(one["acc"]) == 0.0 and len(one["capacity"]) == 5

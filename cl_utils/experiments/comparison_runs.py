@@ -64,7 +64,7 @@ METHOD_NAMES = {"fine-tune": "Fine-tune", "joint": "Joint", "lwf": "LwF", "packn
 PRUNING = ("packnet", "packnet-iterative", "clnp", "progressive")  # methods that promise zero forgetting
 PAIRS = [[2 * i, 2 * i + 1] for i in range(5)]
 #: the methods whose seeds may train as one stacked network (:func:`seed_groups`)
-STACKABLE = ("fine-tune", "joint", "packnet", "packnet-iterative", "clnp")
+STACKABLE = ("fine-tune", "joint", "packnet", "packnet-iterative", "clnp", "progressive")
 #: ... only on the MLP streams (CLNP's stack, :class:`~cl_utils.clnp_stack.CLNPStack`, holds a stacked MLP)
 MLP_ONLY_STACKS = ("clnp",)
 ZENKE_MACS = 27.0e6  # multiply-accumulates of one 32x32 image through zenke_cnn's body at width 1
@@ -78,8 +78,8 @@ class Params(BaseParams):
                             min_length=1, unique=True)  # fmt: skip
     stack_seeds: bool = param(True, "train the seeds of a configuration as one stacked network where the method "
                               "allows it (fine-tuning, joint training, PackNet, on Split MNIST and Split CIFAR-10; "
-                              "the rounds grid too; CLNP on Split MNIST); off: one run per seed (a CPU gains "
-                              "nothing: CONTRIBUTING)")  # fmt: skip
+                              "the rounds grid too; Progressive Prune; CLNP on Split MNIST); off: one run per seed (a "
+                              "CPU gains nothing: CONTRIBUTING)")  # fmt: skip
     val_fraction: float = param(0.1, "share of each class held out (early choices of CLNP; reported only)",
                                min=0.01, max=0.5)  # fmt: skip
     # MLP streams: Split MNIST (5 two-class tasks), Permuted MNIST (10 tasks); MLP 784-256-256 (Zenke et al.)
@@ -456,13 +456,17 @@ def build_clnp(c: ClnpRun, tasks: Sequence[Task], ctx: RunContext) -> CLNPSchedu
 
 
 def build_progressive(c: ProgressiveRun, tasks: Sequence[Task], ctx: RunContext) -> ProgressivePrune:
-    """Chapter 04's Algorithm 1: a column per task, pruned and retrained; capacity relative to the shared network."""
-    with torch.random.fork_rng():  # the shared network is built only to be counted
-        shared = float(count_parameters(network(c, tasks)).total)
-    settings = TrainSettings(c.epochs, c.column_batch_size, "sgd", c.sgd_lr, c.momentum)
+    """Chapter 04's Algorithm 1: a column per task, pruned and retrained; capacity relative to the shared network.
+    A stacked run's seeds are the models of one ``ProgressiveNet(models=S)`` (chapter 04's stack), SGD's rate S
+    times (the stacked loss averages over them)."""
+    plain = dataclasses.replace(c, seeds=None)
+    with torch.random.fork_rng():  # the shared network is built only to be counted (one seed's)
+        shared = float(count_parameters(network(plain, tasks)).total)
+    models = len(c.seeds or [c.seed])
+    settings = TrainSettings(c.epochs, c.column_batch_size, "sgd", c.sgd_lr, c.momentum).for_models(models)
     return ProgressivePrune(math.prod(tasks[0].input_shape), [c.column] * len(tasks), settings, adapter="learned",
                             prune_fractions=[c.fraction] * len(tasks), retrain_epochs=c.epochs, seed=c.seed,
-                            show_progress=ctx.show_progress, reference_size=shared)  # fmt: skip
+                            show_progress=ctx.show_progress, reference_size=shared, models=models)  # fmt: skip
 
 
 #: the methods compared: each builds its :class:`~cl_utils.methods.ContinualMethod` from a run's configuration
