@@ -27,6 +27,10 @@ LwF's collapse under Adam comes from training the old heads.
 
 :class:`LwF` is the method as a :class:`~cl_utils.methods.ContinualMethod` (chapter 06): the first task
 is fine-tuned, every later one is added by :func:`lwf_train_task`.
+
+A stacked network (``S`` models, :func:`~cl_utils.models.stacked_mlp`) learns with LwF too: each model's soft
+targets are its own responses, stored ``(N, S, classes)`` so that each model's minibatch of its own order picks
+its own (:func:`_own_targets`), and its distillation is averaged over the models as the stacked cross-entropy is.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from .baselines import FineTune, finetune_task
-from .models import MultiHeadNet
+from .models import MultiHeadNet, num_models, per_model
 from .streams import Task
 from .train import EpochStats, TrainSettings, fit, train_mode
 
@@ -47,14 +51,17 @@ __all__ = ["record_soft_targets", "lwf_train_task", "LwF"]
 def record_soft_targets(
     model: MultiHeadNet, x: torch.Tensor, heads: Sequence[int], temperature: float, batch_size: int = 1024
 ) -> torch.Tensor:
-    """Softened responses ``softmax(logits / T)`` of each head in ``heads``, concatenated along dim 1."""
+    """Softened responses ``softmax(logits / T)`` of each head in ``heads``, concatenated along dim 1: ``(N,
+    classes)``; a stacked network's ``(N, S, classes)``, each model's own (its input the shared images)."""
     was_training = model.training
+    models = num_models(model)
     model.eval()
     try:
         chunks = []
         for start in range(0, len(x), batch_size):
-            feats = model.features(x[start : start + batch_size])
-            chunks.append(torch.cat([F.softmax(model.heads[h](feats) / temperature, 1) for h in heads], 1))
+            feats = model.features(per_model(x[start : start + batch_size], models))
+            soft = torch.cat([F.softmax(model.heads[h](feats) / temperature, 1) for h in heads], 1)
+            chunks.append(soft if models == 1 else soft.transpose(1, 2))  # stacked: (B, classes, S) -> (B, S, classes)
         return torch.cat(chunks) if chunks else x.new_zeros(0, 0)
     finally:
         model.train(was_training)
@@ -71,16 +78,27 @@ class _Distillation:
 
     def forward(self, x: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
         feats = self.model.features(x)
+        stacked = num_models(self.model) > 1
+        targets = _own_targets(soft_targets) if stacked else soft_targets
         loss, start = 0.0, 0
         for h, size in zip(self.old_heads, self.sizes):
             log_p = F.log_softmax(self.model.heads[h](feats) / self.temperature, 1)
-            loss = loss + F.kl_div(log_p, soft_targets[:, start : start + size], reduction="batchmean")
+            own = targets[:, start : start + size]
+            # per sample summed over the classes, averaged over the batch ("batchmean") and a stack's models
+            loss = loss + (F.kl_div(log_p, own, reduction="sum") / (log_p.shape[0] * log_p.shape[-1]) if stacked
+                           else F.kl_div(log_p, own, reduction="batchmean"))  # fmt: skip
             start += size
         self._loss = self.weight * loss
         return self.model.heads[self.task](feats)
 
     def penalty(self) -> torch.Tensor:
         return self._loss
+
+
+def _own_targets(batch: torch.Tensor) -> torch.Tensor:
+    """A stacked minibatch of soft targets, ``(S, B, S, classes)`` (model ``s``'s rows, every model's targets),
+    as each model's own ``(B, classes, S)``: model ``s``'s rows of its own targets (the logits' layout)."""
+    return torch.diagonal(batch, dim1=0, dim2=2)  # (B, classes, S)
 
 
 def lwf_train_task(

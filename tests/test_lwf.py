@@ -151,3 +151,33 @@ def test_lwf_with_old_heads_frozen_no_warm_up_and_no_distillation_is_fine_tuning
         train(model, torch.Generator().manual_seed(1))
         states.append({n: p.detach().clone() for n, p in model.named_parameters()})
     assert all(torch.equal(states[0][n], states[1][n]) for n in states[0])
+
+
+@pytest.mark.parametrize("train_old_heads", [True, False], ids=["LwF", "old-heads-frozen"])
+def test_a_stacked_lwf_task_moves_each_model_as_its_own_network_would(train_old_heads):
+    """Two plain MLPs and the stack of them, the same LwF task (warm-up, then distillation of head 0) in full
+    batches, so the data order cannot matter: each model ends where its own network does. SGD's rate is doubled
+    for the stack (its loss averages over the models)."""
+    base = cl.make_task(cl.load_dataset("mnist", "synthetic"), val_fraction=0.1, seed=0)
+    x, y = base.x_train[:200], base.y_train[:200] % 2
+    states = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        states.append(cl.mlp(784, [32, 16], [10, 2]).state_dict())
+    stack = cl.models.stacked_mlp(2, 784, [32, 16], [10, 2])
+    stack.load_state_dict(cl.models.stacked_state(stack, states))
+    settings = cl.TrainSettings(epochs=4, batch_size=200, optimizer="sgd", lr=0.05, momentum=0.9)
+    targets = record_soft_targets(stack, x, [0], 2.0)
+    assert targets.shape == (200, 2, 10)
+    lwf_train_task(stack, 1, x, y, settings.for_models(2), old_heads=[0], warmup_epochs=1, show_progress=False,
+                   train_old_heads=train_old_heads, val=(x[:50], y[:50]))  # fmt: skip
+    for s, state in enumerate(states):
+        plain = cl.mlp(784, [32, 16], [10, 2])
+        plain.load_state_dict(state)
+        assert torch.allclose(targets[:, s], record_soft_targets(plain, x, [0], 2.0), atol=1e-6)
+        lwf_train_task(plain, 1, x, y, settings, old_heads=[0], warmup_epochs=1, show_progress=False,
+                       train_old_heads=train_old_heads)  # fmt: skip
+        own = cl.models.model_parameters(stack, s)
+        for name, p in plain.named_parameters():
+            assert torch.allclose(own[name], p, atol=1e-5), name
+        assert not torch.equal(own["body.1.weight"], state["body.1.weight"])  # it trained

@@ -9,9 +9,8 @@ __all__ = ["ADAPTATIONS"]
 ADAPTATIONS = {
     "every method": "task-incremental (one head per task, the task known at test time) on every stream, "
                     "Permuted MNIST included (chapter 03's narrow network is multi-head too); with 'stack_seeds' "
-                    "off, one plain network per seed, so wall times compare (on, the seeds of fine-tuning, joint "
-                    "training, PackNet and Progressive Prune on Split MNIST and Split CIFAR-10, and of CLNP on Split "
-                    "MNIST, train as one stacked network, each "
+                    "off, one plain network per seed, so wall times compare (on, the seeds of every method on Split "
+                    "MNIST and Split CIFAR-10, but CLNP's on Split CIFAR-10, train as one stacked network, each "
                     "with its own initial weights and data order, and each seed's time is its stack's divided by "
                     "its seeds); the same data and preprocessing for all",
     "Fine-tune, Joint": "chapter 00's schedule (Adam, fresh optimiser per task; joint: as many epochs over all "
