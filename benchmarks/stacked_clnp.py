@@ -12,7 +12,6 @@ one after another to the stack (above 1: the stack is faster). Not a test: timin
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
@@ -20,13 +19,9 @@ import cl_utils as cl
 from cl_utils.clnp import CLNP
 from cl_utils.clnp_stack import CLNPStack
 from cl_utils.models import stacked_mlp
+from train_loop import timed  # this folder is on sys.path when the script runs
 
 ALPHAS = [1e-4, 1e-4, 1e-4]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def _epoch_seconds(models: int, x: torch.Tensor, y: torch.Tensor, hidden: list[int], device: torch.device) -> float:
@@ -47,14 +42,7 @@ def _epoch_seconds(models: int, x: torch.Tensor, y: torch.Tensor, hidden: list[i
         m.start_task()
         m.prune([torch.arange(u.num_units, device=device) % 2 == 0 for u in m.units], [0.5] * len(m.units))
         m.start_task()
-    best = float("inf")
-    for _ in range(2):
-        _sync(device)
-        start = time.perf_counter()
-        train()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed(train, device) for _ in range(2))
 
 
 def main() -> None:
