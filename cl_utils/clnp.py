@@ -148,9 +148,13 @@ class CLNP:
         free = self.owner(layer) == 0
         return free if self._released is None else free & self._released[layer]
 
+    def owned_units(self, task: int) -> list[torch.Tensor]:
+        """Per hidden layer, which units ``task`` owns (what a fine-tuning round of it retrains)."""
+        return [self.owner(i) == task for i in range(len(self.units))]
+
     def units_of(self, task: int) -> list[int]:
         """Units made active by ``task`` per hidden layer (the paper's new neurons per task)."""
-        return [int((self.owner(i) == task).sum()) for i in range(len(self.units))]
+        return [int(owned.sum()) for owned in self.owned_units(task)]
 
     def head_index(self, task: int) -> int:
         return 0 if self.single_head else task - 1
@@ -167,8 +171,8 @@ class CLNP:
 
         return hook
 
-    def _task_unit_masks(self, task: int) -> list[torch.Tensor]:
-        """Units task ``task`` reads: owned by tasks ≤ task; single-head: last layer only its own."""
+    def task_unit_masks(self, task: int) -> list[torch.Tensor]:
+        """Units task ``task`` reads once pruned: owned by tasks ≤ task; single-head: last layer only its own."""
         masks = [(self.owner(i) > 0) & (self.owner(i) <= task) for i in range(len(self.units))]
         if self.single_head:
             masks[-1] = self.owner(len(self.units) - 1) == task
@@ -190,7 +194,7 @@ class CLNP:
         """Task ``task``'s forward pass (1-based): its units and its head."""
         if not 1 <= task <= self.num_tasks:
             raise ValueError(f"task {task} has not been trained (the network has {self.num_tasks} task(s))")
-        return self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
+        return self.forward_with_units(self.task_unit_masks(task), self.head_index(task))
 
     def training_masks(self) -> list[torch.Tensor]:
         """The units a task reads while it trains: old units are read, free ones are trained; single-head: the last
@@ -204,9 +208,10 @@ class CLNP:
         """Task ``task``'s forward pass while it trains (:meth:`training_masks`)."""
         return self.forward_with_units(self.training_masks(), self.head_index(task))
 
-    def task_unit_masks(self, task: int) -> list[torch.Tensor]:
-        """Units task ``task`` reads once pruned (its own and earlier tasks'; single-head: last layer its own)."""
-        return self._task_unit_masks(task)
+    def phase_masks(self, task: int, finetune: bool) -> list[torch.Tensor]:
+        """The units task ``task`` reads in a training phase: :meth:`training_masks`, or in a fine-tuning round
+        :meth:`task_unit_masks`."""
+        return self.task_unit_masks(task) if finetune else self.training_masks()
 
     def trainable_entries(self, task: int, units: Sequence[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Which entries of each parameter (by name) task ``task`` may change: every free entry while it trains
@@ -267,7 +272,7 @@ class CLNP:
         task's unit, every interference weight (from a free unit, which stays
         zero), and every free unit.
         """
-        reads = self._task_unit_masks(task)
+        reads = self.task_unit_masks(task)
         out: dict[str, torch.Tensor] = {}
         for i, u in enumerate(self.units):
             mine = units[i] & (self.owner(i) == task)
@@ -322,8 +327,7 @@ class CLNP:
             raise RuntimeError("this network has no parameters of its own (one model of a stack, "
                                "cl_utils.clnp_stack.CLNPStack): train it through its stack")
         trainable = self.trainable_entries(task, trainable_units)
-        forward = self.training_forward(task) if trainable_units is None else \
-            self.forward_with_units(self._task_unit_masks(task), self.head_index(task))
+        forward = self.forward_with_units(self.phase_masks(task, trainable_units is not None), self.head_index(task))
         guard = FrozenEntries(params, trainable)
         movable = [p for n, p in params.items() if bool(trainable[n].any())]
         if not movable:  # capacity exhausted: nothing left to train

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import torch
 
 from .clnp import CLNP
-from .clnp_stack import CLNPStack
+from .clnp_stack import CLNPStack, Data
 from .graceful_forgetting import ThetaChoice, select_theta
 from .masks import unit_rows
 from .streams import Task
@@ -36,9 +36,6 @@ from .train import TrainSettings, evaluate, evaluate_tasks
 
 __all__ = ["learn_task", "sparsify_task", "select_by_graceful_forgetting", "learn_task_with_grid", "kept_point",
            "CLNPSchedule", "run_sequence", "run_stacked_sequence"]
-
-
-Data = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # a task's (x, y, (x_val, y_val))
 
 
 class _Alone:
@@ -53,7 +50,7 @@ class _Alone:
                     show_progress: bool = False, desc: str = "train") -> list[list]:  # fmt: skip
         (x, y, validation), clnp = data[0], self.members[0]
         task = clnp.num_tasks
-        units = [clnp.owner(i) == task for i in range(len(clnp.units))] if finetune else None
+        units = clnp.owned_units(task) if finetune else None
         return [clnp.train_task(x, y, settings[0], alphas=alphas[0], trainable_units=units,
                                 val=validation if val else None, generator=generator, show_progress=show_progress,
                                 desc=desc)]  # fmt: skip
@@ -468,7 +465,7 @@ def _run(schedule: CLNPSchedule, streams: Sequence[Sequence[Task]]) -> list[dict
     members = schedule.team.members
     acc: list[list[list[float]]] = [[] for _ in members]
     for t in range(len(streams[0])):
-        schedule.learn(t, [stream[t] for stream in streams] if len(members) > 1 else streams[0][t])
+        schedule.learn(t, [stream[t] for stream in streams])
         for s, (c, stream) in enumerate(zip(members, streams)):
             acc[s].append(evaluate_tasks(c.model, stream[: t + 1], forward_for=partial(schedule.forward_for, model=s)))
     return [{"acc": a, "steps": steps, "free_units": c.free_units()}

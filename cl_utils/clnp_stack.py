@@ -81,11 +81,11 @@ class CLNPStack:
                  single_head: bool = False):  # fmt: skip
         self.model = model
         self.single_head = single_head
-        device = next(model.parameters()).device
-        self.members = [CLNP(member_network(model, s, mlp(in_features, hidden, head_sizes).to(device)),
-                             single_head=single_head) for s in range(num_models(model))]  # fmt: skip
+        with torch.device("meta"):  # the plain networks' own weights are replaced by views: none is drawn or stored
+            plain = [mlp(in_features, hidden, head_sizes) for _ in range(num_models(model))]
+        self.members = [CLNP(member_network(model, s, net), single_head=single_head) for s, net in enumerate(plain)]
         self._masks: list[torch.Tensor] | None = None
-        self._data: tuple[list[torch.Tensor], tuple] | None = None  # the last phase's data: its tensors, stacked
+        self._data: tuple[Sequence[Data], tuple] | None = None  # the last phase's data, and it stacked
         names = {id(m): n for n, m in self.members[0].model.body.named_children()}
         for i, unit in enumerate(self.members[0].units):
             relu = model.body.get_submodule(names[id(unit.relu)])
@@ -152,14 +152,12 @@ class CLNPStack:
         return penalty
 
     def _per_model_data(self, data: Sequence[Data]) -> tuple:
-        """``(x, y, (x_val, y_val))`` of every model stacked as ``(S, N, ...)`` (made once per task: the phases of
-        a task reuse it)."""
-        tensors = [t for d in data for t in (d[0], d[1], *d[2])]
-        if self._data is None or len(self._data[0]) != len(tensors) or any(a is not b for a, b in
-                                                                            zip(self._data[0], tensors)):  # fmt: skip
-            stacked = lambda i: torch.stack([d[i] for d in data])  # noqa: E731
-            self._data = tensors, (stacked(0), stacked(1), (torch.stack([d[2][0] for d in data]),
-                                                            torch.stack([d[2][1] for d in data])))  # fmt: skip
+        """``(x, y, (x_val, y_val))`` of every model stacked as ``(S, N, ...)``, made once per ``data`` (the
+        schedule passes one list to every phase of a task, so the phases of a task stack it once)."""
+        if self._data is None or self._data[0] is not data:
+            stacked = lambda part: torch.stack([part(d) for d in data])  # noqa: E731
+            self._data = data, (stacked(lambda d: d[0]), stacked(lambda d: d[1]),
+                                (stacked(lambda d: d[2][0]), stacked(lambda d: d[2][1])))  # fmt: skip
         return self._data[1]
 
     def train_phase(
@@ -189,8 +187,7 @@ class CLNPStack:
         if any(replace(s, lr=top) != replace(settings[0], lr=top) for s in settings):
             raise ValueError("a stack's models may differ only in the learning rate")
         self._check_views()
-        units = [[m.owner(i) == task for i in range(len(m.units))] if finetune else None for m in members]
-        trainable = [m.trainable_entries(task, u) for m, u in zip(members, units)]
+        trainable = [m.trainable_entries(task, m.owned_units(task) if finetune else None) for m in members]
         params = dict(self.model.named_parameters())
         if set(params) != set(trainable[0]):
             raise ValueError(f"the stack's parameters {sorted(params)} are not its models' {sorted(trainable[0])}")
@@ -204,7 +201,7 @@ class CLNPStack:
                 group["eps"] /= n
         rates = [s.lr / top for s in settings]
         guards = ([PerModelRates(list(movable.values()), rates)] if any(r != 1 for r in rates) else []) + [guard]
-        masks = self._stacked([m.training_masks() if not finetune else m.task_unit_masks(task) for m in members])
+        masks = self._stacked([m.phase_masks(task, finetune) for m in members])
         x, y, validation = self._per_model_data(data)
         history = fit(self.model, x, y, epochs=settings[0].epochs, batch_size=settings[0].batch_size,
                       optimizer=optimizer, forward=self.forward_with_masks(masks, members[0].head_index(task)),

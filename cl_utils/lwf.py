@@ -78,15 +78,13 @@ class _Distillation:
 
     def forward(self, x: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
         feats = self.model.features(x)
-        stacked = num_models(self.model) > 1
-        targets = _own_targets(soft_targets) if stacked else soft_targets
+        models = num_models(self.model)
+        targets = soft_targets if models == 1 else _own_targets(soft_targets)
         loss, start = 0.0, 0
         for h, size in zip(self.old_heads, self.sizes):
             log_p = F.log_softmax(self.model.heads[h](feats) / self.temperature, 1)
-            own = targets[:, start : start + size]
-            # per sample summed over the classes, averaged over the batch ("batchmean") and a stack's models
-            loss = loss + (F.kl_div(log_p, own, reduction="sum") / (log_p.shape[0] * log_p.shape[-1]) if stacked
-                           else F.kl_div(log_p, own, reduction="batchmean"))  # fmt: skip
+            # per sample summed over the classes, averaged over the batch (PyTorch's "batchmean") and a stack's models
+            loss = loss + F.kl_div(log_p, targets[:, start : start + size], reduction="sum") / (len(log_p) * models)
             start += size
         self._loss = self.weight * loss
         return self.model.heads[self.task](feats)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import format_mean_spread
-from .clnp_runs import Params
+from .clnp_runs import Params, repetition_seeds
 from .runs import Records
 from .describe import synthetic
 from .stacking import any_stacked, member_views
@@ -50,12 +50,12 @@ def repetition_views(records: list[dict]) -> list[dict]:
     """The wide or narrow records as one per repetition: a stacked run's record (``reps``, several repetitions as
     one network) becomes one view per repetition (:func:`.stacking.member_views`: its config with that ``rep`` and
     ``stacked_with``, its metrics that repetition's), with the repetition's own seed and data seed (the first's plus
-    the offset, as the plan draws them). Records of one repetition pass as they are."""
+    the offset, :func:`.clnp_runs.repetition_seeds`). Records of one repetition pass as they are."""
     views = member_views(records, members="reps", member="rep", results="per_rep")
     for v in views:
         if "stacked_with" in v["config"]:
-            c, offset = v["config"], v["config"]["rep"] - v["config"]["stacked_with"][0]
-            v["config"] = c | {"seed": c["seed"] + offset, "data_seed": c["data_seed"] + offset}
+            c = v["config"]
+            v["config"] = c | repetition_seeds(c | {"rep": c["stacked_with"][0]}, c["rep"])
     return views
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -304,13 +305,19 @@ def cifar_tasks(c: CifarRun, ctx: RunContext) -> list[Task]:
     return [first, *split_tasks(t100, [list(range(10 * i, 10 * i + 10)) for i in range(c.tasks - 1)], relabel=True)]
 
 
+def repetition_seeds(first: Mapping[str, int], r: int) -> dict[str, int]:
+    """Repetition ``r``'s seed and data seed in a stack whose config (``first``: its ``rep``, ``seed``,
+    ``data_seed``) names its first repetition: offset from the first's, as the plan draws them (seed + r)."""
+    return {k: first[k] + r - first["rep"] for k in ("seed", "data_seed")}
+
+
 def repetitions(c: WideRun | NarrowRun) -> list[WideRun | NarrowRun]:
     """The repetitions a run trains: itself, or each of a stack's ``reps`` as its own unstacked run (its own
-    ``rep``, seed and data seed, offset from the first's as the plan draws them)."""
+    ``rep``, seed and data seed: :func:`repetition_seeds`)."""
     if not c.reps:
         return [c]
-    return [dataclasses.replace(c, rep=r, seed=c.seed + r - c.rep, data_seed=c.data_seed + r - c.rep, reps=None)
-            for r in c.reps]  # fmt: skip
+    first = {"rep": c.rep, "seed": c.seed, "data_seed": c.data_seed}
+    return [dataclasses.replace(c, rep=r, reps=None, **repetition_seeds(first, r)) for r in c.reps]
 
 
 def run_clnp_repetitions(c: WideRun | NarrowRun, ctx: RunContext, head_sizes: list[int], *, single_head: bool,
