@@ -28,7 +28,7 @@ SELECT = dict(datasets=["mnist", "cifar10"], seeds=[0, 1, 2], cifar_seeds=[0], m
               mnist_free=[0.95, 0.99, 0.995], mnist_rounds=[1, 2, 4], mnist_budget=4, cifar_free=[0.8, 0.95],
               cifar_rounds=[1, 2], cifar_budget=2, matching_datasets=["mnist", "cifar10"],
               fig2_datasets=["mnist", "cifar10"], fig4_datasets=["mnist", "cifar10"], fig4_rounds=[1, 2],
-              match_search=True)  # fmt: skip
+              match_search=["mnist", "cifar10"])  # fmt: skip
 #: the records' scale: everything a caption names that does not select them
 SCALE = dict(train_per_class=50, mnist_epochs=3, mnist_hidden=[16, 16], mnist_lr=0.01, mnist_batch_size=32,
              cifar_train_per_class=20, cifar_epochs=2, match_grid_points=3)  # fmt: skip
@@ -376,7 +376,7 @@ def test_a_trend_factor_that_asks_for_mnists_6000_images_per_class_trains_on_the
 # ------------------------------------------------------------------------ Memory at PackNet's gradient steps
 def test_memory_at_packnets_steps_adds_its_own_runs_and_leaves_every_other_key_alone():
     on = EXPERIMENT.plan(EXPERIMENT.Params(**SELECT, **SCALE))
-    off = EXPERIMENT.plan(EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=False))
+    off = EXPERIMENT.plan(EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=[]))
     assert [r.config for r in on if "steps" not in r.config] == [r.config for r in off]  # records made before stay
     extra = [r for r in on if "steps" in r.config]
     assert {(r.config["method"], r.config["steps"]) for r in extra} == {("memory", "packnet")}
@@ -403,7 +403,7 @@ def test_memory_at_packnets_steps_is_judged_as_table_1_and_says_what_the_fewer_s
     assert "p=0.99: -2.00 (SE 0.00)" in row["reason"] and "(3 seed(s))" in row["reason"]
     table = figures.table_memory_steps(records, EXPERIMENT.Params(**SELECT, **OTHER))
     assert table.loc[("MNIST", "0.95"), "ratio, PackNet's steps"] == f"{ratio:.2f}"
-    off = EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=False)
+    off = EXPERIMENT.Params(**SELECT, **SCALE, memory_equal_steps=[])
     assert not [r for r in report.claims(records, off) if "gradient steps" in r["claim"]]
     assert figures.table_memory_steps(records, off).empty
 
@@ -603,7 +603,7 @@ def test_table1_rows_use_the_per_seed_ratios_where_the_grid_runs_are_stored(monk
 
     monkeypatch.setattr(report, "run_cache", lambda records, p: {})
     monkeypatch.setattr(report, "seed_ratios", fake)
-    params = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "memory_equal_steps": True}, **SCALE)
+    params = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "memory_equal_steps": ["mnist"]}, **SCALE)
     rows = {r["claim"]: r for r in report.claims(_records(paper_like, params), params)}
     size = rows["Table 1 (MNIST): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"]
     order = rows["Table 1 (MNIST): the compression ratios grow with p, and Multinet's is above Memory's at every p"]
@@ -748,3 +748,37 @@ def test_the_long_settings_figure_2_and_table_1_render_from_its_own_records():
     assert "E = 8, B = 8" in figures.caption_matching(records, q) and len(table) > 0
     assert all(r["config"]["epochs"] == 8 and r["config"]["per_class"] == 50
                for r in report.fig_runs(records, q, "fig2", "mnist"))  # fmt: skip
+
+
+# ------------------------------------------------------------------------ Table 1's grid, per dataset
+def test_cifar_has_its_own_matching_grid_and_mnists_keys_stay():
+    """CIFAR-10's grid (points, bounds) and which datasets search or run Memory at PackNet's steps are per dataset:
+    MNIST's match runs keep their keys, CIFAR-10's grid holds the bounds asked for, and a grid point at one of
+    Fig. 1's p is Fig. 1's own fill run (the committed CIFAR-10 grid starts at p = 0.9 for that)."""
+    base = EXPERIMENT.Params(**SELECT, **SCALE)
+    own = EXPERIMENT.Params(**{**SELECT, "match_search": ["mnist"], "memory_equal_steps": ["mnist"]}, **SCALE,
+                            cifar_match_grid_points=4, cifar_match_bounds=[0.8, 0.9999])  # fmt: skip
+    plan, plan_own = EXPERIMENT.plan(base), EXPERIMENT.plan(own)
+    mnist = lambda runs: [r.config for r in runs if r.config["dataset"] == "mnist"]  # noqa: E731
+    assert mnist(plan) == mnist(plan_own)
+    grids = [r.config for r in plan_own if r.kind == "match" and r.config["dataset"] == "cifar10"]
+    assert grids and all((c["points"], c["bounds"], c["how"]) == (4, [0.8, 0.9999], "grid") for c in grids)
+    assert not [r for r in plan_own if r.config["dataset"] == "cifar10" and r.config.get("steps")]
+    assert [r for r in plan if r.config["dataset"] == "cifar10" and r.config.get("steps")]
+    assert {r.config["how"] for r in plan if r.kind == "match" and r.config["dataset"] == "cifar10"} == {"grid",
+                                                                                                    "search"}
+    from cl_utils.efficiency import grid_frees
+
+    frees = grid_frees(4, (0.8, 0.9999))
+    assert frees[0] == 0.8 and frees[-1] == 0.9999
+    fig1 = [r.config for r in plan_own if r.kind == "fill" and r.config["dataset"] == "cifar10"]
+    match = EXPERIMENT.MatchRun.from_config(grids[0])
+    point = EXPERIMENT._fill_configs(EXPERIMENT._base_of(match), "memory", frees[0], 1, match.budget, [0])[0]
+    assert point.as_config() in fig1
+
+
+def test_cifar_matching_bounds_out_of_order_stop_before_training():
+    with pytest.raises(experiments.ParameterError, match="cifar_match_bounds.*lower first"):
+        EXPERIMENT.Params(**SELECT, **SCALE, cifar_match_bounds=[0.99, 0.9])
+    with pytest.raises(experiments.ParameterError, match="match_search"):
+        EXPERIMENT.Params(**{**SELECT, "match_search": True}, **SCALE)

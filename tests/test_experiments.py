@@ -755,7 +755,7 @@ def test_a_matching_search_stores_each_evaluation_and_resumes_where_it_stopped(t
     experiment = ex.load("02")
     values = {"results_dir": str(tmp_path), "datasets": ["mnist"], "matching_datasets": ["mnist"], "mnist_free": [0.9],
               "fig2_datasets": [], "fig4_datasets": [], "match_maxiter": 2, "scale_trend": [],
-              "memory_equal_steps": False}  # fmt: skip
+              "memory_equal_steps": []}  # fmt: skip
     params = experiment.Params.from_values(values, ex.preset("02", "smoke"))
     first = execute(experiment, params)
     match = first.records.one("match", method="memory", how="search")

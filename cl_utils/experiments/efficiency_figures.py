@@ -206,9 +206,14 @@ def table_memory_steps(records: Records, p: Params) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["dataset", "p"]) if rows else pd.DataFrame()
 
 
+def searched(p: Params) -> list[str]:
+    """The datasets whose Table 1 the sequential search also matched (``match_search``), in the chapter's order."""
+    return [d for d in p.matching_datasets if d in p.match_search]
+
+
 def caption_grid_against_search(records: Records, p: Params) -> str:
     """The data and scale of :func:`table_grid_against_search`'s grid and search records, one dataset per line."""
-    shown = [matching_runs(records, p, d) + matching_runs(records, p, d, "search") for d in p.matching_datasets]
+    shown = [matching_runs(records, p, d) + matching_runs(records, p, d, "search") for d in searched(p)]
     return "\n".join(f"Table 1 ({_name(runs)}): p_bar on the grid ({_points(_of(runs, how='grid'))} points) and by "
                      f"the search; {scale(runs, spread=MATCHED_MEAN)}" for runs in shown)  # fmt: skip
 
@@ -228,7 +233,7 @@ def table_grid_against_search(records: Records, p: Params) -> pd.DataFrame:
     """
     cache = run_cache(records, p)
     minutes = lambda runs: f"{sum(r['wall_seconds'] for r in runs) / 60:.1f}"  # noqa: E731
-    shown = {d: (matching_runs(records, p, d), matching_runs(records, p, d, "search")) for d in p.matching_datasets}
+    shown = {d: (matching_runs(records, p, d), matching_runs(records, p, d, "search")) for d in searched(p)}
     counts = dict.fromkeys(str(len(_values(grids, "target_free"))) for grids, _ in shown.values())
     shared, rows = f"grid minutes (shared by the {' / '.join(counts)} p)", []
     for grids, searches in shown.values():

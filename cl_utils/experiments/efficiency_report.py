@@ -79,9 +79,9 @@ def matching_runs(records: Records, p: Params, d: str, how: str = "grid") -> lis
 
 def memory_steps_runs(records: Records, p: Params, d: str) -> tuple[list[dict], list[dict]]:
     """Memory at PackNet's gradient steps on dataset ``d``: its fill records at every p (Fig. 1's seeds, paired with
-    Fig. 1's Memory) and its matchings on the grid; two empty lists where ``memory_equal_steps`` is off or ``d`` is
-    not matched."""
-    if not (p.memory_equal_steps and d in p.matching_datasets):
+    Fig. 1's Memory) and its matchings on the grid; two empty lists where ``memory_equal_steps`` or
+    ``matching_datasets`` leaves ``d`` out."""
+    if not (d in p.memory_equal_steps and d in p.matching_datasets):
         return [], []
     s = setting(p, d)
     fills = [r for f in s.free for r in point_runs(records, p, d, "memory", f, 1, s.budget, s.seeds, "packnet")]
@@ -221,7 +221,7 @@ def claims(records: Records, p: Params) -> list[dict]:
         rows += _table1(records, p, d, per_seed)
         rows += _table1_trend(records, p, d, per_seed)
         rows += _memory_steps(records, p, d, _seed_ratios(records, cache, p, d, "packnet")
-                              if matched and p.memory_equal_steps else {})  # fmt: skip
+                              if matched and d in p.memory_equal_steps else {})  # fmt: skip
         rows += _fig2(records, p, d)
         rows += _fig2_dip(records, p, d)
         rows += _fig3(records, p, d)

@@ -96,12 +96,17 @@ class Params(BaseParams):
                                    unique=True)  # fmt: skip
     cifar_train_per_class: int = param(0, "CIFAR-10 training images per class (0: all)", min=0)
     # Appendix B (matching) and Appendix C (no budget)
-    match_grid_points: int = param(16, "Table 1: p_bar values trained at once (spaced evenly in -log10(1 - p_bar))",
-                                  min=2, max=1000)  # fmt: skip
-    match_search: bool = param(False, "also run the sequential search (bounded Brent) to check the grid")
-    memory_equal_steps: bool = param(True, "also run Memory at PackNet's gradient steps (every epoch a fresh draw of "
-                                    "one task's size from the rehearsed data) for Table 1's p; the main runs give it "
-                                    "PackNet's epochs, 3 times the steps")  # fmt: skip
+    match_grid_points: int = param(16, "Table 1 on MNIST: p_bar values of the grid (spaced evenly in "
+                                  "-log10(1 - p_bar) over [0.5, 0.9999])", min=2, max=1000)  # fmt: skip
+    cifar_match_grid_points: int = param(16, "Table 1 on CIFAR-10: p_bar values of the grid", min=2, max=1000)
+    cifar_match_bounds: list[float] = param([0.5, 0.9999], "Table 1 on CIFAR-10: the grid's lowest and highest p_bar",
+                                           min=0.0, max=0.9999, min_length=2, unique=True)  # fmt: skip
+    match_search: list[str] = param([], "datasets on which the sequential search (bounded Brent) also runs, to check "
+                                    "the grid", choices=DATASETS, unique=True)  # fmt: skip
+    memory_equal_steps: list[str] = param(["mnist", "cifar10"], "datasets on which Memory also runs at PackNet's "
+                                          "gradient steps (every epoch a fresh draw of one task's size from the "
+                                          "rehearsed data) for Table 1's p; the main runs give it PackNet's epochs, "
+                                          "3 times the steps", choices=DATASETS, unique=True)  # fmt: skip
     match_xatol: float = param(0.02, "search tolerance in u, where p_bar is 1 - 10^-u", min=1e-6, max=1.0)
     match_maxiter: int = param(12, "most search steps per matched method", min=1, max=100)
     matching_datasets: list[str] = param(["mnist", "cifar10"], "datasets of Table 1 and Fig. 3", choices=DATASETS,
@@ -137,6 +142,9 @@ class Params(BaseParams):
             raise ParameterError(f"parameter 'long_epochs' ({self.long_epochs}) must be a multiple of every MNIST round "
                                  f"count {self.mnist_rounds} (it is the retraining budget B there too); fix it with "
                                  f"-p long_epochs <multiple>")  # fmt: skip
+        if len(self.cifar_match_bounds) != 2 or self.cifar_match_bounds[0] >= self.cifar_match_bounds[1]:
+            raise ParameterError(f"parameter 'cifar_match_bounds' must be two free fractions, the lower first (got "
+                                 f"{self.cifar_match_bounds}); fix it with -p cifar_match_bounds '[0.5, 0.9999]'")
         for name in ("matching_datasets", "fig2_datasets"):
             extra = [d for d in getattr(self, name) if d not in self.datasets]
             if extra:
@@ -158,14 +166,18 @@ class Setting:
     per_class: int
     seeds: list[int]
     hidden: list[int] | str
+    match_points: int  # Table 1's grid: its number of p̄ values, and its lowest and highest
+    match_bounds: tuple[float, float]
 
 
 def setting(p: Params, d: str) -> Setting:
     if d == "mnist":
         return Setting(d, p.mnist_lr, p.mnist_batch_size, p.mnist_epochs, p.mnist_budget, p.mnist_free,
-                       p.mnist_rounds, p.train_per_class, p.seeds, p.mnist_hidden)  # fmt: skip
+                       p.mnist_rounds, p.train_per_class, p.seeds, p.mnist_hidden, p.match_grid_points,
+                       MATCH_BOUNDS)  # fmt: skip
     return Setting(d, p.cifar_lr, p.cifar_batch_size, p.cifar_epochs, p.cifar_budget, p.cifar_free, p.cifar_rounds,
-                   p.cifar_train_per_class, p.cifar_seeds, "ball_cnn")  # fmt: skip
+                   p.cifar_train_per_class, p.cifar_seeds, "ball_cnn", p.cifar_match_grid_points,
+                   tuple(p.cifar_match_bounds))  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,8 +326,8 @@ def long_params(p: Params) -> Params | None:
     mnist = lambda names: [d for d in names if d == "mnist"]  # noqa: E731
     return dataclasses.replace(p, mnist_epochs=p.long_epochs, mnist_budget=p.long_epochs, long_epochs=0,
                                datasets=["mnist"], fig2_datasets=mnist(p.fig2_datasets), fig4_datasets=[],
-                               matching_datasets=mnist(p.matching_datasets), match_search=False,
-                               memory_equal_steps=False, scale_trend=[])  # fmt: skip
+                               matching_datasets=mnist(p.matching_datasets), match_search=[],
+                               memory_equal_steps=[], scale_trend=[])  # fmt: skip
 
 
 def long_runs(p: Params) -> list[Run]:
@@ -336,13 +348,13 @@ def long_runs(p: Params) -> list[Run]:
 def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str = "epochs") -> Run:
     """Table 1's matching of ``method`` against PackNet at ``free``: on a grid of p̄ trained at once, or searched;
     ``steps="packnet"``: Memory at PackNet's gradient steps (PackNet's own runs are the same)."""
-    grid = how == "grid"
-    c = MatchRun(**_base(p, setting(p, d)) | {"steps": None if steps == "epochs" else steps}, method=method,
-                 target_free=free, budget=setting(p, d).budget, seeds=p.matching_seeds, bounds=list(MATCH_BOUNDS),
-                 how=how, points=p.match_grid_points if grid else None, xatol=None if grid else p.match_xatol,
-                 maxiter=None if grid else p.match_maxiter)  # fmt: skip
+    grid, s = how == "grid", setting(p, d)
+    c = MatchRun(**_base(p, s) | {"steps": None if steps == "epochs" else steps}, method=method,
+                 target_free=free, budget=s.budget, seeds=p.matching_seeds,
+                 bounds=list(s.match_bounds if grid else MATCH_BOUNDS), how=how, points=s.match_points if grid else None,
+                 xatol=None if grid else p.match_xatol, maxiter=None if grid else p.match_maxiter)  # fmt: skip
     if grid:
-        shared = p.match_grid_points / len(setting(p, d).free)  # one grid serves every target p: its share
+        shared = s.match_points / len(s.free)  # one grid serves every target p: its share
         cost = _cost(c, len(p.matching_seeds)) * (shared + 1)  # and one run at the p̄ found
     else:
         cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
@@ -365,11 +377,11 @@ def plan(p: Params) -> list[Run]:
                      for r in fill_runs(p, d, "packnet", f, n, s.budget * n, s.seeds)]  # fmt: skip
         if d in p.matching_datasets:
             runs += [r for f in s.free for r in fill_runs(p, d, "packnet", f, 1, s.budget, p.matching_seeds)]
-            for how in ("grid", "search") if p.match_search else ("grid",):
+            for how in ("grid", "search") if d in p.match_search else ("grid",):
                 for f in s.free:
                     for m in ("memory", "multinet"):
                         runs.append(match_run(p, d, f, m, how))
-            if p.memory_equal_steps:  # Memory at PackNet's steps: its accuracy at p (Fig. 1's seeds), its matching
+            if d in p.memory_equal_steps:  # Memory at PackNet's steps: its accuracy at p (Fig. 1's seeds), its matching
                 runs += [r for f in s.free for r in fill_runs(p, d, "memory", f, 1, s.budget, s.seeds, "packnet")]
                 runs += [match_run(p, d, f, "memory", "grid", "packnet") for f in s.free]
             if d == "mnist":
