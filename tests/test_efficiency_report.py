@@ -160,8 +160,11 @@ def test_each_row_rests_on_the_runs_its_numbers_come_from(monkeypatch):
     rows = report.claims(records, EXPERIMENT.Params(**SELECT, **SCALE))
     claims.claims_frame([{**row, "command": "x"} for row in rows])
 
+    figures_p = {*SELECT["mnist_free"], *SELECT["cifar_free"]}  # CIFAR-10's grid fill runs (planned) lie elsewhere
+
     def keys(kind: str, d: str, steps: str | None = None, **match) -> set[str]:
-        return {r["key"] for r in records.where(kind, dataset=d, steps=steps, **match)}
+        return {r["key"] for r in records.where(kind, dataset=d, steps=steps, **match)
+                if kind != "fill" or r["config"]["free"] in figures_p}  # fmt: skip
 
     def matched(d: str, steps: str | None = None) -> set[str]:  # the grid matchings and their grid runs
         found = keys("match", d, steps, how="grid")
@@ -380,7 +383,8 @@ def test_memory_at_packnets_steps_adds_its_own_runs_and_leaves_every_other_key_a
     assert [r.config for r in on if "steps" not in r.config] == [r.config for r in off]  # records made before stay
     extra = [r for r in on if "steps" in r.config]
     assert {(r.config["method"], r.config["steps"]) for r in extra} == {("memory", "packnet")}
-    assert sorted(r.kind for r in extra) == ["fill"] * (3 + 2) + ["match"] * (3 + 2)  # a fill run per p (one seed group)
+    # a fill run per p (one seed group), and CIFAR-10's grid (its seeds not stacked): 16 p̄ x 3 seeds, planned
+    assert sorted(r.kind for r in extra) == ["fill"] * (3 + 2 + 16 * 3) + ["match"] * (3 + 2)
     assert all(r.config["how"] == "grid" for r in extra if r.kind == "match")
 
 
@@ -783,3 +787,27 @@ def test_cifar_matching_bounds_out_of_order_stop_before_training():
     with pytest.raises(experiments.ParameterError,  # a switch once: the message names the datasets to list
                        match=r"'match_search' must be a list of str from \['mnist', 'cifar10'\] \(for example"):
         EXPERIMENT.Params(**{**SELECT, "match_search": True}, **SCALE)
+
+
+def test_an_unstacked_grid_is_planned_as_the_fill_runs_its_matchings_ask_for():
+    """With the seeds not stacked, every p̄ and seed of Table 1's grid is a planned fill run, before the matchings and
+    keyed as the matching asks for it (so processes share the grid out and a matching trains only its run at p̄);
+    a stacked grid plans none (its matching asks for one grid run)."""
+    params = EXPERIMENT.Params(**{**SELECT, "memory_equal_steps": ["cifar10"]}, **SCALE, cifar_match_grid_points=4,
+                               cifar_match_bounds=[0.9, 0.9999])  # fmt: skip
+    plan = EXPERIMENT.plan(params)
+    planned = [r.config for r in plan]
+    matches = [(i, c) for i, c in enumerate(planned) if "target_free" in c]
+    cifar = [(i, c) for i, c in matches if c["dataset"] == "cifar10"]
+    assert cifar and all(not c["stacked"] for _, c in cifar)
+    from cl_utils.efficiency import grid_frees
+
+    for i, c in cifar:
+        match = EXPERIMENT.MatchRun.from_config(c)
+        for q in grid_frees(4, (0.9, 0.9999)):
+            for seed in c["seeds"]:
+                (asked,) = EXPERIMENT._fill_configs(EXPERIMENT._base_of(match), c["method"], q, 1, c["budget"], [seed])
+                assert planned.index(asked.as_config()) < i  # planned, and before the matching that reads it
+    mnist_grid = [c for c in planned if c.get("dataset") == "mnist" and c.get("free") not in SELECT["mnist_free"]
+                  and "target_free" not in c and c.get("rounds") == 1 and c.get("method") != "packnet"]  # fmt: skip
+    assert not mnist_grid  # MNIST's seeds are stacked here: one grid run, asked for by its matching

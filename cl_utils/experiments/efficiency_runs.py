@@ -9,7 +9,8 @@ Runs (kinds):
 * ``match``: Appendix B. PackNet's mean accuracy at ``p`` is the target; the free fraction
   ``p̄`` at which Memory or Multinet reaches it is found on a grid (``how = "grid"``): a
   ``grid`` run trains every p̄ of an even grid in ``u = −log10(1 − p̄)`` and every seed as
-  one stacked network, the crossing is interpolated (:func:`cl_utils.efficiency.match_on_grid`)
+  one stacked network (seeds not stacked: one ``fill`` run per p̄ and seed, planned before the matchings by
+  :func:`grid_fill_runs`), the crossing is interpolated (:func:`cl_utils.efficiency.match_on_grid`)
   and one ``fill`` run at that p̄ gives the accuracy reported. With ``match_search`` the
   paper's way runs too (``how = "search"``): a sequential bounded Brent search
   (:func:`cl_utils.efficiency.match_free_fraction`), one ``fill`` run per step. Every run a
@@ -341,6 +342,7 @@ def long_runs(p: Params) -> list[Run]:
         runs += [r for f in s.free for n in s.rounds for r in fill_runs(q, "mnist", "packnet", f, n, s.budget, s.seeds)]
     if q.matching_datasets:
         runs += [r for f in s.free for r in fill_runs(q, "mnist", "packnet", f, 1, s.budget, q.matching_seeds)]
+        runs += [r for m in ("memory", "multinet") for r in grid_fill_runs(q, "mnist", m)]
         runs += [match_run(q, "mnist", f, m, "grid") for f in s.free for m in ("memory", "multinet")]
     return runs
 
@@ -353,13 +355,26 @@ def match_run(p: Params, d: str, free: float, method: str, how: str, steps: str 
                  target_free=free, budget=s.budget, seeds=p.matching_seeds,
                  bounds=list(s.match_bounds if grid else MATCH_BOUNDS), how=how, points=s.match_points if grid else None,
                  xatol=None if grid else p.match_xatol, maxiter=None if grid else p.match_maxiter)  # fmt: skip
-    if grid:
+    if grid and c.stacked:
         shared = s.match_points / len(s.free)  # one grid serves every target p: its share
         cost = _cost(c, len(p.matching_seeds)) * (shared + 1)  # and one run at the p̄ found
+    elif grid:  # the grid's fill runs are planned runs of their own (grid_fill_runs)
+        cost = _cost(c, len(p.matching_seeds))  # the run at the p̄ found
     else:
         cost = _cost(c, len(p.matching_seeds)) * (p.match_maxiter + 1)
     tag = ", PackNet's steps" if steps != "epochs" else ""
     return Run("match", c, (d,), cost, f"{d} {method}{tag} against PackNet p={free:g} ({how})")
+
+
+def grid_fill_runs(p: Params, d: str, method: str, steps: str = "epochs") -> list[Run]:
+    """The ``fill`` runs of Table 1's grid for ``method`` where the seeds are not stacked (one per p̄ and seed; a
+    stacked grid is one ``grid`` run that its matching asks for): planned before the matchings, so that several
+    processes share them out and ``--list`` shows them, instead of each matching training them one after another."""
+    s = setting(p, d)
+    if _base(p, s)["stacked"]:
+        return []
+    return [r for q in grid_frees(s.match_points, s.match_bounds)
+            for r in fill_runs(p, d, method, q, 1, s.budget, p.matching_seeds, steps)]
 
 
 def plan(p: Params) -> list[Run]:
@@ -377,12 +392,14 @@ def plan(p: Params) -> list[Run]:
                      for r in fill_runs(p, d, "packnet", f, n, s.budget * n, s.seeds)]  # fmt: skip
         if d in p.matching_datasets:
             runs += [r for f in s.free for r in fill_runs(p, d, "packnet", f, 1, s.budget, p.matching_seeds)]
+            runs += [r for m in ("memory", "multinet") for r in grid_fill_runs(p, d, m)]
             for how in ("grid", "search") if d in p.match_search else ("grid",):
                 for f in s.free:
                     for m in ("memory", "multinet"):
                         runs.append(match_run(p, d, f, m, how))
             if d in p.memory_equal_steps:  # Memory at PackNet's steps: its accuracy at p (Fig. 1's seeds), its matching
                 runs += [r for f in s.free for r in fill_runs(p, d, "memory", f, 1, s.budget, s.seeds, "packnet")]
+                runs += grid_fill_runs(p, d, "memory", "packnet")
                 runs += [match_run(p, d, f, "memory", "grid", "packnet") for f in s.free]
             if d == "mnist":
                 runs += trend_runs(p)
