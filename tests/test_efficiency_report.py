@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from cl_utils import claims, experiments  # noqa: E402
+from cl_utils.efficiency import grid_frees  # noqa: E402
 from cl_utils.experiments import efficiency_figures as figures  # noqa: E402
 from cl_utils.experiments import efficiency_report as report  # noqa: E402
 from cl_utils.experiments.runs import Records  # noqa: E402
@@ -685,7 +686,6 @@ def test_a_caption_says_whether_the_seeds_share_a_subset_and_refuses_a_mix():
 def test_seeds_not_stacked_are_matched_per_seed_from_their_fill_records_as_from_a_grid_run():
     """Seeds trained one by one have no ``grid`` run: each seed's curve is read from the matching's fill inputs
     (one per p̄ and seed), giving the ratios a stacked grid of the same accuracies gives; a missing point: None."""
-    from cl_utils.efficiency import grid_frees
     from cl_utils.experiments import efficiency_seeds as seeds
 
     frees = grid_frees(5, (0.5, 0.9999))
@@ -771,8 +771,6 @@ def test_cifar_has_its_own_matching_grid_and_mnists_keys_stay():
     assert [r for r in plan if r.config["dataset"] == "cifar10" and r.config.get("steps")]
     assert {r.config["how"] for r in plan if r.kind == "match" and r.config["dataset"] == "cifar10"} == {"grid",
                                                                                                     "search"}
-    from cl_utils.efficiency import grid_frees
-
     frees = grid_frees(4, (0.8, 0.9999))
     assert frees[0] == 0.8 and frees[-1] == 0.9999
     fig1 = [r.config for r in plan_own if r.kind == "fill" and r.config["dataset"] == "cifar10"]
@@ -800,14 +798,10 @@ def test_an_unstacked_grid_is_planned_as_the_fill_runs_its_matchings_ask_for():
     matches = [(i, c) for i, c in enumerate(planned) if "target_free" in c]
     cifar = [(i, c) for i, c in matches if c["dataset"] == "cifar10"]
     assert cifar and all(not c["stacked"] for _, c in cifar)
-    from cl_utils.efficiency import grid_frees
-
     for i, c in cifar:
         match = EXPERIMENT.MatchRun.from_config(c)
         for q in grid_frees(4, (0.9, 0.9999)):
             for seed in c["seeds"]:
                 (asked,) = EXPERIMENT._fill_configs(EXPERIMENT._base_of(match), c["method"], q, 1, c["budget"], [seed])
                 assert planned.index(asked.as_config()) < i  # planned, and before the matching that reads it
-    mnist_grid = [c for c in planned if c.get("dataset") == "mnist" and c.get("free") not in SELECT["mnist_free"]
-                  and "target_free" not in c and c.get("rounds") == 1 and c.get("method") != "packnet"]  # fmt: skip
-    assert not mnist_grid  # MNIST's seeds are stacked here: one grid run, asked for by its matching
+    assert not EXPERIMENT.grid_fill_runs(params, "mnist", "memory")  # MNIST's seeds are stacked here: one grid run

@@ -83,8 +83,8 @@ def _check(name: str, kind: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         inner = typing.get_args(kind)[0]
         expected = f"a list of {_describe(inner)}" + (f" with at least {meta['min_length']} entries" if meta["min_length"] else "")
         if choices:  # a list of names: say which names (a switch once, now a list, is the likely mistake)
-            expected += f" from {list(choices)} (for example {list(choices[:1])}" + (")" if meta["min_length"] else
-                                                                                    ", or [] for none)")
+            none = "" if meta["min_length"] else ", or [] for none"
+            expected += f" from {list(choices)} (for example {list(choices[:1])}{none})"
         if isinstance(value, str):
             value = _parse_string(value)
         if isinstance(value, tuple):
