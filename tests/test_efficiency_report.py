@@ -183,12 +183,12 @@ def test_each_row_rests_on_the_runs_its_numbers_come_from(monkeypatch):
                 packnet("mnist", budget=4),  # the drop then rise: every p at every N of Fig. 2
                 memory("mnist") | packnet("mnist", rounds=1),  # every scale of the trend
                 packnet("mnist", rounds=1, budget=4) | packnet("mnist", rounds=2, budget=8),
-                keys("fill", "cifar10", rounds=1, budget=2, seeds=[0]), matched("cifar10"),
+                keys("fill", "cifar10", rounds=1, budget=2, seeds=[0]), matched("cifar10"), matched("cifar10"),
                 memory_steps("cifar10", 2, [0]), packnet("cifar10", budget=2, seeds=[0]),
                 memory("cifar10") | packnet("cifar10", rounds=1, budget=2),  # the matching's seeds
                 packnet("cifar10", rounds=1, budget=2, seeds=[0]) | packnet("cifar10", rounds=2, budget=4)]
     assert [set(row["records"].split()) for row in rows] == expected
-    assert [len(k) for k in expected] == [9, 12, 12, 15, 3, 6, 9, 12, 6, 6, 8, 10, 4, 8, 4]
+    assert [len(k) for k in expected] == [9, 12, 12, 15, 3, 6, 9, 12, 6, 6, 8, 8, 10, 4, 8, 4]
 
 
 def test_a_caption_cannot_describe_runs_that_differ_from_each_other():
@@ -805,3 +805,43 @@ def test_an_unstacked_grid_is_planned_as_the_fill_runs_its_matchings_ask_for():
                 (asked,) = EXPERIMENT._fill_configs(EXPERIMENT._base_of(match), c["method"], q, 1, c["budget"], [seed])
                 assert planned.index(asked.as_config()) < i  # planned, and before the matching that reads it
     assert not EXPERIMENT.grid_fill_runs(params, "mnist", "memory")  # MNIST's seeds are stacked here: one grid run
+
+
+@pytest.mark.parametrize("memory, multinet, expected", [
+    ([1.0, 1.5, 2.0], [1.02, 1.49, 2.03], "reproduced"),  # 0.01 apart, SE 0.01: well inside the paper's 0.246
+    ([1.0, 1.5, 2.0], [1.05, 1.56, 2.055], "reproduced"),  # 0.055 apart, beyond 2 SE of zero, but inside 0.246
+    ([1.0, 1.5, 2.0], [1.6, 2.2, 2.65], "not reproduced"),  # 0.65 apart, SE 0.03: beyond the paper's largest gap
+    ([1.0, 1.5, 2.0], [1.3, 1.2, 2.1], "inconclusive"),  # 0.03 apart, SE 0.18: the seeds cannot tell
+    ([1.0, 1.5], [1.01, 1.51], "inconclusive"),  # tight, but two seeds
+])  # fmt: skip
+def test_alike_ratios_are_an_equivalence_against_the_papers_own_largest_gap(memory, multinet, expected):
+    """The paper calls CIFAR-10's Memory and Multinet alike, its cells at most a factor 1.76 apart (0.246 in
+    log10): alike is shown only when the seeds' 2-SE interval lies inside that, refuted when it lies outside."""
+    from cl_utils.experiments.efficiency_seeds import SeedRatios, alike_part
+
+    status, reason = alike_part(SeedRatios(np.array(memory), 0, ()), SeedRatios(np.array(multinet), 0, ()),
+                                math.log10(2.82 / 1.60), "p=0.8")  # fmt: skip
+    assert status == expected, reason
+    assert reason.startswith("p=0.8: Multinet minus Memory") and "0.246" in reason
+
+
+@pytest.mark.parametrize("multinet_above, expected", [(0.0, "reproduced"), (1.0, "not reproduced")])
+def test_cifar_10s_alike_row_is_judged_per_seed_and_mnist_has_none(monkeypatch, multinet_above, expected):
+    """The wiring: CIFAR-10 alone gets the row (the paper says it of CIFAR-10), judged on the per-seed ratios; left
+    out of ``matching_datasets`` it is not attempted."""
+    from cl_utils.experiments.efficiency_seeds import SeedRatios
+
+    def fake(records, cache, d, free, method, steps="epochs", epochs=None):
+        u = -math.log10(1 - free) + (multinet_above if method == "multinet" else 0.0)
+        return SeedRatios(np.array([u - 0.5, u - 0.45, u - 0.4]), 0, ())
+
+    monkeypatch.setattr(report, "run_cache", lambda records, p: {})
+    monkeypatch.setattr(report, "seed_ratios", fake)
+    params = EXPERIMENT.Params(**SELECT, **SCALE)
+    rows = [r for r in report.claims(_records(paper_like, params), params) if "equally well" in r["claim"]]
+    assert [r["claim"].split(" (")[1] for r in rows] == ["CIFAR-10): Memory and Multinet do about equally well"]
+    assert rows[0]["status"] == expected and "each seed matched on its own grid curve" in rows[0]["reason"]
+    assert "p=0.8: 1.60 / 2.82" in rows[0]["paper"] and "factor 1.76" in rows[0]["paper"]
+    left_out = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "match_search": ["mnist"]}, **SCALE)
+    (row,) = [r for r in report.claims(_records(paper_like, left_out), left_out) if "equally well" in r["claim"]]
+    assert row["status"] == "not attempted" and "matching_datasets" in row["reason"]

@@ -26,7 +26,7 @@ from ..verdicts import binomial_se, combined_se, compound_status, direction_stat
 from .runs import Records
 from .describe import synthetic
 from .efficiency_runs import BASE_KEYS, Params, fill_runs, long_params, long_runs, match, match_record, setting
-from .efficiency_seeds import SeedRatios, ordering_parts, run_cache, seed_ratios, size_part
+from .efficiency_seeds import SeedRatios, alike_part, ordering_parts, run_cache, seed_ratios, size_part
 from .efficiency_trend import POINT_KEYS, trend_clause, trend_records, trend_table
 
 __all__ = ["PAPER_TABLE1", "PAPER_FIG3", "TITLE", "DATA", "point_runs", "accuracy", "fig_runs", "matching_runs",
@@ -220,6 +220,7 @@ def claims(records: Records, p: Params) -> list[dict]:
         rows += _fig1(records, p, d)
         rows += _table1(records, p, d, per_seed)
         rows += _table1_trend(records, p, d, per_seed)
+        rows += _table1_alike(records, p, d, per_seed)
         rows += _memory_steps(records, p, d, _seed_ratios(records, cache, p, d, "packnet")
                               if matched and d in p.memory_equal_steps else {})  # fmt: skip
         rows += _fig2(records, p, d)
@@ -389,6 +390,35 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
                  f"{w}: {'holds' if ok else 'fails'}" for w, ok in parts) + "); a matched ratio comes from one "
                  "matching over the seeds' mean, with no measured uncertainty, so no ordering can be told apart "
                  "from the noise (a matching per seed would give one)"}]  # fmt: skip
+
+
+def _table1_alike(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
+    """Section 2 on Table 1 (CIFAR-10): Memory and Multinet do about equally well. "Alike" is read against the
+    paper's own cells, all of which it calls similar: at most its largest gap apart in log10 (a factor 1.76, p = 0.8),
+    each p judged paired by seed (:func:`.efficiency_seeds.alike_part`), the row as its weakest p."""
+    if d != "cifar10":
+        return []
+    ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
+    bound = max(abs(math.log10(PAPER_TABLE1[d, f][1] / PAPER_TABLE1[d, f][0])) for f in ps)
+    paper = ("; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in ps)
+             + f", called alike (the largest gap a factor {10 ** bound:.2f}, {bound:.3f} in log10)")  # fmt: skip
+    claim = f"Table 1 ({TITLE[d]}): Memory and Multinet do about equally well (alike compression ratios)"
+    if d not in p.matching_datasets:
+        return [_not_attempted(claim, paper, "matching_datasets")]
+    ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
+    row = {"claim": claim, "paper": paper,
+           "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
+           "data and scale": row_scale(runs), "records": run_keys(runs)}
+    shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
+    if not shared:
+        return [{**row, "status": "inconclusive",
+                 "reason": "a matched ratio comes from one matching over the seeds' mean, with no measured "
+                           "uncertainty, so how far apart the two are cannot be told from the noise"}]  # fmt: skip
+    parts = [alike_part(*per_seed[f], bound, f"p={f:g}") for f in shared]
+    return [{**row, "status": weakest_status(st for st, _ in parts),
+             "reason": "each seed matched on its own grid curve (the row's numbers come from the one matching over "
+                       "the seeds' mean): " + "; ".join(r for _, r in parts),
+             "records": run_keys(runs, _ratio_runs(per_seed))}]  # fmt: skip
 
 
 def _memory_steps(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:

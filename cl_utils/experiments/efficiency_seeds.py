@@ -22,12 +22,12 @@ import numpy as np
 
 from ..efficiency import compression_ratio, grid_frees, match_on_grid
 from ..paths import run_results_root
-from ..verdicts import Z, compound_status, paired_direction, seed_se, size_status
+from ..verdicts import MIN_RUNS, Z, compound_status, paired_direction, seed_se, size_status
 from .cache import RunCache
 from .efficiency_runs import Params, match_record
 from .runs import Records
 
-__all__ = ["SeedRatios", "run_cache", "seed_ratios", "grid_inputs", "size_part", "ordering_parts"]
+__all__ = ["SeedRatios", "run_cache", "seed_ratios", "grid_inputs", "size_part", "ordering_parts", "alike_part"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,26 @@ def ordering_parts(by_p: dict[float, tuple[SeedRatios, SeedRatios]]) -> tuple[st
                                what=f"Multinet minus Memory log10 ratio at p={f:g}") for f in fs]  # fmt: skip
     status, counted = compound_status(parts)
     return status, f"{counted}: " + "; ".join(r for _, r in parts)
+
+
+def alike_part(memory: SeedRatios, multinet: SeedRatios, bound: float, what: str) -> tuple[str, str]:
+    """A "the two do about equally well" claim at one p, paired by seed in log10 (Multinet's ratio minus Memory's),
+    read as an equivalence against ``bound``, the largest gap the paper itself calls similar.
+
+    *Reproduced* when the difference's 2-SE interval lies inside ``±bound`` and rests on 3 seeds or more; *not
+    reproduced* when it lies wholly outside (a gap larger than any the paper calls similar, beyond 2 SE);
+    *inconclusive* otherwise (the seeds cannot tell)."""
+    d = np.asarray(multinet.log10, dtype=float) - np.asarray(memory.log10, dtype=float)
+    mean, se = float(d.mean()), seed_se(list(d))
+    says = f"{what}: Multinet minus Memory {mean:+.3f} in log10 (a factor {10 ** mean:.2f})"
+    if math.isnan(se):
+        return "inconclusive", f"{says}, one seed: no uncertainty could be measured"
+    low, high = abs(mean) - Z * se, abs(mean) + Z * se
+    says += f", SE {se:.3f} over {len(d)} seeds, so {max(low, 0.0):.3f} to {high:.3f} apart within {Z:g} SE"
+    if low > bound:
+        return "not reproduced", f"{says}: beyond the paper's largest gap, {bound:.3f}"
+    if high > bound:
+        return "inconclusive", f"{says}: the paper's largest gap, {bound:.3f}, lies inside that range"
+    if len(d) < MIN_RUNS:
+        return "inconclusive", f"{says}: within the paper's largest gap, {bound:.3f}, but on fewer than {MIN_RUNS} seeds"
+    return "reproduced", f"{says}: within the paper's largest gap, {bound:.3f}"
