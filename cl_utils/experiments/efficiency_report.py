@@ -316,6 +316,12 @@ def _ratios(records: Records, p: Params, d: str) -> dict[float, tuple[float, flo
             for f in setting(p, d).free}  # fmt: skip
 
 
+def _matching_scale(runs: list[dict]) -> str:
+    """The scale line of a row read from Table 1's grid matchings ``runs``: the data, the seeds and the grid."""
+    points = "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
+    return f"{row_scale(runs)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"
+
+
 def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     paper_ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in paper_ps)
@@ -324,10 +330,9 @@ def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
         return [_not_attempted(claim, paper, "matching_datasets")]
     ratios = _ratios(records, p, d)
     runs = matching_runs(records, p, d)
-    points = "/".join(dict.fromkeys(str(r["config"]["points"]) for r in runs))
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": f"{row_scale(runs)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"}
+           "data and scale": _matching_scale(runs)}
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:  # each seed matched on its own: the ratios' spread is measured
         parts = [size_part(per_seed[f][i], PAPER_TABLE1[d, f][i], f"p={f:g} {name}") for f in shared
@@ -408,7 +413,7 @@ def _table1_alike(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
     row = {"claim": claim, "paper": paper,
            "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": row_scale(runs), "records": run_keys(runs)}
+           "data and scale": _matching_scale(runs), "records": run_keys(runs)}
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if not shared:
         return [{**row, "status": "inconclusive",
