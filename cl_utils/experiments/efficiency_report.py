@@ -322,17 +322,23 @@ def _matching_scale(runs: list[dict]) -> str:
     return f"{row_scale(runs)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"
 
 
+def _ratio_row(records: Records, p: Params, d: str, claim: str, paper: str) -> tuple[dict, list[dict], dict]:
+    """A Table 1 row before its judgement: the one matching's ratios per p, their scale line and records; with the
+    matchings and the ratios it reads (``{p: (Memory's, Multinet's)}``)."""
+    ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
+    row = {"claim": claim, "paper": paper,
+           "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
+           "data and scale": _matching_scale(runs), "records": run_keys(runs)}
+    return row, runs, ratios
+
+
 def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
     paper_ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
     paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in paper_ps)
     claim = f"Table 1 ({TITLE[d]}): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
-    ratios = _ratios(records, p, d)
-    runs = matching_runs(records, p, d)
-    row = {"claim": claim, "paper": paper,
-           "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": _matching_scale(runs)}
+    row, runs, ratios = _ratio_row(records, p, d, claim, paper)
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if per_seed and shared:  # each seed matched on its own: the ratios' spread is measured
         parts = [size_part(per_seed[f][i], PAPER_TABLE1[d, f][i], f"p={f:g} {name}") for f in shared
@@ -375,10 +381,7 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
              "p")  # fmt: skip
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
-    ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
-    row = {"claim": claim, "paper": paper,
-           "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": row_scale(runs), "records": run_keys(runs)}
+    row, runs, ratios = _ratio_row(records, p, d, claim, paper)
     if per_seed:  # the orderings paired by seed, against their measured spread
         status, reason = ordering_parts(per_seed)
         return [{**row, "status": status, "reason": f"{reason} (each seed matched on its own grid curve; the row's "
@@ -410,10 +413,7 @@ def _table1_alike(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     claim = f"Table 1 ({TITLE[d]}): Memory and Multinet do about equally well (alike compression ratios)"
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
-    ratios, runs = _ratios(records, p, d), matching_runs(records, p, d)
-    row = {"claim": claim, "paper": paper,
-           "this book": "; ".join(f"p={f:g}: {a:.2f} / {b:.2f}" for f, (a, b) in ratios.items()),
-           "data and scale": _matching_scale(runs), "records": run_keys(runs)}
+    row, runs, _ = _ratio_row(records, p, d, claim, paper)
     shared = [f for f in per_seed if (d, f) in PAPER_TABLE1]
     if not shared:
         return [{**row, "status": "inconclusive",
