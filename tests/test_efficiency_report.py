@@ -838,12 +838,12 @@ def test_cifar_10s_alike_row_is_judged_per_seed_and_mnist_has_none(monkeypatch, 
     monkeypatch.setattr(report, "run_cache", lambda records, p: {})
     monkeypatch.setattr(report, "seed_ratios", fake)
     params = EXPERIMENT.Params(**SELECT, **SCALE)
-    rows = [r for r in report.claims(_records(paper_like, params), params) if "equally well" in r["claim"]]
+    every = report.claims(_records(paper_like, params), params)
+    rows = [r for r in every if "equally well" in r["claim"]]
     assert [r["claim"].split(" (")[1] for r in rows] == ["CIFAR-10): Memory and Multinet do about equally well"]
     assert rows[0]["status"] == expected and "each seed matched on its own grid curve" in rows[0]["reason"]
     assert "p=0.8: 1.60 / 2.82" in rows[0]["paper"] and "factor 1.76" in rows[0]["paper"]
-    (size,) = [r for r in report.claims(_records(paper_like, params), params)
-               if r["claim"].startswith("Table 1 (CIFAR-10): Memory / Multinet match")]  # fmt: skip
+    (size,) = [r for r in every if r["claim"].startswith("Table 1 (CIFAR-10): Memory / Multinet match")]
     assert rows[0]["data and scale"] == size["data and scale"] and "a grid of 16 p̄ values" in size["data and scale"]
     left_out = EXPERIMENT.Params(**{**SELECT, "matching_datasets": ["mnist"], "match_search": ["mnist"]}, **SCALE)
     (row,) = [r for r in report.claims(_records(paper_like, left_out), left_out) if "equally well" in r["claim"]]

@@ -322,6 +322,13 @@ def _matching_scale(runs: list[dict]) -> str:
     return f"{row_scale(runs)}; {len(seeds_of(runs))} seeds, a grid of {points} p̄ values"
 
 
+def _paper_table1(d: str) -> tuple[list[float], str]:
+    """The p of the paper's Table 1 on dataset ``d``, and its ratios there as a row's "paper" cell (Memory /
+    Multinet)."""
+    ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
+    return ps, "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in ps)
+
+
 def _ratio_row(records: Records, p: Params, d: str, claim: str, paper: str) -> tuple[dict, list[dict], dict]:
     """A Table 1 row before its judgement: the one matching's ratios per p, their scale line and records; with the
     matchings and the ratios it reads (``{p: (Memory's, Multinet's)}``)."""
@@ -333,8 +340,7 @@ def _ratio_row(records: Records, p: Params, d: str, claim: str, paper: str) -> t
 
 
 def _table1(records: Records, p: Params, d: str, per_seed: dict) -> list[dict]:
-    paper_ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
-    paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in paper_ps)
+    _, paper = _paper_table1(d)
     claim = f"Table 1 ({TITLE[d]}): Memory / Multinet match PackNet's accuracy with fewer weights (compression ratio)"
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
@@ -375,8 +381,7 @@ def _table1_trend(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     uncertainty) the row is inconclusive whatever the orderings, and says which hold."""
     if d != "mnist":
         return []
-    ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
-    paper = "; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in ps)
+    _, paper = _paper_table1(d)
     claim = (f"Table 1 ({TITLE[d]}): the compression ratios grow with p, and Multinet's is above Memory's at every "
              "p")  # fmt: skip
     if d not in p.matching_datasets:
@@ -406,10 +411,9 @@ def _table1_alike(records: Records, p: Params, d: str, per_seed: dict) -> list[d
     each p judged paired by seed (:func:`.efficiency_seeds.alike_part`), the row as its weakest p."""
     if d != "cifar10":
         return []
-    ps = [f for (dd, f) in PAPER_TABLE1 if dd == d]
+    ps, paper = _paper_table1(d)
     bound = max(abs(math.log10(PAPER_TABLE1[d, f][1] / PAPER_TABLE1[d, f][0])) for f in ps)
-    paper = ("; ".join(f"p={f:g}: {PAPER_TABLE1[d, f][0]:.2f} / {PAPER_TABLE1[d, f][1]:.2f}" for f in ps)
-             + f", called alike (the largest gap a factor {10 ** bound:.2f}, {bound:.3f} in log10)")  # fmt: skip
+    paper += f", called alike (the largest gap a factor {10 ** bound:.2f}, {bound:.3f} in log10)"
     claim = f"Table 1 ({TITLE[d]}): Memory and Multinet do about equally well (alike compression ratios)"
     if d not in p.matching_datasets:
         return [_not_attempted(claim, paper, "matching_datasets")]
